@@ -1,0 +1,29 @@
+//! The vocabulary of eventfold: streams, events, revisions, positions, the
+//! requests a store accepts and the errors it answers with, and the
+//! [`EventStore`] trait that every storage backend implements.
+//!
+//! This crate does no I/O. Adapters (gRPC, HTTP, CLI) and backends (the
+//! embedded engine, PostgreSQL) both depend on it and on nothing of each other.
+
+mod error;
+mod event;
+mod filter;
+mod name;
+mod position;
+mod request;
+mod store;
+
+pub use error::{AppendError, ReadError, StorageError, StorageErrorKind, SubscriptionError};
+pub use event::{ContentType, EventId, ProposedEvent, RecordedEvent, Timestamp};
+pub use filter::{EventFilter, FilterError};
+pub use name::{InvalidStreamName, STREAM_NAME_MAX_BYTES, StreamName};
+pub use position::{CurrentRevision, ExpectedRevision, Position};
+pub use request::{
+    AllFrom, AppendOutcome, AppendRequest, Direction, ReadAllRequest, ReadStreamRequest,
+    RevisionFrom, SubscribeFrom, SubscribeToAllRequest, SubscribeToStreamRequest,
+};
+pub use store::{EventStore, EventStream, SubscriptionItem, SubscriptionStream};
+
+/// Default largest total size of one append (the sum of its events' data,
+/// metadata and type bytes), as EventStoreDB's default `MaxAppendSize`.
+pub const DEFAULT_MAX_APPEND_BYTES: usize = 1024 * 1024;

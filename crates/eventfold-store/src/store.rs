@@ -1,0 +1,66 @@
+use async_trait::async_trait;
+use futures::stream::BoxStream;
+
+use crate::{
+    AppendError, AppendOutcome, AppendRequest, CurrentRevision, Position, ReadAllRequest, ReadError,
+    ReadStreamRequest, RecordedEvent, StreamName, SubscribeToAllRequest, SubscribeToStreamRequest,
+    SubscriptionError,
+};
+
+/// A read's events, produced lazily: memory stays bounded whatever the count.
+pub type EventStream = BoxStream<'static, Result<RecordedEvent, ReadError>>;
+
+/// A catch-up subscription: history, then `CaughtUp`, then live events.
+pub type SubscriptionStream = BoxStream<'static, Result<SubscriptionItem, SubscriptionError>>;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SubscriptionItem {
+    Event(RecordedEvent),
+    /// History is exhausted; what follows is live. Sent once.
+    CaughtUp,
+    /// A filtered `$all` subscription has scanned the log up to here.
+    Checkpoint(Position),
+}
+
+/// An event store backend. The embedded engine and the PostgreSQL backend
+/// implement it; every adapter (gRPC, HTTP, CLI) talks only to it.
+#[async_trait]
+pub trait EventStore: Send + Sync + 'static {
+    /// Appends to one stream, atomically, after checking `expected`. Returns
+    /// only once the events are durable.
+    async fn append(&self, request: AppendRequest) -> Result<AppendOutcome, AppendError> {
+        let mut outcomes = self.append_transaction(vec![request]).await?;
+        outcomes.pop().ok_or_else(|| {
+            AppendError::Storage(crate::StorageError::new(
+                crate::StorageErrorKind::Corrupt,
+                "append answered without an outcome",
+            ))
+        })
+    }
+
+    /// Appends to several streams, each with its own expectation, all or
+    /// nothing. Outcomes come back in request order.
+    async fn append_transaction(
+        &self,
+        requests: Vec<AppendRequest>,
+    ) -> Result<Vec<AppendOutcome>, AppendError>;
+
+    async fn read_stream(&self, request: ReadStreamRequest) -> Result<EventStream, ReadError>;
+
+    async fn read_all(&self, request: ReadAllRequest) -> Result<EventStream, ReadError>;
+
+    async fn subscribe_to_stream(
+        &self,
+        request: SubscribeToStreamRequest,
+    ) -> Result<SubscriptionStream, SubscriptionError>;
+
+    async fn subscribe_to_all(
+        &self,
+        request: SubscribeToAllRequest,
+    ) -> Result<SubscriptionStream, SubscriptionError>;
+
+    async fn stream_revision(&self, stream: &StreamName) -> Result<CurrentRevision, ReadError>;
+
+    /// The position of the last committed event, if any.
+    fn head_position(&self) -> Option<Position>;
+}
