@@ -125,7 +125,7 @@ mod tests {
 
     #[test]
     fn invalid_regex_is_an_error_not_a_panic() {
-        let error = EventFilter::stream_name_regex("(unclosed").err().expect("must fail");
+        let error = EventFilter::stream_name_regex("(unclosed").expect_err("must fail");
         assert_eq!(error.pattern, "(unclosed");
     }
 }

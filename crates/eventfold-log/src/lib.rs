@@ -1,0 +1,38 @@
+//! The append-only log: the single source of truth of an eventfold database.
+//!
+//! The log is a directory of segment files. Each segment starts with a
+//! [`SEGMENT_HEADER_BYTES`]-byte header, then holds frames back to back. A
+//! frame is `length | flags | crc32c | payload | length`; the layout and the
+//! invariants (`LOG-n`) are in `docs/format.md`.
+//!
+//! Positions are global byte offsets: a segment's base position is where the
+//! previous one ended, so a frame's position is `segment base + offset in
+//! file`. Position 0 is always inside the first segment's header, never a
+//! frame.
+//!
+//! The log knows nothing of events: payloads are opaque bytes. What it does
+//! know is transactions: the last frame of each transaction carries a flag, and
+//! recovery never keeps a transaction whose last frame is missing.
+
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::indexing_slicing))]
+
+mod batch;
+mod error;
+mod format;
+mod reader;
+mod recovery;
+mod segment;
+mod writer;
+
+pub use batch::{BatchMark, FrameBatch, PayloadSizeError};
+pub use error::{FrameError, LogError};
+pub use format::{
+    FORMAT_VERSION, FRAME_HEADER_BYTES, FRAME_OVERHEAD_BYTES, FRAME_PAYLOAD_MAX_BYTES,
+    FRAME_TRAILER_BYTES, SEGMENT_HEADER_BYTES,
+};
+pub use reader::{BackwardScan, Frame, ForwardScan, LogReader};
+pub use recovery::{LogConfig, RecoveryReport, open};
+pub use writer::LogWriter;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,266 @@
+//! Tests of the log as a whole: round trips across segments and the recovery
+//! table of `docs/format.md` (one test per row, named after it).
+
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::path::Path;
+
+use proptest::prelude::*;
+
+use crate::{FrameBatch, FrameError, LogConfig, LogError, LogReader, LogWriter, SEGMENT_HEADER_BYTES, open};
+
+fn config(dir: &Path) -> LogConfig {
+    LogConfig { dir: dir.to_path_buf(), segment_bytes_max: 4096, torn_tail_bytes_max: 1024 * 1024 }
+}
+
+/// Writes each transaction (a list of payloads) as its own batch; returns
+/// every frame's (position, payload).
+fn write_transactions(writer: &mut LogWriter, transactions: &[Vec<Vec<u8>>]) -> Vec<(u64, Vec<u8>)> {
+    let mut written = Vec::new();
+    for transaction in transactions {
+        let mut batch = FrameBatch::new();
+        let mut offsets = Vec::new();
+        for (index, payload) in transaction.iter().enumerate() {
+            let last = index + 1 == transaction.len();
+            let offset = batch.push(last, |buffer| buffer.extend_from_slice(payload)).expect("payload size");
+            offsets.push((offset, payload.clone()));
+        }
+        let start = writer.write(&batch).expect("write");
+        written.extend(offsets.into_iter().map(|(offset, payload)| (start + offset as u64, payload)));
+    }
+    written
+}
+
+fn read_all_forward(reader: &LogReader, end: u64) -> Vec<(u64, Vec<u8>)> {
+    reader.scan_forward(0, end).map(|frame| frame.map(|f| (f.position, f.payload.to_vec())).expect("frame")).collect()
+}
+
+fn payloads(count: usize, size: usize) -> Vec<Vec<Vec<u8>>> {
+    (0..count).map(|index| vec![vec![index as u8; size]]).collect()
+}
+
+fn last_segment(dir: &Path) -> std::path::PathBuf {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .expect("list")
+        .map(|entry| entry.expect("entry").path())
+        .filter(|path| path.extension().is_some_and(|e| e == "evlog"))
+        .collect();
+    files.sort();
+    files.pop().expect("a segment")
+}
+
+#[test]
+fn first_frame_is_never_at_position_zero_and_zero_reads_from_the_start() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut writer, reader, report) = open(&config(dir.path()), 0).expect("open");
+    assert_eq!(report.end, SEGMENT_HEADER_BYTES);
+    let written = write_transactions(&mut writer, &payloads(3, 10));
+    assert_eq!(written.first().map(|(position, _)| *position), Some(SEGMENT_HEADER_BYTES));
+    assert_eq!(read_all_forward(&reader, writer.end()), written);
+    let first = reader.read_frame(0, writer.end()).expect("read").expect("a frame");
+    assert_eq!(first.position, SEGMENT_HEADER_BYTES);
+}
+
+#[test]
+fn frames_round_trip_forwards_and_backwards_across_segment_rolls() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut writer, reader, _) = open(&config(dir.path()), 0).expect("open");
+    let written = write_transactions(&mut writer, &payloads(200, 100));
+    assert!(std::fs::read_dir(dir.path()).expect("list").count() > 3, "segments must have rolled");
+    let end = writer.end();
+    assert_eq!(read_all_forward(&reader, end), written);
+    let backwards: Vec<_> =
+        reader.scan_backward(end).map(|frame| frame.map(|f| (f.position, f.payload.to_vec())).expect("frame")).collect();
+    let mut expected = written.clone();
+    expected.reverse();
+    assert_eq!(backwards, expected);
+    for (position, payload) in &written {
+        let frame = reader.read_frame(*position, end).expect("read").expect("frame");
+        assert_eq!(&frame.payload.to_vec(), payload);
+    }
+    drop(writer);
+    let (writer, reader, report) = open(&config(dir.path()), 0).expect("reopen");
+    assert_eq!(report.truncated_bytes, 0);
+    assert_eq!(read_all_forward(&reader, writer.end()), written);
+}
+
+#[test]
+fn frames_larger_than_a_read_chunk_are_read_whole() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut big = config(dir.path());
+    big.segment_bytes_max = 64 * 1024 * 1024;
+    let (mut writer, reader, _) = open(&big, 0).expect("open");
+    let transactions = vec![vec![vec![1u8; 10]], vec![vec![2u8; 700_000]], vec![vec![3u8; 10]]];
+    let written = write_transactions(&mut writer, &transactions);
+    assert_eq!(read_all_forward(&reader, writer.end()), written);
+    let backwards: Vec<_> = reader.scan_backward(writer.end()).map(|f| f.expect("frame").payload.len()).collect();
+    assert_eq!(backwards, vec![10, 700_000, 10]);
+    drop(writer);
+    let (writer, _, report) = open(&big, 0).expect("reopen");
+    assert_eq!((report.truncated_bytes, writer.end()), (0, written.last().map_or(0, |(p, _)| p + 10 + 16)));
+}
+
+#[test]
+fn recovery_clean_end_keeps_everything() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut writer, _, _) = open(&config(dir.path()), 0).expect("open");
+    write_transactions(&mut writer, &payloads(5, 20));
+    let end = writer.end();
+    drop(writer);
+    let (_, _, report) = open(&config(dir.path()), 0).expect("reopen");
+    assert_eq!((report.end, report.truncated_bytes, report.tail_error), (end, 0, None));
+}
+
+/// Cuts the last frame at every byte (short header, short payload, missing
+/// trailer): each reopen keeps exactly the frames before it.
+#[test]
+fn recovery_cut_at_every_byte_of_the_last_frame_truncates_to_the_previous_transaction() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut big = config(dir.path());
+    big.segment_bytes_max = 1024 * 1024;
+    let (mut writer, _, _) = open(&big, 0).expect("open");
+    let written = write_transactions(&mut writer, &payloads(4, 40));
+    let full_end = writer.end();
+    drop(writer);
+    let (last_position, _) = *written.last().expect("frames");
+    let segment = last_segment(dir.path());
+    let original = std::fs::read(&segment).expect("read segment");
+    for cut_at in last_position..full_end {
+        std::fs::write(&segment, original.get(..cut_at as usize).expect("prefix")).expect("cut");
+        let (writer, reader, report) = open(&big, 0).expect("reopen after cut");
+        assert_eq!(report.end, last_position, "cut at {cut_at}");
+        assert_eq!(writer.end(), last_position);
+        let expected_error = if cut_at == last_position { None } else { report.tail_error };
+        assert_eq!(report.tail_error, expected_error);
+        assert_eq!(read_all_forward(&reader, writer.end()), written.get(..3).expect("prefix").to_vec());
+        assert_eq!(std::fs::metadata(&segment).expect("stat").len(), last_position, "cut is persisted");
+    }
+}
+
+#[test]
+fn recovery_bad_checksum_at_the_tail_truncates_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut writer, _, _) = open(&config(dir.path()), 0).expect("open");
+    let written = write_transactions(&mut writer, &payloads(3, 30));
+    let full_end = writer.end();
+    drop(writer);
+    let (last_position, _) = *written.last().expect("frames");
+    let segment = last_segment(dir.path());
+    let original = std::fs::read(&segment).expect("read");
+    let base = full_end - original.len() as u64;
+    for flip in (last_position - base)..(full_end - base) {
+        for bit in [0u8, 3, 7] {
+            let mut damaged = original.clone();
+            if let Some(byte) = damaged.get_mut(flip as usize) {
+                *byte ^= 1 << bit;
+            }
+            std::fs::write(&segment, &damaged).expect("damage");
+            let (writer, reader, report) = open(&config(dir.path()), 0).expect("reopen");
+            assert_eq!(writer.end(), last_position, "flip byte {flip} bit {bit}");
+            assert!(report.tail_error.is_some());
+            assert_eq!(read_all_forward(&reader, writer.end()), written.get(..2).expect("prefix").to_vec());
+            std::fs::write(&segment, &original).expect("restore");
+        }
+    }
+}
+
+#[test]
+fn recovery_zeroed_preallocation_after_the_end_is_cut() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut writer, _, _) = open(&config(dir.path()), 0).expect("open");
+    let written = write_transactions(&mut writer, &payloads(2, 30));
+    let end = writer.end();
+    drop(writer);
+    let mut file = OpenOptions::new().append(true).open(last_segment(dir.path())).expect("open segment");
+    file.write_all(&[0u8; 512]).expect("zeros");
+    let (writer, reader, report) = open(&config(dir.path()), 0).expect("reopen");
+    assert_eq!((writer.end(), report.truncated_bytes, report.tail_error), (end, 512, Some(FrameError::BadLength)));
+    assert_eq!(read_all_forward(&reader, end), written);
+}
+
+#[test]
+fn recovery_unfinished_transaction_is_dropped_whole() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut big = config(dir.path());
+    big.segment_bytes_max = 1024 * 1024;
+    let (mut writer, _, _) = open(&big, 0).expect("open");
+    let written = write_transactions(&mut writer, &[vec![b"a".to_vec()], vec![b"b1".to_vec(), b"b2".to_vec(), b"b3".to_vec()]]);
+    drop(writer);
+    let segment = last_segment(dir.path());
+    let length = std::fs::metadata(&segment).expect("stat").len();
+    // Cut inside the last frame of the three-frame transaction: its first two
+    // frames are whole and valid, but must not survive without the third.
+    std::fs::write(&segment, std::fs::read(&segment).expect("read").get(..(length - 3) as usize).expect("prefix"))
+        .expect("cut");
+    let (writer, reader, _) = open(&big, 0).expect("reopen");
+    assert_eq!(read_all_forward(&reader, writer.end()), written.get(..1).expect("prefix").to_vec());
+}
+
+#[test]
+fn recovery_bad_checksum_before_more_than_one_write_of_data_is_corruption_not_a_torn_tail() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut strict = config(dir.path());
+    strict.segment_bytes_max = 1024 * 1024;
+    strict.torn_tail_bytes_max = 200;
+    let (mut writer, _, _) = open(&strict, 0).expect("open");
+    let written = write_transactions(&mut writer, &payloads(20, 30));
+    drop(writer);
+    let segment = last_segment(dir.path());
+    let mut bytes = std::fs::read(&segment).expect("read");
+    let (second, _) = written.get(1).expect("second frame");
+    if let Some(byte) = bytes.get_mut(*second as usize + 14) {
+        *byte ^= 0xff;
+    }
+    std::fs::write(&segment, &bytes).expect("damage");
+    let error = open(&strict, 0).err().expect("must refuse");
+    assert!(matches!(error, LogError::Corrupt { .. }), "{error}");
+}
+
+#[test]
+fn recovery_scan_starts_at_the_verified_position() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut big = config(dir.path());
+    big.segment_bytes_max = 1024 * 1024;
+    let (mut writer, _, _) = open(&big, 0).expect("open");
+    let written = write_transactions(&mut writer, &payloads(10, 30));
+    drop(writer);
+    let (verified, _) = *written.get(5).expect("frame");
+    let (_, _, report) = open(&big, verified).expect("reopen");
+    assert_eq!(report.scanned_from, verified);
+}
+
+#[test]
+fn write_refused_after_poisoning_and_payload_limits_are_enforced() {
+    let mut batch = FrameBatch::new();
+    assert!(batch.push(true, |_| {}).is_err(), "empty payload refused");
+    assert!(batch.is_empty());
+    let mark = batch.mark();
+    batch.push(false, |buffer| buffer.push(1)).expect("push");
+    batch.rollback(mark);
+    assert!(batch.is_empty() && !batch.has_open_transaction());
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    /// Any sequence of transactions reads back the same, both ways, before
+    /// and after a reopen.
+    #[test]
+    fn any_transactions_round_trip(transactions in prop::collection::vec(
+        prop::collection::vec(prop::collection::vec(any::<u8>(), 1..300), 1..4), 1..40)
+    ) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (mut writer, reader, _) = open(&config(dir.path()), 0).expect("open");
+        let written = write_transactions(&mut writer, &transactions);
+        prop_assert_eq!(read_all_forward(&reader, writer.end()), written.clone());
+        drop(writer);
+        let (writer, reader, report) = open(&config(dir.path()), 0).expect("reopen");
+        prop_assert_eq!(report.truncated_bytes, 0);
+        let mut backwards: Vec<_> = reader.scan_backward(writer.end()).map(|f| {
+            let frame = f.expect("frame");
+            (frame.position, frame.payload.to_vec())
+        }).collect();
+        backwards.reverse();
+        prop_assert_eq!(backwards, written);
+    }
+}
