@@ -10,6 +10,7 @@ pub struct FrameBatch {
     bytes: Vec<u8>,
     frames: usize,
     open_transaction: bool,
+    last_frame: Option<usize>,
 }
 
 /// A point a batch can be rolled back to.
@@ -18,6 +19,7 @@ pub struct BatchMark {
     bytes: usize,
     frames: usize,
     open_transaction: bool,
+    last_frame: Option<usize>,
 }
 
 impl FrameBatch {
@@ -29,6 +31,7 @@ impl FrameBatch {
         self.bytes.clear();
         self.frames = 0;
         self.open_transaction = false;
+        self.last_frame = None;
     }
 
     pub fn len_bytes(&self) -> usize {
@@ -53,13 +56,39 @@ impl FrameBatch {
     }
 
     pub fn mark(&self) -> BatchMark {
-        BatchMark { bytes: self.bytes.len(), frames: self.frames, open_transaction: self.open_transaction }
+        BatchMark {
+            bytes: self.bytes.len(),
+            frames: self.frames,
+            open_transaction: self.open_transaction,
+            last_frame: self.last_frame,
+        }
     }
 
     pub fn rollback(&mut self, mark: BatchMark) {
         self.bytes.truncate(mark.bytes);
         self.frames = mark.frames;
         self.open_transaction = mark.open_transaction;
+        self.last_frame = mark.last_frame;
+    }
+
+    /// Marks the last frame pushed as the end of its transaction, when it is
+    /// not already. Lets a caller push frames before it knows which is last.
+    pub fn end_transaction(&mut self) {
+        let Some(frame_start) = self.last_frame.filter(|_| self.open_transaction) else {
+            return;
+        };
+        let frame_end = self.bytes.len() - crate::format::FRAME_TRAILER_BYTES;
+        let Some(frame) = self.bytes.get_mut(frame_start..frame_end) else {
+            return;
+        };
+        let (header, payload) = frame.split_at_mut(FRAME_HEADER_BYTES);
+        let (length_and_flags, crc) = header.split_at_mut(8);
+        if let Some(flags) = length_and_flags.get_mut(4..8) {
+            flags.copy_from_slice(&FLAG_ENDS_TRANSACTION.to_le_bytes());
+        }
+        let checksum = crc32c::crc32c_append(crc32c::crc32c(length_and_flags), payload);
+        crc.copy_from_slice(&checksum.to_le_bytes());
+        self.open_transaction = false;
     }
 
     /// Appends one frame whose payload `encode` writes into the buffer it is
@@ -72,7 +101,11 @@ impl FrameBatch {
         encode: impl FnOnce(&mut Vec<u8>),
     ) -> Result<usize, PayloadSizeError> {
         let frame_start = self.bytes.len();
-        let flags = if ends_transaction { FLAG_ENDS_TRANSACTION } else { 0 };
+        let flags = if ends_transaction {
+            FLAG_ENDS_TRANSACTION
+        } else {
+            0
+        };
         self.bytes.extend_from_slice(&[0u8; FRAME_HEADER_BYTES]);
         encode(&mut self.bytes);
         let payload_bytes = self.bytes.len() - frame_start - FRAME_HEADER_BYTES;
@@ -86,9 +119,15 @@ impl FrameBatch {
         let mut length_and_flags = [0u8; 8];
         length_and_flags[..4].copy_from_slice(&length.to_le_bytes());
         length_and_flags[4..].copy_from_slice(&flags.to_le_bytes());
-        let payload = self.bytes.get(frame_start + FRAME_HEADER_BYTES..).unwrap_or_default();
+        let payload = self
+            .bytes
+            .get(frame_start + FRAME_HEADER_BYTES..)
+            .unwrap_or_default();
         let checksum = crc32c::crc32c_append(crc32c::crc32c(&length_and_flags), payload);
-        if let Some(header) = self.bytes.get_mut(frame_start..frame_start + FRAME_HEADER_BYTES) {
+        if let Some(header) = self
+            .bytes
+            .get_mut(frame_start..frame_start + FRAME_HEADER_BYTES)
+        {
             let (first, crc) = header.split_at_mut(8);
             first.copy_from_slice(&length_and_flags);
             crc.copy_from_slice(&checksum.to_le_bytes());
@@ -96,6 +135,7 @@ impl FrameBatch {
         self.bytes.extend_from_slice(&length.to_le_bytes());
         self.frames += 1;
         self.open_transaction = !ends_transaction;
+        self.last_frame = Some(frame_start);
         Ok(frame_start)
     }
 }

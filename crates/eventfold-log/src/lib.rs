@@ -30,7 +30,7 @@ pub use format::{
     FORMAT_VERSION, FRAME_HEADER_BYTES, FRAME_OVERHEAD_BYTES, FRAME_PAYLOAD_MAX_BYTES,
     FRAME_TRAILER_BYTES, SEGMENT_HEADER_BYTES,
 };
-pub use reader::{BackwardScan, Frame, ForwardScan, LogReader};
+pub use reader::{BackwardScan, ForwardScan, Frame, LogReader};
 pub use recovery::{LogConfig, RecoveryReport, open};
 pub use writer::LogWriter;
 

@@ -39,13 +39,13 @@ impl EventFilter {
 
     pub fn matches(&self, event: &RecordedEvent) -> bool {
         match self {
-            EventFilter::StreamNamePrefix(prefixes) => {
-                prefixes.iter().any(|prefix| event.stream.as_str().starts_with(prefix.as_str()))
-            }
+            EventFilter::StreamNamePrefix(prefixes) => prefixes
+                .iter()
+                .any(|prefix| event.stream.as_str().starts_with(prefix.as_str())),
             EventFilter::StreamNameRegex(regex) => regex.is_match(event.stream.as_str()),
-            EventFilter::EventTypePrefix(prefixes) => {
-                prefixes.iter().any(|prefix| event.event_type.starts_with(prefix.as_str()))
-            }
+            EventFilter::EventTypePrefix(prefixes) => prefixes
+                .iter()
+                .any(|prefix| event.event_type.starts_with(prefix.as_str())),
             EventFilter::EventTypeRegex(regex) => regex.is_match(&event.event_type),
         }
     }
@@ -57,7 +57,10 @@ impl Regex {
             pattern: pattern.to_owned(),
             reason: error.to_string(),
         })?;
-        Ok(Self { source: Arc::from(pattern), compiled: Arc::new(compiled) })
+        Ok(Self {
+            source: Arc::from(pattern),
+            compiled: Arc::new(compiled),
+        })
     }
 
     pub fn as_str(&self) -> &str {
@@ -80,9 +83,13 @@ impl fmt::Debug for Regex {
 impl fmt::Debug for EventFilter {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            EventFilter::StreamNamePrefix(prefixes) => write!(formatter, "stream name prefix {prefixes:?}"),
+            EventFilter::StreamNamePrefix(prefixes) => {
+                write!(formatter, "stream name prefix {prefixes:?}")
+            }
             EventFilter::StreamNameRegex(regex) => write!(formatter, "stream name {regex:?}"),
-            EventFilter::EventTypePrefix(prefixes) => write!(formatter, "event type prefix {prefixes:?}"),
+            EventFilter::EventTypePrefix(prefixes) => {
+                write!(formatter, "event type prefix {prefixes:?}")
+            }
             EventFilter::EventTypeRegex(regex) => write!(formatter, "event type {regex:?}"),
         }
     }

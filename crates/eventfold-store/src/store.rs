@@ -2,9 +2,9 @@ use async_trait::async_trait;
 use futures::stream::BoxStream;
 
 use crate::{
-    AppendError, AppendOutcome, AppendRequest, CurrentRevision, Position, ReadAllRequest, ReadError,
-    ReadStreamRequest, RecordedEvent, StreamName, SubscribeToAllRequest, SubscribeToStreamRequest,
-    SubscriptionError,
+    AppendError, AppendOutcome, AppendRequest, CurrentRevision, Position, ReadAllRequest,
+    ReadError, ReadStreamRequest, RecordedEvent, StreamName, SubscribeToAllRequest,
+    SubscribeToStreamRequest, SubscriptionError,
 };
 
 /// A read's events, produced lazily: memory stays bounded whatever the count.

@@ -1,0 +1,472 @@
+use std::fs::{self, File};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+use async_trait::async_trait;
+use eventfold_index::{Index, IndexError};
+use eventfold_log::LogError;
+use eventfold_store::{
+    AllFrom, AppendError, AppendOutcome, AppendRequest, CurrentRevision, Direction, EventStore,
+    EventStream, Position, ReadAllRequest, ReadError, ReadStreamRequest, RevisionFrom,
+    StorageError, StorageErrorKind, StreamName, SubscribeFrom, SubscribeToAllRequest,
+    SubscribeToStreamRequest, SubscriptionError, SubscriptionStream,
+};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::caches::{RecentEventIds, StreamCache};
+use crate::read::{
+    AllBackwards, AllForwards, StreamRead, all_page_backwards, all_page_forwards_read,
+    index_failure, internal, paged, stream_page_read,
+};
+use crate::record::{EVENT_RECORD_FIXED_BYTES, encoded_size};
+use crate::recovery::replay;
+use crate::shared::Shared;
+use crate::subscription::{Subscription, Target};
+use crate::writer::{Command, Writer};
+use crate::{EngineConfig, storage_error};
+
+/// Why the engine could not open.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Log(#[from] LogError),
+    #[error(transparent)]
+    Index(#[from] IndexError),
+    #[error("corrupt event record at position {position}: {reason}")]
+    Corrupt { position: u64, reason: String },
+    #[error("data directory {path} is in use by another process")]
+    Locked { path: PathBuf },
+    #[error("{op} {path}: {source}")]
+    Io {
+        op: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// The embedded event store. Cheap to clone; all clones share one writer.
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    shared: Arc<Shared>,
+    config: EngineConfig,
+    /// `None` once shut down.
+    commands: Option<mpsc::Sender<Command>>,
+    writer: Mutex<Option<JoinHandle<()>>>,
+    _lock: File,
+}
+
+impl Engine {
+    /// Opens (or creates) the database in `config.dir`: recovers the log's
+    /// tail, brings the index up to the log, and starts the writer thread.
+    pub fn open(config: EngineConfig) -> Result<Self, EngineError> {
+        let started = Instant::now();
+        fs::create_dir_all(&config.dir).map_err(|source| EngineError::Io {
+            op: "create",
+            path: config.dir.clone(),
+            source,
+        })?;
+        let lock = lock_directory(&config)?;
+        let index_path = config.index_path();
+        let index = match Index::open(&index_path) {
+            Ok(index) => index,
+            Err(error) => {
+                tracing::warn!(%error, "index unusable; rebuilding it from the log");
+                rebuild_index_file(&index_path)?
+            }
+        };
+        let mut checkpoint = index.snapshot()?.checkpoint()?;
+        let (log, reader, report) = eventfold_log::open(&config.log_config(), checkpoint)?;
+        let index = if checkpoint > report.end {
+            // The index claims more than the log holds: it cannot be trusted.
+            tracing::warn!(
+                checkpoint,
+                log_end = report.end,
+                "index is ahead of the log; rebuilding it"
+            );
+            drop(index);
+            checkpoint = 0;
+            rebuild_index_file(&index_path)?
+        } else {
+            index
+        };
+        let replayed = replay(&index, &reader, checkpoint, report.end)?;
+        let head = match reader.scan_backward(report.end).next_frame()? {
+            Some(frame) => frame.position,
+            None => 0,
+        };
+        let shared = Arc::new(Shared::new(
+            reader,
+            index,
+            report.end,
+            head,
+            config.live_buffer_batches,
+        ));
+        let (commands, receiver) = mpsc::channel(config.queue_depth.max(1));
+        let writer = Writer {
+            shared: Arc::clone(&shared),
+            log,
+            config: config.clone(),
+            streams: StreamCache::new(config.stream_cache_capacity),
+            recent_ids: RecentEventIds::new(config.idempotency_window),
+            next_stream_id: replayed.next_stream_id,
+            last_index_flush: Instant::now(),
+            poisoned: None,
+        };
+        let writer = std::thread::Builder::new()
+            .name("eventfold-writer".into())
+            .spawn(move || writer.run(receiver))
+            .map_err(|source| EngineError::Io {
+                op: "spawn writer",
+                path: config.dir.clone(),
+                source,
+            })?;
+        tracing::info!(
+            dir = %config.dir.display(),
+            end = report.end,
+            segments = report.segment_count,
+            truncated_bytes = report.truncated_bytes,
+            replayed_events = replayed.events,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "engine opened"
+        );
+        Ok(Self {
+            inner: Arc::new(Inner {
+                shared,
+                config,
+                commands: Some(commands),
+                writer: Mutex::new(Some(writer)),
+                _lock: lock,
+            }),
+        })
+    }
+
+    /// Waits for queued appends, makes the index durable and stops the
+    /// writer. Later appends fail with `Closed`.
+    pub async fn shutdown(&self) {
+        if let Some(commands) = &self.inner.commands {
+            let (reply, done) = oneshot::channel();
+            if commands.send(Command::Shutdown { reply }).await.is_ok() {
+                let _ = done.await;
+            }
+        }
+        let handle = self
+            .inner
+            .writer
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+            .take();
+        if let Some(handle) = handle {
+            let _ = tokio::task::spawn_blocking(move || handle.join()).await;
+        }
+    }
+
+    /// End of the committed log: the position the next event will get (or
+    /// a later one, when a segment rolls).
+    pub fn committed_end(&self) -> Position {
+        Position(self.inner.shared.committed_end())
+    }
+
+    pub fn config(&self) -> &EngineConfig {
+        &self.inner.config
+    }
+
+    fn check_append(&self, requests: &[AppendRequest]) -> Result<(), AppendError> {
+        let size_bytes: usize = requests.iter().map(AppendRequest::size_bytes).sum();
+        let max_bytes = self.inner.config.max_append_bytes;
+        if size_bytes > max_bytes {
+            return Err(AppendError::MaximumAppendSizeExceeded {
+                size_bytes,
+                max_bytes,
+            });
+        }
+        let mut encoded_bytes = 0;
+        for request in requests {
+            for event in &request.events {
+                if event.event_type.is_empty() {
+                    return Err(AppendError::InvalidEvent {
+                        reason: "event type is empty".into(),
+                    });
+                }
+                if event.event_type.len() > usize::from(u16::MAX) {
+                    return Err(AppendError::InvalidEvent {
+                        reason: "event type is longer than 65535 bytes".into(),
+                    });
+                }
+                encoded_bytes += encoded_size(&request.stream, event);
+            }
+        }
+        // Per-event overhead (the stream name repeated in every record) can
+        // make a small append large on disk; bound what one write can tear.
+        let encoded_max = self
+            .inner
+            .config
+            .batch_bytes_max
+            .max(max_bytes + EVENT_RECORD_FIXED_BYTES);
+        if encoded_bytes > encoded_max {
+            return Err(AppendError::MaximumAppendSizeExceeded {
+                size_bytes: encoded_bytes,
+                max_bytes: encoded_max,
+            });
+        }
+        Ok(())
+    }
+
+    fn stream_entry(
+        &self,
+        stream: &StreamName,
+    ) -> Result<Option<eventfold_index::StreamEntry>, StorageError> {
+        let snapshot = self.inner.shared.index.snapshot().map_err(index_failure)?;
+        snapshot.stream(stream.as_str()).map_err(index_failure)
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // Closing the queue ends the writer's loop; it flushes the index.
+        self.commands.take();
+        let handle = self
+            .writer
+            .get_mut()
+            .unwrap_or_else(|poison| poison.into_inner())
+            .take();
+        if let Some(handle) = handle {
+            let _ = handle.join();
+        }
+    }
+}
+
+fn closed() -> StorageError {
+    StorageError::new(StorageErrorKind::Closed, "the store is shut down")
+}
+
+fn lock_directory(config: &EngineConfig) -> Result<File, EngineError> {
+    let path = config.dir.join("LOCK");
+    let file = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|source| EngineError::Io {
+            op: "open",
+            path: path.clone(),
+            source,
+        })?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(EngineError::Locked {
+            path: config.dir.clone(),
+        }),
+        Err(std::fs::TryLockError::Error(source)) => Err(EngineError::Io {
+            op: "lock",
+            path,
+            source,
+        }),
+    }
+}
+
+fn rebuild_index_file(path: &std::path::Path) -> Result<Index, EngineError> {
+    if path.exists() {
+        fs::remove_file(path).map_err(|source| EngineError::Io {
+            op: "remove",
+            path: path.to_path_buf(),
+            source,
+        })?;
+    }
+    Ok(Index::open(path)?)
+}
+
+#[async_trait]
+impl EventStore for Engine {
+    async fn append_transaction(
+        &self,
+        requests: Vec<AppendRequest>,
+    ) -> Result<Vec<AppendOutcome>, AppendError> {
+        if requests.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.check_append(&requests)?;
+        let commands = self.inner.commands.as_ref().ok_or_else(closed)?;
+        let (reply, outcome) = oneshot::channel();
+        commands
+            .send(Command::Append {
+                transaction: requests,
+                reply,
+            })
+            .await
+            .map_err(|_| closed())?;
+        outcome.await.map_err(|_| closed())?
+    }
+
+    async fn read_stream(&self, request: ReadStreamRequest) -> Result<EventStream, ReadError> {
+        let engine = self.clone();
+        let stream = request.stream.clone();
+        let entry = tokio::task::spawn_blocking(move || engine.stream_entry(&stream))
+            .await
+            .map_err(|error| ReadError::Storage(internal(error)))??;
+        let Some(entry) = entry else {
+            return Err(ReadError::StreamNotFound {
+                stream: request.stream,
+            });
+        };
+        let forwards = request.direction == Direction::Forwards;
+        let next = match (request.from, forwards) {
+            (RevisionFrom::Start, true) => Some(0),
+            (RevisionFrom::Start, false) => Some(0),
+            (RevisionFrom::End, true) => None,
+            (RevisionFrom::End, false) => Some(u64::MAX),
+            (RevisionFrom::Revision(revision), _) => Some(revision),
+        };
+        let state = StreamRead {
+            shared: Arc::clone(&self.inner.shared),
+            stream_id: entry.id,
+            next,
+            forwards,
+            remaining: request.max_count,
+        };
+        Ok(paged(state, stream_page_read))
+    }
+
+    async fn read_all(&self, request: ReadAllRequest) -> Result<EventStream, ReadError> {
+        let shared = Arc::clone(&self.inner.shared);
+        let end = shared.committed_end();
+        let start = match request.from {
+            AllFrom::Start => Some(0),
+            AllFrom::End => None,
+            AllFrom::Position(position) => Some(position.0),
+        };
+        // A client-supplied position must be an event's, unless it is
+        // before the first event or at/after the end.
+        let checked = match start {
+            Some(position)
+                if position < end
+                    && shared.reader.first_frame_at_or_after(position) == position =>
+            {
+                let reader = shared.reader.clone();
+                let frame = tokio::task::spawn_blocking(move || reader.read_frame(position, end))
+                    .await
+                    .map_err(|error| ReadError::Storage(internal(error)))?;
+                match frame {
+                    Ok(Some(frame)) => Some(frame),
+                    Ok(None) => None,
+                    Err(LogError::Corrupt { .. }) => {
+                        return Err(ReadError::InvalidPosition {
+                            position: Position(position),
+                        });
+                    }
+                    Err(error) => return Err(ReadError::Storage(storage_error(&error))),
+                }
+            }
+            _ => None,
+        };
+        match request.direction {
+            Direction::Forwards => {
+                let resume_at = match start {
+                    Some(position) => position,
+                    None => end,
+                };
+                let state = AllForwards {
+                    shared,
+                    resume_at,
+                    remaining: request.max_count,
+                    filter: request.filter,
+                };
+                Ok(paged(state, all_page_forwards_read))
+            }
+            Direction::Backwards => {
+                let before = match (start, checked) {
+                    (_, Some(frame)) => frame.next_position,
+                    (Some(position), None) if position < end => {
+                        shared.reader.first_frame_at_or_after(position)
+                    }
+                    _ => end,
+                };
+                let state = AllBackwards {
+                    shared,
+                    before,
+                    remaining: request.max_count,
+                    filter: request.filter,
+                };
+                Ok(paged(state, all_page_backwards))
+            }
+        }
+    }
+
+    async fn subscribe_to_stream(
+        &self,
+        request: SubscribeToStreamRequest,
+    ) -> Result<SubscriptionStream, SubscriptionError> {
+        let next_revision = match request.from {
+            SubscribeFrom::Start => 0,
+            SubscribeFrom::After(revision) => revision.saturating_add(1),
+            SubscribeFrom::End => {
+                let engine = self.clone();
+                let stream = request.stream.clone();
+                let entry = tokio::task::spawn_blocking(move || engine.stream_entry(&stream))
+                    .await
+                    .map_err(|error| SubscriptionError::Storage(internal(error)))??;
+                entry.map_or(0, |entry| entry.next_revision)
+            }
+        };
+        let target = Target::Stream {
+            stream: request.stream,
+            next_revision,
+        };
+        Ok(Subscription::new(Arc::clone(&self.inner.shared), target).into_stream())
+    }
+
+    async fn subscribe_to_all(
+        &self,
+        request: SubscribeToAllRequest,
+    ) -> Result<SubscriptionStream, SubscriptionError> {
+        let shared = Arc::clone(&self.inner.shared);
+        let (after, resume_at) = match request.from {
+            SubscribeFrom::Start => (None, None),
+            SubscribeFrom::End => (None, Some(shared.committed_end())),
+            SubscribeFrom::After(position) => {
+                let first = shared.reader.first_frame_at_or_after(position.0);
+                if first != position.0 {
+                    // Before the first event (position 0) or in a segment
+                    // header: start at the first frame there.
+                    (None, Some(first))
+                } else {
+                    (Some(position.0), None)
+                }
+            }
+        };
+        let target = Target::All {
+            after,
+            resume_at,
+            filter: request.filter,
+            checkpoint_interval: request.checkpoint_interval,
+            scanned_since_checkpoint: 0,
+        };
+        Ok(Subscription::new(shared, target).into_stream())
+    }
+
+    async fn stream_revision(&self, stream: &StreamName) -> Result<CurrentRevision, ReadError> {
+        let engine = self.clone();
+        let stream = stream.clone();
+        let entry = tokio::task::spawn_blocking(move || engine.stream_entry(&stream))
+            .await
+            .map_err(|error| ReadError::Storage(internal(error)))??;
+        Ok(match entry {
+            Some(entry) if entry.next_revision > 0 => {
+                CurrentRevision::Current(entry.next_revision - 1)
+            }
+            _ => CurrentRevision::NoStream,
+        })
+    }
+
+    fn head_position(&self) -> Option<Position> {
+        match self.inner.shared.head() {
+            0 => None,
+            head => Some(Position(head)),
+        }
+    }
+}

@@ -1,0 +1,34 @@
+//! The embedded storage engine: the log (truth) and the index (derived),
+//! behind [`eventfold_store::EventStore`].
+//!
+//! Who owns what: one writer thread owns the log's append handle and is the
+//! only one that changes the index; readers and subscriptions read the log
+//! with positioned reads and the index through snapshots, never past the
+//! committed end the writer publishes. `docs/ARCHITECTURE.md` traces an
+//! append and a subscription through these pieces.
+
+mod caches;
+mod config;
+mod engine;
+mod read;
+mod record;
+mod recovery;
+mod shared;
+mod subscription;
+mod writer;
+
+pub use config::EngineConfig;
+pub use engine::{Engine, EngineError};
+
+use eventfold_log::LogError;
+use eventfold_store::{StorageError, StorageErrorKind};
+
+pub(crate) fn storage_error(error: &LogError) -> StorageError {
+    let kind = match error {
+        _ if error.is_disk_full() => StorageErrorKind::DiskFull,
+        LogError::Poisoned => StorageErrorKind::Poisoned,
+        LogError::Corrupt { .. } => StorageErrorKind::Corrupt,
+        LogError::Io { .. } => StorageErrorKind::Io,
+    };
+    StorageError::new(kind, error.to_string())
+}

@@ -1,0 +1,248 @@
+//! Reads from storage, in pages: each page is one blocking task that reads a
+//! bounded number of events, so a read of any size holds at most one page in
+//! memory and a slow consumer simply stops asking for pages.
+
+use std::sync::Arc;
+
+use eventfold_log::Frame;
+use eventfold_store::{
+    EventFilter, EventStream, Position, ReadError, RecordedEvent, StorageError, StorageErrorKind,
+};
+use futures::StreamExt;
+
+use crate::record::decode_event;
+use crate::shared::Shared;
+use crate::storage_error;
+
+/// Events returned per page.
+pub(crate) const PAGE_EVENTS: usize = 512;
+/// Frames scanned per page of a filtered `$all` read, matching or not, so
+/// that a page returns promptly even when little matches.
+pub(crate) const PAGE_SCANNED_FRAMES: usize = 4096;
+
+/// Turns a page loader into a stream of events. `load` runs on the blocking
+/// pool; it returns the page and whether the read is finished.
+pub(crate) fn paged<S, F>(state: S, load: F) -> EventStream
+where
+    S: Send + 'static,
+    F: Fn(&mut S) -> Result<(Vec<RecordedEvent>, bool), ReadError> + Send + Sync + Clone + 'static,
+{
+    futures::stream::unfold(Some(state), move |state| {
+        let load = load.clone();
+        async move {
+            let mut state = state?;
+            let joined = tokio::task::spawn_blocking(move || {
+                let page = load(&mut state);
+                (state, page)
+            })
+            .await;
+            match joined {
+                Ok((state, Ok((events, finished)))) => {
+                    let next = if finished { None } else { Some(state) };
+                    if events.is_empty() && finished {
+                        return None;
+                    }
+                    Some((events.into_iter().map(Ok).collect::<Vec<_>>(), next))
+                }
+                Ok((_, Err(error))) => Some((vec![Err(error)], None)),
+                Err(join) => Some((vec![Err(ReadError::Storage(internal(join)))], None)),
+            }
+        }
+    })
+    .flat_map(futures::stream::iter)
+    .boxed()
+}
+
+pub(crate) fn internal(error: impl std::fmt::Display) -> StorageError {
+    StorageError::new(StorageErrorKind::Io, format!("read task failed: {error}"))
+}
+
+pub(crate) fn decode(frame: &Frame) -> Result<Option<RecordedEvent>, StorageError> {
+    decode_event(&frame.payload, Position(frame.position)).map_err(|error| {
+        StorageError::new(
+            StorageErrorKind::Corrupt,
+            format!("record at position {}: {error}", frame.position),
+        )
+    })
+}
+
+pub(crate) fn index_failure(error: impl std::fmt::Display) -> StorageError {
+    StorageError::new(StorageErrorKind::Io, format!("index: {error}"))
+}
+
+/// Up to `limit` events of stream `stream_id` from revision `from`, going up
+/// or down. Positions come from the index, which only holds durable events.
+pub(crate) fn stream_page(
+    shared: &Shared,
+    stream_id: u64,
+    from: u64,
+    forwards: bool,
+    limit: usize,
+) -> Result<Vec<RecordedEvent>, StorageError> {
+    let snapshot = shared.index.snapshot().map_err(index_failure)?;
+    let positions = snapshot
+        .positions(stream_id, from, forwards, limit)
+        .map_err(index_failure)?;
+    let mut events = Vec::with_capacity(positions.len());
+    for (revision, position) in positions {
+        let frame = shared
+            .reader
+            .read_frame(position, u64::MAX)
+            .map_err(|error| storage_error(&error))?;
+        let event = frame.as_ref().map(decode).transpose()?.flatten();
+        match event {
+            Some(event) if event.revision == revision => events.push(event),
+            _ => {
+                return Err(StorageError::new(
+                    StorageErrorKind::Corrupt,
+                    format!(
+                        "index points stream {stream_id} revision {revision} at position {position}, which holds no such event"
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(events)
+}
+
+/// One page of a forward scan of `$all`.
+pub(crate) struct AllPage {
+    /// Matching events, in log order.
+    pub events: Vec<RecordedEvent>,
+    /// Position of every scanned event, matching or not, in log order (only
+    /// kept when `track_scanned` is set: checkpoints need it).
+    pub scanned: Vec<u64>,
+    /// Where the next page starts.
+    pub resume_at: u64,
+    /// Position of the last event scanned, matching or not.
+    pub last_scanned: Option<u64>,
+    /// The scan reached the committed end.
+    pub exhausted: bool,
+}
+
+pub(crate) fn all_page_forwards(
+    shared: &Shared,
+    resume_at: u64,
+    filter: Option<&EventFilter>,
+    limit: usize,
+    track_scanned: bool,
+) -> Result<AllPage, StorageError> {
+    let end = shared.committed_end();
+    let mut scan = shared.reader.scan_forward(resume_at, end);
+    let mut page = AllPage {
+        events: Vec::new(),
+        scanned: Vec::new(),
+        resume_at,
+        last_scanned: None,
+        exhausted: false,
+    };
+    let mut scanned_frames = 0;
+    while page.events.len() < limit && scanned_frames < PAGE_SCANNED_FRAMES {
+        let Some(frame) = scan.next_frame().map_err(|error| storage_error(&error))? else {
+            page.exhausted = true;
+            break;
+        };
+        scanned_frames += 1;
+        page.resume_at = frame.next_position;
+        let Some(event) = decode(&frame)? else {
+            continue;
+        };
+        page.last_scanned = Some(event.position.0);
+        if track_scanned {
+            page.scanned.push(event.position.0);
+        }
+        if filter.is_none_or(|filter| filter.matches(&event)) {
+            page.events.push(event);
+        }
+    }
+    Ok(page)
+}
+
+pub(crate) struct AllBackwards {
+    pub shared: Arc<Shared>,
+    /// Frames ending at or before this are next.
+    pub before: u64,
+    pub remaining: u64,
+    pub filter: Option<EventFilter>,
+}
+
+pub(crate) fn all_page_backwards(
+    state: &mut AllBackwards,
+) -> Result<(Vec<RecordedEvent>, bool), ReadError> {
+    let mut scan = state.shared.reader.scan_backward(state.before);
+    let mut events = Vec::new();
+    let mut scanned_frames = 0;
+    while (events.len() as u64) < state.remaining
+        && events.len() < PAGE_EVENTS
+        && scanned_frames < PAGE_SCANNED_FRAMES
+    {
+        let Some(frame) = scan.next_frame().map_err(|error| storage_error(&error))? else {
+            return Ok((events, true));
+        };
+        scanned_frames += 1;
+        state.before = frame.position;
+        let Some(event) = decode(&frame)? else {
+            continue;
+        };
+        if state
+            .filter
+            .as_ref()
+            .is_none_or(|filter| filter.matches(&event))
+        {
+            events.push(event);
+        }
+    }
+    state.remaining -= events.len() as u64;
+    let finished = state.remaining == 0;
+    Ok((events, finished))
+}
+
+pub(crate) struct AllForwards {
+    pub shared: Arc<Shared>,
+    pub resume_at: u64,
+    pub remaining: u64,
+    pub filter: Option<EventFilter>,
+}
+
+pub(crate) fn all_page_forwards_read(
+    state: &mut AllForwards,
+) -> Result<(Vec<RecordedEvent>, bool), ReadError> {
+    let limit = state.remaining.min(PAGE_EVENTS as u64) as usize;
+    let page = all_page_forwards(
+        &state.shared,
+        state.resume_at,
+        state.filter.as_ref(),
+        limit,
+        false,
+    )?;
+    state.resume_at = page.resume_at;
+    state.remaining -= page.events.len() as u64;
+    Ok((page.events, page.exhausted || state.remaining == 0))
+}
+
+pub(crate) struct StreamRead {
+    pub shared: Arc<Shared>,
+    pub stream_id: u64,
+    /// Next revision to read; `None` once a backwards read passed revision 0.
+    pub next: Option<u64>,
+    pub forwards: bool,
+    pub remaining: u64,
+}
+
+pub(crate) fn stream_page_read(
+    state: &mut StreamRead,
+) -> Result<(Vec<RecordedEvent>, bool), ReadError> {
+    let Some(from) = state.next else {
+        return Ok((Vec::new(), true));
+    };
+    let limit = state.remaining.min(PAGE_EVENTS as u64) as usize;
+    let events = stream_page(&state.shared, state.stream_id, from, state.forwards, limit)?;
+    state.remaining -= events.len() as u64;
+    state.next = match (events.last(), state.forwards) {
+        (Some(last), true) => last.revision.checked_add(1),
+        (Some(last), false) => last.revision.checked_sub(1),
+        (None, _) => None,
+    };
+    let finished = events.len() < limit || state.remaining == 0 || state.next.is_none();
+    Ok((events, finished))
+}

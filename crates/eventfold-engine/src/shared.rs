@@ -1,0 +1,59 @@
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use eventfold_index::Index;
+use eventfold_log::LogReader;
+use eventfold_store::RecordedEvent;
+use tokio::sync::broadcast;
+
+/// State shared by the writer thread and every reader. The writer is the only
+/// one that changes it.
+pub(crate) struct Shared {
+    pub reader: LogReader,
+    pub index: Index,
+    /// End of the durable, indexed log: readers never look past it (LOG-2).
+    committed_end: AtomicU64,
+    /// Position of the last event, 0 while there is none.
+    head: AtomicU64,
+    pub live: broadcast::Sender<Arc<CommittedBatch>>,
+}
+
+/// Events of one group commit, handed to live subscribers after the commit.
+pub(crate) struct CommittedBatch {
+    pub events: Vec<RecordedEvent>,
+}
+
+impl Shared {
+    pub fn new(
+        reader: LogReader,
+        index: Index,
+        end: u64,
+        head: u64,
+        live_buffer_batches: usize,
+    ) -> Self {
+        let (live, _) = broadcast::channel(live_buffer_batches.max(1));
+        Self {
+            reader,
+            index,
+            committed_end: AtomicU64::new(end),
+            head: AtomicU64::new(head),
+            live,
+        }
+    }
+
+    pub fn committed_end(&self) -> u64 {
+        self.committed_end.load(Ordering::Acquire)
+    }
+
+    pub fn head(&self) -> u64 {
+        self.head.load(Ordering::Acquire)
+    }
+
+    /// Called by the writer after the batch is durable and indexed, before
+    /// the batch is acknowledged or broadcast (the order subscriptions rely
+    /// on to switch from history to live without a gap).
+    pub fn publish(&self, end: u64, head: u64) {
+        self.head.store(head, Ordering::Release);
+        self.committed_end.store(end, Ordering::Release);
+    }
+}

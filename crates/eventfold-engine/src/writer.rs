@@ -1,0 +1,586 @@
+//! The single writer: group commit of every append (LOG-1).
+//!
+//! One OS thread owns the log's append handle. It drains the queue of
+//! waiting appends into one batch, checks each against the stream state
+//! (including appends earlier in the same batch), encodes the accepted ones
+//! into one buffer, writes it with one `write` and one `fdatasync`, indexes
+//! it, publishes the new end, and only then answers every caller and feeds
+//! the live subscribers.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use eventfold_index::{IndexSnapshot, IndexUpdate, StreamEntry};
+use eventfold_log::{FrameBatch, LogWriter};
+use eventfold_store::{
+    AppendError, AppendOutcome, AppendRequest, CurrentRevision, ExpectedRevision, Position,
+    RecordedEvent, StorageError, StorageErrorKind, StreamName, Timestamp,
+};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::caches::{RecentEventIds, StreamCache, StreamState, WrittenEvent};
+use crate::record::{decode_header, encode_event, encoded_size};
+use crate::shared::{CommittedBatch, Shared};
+use crate::{EngineConfig, storage_error};
+
+pub(crate) type AppendReply = oneshot::Sender<Result<Vec<AppendOutcome>, AppendError>>;
+
+pub(crate) enum Command {
+    Append {
+        transaction: Vec<AppendRequest>,
+        reply: AppendReply,
+    },
+    Shutdown {
+        reply: oneshot::Sender<()>,
+    },
+}
+
+pub(crate) struct Writer {
+    pub shared: Arc<Shared>,
+    pub log: LogWriter,
+    pub config: EngineConfig,
+    pub streams: StreamCache,
+    pub recent_ids: RecentEventIds,
+    pub next_stream_id: u64,
+    pub last_index_flush: Instant,
+    pub poisoned: Option<StorageError>,
+}
+
+/// An accepted transaction waiting for the batch to be written.
+struct Accepted {
+    reply: AppendReply,
+    transaction: Vec<AppendRequest>,
+    outcomes: Vec<Planned>,
+}
+
+enum Planned {
+    /// Nothing to write: an empty append or an idempotent repeat.
+    Done(AppendOutcome),
+    /// Events `first_revision..` of `stream`, frames at these batch offsets.
+    Write {
+        stream_id: u64,
+        first_revision: u64,
+        offsets: Vec<usize>,
+    },
+}
+
+impl Writer {
+    pub fn run(mut self, mut commands: mpsc::Receiver<Command>) {
+        let mut appends = Vec::new();
+        while let Some(command) = commands.blocking_recv() {
+            let mut shutdown = None;
+            let mut estimated_bytes = 0;
+            let mut next = Some(command);
+            while let Some(command) = next.take() {
+                match command {
+                    Command::Append { transaction, reply } => {
+                        estimated_bytes += transaction_bytes(&transaction);
+                        appends.push((transaction, reply));
+                    }
+                    Command::Shutdown { reply } => {
+                        shutdown = Some(reply);
+                        break;
+                    }
+                }
+                if estimated_bytes < self.config.batch_bytes_max {
+                    next = commands.try_recv().ok();
+                }
+            }
+            if !appends.is_empty() {
+                self.commit(std::mem::take(&mut appends));
+            }
+            if let Some(reply) = shutdown {
+                self.flush_index();
+                let _ = reply.send(());
+                return;
+            }
+        }
+        self.flush_index();
+    }
+
+    fn flush_index(&mut self) {
+        if let Err(error) = self.shared.index.flush() {
+            tracing::error!(%error, "could not make the index durable; it will be rebuilt from the log on start");
+        }
+    }
+
+    fn commit(&mut self, appends: Vec<(Vec<AppendRequest>, AppendReply)>) {
+        if let Some(poison) = &self.poisoned {
+            for (_, reply) in appends {
+                let _ = reply.send(Err(AppendError::Storage(poison.clone())));
+            }
+            return;
+        }
+        let created = Timestamp::now();
+        let mut batch = FrameBatch::new();
+        let mut staged: HashMap<StreamName, StreamState> = HashMap::new();
+        let mut accepted = Vec::new();
+        let mut snapshot = None;
+        let mut next_stream_id = self.next_stream_id;
+        for (transaction, reply) in appends {
+            let planned = self.plan(
+                &transaction,
+                &mut staged,
+                &mut snapshot,
+                &mut next_stream_id,
+                &mut batch,
+                created,
+            );
+            match planned {
+                Ok(outcomes) => accepted.push(Accepted {
+                    reply,
+                    transaction,
+                    outcomes,
+                }),
+                Err(error) => {
+                    let _ = reply.send(Err(error));
+                }
+            }
+        }
+        drop(snapshot);
+        if batch.is_empty() {
+            // Only empty or idempotent appends: nothing to make durable.
+            for accepted in accepted {
+                let outcomes = accepted.outcomes.iter().map(|planned| match planned {
+                    Planned::Done(outcome) => *outcome,
+                    Planned::Write { .. } => unreachable_outcome(),
+                });
+                let _ = accepted.reply.send(Ok(outcomes.collect()));
+            }
+            return;
+        }
+        match self.write_and_index(&batch, &staged, &accepted, next_stream_id) {
+            Ok(start) => self.acknowledge(start, staged, accepted, next_stream_id, created),
+            Err(error) => {
+                for accepted in accepted {
+                    let _ = accepted
+                        .reply
+                        .send(Err(AppendError::Storage(error.clone())));
+                }
+            }
+        }
+    }
+
+    /// Checks one transaction against the state so far and, when every
+    /// request in it passes, encodes its events into the batch (all or
+    /// nothing).
+    fn plan(
+        &mut self,
+        transaction: &[AppendRequest],
+        staged: &mut HashMap<StreamName, StreamState>,
+        snapshot: &mut Option<IndexSnapshot>,
+        next_stream_id: &mut u64,
+        batch: &mut FrameBatch,
+        created: Timestamp,
+    ) -> Result<Vec<Planned>, AppendError> {
+        let mark = batch.mark();
+        let mut local: Vec<(StreamName, StreamState)> = Vec::new();
+        let mut local_next_id = *next_stream_id;
+        let mut outcomes = Vec::with_capacity(transaction.len());
+        for request in transaction {
+            let state = match local.iter().rev().find(|(name, _)| *name == request.stream) {
+                Some((_, state)) => Some(*state),
+                None => self
+                    .stream_state(&request.stream, staged, snapshot)
+                    .inspect_err(|_| batch.rollback(mark))?,
+            };
+            let current = match state {
+                Some(state) if state.next_revision > 0 => {
+                    CurrentRevision::Current(state.next_revision - 1)
+                }
+                _ => CurrentRevision::NoStream,
+            };
+            match self.idempotent_outcome(request, current, snapshot) {
+                Ok(Some(outcome)) => {
+                    outcomes.push(Planned::Done(outcome));
+                    continue;
+                }
+                Ok(None) => {}
+                Err(error) => {
+                    batch.rollback(mark);
+                    return Err(error);
+                }
+            }
+            if !current.satisfies(request.expected) {
+                batch.rollback(mark);
+                return Err(AppendError::WrongExpectedVersion {
+                    stream: request.stream.clone(),
+                    expected: request.expected,
+                    actual: current,
+                });
+            }
+            if request.events.is_empty() {
+                outcomes.push(Planned::Done(AppendOutcome {
+                    current_revision: current,
+                    position: None,
+                }));
+                continue;
+            }
+            let stream_id = state.map_or_else(
+                || {
+                    local_next_id += 1;
+                    local_next_id - 1
+                },
+                |state| state.id,
+            );
+            let first_revision = current.next();
+            let mut offsets = Vec::with_capacity(request.events.len());
+            for (index, event) in request.events.iter().enumerate() {
+                let revision = first_revision + index as u64;
+                let offset = batch
+                    .push(false, |buffer| {
+                        encode_event(buffer, &request.stream, revision, created, event)
+                    })
+                    .map_err(|error| AppendError::InvalidEvent {
+                        reason: format!("event record of {} bytes", error.payload_bytes),
+                    });
+                match offset {
+                    Ok(offset) => offsets.push(offset),
+                    Err(error) => {
+                        batch.rollback(mark);
+                        return Err(error);
+                    }
+                }
+            }
+            let next_revision = first_revision + request.events.len() as u64;
+            local.push((
+                request.stream.clone(),
+                StreamState {
+                    id: stream_id,
+                    next_revision,
+                },
+            ));
+            outcomes.push(Planned::Write {
+                stream_id,
+                first_revision,
+                offsets,
+            });
+        }
+        // Requests that wrote nothing (idempotent or empty) may come last:
+        // the transaction ends at whatever frame was pushed last.
+        batch.end_transaction();
+        *next_stream_id = local_next_id;
+        staged.extend(local);
+        Ok(outcomes)
+    }
+
+    fn stream_state(
+        &mut self,
+        stream: &StreamName,
+        staged: &HashMap<StreamName, StreamState>,
+        snapshot: &mut Option<IndexSnapshot>,
+    ) -> Result<Option<StreamState>, AppendError> {
+        if let Some(state) = staged.get(stream) {
+            return Ok(Some(*state));
+        }
+        if let Some(state) = self.streams.get(stream) {
+            return Ok(Some(state));
+        }
+        let entry = self
+            .snapshot(snapshot)?
+            .stream(stream.as_str())
+            .map_err(index_error)?;
+        let state = entry.map(|entry| StreamState {
+            id: entry.id,
+            next_revision: entry.next_revision,
+        });
+        if let Some(state) = state {
+            self.streams.insert(stream.clone(), state);
+        }
+        Ok(state)
+    }
+
+    fn snapshot<'a>(
+        &self,
+        snapshot: &'a mut Option<IndexSnapshot>,
+    ) -> Result<&'a IndexSnapshot, AppendError> {
+        if snapshot.is_none() {
+            *snapshot = Some(self.shared.index.snapshot().map_err(index_error)?);
+        }
+        snapshot.as_ref().ok_or_else(|| index_error("no snapshot"))
+    }
+
+    /// EventStoreDB's idempotency: an append whose event ids are exactly the
+    /// events already written at the revisions it expects answers with the
+    /// original result and writes nothing. Only durable events count.
+    fn idempotent_outcome(
+        &self,
+        request: &AppendRequest,
+        current: CurrentRevision,
+        snapshot: &mut Option<IndexSnapshot>,
+    ) -> Result<Option<AppendOutcome>, AppendError> {
+        let Some(first) = request.events.first() else {
+            return Ok(None);
+        };
+        let first_revision = match request.expected {
+            ExpectedRevision::Any | ExpectedRevision::StreamExists => {
+                match self.recent_ids.get(&first.id) {
+                    Some(written) if written.stream == request.stream => written.revision,
+                    _ => return Ok(None),
+                }
+            }
+            expected if current.satisfies(expected) => return Ok(None),
+            ExpectedRevision::NoStream => 0,
+            ExpectedRevision::Exact(revision) => revision + 1,
+        };
+        let count = request.events.len() as u64;
+        if current.next() < first_revision + count {
+            return Ok(None);
+        }
+        let mut last_position = None;
+        let mut cached = true;
+        for (offset, event) in request.events.iter().enumerate() {
+            match self.recent_ids.get(&event.id) {
+                Some(written)
+                    if written.stream == request.stream
+                        && written.revision == first_revision + offset as u64 =>
+                {
+                    last_position = Some(written.position);
+                }
+                _ => {
+                    cached = false;
+                    break;
+                }
+            }
+        }
+        if !cached {
+            last_position = self.ids_match_in_log(request, first_revision, snapshot)?;
+        }
+        match (last_position, request.expected) {
+            (Some(position), _) => Ok(Some(AppendOutcome {
+                current_revision: CurrentRevision::Current(first_revision + count - 1),
+                position: Some(Position(position)),
+            })),
+            // The first id matched a recent write but the rest did not: a
+            // partial repeat, refused as EventStoreDB does.
+            (None, ExpectedRevision::Any | ExpectedRevision::StreamExists) => {
+                Err(AppendError::WrongExpectedVersion {
+                    stream: request.stream.clone(),
+                    expected: request.expected,
+                    actual: current,
+                })
+            }
+            (None, _) => Ok(None),
+        }
+    }
+
+    /// Reads the events at `first_revision..` from the log and returns the
+    /// last one's position when their ids are the request's ids in order.
+    fn ids_match_in_log(
+        &self,
+        request: &AppendRequest,
+        first_revision: u64,
+        snapshot: &mut Option<IndexSnapshot>,
+    ) -> Result<Option<u64>, AppendError> {
+        let snapshot = self.snapshot(snapshot)?;
+        let Some(entry) = snapshot
+            .stream(request.stream.as_str())
+            .map_err(index_error)?
+        else {
+            return Ok(None);
+        };
+        let positions = snapshot
+            .positions(entry.id, first_revision, true, request.events.len())
+            .map_err(index_error)?;
+        if positions.len() != request.events.len() {
+            return Ok(None);
+        }
+        let end = self.shared.committed_end();
+        let mut last = None;
+        for ((revision, position), event) in positions.iter().zip(&request.events) {
+            let frame = self
+                .shared
+                .reader
+                .read_frame(*position, end)
+                .map_err(|error| storage_error(&error))?;
+            let header = frame.as_ref().map(|frame| decode_header(&frame.payload));
+            match header {
+                Some(Ok(Some(header))) if header.id == event.id && header.revision == *revision => {
+                    last = Some(*position);
+                }
+                _ => return Ok(None),
+            }
+        }
+        Ok(last)
+    }
+
+    /// Writes the batch durably and indexes it. Any failure after the write
+    /// began poisons the writer.
+    fn write_and_index(
+        &mut self,
+        batch: &FrameBatch,
+        staged: &HashMap<StreamName, StreamState>,
+        accepted: &[Accepted],
+        next_stream_id: u64,
+    ) -> Result<u64, StorageError> {
+        let start = self.log.write(batch).map_err(|error| {
+            let storage = storage_error(&error);
+            if self.log.is_poisoned() {
+                self.poisoned = Some(StorageError::new(
+                    StorageErrorKind::Poisoned,
+                    error.to_string(),
+                ));
+            }
+            tracing::error!(%error, "log write failed");
+            storage
+        })?;
+        let mut update = IndexUpdate {
+            next_stream_id,
+            ..IndexUpdate::default()
+        };
+        update.streams = staged
+            .iter()
+            .map(|(name, state)| {
+                (
+                    name.as_str().to_owned(),
+                    StreamEntry {
+                        id: state.id,
+                        next_revision: state.next_revision,
+                    },
+                )
+            })
+            .collect();
+        for accepted in accepted {
+            for planned in &accepted.outcomes {
+                if let Planned::Write {
+                    stream_id,
+                    first_revision,
+                    offsets,
+                } = planned
+                {
+                    for (index, offset) in offsets.iter().enumerate() {
+                        update.events.push((
+                            *stream_id,
+                            first_revision + index as u64,
+                            start + *offset as u64,
+                        ));
+                    }
+                }
+            }
+        }
+        let durable = self.last_index_flush.elapsed() >= self.config.index_flush_interval;
+        if let Err(error) = self.shared.index.apply(&update, self.log.end(), durable) {
+            // The log holds the batch durably; the index will be rebuilt from
+            // it on restart. Until then the writer cannot go on.
+            let poison = StorageError::new(
+                StorageErrorKind::Poisoned,
+                format!("index update failed: {error}"),
+            );
+            self.poisoned = Some(poison.clone());
+            tracing::error!(%error, "index update failed; writes stop until restart");
+            return Err(poison);
+        }
+        if durable {
+            self.last_index_flush = Instant::now();
+        }
+        Ok(start)
+    }
+
+    fn acknowledge(
+        &mut self,
+        start: u64,
+        staged: HashMap<StreamName, StreamState>,
+        accepted: Vec<Accepted>,
+        next_stream_id: u64,
+        created: Timestamp,
+    ) {
+        self.next_stream_id = next_stream_id;
+        for (name, state) in staged {
+            self.streams.insert(name, state);
+        }
+        let broadcasting = self.shared.live.receiver_count() > 0;
+        let mut live_events = Vec::new();
+        let mut head = self.shared.head();
+        for accepted in &accepted {
+            for (request, planned) in accepted.transaction.iter().zip(&accepted.outcomes) {
+                let Planned::Write {
+                    first_revision,
+                    offsets,
+                    ..
+                } = planned
+                else {
+                    continue;
+                };
+                for ((index, offset), event) in offsets.iter().enumerate().zip(&request.events) {
+                    let position = start + *offset as u64;
+                    let revision = first_revision + index as u64;
+                    head = head.max(position);
+                    self.recent_ids.insert(
+                        event.id,
+                        WrittenEvent {
+                            stream: request.stream.clone(),
+                            revision,
+                            position,
+                        },
+                    );
+                    if broadcasting {
+                        live_events.push(RecordedEvent {
+                            stream: request.stream.clone(),
+                            revision,
+                            position: Position(position),
+                            id: event.id,
+                            event_type: event.event_type.clone(),
+                            content_type: event.content_type,
+                            created,
+                            data: event.data.clone(),
+                            metadata: event.metadata.clone(),
+                        });
+                    }
+                }
+            }
+        }
+        self.shared.publish(self.log.end(), head);
+        for accepted in accepted {
+            let outcomes = accepted.outcomes.iter().map(|planned| match planned {
+                Planned::Done(outcome) => *outcome,
+                Planned::Write {
+                    first_revision,
+                    offsets,
+                    ..
+                } => AppendOutcome {
+                    current_revision: CurrentRevision::Current(
+                        first_revision + offsets.len() as u64 - 1,
+                    ),
+                    position: offsets
+                        .last()
+                        .map(|offset| Position(start + *offset as u64)),
+                },
+            });
+            let _ = accepted.reply.send(Ok(outcomes.collect()));
+        }
+        if broadcasting {
+            // No receiver left between the check and here is not an error.
+            let _ = self.shared.live.send(Arc::new(CommittedBatch {
+                events: live_events,
+            }));
+        }
+    }
+}
+
+fn transaction_bytes(transaction: &[AppendRequest]) -> usize {
+    transaction
+        .iter()
+        .flat_map(|request| {
+            request
+                .events
+                .iter()
+                .map(move |event| encoded_size(&request.stream, event) + 16)
+        })
+        .sum()
+}
+
+fn index_error(error: impl std::fmt::Display) -> AppendError {
+    AppendError::Storage(StorageError::new(
+        StorageErrorKind::Io,
+        format!("index: {error}"),
+    ))
+}
+
+fn unreachable_outcome() -> AppendOutcome {
+    debug_assert!(false, "an empty batch has no pending writes");
+    AppendOutcome {
+        current_revision: CurrentRevision::NoStream,
+        position: None,
+    }
+}

@@ -1,0 +1,261 @@
+use std::path::{Path, PathBuf};
+
+use redb::{
+    Database, Durability, ReadTransaction, ReadableDatabase, ReadableTable, TableDefinition,
+};
+
+use crate::IndexError;
+
+/// `meta`: the checkpoint (log position the index reflects), the next stream
+/// id to hand out and the index format version.
+const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+/// `streams`: stream name → (stream id, next revision).
+const STREAMS: TableDefinition<&str, (u64, u64)> = TableDefinition::new("streams");
+/// `stream_events`: (stream id, revision) → log position.
+const STREAM_EVENTS: TableDefinition<(u64, u64), u64> = TableDefinition::new("stream_events");
+
+type RangeEntry<'a> = Result<
+    (
+        redb::AccessGuard<'a, (u64, u64)>,
+        redb::AccessGuard<'a, u64>,
+    ),
+    redb::StorageError,
+>;
+
+fn revision_and_position(entry: RangeEntry<'_>) -> Result<(u64, u64), redb::StorageError> {
+    entry.map(|(key, value)| (key.value().1, value.value()))
+}
+
+const CHECKPOINT: &str = "checkpoint";
+const NEXT_STREAM_ID: &str = "next_stream_id";
+const FORMAT_VERSION_KEY: &str = "format_version";
+const FORMAT_VERSION: u64 = 1;
+
+/// A stream as the index knows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StreamEntry {
+    pub id: u64,
+    /// Revision the next event of the stream gets; 0 for a stream that was
+    /// created but holds no event yet (never stored today).
+    pub next_revision: u64,
+}
+
+/// Changes to apply in one index transaction, built by the log's single
+/// writer from one committed batch.
+#[derive(Default, Debug)]
+pub struct IndexUpdate {
+    pub streams: Vec<(String, StreamEntry)>,
+    /// (stream id, revision, log position)
+    pub events: Vec<(u64, u64, u64)>,
+    pub next_stream_id: u64,
+}
+
+impl IndexUpdate {
+    pub fn clear(&mut self) {
+        self.streams.clear();
+        self.events.clear();
+    }
+}
+
+pub struct Index {
+    database: Database,
+    path: PathBuf,
+}
+
+impl Index {
+    /// Opens or creates the index file. A file written by another format
+    /// version is an error; the engine answers by rebuilding it from the log.
+    pub fn open(path: &Path) -> Result<Self, IndexError> {
+        let database = Database::builder()
+            .set_cache_size(64 * 1024 * 1024)
+            .create(path)?;
+        let index = Self {
+            database,
+            path: path.to_path_buf(),
+        };
+        let transaction = index.database.begin_write()?;
+        {
+            let mut meta = transaction.open_table(META)?;
+            let version = meta.get(FORMAT_VERSION_KEY)?.map(|guard| guard.value());
+            match version {
+                None => {
+                    meta.insert(FORMAT_VERSION_KEY, FORMAT_VERSION)?;
+                }
+                Some(FORMAT_VERSION) => {}
+                Some(other) => {
+                    return Err(IndexError::Corrupt {
+                        path: path.display().to_string(),
+                        reason: format!("index format version {other}, expected {FORMAT_VERSION}"),
+                    });
+                }
+            }
+            transaction.open_table(STREAMS)?;
+            transaction.open_table(STREAM_EVENTS)?;
+        }
+        transaction.commit()?;
+        Ok(index)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Applies one batch's entries and moves the checkpoint to `checkpoint`,
+    /// atomically. With `durable` false the commit is not fsynced: a crash
+    /// rolls the index back to its last durable commit, whose checkpoint says
+    /// where replay of the log must start (IDX-2).
+    pub fn apply(
+        &self,
+        update: &IndexUpdate,
+        checkpoint: u64,
+        durable: bool,
+    ) -> Result<(), IndexError> {
+        let mut transaction = self.database.begin_write()?;
+        transaction.set_durability(if durable {
+            Durability::Immediate
+        } else {
+            Durability::None
+        })?;
+        {
+            let mut streams = transaction.open_table(STREAMS)?;
+            for (name, entry) in &update.streams {
+                streams.insert(name.as_str(), (entry.id, entry.next_revision))?;
+            }
+            let mut events = transaction.open_table(STREAM_EVENTS)?;
+            for (stream_id, revision, position) in &update.events {
+                events.insert((*stream_id, *revision), *position)?;
+            }
+            let mut meta = transaction.open_table(META)?;
+            meta.insert(CHECKPOINT, checkpoint)?;
+            meta.insert(NEXT_STREAM_ID, update.next_stream_id)?;
+        }
+        transaction.commit()?;
+        Ok(())
+    }
+
+    /// Makes every earlier non-durable commit durable.
+    pub fn flush(&self) -> Result<(), IndexError> {
+        let mut transaction = self.database.begin_write()?;
+        transaction.set_durability(Durability::Immediate)?;
+        transaction.commit()?;
+        Ok(())
+    }
+
+    /// A consistent view of the index as of now.
+    pub fn snapshot(&self) -> Result<IndexSnapshot, IndexError> {
+        Ok(IndexSnapshot {
+            transaction: self.database.begin_read()?,
+        })
+    }
+}
+
+/// A read-only, point-in-time view of the index.
+pub struct IndexSnapshot {
+    transaction: ReadTransaction,
+}
+
+impl IndexSnapshot {
+    /// The log position the index reflects: everything before it is indexed.
+    pub fn checkpoint(&self) -> Result<u64, IndexError> {
+        self.meta(CHECKPOINT)
+    }
+
+    pub fn next_stream_id(&self) -> Result<u64, IndexError> {
+        self.meta(NEXT_STREAM_ID)
+    }
+
+    fn meta(&self, key: &str) -> Result<u64, IndexError> {
+        let meta = self.transaction.open_table(META)?;
+        Ok(meta.get(key)?.map_or(0, |guard| guard.value()))
+    }
+
+    pub fn stream(&self, name: &str) -> Result<Option<StreamEntry>, IndexError> {
+        let streams = self.transaction.open_table(STREAMS)?;
+        Ok(streams.get(name)?.map(|guard| {
+            let (id, next_revision) = guard.value();
+            StreamEntry { id, next_revision }
+        }))
+    }
+
+    /// Up to `limit` (revision, position) pairs of a stream, starting at
+    /// revision `from` and going up (`forwards`) or down.
+    pub fn positions(
+        &self,
+        stream_id: u64,
+        from: u64,
+        forwards: bool,
+        limit: usize,
+    ) -> Result<Vec<(u64, u64)>, IndexError> {
+        let events = self.transaction.open_table(STREAM_EVENTS)?;
+        let mut found = Vec::with_capacity(limit.min(1024));
+        if forwards {
+            for entry in events
+                .range((stream_id, from)..=(stream_id, u64::MAX))?
+                .take(limit)
+            {
+                found.push(revision_and_position(entry)?);
+            }
+        } else {
+            for entry in events
+                .range((stream_id, 0)..=(stream_id, from))?
+                .rev()
+                .take(limit)
+            {
+                found.push(revision_and_position(entry)?);
+            }
+        }
+        Ok(found)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_and_checkpoint_survive_reopen_after_a_durable_commit() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("index.redb");
+        {
+            let index = Index::open(&path).expect("open");
+            let update = IndexUpdate {
+                streams: vec![(
+                    "order-1".into(),
+                    StreamEntry {
+                        id: 0,
+                        next_revision: 3,
+                    },
+                )],
+                events: vec![(0, 0, 32), (0, 1, 100), (0, 2, 200)],
+                next_stream_id: 1,
+            };
+            index.apply(&update, 250, false).expect("apply");
+            index.flush().expect("flush");
+        }
+        let index = Index::open(&path).expect("reopen");
+        let snapshot = index.snapshot().expect("snapshot");
+        assert_eq!(snapshot.checkpoint().expect("checkpoint"), 250);
+        assert_eq!(snapshot.next_stream_id().expect("next id"), 1);
+        assert_eq!(
+            snapshot.stream("order-1").expect("stream"),
+            Some(StreamEntry {
+                id: 0,
+                next_revision: 3
+            })
+        );
+        assert_eq!(snapshot.stream("order-2").expect("stream"), None);
+        assert_eq!(
+            snapshot.positions(0, 1, true, 10).expect("range"),
+            vec![(1, 100), (2, 200)]
+        );
+        assert_eq!(
+            snapshot.positions(0, 1, false, 10).expect("range"),
+            vec![(1, 100), (0, 32)]
+        );
+        assert_eq!(
+            snapshot.positions(0, 0, true, 2).expect("range"),
+            vec![(0, 32), (1, 100)]
+        );
+        assert_eq!(snapshot.positions(1, 0, true, 2).expect("range"), vec![]);
+    }
+}
