@@ -20,10 +20,7 @@ pub(crate) struct StreamCache {
 
 impl StreamCache {
     pub fn new(capacity: usize) -> Self {
-        Self {
-            streams: HashMap::new(),
-            capacity: capacity.max(1),
-        }
+        Self { streams: HashMap::new(), capacity: capacity.max(1) }
     }
 
     pub fn get(&self, stream: &StreamName) -> Option<StreamState> {
@@ -55,11 +52,7 @@ pub(crate) struct RecentEventIds {
 
 impl RecentEventIds {
     pub fn new(capacity: usize) -> Self {
-        Self {
-            events: HashMap::new(),
-            order: VecDeque::new(),
-            capacity,
-        }
+        Self { events: HashMap::new(), order: VecDeque::new(), capacity }
     }
 
     pub fn get(&self, id: &EventId) -> Option<&WrittenEvent> {

@@ -8,17 +8,16 @@ use async_trait::async_trait;
 use eventfold_index::{Index, IndexError};
 use eventfold_log::LogError;
 use eventfold_store::{
-    AllFrom, AppendError, AppendOutcome, AppendRequest, CurrentRevision, Direction, EventStore,
-    EventStream, Position, ReadAllRequest, ReadError, ReadStreamRequest, RevisionFrom,
-    StorageError, StorageErrorKind, StreamName, SubscribeFrom, SubscribeToAllRequest,
-    SubscribeToStreamRequest, SubscriptionError, SubscriptionStream,
+    AllFrom, AppendError, AppendOutcome, AppendRequest, CurrentRevision, Direction, EventStore, EventStream, Position,
+    ReadAllRequest, ReadError, ReadStreamRequest, RevisionFrom, StorageError, StorageErrorKind, StreamName,
+    SubscribeFrom, SubscribeToAllRequest, SubscribeToStreamRequest, SubscriptionError, SubscriptionStream,
 };
 use tokio::sync::{mpsc, oneshot};
 
 use crate::caches::{RecentEventIds, StreamCache};
 use crate::read::{
-    AllBackwards, AllForwards, StreamRead, all_page_backwards, all_page_forwards_read,
-    index_failure, internal, paged, stream_page_read,
+    AllBackwards, AllForwards, StreamRead, all_page_backwards, all_page_forwards_read, index_failure, internal, paged,
+    stream_page_read,
 };
 use crate::record::{EVENT_RECORD_FIXED_BYTES, encoded_size};
 use crate::recovery::replay;
@@ -39,11 +38,7 @@ pub enum EngineError {
     #[error("data directory {path} is in use by another process")]
     Locked { path: PathBuf },
     #[error("{op} {path}: {source}")]
-    Io {
-        op: &'static str,
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Io { op: &'static str, path: PathBuf, source: std::io::Error },
 }
 
 /// The embedded event store. Cheap to clone; all clones share one writer.
@@ -84,11 +79,7 @@ impl Engine {
         let (log, reader, report) = eventfold_log::open(&config.log_config(), checkpoint)?;
         let index = if checkpoint > report.end {
             // The index claims more than the log holds: it cannot be trusted.
-            tracing::warn!(
-                checkpoint,
-                log_end = report.end,
-                "index is ahead of the log; rebuilding it"
-            );
+            tracing::warn!(checkpoint, log_end = report.end, "index is ahead of the log; rebuilding it");
             drop(index);
             checkpoint = 0;
             rebuild_index_file(&index_path)?
@@ -100,13 +91,7 @@ impl Engine {
             Some(frame) => frame.position,
             None => 0,
         };
-        let shared = Arc::new(Shared::new(
-            reader,
-            index,
-            report.end,
-            head,
-            config.live_buffer_batches,
-        ));
+        let shared = Arc::new(Shared::new(reader, index, report.end, head, config.live_buffer_batches));
         let (commands, receiver) = mpsc::channel(config.queue_depth.max(1));
         let writer = Writer {
             shared: Arc::clone(&shared),
@@ -121,11 +106,7 @@ impl Engine {
         let writer = std::thread::Builder::new()
             .name("eventfold-writer".into())
             .spawn(move || writer.run(receiver))
-            .map_err(|source| EngineError::Io {
-                op: "spawn writer",
-                path: config.dir.clone(),
-                source,
-            })?;
+            .map_err(|source| EngineError::Io { op: "spawn writer", path: config.dir.clone(), source })?;
         tracing::info!(
             dir = %config.dir.display(),
             end = report.end,
@@ -155,12 +136,7 @@ impl Engine {
                 let _ = done.await;
             }
         }
-        let handle = self
-            .inner
-            .writer
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner())
-            .take();
+        let handle = self.inner.writer.lock().unwrap_or_else(|poison| poison.into_inner()).take();
         if let Some(handle) = handle {
             let _ = tokio::task::spawn_blocking(move || handle.join()).await;
         }
@@ -180,47 +156,30 @@ impl Engine {
         let size_bytes: usize = requests.iter().map(AppendRequest::size_bytes).sum();
         let max_bytes = self.inner.config.max_append_bytes;
         if size_bytes > max_bytes {
-            return Err(AppendError::MaximumAppendSizeExceeded {
-                size_bytes,
-                max_bytes,
-            });
+            return Err(AppendError::MaximumAppendSizeExceeded { size_bytes, max_bytes });
         }
         let mut encoded_bytes = 0;
         for request in requests {
             for event in &request.events {
                 if event.event_type.is_empty() {
-                    return Err(AppendError::InvalidEvent {
-                        reason: "event type is empty".into(),
-                    });
+                    return Err(AppendError::InvalidEvent { reason: "event type is empty".into() });
                 }
                 if event.event_type.len() > usize::from(u16::MAX) {
-                    return Err(AppendError::InvalidEvent {
-                        reason: "event type is longer than 65535 bytes".into(),
-                    });
+                    return Err(AppendError::InvalidEvent { reason: "event type is longer than 65535 bytes".into() });
                 }
                 encoded_bytes += encoded_size(&request.stream, event);
             }
         }
         // Per-event overhead (the stream name repeated in every record) can
         // make a small append large on disk; bound what one write can tear.
-        let encoded_max = self
-            .inner
-            .config
-            .batch_bytes_max
-            .max(max_bytes + EVENT_RECORD_FIXED_BYTES);
+        let encoded_max = self.inner.config.batch_bytes_max.max(max_bytes + EVENT_RECORD_FIXED_BYTES);
         if encoded_bytes > encoded_max {
-            return Err(AppendError::MaximumAppendSizeExceeded {
-                size_bytes: encoded_bytes,
-                max_bytes: encoded_max,
-            });
+            return Err(AppendError::MaximumAppendSizeExceeded { size_bytes: encoded_bytes, max_bytes: encoded_max });
         }
         Ok(())
     }
 
-    fn stream_entry(
-        &self,
-        stream: &StreamName,
-    ) -> Result<Option<eventfold_index::StreamEntry>, StorageError> {
+    fn stream_entry(&self, stream: &StreamName) -> Result<Option<eventfold_index::StreamEntry>, StorageError> {
         let snapshot = self.inner.shared.index.snapshot().map_err(index_failure)?;
         snapshot.stream(stream.as_str()).map_err(index_failure)
     }
@@ -230,11 +189,7 @@ impl Drop for Inner {
     fn drop(&mut self) {
         // Closing the queue ends the writer's loop; it flushes the index.
         self.commands.take();
-        let handle = self
-            .writer
-            .get_mut()
-            .unwrap_or_else(|poison| poison.into_inner())
-            .take();
+        let handle = self.writer.get_mut().unwrap_or_else(|poison| poison.into_inner()).take();
         if let Some(handle) = handle {
             let _ = handle.join();
         }
@@ -252,54 +207,31 @@ fn lock_directory(config: &EngineConfig) -> Result<File, EngineError> {
         .truncate(false)
         .write(true)
         .open(&path)
-        .map_err(|source| EngineError::Io {
-            op: "open",
-            path: path.clone(),
-            source,
-        })?;
+        .map_err(|source| EngineError::Io { op: "open", path: path.clone(), source })?;
     match file.try_lock() {
         Ok(()) => Ok(file),
-        Err(std::fs::TryLockError::WouldBlock) => Err(EngineError::Locked {
-            path: config.dir.clone(),
-        }),
-        Err(std::fs::TryLockError::Error(source)) => Err(EngineError::Io {
-            op: "lock",
-            path,
-            source,
-        }),
+        Err(std::fs::TryLockError::WouldBlock) => Err(EngineError::Locked { path: config.dir.clone() }),
+        Err(std::fs::TryLockError::Error(source)) => Err(EngineError::Io { op: "lock", path, source }),
     }
 }
 
 fn rebuild_index_file(path: &std::path::Path) -> Result<Index, EngineError> {
     if path.exists() {
-        fs::remove_file(path).map_err(|source| EngineError::Io {
-            op: "remove",
-            path: path.to_path_buf(),
-            source,
-        })?;
+        fs::remove_file(path).map_err(|source| EngineError::Io { op: "remove", path: path.to_path_buf(), source })?;
     }
     Ok(Index::open(path)?)
 }
 
 #[async_trait]
 impl EventStore for Engine {
-    async fn append_transaction(
-        &self,
-        requests: Vec<AppendRequest>,
-    ) -> Result<Vec<AppendOutcome>, AppendError> {
+    async fn append_transaction(&self, requests: Vec<AppendRequest>) -> Result<Vec<AppendOutcome>, AppendError> {
         if requests.is_empty() {
             return Ok(Vec::new());
         }
         self.check_append(&requests)?;
         let commands = self.inner.commands.as_ref().ok_or_else(closed)?;
         let (reply, outcome) = oneshot::channel();
-        commands
-            .send(Command::Append {
-                transaction: requests,
-                reply,
-            })
-            .await
-            .map_err(|_| closed())?;
+        commands.send(Command::Append { transaction: requests, reply }).await.map_err(|_| closed())?;
         outcome.await.map_err(|_| closed())?
     }
 
@@ -310,9 +242,7 @@ impl EventStore for Engine {
             .await
             .map_err(|error| ReadError::Storage(internal(error)))??;
         let Some(entry) = entry else {
-            return Err(ReadError::StreamNotFound {
-                stream: request.stream,
-            });
+            return Err(ReadError::StreamNotFound { stream: request.stream });
         };
         let forwards = request.direction == Direction::Forwards;
         let next = match (request.from, forwards) {
@@ -343,10 +273,7 @@ impl EventStore for Engine {
         // A client-supplied position must be an event's, unless it is
         // before the first event or at/after the end.
         let checked = match start {
-            Some(position)
-                if position < end
-                    && shared.reader.first_frame_at_or_after(position) == position =>
-            {
+            Some(position) if position < end && shared.reader.first_frame_at_or_after(position) == position => {
                 let reader = shared.reader.clone();
                 let frame = tokio::task::spawn_blocking(move || reader.read_frame(position, end))
                     .await
@@ -355,9 +282,7 @@ impl EventStore for Engine {
                     Ok(Some(frame)) => Some(frame),
                     Ok(None) => None,
                     Err(LogError::Corrupt { .. }) => {
-                        return Err(ReadError::InvalidPosition {
-                            position: Position(position),
-                        });
+                        return Err(ReadError::InvalidPosition { position: Position(position) });
                     }
                     Err(error) => return Err(ReadError::Storage(storage_error(&error))),
                 }
@@ -370,28 +295,16 @@ impl EventStore for Engine {
                     Some(position) => position,
                     None => end,
                 };
-                let state = AllForwards {
-                    shared,
-                    resume_at,
-                    remaining: request.max_count,
-                    filter: request.filter,
-                };
+                let state = AllForwards { shared, resume_at, remaining: request.max_count, filter: request.filter };
                 Ok(paged(state, all_page_forwards_read))
             }
             Direction::Backwards => {
                 let before = match (start, checked) {
                     (_, Some(frame)) => frame.next_position,
-                    (Some(position), None) if position < end => {
-                        shared.reader.first_frame_at_or_after(position)
-                    }
+                    (Some(position), None) if position < end => shared.reader.first_frame_at_or_after(position),
                     _ => end,
                 };
-                let state = AllBackwards {
-                    shared,
-                    before,
-                    remaining: request.max_count,
-                    filter: request.filter,
-                };
+                let state = AllBackwards { shared, before, remaining: request.max_count, filter: request.filter };
                 Ok(paged(state, all_page_backwards))
             }
         }
@@ -413,17 +326,11 @@ impl EventStore for Engine {
                 entry.map_or(0, |entry| entry.next_revision)
             }
         };
-        let target = Target::Stream {
-            stream: request.stream,
-            next_revision,
-        };
+        let target = Target::Stream { stream: request.stream, next_revision };
         Ok(Subscription::new(Arc::clone(&self.inner.shared), target).into_stream())
     }
 
-    async fn subscribe_to_all(
-        &self,
-        request: SubscribeToAllRequest,
-    ) -> Result<SubscriptionStream, SubscriptionError> {
+    async fn subscribe_to_all(&self, request: SubscribeToAllRequest) -> Result<SubscriptionStream, SubscriptionError> {
         let shared = Arc::clone(&self.inner.shared);
         let (after, resume_at) = match request.from {
             SubscribeFrom::Start => (None, None),
@@ -456,9 +363,7 @@ impl EventStore for Engine {
             .await
             .map_err(|error| ReadError::Storage(internal(error)))??;
         Ok(match entry {
-            Some(entry) if entry.next_revision > 0 => {
-                CurrentRevision::Current(entry.next_revision - 1)
-            }
+            Some(entry) if entry.next_revision > 0 => CurrentRevision::Current(entry.next_revision - 1),
             _ => CurrentRevision::NoStream,
         })
     }

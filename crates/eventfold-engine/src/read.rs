@@ -5,9 +5,7 @@
 use std::sync::Arc;
 
 use eventfold_log::Frame;
-use eventfold_store::{
-    EventFilter, EventStream, Position, ReadError, RecordedEvent, StorageError, StorageErrorKind,
-};
+use eventfold_store::{EventFilter, EventStream, Position, ReadError, RecordedEvent, StorageError, StorageErrorKind};
 use futures::StreamExt;
 
 use crate::record::decode_event;
@@ -59,10 +57,7 @@ pub(crate) fn internal(error: impl std::fmt::Display) -> StorageError {
 
 pub(crate) fn decode(frame: &Frame) -> Result<Option<RecordedEvent>, StorageError> {
     decode_event(&frame.payload, Position(frame.position)).map_err(|error| {
-        StorageError::new(
-            StorageErrorKind::Corrupt,
-            format!("record at position {}: {error}", frame.position),
-        )
+        StorageError::new(StorageErrorKind::Corrupt, format!("record at position {}: {error}", frame.position))
     })
 }
 
@@ -80,15 +75,10 @@ pub(crate) fn stream_page(
     limit: usize,
 ) -> Result<Vec<RecordedEvent>, StorageError> {
     let snapshot = shared.index.snapshot().map_err(index_failure)?;
-    let positions = snapshot
-        .positions(stream_id, from, forwards, limit)
-        .map_err(index_failure)?;
+    let positions = snapshot.positions(stream_id, from, forwards, limit).map_err(index_failure)?;
     let mut events = Vec::with_capacity(positions.len());
     for (revision, position) in positions {
-        let frame = shared
-            .reader
-            .read_frame(position, u64::MAX)
-            .map_err(|error| storage_error(&error))?;
+        let frame = shared.reader.read_frame(position, u64::MAX).map_err(|error| storage_error(&error))?;
         let event = frame.as_ref().map(decode).transpose()?.flatten();
         match event {
             Some(event) if event.revision == revision => events.push(event),
@@ -129,13 +119,7 @@ pub(crate) fn all_page_forwards(
 ) -> Result<AllPage, StorageError> {
     let end = shared.committed_end();
     let mut scan = shared.reader.scan_forward(resume_at, end);
-    let mut page = AllPage {
-        events: Vec::new(),
-        scanned: Vec::new(),
-        resume_at,
-        last_scanned: None,
-        exhausted: false,
-    };
+    let mut page = AllPage { events: Vec::new(), scanned: Vec::new(), resume_at, last_scanned: None, exhausted: false };
     let mut scanned_frames = 0;
     while page.events.len() < limit && scanned_frames < PAGE_SCANNED_FRAMES {
         let Some(frame) = scan.next_frame().map_err(|error| storage_error(&error))? else {
@@ -166,15 +150,11 @@ pub(crate) struct AllBackwards {
     pub filter: Option<EventFilter>,
 }
 
-pub(crate) fn all_page_backwards(
-    state: &mut AllBackwards,
-) -> Result<(Vec<RecordedEvent>, bool), ReadError> {
+pub(crate) fn all_page_backwards(state: &mut AllBackwards) -> Result<(Vec<RecordedEvent>, bool), ReadError> {
     let mut scan = state.shared.reader.scan_backward(state.before);
     let mut events = Vec::new();
     let mut scanned_frames = 0;
-    while (events.len() as u64) < state.remaining
-        && events.len() < PAGE_EVENTS
-        && scanned_frames < PAGE_SCANNED_FRAMES
+    while (events.len() as u64) < state.remaining && events.len() < PAGE_EVENTS && scanned_frames < PAGE_SCANNED_FRAMES
     {
         let Some(frame) = scan.next_frame().map_err(|error| storage_error(&error))? else {
             return Ok((events, true));
@@ -184,11 +164,7 @@ pub(crate) fn all_page_backwards(
         let Some(event) = decode(&frame)? else {
             continue;
         };
-        if state
-            .filter
-            .as_ref()
-            .is_none_or(|filter| filter.matches(&event))
-        {
+        if state.filter.as_ref().is_none_or(|filter| filter.matches(&event)) {
             events.push(event);
         }
     }
@@ -204,17 +180,9 @@ pub(crate) struct AllForwards {
     pub filter: Option<EventFilter>,
 }
 
-pub(crate) fn all_page_forwards_read(
-    state: &mut AllForwards,
-) -> Result<(Vec<RecordedEvent>, bool), ReadError> {
+pub(crate) fn all_page_forwards_read(state: &mut AllForwards) -> Result<(Vec<RecordedEvent>, bool), ReadError> {
     let limit = state.remaining.min(PAGE_EVENTS as u64) as usize;
-    let page = all_page_forwards(
-        &state.shared,
-        state.resume_at,
-        state.filter.as_ref(),
-        limit,
-        false,
-    )?;
+    let page = all_page_forwards(&state.shared, state.resume_at, state.filter.as_ref(), limit, false)?;
     state.resume_at = page.resume_at;
     state.remaining -= page.events.len() as u64;
     Ok((page.events, page.exhausted || state.remaining == 0))
@@ -229,9 +197,7 @@ pub(crate) struct StreamRead {
     pub remaining: u64,
 }
 
-pub(crate) fn stream_page_read(
-    state: &mut StreamRead,
-) -> Result<(Vec<RecordedEvent>, bool), ReadError> {
+pub(crate) fn stream_page_read(state: &mut StreamRead) -> Result<(Vec<RecordedEvent>, bool), ReadError> {
     let Some(from) = state.next else {
         return Ok((Vec::new(), true));
     };

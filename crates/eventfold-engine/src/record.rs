@@ -2,9 +2,7 @@
 //! `docs/format.md` ("Event record"); little endian throughout.
 
 use bytes::{BufMut, Bytes};
-use eventfold_store::{
-    ContentType, EventId, Position, ProposedEvent, RecordedEvent, StreamName, Timestamp,
-};
+use eventfold_store::{ContentType, EventId, Position, ProposedEvent, RecordedEvent, StreamName, Timestamp};
 use uuid::Uuid;
 
 pub const RECORD_KIND_EVENT: u8 = 1;
@@ -24,11 +22,7 @@ const _: () = assert!(EVENT_RECORD_FIXED_BYTES == 48);
 
 /// Bytes an event takes in its record (not counting the frame).
 pub fn encoded_size(stream: &StreamName, event: &ProposedEvent) -> usize {
-    EVENT_RECORD_FIXED_BYTES
-        + stream.as_str().len()
-        + event.event_type.len()
-        + event.data.len()
-        + event.metadata.len()
+    EVENT_RECORD_FIXED_BYTES + stream.as_str().len() + event.event_type.len() + event.data.len() + event.metadata.len()
 }
 
 /// Writes one event record. Callers have checked that the name and type fit
@@ -72,9 +66,7 @@ pub struct EventHeader<'a> {
 }
 
 pub fn decode_header(payload: &[u8]) -> Result<Option<EventHeader<'_>>, RecordError> {
-    let fixed = payload
-        .get(..EVENT_RECORD_FIXED_BYTES)
-        .ok_or(RecordError("short record"))?;
+    let fixed = payload.get(..EVENT_RECORD_FIXED_BYTES).ok_or(RecordError("short record"))?;
     if fixed.first() != Some(&RECORD_KIND_EVENT) {
         return Ok(None);
     }
@@ -82,24 +74,14 @@ pub fn decode_header(payload: &[u8]) -> Result<Option<EventHeader<'_>>, RecordEr
     let stream = payload
         .get(EVENT_RECORD_FIXED_BYTES..EVENT_RECORD_FIXED_BYTES + stream_bytes)
         .ok_or(RecordError("stream name past the end"))?;
-    let stream =
-        std::str::from_utf8(stream).map_err(|_| RecordError("stream name is not UTF-8"))?;
-    Ok(Some(EventHeader {
-        stream,
-        revision: u64_at(fixed, 8),
-        id: EventId(uuid_at(fixed, 24)),
-    }))
+    let stream = std::str::from_utf8(stream).map_err(|_| RecordError("stream name is not UTF-8"))?;
+    Ok(Some(EventHeader { stream, revision: u64_at(fixed, 8), id: EventId(uuid_at(fixed, 24)) }))
 }
 
 /// Decodes an event record into a recorded event sharing `payload`'s memory.
 /// Records of other kinds decode to `None`.
-pub fn decode_event(
-    payload: &Bytes,
-    position: Position,
-) -> Result<Option<RecordedEvent>, RecordError> {
-    let fixed = payload
-        .get(..EVENT_RECORD_FIXED_BYTES)
-        .ok_or(RecordError("short record"))?;
+pub fn decode_event(payload: &Bytes, position: Position) -> Result<Option<RecordedEvent>, RecordError> {
+    let fixed = payload.get(..EVENT_RECORD_FIXED_BYTES).ok_or(RecordError("short record"))?;
     if fixed.first() != Some(&RECORD_KIND_EVENT) {
         return Ok(None);
     }
@@ -121,13 +103,9 @@ pub fn decode_event(
         return Err(RecordError("lengths do not add up to the record size"));
     }
     let text = |range: std::ops::Range<usize>| {
-        payload
-            .get(range)
-            .and_then(|bytes| std::str::from_utf8(bytes).ok())
-            .ok_or(RecordError("text is not UTF-8"))
+        payload.get(range).and_then(|bytes| std::str::from_utf8(bytes).ok()).ok_or(RecordError("text is not UTF-8"))
     };
-    let stream = StreamName::new(text(stream_start..type_start)?)
-        .map_err(|_| RecordError("invalid stream name"))?;
+    let stream = StreamName::new(text(stream_start..type_start)?).map_err(|_| RecordError("invalid stream name"))?;
     Ok(Some(RecordedEvent {
         stream,
         revision: u64_at(fixed, 8),
@@ -178,40 +156,20 @@ mod tests {
         encode_event(&mut buffer, &stream, 41, Timestamp(123), &event);
         assert_eq!(buffer.len(), encoded_size(&stream, &event));
         let payload = Bytes::from(buffer);
-        let decoded = decode_event(&payload, Position(99))
-            .expect("decodes")
-            .expect("an event");
+        let decoded = decode_event(&payload, Position(99)).expect("decodes").expect("an event");
         assert_eq!(decoded.stream, stream);
-        assert_eq!(
-            (decoded.revision, decoded.position, decoded.created),
-            (41, Position(99), Timestamp(123))
-        );
-        assert_eq!(
-            (decoded.id, decoded.event_type.as_str()),
-            (event.id, "OrderPlaced")
-        );
-        assert_eq!(
-            (decoded.data, decoded.metadata),
-            (event.data, event.metadata)
-        );
+        assert_eq!((decoded.revision, decoded.position, decoded.created), (41, Position(99), Timestamp(123)));
+        assert_eq!((decoded.id, decoded.event_type.as_str()), (event.id, "OrderPlaced"));
+        assert_eq!((decoded.data, decoded.metadata), (event.data, event.metadata));
         let header = decode_header(&payload).expect("header").expect("event");
-        assert_eq!(
-            (header.stream, header.revision, header.id),
-            ("order-7", 41, event.id)
-        );
+        assert_eq!((header.stream, header.revision, header.id), ("order-7", 41, event.id));
     }
 
     #[test]
     fn damaged_records_are_errors_not_panics() {
         let stream = StreamName::new("s").expect("name");
         let mut buffer = Vec::new();
-        encode_event(
-            &mut buffer,
-            &stream,
-            0,
-            Timestamp(0),
-            &ProposedEvent::json("t", &b"{}"[..]),
-        );
+        encode_event(&mut buffer, &stream, 0, Timestamp(0), &ProposedEvent::json("t", &b"{}"[..]));
         for cut in 0..buffer.len() {
             let payload = Bytes::copy_from_slice(buffer.get(..cut).expect("prefix"));
             assert!(decode_event(&payload, Position(1)).is_err(), "cut at {cut}");

@@ -21,12 +21,7 @@ pub(crate) struct Replayed {
 
 /// Indexes every event in `from..end`. Commits only at transaction ends, so
 /// the checkpoint is always a transaction boundary.
-pub(crate) fn replay(
-    index: &Index,
-    reader: &LogReader,
-    from: u64,
-    end: u64,
-) -> Result<Replayed, EngineError> {
+pub(crate) fn replay(index: &Index, reader: &LogReader, from: u64, end: u64) -> Result<Replayed, EngineError> {
     let snapshot = index.snapshot()?;
     let mut next_stream_id = snapshot.next_stream_id()?;
     drop(snapshot);
@@ -35,11 +30,8 @@ pub(crate) fn replay(
     let mut replayed = 0;
     let mut scan = reader.scan_forward(from, end);
     while let Some(frame) = scan.next_frame()? {
-        if let Some(header) =
-            decode_header(&frame.payload).map_err(|error| EngineError::Corrupt {
-                position: frame.position,
-                reason: error.to_string(),
-            })?
+        if let Some(header) = decode_header(&frame.payload)
+            .map_err(|error| EngineError::Corrupt { position: frame.position, reason: error.to_string() })?
         {
             let entry = match streams.get(header.stream) {
                 Some(entry) => *entry,
@@ -47,10 +39,7 @@ pub(crate) fn replay(
                     Some(entry) => entry,
                     None => {
                         next_stream_id += 1;
-                        StreamEntry {
-                            id: next_stream_id - 1,
-                            next_revision: 0,
-                        }
+                        StreamEntry { id: next_stream_id - 1, next_revision: 0 }
                     }
                 },
             };
@@ -65,34 +54,17 @@ pub(crate) fn replay(
                     ),
                 });
             }
-            streams.insert(
-                header.stream.to_owned(),
-                StreamEntry {
-                    id: entry.id,
-                    next_revision: header.revision + 1,
-                },
-            );
-            update
-                .events
-                .push((entry.id, header.revision, frame.position));
+            streams.insert(header.stream.to_owned(), StreamEntry { id: entry.id, next_revision: header.revision + 1 });
+            update.events.push((entry.id, header.revision, frame.position));
             replayed += 1;
         }
         if frame.ends_transaction && update.events.len() >= REPLAY_CHUNK_EVENTS {
-            commit(
-                index,
-                &mut update,
-                &mut streams,
-                next_stream_id,
-                frame.next_position,
-            )?;
+            commit(index, &mut update, &mut streams, next_stream_id, frame.next_position)?;
         }
     }
     commit(index, &mut update, &mut streams, next_stream_id, end)?;
     index.flush()?;
-    Ok(Replayed {
-        events: replayed,
-        next_stream_id,
-    })
+    Ok(Replayed { events: replayed, next_stream_id })
 }
 
 fn commit(

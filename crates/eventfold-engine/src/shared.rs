@@ -24,21 +24,9 @@ pub(crate) struct CommittedBatch {
 }
 
 impl Shared {
-    pub fn new(
-        reader: LogReader,
-        index: Index,
-        end: u64,
-        head: u64,
-        live_buffer_batches: usize,
-    ) -> Self {
+    pub fn new(reader: LogReader, index: Index, end: u64, head: u64, live_buffer_batches: usize) -> Self {
         let (live, _) = broadcast::channel(live_buffer_batches.max(1));
-        Self {
-            reader,
-            index,
-            committed_end: AtomicU64::new(end),
-            head: AtomicU64::new(head),
-            live,
-        }
+        Self { reader, index, committed_end: AtomicU64::new(end), head: AtomicU64::new(head), live }
     }
 
     pub fn committed_end(&self) -> u64 {

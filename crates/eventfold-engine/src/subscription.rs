@@ -13,8 +13,8 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use eventfold_store::{
-    EventFilter, Position, ReadError, StorageError, StorageErrorKind, StreamName,
-    SubscriptionError, SubscriptionItem, SubscriptionStream,
+    EventFilter, Position, ReadError, StorageError, StorageErrorKind, StreamName, SubscriptionError, SubscriptionItem,
+    SubscriptionStream,
 };
 use futures::StreamExt;
 use tokio::sync::broadcast;
@@ -78,11 +78,7 @@ impl Subscription {
             if self.finished {
                 return None;
             }
-            let step = if self.live {
-                self.receive_live().await
-            } else {
-                self.read_history().await
-            };
+            let step = if self.live { self.receive_live().await } else { self.read_history().await };
             if let Err(error) = step {
                 self.finished = true;
                 return Some(Err(error));
@@ -97,9 +93,7 @@ impl Subscription {
         }
         let shared = Arc::clone(&self.shared);
         let Some(mut target) = self.target.take() else {
-            return Err(SubscriptionError::Storage(internal(
-                "subscription lost its cursor",
-            )));
+            return Err(SubscriptionError::Storage(internal("subscription lost its cursor")));
         };
         let joined = tokio::task::spawn_blocking(move || {
             let page = history_page(&shared, &mut target);
@@ -114,15 +108,10 @@ impl Subscription {
             self.live = true;
             if !self.caught_up_sent {
                 self.caught_up_sent = true;
-                if let Some(Target::All {
-                    after: Some(after),
-                    filter: Some(_),
-                    checkpoint_interval: Some(_),
-                    ..
-                }) = &self.target
+                if let Some(Target::All { after: Some(after), filter: Some(_), checkpoint_interval: Some(_), .. }) =
+                    &self.target
                 {
-                    self.pending
-                        .push_back(SubscriptionItem::Checkpoint(Position(*after)));
+                    self.pending.push_back(SubscriptionItem::Checkpoint(Position(*after)));
                 }
                 self.pending.push_back(SubscriptionItem::CaughtUp);
             }
@@ -146,36 +135,23 @@ impl Subscription {
                 Ok(())
             }
             Err(broadcast::error::RecvError::Lagged(skipped)) => {
-                tracing::debug!(
-                    skipped,
-                    "subscriber fell behind the live buffer; reading from storage"
-                );
+                tracing::debug!(skipped, "subscriber fell behind the live buffer; reading from storage");
                 self.live = false;
                 self.receiver = None;
                 Ok(())
             }
-            Err(broadcast::error::RecvError::Closed) => Err(SubscriptionError::Storage(
-                StorageError::new(StorageErrorKind::Closed, "the store shut down"),
-            )),
+            Err(broadcast::error::RecvError::Closed) => {
+                Err(SubscriptionError::Storage(StorageError::new(StorageErrorKind::Closed, "the store shut down")))
+            }
         }
     }
 }
 
 /// Delivers the batch's events that are new to this subscription. Returns
 /// false when the batch shows events were missed.
-fn accept_live(
-    target: &mut Target,
-    batch: &CommittedBatch,
-    pending: &mut VecDeque<SubscriptionItem>,
-) -> bool {
+fn accept_live(target: &mut Target, batch: &CommittedBatch, pending: &mut VecDeque<SubscriptionItem>) -> bool {
     match target {
-        Target::All {
-            after,
-            resume_at,
-            filter,
-            checkpoint_interval,
-            scanned_since_checkpoint,
-        } => {
+        Target::All { after, resume_at, filter, checkpoint_interval, scanned_since_checkpoint } => {
             for event in &batch.events {
                 if after.is_some_and(|after| event.position.0 <= after) {
                     continue;
@@ -186,20 +162,11 @@ fn accept_live(
                 if wanted {
                     pending.push_back(SubscriptionItem::Event(event.clone()));
                 }
-                count_for_checkpoint(
-                    filter,
-                    *checkpoint_interval,
-                    scanned_since_checkpoint,
-                    event.position.0,
-                    pending,
-                );
+                count_for_checkpoint(filter, *checkpoint_interval, scanned_since_checkpoint, event.position.0, pending);
             }
             true
         }
-        Target::Stream {
-            stream,
-            next_revision,
-        } => {
+        Target::Stream { stream, next_revision } => {
             for event in batch.events.iter().filter(|event| event.stream == *stream) {
                 if event.revision < *next_revision {
                     continue;
@@ -234,18 +201,9 @@ fn count_for_checkpoint(
 
 /// Reads the next page of history; returns the items and whether history
 /// is exhausted (the read reached the committed end).
-fn history_page(
-    shared: &Shared,
-    target: &mut Target,
-) -> Result<(Vec<SubscriptionItem>, bool), SubscriptionError> {
+fn history_page(shared: &Shared, target: &mut Target) -> Result<(Vec<SubscriptionItem>, bool), SubscriptionError> {
     match target {
-        Target::All {
-            after,
-            resume_at,
-            filter,
-            checkpoint_interval,
-            scanned_since_checkpoint,
-        } => {
+        Target::All { after, resume_at, filter, checkpoint_interval, scanned_since_checkpoint } => {
             let start = match (*resume_at, *after) {
                 (Some(resume_at), _) => resume_at,
                 (None, None) => 0,
@@ -253,15 +211,11 @@ fn history_page(
                     let frame = shared
                         .reader
                         .read_frame(after, shared.committed_end())
-                        .map_err(|_| SubscriptionError::InvalidPosition {
-                            position: Position(after),
-                        })?;
+                        .map_err(|_| SubscriptionError::InvalidPosition { position: Position(after) })?;
                     match frame {
                         Some(frame) if frame.position == after => frame.next_position,
                         Some(_) => {
-                            return Err(SubscriptionError::InvalidPosition {
-                                position: Position(after),
-                            });
+                            return Err(SubscriptionError::InvalidPosition { position: Position(after) });
                         }
                         None => after.max(shared.committed_end()),
                     }
@@ -274,58 +228,33 @@ fn history_page(
                 *after = page.last_scanned;
             }
             if !tracking {
-                return Ok((
-                    page.events
-                        .into_iter()
-                        .map(SubscriptionItem::Event)
-                        .collect(),
-                    page.exhausted,
-                ));
+                return Ok((page.events.into_iter().map(SubscriptionItem::Event).collect(), page.exhausted));
             }
             let mut items = VecDeque::with_capacity(page.events.len());
             let mut events = page.events.into_iter().peekable();
             for position in page.scanned {
-                if events
-                    .peek()
-                    .is_some_and(|event| event.position.0 == position)
-                {
+                if events.peek().is_some_and(|event| event.position.0 == position) {
                     items.extend(events.next().map(SubscriptionItem::Event));
                 }
-                count_for_checkpoint(
-                    filter,
-                    *checkpoint_interval,
-                    scanned_since_checkpoint,
-                    position,
-                    &mut items,
-                );
+                count_for_checkpoint(filter, *checkpoint_interval, scanned_since_checkpoint, position, &mut items);
             }
             Ok((items.into(), page.exhausted))
         }
-        Target::Stream {
-            stream,
-            next_revision,
-        } => {
-            let snapshot = shared
-                .index
-                .snapshot()
-                .map_err(|error| SubscriptionError::Storage(index_failure(error)))?;
-            let entry = snapshot
-                .stream(stream.as_str())
-                .map_err(|error| SubscriptionError::Storage(index_failure(error)))?;
+        Target::Stream { stream, next_revision } => {
+            let snapshot = shared.index.snapshot().map_err(|error| SubscriptionError::Storage(index_failure(error)))?;
+            let entry =
+                snapshot.stream(stream.as_str()).map_err(|error| SubscriptionError::Storage(index_failure(error)))?;
             drop(snapshot);
             let Some(entry) = entry else {
                 return Ok((Vec::new(), true));
             };
-            let events = stream_page(shared, entry.id, *next_revision, true, PAGE_EVENTS)
-                .map_err(ReadError::Storage)?;
+            let events =
+                stream_page(shared, entry.id, *next_revision, true, PAGE_EVENTS).map_err(ReadError::Storage)?;
             let exhausted = events.len() < PAGE_EVENTS;
             if let Some(last) = events.last() {
                 *next_revision = last.revision + 1;
             }
-            Ok((
-                events.into_iter().map(SubscriptionItem::Event).collect(),
-                exhausted,
-            ))
+            Ok((events.into_iter().map(SubscriptionItem::Event).collect(), exhausted))
         }
     }
 }

@@ -14,8 +14,8 @@ use std::time::Instant;
 use eventfold_index::{IndexSnapshot, IndexUpdate, StreamEntry};
 use eventfold_log::{FrameBatch, LogWriter};
 use eventfold_store::{
-    AppendError, AppendOutcome, AppendRequest, CurrentRevision, ExpectedRevision, Position,
-    RecordedEvent, StorageError, StorageErrorKind, StreamName, Timestamp,
+    AppendError, AppendOutcome, AppendRequest, CurrentRevision, ExpectedRevision, Position, RecordedEvent,
+    StorageError, StorageErrorKind, StreamName, Timestamp,
 };
 use tokio::sync::{mpsc, oneshot};
 
@@ -27,13 +27,8 @@ use crate::{EngineConfig, storage_error};
 pub(crate) type AppendReply = oneshot::Sender<Result<Vec<AppendOutcome>, AppendError>>;
 
 pub(crate) enum Command {
-    Append {
-        transaction: Vec<AppendRequest>,
-        reply: AppendReply,
-    },
-    Shutdown {
-        reply: oneshot::Sender<()>,
-    },
+    Append { transaction: Vec<AppendRequest>, reply: AppendReply },
+    Shutdown { reply: oneshot::Sender<()> },
 }
 
 pub(crate) struct Writer {
@@ -58,11 +53,7 @@ enum Planned {
     /// Nothing to write: an empty append or an idempotent repeat.
     Done(AppendOutcome),
     /// Events `first_revision..` of `stream`, frames at these batch offsets.
-    Write {
-        stream_id: u64,
-        first_revision: u64,
-        offsets: Vec<usize>,
-    },
+    Write { stream_id: u64, first_revision: u64, offsets: Vec<usize> },
 }
 
 impl Writer {
@@ -119,20 +110,9 @@ impl Writer {
         let mut snapshot = None;
         let mut next_stream_id = self.next_stream_id;
         for (transaction, reply) in appends {
-            let planned = self.plan(
-                &transaction,
-                &mut staged,
-                &mut snapshot,
-                &mut next_stream_id,
-                &mut batch,
-                created,
-            );
+            let planned = self.plan(&transaction, &mut staged, &mut snapshot, &mut next_stream_id, &mut batch, created);
             match planned {
-                Ok(outcomes) => accepted.push(Accepted {
-                    reply,
-                    transaction,
-                    outcomes,
-                }),
+                Ok(outcomes) => accepted.push(Accepted { reply, transaction, outcomes }),
                 Err(error) => {
                     let _ = reply.send(Err(error));
                 }
@@ -154,9 +134,7 @@ impl Writer {
             Ok(start) => self.acknowledge(start, staged, accepted, next_stream_id, created),
             Err(error) => {
                 for accepted in accepted {
-                    let _ = accepted
-                        .reply
-                        .send(Err(AppendError::Storage(error.clone())));
+                    let _ = accepted.reply.send(Err(AppendError::Storage(error.clone())));
                 }
             }
         }
@@ -181,14 +159,10 @@ impl Writer {
         for request in transaction {
             let state = match local.iter().rev().find(|(name, _)| *name == request.stream) {
                 Some((_, state)) => Some(*state),
-                None => self
-                    .stream_state(&request.stream, staged, snapshot)
-                    .inspect_err(|_| batch.rollback(mark))?,
+                None => self.stream_state(&request.stream, staged, snapshot).inspect_err(|_| batch.rollback(mark))?,
             };
             let current = match state {
-                Some(state) if state.next_revision > 0 => {
-                    CurrentRevision::Current(state.next_revision - 1)
-                }
+                Some(state) if state.next_revision > 0 => CurrentRevision::Current(state.next_revision - 1),
                 _ => CurrentRevision::NoStream,
             };
             match self.idempotent_outcome(request, current, snapshot) {
@@ -211,10 +185,7 @@ impl Writer {
                 });
             }
             if request.events.is_empty() {
-                outcomes.push(Planned::Done(AppendOutcome {
-                    current_revision: current,
-                    position: None,
-                }));
+                outcomes.push(Planned::Done(AppendOutcome { current_revision: current, position: None }));
                 continue;
             }
             let stream_id = state.map_or_else(
@@ -229,9 +200,7 @@ impl Writer {
             for (index, event) in request.events.iter().enumerate() {
                 let revision = first_revision + index as u64;
                 let offset = batch
-                    .push(false, |buffer| {
-                        encode_event(buffer, &request.stream, revision, created, event)
-                    })
+                    .push(false, |buffer| encode_event(buffer, &request.stream, revision, created, event))
                     .map_err(|error| AppendError::InvalidEvent {
                         reason: format!("event record of {} bytes", error.payload_bytes),
                     });
@@ -244,18 +213,8 @@ impl Writer {
                 }
             }
             let next_revision = first_revision + request.events.len() as u64;
-            local.push((
-                request.stream.clone(),
-                StreamState {
-                    id: stream_id,
-                    next_revision,
-                },
-            ));
-            outcomes.push(Planned::Write {
-                stream_id,
-                first_revision,
-                offsets,
-            });
+            local.push((request.stream.clone(), StreamState { id: stream_id, next_revision }));
+            outcomes.push(Planned::Write { stream_id, first_revision, offsets });
         }
         // Requests that wrote nothing (idempotent or empty) may come last:
         // the transaction ends at whatever frame was pushed last.
@@ -277,24 +236,15 @@ impl Writer {
         if let Some(state) = self.streams.get(stream) {
             return Ok(Some(state));
         }
-        let entry = self
-            .snapshot(snapshot)?
-            .stream(stream.as_str())
-            .map_err(index_error)?;
-        let state = entry.map(|entry| StreamState {
-            id: entry.id,
-            next_revision: entry.next_revision,
-        });
+        let entry = self.snapshot(snapshot)?.stream(stream.as_str()).map_err(index_error)?;
+        let state = entry.map(|entry| StreamState { id: entry.id, next_revision: entry.next_revision });
         if let Some(state) = state {
             self.streams.insert(stream.clone(), state);
         }
         Ok(state)
     }
 
-    fn snapshot<'a>(
-        &self,
-        snapshot: &'a mut Option<IndexSnapshot>,
-    ) -> Result<&'a IndexSnapshot, AppendError> {
+    fn snapshot<'a>(&self, snapshot: &'a mut Option<IndexSnapshot>) -> Result<&'a IndexSnapshot, AppendError> {
         if snapshot.is_none() {
             *snapshot = Some(self.shared.index.snapshot().map_err(index_error)?);
         }
@@ -314,12 +264,10 @@ impl Writer {
             return Ok(None);
         };
         let first_revision = match request.expected {
-            ExpectedRevision::Any | ExpectedRevision::StreamExists => {
-                match self.recent_ids.get(&first.id) {
-                    Some(written) if written.stream == request.stream => written.revision,
-                    _ => return Ok(None),
-                }
-            }
+            ExpectedRevision::Any | ExpectedRevision::StreamExists => match self.recent_ids.get(&first.id) {
+                Some(written) if written.stream == request.stream => written.revision,
+                _ => return Ok(None),
+            },
             expected if current.satisfies(expected) => return Ok(None),
             ExpectedRevision::NoStream => 0,
             ExpectedRevision::Exact(revision) => revision + 1,
@@ -333,8 +281,7 @@ impl Writer {
         for (offset, event) in request.events.iter().enumerate() {
             match self.recent_ids.get(&event.id) {
                 Some(written)
-                    if written.stream == request.stream
-                        && written.revision == first_revision + offset as u64 =>
+                    if written.stream == request.stream && written.revision == first_revision + offset as u64 =>
                 {
                     last_position = Some(written.position);
                 }
@@ -354,13 +301,11 @@ impl Writer {
             })),
             // The first id matched a recent write but the rest did not: a
             // partial repeat, refused as EventStoreDB does.
-            (None, ExpectedRevision::Any | ExpectedRevision::StreamExists) => {
-                Err(AppendError::WrongExpectedVersion {
-                    stream: request.stream.clone(),
-                    expected: request.expected,
-                    actual: current,
-                })
-            }
+            (None, ExpectedRevision::Any | ExpectedRevision::StreamExists) => Err(AppendError::WrongExpectedVersion {
+                stream: request.stream.clone(),
+                expected: request.expected,
+                actual: current,
+            }),
             (None, _) => Ok(None),
         }
     }
@@ -374,26 +319,18 @@ impl Writer {
         snapshot: &mut Option<IndexSnapshot>,
     ) -> Result<Option<u64>, AppendError> {
         let snapshot = self.snapshot(snapshot)?;
-        let Some(entry) = snapshot
-            .stream(request.stream.as_str())
-            .map_err(index_error)?
-        else {
+        let Some(entry) = snapshot.stream(request.stream.as_str()).map_err(index_error)? else {
             return Ok(None);
         };
-        let positions = snapshot
-            .positions(entry.id, first_revision, true, request.events.len())
-            .map_err(index_error)?;
+        let positions =
+            snapshot.positions(entry.id, first_revision, true, request.events.len()).map_err(index_error)?;
         if positions.len() != request.events.len() {
             return Ok(None);
         }
         let end = self.shared.committed_end();
         let mut last = None;
         for ((revision, position), event) in positions.iter().zip(&request.events) {
-            let frame = self
-                .shared
-                .reader
-                .read_frame(*position, end)
-                .map_err(|error| storage_error(&error))?;
+            let frame = self.shared.reader.read_frame(*position, end).map_err(|error| storage_error(&error))?;
             let header = frame.as_ref().map(|frame| decode_header(&frame.payload));
             match header {
                 Some(Ok(Some(header))) if header.id == event.id && header.revision == *revision => {
@@ -417,44 +354,23 @@ impl Writer {
         let start = self.log.write(batch).map_err(|error| {
             let storage = storage_error(&error);
             if self.log.is_poisoned() {
-                self.poisoned = Some(StorageError::new(
-                    StorageErrorKind::Poisoned,
-                    error.to_string(),
-                ));
+                self.poisoned = Some(StorageError::new(StorageErrorKind::Poisoned, error.to_string()));
             }
             tracing::error!(%error, "log write failed");
             storage
         })?;
-        let mut update = IndexUpdate {
-            next_stream_id,
-            ..IndexUpdate::default()
-        };
+        let mut update = IndexUpdate { next_stream_id, ..IndexUpdate::default() };
         update.streams = staged
             .iter()
             .map(|(name, state)| {
-                (
-                    name.as_str().to_owned(),
-                    StreamEntry {
-                        id: state.id,
-                        next_revision: state.next_revision,
-                    },
-                )
+                (name.as_str().to_owned(), StreamEntry { id: state.id, next_revision: state.next_revision })
             })
             .collect();
         for accepted in accepted {
             for planned in &accepted.outcomes {
-                if let Planned::Write {
-                    stream_id,
-                    first_revision,
-                    offsets,
-                } = planned
-                {
+                if let Planned::Write { stream_id, first_revision, offsets } = planned {
                     for (index, offset) in offsets.iter().enumerate() {
-                        update.events.push((
-                            *stream_id,
-                            first_revision + index as u64,
-                            start + *offset as u64,
-                        ));
+                        update.events.push((*stream_id, first_revision + index as u64, start + *offset as u64));
                     }
                 }
             }
@@ -463,10 +379,7 @@ impl Writer {
         if let Err(error) = self.shared.index.apply(&update, self.log.end(), durable) {
             // The log holds the batch durably; the index will be rebuilt from
             // it on restart. Until then the writer cannot go on.
-            let poison = StorageError::new(
-                StorageErrorKind::Poisoned,
-                format!("index update failed: {error}"),
-            );
+            let poison = StorageError::new(StorageErrorKind::Poisoned, format!("index update failed: {error}"));
             self.poisoned = Some(poison.clone());
             tracing::error!(%error, "index update failed; writes stop until restart");
             return Err(poison);
@@ -494,26 +407,15 @@ impl Writer {
         let mut head = self.shared.head();
         for accepted in &accepted {
             for (request, planned) in accepted.transaction.iter().zip(&accepted.outcomes) {
-                let Planned::Write {
-                    first_revision,
-                    offsets,
-                    ..
-                } = planned
-                else {
+                let Planned::Write { first_revision, offsets, .. } = planned else {
                     continue;
                 };
                 for ((index, offset), event) in offsets.iter().enumerate().zip(&request.events) {
                     let position = start + *offset as u64;
                     let revision = first_revision + index as u64;
                     head = head.max(position);
-                    self.recent_ids.insert(
-                        event.id,
-                        WrittenEvent {
-                            stream: request.stream.clone(),
-                            revision,
-                            position,
-                        },
-                    );
+                    self.recent_ids
+                        .insert(event.id, WrittenEvent { stream: request.stream.clone(), revision, position });
                     if broadcasting {
                         live_events.push(RecordedEvent {
                             stream: request.stream.clone(),
@@ -534,26 +436,16 @@ impl Writer {
         for accepted in accepted {
             let outcomes = accepted.outcomes.iter().map(|planned| match planned {
                 Planned::Done(outcome) => *outcome,
-                Planned::Write {
-                    first_revision,
-                    offsets,
-                    ..
-                } => AppendOutcome {
-                    current_revision: CurrentRevision::Current(
-                        first_revision + offsets.len() as u64 - 1,
-                    ),
-                    position: offsets
-                        .last()
-                        .map(|offset| Position(start + *offset as u64)),
+                Planned::Write { first_revision, offsets, .. } => AppendOutcome {
+                    current_revision: CurrentRevision::Current(first_revision + offsets.len() as u64 - 1),
+                    position: offsets.last().map(|offset| Position(start + *offset as u64)),
                 },
             });
             let _ = accepted.reply.send(Ok(outcomes.collect()));
         }
         if broadcasting {
             // No receiver left between the check and here is not an error.
-            let _ = self.shared.live.send(Arc::new(CommittedBatch {
-                events: live_events,
-            }));
+            let _ = self.shared.live.send(Arc::new(CommittedBatch { events: live_events }));
         }
     }
 }
@@ -561,26 +453,15 @@ impl Writer {
 fn transaction_bytes(transaction: &[AppendRequest]) -> usize {
     transaction
         .iter()
-        .flat_map(|request| {
-            request
-                .events
-                .iter()
-                .map(move |event| encoded_size(&request.stream, event) + 16)
-        })
+        .flat_map(|request| request.events.iter().map(move |event| encoded_size(&request.stream, event) + 16))
         .sum()
 }
 
 fn index_error(error: impl std::fmt::Display) -> AppendError {
-    AppendError::Storage(StorageError::new(
-        StorageErrorKind::Io,
-        format!("index: {error}"),
-    ))
+    AppendError::Storage(StorageError::new(StorageErrorKind::Io, format!("index: {error}")))
 }
 
 fn unreachable_outcome() -> AppendOutcome {
     debug_assert!(false, "an empty batch has no pending writes");
-    AppendOutcome {
-        current_revision: CurrentRevision::NoStream,
-        position: None,
-    }
+    AppendOutcome { current_revision: CurrentRevision::NoStream, position: None }
 }

@@ -3,9 +3,8 @@
 
 use eventfold_engine::{Engine, EngineConfig};
 use eventfold_store::{
-    AllFrom, AppendError, AppendRequest, CurrentRevision, Direction, EventStore, ExpectedRevision,
-    Position, ProposedEvent, ReadAllRequest, ReadError, ReadStreamRequest, RecordedEvent,
-    RevisionFrom, StreamName,
+    AllFrom, AppendError, AppendRequest, CurrentRevision, Direction, EventStore, ExpectedRevision, Position,
+    ProposedEvent, ReadAllRequest, ReadError, ReadStreamRequest, RecordedEvent, RevisionFrom, StreamName,
 };
 use futures::TryStreamExt;
 
@@ -14,26 +13,15 @@ fn name(text: &str) -> StreamName {
 }
 
 fn events(count: usize) -> Vec<ProposedEvent> {
-    (0..count)
-        .map(|index| ProposedEvent::json("Happened", format!("{{\"n\":{index}}}")))
-        .collect()
+    (0..count).map(|index| ProposedEvent::json("Happened", format!("{{\"n\":{index}}}"))).collect()
 }
 
-async fn read_stream(
-    engine: &Engine,
-    request: ReadStreamRequest,
-) -> Result<Vec<RecordedEvent>, ReadError> {
+async fn read_stream(engine: &Engine, request: ReadStreamRequest) -> Result<Vec<RecordedEvent>, ReadError> {
     engine.read_stream(request).await?.try_collect().await
 }
 
 async fn read_all(engine: &Engine, request: ReadAllRequest) -> Vec<RecordedEvent> {
-    engine
-        .read_all(request)
-        .await
-        .expect("read all")
-        .try_collect()
-        .await
-        .expect("events")
+    engine.read_all(request).await.expect("read all").try_collect().await.expect("events")
 }
 
 #[tokio::test]
@@ -41,26 +29,14 @@ async fn appends_check_every_kind_of_expected_revision() {
     let dir = tempfile::tempdir().expect("tempdir");
     let engine = Engine::open(EngineConfig::new(dir.path())).expect("open");
     let stream = name("order-1");
-    let append = |expected, count| {
-        engine.append(AppendRequest::new(stream.clone(), expected, events(count)))
-    };
+    let append = |expected, count| engine.append(AppendRequest::new(stream.clone(), expected, events(count)));
 
-    let error = append(ExpectedRevision::StreamExists, 1)
-        .await
-        .expect_err("stream does not exist");
-    assert!(matches!(
-        error,
-        AppendError::WrongExpectedVersion {
-            actual: CurrentRevision::NoStream,
-            ..
-        }
-    ));
+    let error = append(ExpectedRevision::StreamExists, 1).await.expect_err("stream does not exist");
+    assert!(matches!(error, AppendError::WrongExpectedVersion { actual: CurrentRevision::NoStream, .. }));
     let first = append(ExpectedRevision::NoStream, 2).await.expect("create");
     assert_eq!(first.current_revision, CurrentRevision::Current(1));
     assert!(first.position.is_some_and(|position| position.0 > 0));
-    let error = append(ExpectedRevision::NoStream, 1)
-        .await
-        .expect_err("exists now");
+    let error = append(ExpectedRevision::NoStream, 1).await.expect_err("exists now");
     assert_eq!(
         error,
         AppendError::WrongExpectedVersion {
@@ -70,47 +46,18 @@ async fn appends_check_every_kind_of_expected_revision() {
         }
     );
     append(ExpectedRevision::Exact(1), 1).await.expect("exact");
-    let error = append(ExpectedRevision::Exact(1), 1)
-        .await
-        .expect_err("stale");
-    assert!(matches!(
-        error,
-        AppendError::WrongExpectedVersion {
-            actual: CurrentRevision::Current(2),
-            ..
-        }
-    ));
-    append(ExpectedRevision::StreamExists, 1)
-        .await
-        .expect("exists");
+    let error = append(ExpectedRevision::Exact(1), 1).await.expect_err("stale");
+    assert!(matches!(error, AppendError::WrongExpectedVersion { actual: CurrentRevision::Current(2), .. }));
+    append(ExpectedRevision::StreamExists, 1).await.expect("exists");
     let last = append(ExpectedRevision::Any, 1).await.expect("any");
     assert_eq!(last.current_revision, CurrentRevision::Current(4));
-    assert_eq!(
-        engine.stream_revision(&stream).await.expect("revision"),
-        CurrentRevision::Current(4)
-    );
+    assert_eq!(engine.stream_revision(&stream).await.expect("revision"), CurrentRevision::Current(4));
     assert_eq!(engine.head_position(), last.position);
 
-    let forwards = read_stream(&engine, ReadStreamRequest::forwards(stream.clone()))
-        .await
-        .expect("read");
-    assert_eq!(
-        forwards
-            .iter()
-            .map(|event| event.revision)
-            .collect::<Vec<_>>(),
-        vec![0, 1, 2, 3, 4]
-    );
-    let backwards = read_stream(&engine, ReadStreamRequest::backwards(stream.clone()))
-        .await
-        .expect("read");
-    assert_eq!(
-        backwards
-            .iter()
-            .map(|event| event.revision)
-            .collect::<Vec<_>>(),
-        vec![4, 3, 2, 1, 0]
-    );
+    let forwards = read_stream(&engine, ReadStreamRequest::forwards(stream.clone())).await.expect("read");
+    assert_eq!(forwards.iter().map(|event| event.revision).collect::<Vec<_>>(), vec![0, 1, 2, 3, 4]);
+    let backwards = read_stream(&engine, ReadStreamRequest::backwards(stream.clone())).await.expect("read");
+    assert_eq!(backwards.iter().map(|event| event.revision).collect::<Vec<_>>(), vec![4, 3, 2, 1, 0]);
     let middle = read_stream(
         &engine,
         ReadStreamRequest {
@@ -122,13 +69,7 @@ async fn appends_check_every_kind_of_expected_revision() {
     )
     .await
     .expect("read");
-    assert_eq!(
-        middle
-            .iter()
-            .map(|event| event.revision)
-            .collect::<Vec<_>>(),
-        vec![3, 2]
-    );
+    assert_eq!(middle.iter().map(|event| event.revision).collect::<Vec<_>>(), vec![3, 2]);
     let past_end = read_stream(
         &engine,
         ReadStreamRequest {
@@ -141,15 +82,8 @@ async fn appends_check_every_kind_of_expected_revision() {
     .await
     .expect("read");
     assert!(past_end.is_empty());
-    let missing = read_stream(&engine, ReadStreamRequest::forwards(name("nope")))
-        .await
-        .expect_err("no stream");
-    assert_eq!(
-        missing,
-        ReadError::StreamNotFound {
-            stream: name("nope")
-        }
-    );
+    let missing = read_stream(&engine, ReadStreamRequest::forwards(name("nope"))).await.expect_err("no stream");
+    assert_eq!(missing, ReadError::StreamNotFound { stream: name("nope") });
 }
 
 #[tokio::test]
@@ -159,47 +93,25 @@ async fn repeated_event_ids_return_the_original_result_and_write_nothing() {
     let stream = name("cart-9");
     let batch = events(3);
     let original = engine
-        .append(AppendRequest::new(
-            stream.clone(),
-            ExpectedRevision::NoStream,
-            batch.clone(),
-        ))
+        .append(AppendRequest::new(stream.clone(), ExpectedRevision::NoStream, batch.clone()))
         .await
         .expect("append");
     let repeat = engine
-        .append(AppendRequest::new(
-            stream.clone(),
-            ExpectedRevision::NoStream,
-            batch.clone(),
-        ))
+        .append(AppendRequest::new(stream.clone(), ExpectedRevision::NoStream, batch.clone()))
         .await
         .expect("repeat");
     assert_eq!(repeat, original);
-    let repeat_any = engine
-        .append(AppendRequest::new(
-            stream.clone(),
-            ExpectedRevision::Any,
-            batch.clone(),
-        ))
-        .await
-        .expect("repeat");
+    let repeat_any =
+        engine.append(AppendRequest::new(stream.clone(), ExpectedRevision::Any, batch.clone())).await.expect("repeat");
     assert_eq!(repeat_any, original);
     drop(engine);
     // After a restart the recent-id memory is gone; exact expectations are
     // still idempotent because the log is checked.
     let engine = Engine::open(EngineConfig::new(dir.path())).expect("reopen");
-    let repeat = engine
-        .append(AppendRequest::new(
-            stream.clone(),
-            ExpectedRevision::NoStream,
-            batch,
-        ))
-        .await
-        .expect("repeat");
+    let repeat =
+        engine.append(AppendRequest::new(stream.clone(), ExpectedRevision::NoStream, batch)).await.expect("repeat");
     assert_eq!(repeat, original);
-    let all = read_stream(&engine, ReadStreamRequest::forwards(stream))
-        .await
-        .expect("read");
+    let all = read_stream(&engine, ReadStreamRequest::forwards(stream)).await.expect("read");
     assert_eq!(all.len(), 3);
 }
 
@@ -209,29 +121,15 @@ async fn all_reads_both_ways_and_position_zero_means_the_first_event() {
     let engine = Engine::open(EngineConfig::new(dir.path())).expect("open");
     for index in 0..5 {
         engine
-            .append(AppendRequest::new(
-                name(&format!("s-{index}")),
-                ExpectedRevision::Any,
-                events(2),
-            ))
+            .append(AppendRequest::new(name(&format!("s-{index}")), ExpectedRevision::Any, events(2)))
             .await
             .expect("append");
     }
     let forwards = read_all(&engine, ReadAllRequest::forwards()).await;
     assert_eq!(forwards.len(), 10);
-    assert!(
-        forwards
-            .windows(2)
-            .all(|pair| pair[0].position < pair[1].position)
-    );
-    let from_zero = read_all(
-        &engine,
-        ReadAllRequest {
-            from: AllFrom::Position(Position(0)),
-            ..ReadAllRequest::forwards()
-        },
-    )
-    .await;
+    assert!(forwards.windows(2).all(|pair| pair[0].position < pair[1].position));
+    let from_zero =
+        read_all(&engine, ReadAllRequest { from: AllFrom::Position(Position(0)), ..ReadAllRequest::forwards() }).await;
     assert_eq!(from_zero, forwards);
     let mut backwards = read_all(&engine, ReadAllRequest::backwards()).await;
     backwards.reverse();
@@ -239,29 +137,18 @@ async fn all_reads_both_ways_and_position_zero_means_the_first_event() {
     let third = forwards[3].position;
     let from_third = read_all(
         &engine,
-        ReadAllRequest {
-            from: AllFrom::Position(third),
-            max_count: 2,
-            ..ReadAllRequest::forwards()
-        },
+        ReadAllRequest { from: AllFrom::Position(third), max_count: 2, ..ReadAllRequest::forwards() },
     )
     .await;
     assert_eq!(from_third, forwards[3..5].to_vec());
     let before_third = read_all(
         &engine,
-        ReadAllRequest {
-            from: AllFrom::Position(third),
-            max_count: 2,
-            ..ReadAllRequest::backwards()
-        },
+        ReadAllRequest { from: AllFrom::Position(third), max_count: 2, ..ReadAllRequest::backwards() },
     )
     .await;
     assert_eq!(before_third, vec![forwards[3].clone(), forwards[2].clone()]);
     let bogus = engine
-        .read_all(ReadAllRequest {
-            from: AllFrom::Position(Position(third.0 + 3)),
-            ..ReadAllRequest::forwards()
-        })
+        .read_all(ReadAllRequest { from: AllFrom::Position(Position(third.0 + 3)), ..ReadAllRequest::forwards() })
         .await
         .err()
         .expect("not an event position");
@@ -272,14 +159,7 @@ async fn all_reads_both_ways_and_position_zero_means_the_first_event() {
 async fn multi_stream_transactions_are_all_or_nothing() {
     let dir = tempfile::tempdir().expect("tempdir");
     let engine = Engine::open(EngineConfig::new(dir.path())).expect("open");
-    engine
-        .append(AppendRequest::new(
-            name("a"),
-            ExpectedRevision::NoStream,
-            events(1),
-        ))
-        .await
-        .expect("seed");
+    engine.append(AppendRequest::new(name("a"), ExpectedRevision::NoStream, events(1))).await.expect("seed");
     let refused = engine
         .append_transaction(vec![
             AppendRequest::new(name("b"), ExpectedRevision::NoStream, events(2)),
@@ -288,10 +168,7 @@ async fn multi_stream_transactions_are_all_or_nothing() {
         .await
         .expect_err("a exists");
     assert!(matches!(refused, AppendError::WrongExpectedVersion { .. }));
-    assert_eq!(
-        engine.stream_revision(&name("b")).await.expect("revision"),
-        CurrentRevision::NoStream
-    );
+    assert_eq!(engine.stream_revision(&name("b")).await.expect("revision"), CurrentRevision::NoStream);
     let outcomes = engine
         .append_transaction(vec![
             AppendRequest::new(name("b"), ExpectedRevision::NoStream, events(2)),
@@ -300,18 +177,8 @@ async fn multi_stream_transactions_are_all_or_nothing() {
         ])
         .await
         .expect("transaction");
-    let revisions: Vec<_> = outcomes
-        .iter()
-        .map(|outcome| outcome.current_revision)
-        .collect();
-    assert_eq!(
-        revisions,
-        vec![
-            CurrentRevision::Current(1),
-            CurrentRevision::Current(1),
-            CurrentRevision::Current(2)
-        ]
-    );
+    let revisions: Vec<_> = outcomes.iter().map(|outcome| outcome.current_revision).collect();
+    assert_eq!(revisions, vec![CurrentRevision::Current(1), CurrentRevision::Current(1), CurrentRevision::Current(2)]);
 }
 
 #[tokio::test]
@@ -321,35 +188,17 @@ async fn bad_input_gets_typed_errors() {
     config.max_append_bytes = 1000;
     let engine = Engine::open(config).expect("open");
     let big = ProposedEvent::json("Big", vec![b'x'; 1001]);
-    let error = engine
-        .append(AppendRequest::new(
-            name("s"),
-            ExpectedRevision::Any,
-            vec![big],
-        ))
-        .await
-        .expect_err("too big");
-    assert!(matches!(
-        error,
-        AppendError::MaximumAppendSizeExceeded {
-            max_bytes: 1000,
-            ..
-        }
-    ));
+    let error =
+        engine.append(AppendRequest::new(name("s"), ExpectedRevision::Any, vec![big])).await.expect_err("too big");
+    assert!(matches!(error, AppendError::MaximumAppendSizeExceeded { max_bytes: 1000, .. }));
     let untyped = ProposedEvent::json("", "{}");
     let error = engine
-        .append(AppendRequest::new(
-            name("s"),
-            ExpectedRevision::Any,
-            vec![untyped],
-        ))
+        .append(AppendRequest::new(name("s"), ExpectedRevision::Any, vec![untyped]))
         .await
         .expect_err("empty type");
     assert!(matches!(error, AppendError::InvalidEvent { .. }));
     assert!(StreamName::new("").is_err());
-    let second = Engine::open(EngineConfig::new(dir.path()))
-        .err()
-        .expect("directory is locked");
+    let second = Engine::open(EngineConfig::new(dir.path())).err().expect("directory is locked");
     assert!(second.to_string().contains("in use"));
 }
 
@@ -361,35 +210,19 @@ async fn reopening_serves_everything_and_continues_revisions() {
     {
         let engine = Engine::open(config.clone()).expect("open");
         for _ in 0..50 {
-            engine
-                .append(AppendRequest::new(
-                    name("log-1"),
-                    ExpectedRevision::Any,
-                    events(3),
-                ))
-                .await
-                .expect("append");
+            engine.append(AppendRequest::new(name("log-1"), ExpectedRevision::Any, events(3))).await.expect("append");
         }
         engine.shutdown().await;
     }
     let engine = Engine::open(config).expect("reopen");
-    let stream = read_stream(&engine, ReadStreamRequest::forwards(name("log-1")))
-        .await
-        .expect("read");
+    let stream = read_stream(&engine, ReadStreamRequest::forwards(name("log-1"))).await.expect("read");
     assert_eq!(stream.len(), 150);
     let outcome = engine
-        .append(AppendRequest::new(
-            name("log-1"),
-            ExpectedRevision::Exact(149),
-            events(1),
-        ))
+        .append(AppendRequest::new(name("log-1"), ExpectedRevision::Exact(149), events(1)))
         .await
         .expect("append");
     assert_eq!(outcome.current_revision, CurrentRevision::Current(150));
-    assert_eq!(
-        read_all(&engine, ReadAllRequest::forwards()).await.len(),
-        151
-    );
+    assert_eq!(read_all(&engine, ReadAllRequest::forwards()).await.len(), 151);
 }
 
 #[tokio::test]
@@ -397,53 +230,15 @@ async fn a_lost_index_is_rebuilt_from_the_log() {
     let dir = tempfile::tempdir().expect("tempdir");
     {
         let engine = Engine::open(EngineConfig::new(dir.path())).expect("open");
-        engine
-            .append(AppendRequest::new(
-                name("x-1"),
-                ExpectedRevision::Any,
-                events(4),
-            ))
-            .await
-            .expect("append");
-        engine
-            .append(AppendRequest::new(
-                name("x-2"),
-                ExpectedRevision::Any,
-                events(2),
-            ))
-            .await
-            .expect("append");
+        engine.append(AppendRequest::new(name("x-1"), ExpectedRevision::Any, events(4))).await.expect("append");
+        engine.append(AppendRequest::new(name("x-2"), ExpectedRevision::Any, events(2))).await.expect("append");
     }
     std::fs::remove_file(dir.path().join("index.redb")).expect("remove index");
     let engine = Engine::open(EngineConfig::new(dir.path())).expect("reopen");
-    assert_eq!(
-        engine
-            .stream_revision(&name("x-1"))
-            .await
-            .expect("revision"),
-        CurrentRevision::Current(3)
-    );
-    assert_eq!(
-        read_stream(&engine, ReadStreamRequest::forwards(name("x-2")))
-            .await
-            .expect("read")
-            .len(),
-        2
-    );
-    let outcome = engine
-        .append(AppendRequest::new(
-            name("x-3"),
-            ExpectedRevision::NoStream,
-            events(1),
-        ))
-        .await
-        .expect("append");
+    assert_eq!(engine.stream_revision(&name("x-1")).await.expect("revision"), CurrentRevision::Current(3));
+    assert_eq!(read_stream(&engine, ReadStreamRequest::forwards(name("x-2"))).await.expect("read").len(), 2);
+    let outcome =
+        engine.append(AppendRequest::new(name("x-3"), ExpectedRevision::NoStream, events(1))).await.expect("append");
     assert_eq!(outcome.current_revision, CurrentRevision::Current(0));
-    assert_eq!(
-        read_stream(&engine, ReadStreamRequest::forwards(name("x-3")))
-            .await
-            .expect("read")
-            .len(),
-        1
-    );
+    assert_eq!(read_stream(&engine, ReadStreamRequest::forwards(name("x-3"))).await.expect("read").len(), 1);
 }

@@ -1,8 +1,6 @@
 use std::path::{Path, PathBuf};
 
-use redb::{
-    Database, Durability, ReadTransaction, ReadableDatabase, ReadableTable, TableDefinition,
-};
+use redb::{Database, Durability, ReadTransaction, ReadableDatabase, ReadableTable, TableDefinition};
 
 use crate::IndexError;
 
@@ -14,13 +12,7 @@ const STREAMS: TableDefinition<&str, (u64, u64)> = TableDefinition::new("streams
 /// `stream_events`: (stream id, revision) → log position.
 const STREAM_EVENTS: TableDefinition<(u64, u64), u64> = TableDefinition::new("stream_events");
 
-type RangeEntry<'a> = Result<
-    (
-        redb::AccessGuard<'a, (u64, u64)>,
-        redb::AccessGuard<'a, u64>,
-    ),
-    redb::StorageError,
->;
+type RangeEntry<'a> = Result<(redb::AccessGuard<'a, (u64, u64)>, redb::AccessGuard<'a, u64>), redb::StorageError>;
 
 fn revision_and_position(entry: RangeEntry<'_>) -> Result<(u64, u64), redb::StorageError> {
     entry.map(|(key, value)| (key.value().1, value.value()))
@@ -66,13 +58,8 @@ impl Index {
     /// Opens or creates the index file. A file written by another format
     /// version is an error; the engine answers by rebuilding it from the log.
     pub fn open(path: &Path) -> Result<Self, IndexError> {
-        let database = Database::builder()
-            .set_cache_size(64 * 1024 * 1024)
-            .create(path)?;
-        let index = Self {
-            database,
-            path: path.to_path_buf(),
-        };
+        let database = Database::builder().set_cache_size(64 * 1024 * 1024).create(path)?;
+        let index = Self { database, path: path.to_path_buf() };
         let transaction = index.database.begin_write()?;
         {
             let mut meta = transaction.open_table(META)?;
@@ -104,18 +91,9 @@ impl Index {
     /// atomically. With `durable` false the commit is not fsynced: a crash
     /// rolls the index back to its last durable commit, whose checkpoint says
     /// where replay of the log must start (IDX-2).
-    pub fn apply(
-        &self,
-        update: &IndexUpdate,
-        checkpoint: u64,
-        durable: bool,
-    ) -> Result<(), IndexError> {
+    pub fn apply(&self, update: &IndexUpdate, checkpoint: u64, durable: bool) -> Result<(), IndexError> {
         let mut transaction = self.database.begin_write()?;
-        transaction.set_durability(if durable {
-            Durability::Immediate
-        } else {
-            Durability::None
-        })?;
+        transaction.set_durability(if durable { Durability::Immediate } else { Durability::None })?;
         {
             let mut streams = transaction.open_table(STREAMS)?;
             for (name, entry) in &update.streams {
@@ -143,9 +121,7 @@ impl Index {
 
     /// A consistent view of the index as of now.
     pub fn snapshot(&self) -> Result<IndexSnapshot, IndexError> {
-        Ok(IndexSnapshot {
-            transaction: self.database.begin_read()?,
-        })
+        Ok(IndexSnapshot { transaction: self.database.begin_read()? })
     }
 }
 
@@ -189,18 +165,11 @@ impl IndexSnapshot {
         let events = self.transaction.open_table(STREAM_EVENTS)?;
         let mut found = Vec::with_capacity(limit.min(1024));
         if forwards {
-            for entry in events
-                .range((stream_id, from)..=(stream_id, u64::MAX))?
-                .take(limit)
-            {
+            for entry in events.range((stream_id, from)..=(stream_id, u64::MAX))?.take(limit) {
                 found.push(revision_and_position(entry)?);
             }
         } else {
-            for entry in events
-                .range((stream_id, 0)..=(stream_id, from))?
-                .rev()
-                .take(limit)
-            {
+            for entry in events.range((stream_id, 0)..=(stream_id, from))?.rev().take(limit) {
                 found.push(revision_and_position(entry)?);
             }
         }
@@ -219,13 +188,7 @@ mod tests {
         {
             let index = Index::open(&path).expect("open");
             let update = IndexUpdate {
-                streams: vec![(
-                    "order-1".into(),
-                    StreamEntry {
-                        id: 0,
-                        next_revision: 3,
-                    },
-                )],
+                streams: vec![("order-1".into(), StreamEntry { id: 0, next_revision: 3 })],
                 events: vec![(0, 0, 32), (0, 1, 100), (0, 2, 200)],
                 next_stream_id: 1,
             };
@@ -236,26 +199,11 @@ mod tests {
         let snapshot = index.snapshot().expect("snapshot");
         assert_eq!(snapshot.checkpoint().expect("checkpoint"), 250);
         assert_eq!(snapshot.next_stream_id().expect("next id"), 1);
-        assert_eq!(
-            snapshot.stream("order-1").expect("stream"),
-            Some(StreamEntry {
-                id: 0,
-                next_revision: 3
-            })
-        );
+        assert_eq!(snapshot.stream("order-1").expect("stream"), Some(StreamEntry { id: 0, next_revision: 3 }));
         assert_eq!(snapshot.stream("order-2").expect("stream"), None);
-        assert_eq!(
-            snapshot.positions(0, 1, true, 10).expect("range"),
-            vec![(1, 100), (2, 200)]
-        );
-        assert_eq!(
-            snapshot.positions(0, 1, false, 10).expect("range"),
-            vec![(1, 100), (0, 32)]
-        );
-        assert_eq!(
-            snapshot.positions(0, 0, true, 2).expect("range"),
-            vec![(0, 32), (1, 100)]
-        );
+        assert_eq!(snapshot.positions(0, 1, true, 10).expect("range"), vec![(1, 100), (2, 200)]);
+        assert_eq!(snapshot.positions(0, 1, false, 10).expect("range"), vec![(1, 100), (0, 32)]);
+        assert_eq!(snapshot.positions(0, 0, true, 2).expect("range"), vec![(0, 32), (1, 100)]);
         assert_eq!(snapshot.positions(1, 0, true, 2).expect("range"), vec![]);
     }
 }

@@ -101,11 +101,7 @@ impl FrameBatch {
         encode: impl FnOnce(&mut Vec<u8>),
     ) -> Result<usize, PayloadSizeError> {
         let frame_start = self.bytes.len();
-        let flags = if ends_transaction {
-            FLAG_ENDS_TRANSACTION
-        } else {
-            0
-        };
+        let flags = if ends_transaction { FLAG_ENDS_TRANSACTION } else { 0 };
         self.bytes.extend_from_slice(&[0u8; FRAME_HEADER_BYTES]);
         encode(&mut self.bytes);
         let payload_bytes = self.bytes.len() - frame_start - FRAME_HEADER_BYTES;
@@ -119,15 +115,9 @@ impl FrameBatch {
         let mut length_and_flags = [0u8; 8];
         length_and_flags[..4].copy_from_slice(&length.to_le_bytes());
         length_and_flags[4..].copy_from_slice(&flags.to_le_bytes());
-        let payload = self
-            .bytes
-            .get(frame_start + FRAME_HEADER_BYTES..)
-            .unwrap_or_default();
+        let payload = self.bytes.get(frame_start + FRAME_HEADER_BYTES..).unwrap_or_default();
         let checksum = crc32c::crc32c_append(crc32c::crc32c(&length_and_flags), payload);
-        if let Some(header) = self
-            .bytes
-            .get_mut(frame_start..frame_start + FRAME_HEADER_BYTES)
-        {
+        if let Some(header) = self.bytes.get_mut(frame_start..frame_start + FRAME_HEADER_BYTES) {
             let (first, crc) = header.split_at_mut(8);
             first.copy_from_slice(&length_and_flags);
             crc.copy_from_slice(&checksum.to_le_bytes());

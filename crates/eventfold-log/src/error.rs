@@ -22,17 +22,9 @@ pub enum FrameError {
 #[derive(Debug, thiserror::Error)]
 pub enum LogError {
     #[error("{op} {path}: {source}")]
-    Io {
-        op: &'static str,
-        path: PathBuf,
-        source: io::Error,
-    },
+    Io { op: &'static str, path: PathBuf, source: io::Error },
     #[error("corrupt log segment {segment} at offset {offset}: {reason}")]
-    Corrupt {
-        segment: PathBuf,
-        offset: u64,
-        reason: String,
-    },
+    Corrupt { segment: PathBuf, offset: u64, reason: String },
     /// A write or fsync failed earlier. The file's durable state is unknown
     /// (LOG-5), so the writer refuses all further writes until reopened.
     #[error("log writer is poisoned by an earlier failed write or fsync")]
@@ -40,10 +32,7 @@ pub enum LogError {
 }
 
 impl LogError {
-    pub(crate) fn io(
-        op: &'static str,
-        path: impl Into<PathBuf>,
-    ) -> impl FnOnce(io::Error) -> LogError {
+    pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(io::Error) -> LogError {
         let path = path.into();
         move |source| LogError::Io { op, path, source }
     }

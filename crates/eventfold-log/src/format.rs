@@ -86,9 +86,7 @@ impl FrameInfo {
 /// Checks the frame at the start of `bytes`: every frame in the log is read
 /// through here (LOG-3: no byte is served unless its checksum matched).
 pub fn check_frame(bytes: &[u8]) -> Result<FrameInfo, FrameError> {
-    let header = bytes
-        .get(..FRAME_HEADER_BYTES)
-        .ok_or(FrameError::ShortHeader)?;
+    let header = bytes.get(..FRAME_HEADER_BYTES).ok_or(FrameError::ShortHeader)?;
     let (length_and_flags, crc) = header.split_at(8);
     let (length, flags) = length_and_flags.split_at(4);
     let payload_bytes = u32_at(length) as usize;
@@ -98,9 +96,7 @@ pub fn check_frame(bytes: &[u8]) -> Result<FrameInfo, FrameError> {
     }
     let frame_bytes = payload_bytes + FRAME_OVERHEAD_BYTES;
     let frame = bytes.get(..frame_bytes).ok_or(FrameError::ShortPayload)?;
-    let payload = frame
-        .get(FRAME_HEADER_BYTES..frame_bytes - FRAME_TRAILER_BYTES)
-        .ok_or(FrameError::ShortPayload)?;
+    let payload = frame.get(FRAME_HEADER_BYTES..frame_bytes - FRAME_TRAILER_BYTES).ok_or(FrameError::ShortPayload)?;
     let checksum = crc32c::crc32c_append(crc32c::crc32c(length_and_flags), payload);
     if checksum != u32_at(crc) {
         return Err(FrameError::BadChecksum);
@@ -108,16 +104,11 @@ pub fn check_frame(bytes: &[u8]) -> Result<FrameInfo, FrameError> {
     if flags & !FLAGS_KNOWN != 0 {
         return Err(FrameError::BadFlags);
     }
-    let trailer = frame
-        .get(frame_bytes - FRAME_TRAILER_BYTES..)
-        .ok_or(FrameError::ShortPayload)?;
+    let trailer = frame.get(frame_bytes - FRAME_TRAILER_BYTES..).ok_or(FrameError::ShortPayload)?;
     if u32_at(trailer) as usize != payload_bytes {
         return Err(FrameError::BadTrailer);
     }
-    Ok(FrameInfo {
-        payload_bytes,
-        flags,
-    })
+    Ok(FrameInfo { payload_bytes, flags })
 }
 
 /// Reads a little-endian u32 from the first four bytes; callers pass slices

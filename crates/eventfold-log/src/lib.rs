@@ -27,8 +27,8 @@ mod writer;
 pub use batch::{BatchMark, FrameBatch, PayloadSizeError};
 pub use error::{FrameError, LogError};
 pub use format::{
-    FORMAT_VERSION, FRAME_HEADER_BYTES, FRAME_OVERHEAD_BYTES, FRAME_PAYLOAD_MAX_BYTES,
-    FRAME_TRAILER_BYTES, SEGMENT_HEADER_BYTES,
+    FORMAT_VERSION, FRAME_HEADER_BYTES, FRAME_OVERHEAD_BYTES, FRAME_PAYLOAD_MAX_BYTES, FRAME_TRAILER_BYTES,
+    SEGMENT_HEADER_BYTES,
 };
 pub use reader::{BackwardScan, ForwardScan, Frame, LogReader};
 pub use recovery::{LogConfig, RecoveryReport, open};

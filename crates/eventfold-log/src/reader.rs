@@ -6,8 +6,7 @@ use bytes::{Bytes, BytesMut};
 
 use crate::LogError;
 use crate::format::{
-    FRAME_HEADER_BYTES, FRAME_OVERHEAD_BYTES, FRAME_TRAILER_BYTES, SEGMENT_HEADER_BYTES,
-    check_frame, u32_at,
+    FRAME_HEADER_BYTES, FRAME_OVERHEAD_BYTES, FRAME_TRAILER_BYTES, SEGMENT_HEADER_BYTES, check_frame, u32_at,
 };
 use crate::segment::{Segment, SegmentMap};
 
@@ -45,9 +44,7 @@ impl LogReader {
         let first_base = self.segments.first_base().unwrap_or(0);
         let position = position.max(first_base);
         match self.segments.containing(position) {
-            Some(segment) if position - segment.base < SEGMENT_HEADER_BYTES => {
-                segment.base + SEGMENT_HEADER_BYTES
-            }
+            Some(segment) if position - segment.base < SEGMENT_HEADER_BYTES => segment.base + SEGMENT_HEADER_BYTES,
             _ => position,
         }
     }
@@ -70,11 +67,7 @@ impl LogReader {
                 let payload_bytes = speculative.get(..4).map(u32_at).unwrap_or(0) as u64;
                 let frame_bytes = payload_bytes + FRAME_OVERHEAD_BYTES as u64;
                 if frame_bytes > available {
-                    return Err(corrupt(
-                        &segment,
-                        offset,
-                        "frame runs past the committed end",
-                    ));
+                    return Err(corrupt(&segment, offset, "frame runs past the committed end"));
                 }
                 let whole = read_at_most(&segment, offset, frame_bytes)?;
                 let info = check_frame(&whole).map_err(|error| corrupt(&segment, offset, error))?;
@@ -87,34 +80,21 @@ impl LogReader {
     /// Frames from `from` (a frame position, or a header position such as 0)
     /// up to `end`, in log order.
     pub fn scan_forward(&self, from: u64, end: u64) -> ForwardScan {
-        ForwardScan {
-            reader: self.clone(),
-            next: from,
-            end,
-            chunk: Bytes::new(),
-            chunk_start: 0,
-        }
+        ForwardScan { reader: self.clone(), next: from, end, chunk: Bytes::new(), chunk_start: 0 }
     }
 
     /// Frames that end at or before `before` (a frame boundary such as the
     /// committed end), newest first.
     pub fn scan_backward(&self, before: u64) -> BackwardScan {
-        BackwardScan {
-            reader: self.clone(),
-            before,
-            chunk: Bytes::new(),
-            chunk_start: 0,
-        }
+        BackwardScan { reader: self.clone(), before, chunk: Bytes::new(), chunk_start: 0 }
     }
 
     fn segment_at(&self, position: u64) -> Result<Arc<Segment>, LogError> {
-        self.segments
-            .containing(position)
-            .ok_or_else(|| LogError::Corrupt {
-                segment: "<none>".into(),
-                offset: position,
-                reason: "no segment holds this position".into(),
-            })
+        self.segments.containing(position).ok_or_else(|| LogError::Corrupt {
+            segment: "<none>".into(),
+            offset: position,
+            reason: "no segment holds this position".into(),
+        })
     }
 }
 
@@ -163,9 +143,7 @@ impl ForwardScan {
             None => {
                 let error = check_frame(&self.chunk)
                     .err()
-                    .map_or("frame runs past the committed end".to_string(), |e| {
-                        e.to_string()
-                    });
+                    .map_or("frame runs past the committed end".to_string(), |e| e.to_string());
                 Err(corrupt(&segment, offset, error))
             }
         }
@@ -176,9 +154,7 @@ impl ForwardScan {
         let bytes = self.chunk.get(start..)?;
         let info = check_frame(bytes).ok()?;
         let frame_bytes = info.frame_bytes();
-        let payload = self
-            .chunk
-            .slice(start + FRAME_HEADER_BYTES..start + frame_bytes - FRAME_TRAILER_BYTES);
+        let payload = self.chunk.slice(start + FRAME_HEADER_BYTES..start + frame_bytes - FRAME_TRAILER_BYTES);
         Some(Frame {
             position,
             ends_transaction: info.ends_transaction(),
@@ -222,29 +198,18 @@ impl BackwardScan {
                 self.before = frame.position;
                 return Ok(Some(frame));
             }
-            let chunk_offset = end_offset
-                .saturating_sub(SCAN_CHUNK_BYTES)
-                .max(SEGMENT_HEADER_BYTES);
+            let chunk_offset = end_offset.saturating_sub(SCAN_CHUNK_BYTES).max(SEGMENT_HEADER_BYTES);
             self.chunk = read_at_most(&segment, chunk_offset, end_offset - chunk_offset)?;
             self.chunk_start = segment.base + chunk_offset;
             if self.frame_ending_in_chunk(self.before).is_none() {
                 // A frame larger than the chunk: read it whole from its trailer.
-                let trailer = read_at_most(
-                    &segment,
-                    end_offset - FRAME_TRAILER_BYTES as u64,
-                    FRAME_TRAILER_BYTES as u64,
-                )?;
+                let trailer =
+                    read_at_most(&segment, end_offset - FRAME_TRAILER_BYTES as u64, FRAME_TRAILER_BYTES as u64)?;
                 let frame_bytes = u64::from(u32_at(&trailer)) + FRAME_OVERHEAD_BYTES as u64;
                 let frame_offset = end_offset
                     .checked_sub(frame_bytes)
                     .filter(|offset| *offset >= SEGMENT_HEADER_BYTES)
-                    .ok_or_else(|| {
-                        corrupt(
-                            &segment,
-                            end_offset,
-                            "trailer length points before the segment",
-                        )
-                    })?;
+                    .ok_or_else(|| corrupt(&segment, end_offset, "trailer length points before the segment"))?;
                 self.chunk = read_at_most(&segment, frame_offset, frame_bytes)?;
                 self.chunk_start = segment.base + frame_offset;
             }
@@ -266,9 +231,7 @@ impl BackwardScan {
         Some(Frame {
             position: self.chunk_start + start as u64,
             ends_transaction: info.ends_transaction(),
-            payload: self
-                .chunk
-                .slice(start + FRAME_HEADER_BYTES..end - FRAME_TRAILER_BYTES),
+            payload: self.chunk.slice(start + FRAME_HEADER_BYTES..end - FRAME_TRAILER_BYTES),
             next_position: before,
         })
     }
@@ -302,11 +265,7 @@ pub(crate) fn read_at_most(segment: &Segment, offset: u64, length: u64) -> Resul
             Ok(read) => filled += read,
             Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
             Err(error) => {
-                return Err(LogError::Io {
-                    op: "read",
-                    path: segment.path.clone(),
-                    source: error,
-                });
+                return Err(LogError::Io { op: "read", path: segment.path.clone(), source: error });
             }
         }
     }
@@ -315,9 +274,5 @@ pub(crate) fn read_at_most(segment: &Segment, offset: u64, length: u64) -> Resul
 }
 
 fn corrupt(segment: &Segment, offset: u64, reason: impl ToString) -> LogError {
-    LogError::Corrupt {
-        segment: segment.path.clone(),
-        offset,
-        reason: reason.to_string(),
-    }
+    LogError::Corrupt { segment: segment.path.clone(), offset, reason: reason.to_string() }
 }

@@ -6,13 +6,9 @@ use std::fs::{self, File, OpenOptions};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::format::{
-    FRAME_OVERHEAD_BYTES, SEGMENT_HEADER_BYTES, check_frame, decode_segment_header, u32_at,
-};
+use crate::format::{FRAME_OVERHEAD_BYTES, SEGMENT_HEADER_BYTES, check_frame, decode_segment_header, u32_at};
 use crate::reader::read_at_most;
-use crate::segment::{
-    Segment, SegmentMap, create_segment, list_segments, remove_temporary_files, sync_directory,
-};
+use crate::segment::{Segment, SegmentMap, create_segment, list_segments, remove_temporary_files, sync_directory};
 use crate::{FrameError, LogError, LogReader, LogWriter};
 
 #[derive(Clone, Debug)]
@@ -29,11 +25,7 @@ pub struct LogConfig {
 
 impl LogConfig {
     pub fn new(dir: impl Into<PathBuf>) -> Self {
-        Self {
-            dir: dir.into(),
-            segment_bytes_max: 256 * 1024 * 1024,
-            torn_tail_bytes_max: 64 * 1024 * 1024,
-        }
+        Self { dir: dir.into(), segment_bytes_max: 256 * 1024 * 1024, torn_tail_bytes_max: 64 * 1024 * 1024 }
     }
 }
 
@@ -57,10 +49,7 @@ pub struct RecoveryReport {
 /// durable transaction (the index's checkpoint); the tail scan starts there
 /// when it lies in the last segment, so opening costs at most one segment's
 /// read whatever the size of the log.
-pub fn open(
-    config: &LogConfig,
-    verified_up_to: u64,
-) -> Result<(LogWriter, LogReader, RecoveryReport), LogError> {
+pub fn open(config: &LogConfig, verified_up_to: u64) -> Result<(LogWriter, LogReader, RecoveryReport), LogError> {
     fs::create_dir_all(&config.dir).map_err(LogError::io("create directory", &config.dir))?;
     remove_temporary_files(&config.dir)?;
     let mut found = list_segments(&config.dir)?;
@@ -73,11 +62,7 @@ pub fn open(
     let mut expected_base = None;
     for (base, path) in &found {
         let file = File::open(path).map_err(LogError::io("open", path))?;
-        let segment = Segment {
-            base: *base,
-            path: path.clone(),
-            file,
-        };
+        let segment = Segment { base: *base, path: path.clone(), file };
         let header = read_at_most(&segment, 0, SEGMENT_HEADER_BYTES)?;
         let header_base = decode_segment_header(&header).map_err(|reason| LogError::Corrupt {
             segment: path.clone(),
@@ -85,64 +70,34 @@ pub fn open(
             reason,
         })?;
         if header_base != *base {
-            return Err(corrupt(
-                path,
-                0,
-                format!("header says base {header_base}, file name says {base}"),
-            ));
+            return Err(corrupt(path, 0, format!("header says base {header_base}, file name says {base}")));
         }
         if let Some(expected) = expected_base
             && expected != *base
         {
-            return Err(corrupt(
-                path,
-                0,
-                format!("segment starts at {base}, previous one ends at {expected}"),
-            ));
+            return Err(corrupt(path, 0, format!("segment starts at {base}, previous one ends at {expected}")));
         }
-        let length = segment
-            .file
-            .metadata()
-            .map_err(LogError::io("stat", path))?
-            .len();
+        let length = segment.file.metadata().map_err(LogError::io("stat", path))?.len();
         expected_base = Some(base + length);
         segments.insert(Arc::new(segment));
     }
 
-    let (last_base, last_path) = found
-        .last()
-        .cloned()
-        .ok_or_else(|| corrupt(&config.dir, 0, "no segment"))?;
-    let last = segments
-        .containing(last_base)
-        .ok_or_else(|| corrupt(&last_path, 0, "segment vanished"))?;
-    let file_length = last
-        .file
-        .metadata()
-        .map_err(LogError::io("stat", &last_path))?
-        .len();
-    let scan_start = if verified_up_to > last_base + SEGMENT_HEADER_BYTES
-        && verified_up_to <= last_base + file_length
-    {
+    let (last_base, last_path) = found.last().cloned().ok_or_else(|| corrupt(&config.dir, 0, "no segment"))?;
+    let last = segments.containing(last_base).ok_or_else(|| corrupt(&last_path, 0, "segment vanished"))?;
+    let file_length = last.file.metadata().map_err(LogError::io("stat", &last_path))?.len();
+    let scan_start = if verified_up_to > last_base + SEGMENT_HEADER_BYTES && verified_up_to <= last_base + file_length {
         verified_up_to - last_base
     } else {
         SEGMENT_HEADER_BYTES
     };
     let tail = scan_tail(&last, scan_start, file_length, config.torn_tail_bytes_max)?;
 
-    let append = OpenOptions::new()
-        .append(true)
-        .open(&last_path)
-        .map_err(LogError::io("open", &last_path))?;
+    let append = OpenOptions::new().append(true).open(&last_path).map_err(LogError::io("open", &last_path))?;
     if tail.keep < file_length {
         // Cut the tail (LOG-6), and make the cut durable before anything new
         // is written after it.
-        append
-            .set_len(tail.keep)
-            .map_err(LogError::io("truncate", &last_path))?;
-        append
-            .sync_all()
-            .map_err(LogError::io("fsync", &last_path))?;
+        append.set_len(tail.keep).map_err(LogError::io("truncate", &last_path))?;
+        append.sync_all().map_err(LogError::io("fsync", &last_path))?;
         sync_directory(&config.dir)?;
         tracing::warn!(
             segment = %last_path.display(),
@@ -177,22 +132,14 @@ struct TailScan {
     error: Option<FrameError>,
 }
 
-fn scan_tail(
-    segment: &Segment,
-    start: u64,
-    file_length: u64,
-    torn_tail_bytes_max: u64,
-) -> Result<TailScan, LogError> {
+fn scan_tail(segment: &Segment, start: u64, file_length: u64, torn_tail_bytes_max: u64) -> Result<TailScan, LogError> {
     const CHUNK_BYTES: u64 = 1024 * 1024;
     let mut offset = start;
     let mut transaction_end = start;
     let mut chunk = bytes::Bytes::new();
     let mut chunk_offset = start;
     while offset < file_length {
-        let bytes = usize::try_from(offset - chunk_offset)
-            .ok()
-            .and_then(|at| chunk.get(at..))
-            .unwrap_or_default();
+        let bytes = usize::try_from(offset - chunk_offset).ok().and_then(|at| chunk.get(at..)).unwrap_or_default();
         match check_frame(bytes) {
             Ok(info) => {
                 offset += info.frame_bytes() as u64;
@@ -206,39 +153,20 @@ fn scan_tail(
                 // The chunk ends before the file does: read on from this frame,
                 // whole even when it is larger than a chunk.
                 let announced = bytes.get(..4).map_or(0, |length| u64::from(u32_at(length)));
-                let want = CHUNK_BYTES
-                    .max(announced + FRAME_OVERHEAD_BYTES as u64)
-                    .min(file_length - offset);
+                let want = CHUNK_BYTES.max(announced + FRAME_OVERHEAD_BYTES as u64).min(file_length - offset);
                 chunk = read_at_most(segment, offset, want)?;
                 chunk_offset = offset;
             }
             Err(error) => {
-                return cut(
-                    segment,
-                    transaction_end,
-                    offset,
-                    file_length,
-                    error,
-                    torn_tail_bytes_max,
-                );
+                return cut(segment, transaction_end, offset, file_length, error, torn_tail_bytes_max);
             }
         }
     }
     if transaction_end < file_length {
         // Whole frames, but the transaction's last frame never made it.
-        return cut(
-            segment,
-            transaction_end,
-            offset,
-            file_length,
-            FrameError::ShortPayload,
-            torn_tail_bytes_max,
-        );
+        return cut(segment, transaction_end, offset, file_length, FrameError::ShortPayload, torn_tail_bytes_max);
     }
-    Ok(TailScan {
-        keep: transaction_end,
-        error: None,
-    })
+    Ok(TailScan { keep: transaction_end, error: None })
 }
 
 fn cut(
@@ -259,16 +187,9 @@ fn cut(
             ),
         ));
     }
-    Ok(TailScan {
-        keep: transaction_end,
-        error: Some(error),
-    })
+    Ok(TailScan { keep: transaction_end, error: Some(error) })
 }
 
 fn corrupt(path: &std::path::Path, offset: u64, reason: impl Into<String>) -> LogError {
-    LogError::Corrupt {
-        segment: path.to_path_buf(),
-        offset,
-        reason: reason.into(),
-    }
+    LogError::Corrupt { segment: path.to_path_buf(), offset, reason: reason.into() }
 }

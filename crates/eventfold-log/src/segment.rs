@@ -27,39 +27,24 @@ pub struct SegmentMap {
 
 impl SegmentMap {
     pub fn insert(&self, segment: Arc<Segment>) {
-        let mut segments = self
-            .segments
-            .write()
-            .unwrap_or_else(|poison| poison.into_inner());
+        let mut segments = self.segments.write().unwrap_or_else(|poison| poison.into_inner());
         segments.insert(segment.base, segment);
     }
 
     /// The segment holding `position`: the one with the greatest base not
     /// above it.
     pub fn containing(&self, position: u64) -> Option<Arc<Segment>> {
-        let segments = self
-            .segments
-            .read()
-            .unwrap_or_else(|poison| poison.into_inner());
-        segments
-            .range(..=position)
-            .next_back()
-            .map(|(_, segment)| Arc::clone(segment))
+        let segments = self.segments.read().unwrap_or_else(|poison| poison.into_inner());
+        segments.range(..=position).next_back().map(|(_, segment)| Arc::clone(segment))
     }
 
     pub fn first_base(&self) -> Option<u64> {
-        let segments = self
-            .segments
-            .read()
-            .unwrap_or_else(|poison| poison.into_inner());
+        let segments = self.segments.read().unwrap_or_else(|poison| poison.into_inner());
         segments.keys().next().copied()
     }
 
     pub fn len(&self) -> usize {
-        self.segments
-            .read()
-            .unwrap_or_else(|poison| poison.into_inner())
-            .len()
+        self.segments.read().unwrap_or_else(|poison| poison.into_inner()).len()
     }
 }
 
@@ -72,13 +57,8 @@ pub fn list_segments(dir: &Path) -> Result<Vec<(u64, PathBuf)>, LogError> {
     let mut found = Vec::new();
     for entry in fs::read_dir(dir).map_err(LogError::io("list", dir))? {
         let path = entry.map_err(LogError::io("list", dir))?.path();
-        let is_segment = path
-            .extension()
-            .is_some_and(|extension| extension == SEGMENT_EXTENSION);
-        let base = path
-            .file_stem()
-            .and_then(|stem| stem.to_str())
-            .and_then(|stem| stem.parse::<u64>().ok());
+        let is_segment = path.extension().is_some_and(|extension| extension == SEGMENT_EXTENSION);
+        let base = path.file_stem().and_then(|stem| stem.to_str()).and_then(|stem| stem.parse::<u64>().ok());
         match (is_segment, base) {
             (true, Some(base)) => found.push((base, path)),
             (true, None) => {
@@ -107,22 +87,16 @@ pub fn create_segment(dir: &Path, base: u64) -> Result<PathBuf, LogError> {
         .truncate(true)
         .open(&temporary)
         .map_err(LogError::io("create", &temporary))?;
-    file.write_all(&encode_segment_header(base))
-        .map_err(LogError::io("write", &temporary))?;
+    file.write_all(&encode_segment_header(base)).map_err(LogError::io("write", &temporary))?;
     file.sync_all().map_err(LogError::io("fsync", &temporary))?;
     fs::rename(&temporary, &path).map_err(LogError::io("rename", &path))?;
     sync_directory(dir)?;
-    debug_assert_eq!(
-        fs::metadata(&path).map(|m| m.len()).ok(),
-        Some(SEGMENT_HEADER_BYTES)
-    );
+    debug_assert_eq!(fs::metadata(&path).map(|m| m.len()).ok(), Some(SEGMENT_HEADER_BYTES));
     Ok(path)
 }
 
 pub fn sync_directory(dir: &Path) -> Result<(), LogError> {
-    File::open(dir)
-        .and_then(|directory| directory.sync_all())
-        .map_err(LogError::io("fsync directory", dir))
+    File::open(dir).and_then(|directory| directory.sync_all()).map_err(LogError::io("fsync directory", dir))
 }
 
 /// Removes leftovers of a segment creation that crashed before its rename.

@@ -7,60 +7,36 @@ use std::path::Path;
 
 use proptest::prelude::*;
 
-use crate::{
-    FrameBatch, FrameError, LogConfig, LogError, LogReader, LogWriter, SEGMENT_HEADER_BYTES, open,
-};
+use crate::{FrameBatch, FrameError, LogConfig, LogError, LogReader, LogWriter, SEGMENT_HEADER_BYTES, open};
 
 fn config(dir: &Path) -> LogConfig {
-    LogConfig {
-        dir: dir.to_path_buf(),
-        segment_bytes_max: 4096,
-        torn_tail_bytes_max: 1024 * 1024,
-    }
+    LogConfig { dir: dir.to_path_buf(), segment_bytes_max: 4096, torn_tail_bytes_max: 1024 * 1024 }
 }
 
 /// Writes each transaction (a list of payloads) as its own batch; returns
 /// every frame's (position, payload).
-fn write_transactions(
-    writer: &mut LogWriter,
-    transactions: &[Vec<Vec<u8>>],
-) -> Vec<(u64, Vec<u8>)> {
+fn write_transactions(writer: &mut LogWriter, transactions: &[Vec<Vec<u8>>]) -> Vec<(u64, Vec<u8>)> {
     let mut written = Vec::new();
     for transaction in transactions {
         let mut batch = FrameBatch::new();
         let mut offsets = Vec::new();
         for (index, payload) in transaction.iter().enumerate() {
             let last = index + 1 == transaction.len();
-            let offset = batch
-                .push(last, |buffer| buffer.extend_from_slice(payload))
-                .expect("payload size");
+            let offset = batch.push(last, |buffer| buffer.extend_from_slice(payload)).expect("payload size");
             offsets.push((offset, payload.clone()));
         }
         let start = writer.write(&batch).expect("write");
-        written.extend(
-            offsets
-                .into_iter()
-                .map(|(offset, payload)| (start + offset as u64, payload)),
-        );
+        written.extend(offsets.into_iter().map(|(offset, payload)| (start + offset as u64, payload)));
     }
     written
 }
 
 fn read_all_forward(reader: &LogReader, end: u64) -> Vec<(u64, Vec<u8>)> {
-    reader
-        .scan_forward(0, end)
-        .map(|frame| {
-            frame
-                .map(|f| (f.position, f.payload.to_vec()))
-                .expect("frame")
-        })
-        .collect()
+    reader.scan_forward(0, end).map(|frame| frame.map(|f| (f.position, f.payload.to_vec())).expect("frame")).collect()
 }
 
 fn payloads(count: usize, size: usize) -> Vec<Vec<Vec<u8>>> {
-    (0..count)
-        .map(|index| vec![vec![index as u8; size]])
-        .collect()
+    (0..count).map(|index| vec![vec![index as u8; size]]).collect()
 }
 
 fn last_segment(dir: &Path) -> std::path::PathBuf {
@@ -79,15 +55,9 @@ fn first_frame_is_never_at_position_zero_and_zero_reads_from_the_start() {
     let (mut writer, reader, report) = open(&config(dir.path()), 0).expect("open");
     assert_eq!(report.end, SEGMENT_HEADER_BYTES);
     let written = write_transactions(&mut writer, &payloads(3, 10));
-    assert_eq!(
-        written.first().map(|(position, _)| *position),
-        Some(SEGMENT_HEADER_BYTES)
-    );
+    assert_eq!(written.first().map(|(position, _)| *position), Some(SEGMENT_HEADER_BYTES));
     assert_eq!(read_all_forward(&reader, writer.end()), written);
-    let first = reader
-        .read_frame(0, writer.end())
-        .expect("read")
-        .expect("a frame");
+    let first = reader.read_frame(0, writer.end()).expect("read").expect("a frame");
     assert_eq!(first.position, SEGMENT_HEADER_BYTES);
 }
 
@@ -96,28 +66,18 @@ fn frames_round_trip_forwards_and_backwards_across_segment_rolls() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (mut writer, reader, _) = open(&config(dir.path()), 0).expect("open");
     let written = write_transactions(&mut writer, &payloads(200, 100));
-    assert!(
-        std::fs::read_dir(dir.path()).expect("list").count() > 3,
-        "segments must have rolled"
-    );
+    assert!(std::fs::read_dir(dir.path()).expect("list").count() > 3, "segments must have rolled");
     let end = writer.end();
     assert_eq!(read_all_forward(&reader, end), written);
     let backwards: Vec<_> = reader
         .scan_backward(end)
-        .map(|frame| {
-            frame
-                .map(|f| (f.position, f.payload.to_vec()))
-                .expect("frame")
-        })
+        .map(|frame| frame.map(|f| (f.position, f.payload.to_vec())).expect("frame"))
         .collect();
     let mut expected = written.clone();
     expected.reverse();
     assert_eq!(backwards, expected);
     for (position, payload) in &written {
-        let frame = reader
-            .read_frame(*position, end)
-            .expect("read")
-            .expect("frame");
+        let frame = reader.read_frame(*position, end).expect("read").expect("frame");
         assert_eq!(&frame.payload.to_vec(), payload);
     }
     drop(writer);
@@ -132,24 +92,14 @@ fn frames_larger_than_a_read_chunk_are_read_whole() {
     let mut big = config(dir.path());
     big.segment_bytes_max = 64 * 1024 * 1024;
     let (mut writer, reader, _) = open(&big, 0).expect("open");
-    let transactions = vec![
-        vec![vec![1u8; 10]],
-        vec![vec![2u8; 700_000]],
-        vec![vec![3u8; 10]],
-    ];
+    let transactions = vec![vec![vec![1u8; 10]], vec![vec![2u8; 700_000]], vec![vec![3u8; 10]]];
     let written = write_transactions(&mut writer, &transactions);
     assert_eq!(read_all_forward(&reader, writer.end()), written);
-    let backwards: Vec<_> = reader
-        .scan_backward(writer.end())
-        .map(|f| f.expect("frame").payload.len())
-        .collect();
+    let backwards: Vec<_> = reader.scan_backward(writer.end()).map(|f| f.expect("frame").payload.len()).collect();
     assert_eq!(backwards, vec![10, 700_000, 10]);
     drop(writer);
     let (writer, _, report) = open(&big, 0).expect("reopen");
-    assert_eq!(
-        (report.truncated_bytes, writer.end()),
-        (0, written.last().map_or(0, |(p, _)| p + 10 + 16))
-    );
+    assert_eq!((report.truncated_bytes, writer.end()), (0, written.last().map_or(0, |(p, _)| p + 10 + 16)));
 }
 
 #[test]
@@ -160,10 +110,7 @@ fn recovery_clean_end_keeps_everything() {
     let end = writer.end();
     drop(writer);
     let (_, _, report) = open(&config(dir.path()), 0).expect("reopen");
-    assert_eq!(
-        (report.end, report.truncated_bytes, report.tail_error),
-        (end, 0, None)
-    );
+    assert_eq!((report.end, report.truncated_bytes, report.tail_error), (end, 0, None));
 }
 
 /// Cuts the last frame at every byte (short header, short payload, missing
@@ -185,21 +132,10 @@ fn recovery_cut_at_every_byte_of_the_last_frame_truncates_to_the_previous_transa
         let (writer, reader, report) = open(&big, 0).expect("reopen after cut");
         assert_eq!(report.end, last_position, "cut at {cut_at}");
         assert_eq!(writer.end(), last_position);
-        let expected_error = if cut_at == last_position {
-            None
-        } else {
-            report.tail_error
-        };
+        let expected_error = if cut_at == last_position { None } else { report.tail_error };
         assert_eq!(report.tail_error, expected_error);
-        assert_eq!(
-            read_all_forward(&reader, writer.end()),
-            written.get(..3).expect("prefix").to_vec()
-        );
-        assert_eq!(
-            std::fs::metadata(&segment).expect("stat").len(),
-            last_position,
-            "cut is persisted"
-        );
+        assert_eq!(read_all_forward(&reader, writer.end()), written.get(..3).expect("prefix").to_vec());
+        assert_eq!(std::fs::metadata(&segment).expect("stat").len(), last_position, "cut is persisted");
     }
 }
 
@@ -224,10 +160,7 @@ fn recovery_bad_checksum_at_the_tail_truncates_it() {
             let (writer, reader, report) = open(&config(dir.path()), 0).expect("reopen");
             assert_eq!(writer.end(), last_position, "flip byte {flip} bit {bit}");
             assert!(report.tail_error.is_some());
-            assert_eq!(
-                read_all_forward(&reader, writer.end()),
-                written.get(..2).expect("prefix").to_vec()
-            );
+            assert_eq!(read_all_forward(&reader, writer.end()), written.get(..2).expect("prefix").to_vec());
             std::fs::write(&segment, &original).expect("restore");
         }
     }
@@ -240,16 +173,10 @@ fn recovery_zeroed_preallocation_after_the_end_is_cut() {
     let written = write_transactions(&mut writer, &payloads(2, 30));
     let end = writer.end();
     drop(writer);
-    let mut file = OpenOptions::new()
-        .append(true)
-        .open(last_segment(dir.path()))
-        .expect("open segment");
+    let mut file = OpenOptions::new().append(true).open(last_segment(dir.path())).expect("open segment");
     file.write_all(&[0u8; 512]).expect("zeros");
     let (writer, reader, report) = open(&config(dir.path()), 0).expect("reopen");
-    assert_eq!(
-        (writer.end(), report.truncated_bytes, report.tail_error),
-        (end, 512, Some(FrameError::BadLength))
-    );
+    assert_eq!((writer.end(), report.truncated_bytes, report.tail_error), (end, 512, Some(FrameError::BadLength)));
     assert_eq!(read_all_forward(&reader, end), written);
 }
 
@@ -259,31 +186,17 @@ fn recovery_unfinished_transaction_is_dropped_whole() {
     let mut big = config(dir.path());
     big.segment_bytes_max = 1024 * 1024;
     let (mut writer, _, _) = open(&big, 0).expect("open");
-    let written = write_transactions(
-        &mut writer,
-        &[
-            vec![b"a".to_vec()],
-            vec![b"b1".to_vec(), b"b2".to_vec(), b"b3".to_vec()],
-        ],
-    );
+    let written =
+        write_transactions(&mut writer, &[vec![b"a".to_vec()], vec![b"b1".to_vec(), b"b2".to_vec(), b"b3".to_vec()]]);
     drop(writer);
     let segment = last_segment(dir.path());
     let length = std::fs::metadata(&segment).expect("stat").len();
     // Cut inside the last frame of the three-frame transaction: its first two
     // frames are whole and valid, but must not survive without the third.
-    std::fs::write(
-        &segment,
-        std::fs::read(&segment)
-            .expect("read")
-            .get(..(length - 3) as usize)
-            .expect("prefix"),
-    )
-    .expect("cut");
+    std::fs::write(&segment, std::fs::read(&segment).expect("read").get(..(length - 3) as usize).expect("prefix"))
+        .expect("cut");
     let (writer, reader, _) = open(&big, 0).expect("reopen");
-    assert_eq!(
-        read_all_forward(&reader, writer.end()),
-        written.get(..1).expect("prefix").to_vec()
-    );
+    assert_eq!(read_all_forward(&reader, writer.end()), written.get(..1).expect("prefix").to_vec());
 }
 
 #[test]
@@ -333,19 +246,11 @@ fn write_refused_after_poisoning_and_payload_limits_are_enforced() {
 #[test]
 fn ending_a_transaction_after_the_fact_is_the_same_as_ending_it_on_push() {
     let mut direct = FrameBatch::new();
-    direct
-        .push(false, |buffer| buffer.extend_from_slice(b"one"))
-        .expect("push");
-    direct
-        .push(true, |buffer| buffer.extend_from_slice(b"two"))
-        .expect("push");
+    direct.push(false, |buffer| buffer.extend_from_slice(b"one")).expect("push");
+    direct.push(true, |buffer| buffer.extend_from_slice(b"two")).expect("push");
     let mut later = FrameBatch::new();
-    later
-        .push(false, |buffer| buffer.extend_from_slice(b"one"))
-        .expect("push");
-    later
-        .push(false, |buffer| buffer.extend_from_slice(b"two"))
-        .expect("push");
+    later.push(false, |buffer| buffer.extend_from_slice(b"one")).expect("push");
+    later.push(false, |buffer| buffer.extend_from_slice(b"two")).expect("push");
     assert!(later.has_open_transaction());
     later.end_transaction();
     assert!(!later.has_open_transaction());

@@ -43,14 +43,9 @@ impl LogWriter {
         if self.poisoned {
             return Err(LogError::Poisoned);
         }
-        debug_assert!(
-            !batch.has_open_transaction(),
-            "a batch must end on a transaction boundary"
-        );
+        debug_assert!(!batch.has_open_transaction(), "a batch must end on a transaction boundary");
         let batch_bytes = batch.len_bytes() as u64;
-        if self.active_len > SEGMENT_HEADER_BYTES
-            && self.active_len + batch_bytes > self.segment_bytes_max
-        {
+        if self.active_len > SEGMENT_HEADER_BYTES && self.active_len + batch_bytes > self.segment_bytes_max {
             self.roll()?;
         }
         let start = self.end();
@@ -59,19 +54,11 @@ impl LogWriter {
             if !undone {
                 self.poisoned = true;
             }
-            return Err(LogError::Io {
-                op: "write",
-                path: self.active_path.clone(),
-                source: error,
-            });
+            return Err(LogError::Io { op: "write", path: self.active_path.clone(), source: error });
         }
         if let Err(error) = self.active.sync_data() {
             self.poisoned = true;
-            return Err(LogError::Io {
-                op: "fdatasync",
-                path: self.active_path.clone(),
-                source: error,
-            });
+            return Err(LogError::Io { op: "fdatasync", path: self.active_path.clone(), source: error });
         }
         self.active_len += batch_bytes;
         Ok(start)
@@ -82,16 +69,9 @@ impl LogWriter {
     fn roll(&mut self) -> Result<(), LogError> {
         let base = self.end();
         let path = create_segment(&self.dir, base).inspect_err(|_| self.poisoned = true)?;
-        let append = OpenOptions::new()
-            .append(true)
-            .open(&path)
-            .map_err(LogError::io("open", &path))?;
+        let append = OpenOptions::new().append(true).open(&path).map_err(LogError::io("open", &path))?;
         let read = File::open(&path).map_err(LogError::io("open", &path))?;
-        self.segments.insert(Arc::new(Segment {
-            base,
-            path: path.clone(),
-            file: read,
-        }));
+        self.segments.insert(Arc::new(Segment { base, path: path.clone(), file: read }));
         self.active = append;
         self.active_path = path;
         self.active_base = base;

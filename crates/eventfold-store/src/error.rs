@@ -27,10 +27,7 @@ pub enum StorageErrorKind {
 
 impl StorageError {
     pub fn new(kind: StorageErrorKind, message: impl Into<String>) -> Self {
-        Self {
-            kind,
-            message: message.into(),
-        }
+        Self { kind, message: message.into() }
     }
 }
 
@@ -38,11 +35,7 @@ impl StorageError {
 #[non_exhaustive]
 pub enum AppendError {
     #[error("WrongExpectedVersion: stream `{stream}` expected {expected}, actual {actual}")]
-    WrongExpectedVersion {
-        stream: StreamName,
-        expected: ExpectedRevision,
-        actual: CurrentRevision,
-    },
+    WrongExpectedVersion { stream: StreamName, expected: ExpectedRevision, actual: CurrentRevision },
     #[error("stream `{stream}` is deleted")]
     StreamDeleted { stream: StreamName },
     #[error("append of {size_bytes} bytes exceeds the maximum append size of {max_bytes} bytes")]
@@ -81,9 +74,7 @@ impl From<ReadError> for SubscriptionError {
     fn from(error: ReadError) -> Self {
         match error {
             ReadError::StreamDeleted { stream } => SubscriptionError::StreamDeleted { stream },
-            ReadError::InvalidPosition { position } => {
-                SubscriptionError::InvalidPosition { position }
-            }
+            ReadError::InvalidPosition { position } => SubscriptionError::InvalidPosition { position },
             ReadError::Storage(storage) => SubscriptionError::Storage(storage),
             ReadError::StreamNotFound { stream } => SubscriptionError::Storage(StorageError::new(
                 crate::StorageErrorKind::Corrupt,

@@ -54,9 +54,7 @@ pub struct Timestamp(pub i64);
 
 impl Timestamp {
     pub fn now() -> Self {
-        let ticks = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |since_epoch| since_epoch.as_nanos() / 100);
+        let ticks = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |since_epoch| since_epoch.as_nanos() / 100);
         Self(i64::try_from(ticks).unwrap_or(i64::MAX))
     }
 

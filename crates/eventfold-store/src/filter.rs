@@ -39,13 +39,13 @@ impl EventFilter {
 
     pub fn matches(&self, event: &RecordedEvent) -> bool {
         match self {
-            EventFilter::StreamNamePrefix(prefixes) => prefixes
-                .iter()
-                .any(|prefix| event.stream.as_str().starts_with(prefix.as_str())),
+            EventFilter::StreamNamePrefix(prefixes) => {
+                prefixes.iter().any(|prefix| event.stream.as_str().starts_with(prefix.as_str()))
+            }
             EventFilter::StreamNameRegex(regex) => regex.is_match(event.stream.as_str()),
-            EventFilter::EventTypePrefix(prefixes) => prefixes
-                .iter()
-                .any(|prefix| event.event_type.starts_with(prefix.as_str())),
+            EventFilter::EventTypePrefix(prefixes) => {
+                prefixes.iter().any(|prefix| event.event_type.starts_with(prefix.as_str()))
+            }
             EventFilter::EventTypeRegex(regex) => regex.is_match(&event.event_type),
         }
     }
@@ -53,14 +53,9 @@ impl EventFilter {
 
 impl Regex {
     pub fn new(pattern: &str) -> Result<Self, FilterError> {
-        let compiled = fancy_regex::Regex::new(pattern).map_err(|error| FilterError {
-            pattern: pattern.to_owned(),
-            reason: error.to_string(),
-        })?;
-        Ok(Self {
-            source: Arc::from(pattern),
-            compiled: Arc::new(compiled),
-        })
+        let compiled = fancy_regex::Regex::new(pattern)
+            .map_err(|error| FilterError { pattern: pattern.to_owned(), reason: error.to_string() })?;
+        Ok(Self { source: Arc::from(pattern), compiled: Arc::new(compiled) })
     }
 
     pub fn as_str(&self) -> &str {

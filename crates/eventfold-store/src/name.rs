@@ -54,9 +54,7 @@ impl StreamName {
     /// (the `$by_category` projection's default). A name without `-` is its
     /// own category.
     pub fn category(&self) -> &str {
-        self.0
-            .split_once('-')
-            .map_or(&self.0, |(category, _)| category)
+        self.0.split_once('-').map_or(&self.0, |(category, _)| category)
     }
 }
 
@@ -91,15 +89,9 @@ mod tests {
 
     #[test]
     fn accepts_ordinary_and_system_names() {
-        assert_eq!(
-            StreamName::new("order-42").map(|n| n.category().to_owned()),
-            Ok("order".into())
-        );
+        assert_eq!(StreamName::new("order-42").map(|n| n.category().to_owned()), Ok("order".into()));
         assert!(StreamName::new("$$order-42").is_ok_and(|n| n.is_system()));
-        assert_eq!(
-            StreamName::new("plain").map(|n| n.category().to_owned()),
-            Ok("plain".into())
-        );
+        assert_eq!(StreamName::new("plain").map(|n| n.category().to_owned()), Ok("plain".into()));
     }
 
     #[test]
@@ -107,14 +99,9 @@ mod tests {
         assert_eq!(StreamName::new(""), Err(InvalidStreamName::Empty));
         assert_eq!(
             StreamName::new("x".repeat(STREAM_NAME_MAX_BYTES + 1)),
-            Err(InvalidStreamName::TooLong {
-                length: STREAM_NAME_MAX_BYTES + 1
-            })
+            Err(InvalidStreamName::TooLong { length: STREAM_NAME_MAX_BYTES + 1 })
         );
-        assert_eq!(
-            StreamName::new("a\nb"),
-            Err(InvalidStreamName::ControlCharacter)
-        );
+        assert_eq!(StreamName::new("a\nb"), Err(InvalidStreamName::ControlCharacter));
         assert_eq!(StreamName::new("$all"), Err(InvalidStreamName::ReservedAll));
         assert!(StreamName::new("x".repeat(STREAM_NAME_MAX_BYTES)).is_ok());
     }

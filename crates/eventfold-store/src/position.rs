@@ -97,11 +97,7 @@ mod tests {
             (Exact(4), Current(5), false),
         ];
         for (expected, current, satisfied) in cases {
-            assert_eq!(
-                current.satisfies(expected),
-                satisfied,
-                "{expected:?} vs {current:?}"
-            );
+            assert_eq!(current.satisfies(expected), satisfied, "{expected:?} vs {current:?}");
         }
         assert_eq!(CurrentRevision::NoStream.next(), 0);
         assert_eq!(Current(9).next(), 10);

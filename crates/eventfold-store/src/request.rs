@@ -11,11 +11,7 @@ pub struct AppendRequest {
 
 impl AppendRequest {
     pub fn new(stream: StreamName, expected: ExpectedRevision, events: Vec<ProposedEvent>) -> Self {
-        Self {
-            stream,
-            expected,
-            events,
-        }
+        Self { stream, expected, events }
     }
 
     pub fn size_bytes(&self) -> usize {
@@ -66,21 +62,11 @@ pub struct ReadStreamRequest {
 
 impl ReadStreamRequest {
     pub fn forwards(stream: StreamName) -> Self {
-        Self {
-            stream,
-            from: RevisionFrom::Start,
-            direction: Direction::Forwards,
-            max_count: u64::MAX,
-        }
+        Self { stream, from: RevisionFrom::Start, direction: Direction::Forwards, max_count: u64::MAX }
     }
 
     pub fn backwards(stream: StreamName) -> Self {
-        Self {
-            stream,
-            from: RevisionFrom::End,
-            direction: Direction::Backwards,
-            max_count: u64::MAX,
-        }
+        Self { stream, from: RevisionFrom::End, direction: Direction::Backwards, max_count: u64::MAX }
     }
 }
 
@@ -94,21 +80,11 @@ pub struct ReadAllRequest {
 
 impl ReadAllRequest {
     pub fn forwards() -> Self {
-        Self {
-            from: AllFrom::Start,
-            direction: Direction::Forwards,
-            max_count: u64::MAX,
-            filter: None,
-        }
+        Self { from: AllFrom::Start, direction: Direction::Forwards, max_count: u64::MAX, filter: None }
     }
 
     pub fn backwards() -> Self {
-        Self {
-            from: AllFrom::End,
-            direction: Direction::Backwards,
-            max_count: u64::MAX,
-            filter: None,
-        }
+        Self { from: AllFrom::End, direction: Direction::Backwards, max_count: u64::MAX, filter: None }
     }
 }
 

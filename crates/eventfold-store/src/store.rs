@@ -2,9 +2,8 @@ use async_trait::async_trait;
 use futures::stream::BoxStream;
 
 use crate::{
-    AppendError, AppendOutcome, AppendRequest, CurrentRevision, Position, ReadAllRequest,
-    ReadError, ReadStreamRequest, RecordedEvent, StreamName, SubscribeToAllRequest,
-    SubscribeToStreamRequest, SubscriptionError,
+    AppendError, AppendOutcome, AppendRequest, CurrentRevision, Position, ReadAllRequest, ReadError, ReadStreamRequest,
+    RecordedEvent, StreamName, SubscribeToAllRequest, SubscribeToStreamRequest, SubscriptionError,
 };
 
 /// A read's events, produced lazily: memory stays bounded whatever the count.
@@ -40,10 +39,7 @@ pub trait EventStore: Send + Sync + 'static {
 
     /// Appends to several streams, each with its own expectation, all or
     /// nothing. Outcomes come back in request order.
-    async fn append_transaction(
-        &self,
-        requests: Vec<AppendRequest>,
-    ) -> Result<Vec<AppendOutcome>, AppendError>;
+    async fn append_transaction(&self, requests: Vec<AppendRequest>) -> Result<Vec<AppendOutcome>, AppendError>;
 
     async fn read_stream(&self, request: ReadStreamRequest) -> Result<EventStream, ReadError>;
 
@@ -54,10 +50,7 @@ pub trait EventStore: Send + Sync + 'static {
         request: SubscribeToStreamRequest,
     ) -> Result<SubscriptionStream, SubscriptionError>;
 
-    async fn subscribe_to_all(
-        &self,
-        request: SubscribeToAllRequest,
-    ) -> Result<SubscriptionStream, SubscriptionError>;
+    async fn subscribe_to_all(&self, request: SubscribeToAllRequest) -> Result<SubscriptionStream, SubscriptionError>;
 
     async fn stream_revision(&self, stream: &StreamName) -> Result<CurrentRevision, ReadError>;
 

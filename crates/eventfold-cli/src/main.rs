@@ -1,0 +1,34 @@
+//! `eventfold`: the one binary. `eventfold serve` runs the database.
+
+mod serve;
+
+use std::io::IsTerminal;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "eventfold", version, about = "An event store database")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server on the embedded storage engine.
+    Serve(serve::ServeArgs),
+}
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("EVENTFOLD_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+    match Cli::parse().command {
+        Command::Serve(args) => serve::run(args),
+    }
+}

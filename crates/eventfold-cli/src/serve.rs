@@ -1,0 +1,61 @@
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use eventfold_engine::{Engine, EngineConfig};
+use eventfold_store::EventStore;
+
+#[derive(clap::Args)]
+pub struct ServeArgs {
+    /// Data directory of the embedded engine.
+    #[arg(long, env = "EVENTFOLD_DB", default_value = "./data")]
+    db: PathBuf,
+    /// Address to listen on (gRPC and HTTP share it).
+    #[arg(long, env = "EVENTFOLD_LISTEN", default_value = "127.0.0.1:2113")]
+    listen: SocketAddr,
+    /// Largest append accepted, in bytes of event types, data and metadata.
+    #[arg(long, env = "EVENTFOLD_MAX_APPEND_BYTES", default_value_t = eventfold_store::DEFAULT_MAX_APPEND_BYTES)]
+    max_append_bytes: usize,
+}
+
+pub fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
+    runtime.block_on(serve(args))
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let mut config = EngineConfig::new(&args.db);
+    config.max_append_bytes = args.max_append_bytes;
+    let engine = tokio::task::spawn_blocking(move || Engine::open(config))
+        .await
+        .context("opening the engine")?
+        .with_context(|| format!("opening the database in {}", args.db.display()))?;
+    let listener =
+        tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("listening on {}", args.listen))?;
+    let address = listener.local_addr().context("reading the listening address")?;
+    tracing::info!(%address, db = %args.db.display(), version = eventfold_server::VERSION, "eventfold is serving");
+    let store: Arc<dyn EventStore> = Arc::new(engine.clone());
+    eventfold_server::serve(store, listener, shutdown_signal()).await.context("serving")?;
+    tracing::info!("shutting down: flushing the index and closing files");
+    engine.shutdown().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(signal) => signal,
+        Err(error) => {
+            tracing::warn!(%error, "cannot listen for SIGTERM; only Ctrl-C stops the server");
+            let _ = interrupt.await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = interrupt => {}
+        _ = terminate.recv() => {}
+    }
+}

@@ -1,0 +1,84 @@
+//! Goal: `eventfold serve`, run as a real process, opens its data
+//! directory, answers `GET /health` on the address it logs, and on SIGTERM
+//! stops cleanly (exit 0) so that the next start finds nothing to repair.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+struct Server {
+    child: Child,
+    address: SocketAddr,
+    log: mpsc::Receiver<String>,
+}
+
+fn start(db: &std::path::Path) -> Server {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_eventfold"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("EVENTFOLD_DB", db)
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("spawn eventfold serve");
+    let stderr = child.stderr.take().expect("stderr is piped");
+    let (lines, log) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let address = loop {
+        let line = log.recv_timeout(Duration::from_secs(60)).expect("server logs its address within a minute");
+        if let Some(rest) = line.split("address=").nth(1) {
+            let address = rest.split_whitespace().next().expect("address value");
+            break address.parse().expect("a socket address");
+        }
+    };
+    Server { child, address, log }
+}
+
+fn get(address: SocketAddr, path: &str) -> String {
+    let mut socket = TcpStream::connect(address).expect("connect");
+    socket.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    write!(socket, "GET {path} HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n").expect("send");
+    let mut response = String::new();
+    socket.read_to_string(&mut response).expect("read");
+    response
+}
+
+fn terminate(mut server: Server) -> Vec<String> {
+    let status = Command::new("kill").args(["-TERM", &server.child.id().to_string()]).status().expect("run kill");
+    assert!(status.success());
+    for _ in 0..300 {
+        if let Some(exit) = server.child.try_wait().expect("wait") {
+            assert!(exit.success(), "clean exit after SIGTERM, got {exit}");
+            return server.log.try_iter().collect();
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = server.child.kill();
+    panic!("server did not stop within 30 s of SIGTERM");
+}
+
+#[test]
+fn serve_answers_health_and_stops_cleanly_on_sigterm() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = start(dir.path());
+    let response = get(server.address, "/health");
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(response.contains(r#""status":"ok""#), "{response}");
+    let missing = get(server.address, "/no-such-page");
+    assert!(missing.starts_with("HTTP/1.1 404"), "{missing}");
+    let log = terminate(server);
+    assert!(log.iter().any(|line| line.contains("stopped")), "{log:?}");
+    assert!(dir.path().join("log").is_dir() && dir.path().join("index.redb").is_file());
+
+    // The directory is released and reopens without repairs.
+    let again = start(dir.path());
+    assert!(get(again.address, "/health").starts_with("HTTP/1.1 200"));
+    terminate(again);
+}
