@@ -1,5 +1,6 @@
 //! `eventfold`: the one binary. `eventfold serve` runs the database.
 
+mod bench;
 mod serve;
 
 use std::io::IsTerminal;
@@ -17,6 +18,8 @@ struct Cli {
 enum Command {
     /// Run the server on the embedded storage engine.
     Serve(serve::ServeArgs),
+    /// Measure the engine against the disk's own fsync rate; prints JSON.
+    Bench(bench::BenchArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -30,5 +33,6 @@ fn main() -> anyhow::Result<()> {
         .init();
     match Cli::parse().command {
         Command::Serve(args) => serve::run(args),
+        Command::Bench(args) => bench::run(args),
     }
 }
