@@ -36,7 +36,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let address = listener.local_addr().context("reading the listening address")?;
     tracing::info!(%address, db = %args.db.display(), version = eventfold_server::VERSION, "eventfold is serving");
     let store: Arc<dyn EventStore> = Arc::new(engine.clone());
-    eventfold_server::serve(store, listener, shutdown_signal()).await.context("serving")?;
+    let options = eventfold_server::ServeOptions { max_append_bytes: args.max_append_bytes };
+    eventfold_server::serve(store, listener, options, shutdown_signal()).await.context("serving")?;
     tracing::info!("shutting down: flushing the index and closing files");
     engine.shutdown().await;
     tracing::info!("stopped");

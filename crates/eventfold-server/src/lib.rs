@@ -1,4 +1,5 @@
-//! The server: every protocol eventfold speaks, on one port, each a thin
+//! The server: every protocol eventfold speaks (gRPC for the EventStoreDB
+//! clients, its own HTTP/JSON), on one port, each a thin
 //! adapter over [`EventStore`]. It never sees the engine behind the trait,
 //! so the same server runs on the embedded engine or on PostgreSQL.
 
@@ -10,7 +11,7 @@ use std::sync::Arc;
 use eventfold_store::EventStore;
 use tokio::net::TcpListener;
 
-pub use http::router;
+pub use http::{fallback, router};
 
 /// What the adapters share: the store and facts about this server.
 #[derive(Clone)]
@@ -18,16 +19,36 @@ pub struct AppState {
     pub store: Arc<dyn EventStore>,
 }
 
-/// Serves on `listener` until `shutdown` completes, then stops accepting,
-/// lets in-flight requests finish and returns.
+/// How the server presents itself.
+#[derive(Clone, Debug)]
+pub struct ServeOptions {
+    /// Largest append the store accepts; the gRPC face reports it.
+    pub max_append_bytes: usize,
+}
+
+/// Serves gRPC (HTTP/2, plaintext) and HTTP/1.1 on `listener` until
+/// `shutdown` completes, then stops accepting, lets in-flight requests
+/// finish and returns.
 pub async fn serve(
     store: Arc<dyn EventStore>,
     listener: TcpListener,
+    options: ServeOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let app = router(AppState { store });
+    let node = eventfold_grpc::NodeInfo {
+        advertised_address: listener.local_addr()?,
+        server_version: PROTOCOL_SERVER_VERSION.to_owned(),
+        max_append_bytes: options.max_append_bytes,
+    };
+    let grpc = eventfold_grpc::routes(Arc::clone(&store), node).into_axum_router();
+    let app = router(AppState { store }).merge(grpc).fallback(fallback);
     axum::serve(listener, app).with_graceful_shutdown(shutdown).await
 }
 
-/// The version every face reports.
+/// eventfold's own version, reported by its own faces.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The EventStoreDB server version whose client protocol eventfold speaks.
+/// Clients turn features on by this number, so it names the protocol level,
+/// not eventfold's release.
+pub const PROTOCOL_SERVER_VERSION: &str = "25.1.0";

@@ -1,6 +1,9 @@
 //! eventfold's own HTTP/JSON face.
 
+mod fallback;
 mod health;
+
+pub use fallback::fallback;
 
 use axum::Router;
 use axum::routing::get;

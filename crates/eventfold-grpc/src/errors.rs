@@ -1,0 +1,119 @@
+//! Store errors → gRPC statuses, once, at the edge. Clients decide by the
+//! status code, the message text (Python) and the `exception` trailer (Rust,
+//! Node, .NET), so all three follow what EventStoreDB sends.
+
+use eventfold_store::{
+    AppendError, CurrentRevision, ExpectedRevision, ReadError, StorageError, StorageErrorKind, StreamName,
+    SubscriptionError,
+};
+use tonic::metadata::{MetadataMap, MetadataValue};
+use tonic::{Code, Status};
+
+fn with_trailers(code: Code, message: String, trailers: &[(&'static str, String)]) -> Status {
+    let mut metadata = MetadataMap::new();
+    for (key, value) in trailers {
+        if let Ok(value) = MetadataValue::try_from(value.as_str()) {
+            metadata.insert(*key, value);
+        }
+    }
+    Status::with_metadata(code, message, metadata)
+}
+
+pub fn stream_deleted(stream: &StreamName) -> Status {
+    with_trailers(
+        Code::FailedPrecondition,
+        format!("Event stream '{stream}' is deleted."),
+        &[("exception", "stream-deleted".into()), ("stream-name", stream.to_string())],
+    )
+}
+
+/// EventStoreDB's numbering: -1 no stream, -2 any, -4 stream exists.
+pub fn expected_version_number(expected: ExpectedRevision) -> i64 {
+    match expected {
+        ExpectedRevision::Any => -2,
+        ExpectedRevision::NoStream => -1,
+        ExpectedRevision::StreamExists => -4,
+        ExpectedRevision::Exact(revision) => revision as i64,
+    }
+}
+
+pub fn current_version_number(current: CurrentRevision) -> i64 {
+    match current {
+        CurrentRevision::NoStream => -1,
+        CurrentRevision::Current(revision) => revision as i64,
+    }
+}
+
+pub fn wrong_expected_version(stream: &StreamName, expected: ExpectedRevision, actual: CurrentRevision) -> Status {
+    let expected = expected_version_number(expected);
+    let actual = current_version_number(actual);
+    with_trailers(
+        Code::FailedPrecondition,
+        format!(
+            "WrongExpectedVersion: Append failed due to WrongExpectedVersion. Stream: {stream}, Expected version: {expected}, Actual version: {actual}"
+        ),
+        &[
+            ("exception", "wrong-expected-version".into()),
+            ("stream-name", stream.to_string()),
+            ("expected-version", expected.to_string()),
+            ("actual-version", actual.to_string()),
+        ],
+    )
+}
+
+pub fn maximum_append_size_exceeded(max_bytes: usize) -> Status {
+    with_trailers(
+        Code::InvalidArgument,
+        format!("Maximum Append Size of {max_bytes} Exceeded."),
+        &[("exception", "maximum-append-size-exceeded".into()), ("maximum-append-size", max_bytes.to_string())],
+    )
+}
+
+pub fn storage(error: &StorageError) -> Status {
+    let code = match error.kind {
+        StorageErrorKind::Closed => Code::Unavailable,
+        StorageErrorKind::DiskFull => Code::ResourceExhausted,
+        _ => Code::Internal,
+    };
+    Status::new(code, error.to_string())
+}
+
+pub fn append(error: &AppendError) -> Status {
+    match error {
+        AppendError::WrongExpectedVersion { stream, expected, actual } => {
+            wrong_expected_version(stream, *expected, *actual)
+        }
+        AppendError::StreamDeleted { stream } => stream_deleted(stream),
+        AppendError::MaximumAppendSizeExceeded { max_bytes, .. } => maximum_append_size_exceeded(*max_bytes),
+        AppendError::InvalidEvent { reason } => Status::invalid_argument(reason.clone()),
+        AppendError::Storage(storage_error) => storage(storage_error),
+        other => Status::internal(other.to_string()),
+    }
+}
+
+pub fn read(error: &ReadError) -> Status {
+    match error {
+        ReadError::StreamDeleted { stream } => stream_deleted(stream),
+        ReadError::StreamNotFound { stream } => with_trailers(
+            Code::NotFound,
+            format!("Event stream '{stream}' is not found."),
+            &[("exception", "stream-not-found".into()), ("stream-name", stream.to_string())],
+        ),
+        ReadError::InvalidPosition { position } => {
+            Status::invalid_argument(format!("position {position} is not the position of an event"))
+        }
+        ReadError::Storage(storage_error) => storage(storage_error),
+        other => Status::internal(other.to_string()),
+    }
+}
+
+pub fn subscription(error: &SubscriptionError) -> Status {
+    match error {
+        SubscriptionError::StreamDeleted { stream } => stream_deleted(stream),
+        SubscriptionError::InvalidPosition { position } => {
+            Status::invalid_argument(format!("position {position} is not the position of an event"))
+        }
+        SubscriptionError::Storage(storage_error) => storage(storage_error),
+        other => Status::internal(other.to_string()),
+    }
+}

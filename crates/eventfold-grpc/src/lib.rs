@@ -1,0 +1,36 @@
+//! The EventStoreDB/KurrentDB client protocol over gRPC, so that the official
+//! clients work unchanged. Every service here translates protocol messages
+//! to [`EventStore`] calls and back; no storage logic lives here.
+
+mod convert;
+mod errors;
+mod gossip;
+mod server_features;
+mod streams;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use eventfold_proto::event_store::client::gossip::gossip_server::GossipServer;
+use eventfold_proto::event_store::client::server_features::server_features_server::ServerFeaturesServer;
+use eventfold_proto::event_store::client::streams::streams_server::StreamsServer;
+use eventfold_store::EventStore;
+
+/// Facts about this node that the protocol reports.
+#[derive(Clone, Debug)]
+pub struct NodeInfo {
+    /// The address clients reach this node on (Gossip answers with it).
+    pub advertised_address: SocketAddr,
+    /// Reported as `event_store_server_version`; clients check features by it.
+    pub server_version: String,
+    /// Largest append accepted, reported in `MaximumAppendSizeExceeded`.
+    pub max_append_bytes: usize,
+}
+
+/// All gRPC services, ready to be merged into the one HTTP router.
+pub fn routes(store: Arc<dyn EventStore>, node: NodeInfo) -> tonic::service::Routes {
+    let node = Arc::new(node);
+    tonic::service::Routes::new(StreamsServer::new(streams::StreamsService::new(Arc::clone(&store), Arc::clone(&node))))
+        .add_service(ServerFeaturesServer::new(server_features::ServerFeaturesService::new(Arc::clone(&node))))
+        .add_service(GossipServer::new(gossip::GossipService::new(node)))
+}

@@ -1,0 +1,42 @@
+use std::sync::Arc;
+
+use eventfold_proto::event_store::client::Empty;
+use eventfold_proto::event_store::client::server_features::server_features_server::ServerFeatures;
+use eventfold_proto::event_store::client::server_features::{SupportedMethod, SupportedMethods};
+use tonic::{Request, Response, Status};
+
+use crate::NodeInfo;
+
+/// Exactly the methods implemented: clients switch features on by this list.
+const SUPPORTED: &[(&str, &str, &[&str])] = &[
+    ("event_store.client.streams.streams", "read", &["position", "events"]),
+    ("event_store.client.streams.streams", "append", &[]),
+    ("event_store.client.streams.streams", "batchappend", &[]),
+    ("event_store.client.server_features.serverfeatures", "getsupportedmethods", &[]),
+    ("event_store.client.gossip.gossip", "read", &[]),
+];
+
+pub struct ServerFeaturesService {
+    node: Arc<NodeInfo>,
+}
+
+impl ServerFeaturesService {
+    pub fn new(node: Arc<NodeInfo>) -> Self {
+        Self { node }
+    }
+}
+
+#[tonic::async_trait]
+impl ServerFeatures for ServerFeaturesService {
+    async fn get_supported_methods(&self, _request: Request<Empty>) -> Result<Response<SupportedMethods>, Status> {
+        let methods = SUPPORTED
+            .iter()
+            .map(|(service, method, features)| SupportedMethod {
+                method_name: (*method).to_owned(),
+                service_name: (*service).to_owned(),
+                features: features.iter().map(|feature| (*feature).to_owned()).collect(),
+            })
+            .collect();
+        Ok(Response::new(SupportedMethods { methods, event_store_server_version: self.node.server_version.clone() }))
+    }
+}

@@ -1,0 +1,65 @@
+//! `event_store.client.streams.Streams`.
+
+mod append;
+mod batch_append;
+mod read;
+
+use std::pin::Pin;
+use std::sync::Arc;
+
+use eventfold_proto::event_store::client::streams::streams_server::Streams;
+use eventfold_proto::event_store::client::streams::{
+    AppendReq, AppendResp, BatchAppendReq, BatchAppendResp, DeleteReq, DeleteResp, ReadReq, ReadResp, TombstoneReq,
+    TombstoneResp,
+};
+use eventfold_store::EventStore;
+use futures::Stream;
+use tonic::{Request, Response, Status, Streaming};
+
+use crate::NodeInfo;
+
+pub type ResponseStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'static>>;
+
+pub struct StreamsService {
+    store: Arc<dyn EventStore>,
+    node: Arc<NodeInfo>,
+}
+
+impl StreamsService {
+    pub fn new(store: Arc<dyn EventStore>, node: Arc<NodeInfo>) -> Self {
+        Self { store, node }
+    }
+}
+
+#[tonic::async_trait]
+impl Streams for StreamsService {
+    type ReadStream = ResponseStream<ReadResp>;
+    type BatchAppendStream = ResponseStream<BatchAppendResp>;
+
+    async fn read(&self, request: Request<ReadReq>) -> Result<Response<Self::ReadStream>, Status> {
+        read::read(Arc::clone(&self.store), request.into_inner()).await.map(Response::new)
+    }
+
+    async fn append(&self, request: Request<Streaming<AppendReq>>) -> Result<Response<AppendResp>, Status> {
+        append::append(self.store.as_ref(), &self.node, request.into_inner()).await.map(Response::new)
+    }
+
+    async fn delete(&self, _request: Request<DeleteReq>) -> Result<Response<DeleteResp>, Status> {
+        Err(Status::unimplemented("Streams.Delete is not implemented yet"))
+    }
+
+    async fn tombstone(&self, _request: Request<TombstoneReq>) -> Result<Response<TombstoneResp>, Status> {
+        Err(Status::unimplemented("Streams.Tombstone is not implemented yet"))
+    }
+
+    async fn batch_append(
+        &self,
+        request: Request<Streaming<BatchAppendReq>>,
+    ) -> Result<Response<Self::BatchAppendStream>, Status> {
+        Ok(Response::new(batch_append::batch_append(
+            Arc::clone(&self.store),
+            Arc::clone(&self.node),
+            request.into_inner(),
+        )))
+    }
+}

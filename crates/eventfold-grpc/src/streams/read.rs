@@ -1,0 +1,231 @@
+//! `Streams.Read`: reads of a stream or `$all` (with `count`), and catch-up
+//! subscriptions (with `subscription`). Responses are produced as the client
+//! consumes them: HTTP/2 flow control stops the storage reads of a slow
+//! reader, so memory stays bounded whatever the read's size.
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use eventfold_proto::event_store::client::streams::read_req::options::{
+    self, AllOptions, CountOption, FilterOptions, ReadDirection, StreamOption, StreamOptions, all_options,
+    filter_options, stream_options, uuid_option,
+};
+use eventfold_proto::event_store::client::streams::read_resp::{
+    self, CaughtUp, Checkpoint, ReadEvent, StreamNotFound, SubscriptionConfirmation, read_event,
+};
+use eventfold_proto::event_store::client::streams::{ReadReq, ReadResp};
+use eventfold_store::{
+    AllFrom, Direction, EventFilter, EventStore, Position, ReadAllRequest, ReadError, ReadStreamRequest, RecordedEvent,
+    RevisionFrom, SubscribeFrom, SubscribeToAllRequest, SubscribeToStreamRequest, SubscriptionItem,
+};
+use futures::StreamExt;
+use tonic::Status;
+
+use super::ResponseStream;
+use crate::convert::{recorded_metadata, stream_identifier, stream_name, uuid_to_proto};
+use crate::errors;
+
+pub async fn read(store: Arc<dyn EventStore>, request: ReadReq) -> Result<ResponseStream<ReadResp>, Status> {
+    let options = request.options.ok_or_else(|| Status::invalid_argument("read without options"))?;
+    let structured = matches!(
+        options.uuid_option.as_ref().and_then(|option| option.content.as_ref()),
+        Some(uuid_option::Content::Structured(_))
+    );
+    let direction = match ReadDirection::try_from(options.read_direction) {
+        Ok(ReadDirection::Forwards) => Direction::Forwards,
+        Ok(ReadDirection::Backwards) => Direction::Backwards,
+        Err(_) => return Err(Status::invalid_argument(format!("unknown read direction {}", options.read_direction))),
+    };
+    let filter = match options.filter_option {
+        Some(options::FilterOption::Filter(filter)) => Some(parse_filter(&filter)?),
+        Some(options::FilterOption::NoFilter(_)) | None => None,
+    };
+    let count = options.count_option.ok_or_else(|| Status::invalid_argument("read without count or subscription"))?;
+    let stream_option = options.stream_option.ok_or_else(|| Status::invalid_argument("read without stream or all"))?;
+    match (stream_option, count) {
+        (StreamOption::Stream(stream), CountOption::Count(max_count)) => {
+            read_stream(store.as_ref(), stream, direction, max_count, structured).await
+        }
+        (StreamOption::Stream(stream), CountOption::Subscription(_)) => {
+            subscribe_to_stream(store.as_ref(), stream, structured).await
+        }
+        (StreamOption::All(all), CountOption::Count(max_count)) => {
+            let from = match all.all_option {
+                Some(all_options::AllOption::Start(_)) => AllFrom::Start,
+                Some(all_options::AllOption::End(_)) => AllFrom::End,
+                Some(all_options::AllOption::Position(position)) => {
+                    AllFrom::Position(Position(position.commit_position))
+                }
+                None => return Err(Status::invalid_argument("read of $all without a start")),
+            };
+            let request = ReadAllRequest { from, direction, max_count, filter: filter.map(|(filter, _)| filter) };
+            let events = store.read_all(request).await.map_err(|error| errors::read(&error))?;
+            Ok(events_response(events, structured))
+        }
+        (StreamOption::All(all), CountOption::Subscription(_)) => {
+            subscribe_to_all(store.as_ref(), all, filter, structured).await
+        }
+    }
+}
+
+/// A filter and its checkpoint interval: `max` window × multiplier.
+fn parse_filter(options: &FilterOptions) -> Result<(EventFilter, u32), Status> {
+    let (expression, by_stream) = match &options.filter {
+        Some(filter_options::Filter::StreamIdentifier(expression)) => (expression, true),
+        Some(filter_options::Filter::EventType(expression)) => (expression, false),
+        None => return Err(Status::invalid_argument("filter without a stream or event type expression")),
+    };
+    let filter = if !expression.prefix.is_empty() {
+        if by_stream {
+            EventFilter::StreamNamePrefix(expression.prefix.clone())
+        } else {
+            EventFilter::EventTypePrefix(expression.prefix.clone())
+        }
+    } else if !expression.regex.is_empty() {
+        let compiled = if by_stream {
+            EventFilter::stream_name_regex(&expression.regex)
+        } else {
+            EventFilter::event_type_regex(&expression.regex)
+        };
+        compiled.map_err(|error| Status::invalid_argument(error.to_string()))?
+    } else {
+        return Err(Status::invalid_argument("filter has neither a prefix nor a regex"));
+    };
+    let window = match options.window {
+        Some(filter_options::Window::Max(max)) => max.max(1),
+        Some(filter_options::Window::Count(_)) | None => 1,
+    };
+    let interval = window.saturating_mul(options.checkpoint_interval_multiplier.max(1));
+    Ok((filter, interval))
+}
+
+async fn read_stream(
+    store: &dyn EventStore,
+    options: StreamOptions,
+    direction: Direction,
+    max_count: u64,
+    structured: bool,
+) -> Result<ResponseStream<ReadResp>, Status> {
+    let stream = stream_name(options.stream_identifier.as_ref())?;
+    let from = match options.revision_option {
+        Some(stream_options::RevisionOption::Start(_)) => RevisionFrom::Start,
+        Some(stream_options::RevisionOption::End(_)) => RevisionFrom::End,
+        Some(stream_options::RevisionOption::Revision(revision)) => RevisionFrom::Revision(revision),
+        None => return Err(Status::invalid_argument("stream read without a start")),
+    };
+    let request = ReadStreamRequest { stream: stream.clone(), from, direction, max_count };
+    match store.read_stream(request).await {
+        Ok(events) => Ok(events_response(events, structured)),
+        Err(ReadError::StreamNotFound { stream }) => {
+            let not_found = ReadResp {
+                content: Some(read_resp::Content::StreamNotFound(StreamNotFound {
+                    stream_identifier: Some(stream_identifier(&stream)),
+                })),
+            };
+            Ok(futures::stream::once(async { Ok(not_found) }).boxed())
+        }
+        Err(error) => Err(errors::read(&error)),
+    }
+}
+
+async fn subscribe_to_stream(
+    store: &dyn EventStore,
+    options: StreamOptions,
+    structured: bool,
+) -> Result<ResponseStream<ReadResp>, Status> {
+    let stream = stream_name(options.stream_identifier.as_ref())?;
+    let from = match options.revision_option {
+        Some(stream_options::RevisionOption::Start(_)) => SubscribeFrom::Start,
+        Some(stream_options::RevisionOption::End(_)) => SubscribeFrom::End,
+        Some(stream_options::RevisionOption::Revision(revision)) => SubscribeFrom::After(revision),
+        None => return Err(Status::invalid_argument("subscription without a start")),
+    };
+    let items = store
+        .subscribe_to_stream(SubscribeToStreamRequest { stream, from })
+        .await
+        .map_err(|error| errors::subscription(&error))?;
+    Ok(subscription_response(items, structured))
+}
+
+async fn subscribe_to_all(
+    store: &dyn EventStore,
+    options: AllOptions,
+    filter: Option<(EventFilter, u32)>,
+    structured: bool,
+) -> Result<ResponseStream<ReadResp>, Status> {
+    let from = match options.all_option {
+        Some(all_options::AllOption::Start(_)) => SubscribeFrom::Start,
+        Some(all_options::AllOption::End(_)) => SubscribeFrom::End,
+        Some(all_options::AllOption::Position(position)) => SubscribeFrom::After(Position(position.commit_position)),
+        None => return Err(Status::invalid_argument("subscription without a start")),
+    };
+    let (filter, checkpoint_interval) = match filter {
+        Some((filter, interval)) => (Some(filter), Some(interval)),
+        None => (None, None),
+    };
+    let items = store
+        .subscribe_to_all(SubscribeToAllRequest { from, filter, checkpoint_interval })
+        .await
+        .map_err(|error| errors::subscription(&error))?;
+    Ok(subscription_response(items, structured))
+}
+
+fn events_response(events: eventfold_store::EventStream, structured: bool) -> ResponseStream<ReadResp> {
+    events
+        .map(move |event| match event {
+            Ok(event) => Ok(event_message(&event, structured)),
+            Err(error) => Err(errors::read(&error)),
+        })
+        .boxed()
+}
+
+fn subscription_response(items: eventfold_store::SubscriptionStream, structured: bool) -> ResponseStream<ReadResp> {
+    let confirmation = ReadResp {
+        content: Some(read_resp::Content::Confirmation(SubscriptionConfirmation {
+            subscription_id: uuid::Uuid::new_v4().to_string(),
+        })),
+    };
+    let items = items.map(move |item| match item {
+        Ok(SubscriptionItem::Event(event)) => Ok(event_message(&event, structured)),
+        Ok(SubscriptionItem::CaughtUp) => Ok(ReadResp {
+            content: Some(read_resp::Content::CaughtUp(CaughtUp {
+                timestamp: Some(now()),
+                stream_revision: None,
+                position: None,
+            })),
+        }),
+        Ok(SubscriptionItem::Checkpoint(position)) => Ok(ReadResp {
+            content: Some(read_resp::Content::Checkpoint(Checkpoint {
+                commit_position: position.0,
+                prepare_position: position.0,
+                timestamp: Some(now()),
+            })),
+        }),
+        Err(error) => Err(errors::subscription(&error)),
+    });
+    futures::stream::once(async { Ok(confirmation) }).chain(items).boxed()
+}
+
+fn event_message(event: &RecordedEvent, structured: bool) -> ReadResp {
+    let recorded = read_event::RecordedEvent {
+        id: Some(uuid_to_proto(event.id.0, structured)),
+        stream_identifier: Some(stream_identifier(&event.stream)),
+        stream_revision: event.revision,
+        prepare_position: event.position.0,
+        commit_position: event.position.0,
+        metadata: recorded_metadata(event),
+        custom_metadata: event.metadata.clone(),
+        data: event.data.clone(),
+    };
+    ReadResp {
+        content: Some(read_resp::Content::Event(ReadEvent {
+            event: Some(recorded),
+            link: None,
+            position: Some(read_event::Position::CommitPosition(event.position.0)),
+        })),
+    }
+}
+
+fn now() -> prost_types::Timestamp {
+    prost_types::Timestamp::from(SystemTime::now())
+}

@@ -1,0 +1,21 @@
+//! Generates the protocol code from `proto/` at build time. The files are
+//! parsed by `protox` (pure Rust), so no system `protoc` is needed.
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let files = [
+        "proto/shared.proto",
+        "proto/code.proto",
+        "proto/status.proto",
+        "proto/streams.proto",
+        "proto/serverfeatures.proto",
+        "proto/gossip.proto",
+        "proto/persistent.proto",
+        "proto/operations.proto",
+    ];
+    for file in files {
+        println!("cargo:rerun-if-changed={file}");
+    }
+    let descriptors = protox::compile(files, ["proto"])?;
+    tonic_prost_build::configure().bytes(".").build_server(true).build_client(true).compile_fds(descriptors)?;
+    Ok(())
+}

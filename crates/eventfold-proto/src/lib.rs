@@ -1,0 +1,32 @@
+//! Generated protocol types and services, one module per protobuf package.
+//! Only code generated from `proto/` lives here.
+
+#![allow(clippy::all, clippy::pedantic, missing_docs, unreachable_pub)]
+
+pub mod google {
+    pub mod rpc {
+        tonic::include_proto!("google.rpc");
+    }
+}
+
+pub mod event_store {
+    pub mod client {
+        tonic::include_proto!("event_store.client");
+
+        pub mod streams {
+            tonic::include_proto!("event_store.client.streams");
+        }
+        pub mod server_features {
+            tonic::include_proto!("event_store.client.server_features");
+        }
+        pub mod gossip {
+            tonic::include_proto!("event_store.client.gossip");
+        }
+        pub mod persistent_subscriptions {
+            tonic::include_proto!("event_store.client.persistent_subscriptions");
+        }
+        pub mod operations {
+            tonic::include_proto!("event_store.client.operations");
+        }
+    }
+}
