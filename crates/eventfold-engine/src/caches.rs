@@ -5,16 +5,11 @@
 
 use std::collections::{HashMap, VecDeque};
 
+use eventfold_index::StreamEntry;
 use eventfold_store::{EventId, StreamName};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct StreamState {
-    pub id: u64,
-    pub next_revision: u64,
-}
-
 pub(crate) struct StreamCache {
-    streams: HashMap<StreamName, StreamState>,
+    streams: HashMap<StreamName, StreamEntry>,
     capacity: usize,
 }
 
@@ -23,11 +18,11 @@ impl StreamCache {
         Self { streams: HashMap::new(), capacity: capacity.max(1) }
     }
 
-    pub fn get(&self, stream: &StreamName) -> Option<StreamState> {
+    pub fn get(&self, stream: &StreamName) -> Option<StreamEntry> {
         self.streams.get(stream).copied()
     }
 
-    pub fn insert(&mut self, stream: StreamName, state: StreamState) {
+    pub fn insert(&mut self, stream: StreamName, state: StreamEntry) {
         if self.streams.len() >= self.capacity && !self.streams.contains_key(&stream) {
             // Forgetting everything is crude but bounded, and a miss only
             // costs one index lookup.

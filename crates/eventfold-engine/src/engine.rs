@@ -8,13 +8,15 @@ use async_trait::async_trait;
 use eventfold_index::{Index, IndexError};
 use eventfold_log::LogError;
 use eventfold_store::{
-    AllFrom, AppendError, AppendOutcome, AppendRequest, CurrentRevision, Direction, EventStore, EventStream, Position,
-    ReadAllRequest, ReadError, ReadStreamRequest, RevisionFrom, StorageError, StorageErrorKind, StreamName,
-    SubscribeFrom, SubscribeToAllRequest, SubscribeToStreamRequest, SubscriptionError, SubscriptionStream,
+    AllFrom, AppendError, AppendOutcome, AppendRequest, CurrentRevision, DeleteMode, DeleteOutcome, Direction,
+    EventStore, EventStream, ExpectedRevision, Position, ReadAllRequest, ReadError, ReadStreamRequest, RevisionFrom,
+    StorageError, StorageErrorKind, StreamName, SubscribeFrom, SubscribeToAllRequest, SubscribeToStreamRequest,
+    SubscriptionError, SubscriptionStream,
 };
 use tokio::sync::{mpsc, oneshot};
 
 use crate::caches::{RecentEventIds, StreamCache};
+use crate::effects::TOMBSTONE_EVENT_TYPE;
 use crate::read::{
     AllBackwards, AllForwards, StreamRead, all_page_backwards, all_page_forwards_read, index_failure, internal, paged,
     stream_page_read,
@@ -164,6 +166,13 @@ impl Engine {
                 if event.event_type.is_empty() {
                     return Err(AppendError::InvalidEvent { reason: "event type is empty".into() });
                 }
+                if event.event_type == TOMBSTONE_EVENT_TYPE {
+                    return Err(AppendError::InvalidEvent {
+                        reason: format!(
+                            "event type `{TOMBSTONE_EVENT_TYPE}` is reserved: tombstone the stream instead"
+                        ),
+                    });
+                }
                 if event.event_type.len() > usize::from(u16::MAX) {
                     return Err(AppendError::InvalidEvent { reason: "event type is longer than 65535 bytes".into() });
                 }
@@ -235,27 +244,45 @@ impl EventStore for Engine {
         outcome.await.map_err(|_| closed())?
     }
 
+    async fn delete_stream(
+        &self,
+        stream: StreamName,
+        expected: ExpectedRevision,
+        mode: DeleteMode,
+    ) -> Result<DeleteOutcome, AppendError> {
+        let commands = self.inner.commands.as_ref().ok_or_else(closed)?;
+        let (reply, outcome) = oneshot::channel();
+        commands.send(Command::Delete { stream, expected, mode, reply }).await.map_err(|_| closed())?;
+        outcome.await.map_err(|_| closed())?
+    }
+
     async fn read_stream(&self, request: ReadStreamRequest) -> Result<EventStream, ReadError> {
         let engine = self.clone();
         let stream = request.stream.clone();
         let entry = tokio::task::spawn_blocking(move || engine.stream_entry(&stream))
             .await
             .map_err(|error| ReadError::Storage(internal(error)))??;
-        let Some(entry) = entry else {
-            return Err(ReadError::StreamNotFound { stream: request.stream });
+        let entry = match entry {
+            Some(entry) if entry.tombstoned => return Err(ReadError::StreamDeleted { stream: request.stream }),
+            // No event, or every event truncated (a soft delete): not found.
+            Some(entry) if entry.next_revision > entry.truncate_before => entry,
+            _ => return Err(ReadError::StreamNotFound { stream: request.stream }),
         };
         let forwards = request.direction == Direction::Forwards;
+        let floor = entry.truncate_before;
         let next = match (request.from, forwards) {
-            (RevisionFrom::Start, true) => Some(0),
-            (RevisionFrom::Start, false) => Some(0),
+            (RevisionFrom::Start, true) => Some(floor),
+            (RevisionFrom::Start, false) => Some(floor),
             (RevisionFrom::End, true) => None,
             (RevisionFrom::End, false) => Some(u64::MAX),
-            (RevisionFrom::Revision(revision), _) => Some(revision),
+            (RevisionFrom::Revision(revision), true) => Some(revision.max(floor)),
+            (RevisionFrom::Revision(revision), false) => (revision >= floor).then_some(revision),
         };
         let state = StreamRead {
             shared: Arc::clone(&self.inner.shared),
             stream_id: entry.id,
             next,
+            floor,
             forwards,
             remaining: request.max_count,
         };
@@ -358,11 +385,12 @@ impl EventStore for Engine {
 
     async fn stream_revision(&self, stream: &StreamName) -> Result<CurrentRevision, ReadError> {
         let engine = self.clone();
-        let stream = stream.clone();
-        let entry = tokio::task::spawn_blocking(move || engine.stream_entry(&stream))
+        let name = stream.clone();
+        let entry = tokio::task::spawn_blocking(move || engine.stream_entry(&name))
             .await
             .map_err(|error| ReadError::Storage(internal(error)))??;
         Ok(match entry {
+            Some(entry) if entry.tombstoned => return Err(ReadError::StreamDeleted { stream: stream.clone() }),
             Some(entry) if entry.next_revision > 0 => CurrentRevision::Current(entry.next_revision - 1),
             _ => CurrentRevision::NoStream,
         })

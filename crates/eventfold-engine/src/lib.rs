@@ -9,6 +9,7 @@
 
 mod caches;
 mod config;
+mod effects;
 mod engine;
 mod read;
 mod record;

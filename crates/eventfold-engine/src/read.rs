@@ -191,8 +191,10 @@ pub(crate) fn all_page_forwards_read(state: &mut AllForwards) -> Result<(Vec<Rec
 pub(crate) struct StreamRead {
     pub shared: Arc<Shared>,
     pub stream_id: u64,
-    /// Next revision to read; `None` once a backwards read passed revision 0.
+    /// Next revision to read; `None` once a backwards read passed the floor.
     pub next: Option<u64>,
+    /// Truncate-before: revisions below it are invisible.
+    pub floor: u64,
     pub forwards: bool,
     pub remaining: u64,
 }
@@ -202,13 +204,15 @@ pub(crate) fn stream_page_read(state: &mut StreamRead) -> Result<(Vec<RecordedEv
         return Ok((Vec::new(), true));
     };
     let limit = state.remaining.min(PAGE_EVENTS as u64) as usize;
-    let events = stream_page(&state.shared, state.stream_id, from, state.forwards, limit)?;
-    state.remaining -= events.len() as u64;
+    let mut events = stream_page(&state.shared, state.stream_id, from, state.forwards, limit)?;
+    let fetched = events.len();
     state.next = match (events.last(), state.forwards) {
         (Some(last), true) => last.revision.checked_add(1),
-        (Some(last), false) => last.revision.checked_sub(1),
+        (Some(last), false) => last.revision.checked_sub(1).filter(|revision| *revision >= state.floor),
         (None, _) => None,
     };
-    let finished = events.len() < limit || state.remaining == 0 || state.next.is_none();
+    events.retain(|event| event.revision >= state.floor);
+    state.remaining -= events.len() as u64;
+    let finished = fetched < limit || state.remaining == 0 || state.next.is_none();
     Ok((events, finished))
 }

@@ -58,24 +58,19 @@ pub fn encode_event(
 #[error("undecodable record: {0}")]
 pub struct RecordError(pub &'static str);
 
-/// The parts of an event record needed to rebuild the index, without copying.
-pub struct EventHeader<'a> {
-    pub stream: &'a str,
+/// The identity of an event record, read without decoding the rest: what
+/// an idempotency check compares.
+pub struct EventHeader {
     pub revision: u64,
     pub id: EventId,
 }
 
-pub fn decode_header(payload: &[u8]) -> Result<Option<EventHeader<'_>>, RecordError> {
+pub fn decode_header(payload: &[u8]) -> Result<Option<EventHeader>, RecordError> {
     let fixed = payload.get(..EVENT_RECORD_FIXED_BYTES).ok_or(RecordError("short record"))?;
     if fixed.first() != Some(&RECORD_KIND_EVENT) {
         return Ok(None);
     }
-    let stream_bytes = u16_at(fixed, 2) as usize;
-    let stream = payload
-        .get(EVENT_RECORD_FIXED_BYTES..EVENT_RECORD_FIXED_BYTES + stream_bytes)
-        .ok_or(RecordError("stream name past the end"))?;
-    let stream = std::str::from_utf8(stream).map_err(|_| RecordError("stream name is not UTF-8"))?;
-    Ok(Some(EventHeader { stream, revision: u64_at(fixed, 8), id: EventId(uuid_at(fixed, 24)) }))
+    Ok(Some(EventHeader { revision: u64_at(fixed, 8), id: EventId(uuid_at(fixed, 24)) }))
 }
 
 /// Decodes an event record into a recorded event sharing `payload`'s memory.
@@ -162,7 +157,7 @@ mod tests {
         assert_eq!((decoded.id, decoded.event_type.as_str()), (event.id, "OrderPlaced"));
         assert_eq!((decoded.data, decoded.metadata), (event.data, event.metadata));
         let header = decode_header(&payload).expect("header").expect("event");
-        assert_eq!((header.stream, header.revision, header.id), ("order-7", 41, event.id));
+        assert_eq!((header.revision, header.id), (41, event.id));
     }
 
     #[test]

@@ -8,7 +8,10 @@ use eventfold_index::{Index, IndexUpdate, StreamEntry};
 use eventfold_log::LogReader;
 
 use crate::EngineError;
-use crate::record::decode_header;
+use eventfold_store::Position;
+
+use crate::effects::{Effect, apply_own, effect_of};
+use crate::record::decode_event;
 
 /// Events indexed per index transaction while replaying.
 const REPLAY_CHUNK_EVENTS: usize = 65_536;
@@ -30,32 +33,28 @@ pub(crate) fn replay(index: &Index, reader: &LogReader, from: u64, end: u64) -> 
     let mut replayed = 0;
     let mut scan = reader.scan_forward(from, end);
     while let Some(frame) = scan.next_frame()? {
-        if let Some(header) = decode_header(&frame.payload)
-            .map_err(|error| EngineError::Corrupt { position: frame.position, reason: error.to_string() })?
-        {
-            let entry = match streams.get(header.stream) {
-                Some(entry) => *entry,
-                None => match index.snapshot()?.stream(header.stream)? {
-                    Some(entry) => entry,
-                    None => {
-                        next_stream_id += 1;
-                        StreamEntry { id: next_stream_id - 1, next_revision: 0 }
-                    }
-                },
-            };
-            if header.revision != entry.next_revision {
-                return Err(EngineError::Corrupt {
-                    position: frame.position,
-                    reason: format!(
-                        "stream `{}` revision {} follows revision {}",
-                        header.stream,
-                        header.revision,
-                        entry.next_revision as i128 - 1
-                    ),
-                });
+        let corrupt = |reason: String| EngineError::Corrupt { position: frame.position, reason };
+        let event =
+            decode_event(&frame.payload, Position(frame.position)).map_err(|error| corrupt(error.to_string()))?;
+        if let Some(event) = event {
+            let stream = event.stream.as_str();
+            let mut entry = entry_of(index, &streams, stream, &mut next_stream_id)?;
+            if event.revision != entry.next_revision {
+                return Err(corrupt(format!(
+                    "stream `{stream}` revision {} where {} was expected",
+                    event.revision, entry.next_revision
+                )));
             }
-            streams.insert(header.stream.to_owned(), StreamEntry { id: entry.id, next_revision: header.revision + 1 });
-            update.events.push((entry.id, header.revision, frame.position));
+            entry.next_revision = event.revision + 1;
+            let effect = effect_of(stream, &event.event_type, &event.data);
+            apply_own(&mut entry, &effect);
+            streams.insert(stream.to_owned(), entry);
+            if let Effect::TruncateBefore { stream: target, revision } = effect {
+                let mut target_entry = entry_of(index, &streams, target, &mut next_stream_id)?;
+                target_entry.truncate_before = revision;
+                streams.insert(target.to_owned(), target_entry);
+            }
+            update.events.push((entry.id, event.revision, frame.position));
             replayed += 1;
         }
         if frame.ends_transaction && update.events.len() >= REPLAY_CHUNK_EVENTS {
@@ -65,6 +64,23 @@ pub(crate) fn replay(index: &Index, reader: &LogReader, from: u64, end: u64) -> 
     commit(index, &mut update, &mut streams, next_stream_id, end)?;
     index.flush()?;
     Ok(Replayed { events: replayed, next_stream_id })
+}
+
+/// A stream's entry as replay has built it so far, from the index, or new.
+fn entry_of(
+    index: &Index,
+    streams: &HashMap<String, StreamEntry>,
+    stream: &str,
+    next_stream_id: &mut u64,
+) -> Result<StreamEntry, EngineError> {
+    if let Some(entry) = streams.get(stream) {
+        return Ok(*entry);
+    }
+    if let Some(entry) = index.snapshot()?.stream(stream)? {
+        return Ok(entry);
+    }
+    *next_stream_id += 1;
+    Ok(StreamEntry::new(*next_stream_id - 1))
 }
 
 fn commit(

@@ -1,5 +1,5 @@
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
 
 use eventfold_index::Index;
 use eventfold_log::LogReader;
@@ -15,7 +15,9 @@ pub(crate) struct Shared {
     committed_end: AtomicU64,
     /// Position of the last event, 0 while there is none.
     head: AtomicU64,
-    pub live: broadcast::Sender<Arc<CommittedBatch>>,
+    /// The live feed. `None` once the writer stopped: dropping the sender
+    /// ends every live subscription.
+    live: RwLock<Option<broadcast::Sender<Arc<CommittedBatch>>>>,
 }
 
 /// Events of one group commit, handed to live subscribers after the commit.
@@ -26,7 +28,35 @@ pub(crate) struct CommittedBatch {
 impl Shared {
     pub fn new(reader: LogReader, index: Index, end: u64, head: u64, live_buffer_batches: usize) -> Self {
         let (live, _) = broadcast::channel(live_buffer_batches.max(1));
-        Self { reader, index, committed_end: AtomicU64::new(end), head: AtomicU64::new(head), live }
+        Self {
+            reader,
+            index,
+            committed_end: AtomicU64::new(end),
+            head: AtomicU64::new(head),
+            live: RwLock::new(Some(live)),
+        }
+    }
+
+    /// A receiver of live batches; `None` once the store has stopped.
+    pub fn subscribe_live(&self) -> Option<broadcast::Receiver<Arc<CommittedBatch>>> {
+        self.live.read().unwrap_or_else(|poison| poison.into_inner()).as_ref().map(broadcast::Sender::subscribe)
+    }
+
+    pub fn has_live_subscribers(&self) -> bool {
+        let live = self.live.read().unwrap_or_else(|poison| poison.into_inner());
+        live.as_ref().is_some_and(|sender| sender.receiver_count() > 0)
+    }
+
+    pub fn broadcast(&self, batch: Arc<CommittedBatch>) {
+        let live = self.live.read().unwrap_or_else(|poison| poison.into_inner());
+        if let Some(sender) = live.as_ref() {
+            // No receiver left since the check is not an error.
+            let _ = sender.send(batch);
+        }
+    }
+
+    pub fn close_live(&self) {
+        self.live.write().unwrap_or_else(|poison| poison.into_inner()).take();
     }
 
     pub fn committed_end(&self) -> u64 {

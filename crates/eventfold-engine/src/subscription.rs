@@ -89,7 +89,10 @@ impl Subscription {
     async fn read_history(&mut self) -> Result<(), SubscriptionError> {
         if self.receiver.is_none() {
             // Registered before the storage read: nothing can fall between.
-            self.receiver = Some(self.shared.live.subscribe());
+            let Some(receiver) = self.shared.subscribe_live() else {
+                return Err(closed());
+            };
+            self.receiver = Some(receiver);
         }
         let shared = Arc::clone(&self.shared);
         let Some(mut target) = self.target.take() else {
@@ -140,9 +143,7 @@ impl Subscription {
                 self.receiver = None;
                 Ok(())
             }
-            Err(broadcast::error::RecvError::Closed) => {
-                Err(SubscriptionError::Storage(StorageError::new(StorageErrorKind::Closed, "the store shut down")))
-            }
+            Err(broadcast::error::RecvError::Closed) => Err(closed()),
         }
     }
 }
@@ -257,4 +258,8 @@ fn history_page(shared: &Shared, target: &mut Target) -> Result<(Vec<Subscriptio
             Ok((events.into_iter().map(SubscriptionItem::Event).collect(), exhausted))
         }
     }
+}
+
+fn closed() -> SubscriptionError {
+    SubscriptionError::Storage(StorageError::new(StorageErrorKind::Closed, "the store shut down"))
 }

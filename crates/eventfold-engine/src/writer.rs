@@ -14,22 +14,59 @@ use std::time::Instant;
 use eventfold_index::{IndexSnapshot, IndexUpdate, StreamEntry};
 use eventfold_log::{FrameBatch, LogWriter};
 use eventfold_store::{
-    AppendError, AppendOutcome, AppendRequest, CurrentRevision, ExpectedRevision, Position, RecordedEvent,
-    StorageError, StorageErrorKind, StreamName, Timestamp,
+    AppendError, AppendOutcome, AppendRequest, ContentType, CurrentRevision, DeleteMode, DeleteOutcome, EventId,
+    ExpectedRevision, Position, ProposedEvent, RecordedEvent, StorageError, StorageErrorKind, StreamName, Timestamp,
 };
 use tokio::sync::{mpsc, oneshot};
 
-use crate::caches::{RecentEventIds, StreamCache, StreamState, WrittenEvent};
-use crate::record::{decode_header, encode_event, encoded_size};
+use crate::caches::{RecentEventIds, StreamCache, WrittenEvent};
+use crate::effects::{
+    Effect, METADATA_EVENT_TYPE, TOMBSTONE_EVENT_TYPE, apply_own, effect_of, metadata_stream_of, with_truncate_before,
+};
+use crate::record::{decode_event, decode_header, encode_event, encoded_size};
 use crate::shared::{CommittedBatch, Shared};
 use crate::{EngineConfig, storage_error};
 
 pub(crate) type AppendReply = oneshot::Sender<Result<Vec<AppendOutcome>, AppendError>>;
+pub(crate) type DeleteReply = oneshot::Sender<Result<DeleteOutcome, AppendError>>;
 
 pub(crate) enum Command {
     Append { transaction: Vec<AppendRequest>, reply: AppendReply },
+    Delete { stream: StreamName, expected: ExpectedRevision, mode: DeleteMode, reply: DeleteReply },
     Shutdown { reply: oneshot::Sender<()> },
 }
+
+/// One unit of work of a batch: all of it is written, or none.
+enum Work {
+    Append(Vec<AppendRequest>),
+    Delete { stream: StreamName, expected: ExpectedRevision, mode: DeleteMode },
+}
+
+enum Reply {
+    Append(AppendReply),
+    Delete(DeleteReply),
+}
+
+impl Reply {
+    fn fail(self, error: AppendError) {
+        match self {
+            Reply::Append(reply) => drop(reply.send(Err(error))),
+            Reply::Delete(reply) => drop(reply.send(Err(error))),
+        }
+    }
+
+    fn succeed(self, outcomes: Vec<AppendOutcome>) {
+        match self {
+            Reply::Append(reply) => drop(reply.send(Ok(outcomes))),
+            Reply::Delete(reply) => {
+                let position = outcomes.iter().rev().find_map(|outcome| outcome.position);
+                drop(reply.send(Ok(DeleteOutcome { position })));
+            }
+        }
+    }
+}
+
+type Staged = HashMap<StreamName, StreamEntry>;
 
 pub(crate) struct Writer {
     pub shared: Arc<Shared>,
@@ -44,7 +81,7 @@ pub(crate) struct Writer {
 
 /// An accepted transaction waiting for the batch to be written.
 struct Accepted {
-    reply: AppendReply,
+    reply: Reply,
     transaction: Vec<AppendRequest>,
     outcomes: Vec<Planned>,
 }
@@ -67,7 +104,10 @@ impl Writer {
                 match command {
                     Command::Append { transaction, reply } => {
                         estimated_bytes += transaction_bytes(&transaction);
-                        appends.push((transaction, reply));
+                        appends.push((Work::Append(transaction), Reply::Append(reply)));
+                    }
+                    Command::Delete { stream, expected, mode, reply } => {
+                        appends.push((Work::Delete { stream, expected, mode }, Reply::Delete(reply)));
                     }
                     Command::Shutdown { reply } => {
                         shutdown = Some(reply);
@@ -82,12 +122,18 @@ impl Writer {
                 self.commit(std::mem::take(&mut appends));
             }
             if let Some(reply) = shutdown {
-                self.flush_index();
+                self.stop();
                 let _ = reply.send(());
                 return;
             }
         }
+        self.stop();
+    }
+
+    /// Makes the index durable and ends every live subscription.
+    fn stop(&mut self) {
         self.flush_index();
+        self.shared.close_live();
     }
 
     fn flush_index(&mut self) {
@@ -96,26 +142,35 @@ impl Writer {
         }
     }
 
-    fn commit(&mut self, appends: Vec<(Vec<AppendRequest>, AppendReply)>) {
+    fn commit(&mut self, appends: Vec<(Work, Reply)>) {
         if let Some(poison) = &self.poisoned {
             for (_, reply) in appends {
-                let _ = reply.send(Err(AppendError::Storage(poison.clone())));
+                reply.fail(AppendError::Storage(poison.clone()));
             }
             return;
         }
         let created = Timestamp::now();
         let mut batch = FrameBatch::new();
-        let mut staged: HashMap<StreamName, StreamState> = HashMap::new();
+        let mut staged = Staged::new();
         let mut accepted = Vec::new();
         let mut snapshot = None;
         let mut next_stream_id = self.next_stream_id;
-        for (transaction, reply) in appends {
-            let planned = self.plan(&transaction, &mut staged, &mut snapshot, &mut next_stream_id, &mut batch, created);
-            match planned {
-                Ok(outcomes) => accepted.push(Accepted { reply, transaction, outcomes }),
-                Err(error) => {
-                    let _ = reply.send(Err(error));
+        for (work, reply) in appends {
+            let transaction = match work {
+                Work::Append(transaction) => Ok(transaction),
+                Work::Delete { stream, expected, mode } => {
+                    self.delete_transaction(stream, expected, mode, &staged, &mut snapshot)
                 }
+            };
+            let planned = transaction.and_then(|transaction| {
+                let mark = batch.mark();
+                self.plan(&transaction, &mut staged, &mut snapshot, &mut next_stream_id, &mut batch, created)
+                    .inspect_err(|_| batch.rollback(mark))
+                    .map(|outcomes| (transaction, outcomes))
+            });
+            match planned {
+                Ok((transaction, outcomes)) => accepted.push(Accepted { reply, transaction, outcomes }),
+                Err(error) => reply.fail(error),
             }
         }
         drop(snapshot);
@@ -126,7 +181,7 @@ impl Writer {
                     Planned::Done(outcome) => *outcome,
                     Planned::Write { .. } => unreachable_outcome(),
                 });
-                let _ = accepted.reply.send(Ok(outcomes.collect()));
+                accepted.reply.succeed(outcomes.collect());
             }
             return;
         }
@@ -134,50 +189,101 @@ impl Writer {
             Ok(start) => self.acknowledge(start, staged, accepted, next_stream_id, created),
             Err(error) => {
                 for accepted in accepted {
-                    let _ = accepted.reply.send(Err(AppendError::Storage(error.clone())));
+                    accepted.reply.fail(AppendError::Storage(error.clone()));
                 }
             }
         }
     }
 
+    /// A delete as the append it amounts to. A tombstone appends a
+    /// `$streamDeleted` event to the stream; a soft delete checks the
+    /// stream's expected revision, then appends metadata with `$tb` at the
+    /// stream's next revision to `$$<stream>`.
+    fn delete_transaction(
+        &mut self,
+        stream: StreamName,
+        expected: ExpectedRevision,
+        mode: DeleteMode,
+        staged: &Staged,
+        snapshot: &mut Option<IndexSnapshot>,
+    ) -> Result<Vec<AppendRequest>, AppendError> {
+        let marker = |event_type: &str, data: Vec<u8>| ProposedEvent {
+            id: EventId::random(),
+            event_type: event_type.to_owned(),
+            content_type: ContentType::Json,
+            data: data.into(),
+            metadata: Default::default(),
+        };
+        if mode == DeleteMode::Tombstone {
+            return Ok(vec![AppendRequest::new(stream, expected, vec![marker(TOMBSTONE_EVENT_TYPE, b"{}".to_vec())])]);
+        }
+        let entry = self.stream_state(&stream, staged, snapshot)?;
+        let current = current_revision(entry.as_ref());
+        if entry.is_some_and(|entry| entry.tombstoned) {
+            return Err(AppendError::StreamDeleted { stream });
+        }
+        if !expectation_met(entry.as_ref(), current, expected) {
+            return Err(AppendError::WrongExpectedVersion { stream, expected, actual: current });
+        }
+        let metadata_stream = StreamName::new(metadata_stream_of(stream.as_str()))
+            .map_err(|error| AppendError::InvalidEvent { reason: format!("metadata stream: {error}") })?;
+        let previous = self.last_event_data(&metadata_stream, snapshot)?;
+        let document = with_truncate_before(previous.as_deref(), current.next());
+        Ok(vec![AppendRequest::new(
+            metadata_stream,
+            ExpectedRevision::Any,
+            vec![marker(METADATA_EVENT_TYPE, document)],
+        )])
+    }
+
+    /// The data of a stream's last durable event.
+    fn last_event_data(
+        &self,
+        stream: &StreamName,
+        snapshot: &mut Option<IndexSnapshot>,
+    ) -> Result<Option<Vec<u8>>, AppendError> {
+        let snapshot = self.snapshot(snapshot)?;
+        let Some(entry) = snapshot.stream(stream.as_str()).map_err(index_error)? else { return Ok(None) };
+        let Some((_, position)) =
+            snapshot.positions(entry.id, u64::MAX, false, 1).map_err(index_error)?.into_iter().next()
+        else {
+            return Ok(None);
+        };
+        let frame = self.shared.reader.read_frame(position, u64::MAX).map_err(|error| storage_error(&error))?;
+        let event = frame.and_then(|frame| decode_event(&frame.payload, Position(frame.position)).ok().flatten());
+        Ok(event.map(|event| event.data.to_vec()))
+    }
+
     /// Checks one transaction against the state so far and, when every
-    /// request in it passes, encodes its events into the batch (all or
-    /// nothing).
+    /// request in it passes, encodes its events into the batch. On error the
+    /// caller rolls the batch back: all or nothing.
     fn plan(
         &mut self,
         transaction: &[AppendRequest],
-        staged: &mut HashMap<StreamName, StreamState>,
+        staged: &mut Staged,
         snapshot: &mut Option<IndexSnapshot>,
         next_stream_id: &mut u64,
         batch: &mut FrameBatch,
         created: Timestamp,
     ) -> Result<Vec<Planned>, AppendError> {
-        let mark = batch.mark();
-        let mut local: Vec<(StreamName, StreamState)> = Vec::new();
+        // Changes of this transaction, kept apart until all of it passed.
+        let mut local = Staged::new();
         let mut local_next_id = *next_stream_id;
         let mut outcomes = Vec::with_capacity(transaction.len());
         for request in transaction {
-            let state = match local.iter().rev().find(|(name, _)| *name == request.stream) {
-                Some((_, state)) => Some(*state),
-                None => self.stream_state(&request.stream, staged, snapshot).inspect_err(|_| batch.rollback(mark))?,
+            let entry = match local.get(&request.stream) {
+                Some(entry) => Some(*entry),
+                None => self.stream_state(&request.stream, staged, snapshot)?,
             };
-            let current = match state {
-                Some(state) if state.next_revision > 0 => CurrentRevision::Current(state.next_revision - 1),
-                _ => CurrentRevision::NoStream,
-            };
-            match self.idempotent_outcome(request, current, snapshot) {
-                Ok(Some(outcome)) => {
-                    outcomes.push(Planned::Done(outcome));
-                    continue;
-                }
-                Ok(None) => {}
-                Err(error) => {
-                    batch.rollback(mark);
-                    return Err(error);
-                }
+            if entry.is_some_and(|entry| entry.tombstoned) {
+                return Err(AppendError::StreamDeleted { stream: request.stream.clone() });
             }
-            if !current.satisfies(request.expected) {
-                batch.rollback(mark);
+            let current = current_revision(entry.as_ref());
+            if let Some(outcome) = self.idempotent_outcome(request, current, snapshot)? {
+                outcomes.push(Planned::Done(outcome));
+                continue;
+            }
+            if !expectation_met(entry.as_ref(), current, request.expected) {
                 return Err(AppendError::WrongExpectedVersion {
                     stream: request.stream.clone(),
                     expected: request.expected,
@@ -188,14 +294,11 @@ impl Writer {
                 outcomes.push(Planned::Done(AppendOutcome { current_revision: current, position: None }));
                 continue;
             }
-            let stream_id = state.map_or_else(
-                || {
-                    local_next_id += 1;
-                    local_next_id - 1
-                },
-                |state| state.id,
-            );
-            let first_revision = current.next();
+            let mut entry = entry.unwrap_or_else(|| {
+                local_next_id += 1;
+                StreamEntry::new(local_next_id - 1)
+            });
+            let first_revision = entry.next_revision;
             let mut offsets = Vec::with_capacity(request.events.len());
             for (index, event) in request.events.iter().enumerate() {
                 let revision = first_revision + index as u64;
@@ -203,18 +306,27 @@ impl Writer {
                     .push(false, |buffer| encode_event(buffer, &request.stream, revision, created, event))
                     .map_err(|error| AppendError::InvalidEvent {
                         reason: format!("event record of {} bytes", error.payload_bytes),
-                    });
-                match offset {
-                    Ok(offset) => offsets.push(offset),
-                    Err(error) => {
-                        batch.rollback(mark);
-                        return Err(error);
-                    }
+                    })?;
+                offsets.push(offset);
+                entry.next_revision = revision + 1;
+                let effect = effect_of(request.stream.as_str(), &event.event_type, &event.data);
+                apply_own(&mut entry, &effect);
+                if let Effect::TruncateBefore { stream, revision } = effect {
+                    let target = StreamName::new(stream)
+                        .map_err(|error| AppendError::InvalidEvent { reason: format!("metadata target: {error}") })?;
+                    let mut target_entry = match local.get(&target) {
+                        Some(entry) => *entry,
+                        None => self.stream_state(&target, staged, snapshot)?.unwrap_or_else(|| {
+                            local_next_id += 1;
+                            StreamEntry::new(local_next_id - 1)
+                        }),
+                    };
+                    target_entry.truncate_before = revision;
+                    local.insert(target, target_entry);
                 }
             }
-            let next_revision = first_revision + request.events.len() as u64;
-            local.push((request.stream.clone(), StreamState { id: stream_id, next_revision }));
-            outcomes.push(Planned::Write { stream_id, first_revision, offsets });
+            outcomes.push(Planned::Write { stream_id: entry.id, first_revision, offsets });
+            local.insert(request.stream.clone(), entry);
         }
         // Requests that wrote nothing (idempotent or empty) may come last:
         // the transaction ends at whatever frame was pushed last.
@@ -227,21 +339,20 @@ impl Writer {
     fn stream_state(
         &mut self,
         stream: &StreamName,
-        staged: &HashMap<StreamName, StreamState>,
+        staged: &Staged,
         snapshot: &mut Option<IndexSnapshot>,
-    ) -> Result<Option<StreamState>, AppendError> {
-        if let Some(state) = staged.get(stream) {
-            return Ok(Some(*state));
+    ) -> Result<Option<StreamEntry>, AppendError> {
+        if let Some(entry) = staged.get(stream) {
+            return Ok(Some(*entry));
         }
-        if let Some(state) = self.streams.get(stream) {
-            return Ok(Some(state));
+        if let Some(entry) = self.streams.get(stream) {
+            return Ok(Some(entry));
         }
         let entry = self.snapshot(snapshot)?.stream(stream.as_str()).map_err(index_error)?;
-        let state = entry.map(|entry| StreamState { id: entry.id, next_revision: entry.next_revision });
-        if let Some(state) = state {
-            self.streams.insert(stream.clone(), state);
+        if let Some(entry) = entry {
+            self.streams.insert(stream.clone(), entry);
         }
-        Ok(state)
+        Ok(entry)
     }
 
     fn snapshot<'a>(&self, snapshot: &'a mut Option<IndexSnapshot>) -> Result<&'a IndexSnapshot, AppendError> {
@@ -347,7 +458,7 @@ impl Writer {
     fn write_and_index(
         &mut self,
         batch: &FrameBatch,
-        staged: &HashMap<StreamName, StreamState>,
+        staged: &Staged,
         accepted: &[Accepted],
         next_stream_id: u64,
     ) -> Result<u64, StorageError> {
@@ -360,12 +471,7 @@ impl Writer {
             storage
         })?;
         let mut update = IndexUpdate { next_stream_id, ..IndexUpdate::default() };
-        update.streams = staged
-            .iter()
-            .map(|(name, state)| {
-                (name.as_str().to_owned(), StreamEntry { id: state.id, next_revision: state.next_revision })
-            })
-            .collect();
+        update.streams = staged.iter().map(|(name, entry)| (name.as_str().to_owned(), *entry)).collect();
         for accepted in accepted {
             for planned in &accepted.outcomes {
                 if let Planned::Write { stream_id, first_revision, offsets } = planned {
@@ -393,16 +499,16 @@ impl Writer {
     fn acknowledge(
         &mut self,
         start: u64,
-        staged: HashMap<StreamName, StreamState>,
+        staged: Staged,
         accepted: Vec<Accepted>,
         next_stream_id: u64,
         created: Timestamp,
     ) {
         self.next_stream_id = next_stream_id;
-        for (name, state) in staged {
-            self.streams.insert(name, state);
+        for (name, entry) in staged {
+            self.streams.insert(name, entry);
         }
-        let broadcasting = self.shared.live.receiver_count() > 0;
+        let broadcasting = self.shared.has_live_subscribers();
         let mut live_events = Vec::new();
         let mut head = self.shared.head();
         for accepted in &accepted {
@@ -441,11 +547,10 @@ impl Writer {
                     position: offsets.last().map(|offset| Position(start + *offset as u64)),
                 },
             });
-            let _ = accepted.reply.send(Ok(outcomes.collect()));
+            accepted.reply.succeed(outcomes.collect());
         }
         if broadcasting {
-            // No receiver left between the check and here is not an error.
-            let _ = self.shared.live.send(Arc::new(CommittedBatch { events: live_events }));
+            self.shared.broadcast(Arc::new(CommittedBatch { events: live_events }));
         }
     }
 }
@@ -455,6 +560,21 @@ fn transaction_bytes(transaction: &[AppendRequest]) -> usize {
         .iter()
         .flat_map(|request| request.events.iter().map(move |event| encoded_size(&request.stream, event) + 16))
         .sum()
+}
+
+/// The stream's revision as expectations see it.
+fn current_revision(entry: Option<&StreamEntry>) -> CurrentRevision {
+    match entry {
+        Some(entry) if entry.next_revision > 0 => CurrentRevision::Current(entry.next_revision - 1),
+        _ => CurrentRevision::NoStream,
+    }
+}
+
+/// A soft-deleted stream also accepts `NoStream`: appending to it recreates
+/// it, its revisions going on from where they were.
+fn expectation_met(entry: Option<&StreamEntry>, current: CurrentRevision, expected: ExpectedRevision) -> bool {
+    current.satisfies(expected)
+        || (expected == ExpectedRevision::NoStream && entry.is_some_and(StreamEntry::is_soft_deleted))
 }
 
 fn index_error(error: impl std::fmt::Display) -> AppendError {

@@ -3,8 +3,8 @@
 
 use eventfold_engine::{Engine, EngineConfig};
 use eventfold_store::{
-    AllFrom, AppendError, AppendRequest, CurrentRevision, Direction, EventStore, ExpectedRevision, Position,
-    ProposedEvent, ReadAllRequest, ReadError, ReadStreamRequest, RecordedEvent, RevisionFrom, StreamName,
+    AllFrom, AppendError, AppendRequest, CurrentRevision, DeleteMode, Direction, EventStore, ExpectedRevision,
+    Position, ProposedEvent, ReadAllRequest, ReadError, ReadStreamRequest, RecordedEvent, RevisionFrom, StreamName,
 };
 use futures::TryStreamExt;
 
@@ -241,4 +241,73 @@ async fn a_lost_index_is_rebuilt_from_the_log() {
         engine.append(AppendRequest::new(name("x-3"), ExpectedRevision::NoStream, events(1))).await.expect("append");
     assert_eq!(outcome.current_revision, CurrentRevision::Current(0));
     assert_eq!(read_stream(&engine, ReadStreamRequest::forwards(name("x-3"))).await.expect("read").len(), 1);
+}
+
+#[tokio::test]
+async fn soft_delete_hides_the_stream_and_appends_continue_its_revisions() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let engine = Engine::open(EngineConfig::new(dir.path())).expect("open");
+    let stream = name("order-5");
+    engine.append(AppendRequest::new(stream.clone(), ExpectedRevision::NoStream, events(3))).await.expect("append");
+    let wrong = engine
+        .delete_stream(stream.clone(), ExpectedRevision::Exact(7), DeleteMode::Soft)
+        .await
+        .expect_err("wrong expected revision");
+    assert!(matches!(wrong, AppendError::WrongExpectedVersion { actual: CurrentRevision::Current(2), .. }));
+    let deleted =
+        engine.delete_stream(stream.clone(), ExpectedRevision::Exact(2), DeleteMode::Soft).await.expect("delete");
+    assert!(deleted.position.is_some());
+    let missing = read_stream(&engine, ReadStreamRequest::forwards(stream.clone())).await.expect_err("hidden");
+    assert_eq!(missing, ReadError::StreamNotFound { stream: stream.clone() });
+    // The metadata stream carries the truncation, as clients read it.
+    let metadata = read_stream(&engine, ReadStreamRequest::forwards(name("$$order-5"))).await.expect("metadata");
+    assert_eq!(metadata.len(), 1);
+    assert_eq!(metadata[0].event_type, "$metadata");
+    assert!(std::str::from_utf8(&metadata[0].data).expect("utf8").contains(r#""$tb":3"#));
+
+    let recreated = engine
+        .append(AppendRequest::new(stream.clone(), ExpectedRevision::NoStream, events(2)))
+        .await
+        .expect("recreate");
+    assert_eq!(recreated.current_revision, CurrentRevision::Current(4));
+    let visible = |events: Vec<RecordedEvent>| events.iter().map(|event| event.revision).collect::<Vec<_>>();
+    let forwards = read_stream(&engine, ReadStreamRequest::forwards(stream.clone())).await.expect("read");
+    assert_eq!(visible(forwards), vec![3, 4]);
+    let backwards = read_stream(&engine, ReadStreamRequest::backwards(stream.clone())).await.expect("read");
+    assert_eq!(visible(backwards), vec![4, 3]);
+    drop(engine);
+    // The truncation is derived from the log: it survives losing the index.
+    std::fs::remove_file(dir.path().join("index.redb")).expect("remove index");
+    let engine = Engine::open(EngineConfig::new(dir.path())).expect("reopen");
+    let forwards = read_stream(&engine, ReadStreamRequest::forwards(stream)).await.expect("read");
+    assert_eq!(visible(forwards), vec![3, 4]);
+}
+
+#[tokio::test]
+async fn a_tombstoned_stream_is_deleted_for_good() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let engine = Engine::open(EngineConfig::new(dir.path())).expect("open");
+    let stream = name("order-6");
+    let missing = engine
+        .delete_stream(stream.clone(), ExpectedRevision::Exact(0), DeleteMode::Tombstone)
+        .await
+        .expect_err("nothing to delete at revision 0");
+    assert!(matches!(missing, AppendError::WrongExpectedVersion { actual: CurrentRevision::NoStream, .. }));
+    engine.append(AppendRequest::new(stream.clone(), ExpectedRevision::NoStream, events(1))).await.expect("append");
+    engine.delete_stream(stream.clone(), ExpectedRevision::Any, DeleteMode::Tombstone).await.expect("tombstone");
+    let deleted = AppendError::StreamDeleted { stream: stream.clone() };
+    let append = engine.append(AppendRequest::new(stream.clone(), ExpectedRevision::Any, events(1))).await;
+    assert_eq!(append, Err(deleted.clone()));
+    let again = engine.delete_stream(stream.clone(), ExpectedRevision::Any, DeleteMode::Soft).await;
+    assert_eq!(again, Err(deleted));
+    let read = read_stream(&engine, ReadStreamRequest::forwards(stream.clone())).await.expect_err("deleted");
+    assert_eq!(read, ReadError::StreamDeleted { stream: stream.clone() });
+    assert_eq!(engine.stream_revision(&stream).await, Err(ReadError::StreamDeleted { stream: stream.clone() }));
+    let forged = ProposedEvent::json("$streamDeleted", "{}");
+    let refused = engine.append(AppendRequest::new(name("other"), ExpectedRevision::Any, vec![forged])).await;
+    assert!(matches!(refused, Err(AppendError::InvalidEvent { .. })));
+    drop(engine);
+    let engine = Engine::open(EngineConfig::new(dir.path())).expect("reopen");
+    let read = read_stream(&engine, ReadStreamRequest::forwards(stream.clone())).await.expect_err("still deleted");
+    assert_eq!(read, ReadError::StreamDeleted { stream });
 }

@@ -7,8 +7,8 @@ use crate::IndexError;
 /// `meta`: the checkpoint (log position the index reflects), the next stream
 /// id to hand out and the index format version.
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
-/// `streams`: stream name → (stream id, next revision).
-const STREAMS: TableDefinition<&str, (u64, u64)> = TableDefinition::new("streams");
+/// `streams`: stream name → (stream id, next revision, truncate before, tombstoned).
+const STREAMS: TableDefinition<&str, (u64, u64, u64, bool)> = TableDefinition::new("streams");
 /// `stream_events`: (stream id, revision) → log position.
 const STREAM_EVENTS: TableDefinition<(u64, u64), u64> = TableDefinition::new("stream_events");
 
@@ -27,9 +27,24 @@ const FORMAT_VERSION: u64 = 1;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct StreamEntry {
     pub id: u64,
-    /// Revision the next event of the stream gets; 0 for a stream that was
-    /// created but holds no event yet (never stored today).
+    /// Revision the next event of the stream gets.
     pub next_revision: u64,
+    /// Events below this revision are invisible (`$tb` of the stream's
+    /// metadata; a soft delete sets it to `next_revision`).
+    pub truncate_before: u64,
+    /// The stream was tombstoned: deleted for good.
+    pub tombstoned: bool,
+}
+
+impl StreamEntry {
+    pub fn new(id: u64) -> Self {
+        Self { id, next_revision: 0, truncate_before: 0, tombstoned: false }
+    }
+
+    /// Soft-deleted: it has events, but all of them are truncated away.
+    pub fn is_soft_deleted(&self) -> bool {
+        !self.tombstoned && self.next_revision > 0 && self.truncate_before >= self.next_revision
+    }
 }
 
 /// Changes to apply in one index transaction, built by the log's single
@@ -97,7 +112,8 @@ impl Index {
         {
             let mut streams = transaction.open_table(STREAMS)?;
             for (name, entry) in &update.streams {
-                streams.insert(name.as_str(), (entry.id, entry.next_revision))?;
+                streams
+                    .insert(name.as_str(), (entry.id, entry.next_revision, entry.truncate_before, entry.tombstoned))?;
             }
             let mut events = transaction.open_table(STREAM_EVENTS)?;
             for (stream_id, revision, position) in &update.events {
@@ -148,8 +164,8 @@ impl IndexSnapshot {
     pub fn stream(&self, name: &str) -> Result<Option<StreamEntry>, IndexError> {
         let streams = self.transaction.open_table(STREAMS)?;
         Ok(streams.get(name)?.map(|guard| {
-            let (id, next_revision) = guard.value();
-            StreamEntry { id, next_revision }
+            let (id, next_revision, truncate_before, tombstoned) = guard.value();
+            StreamEntry { id, next_revision, truncate_before, tombstoned }
         }))
     }
 
@@ -188,7 +204,10 @@ mod tests {
         {
             let index = Index::open(&path).expect("open");
             let update = IndexUpdate {
-                streams: vec![("order-1".into(), StreamEntry { id: 0, next_revision: 3 })],
+                streams: vec![(
+                    "order-1".into(),
+                    StreamEntry { id: 0, next_revision: 3, truncate_before: 1, tombstoned: false },
+                )],
                 events: vec![(0, 0, 32), (0, 1, 100), (0, 2, 200)],
                 next_stream_id: 1,
             };
@@ -199,7 +218,10 @@ mod tests {
         let snapshot = index.snapshot().expect("snapshot");
         assert_eq!(snapshot.checkpoint().expect("checkpoint"), 250);
         assert_eq!(snapshot.next_stream_id().expect("next id"), 1);
-        assert_eq!(snapshot.stream("order-1").expect("stream"), Some(StreamEntry { id: 0, next_revision: 3 }));
+        assert_eq!(
+            snapshot.stream("order-1").expect("stream"),
+            Some(StreamEntry { id: 0, next_revision: 3, truncate_before: 1, tombstoned: false })
+        );
         assert_eq!(snapshot.stream("order-2").expect("stream"), None);
         assert_eq!(snapshot.positions(0, 1, true, 10).expect("range"), vec![(1, 100), (2, 200)]);
         assert_eq!(snapshot.positions(0, 1, false, 10).expect("range"), vec![(1, 100), (0, 32)]);

@@ -19,8 +19,8 @@ pub use filter::{EventFilter, FilterError};
 pub use name::{InvalidStreamName, STREAM_NAME_MAX_BYTES, StreamName};
 pub use position::{CurrentRevision, ExpectedRevision, Position};
 pub use request::{
-    AllFrom, AppendOutcome, AppendRequest, Direction, ReadAllRequest, ReadStreamRequest, RevisionFrom, SubscribeFrom,
-    SubscribeToAllRequest, SubscribeToStreamRequest,
+    AllFrom, AppendOutcome, AppendRequest, DeleteMode, DeleteOutcome, Direction, ReadAllRequest, ReadStreamRequest,
+    RevisionFrom, SubscribeFrom, SubscribeToAllRequest, SubscribeToStreamRequest,
 };
 pub use store::{EventStore, EventStream, SubscriptionItem, SubscriptionStream};
 

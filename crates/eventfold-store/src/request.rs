@@ -112,3 +112,20 @@ pub struct SubscribeToAllRequest {
     /// of events it does not want.
     pub checkpoint_interval: Option<u32>,
 }
+
+/// How a stream is deleted.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum DeleteMode {
+    /// The stream reads as not found but may be appended to again; its
+    /// revisions continue where they were. Done by setting the stream's
+    /// truncate-before (`$tb`) metadata to its next revision.
+    Soft,
+    /// The stream is deleted for good: reading or appending to it fails.
+    Tombstone,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct DeleteOutcome {
+    /// Position of the record that deleted the stream.
+    pub position: Option<Position>,
+}

@@ -2,8 +2,9 @@ use async_trait::async_trait;
 use futures::stream::BoxStream;
 
 use crate::{
-    AppendError, AppendOutcome, AppendRequest, CurrentRevision, Position, ReadAllRequest, ReadError, ReadStreamRequest,
-    RecordedEvent, StreamName, SubscribeToAllRequest, SubscribeToStreamRequest, SubscriptionError,
+    AppendError, AppendOutcome, AppendRequest, CurrentRevision, DeleteMode, DeleteOutcome, ExpectedRevision, Position,
+    ReadAllRequest, ReadError, ReadStreamRequest, RecordedEvent, StreamName, SubscribeToAllRequest,
+    SubscribeToStreamRequest, SubscriptionError,
 };
 
 /// A read's events, produced lazily: memory stays bounded whatever the count.
@@ -41,6 +42,15 @@ pub trait EventStore: Send + Sync + 'static {
     /// nothing. Outcomes come back in request order.
     async fn append_transaction(&self, requests: Vec<AppendRequest>) -> Result<Vec<AppendOutcome>, AppendError>;
 
+    /// Deletes a stream after checking `expected` against it. Errors are
+    /// those of an append (wrong expected version, already tombstoned).
+    async fn delete_stream(
+        &self,
+        stream: StreamName,
+        expected: ExpectedRevision,
+        mode: DeleteMode,
+    ) -> Result<DeleteOutcome, AppendError>;
+
     async fn read_stream(&self, request: ReadStreamRequest) -> Result<EventStream, ReadError>;
 
     async fn read_all(&self, request: ReadAllRequest) -> Result<EventStream, ReadError>;
@@ -52,6 +62,8 @@ pub trait EventStore: Send + Sync + 'static {
 
     async fn subscribe_to_all(&self, request: SubscribeToAllRequest) -> Result<SubscriptionStream, SubscriptionError>;
 
+    /// The stream's last revision as appends see it: a soft-deleted stream
+    /// keeps its revision; a tombstoned one is an error.
     async fn stream_revision(&self, stream: &StreamName) -> Result<CurrentRevision, ReadError>;
 
     /// The position of the last committed event, if any.

@@ -2,6 +2,7 @@
 
 mod append;
 mod batch_append;
+mod delete;
 mod read;
 
 use std::pin::Pin;
@@ -44,12 +45,12 @@ impl Streams for StreamsService {
         append::append(self.store.as_ref(), &self.node, request.into_inner()).await.map(Response::new)
     }
 
-    async fn delete(&self, _request: Request<DeleteReq>) -> Result<Response<DeleteResp>, Status> {
-        Err(Status::unimplemented("Streams.Delete is not implemented yet"))
+    async fn delete(&self, request: Request<DeleteReq>) -> Result<Response<DeleteResp>, Status> {
+        delete::delete(self.store.as_ref(), request.into_inner()).await.map(Response::new)
     }
 
-    async fn tombstone(&self, _request: Request<TombstoneReq>) -> Result<Response<TombstoneResp>, Status> {
-        Err(Status::unimplemented("Streams.Tombstone is not implemented yet"))
+    async fn tombstone(&self, request: Request<TombstoneReq>) -> Result<Response<TombstoneResp>, Status> {
+        delete::tombstone(self.store.as_ref(), request.into_inner()).await.map(Response::new)
     }
 
     async fn batch_append(
