@@ -17,6 +17,9 @@ pub(crate) const PAGE_EVENTS: usize = 512;
 /// Frames scanned per page of a filtered `$all` read, matching or not, so
 /// that a page returns promptly even when little matches.
 pub(crate) const PAGE_SCANNED_FRAMES: usize = 4096;
+/// Event bytes per page: with large events a page ends before
+/// `PAGE_EVENTS`, so a page's memory stays bounded either way.
+pub(crate) const PAGE_BYTES: usize = 4 * 1024 * 1024;
 
 /// Turns a page loader into a stream of events. `load` runs on the blocking
 /// pool; it returns the page and whether the read is finished.
@@ -65,23 +68,40 @@ pub(crate) fn index_failure(error: impl std::fmt::Display) -> StorageError {
     StorageError::new(StorageErrorKind::Io, format!("index: {error}"))
 }
 
+/// A page of one stream's events.
+pub(crate) struct StreamPage {
+    pub events: Vec<RecordedEvent>,
+    /// The stream may have more events past this page.
+    pub more: bool,
+}
+
 /// Up to `limit` events of stream `stream_id` from revision `from`, going up
-/// or down. Positions come from the index, which only holds durable events.
+/// or down, and fewer once they add up to `PAGE_BYTES`. Positions come from
+/// the index, which only holds durable events.
 pub(crate) fn stream_page(
     shared: &Shared,
     stream_id: u64,
     from: u64,
     forwards: bool,
     limit: usize,
-) -> Result<Vec<RecordedEvent>, StorageError> {
+) -> Result<StreamPage, StorageError> {
     let snapshot = shared.index.snapshot().map_err(index_failure)?;
     let positions = snapshot.positions(stream_id, from, forwards, limit).map_err(index_failure)?;
+    let mut more = positions.len() == limit;
     let mut events = Vec::with_capacity(positions.len());
+    let mut bytes = 0;
     for (revision, position) in positions {
+        if bytes >= PAGE_BYTES {
+            more = true;
+            break;
+        }
         let frame = shared.reader.read_frame(position, u64::MAX).map_err(|error| storage_error(&error))?;
         let event = frame.as_ref().map(decode).transpose()?.flatten();
         match event {
-            Some(event) if event.revision == revision => events.push(event),
+            Some(event) if event.revision == revision => {
+                bytes += event.data.len() + event.metadata.len();
+                events.push(event);
+            }
             _ => {
                 return Err(StorageError::new(
                     StorageErrorKind::Corrupt,
@@ -92,7 +112,7 @@ pub(crate) fn stream_page(
             }
         }
     }
-    Ok(events)
+    Ok(StreamPage { events, more })
 }
 
 /// One page of a forward scan of `$all`.
@@ -121,12 +141,14 @@ pub(crate) fn all_page_forwards(
     let mut scan = shared.reader.scan_forward(resume_at, end);
     let mut page = AllPage { events: Vec::new(), scanned: Vec::new(), resume_at, last_scanned: None, exhausted: false };
     let mut scanned_frames = 0;
-    while page.events.len() < limit && scanned_frames < PAGE_SCANNED_FRAMES {
+    let mut bytes = 0;
+    while page.events.len() < limit && scanned_frames < PAGE_SCANNED_FRAMES && bytes < PAGE_BYTES {
         let Some(frame) = scan.next_frame().map_err(|error| storage_error(&error))? else {
             page.exhausted = true;
             break;
         };
         scanned_frames += 1;
+        bytes += frame.payload.len();
         page.resume_at = frame.next_position;
         let Some(event) = decode(&frame)? else {
             continue;
@@ -154,12 +176,17 @@ pub(crate) fn all_page_backwards(state: &mut AllBackwards) -> Result<(Vec<Record
     let mut scan = state.shared.reader.scan_backward(state.before);
     let mut events = Vec::new();
     let mut scanned_frames = 0;
-    while (events.len() as u64) < state.remaining && events.len() < PAGE_EVENTS && scanned_frames < PAGE_SCANNED_FRAMES
+    let mut bytes = 0;
+    while (events.len() as u64) < state.remaining
+        && events.len() < PAGE_EVENTS
+        && scanned_frames < PAGE_SCANNED_FRAMES
+        && bytes < PAGE_BYTES
     {
         let Some(frame) = scan.next_frame().map_err(|error| storage_error(&error))? else {
             return Ok((events, true));
         };
         scanned_frames += 1;
+        bytes += frame.payload.len();
         state.before = frame.position;
         let Some(event) = decode(&frame)? else {
             continue;
@@ -204,8 +231,7 @@ pub(crate) fn stream_page_read(state: &mut StreamRead) -> Result<(Vec<RecordedEv
         return Ok((Vec::new(), true));
     };
     let limit = state.remaining.min(PAGE_EVENTS as u64) as usize;
-    let mut events = stream_page(&state.shared, state.stream_id, from, state.forwards, limit)?;
-    let fetched = events.len();
+    let StreamPage { mut events, more } = stream_page(&state.shared, state.stream_id, from, state.forwards, limit)?;
     state.next = match (events.last(), state.forwards) {
         (Some(last), true) => last.revision.checked_add(1),
         (Some(last), false) => last.revision.checked_sub(1).filter(|revision| *revision >= state.floor),
@@ -213,6 +239,6 @@ pub(crate) fn stream_page_read(state: &mut StreamRead) -> Result<(Vec<RecordedEv
     };
     events.retain(|event| event.revision >= state.floor);
     state.remaining -= events.len() as u64;
-    let finished = fetched < limit || state.remaining == 0 || state.next.is_none();
+    let finished = !more || state.remaining == 0 || state.next.is_none();
     Ok((events, finished))
 }

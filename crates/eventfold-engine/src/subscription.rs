@@ -249,9 +249,8 @@ fn history_page(shared: &Shared, target: &mut Target) -> Result<(Vec<Subscriptio
             let Some(entry) = entry else {
                 return Ok((Vec::new(), true));
             };
-            let events =
-                stream_page(shared, entry.id, *next_revision, true, PAGE_EVENTS).map_err(ReadError::Storage)?;
-            let exhausted = events.len() < PAGE_EVENTS;
+            let page = stream_page(shared, entry.id, *next_revision, true, PAGE_EVENTS).map_err(ReadError::Storage)?;
+            let (events, exhausted) = (page.events, !page.more);
             if let Some(last) = events.last() {
                 *next_revision = last.revision + 1;
             }
