@@ -1,23 +1,38 @@
-//! What an event does to its stream's state beyond taking the next
-//! revision. The writer applies these when it appends and recovery applies
-//! the same rules when it replays the log, so both derive the same state.
+//! What an event does to stream state beyond taking the next revision of
+//! its stream. The writer applies these rules when it appends and recovery
+//! applies the same rules when it replays the log, so both derive the same
+//! index from the same log.
 
 use eventfold_index::StreamEntry;
+use eventfold_store::RecordedEvent;
 
 /// The event a tombstone writes: the stream is deleted for good.
 pub const TOMBSTONE_EVENT_TYPE: &str = "$streamDeleted";
 /// Stream metadata, written to `$$<stream>`.
 pub const METADATA_EVENT_TYPE: &str = "$metadata";
+/// A link event: its data is `<revision>@<stream>`.
+pub const LINK_EVENT_TYPE: &str = "$>";
 const METADATA_STREAM_PREFIX: &str = "$$";
+const CATEGORY_PREFIX: &str = "$ce-";
+const EVENT_TYPE_PREFIX: &str = "$et-";
+const STREAMS_STREAM: &str = "$streams";
+
+/// The settings of a metadata document that change what reads see.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Retention {
+    pub truncate_before: u64,
+    pub max_count: Option<u64>,
+    pub max_age_seconds: Option<u64>,
+}
 
 pub enum Effect<'a> {
     None,
     /// The event's own stream is tombstoned.
     Tombstone,
-    /// Metadata of `stream` changed its truncate-before revision.
-    TruncateBefore {
+    /// The metadata of `stream` changed.
+    Metadata {
         stream: &'a str,
-        revision: u64,
+        retention: Retention,
     },
 }
 
@@ -27,19 +42,61 @@ pub fn effect_of<'a>(stream: &'a str, event_type: &str, data: &[u8]) -> Effect<'
     }
     match stream.strip_prefix(METADATA_STREAM_PREFIX) {
         Some(target) if event_type == METADATA_EVENT_TYPE && !target.is_empty() => {
-            Effect::TruncateBefore { stream: target, revision: truncate_before_of(data) }
+            Effect::Metadata { stream: target, retention: retention_of(data) }
         }
         _ => Effect::None,
     }
 }
 
-/// `$tb` of a metadata document; the latest metadata event replaces the
-/// previous one whole, so a document without `$tb` means no truncation.
-pub fn truncate_before_of(metadata: &[u8]) -> u64 {
-    serde_json::from_slice::<serde_json::Value>(metadata)
-        .ok()
-        .and_then(|document| document.get("$tb").and_then(serde_json::Value::as_u64))
-        .unwrap_or(0)
+/// The retention settings of a metadata document. The latest metadata event
+/// replaces the previous one whole, so a missing key means "none".
+pub fn retention_of(metadata: &[u8]) -> Retention {
+    let document = serde_json::from_slice::<serde_json::Value>(metadata).ok();
+    let number = |key: &str| document.as_ref().and_then(|document| document.get(key)?.as_u64());
+    Retention {
+        truncate_before: number("$tb").unwrap_or(0),
+        max_count: number("$maxCount"),
+        max_age_seconds: number("$maxAge"),
+    }
+}
+
+/// Why a metadata document is refused: EventStoreDB's reserved keys must
+/// have their types, and the document must be a JSON object.
+pub fn check_metadata(metadata: &[u8]) -> Result<(), String> {
+    let document = serde_json::from_slice::<serde_json::Value>(metadata)
+        .map_err(|error| format!("stream metadata is not valid JSON: {error}"))?;
+    let object = document.as_object().ok_or("stream metadata must be a JSON object")?;
+    for key in ["$tb", "$maxCount", "$maxAge", "$cacheControl"] {
+        if let Some(value) = object.get(key)
+            && !value.is_u64()
+            && !value.is_null()
+        {
+            return Err(format!("stream metadata `{key}` must be a non-negative integer"));
+        }
+    }
+    if let Some(acl) = object.get("$acl")
+        && !acl.is_object()
+        && !acl.is_null()
+    {
+        return Err("stream metadata `$acl` must be an object".into());
+    }
+    Ok(())
+}
+
+pub fn apply(entry: &mut StreamEntry, retention: Retention) {
+    entry.truncate_before = retention.truncate_before;
+    entry.max_count = retention.max_count;
+    entry.max_age_seconds = retention.max_age_seconds;
+}
+
+pub fn apply_own(entry: &mut StreamEntry, effect: &Effect<'_>) {
+    if let Effect::Tombstone = effect {
+        entry.tombstoned = true;
+    }
+}
+
+pub fn is_metadata_stream(stream: &str) -> bool {
+    stream.starts_with(METADATA_STREAM_PREFIX)
 }
 
 pub fn metadata_stream_of(stream: &str) -> String {
@@ -56,11 +113,50 @@ pub fn with_truncate_before(previous: Option<&[u8]>, revision: u64) -> Vec<u8> {
     serde_json::to_vec(&document).unwrap_or_else(|_| format!("{{\"$tb\":{revision}}}").into_bytes())
 }
 
-/// Applies an event of `entry`'s own stream (revision already advanced by
-/// the caller).
-pub fn apply_own(entry: &mut StreamEntry, effect: &Effect<'_>) {
-    if let Effect::Tombstone = effect {
-        entry.tombstoned = true;
+/// Streams served from the index alone, as link events to events of other
+/// streams: `$ce-<category>`, `$et-<type>`, `$streams`. They hold no records
+/// of their own, so they cost index entries, not log bytes.
+pub fn is_virtual_stream(stream: &str) -> bool {
+    stream.starts_with(CATEGORY_PREFIX) || stream.starts_with(EVENT_TYPE_PREFIX) || stream == STREAMS_STREAM
+}
+
+/// The virtual streams an event is linked into. Events of system (`$`)
+/// streams are not linked.
+pub fn virtual_streams_of(stream: &str, category: &str, event_type: &str, revision: u64) -> Vec<String> {
+    if stream.starts_with('$') {
+        return Vec::new();
+    }
+    let mut links = vec![format!("{CATEGORY_PREFIX}{category}"), format!("{EVENT_TYPE_PREFIX}{event_type}")];
+    if revision == 0 {
+        links.push(STREAMS_STREAM.to_owned());
+    }
+    links
+}
+
+/// Whether `event` belongs in the virtual stream `stream`.
+pub fn links_into(stream: &str, event: &RecordedEvent) -> bool {
+    virtual_streams_of(event.stream.as_str(), event.stream.category(), &event.event_type, event.revision)
+        .iter()
+        .any(|link| link == stream)
+}
+
+/// The link event at `revision` of virtual stream `stream` that points at
+/// `target`. Its id is derived from the target's, so reads are repeatable.
+pub fn link_event(stream: &eventfold_store::StreamName, revision: u64, target: &RecordedEvent) -> RecordedEvent {
+    let mut id = *target.id.0.as_bytes();
+    for (byte, salt) in id.iter_mut().zip(stream.as_str().bytes().cycle()) {
+        *byte ^= salt;
+    }
+    RecordedEvent {
+        stream: stream.clone(),
+        revision,
+        position: target.position,
+        id: eventfold_store::EventId(uuid::Uuid::from_bytes(id)),
+        event_type: LINK_EVENT_TYPE.to_owned(),
+        content_type: eventfold_store::ContentType::Binary,
+        created: target.created,
+        data: format!("{}@{}", target.revision, target.stream).into_bytes().into(),
+        metadata: bytes::Bytes::new(),
     }
 }
 
@@ -69,14 +165,27 @@ mod tests {
     use super::*;
 
     #[test]
-    fn metadata_events_set_the_target_streams_truncate_before() {
+    fn metadata_events_set_the_target_streams_retention() {
         match effect_of("$$order-1", METADATA_EVENT_TYPE, br#"{"$tb": 7, "$maxCount": 3}"#) {
-            Effect::TruncateBefore { stream, revision } => assert_eq!((stream, revision), ("order-1", 7)),
-            _ => panic!("a metadata event truncates"),
+            Effect::Metadata { stream, retention } => {
+                assert_eq!(stream, "order-1");
+                assert_eq!(retention, Retention { truncate_before: 7, max_count: Some(3), max_age_seconds: None });
+            }
+            _ => panic!("a metadata event changes retention"),
         }
         assert!(matches!(effect_of("order-1", METADATA_EVENT_TYPE, b"{}"), Effect::None));
         assert!(matches!(effect_of("order-1", TOMBSTONE_EVENT_TYPE, b"{}"), Effect::Tombstone));
-        assert_eq!(truncate_before_of(b"not json"), 0);
+        assert_eq!(retention_of(b"not json"), Retention::default());
+    }
+
+    #[test]
+    fn metadata_with_wrong_types_is_refused() {
+        assert!(check_metadata(br#"{"$maxCount": 5, "$maxAge": 60, "$tb": 2, "owner": "ann"}"#).is_ok());
+        assert!(check_metadata(b"not json").is_err());
+        assert!(check_metadata(b"[1]").is_err());
+        assert!(check_metadata(br#"{"$maxCount": "five"}"#).is_err());
+        assert!(check_metadata(br#"{"$maxAge": -1}"#).is_err());
+        assert!(check_metadata(br#"{"$acl": 3}"#).is_err());
     }
 
     #[test]
@@ -86,5 +195,13 @@ mod tests {
         assert_eq!(parsed["$tb"], 9);
         assert_eq!(parsed["$maxCount"], 5);
         assert_eq!(parsed["owner"], "ann");
+    }
+
+    #[test]
+    fn events_link_into_their_category_type_and_the_streams_list() {
+        assert_eq!(virtual_streams_of("order-1", "order", "Placed", 0), vec!["$ce-order", "$et-Placed", "$streams"]);
+        assert_eq!(virtual_streams_of("order-1", "order", "Placed", 4), vec!["$ce-order", "$et-Placed"]);
+        assert!(virtual_streams_of("$$order-1", "$$order", "$metadata", 0).is_empty());
+        assert!(is_virtual_stream("$ce-order") && is_virtual_stream("$streams") && !is_virtual_stream("order"));
     }
 }

@@ -16,7 +16,9 @@ use eventfold_store::{
 use tokio::sync::{mpsc, oneshot};
 
 use crate::caches::{RecentEventIds, StreamCache};
-use crate::effects::TOMBSTONE_EVENT_TYPE;
+use crate::effects::{
+    METADATA_EVENT_TYPE, TOMBSTONE_EVENT_TYPE, check_metadata, is_metadata_stream, is_virtual_stream,
+};
 use crate::read::{
     AllBackwards, AllForwards, StreamRead, all_page_backwards, all_page_forwards_read, index_failure, internal, paged,
     stream_page_read,
@@ -162,6 +164,11 @@ impl Engine {
         }
         let mut encoded_bytes = 0;
         for request in requests {
+            if is_virtual_stream(request.stream.as_str()) {
+                return Err(AppendError::InvalidEvent {
+                    reason: format!("stream `{}` is derived from the log and cannot be appended to", request.stream),
+                });
+            }
             for event in &request.events {
                 if event.event_type.is_empty() {
                     return Err(AppendError::InvalidEvent { reason: "event type is empty".into() });
@@ -175,6 +182,9 @@ impl Engine {
                 }
                 if event.event_type.len() > usize::from(u16::MAX) {
                     return Err(AppendError::InvalidEvent { reason: "event type is longer than 65535 bytes".into() });
+                }
+                if event.event_type == METADATA_EVENT_TYPE && is_metadata_stream(request.stream.as_str()) {
+                    check_metadata(&event.data).map_err(|reason| AppendError::InvalidEvent { reason })?;
                 }
                 encoded_bytes += encoded_size(&request.stream, event);
             }
@@ -265,11 +275,11 @@ impl EventStore for Engine {
         let entry = match entry {
             Some(entry) if entry.tombstoned => return Err(ReadError::StreamDeleted { stream: request.stream }),
             // No event, or every event truncated (a soft delete): not found.
-            Some(entry) if entry.next_revision > entry.truncate_before => entry,
+            Some(entry) if entry.next_revision > entry.first_visible_revision() => entry,
             _ => return Err(ReadError::StreamNotFound { stream: request.stream }),
         };
         let forwards = request.direction == Direction::Forwards;
-        let floor = entry.truncate_before;
+        let floor = entry.first_visible_revision();
         let next = match (request.from, forwards) {
             (RevisionFrom::Start, true) => Some(floor),
             (RevisionFrom::Start, false) => Some(floor),
@@ -280,7 +290,9 @@ impl EventStore for Engine {
         };
         let state = StreamRead {
             shared: Arc::clone(&self.inner.shared),
+            stream: request.stream,
             stream_id: entry.id,
+            max_age_seconds: entry.max_age_seconds,
             next,
             floor,
             forwards,
@@ -353,7 +365,7 @@ impl EventStore for Engine {
                 entry.map_or(0, |entry| entry.next_revision)
             }
         };
-        let target = Target::Stream { stream: request.stream, next_revision };
+        let target = Target::Stream { stream: request.stream, next_revision, last_position: None };
         Ok(Subscription::new(Arc::clone(&self.inner.shared), target).into_stream())
     }
 

@@ -5,9 +5,12 @@
 use std::sync::Arc;
 
 use eventfold_log::Frame;
-use eventfold_store::{EventFilter, EventStream, Position, ReadError, RecordedEvent, StorageError, StorageErrorKind};
+use eventfold_store::{
+    EventFilter, EventStream, Position, ReadError, RecordedEvent, StorageError, StorageErrorKind, StreamName, Timestamp,
+};
 use futures::StreamExt;
 
+use crate::effects::{is_virtual_stream, link_event};
 use crate::record::decode_event;
 use crate::shared::Shared;
 use crate::storage_error;
@@ -80,11 +83,15 @@ pub(crate) struct StreamPage {
 /// the index, which only holds durable events.
 pub(crate) fn stream_page(
     shared: &Shared,
+    stream: &StreamName,
     stream_id: u64,
     from: u64,
     forwards: bool,
     limit: usize,
 ) -> Result<StreamPage, StorageError> {
+    // A virtual stream's entries point at other streams' events: each is
+    // served as a link event at the virtual stream's own revision.
+    let linking = is_virtual_stream(stream.as_str());
     let snapshot = shared.index.snapshot().map_err(index_failure)?;
     let positions = snapshot.positions(stream_id, from, forwards, limit).map_err(index_failure)?;
     let mut more = positions.len() == limit;
@@ -98,6 +105,7 @@ pub(crate) fn stream_page(
         let frame = shared.reader.read_frame(position, u64::MAX).map_err(|error| storage_error(&error))?;
         let event = frame.as_ref().map(decode).transpose()?.flatten();
         match event {
+            Some(target) if linking => events.push(link_event(stream, revision, &target)),
             Some(event) if event.revision == revision => {
                 bytes += event.data.len() + event.metadata.len();
                 events.push(event);
@@ -217,7 +225,10 @@ pub(crate) fn all_page_forwards_read(state: &mut AllForwards) -> Result<(Vec<Rec
 
 pub(crate) struct StreamRead {
     pub shared: Arc<Shared>,
+    pub stream: StreamName,
     pub stream_id: u64,
+    /// `$maxAge`: events older than this are invisible.
+    pub max_age_seconds: Option<u64>,
     /// Next revision to read; `None` once a backwards read passed the floor.
     pub next: Option<u64>,
     /// Truncate-before: revisions below it are invisible.
@@ -231,14 +242,27 @@ pub(crate) fn stream_page_read(state: &mut StreamRead) -> Result<(Vec<RecordedEv
         return Ok((Vec::new(), true));
     };
     let limit = state.remaining.min(PAGE_EVENTS as u64) as usize;
-    let StreamPage { mut events, more } = stream_page(&state.shared, state.stream_id, from, state.forwards, limit)?;
+    let StreamPage { mut events, more } =
+        stream_page(&state.shared, &state.stream, state.stream_id, from, state.forwards, limit)?;
     state.next = match (events.last(), state.forwards) {
         (Some(last), true) => last.revision.checked_add(1),
         (Some(last), false) => last.revision.checked_sub(1).filter(|revision| *revision >= state.floor),
         (None, _) => None,
     };
-    events.retain(|event| event.revision >= state.floor);
+    let oldest = oldest_visible(state.max_age_seconds);
+    events.retain(|event| event.revision >= state.floor && event.created >= oldest);
     state.remaining -= events.len() as u64;
     let finished = !more || state.remaining == 0 || state.next.is_none();
     Ok((events, finished))
+}
+
+/// The creation time below which `$maxAge` hides events.
+pub(crate) fn oldest_visible(max_age_seconds: Option<u64>) -> Timestamp {
+    match max_age_seconds {
+        Some(seconds) => {
+            let age_ticks = i64::try_from(seconds).unwrap_or(i64::MAX / 10_000_000).saturating_mul(10_000_000);
+            Timestamp(Timestamp::now().ticks().saturating_sub(age_ticks))
+        }
+        None => Timestamp(i64::MIN),
+    }
 }

@@ -8,9 +8,9 @@ use eventfold_index::{Index, IndexUpdate, StreamEntry};
 use eventfold_log::LogReader;
 
 use crate::EngineError;
-use eventfold_store::Position;
+use eventfold_store::{Position, StreamName};
 
-use crate::effects::{Effect, apply_own, effect_of};
+use crate::effects::{Effect, apply, apply_own, effect_of, virtual_streams_of};
 use crate::record::decode_event;
 
 /// Events indexed per index transaction while replaying.
@@ -49,12 +49,22 @@ pub(crate) fn replay(index: &Index, reader: &LogReader, from: u64, end: u64) -> 
             let effect = effect_of(stream, &event.event_type, &event.data);
             apply_own(&mut entry, &effect);
             streams.insert(stream.to_owned(), entry);
-            if let Effect::TruncateBefore { stream: target, revision } = effect {
+            if let Effect::Metadata { stream: target, retention } = effect {
                 let mut target_entry = entry_of(index, &streams, target, &mut next_stream_id)?;
-                target_entry.truncate_before = revision;
+                apply(&mut target_entry, retention);
                 streams.insert(target.to_owned(), target_entry);
             }
             update.events.push((entry.id, event.revision, frame.position));
+            let category = event.stream.category();
+            for link in virtual_streams_of(stream, category, &event.event_type, event.revision) {
+                if StreamName::new(&link).is_err() {
+                    continue;
+                }
+                let mut link_entry = entry_of(index, &streams, &link, &mut next_stream_id)?;
+                update.events.push((link_entry.id, link_entry.next_revision, frame.position));
+                link_entry.next_revision += 1;
+                streams.insert(link, link_entry);
+            }
             replayed += 1;
         }
         if frame.ends_transaction && update.events.len() >= REPLAY_CHUNK_EVENTS {

@@ -19,7 +19,8 @@ use eventfold_store::{
 use futures::StreamExt;
 use tokio::sync::broadcast;
 
-use crate::read::{PAGE_EVENTS, all_page_forwards, index_failure, internal, stream_page};
+use crate::effects::{is_virtual_stream, link_event, links_into};
+use crate::read::{PAGE_EVENTS, all_page_forwards, index_failure, internal, oldest_visible, stream_page};
 use crate::shared::{CommittedBatch, Shared};
 
 pub(crate) enum Target {
@@ -35,6 +36,9 @@ pub(crate) enum Target {
     Stream {
         stream: StreamName,
         next_revision: u64,
+        /// Position of the last event delivered; what tells a virtual
+        /// stream's live links from those history already gave.
+        last_position: Option<u64>,
     },
 }
 
@@ -167,7 +171,21 @@ fn accept_live(target: &mut Target, batch: &CommittedBatch, pending: &mut VecDeq
             }
             true
         }
-        Target::Stream { stream, next_revision } => {
+        Target::Stream { stream, next_revision, last_position } if is_virtual_stream(stream.as_str()) => {
+            // Links are numbered in commit order, as the writer numbers them,
+            // so the next matching live event gets the next revision. Events
+            // at or before the last one delivered came from history already.
+            for event in batch.events.iter().filter(|event| links_into(stream.as_str(), event)) {
+                if last_position.is_some_and(|last| event.position.0 <= last) {
+                    continue;
+                }
+                pending.push_back(SubscriptionItem::Event(link_event(stream, *next_revision, event)));
+                *next_revision += 1;
+                *last_position = Some(event.position.0);
+            }
+            true
+        }
+        Target::Stream { stream, next_revision, .. } => {
             for event in batch.events.iter().filter(|event| event.stream == *stream) {
                 if event.revision < *next_revision {
                     continue;
@@ -241,7 +259,7 @@ fn history_page(shared: &Shared, target: &mut Target) -> Result<(Vec<Subscriptio
             }
             Ok((items.into(), page.exhausted))
         }
-        Target::Stream { stream, next_revision } => {
+        Target::Stream { stream, next_revision, last_position } => {
             let snapshot = shared.index.snapshot().map_err(|error| SubscriptionError::Storage(index_failure(error)))?;
             let entry =
                 snapshot.stream(stream.as_str()).map_err(|error| SubscriptionError::Storage(index_failure(error)))?;
@@ -249,11 +267,19 @@ fn history_page(shared: &Shared, target: &mut Target) -> Result<(Vec<Subscriptio
             let Some(entry) = entry else {
                 return Ok((Vec::new(), true));
             };
-            let page = stream_page(shared, entry.id, *next_revision, true, PAGE_EVENTS).map_err(ReadError::Storage)?;
-            let (events, exhausted) = (page.events, !page.more);
+            if entry.tombstoned {
+                return Err(SubscriptionError::StreamDeleted { stream: stream.clone() });
+            }
+            *next_revision = (*next_revision).max(entry.first_visible_revision());
+            let page =
+                stream_page(shared, stream, entry.id, *next_revision, true, PAGE_EVENTS).map_err(ReadError::Storage)?;
+            let (mut events, exhausted) = (page.events, !page.more);
             if let Some(last) = events.last() {
                 *next_revision = last.revision + 1;
+                *last_position = Some(last.position.0);
             }
+            let oldest = oldest_visible(entry.max_age_seconds);
+            events.retain(|event| event.created >= oldest);
             Ok((events.into_iter().map(SubscriptionItem::Event).collect(), exhausted))
         }
     }

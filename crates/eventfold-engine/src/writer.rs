@@ -21,7 +21,8 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::caches::{RecentEventIds, StreamCache, WrittenEvent};
 use crate::effects::{
-    Effect, METADATA_EVENT_TYPE, TOMBSTONE_EVENT_TYPE, apply_own, effect_of, metadata_stream_of, with_truncate_before,
+    Effect, METADATA_EVENT_TYPE, TOMBSTONE_EVENT_TYPE, apply, apply_own, effect_of, metadata_stream_of,
+    virtual_streams_of, with_truncate_before,
 };
 use crate::record::{decode_event, decode_header, encode_event, encoded_size};
 use crate::shared::{CommittedBatch, Shared};
@@ -89,8 +90,9 @@ struct Accepted {
 enum Planned {
     /// Nothing to write: an empty append or an idempotent repeat.
     Done(AppendOutcome),
-    /// Events `first_revision..` of `stream`, frames at these batch offsets.
-    Write { stream_id: u64, first_revision: u64, offsets: Vec<usize> },
+    /// Events `first_revision..` of `stream`, frames at these batch offsets,
+    /// and the (virtual stream id, revision, batch offset) links to them.
+    Write { stream_id: u64, first_revision: u64, offsets: Vec<usize>, links: Vec<(u64, u64, usize)> },
 }
 
 impl Writer {
@@ -300,6 +302,7 @@ impl Writer {
             });
             let first_revision = entry.next_revision;
             let mut offsets = Vec::with_capacity(request.events.len());
+            let mut links = Vec::new();
             for (index, event) in request.events.iter().enumerate() {
                 let revision = first_revision + index as u64;
                 let offset = batch
@@ -311,21 +314,23 @@ impl Writer {
                 entry.next_revision = revision + 1;
                 let effect = effect_of(request.stream.as_str(), &event.event_type, &event.data);
                 apply_own(&mut entry, &effect);
-                if let Effect::TruncateBefore { stream, revision } = effect {
-                    let target = StreamName::new(stream)
-                        .map_err(|error| AppendError::InvalidEvent { reason: format!("metadata target: {error}") })?;
-                    let mut target_entry = match local.get(&target) {
-                        Some(entry) => *entry,
-                        None => self.stream_state(&target, staged, snapshot)?.unwrap_or_else(|| {
-                            local_next_id += 1;
-                            StreamEntry::new(local_next_id - 1)
-                        }),
-                    };
-                    target_entry.truncate_before = revision;
+                if let Effect::Metadata { stream, retention } = effect {
+                    let target = system_stream_name(stream)?;
+                    let mut target_entry = self.entry_or_new(&target, &local, staged, snapshot, &mut local_next_id)?;
+                    apply(&mut target_entry, retention);
                     local.insert(target, target_entry);
                 }
+                let category = request.stream.category();
+                for link in virtual_streams_of(request.stream.as_str(), category, &event.event_type, revision) {
+                    // A name too long to be a stream (a huge event type) gets no link.
+                    let Ok(link) = StreamName::new(&link) else { continue };
+                    let mut link_entry = self.entry_or_new(&link, &local, staged, snapshot, &mut local_next_id)?;
+                    links.push((link_entry.id, link_entry.next_revision, offset));
+                    link_entry.next_revision += 1;
+                    local.insert(link, link_entry);
+                }
             }
-            outcomes.push(Planned::Write { stream_id: entry.id, first_revision, offsets });
+            outcomes.push(Planned::Write { stream_id: entry.id, first_revision, offsets, links });
             local.insert(request.stream.clone(), entry);
         }
         // Requests that wrote nothing (idempotent or empty) may come last:
@@ -334,6 +339,24 @@ impl Writer {
         *next_stream_id = local_next_id;
         staged.extend(local);
         Ok(outcomes)
+    }
+
+    /// A stream's entry as this transaction sees it, or a new one.
+    fn entry_or_new(
+        &mut self,
+        stream: &StreamName,
+        local: &Staged,
+        staged: &Staged,
+        snapshot: &mut Option<IndexSnapshot>,
+        next_stream_id: &mut u64,
+    ) -> Result<StreamEntry, AppendError> {
+        if let Some(entry) = local.get(stream) {
+            return Ok(*entry);
+        }
+        Ok(self.stream_state(stream, staged, snapshot)?.unwrap_or_else(|| {
+            *next_stream_id += 1;
+            StreamEntry::new(*next_stream_id - 1)
+        }))
     }
 
     fn stream_state(
@@ -474,9 +497,12 @@ impl Writer {
         update.streams = staged.iter().map(|(name, entry)| (name.as_str().to_owned(), *entry)).collect();
         for accepted in accepted {
             for planned in &accepted.outcomes {
-                if let Planned::Write { stream_id, first_revision, offsets } = planned {
+                if let Planned::Write { stream_id, first_revision, offsets, links } = planned {
                     for (index, offset) in offsets.iter().enumerate() {
                         update.events.push((*stream_id, first_revision + index as u64, start + *offset as u64));
+                    }
+                    for (link_id, link_revision, offset) in links {
+                        update.events.push((*link_id, *link_revision, start + *offset as u64));
                     }
                 }
             }
@@ -575,6 +601,12 @@ fn current_revision(entry: Option<&StreamEntry>) -> CurrentRevision {
 fn expectation_met(entry: Option<&StreamEntry>, current: CurrentRevision, expected: ExpectedRevision) -> bool {
     current.satisfies(expected)
         || (expected == ExpectedRevision::NoStream && entry.is_some_and(StreamEntry::is_soft_deleted))
+}
+
+/// Names the writer derives (metadata targets, virtual streams) come from
+/// valid names, but a derived name can still be too long.
+fn system_stream_name(name: &str) -> Result<StreamName, AppendError> {
+    StreamName::new(name).map_err(|error| AppendError::InvalidEvent { reason: format!("stream `{name}`: {error}") })
 }
 
 fn index_error(error: impl std::fmt::Display) -> AppendError {

@@ -7,8 +7,10 @@ use crate::IndexError;
 /// `meta`: the checkpoint (log position the index reflects), the next stream
 /// id to hand out and the index format version.
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
-/// `streams`: stream name → (stream id, next revision, truncate before, tombstoned).
-const STREAMS: TableDefinition<&str, (u64, u64, u64, bool)> = TableDefinition::new("streams");
+/// `streams`: stream name → (stream id, next revision, truncate before,
+/// tombstoned, max count, max age in seconds).
+type StreamValue = (u64, u64, u64, bool, Option<u64>, Option<u64>);
+const STREAMS: TableDefinition<&str, StreamValue> = TableDefinition::new("streams");
 /// `stream_events`: (stream id, revision) → log position.
 const STREAM_EVENTS: TableDefinition<(u64, u64), u64> = TableDefinition::new("stream_events");
 
@@ -34,11 +36,21 @@ pub struct StreamEntry {
     pub truncate_before: u64,
     /// The stream was tombstoned: deleted for good.
     pub tombstoned: bool,
+    /// `$maxCount` of the stream's metadata: only the newest this many are visible.
+    pub max_count: Option<u64>,
+    /// `$maxAge` of the stream's metadata: older events are invisible.
+    pub max_age_seconds: Option<u64>,
 }
 
 impl StreamEntry {
     pub fn new(id: u64) -> Self {
-        Self { id, next_revision: 0, truncate_before: 0, tombstoned: false }
+        Self { id, next_revision: 0, truncate_before: 0, tombstoned: false, max_count: None, max_age_seconds: None }
+    }
+
+    /// The lowest visible revision: truncate-before, raised by max count.
+    pub fn first_visible_revision(&self) -> u64 {
+        let by_count = self.max_count.map_or(0, |max_count| self.next_revision.saturating_sub(max_count));
+        self.truncate_before.max(by_count)
     }
 
     /// Soft-deleted: it has events, but all of them are truncated away.
@@ -112,8 +124,15 @@ impl Index {
         {
             let mut streams = transaction.open_table(STREAMS)?;
             for (name, entry) in &update.streams {
-                streams
-                    .insert(name.as_str(), (entry.id, entry.next_revision, entry.truncate_before, entry.tombstoned))?;
+                let value = (
+                    entry.id,
+                    entry.next_revision,
+                    entry.truncate_before,
+                    entry.tombstoned,
+                    entry.max_count,
+                    entry.max_age_seconds,
+                );
+                streams.insert(name.as_str(), value)?;
             }
             let mut events = transaction.open_table(STREAM_EVENTS)?;
             for (stream_id, revision, position) in &update.events {
@@ -164,8 +183,8 @@ impl IndexSnapshot {
     pub fn stream(&self, name: &str) -> Result<Option<StreamEntry>, IndexError> {
         let streams = self.transaction.open_table(STREAMS)?;
         Ok(streams.get(name)?.map(|guard| {
-            let (id, next_revision, truncate_before, tombstoned) = guard.value();
-            StreamEntry { id, next_revision, truncate_before, tombstoned }
+            let (id, next_revision, truncate_before, tombstoned, max_count, max_age_seconds) = guard.value();
+            StreamEntry { id, next_revision, truncate_before, tombstoned, max_count, max_age_seconds }
         }))
     }
 
@@ -206,7 +225,14 @@ mod tests {
             let update = IndexUpdate {
                 streams: vec![(
                     "order-1".into(),
-                    StreamEntry { id: 0, next_revision: 3, truncate_before: 1, tombstoned: false },
+                    StreamEntry {
+                        id: 0,
+                        next_revision: 3,
+                        truncate_before: 1,
+                        tombstoned: false,
+                        max_count: Some(2),
+                        max_age_seconds: None,
+                    },
                 )],
                 events: vec![(0, 0, 32), (0, 1, 100), (0, 2, 200)],
                 next_stream_id: 1,
@@ -220,7 +246,14 @@ mod tests {
         assert_eq!(snapshot.next_stream_id().expect("next id"), 1);
         assert_eq!(
             snapshot.stream("order-1").expect("stream"),
-            Some(StreamEntry { id: 0, next_revision: 3, truncate_before: 1, tombstoned: false })
+            Some(StreamEntry {
+                id: 0,
+                next_revision: 3,
+                truncate_before: 1,
+                tombstoned: false,
+                max_count: Some(2),
+                max_age_seconds: None
+            })
         );
         assert_eq!(snapshot.stream("order-2").expect("stream"), None);
         assert_eq!(snapshot.positions(0, 1, true, 10).expect("range"), vec![(1, 100), (2, 200)]);

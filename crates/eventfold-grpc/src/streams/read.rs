@@ -31,6 +31,7 @@ pub async fn read(store: Arc<dyn EventStore>, request: ReadReq) -> Result<Respon
         options.uuid_option.as_ref().and_then(|option| option.content.as_ref()),
         Some(uuid_option::Content::Structured(_))
     );
+    let render = Render { structured, resolver: options.resolve_links.then(|| Arc::clone(&store)) };
     let direction = match ReadDirection::try_from(options.read_direction) {
         Ok(ReadDirection::Forwards) => Direction::Forwards,
         Ok(ReadDirection::Backwards) => Direction::Backwards,
@@ -44,10 +45,10 @@ pub async fn read(store: Arc<dyn EventStore>, request: ReadReq) -> Result<Respon
     let stream_option = options.stream_option.ok_or_else(|| Status::invalid_argument("read without stream or all"))?;
     match (stream_option, count) {
         (StreamOption::Stream(stream), CountOption::Count(max_count)) => {
-            read_stream(store.as_ref(), stream, direction, max_count, structured).await
+            read_stream(store.as_ref(), stream, direction, max_count, render).await
         }
         (StreamOption::Stream(stream), CountOption::Subscription(_)) => {
-            subscribe_to_stream(store.as_ref(), stream, structured).await
+            subscribe_to_stream(store.as_ref(), stream, render).await
         }
         (StreamOption::All(all), CountOption::Count(max_count)) => {
             let from = match all.all_option {
@@ -60,10 +61,10 @@ pub async fn read(store: Arc<dyn EventStore>, request: ReadReq) -> Result<Respon
             };
             let request = ReadAllRequest { from, direction, max_count, filter: filter.map(|(filter, _)| filter) };
             let events = store.read_all(request).await.map_err(|error| errors::read(&error))?;
-            Ok(events_response(events, structured))
+            Ok(events_response(events, render))
         }
         (StreamOption::All(all), CountOption::Subscription(_)) => {
-            subscribe_to_all(store.as_ref(), all, filter, structured).await
+            subscribe_to_all(store.as_ref(), all, filter, render).await
         }
     }
 }
@@ -104,7 +105,7 @@ async fn read_stream(
     options: StreamOptions,
     direction: Direction,
     max_count: u64,
-    structured: bool,
+    render: Render,
 ) -> Result<ResponseStream<ReadResp>, Status> {
     let stream = stream_name(options.stream_identifier.as_ref())?;
     let from = match options.revision_option {
@@ -115,7 +116,7 @@ async fn read_stream(
     };
     let request = ReadStreamRequest { stream: stream.clone(), from, direction, max_count };
     match store.read_stream(request).await {
-        Ok(events) => Ok(events_response(events, structured)),
+        Ok(events) => Ok(events_response(events, render)),
         Err(ReadError::StreamNotFound { stream }) => {
             let not_found = ReadResp {
                 content: Some(read_resp::Content::StreamNotFound(StreamNotFound {
@@ -131,7 +132,7 @@ async fn read_stream(
 async fn subscribe_to_stream(
     store: &dyn EventStore,
     options: StreamOptions,
-    structured: bool,
+    render: Render,
 ) -> Result<ResponseStream<ReadResp>, Status> {
     let stream = stream_name(options.stream_identifier.as_ref())?;
     let from = match options.revision_option {
@@ -144,14 +145,14 @@ async fn subscribe_to_stream(
         .subscribe_to_stream(SubscribeToStreamRequest { stream, from })
         .await
         .map_err(|error| errors::subscription(&error))?;
-    Ok(subscription_response(items, structured))
+    Ok(subscription_response(items, render))
 }
 
 async fn subscribe_to_all(
     store: &dyn EventStore,
     options: AllOptions,
     filter: Option<(EventFilter, u32)>,
-    structured: bool,
+    render: Render,
 ) -> Result<ResponseStream<ReadResp>, Status> {
     let from = match options.all_option {
         Some(all_options::AllOption::Start(_)) => SubscribeFrom::Start,
@@ -167,26 +168,42 @@ async fn subscribe_to_all(
         .subscribe_to_all(SubscribeToAllRequest { from, filter, checkpoint_interval })
         .await
         .map_err(|error| errors::subscription(&error))?;
-    Ok(subscription_response(items, structured))
+    Ok(subscription_response(items, render))
 }
 
-fn events_response(events: eventfold_store::EventStream, structured: bool) -> ResponseStream<ReadResp> {
+fn events_response(events: eventfold_store::EventStream, render: Render) -> ResponseStream<ReadResp> {
     events
-        .map(move |event| match event {
-            Ok(event) => Ok(event_message(&event, structured)),
-            Err(error) => Err(errors::read(&error)),
+        .then(move |event| {
+            let render = render.clone();
+            async move {
+                match event {
+                    Ok(event) => Ok(render.message(event).await),
+                    Err(error) => Err(errors::read(&error)),
+                }
+            }
         })
         .boxed()
 }
 
-fn subscription_response(items: eventfold_store::SubscriptionStream, structured: bool) -> ResponseStream<ReadResp> {
+fn subscription_response(items: eventfold_store::SubscriptionStream, render: Render) -> ResponseStream<ReadResp> {
     let confirmation = ReadResp {
         content: Some(read_resp::Content::Confirmation(SubscriptionConfirmation {
             subscription_id: uuid::Uuid::new_v4().to_string(),
         })),
     };
-    let items = items.map(move |item| match item {
-        Ok(SubscriptionItem::Event(event)) => Ok(event_message(&event, structured)),
+    let items = items.then(move |item| {
+        let render = render.clone();
+        async move { subscription_message(item, &render).await }
+    });
+    futures::stream::once(async { Ok(confirmation) }).chain(items).boxed()
+}
+
+async fn subscription_message(
+    item: Result<SubscriptionItem, eventfold_store::SubscriptionError>,
+    render: &Render,
+) -> Result<ReadResp, Status> {
+    match item {
+        Ok(SubscriptionItem::Event(event)) => Ok(render.message(event).await),
         Ok(SubscriptionItem::CaughtUp) => Ok(ReadResp {
             content: Some(read_resp::Content::CaughtUp(CaughtUp {
                 timestamp: Some(now()),
@@ -202,12 +219,56 @@ fn subscription_response(items: eventfold_store::SubscriptionStream, structured:
             })),
         }),
         Err(error) => Err(errors::subscription(&error)),
-    });
-    futures::stream::once(async { Ok(confirmation) }).chain(items).boxed()
+    }
 }
 
-fn event_message(event: &RecordedEvent, structured: bool) -> ReadResp {
-    let recorded = read_event::RecordedEvent {
+/// How events are written out for one read: the UUID form the client asked
+/// for, and whether link events are resolved to the events they point at.
+#[derive(Clone)]
+struct Render {
+    structured: bool,
+    resolver: Option<Arc<dyn EventStore>>,
+}
+
+impl Render {
+    async fn message(&self, event: RecordedEvent) -> ReadResp {
+        let position = event.position.0;
+        let (event, link) = match &self.resolver {
+            Some(store) if event.event_type == LINK_EVENT_TYPE => match resolve(store.as_ref(), &event).await {
+                Some(target) => (target, Some(event)),
+                // A link whose target is gone (deleted, truncated) is served as is.
+                None => (event, None),
+            },
+            _ => (event, None),
+        };
+        ReadResp {
+            content: Some(read_resp::Content::Event(ReadEvent {
+                event: Some(recorded_event(&event, self.structured)),
+                link: link.as_ref().map(|link| recorded_event(link, self.structured)),
+                position: Some(read_event::Position::CommitPosition(position)),
+            })),
+        }
+    }
+}
+
+const LINK_EVENT_TYPE: &str = "$>";
+
+/// The event a link (`<revision>@<stream>`) points at, if it is visible.
+async fn resolve(store: &dyn EventStore, link: &RecordedEvent) -> Option<RecordedEvent> {
+    let text = std::str::from_utf8(&link.data).ok()?;
+    let (revision, stream) = text.split_once('@')?;
+    let request = ReadStreamRequest {
+        stream: eventfold_store::StreamName::new(stream).ok()?,
+        from: RevisionFrom::Revision(revision.parse().ok()?),
+        direction: Direction::Forwards,
+        max_count: 1,
+    };
+    let mut events = store.read_stream(request).await.ok()?;
+    events.next().await?.ok()
+}
+
+fn recorded_event(event: &RecordedEvent, structured: bool) -> read_event::RecordedEvent {
+    read_event::RecordedEvent {
         id: Some(uuid_to_proto(event.id.0, structured)),
         stream_identifier: Some(stream_identifier(&event.stream)),
         stream_revision: event.revision,
@@ -216,13 +277,6 @@ fn event_message(event: &RecordedEvent, structured: bool) -> ReadResp {
         metadata: recorded_metadata(event),
         custom_metadata: event.metadata.clone(),
         data: event.data.clone(),
-    };
-    ReadResp {
-        content: Some(read_resp::Content::Event(ReadEvent {
-            event: Some(recorded),
-            link: None,
-            position: Some(read_event::Position::CommitPosition(event.position.0)),
-        })),
     }
 }
 
