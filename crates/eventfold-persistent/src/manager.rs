@@ -1,0 +1,238 @@
+//! The subsystem: every group, by key, with its running task. Changes to
+//! the set of groups (create, update, delete, restart, shutdown) are done
+//! one at a time under one lock, and are stored before they take effect for
+//! consumers; consumers, info and replays only look a group up.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
+
+use eventfold_store::{EventStore, StorageError};
+use futures::future::join_all;
+use tokio::sync::Mutex;
+use uuid::Uuid;
+
+use crate::config_store::ConfigStore;
+use crate::consumer::{Consumer, ConsumerOptions, DropReason};
+use crate::definition::{GroupDefinition, GroupSpec};
+use crate::error::{ConnectError, CreateError, GroupError, UpdateError};
+use crate::group::GroupHandle;
+use crate::info::GroupInfo;
+use crate::key::{GroupKey, Source};
+use crate::settings::{GroupSettings, InvalidSettings, StartFrom};
+use crate::{checkpoint, parked, store_errors};
+
+/// Persistent subscriptions over one store. Cheap to clone.
+#[derive(Clone)]
+pub struct PersistentSubscriptions {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Arc<dyn EventStore>,
+    groups: RwLock<BTreeMap<GroupKey, Arc<GroupHandle>>>,
+    admin: Mutex<Admin>,
+}
+
+struct Admin {
+    config: ConfigStore,
+    shut_down: bool,
+}
+
+impl PersistentSubscriptions {
+    /// Loads every group and starts its task.
+    pub async fn start(store: Arc<dyn EventStore>) -> Result<PersistentSubscriptions, StorageError> {
+        let (config, definitions) = ConfigStore::load(Arc::clone(&store)).await?;
+        let groups: BTreeMap<GroupKey, Arc<GroupHandle>> = definitions
+            .into_values()
+            .map(|definition| {
+                let key = definition.key().clone();
+                (key, Arc::new(GroupHandle::spawn(Arc::new(definition), Arc::clone(&store))))
+            })
+            .collect();
+        tracing::debug!(groups = groups.len(), "persistent subscriptions started");
+        Ok(PersistentSubscriptions {
+            inner: Arc::new(Inner {
+                store,
+                groups: RwLock::new(groups),
+                admin: Mutex::new(Admin { config, shut_down: false }),
+            }),
+        })
+    }
+
+    pub async fn create(&self, spec: GroupSpec) -> Result<(), CreateError> {
+        check_spec(&spec)?;
+        let mut admin = self.inner.admin.lock().await;
+        if admin.shut_down {
+            return Err(CreateError::ShutDown);
+        }
+        if self.handle(&spec.key).is_some() {
+            return Err(CreateError::AlreadyExists(spec.key));
+        }
+        let store = self.inner.store.as_ref();
+        let definition =
+            GroupDefinition::resolve(spec, store, Uuid::new_v4()).await.map_err(store_errors::from_read)?;
+        let key = definition.key().clone();
+        checkpoint::prepare(store, &key).await?;
+        admin.config.put(&definition).await?;
+        self.insert(definition);
+        self.snapshot_if_due(&mut admin).await;
+        Ok(())
+    }
+
+    /// New settings and start for a group; its consumers are dropped and it
+    /// restarts from its checkpoint (the start applies only without one).
+    pub async fn update(
+        &self,
+        key: &GroupKey,
+        start_from: StartFrom,
+        settings: GroupSettings,
+    ) -> Result<(), UpdateError> {
+        let mut admin = self.inner.admin.lock().await;
+        if admin.shut_down {
+            return Err(UpdateError::ShutDown);
+        }
+        let Some(current) = self.handle(key) else {
+            return Err(UpdateError::NotFound(key.clone()));
+        };
+        let spec = GroupSpec { start_from, settings, ..current.definition.spec.clone() };
+        check_spec(&spec)?;
+        let store = self.inner.store.as_ref();
+        let definition = GroupDefinition::resolve(spec, store, current.definition.incarnation)
+            .await
+            .map_err(store_errors::from_read)?;
+        current.stop(DropReason::Updated).await;
+        if let Err(error) = admin.config.put(&definition).await {
+            // Not stored: the group goes on as it was.
+            self.insert(GroupDefinition::clone(&current.definition));
+            return Err(error.into());
+        }
+        self.insert(definition);
+        self.snapshot_if_due(&mut admin).await;
+        Ok(())
+    }
+
+    /// Deletes a group with its checkpoint and parked events; its
+    /// consumers are dropped.
+    pub async fn delete(&self, key: &GroupKey) -> Result<(), GroupError> {
+        let mut admin = self.inner.admin.lock().await;
+        if admin.shut_down {
+            return Err(GroupError::ShutDown);
+        }
+        let Some(current) = self.remove(key) else {
+            return Err(GroupError::NotFound(key.clone()));
+        };
+        current.stop(DropReason::Deleted).await;
+        if let Err(error) = admin.config.remove(key).await {
+            self.insert(GroupDefinition::clone(&current.definition));
+            return Err(error.into());
+        }
+        // Best effort: a later group of the same name ignores an old
+        // checkpoint anyway (its incarnation differs).
+        let store = self.inner.store.as_ref();
+        checkpoint::delete(store, key).await;
+        parked::delete(store, key).await;
+        self.snapshot_if_due(&mut admin).await;
+        Ok(())
+    }
+
+    /// Joins a group as a consumer.
+    pub async fn connect(&self, key: &GroupKey, options: ConsumerOptions) -> Result<Consumer, ConnectError> {
+        let handle = self.handle(key).ok_or_else(|| ConnectError::NotFound(key.clone()))?;
+        handle.connect(options).await
+    }
+
+    pub async fn info(&self, key: &GroupKey) -> Result<GroupInfo, GroupError> {
+        let handle = self.handle(key).ok_or_else(|| GroupError::NotFound(key.clone()))?;
+        handle.info().await
+    }
+
+    /// Every group, or those on `source`, in key order.
+    pub async fn list(&self, source: Option<&Source>) -> Vec<GroupInfo> {
+        let handles: Vec<Arc<GroupHandle>> = self
+            .read_groups()
+            .iter()
+            .filter(|(key, _)| source.is_none_or(|source| key.source() == source))
+            .map(|(_, handle)| Arc::clone(handle))
+            .collect();
+        // A group stopped meanwhile (deleted, updated) is left out.
+        join_all(handles.iter().map(|handle| handle.info())).await.into_iter().filter_map(Result::ok).collect()
+    }
+
+    /// Delivers parked events again, the oldest first; at most `count`.
+    pub async fn replay_parked(&self, key: &GroupKey, count: Option<u64>) -> Result<(), GroupError> {
+        let handle = self.handle(key).ok_or_else(|| GroupError::NotFound(key.clone()))?;
+        handle.replay_parked(count).await
+    }
+
+    /// Stops every group (dropping its consumers) and loads them again from
+    /// the store.
+    pub async fn restart(&self) -> Result<(), StorageError> {
+        let mut admin = self.inner.admin.lock().await;
+        if admin.shut_down {
+            return Ok(());
+        }
+        self.stop_all(DropReason::Restarted).await;
+        let (config, definitions) = ConfigStore::load(Arc::clone(&self.inner.store)).await?;
+        admin.config = config;
+        for definition in definitions.into_values() {
+            self.insert(definition);
+        }
+        Ok(())
+    }
+
+    /// Stops every group: last checkpoints are written and consumers are
+    /// dropped. Later calls are refused. Idempotent.
+    pub async fn shutdown(&self) {
+        let mut admin = self.inner.admin.lock().await;
+        admin.shut_down = true;
+        self.stop_all(DropReason::ShuttingDown).await;
+    }
+
+    async fn stop_all(&self, reason: DropReason) {
+        let handles: Vec<Arc<GroupHandle>> = {
+            let mut groups = self.inner.groups.write().unwrap_or_else(|poison| poison.into_inner());
+            std::mem::take(&mut *groups).into_values().collect()
+        };
+        join_all(handles.iter().map(|handle| handle.stop(reason.clone()))).await;
+    }
+
+    async fn snapshot_if_due(&self, admin: &mut Admin) {
+        let definitions: Vec<GroupDefinition> =
+            self.read_groups().values().map(|handle| GroupDefinition::clone(&handle.definition)).collect();
+        admin.config.snapshot_if_due(definitions.iter()).await;
+    }
+
+    fn insert(&self, definition: GroupDefinition) {
+        let key = definition.key().clone();
+        let handle = Arc::new(GroupHandle::spawn(Arc::new(definition), Arc::clone(&self.inner.store)));
+        self.inner.groups.write().unwrap_or_else(|poison| poison.into_inner()).insert(key, handle);
+    }
+
+    fn remove(&self, key: &GroupKey) -> Option<Arc<GroupHandle>> {
+        self.inner.groups.write().unwrap_or_else(|poison| poison.into_inner()).remove(key)
+    }
+
+    fn handle(&self, key: &GroupKey) -> Option<Arc<GroupHandle>> {
+        self.read_groups().get(key).cloned()
+    }
+
+    fn read_groups(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<GroupKey, Arc<GroupHandle>>> {
+        self.inner.groups.read().unwrap_or_else(|poison| poison.into_inner())
+    }
+}
+
+/// Settings, start and filter that fit together and can run.
+fn check_spec(spec: &GroupSpec) -> Result<(), InvalidSettings> {
+    spec.settings.validate()?;
+    match (spec.key.source(), spec.start_from, &spec.filter) {
+        (Source::Stream(_), StartFrom::Position(_), _) => {
+            Err(InvalidSettings::new("a stream group starts from a revision, not a position"))
+        }
+        (Source::All, StartFrom::Revision(_), _) => {
+            Err(InvalidSettings::new("a $all group starts from a position, not a revision"))
+        }
+        (Source::Stream(_), _, Some(_)) => Err(InvalidSettings::new("only $all groups can have a filter")),
+        (_, _, Some(filter)) => filter.compile().map(|_| ()).map_err(|error| InvalidSettings::new(error.to_string())),
+        _ => Ok(()),
+    }
+}

@@ -1,0 +1,160 @@
+//! Goal: one consumer sees every event of its group in order with the right
+//! retry counts; nacks retry, park or skip as asked; unacked events time out
+//! and come back; events past the retry limit are parked; replayed parked
+//! events come back (all, or only as many as asked), and the checkpoint
+//! moves only past events that are done.
+
+mod support;
+
+use std::time::Duration;
+
+use eventfold_persistent::{ConsumerEvent, NackAction};
+use support::{Node, eventually, next, numbers, quiet, revisions, spec, stream_key, take, within};
+
+#[tokio::test]
+async fn events_come_in_order_and_acks_move_the_checkpoint() {
+    let node = Node::start().await;
+    node.append("s", 5).await;
+    let key = stream_key("s", "g");
+    let tuned = spec(&key, |settings| {
+        settings.min_checkpoint_count = 1;
+        settings.checkpoint_after = Duration::from_millis(10);
+    });
+    within(node.subscriptions.create(tuned)).await.expect("create");
+    let mut consumer = node.connect(&key, 100).await;
+    assert_eq!(consumer.subscription_id(), "s::g");
+    let deliveries = take(&mut consumer, 5).await;
+    assert_eq!(revisions(&deliveries), vec![0, 1, 2, 3, 4]);
+    assert!(deliveries.iter().all(|delivery| delivery.retry_count == 0));
+    let control = consumer.control();
+    // Acking 0, 1 and 3 lets the checkpoint reach 1 only.
+    let ids = |indexes: &[usize]| indexes.iter().map(|&index| deliveries[index].ack_id()).collect::<Vec<_>>();
+    within(control.ack(ids(&[0, 1, 3]))).await.expect("ack");
+    eventually("the checkpoint is at 1", async || {
+        node.subscriptions.info(&key).await.expect("info").last_checkpointed == Some(1)
+    })
+    .await;
+    within(control.ack(ids(&[2, 4]))).await.expect("ack");
+    eventually("the checkpoint is at 4", async || {
+        node.subscriptions.info(&key).await.expect("info").last_checkpointed == Some(4)
+    })
+    .await;
+    // Live events follow.
+    node.append("s", 2).await;
+    assert_eq!(revisions(&take(&mut consumer, 2).await), vec![5, 6]);
+    assert_eq!(quiet(&mut consumer).await, None, "nothing is delivered twice");
+}
+
+#[tokio::test]
+async fn nack_retry_redelivers_with_a_higher_retry_count_and_skip_does_not() {
+    let node = Node::start().await;
+    node.append("s", 2).await;
+    let key = stream_key("s", "g");
+    within(node.subscriptions.create(spec(&key, |_| {}))).await.expect("create");
+    let mut consumer = node.connect(&key, 10).await;
+    let control = consumer.control();
+    let first = take(&mut consumer, 2).await;
+    within(control.nack(vec![first[0].ack_id()], NackAction::Retry, "later".into())).await.expect("nack");
+    within(control.nack(vec![first[1].ack_id()], NackAction::Skip, "never".into())).await.expect("nack");
+    let again = next(&mut consumer).await;
+    assert_eq!((again.event.revision, again.retry_count), (0, 1));
+    within(control.nack(vec![again.ack_id()], NackAction::Unknown, String::new())).await.expect("nack");
+    let third = next(&mut consumer).await;
+    assert_eq!((third.event.revision, third.retry_count), (0, 2), "unknown means retry");
+    within(control.ack(vec![third.ack_id()])).await.expect("ack");
+    assert_eq!(quiet(&mut consumer).await, None);
+    let info = within(node.subscriptions.info(&key)).await.expect("info");
+    assert_eq!((info.in_flight, info.parked_count), (0, 0));
+}
+
+#[tokio::test]
+async fn parked_events_are_counted_and_replayed_on_request() {
+    let node = Node::start().await;
+    node.append("s", 4).await;
+    let key = stream_key("s", "g");
+    within(node.subscriptions.create(spec(&key, |_| {}))).await.expect("create");
+    let mut consumer = node.connect(&key, 10).await;
+    let control = consumer.control();
+    let deliveries = take(&mut consumer, 4).await;
+    let parked: Vec<_> = deliveries[..3].iter().map(|delivery| delivery.ack_id()).collect();
+    within(control.nack(parked, NackAction::Park, "poison".into())).await.expect("nack");
+    within(control.ack(vec![deliveries[3].ack_id()])).await.expect("ack");
+    eventually("three events are parked", async || {
+        node.subscriptions.info(&key).await.expect("info").parked_count == 3
+    })
+    .await;
+    assert_eq!(quiet(&mut consumer).await, None, "parked events stay parked");
+
+    // Only two of them first, oldest first.
+    within(node.subscriptions.replay_parked(&key, Some(2))).await.expect("replay");
+    let replayed = take(&mut consumer, 2).await;
+    assert_eq!(numbers(&replayed), vec![0, 1]);
+    assert_eq!(quiet(&mut consumer).await, None, "the third waits for the next replay");
+    within(control.ack(replayed.iter().map(|delivery| delivery.ack_id()).collect())).await.expect("ack");
+    eventually("one event is left parked", async || {
+        node.subscriptions.info(&key).await.expect("info").parked_count == 1
+    })
+    .await;
+
+    within(node.subscriptions.replay_parked(&key, None)).await.expect("replay");
+    let last = next(&mut consumer).await;
+    assert_eq!(numbers(std::slice::from_ref(&last)), vec![2]);
+    within(control.ack(vec![last.ack_id()])).await.expect("ack");
+    eventually("nothing is parked", async || node.subscriptions.info(&key).await.expect("info").parked_count == 0)
+        .await;
+}
+
+#[tokio::test]
+async fn unacked_events_time_out_and_are_parked_past_the_retry_limit() {
+    let node = Node::start().await;
+    node.append("s", 1).await;
+    let key = stream_key("s", "g");
+    let tuned = spec(&key, |settings| {
+        settings.message_timeout = Duration::from_millis(150);
+        settings.max_retry_count = 2;
+    });
+    within(node.subscriptions.create(tuned)).await.expect("create");
+    let mut consumer = node.connect(&key, 10).await;
+    let counts: Vec<u32> = take(&mut consumer, 3).await.iter().map(|delivery| delivery.retry_count).collect();
+    assert_eq!(counts, vec![0, 1, 2], "delivered, then retried twice after timeouts");
+    eventually("the event is parked after its last timeout", async || {
+        node.subscriptions.info(&key).await.expect("info").parked_count == 1
+    })
+    .await;
+    assert_eq!(quiet(&mut consumer).await, None);
+}
+
+#[tokio::test]
+async fn a_late_ack_after_a_timeout_still_counts() {
+    let node = Node::start().await;
+    node.append("s", 1).await;
+    let key = stream_key("s", "g");
+    let tuned = spec(&key, |settings| settings.message_timeout = Duration::from_millis(100));
+    within(node.subscriptions.create(tuned)).await.expect("create");
+    // Stop the consumer taking more, so that the retry waits in the queue.
+    let mut consumer = node.connect(&key, 1).await;
+    let control = consumer.control();
+    let first = next(&mut consumer).await;
+    within(control.stop()).await.expect("stop");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    within(control.ack(vec![first.ack_id()])).await.expect("ack");
+    let mut other = node.connect(&key, 10).await;
+    assert_eq!(quiet(&mut other).await, None, "the acked event is not retried");
+}
+
+#[tokio::test]
+async fn nack_stop_retries_the_event_elsewhere_and_the_consumer_gets_nothing_new() {
+    let node = Node::start().await;
+    node.append("s", 1).await;
+    let key = stream_key("s", "g");
+    within(node.subscriptions.create(spec(&key, |_| {}))).await.expect("create");
+    let mut stopping = node.connect(&key, 10).await;
+    let event = next(&mut stopping).await;
+    within(stopping.control().nack(vec![event.ack_id()], NackAction::Stop, "bye".into())).await.expect("nack");
+    let mut other = node.connect(&key, 10).await;
+    let retried = next(&mut other).await;
+    assert_eq!((retried.event.revision, retried.retry_count), (0, 1));
+    node.append("s", 1).await;
+    assert_eq!(next(&mut other).await.event.revision, 1);
+    assert!(!matches!(quiet(&mut stopping).await, Some(ConsumerEvent::Event(_))));
+}
