@@ -37,12 +37,39 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     tracing::info!(%address, db = %args.db.display(), version = eventfold_server::VERSION, "eventfold is serving");
     let store: Arc<dyn EventStore> = Arc::new(engine.clone());
     let options = eventfold_server::ServeOptions { max_append_bytes: args.max_append_bytes };
-    eventfold_server::serve(store, listener, options, shutdown_signal()).await.context("serving")?;
-    tracing::info!("shutting down: flushing the index and closing files");
+    let stop_accepting = Arc::new(tokio::sync::Notify::new());
+    let server = eventfold_server::serve(store, listener, options, {
+        let stop_accepting = Arc::clone(&stop_accepting);
+        async move { stop_accepting.notified().await }
+    });
+    tokio::pin!(server);
+    tokio::select! {
+        served = &mut server => served.context("serving")?,
+        () = shutdown_signal() => {
+            tracing::info!("shutting down: no new connections; flushing the index and closing files");
+            // `notify_one` keeps the permit if the server is not waiting yet.
+            stop_accepting.notify_one();
+            // Stopping the engine answers queued appends, then ends every
+            // live subscription, so open streams finish instead of holding
+            // the drain open.
+            engine.shutdown().await;
+            match tokio::time::timeout(DRAIN_TIMEOUT, server).await {
+                Ok(served) => served.context("serving")?,
+                Err(_) => tracing::warn!(
+                    seconds = DRAIN_TIMEOUT.as_secs(),
+                    "connections still open after the drain timeout; closing them"
+                ),
+            }
+        }
+    }
     engine.shutdown().await;
     tracing::info!("stopped");
     Ok(())
 }
+
+/// How long a stopping server waits for open connections (a silent client,
+/// a half-sent request) before it exits anyway.
+const DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Completes on SIGINT (Ctrl-C) or SIGTERM.
 async fn shutdown_signal() {

@@ -338,8 +338,10 @@ impl EventStore for Engine {
                 Ok(paged(state, all_page_forwards_read))
             }
             Direction::Backwards => {
+                // Backwards from a position starts before the event there,
+                // as EventStoreDB does.
                 let before = match (start, checked) {
-                    (_, Some(frame)) => frame.next_position,
+                    (_, Some(frame)) => frame.position,
                     (Some(position), None) if position < end => shared.reader.first_frame_at_or_after(position),
                     _ => end,
                 };

@@ -221,10 +221,14 @@ impl Writer {
         }
         let entry = self.stream_state(&stream, staged, snapshot)?;
         let current = current_revision(entry.as_ref());
-        if entry.is_some_and(|entry| entry.tombstoned) {
+        let deleted = entry.is_some_and(|entry| entry.tombstoned)
+            || (expected == ExpectedRevision::StreamExists && entry.is_some_and(|entry| entry.is_soft_deleted()));
+        if deleted {
             return Err(AppendError::StreamDeleted { stream });
         }
-        if !expectation_met(entry.as_ref(), current, expected) {
+        // Nothing to delete is a wrong expectation whatever was expected:
+        // clients read "Actual version: -1" as "stream not found".
+        if current == CurrentRevision::NoStream || !expectation_met(entry.as_ref(), current, expected) {
             return Err(AppendError::WrongExpectedVersion { stream, expected, actual: current });
         }
         let metadata_stream = StreamName::new(metadata_stream_of(stream.as_str()))

@@ -146,7 +146,8 @@ async fn all_reads_both_ways_and_position_zero_means_the_first_event() {
         ReadAllRequest { from: AllFrom::Position(third), max_count: 2, ..ReadAllRequest::backwards() },
     )
     .await;
-    assert_eq!(before_third, vec![forwards[3].clone(), forwards[2].clone()]);
+    // Backwards from a position starts before the event there.
+    assert_eq!(before_third, vec![forwards[2].clone(), forwards[1].clone()]);
     let bogus = engine
         .read_all(ReadAllRequest { from: AllFrom::Position(Position(third.0 + 3)), ..ReadAllRequest::forwards() })
         .await

@@ -266,7 +266,8 @@ impl Model {
                 let end = match from {
                     AllStart::Start => 0,
                     AllStart::End => length,
-                    AllStart::Event(index) => index + 1,
+                    // Backwards from an event's position starts before it.
+                    AllStart::Event(index) => index,
                 };
                 (0..end).rev().take(limit).collect()
             }

@@ -44,7 +44,9 @@ pub enum RevisionFrom {
     Revision(u64),
 }
 
-/// Where a `$all` read starts; the event at the named position is included.
+/// Where a `$all` read starts. Forwards, the event at the named position is
+/// included; backwards, the read starts with the event before it (as
+/// EventStoreDB reads do).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum AllFrom {
     Start,

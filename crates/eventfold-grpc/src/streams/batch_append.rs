@@ -68,9 +68,16 @@ async fn receive(
     loop {
         let request = match requests.message().await {
             Ok(Some(request)) => request,
-            // The client closed its side or went away: batches not yet
-            // final are dropped unwritten.
-            Ok(None) | Err(_) => return,
+            // The client closed its side: batches not yet final are dropped
+            // unwritten.
+            Ok(None) => return,
+            // An undecodable message (too large, malformed): say so rather
+            // than end the call silently. A client that went away reads
+            // nothing, and that is fine too.
+            Err(status) => {
+                let _ = responses.send(Err(status)).await;
+                return;
+            }
         };
         let correlation = match uuid_from_proto(request.correlation_id.as_ref()) {
             Ok(correlation) => correlation,
@@ -104,7 +111,7 @@ async fn receive(
 
 /// Why a batch failed, with what the response echoes back.
 struct Failure {
-    stream: Option<StreamName>,
+    stream: Option<shared::StreamIdentifier>,
     expected: Option<ExpectedRevision>,
     status: rpc::Status,
 }
@@ -116,7 +123,10 @@ fn prepare(
     request: BatchAppendReq,
     max_append_bytes: usize,
 ) -> Result<Option<OpenBatch>, Failure> {
-    let bad = |message: String| Failure { stream: None, expected: None, status: bad_request(message) };
+    // Refusals echo the stream identifier as sent, valid or not: clients
+    // expect it in every response.
+    let echoed = request.options.as_ref().and_then(|options| options.stream_identifier.clone());
+    let bad = |message: String| Failure { stream: echoed.clone(), expected: None, status: bad_request(message) };
     if !open.contains_key(&correlation) {
         let options = request.options.ok_or_else(|| bad("the first message of a batch must carry options".into()))?;
         if open.len() >= OPEN_BATCHES_MAX {
@@ -128,7 +138,7 @@ fn prepare(
     for ProposedMessage { id, metadata, custom_metadata, data } in request.proposed_messages {
         let event = proposed_event(id.as_ref(), &metadata, custom_metadata, data);
         let failure = |status: rpc::Status| Failure {
-            stream: Some(batch.stream.clone()),
+            stream: Some(stream_identifier(&batch.stream)),
             expected: Some(batch.expected),
             status,
         };
@@ -192,7 +202,7 @@ async fn append(store: &dyn EventStore, correlation: uuid::Uuid, batch: OpenBatc
                 );
                 return failure_response(
                     correlation,
-                    Failure { stream: Some(stream), expected: Some(expected), status },
+                    Failure { stream: Some(stream_identifier(&stream)), expected: Some(expected), status },
                 );
             }
         },
@@ -219,7 +229,11 @@ async fn append(store: &dyn EventStore, correlation: uuid::Uuid, batch: OpenBatc
         },
         Err(error) => failure_response(
             correlation,
-            Failure { stream: Some(stream), expected: Some(expected), status: append_error_status(&error) },
+            Failure {
+                stream: Some(stream_identifier(&stream)),
+                expected: Some(expected),
+                status: append_error_status(&error),
+            },
         ),
     }
 }
@@ -288,7 +302,7 @@ fn failure_response(correlation: uuid::Uuid, failure: Failure) -> BatchAppendRes
     BatchAppendResp {
         correlation_id: Some(crate::convert::uuid_to_proto(correlation, false)),
         result: Some(batch_append_resp::Result::Error(failure.status)),
-        stream_identifier: failure.stream.as_ref().map(stream_identifier),
+        stream_identifier: failure.stream,
         expected_stream_position: failure.expected.map(expected_position),
     }
 }

@@ -145,7 +145,7 @@ async fn subscribe_to_stream(
         .subscribe_to_stream(SubscribeToStreamRequest { stream, from })
         .await
         .map_err(|error| errors::subscription(&error))?;
-    Ok(subscription_response(items, render))
+    Ok(subscription_response(items, render, Progress::Stream { last_revision: None }))
 }
 
 async fn subscribe_to_all(
@@ -164,11 +164,15 @@ async fn subscribe_to_all(
         Some((filter, interval)) => (Some(filter), Some(interval)),
         None => (None, None),
     };
+    let start = match from {
+        SubscribeFrom::After(position) => Some(position.0),
+        SubscribeFrom::Start | SubscribeFrom::End => None,
+    };
     let items = store
         .subscribe_to_all(SubscribeToAllRequest { from, filter, checkpoint_interval })
         .await
         .map_err(|error| errors::subscription(&error))?;
-    Ok(subscription_response(items, render))
+    Ok(subscription_response(items, render, Progress::All { last_position: start }))
 }
 
 fn events_response(events: eventfold_store::EventStream, render: Render) -> ResponseStream<ReadResp> {
@@ -185,32 +189,77 @@ fn events_response(events: eventfold_store::EventStream, render: Render) -> Resp
         .boxed()
 }
 
-fn subscription_response(items: eventfold_store::SubscriptionStream, render: Render) -> ResponseStream<ReadResp> {
+/// How far a subscription got, for its `caught_up` message: the position
+/// (for `$all`: last event or checkpoint, else where it started) or the
+/// last revision (for a stream).
+#[derive(Clone, Copy)]
+enum Progress {
+    All { last_position: Option<u64> },
+    Stream { last_revision: Option<u64> },
+}
+
+impl Progress {
+    fn observe(&mut self, item: &SubscriptionItem) {
+        match (self, item) {
+            (Progress::All { last_position }, SubscriptionItem::Event(event)) => {
+                *last_position = Some(event.position.0)
+            }
+            (Progress::Stream { last_revision }, SubscriptionItem::Event(event)) => {
+                *last_revision = Some(event.revision)
+            }
+            _ => {}
+        }
+    }
+
+    fn caught_up(self) -> CaughtUp {
+        let (stream_revision, position) = match self {
+            Progress::All { last_position } => (
+                None,
+                last_position
+                    .map(|position| read_resp::Position { commit_position: position, prepare_position: position }),
+            ),
+            Progress::Stream { last_revision } => {
+                (last_revision.and_then(|revision| i64::try_from(revision).ok()), None)
+            }
+        };
+        CaughtUp { timestamp: Some(now()), stream_revision, position }
+    }
+}
+
+fn subscription_response(
+    items: eventfold_store::SubscriptionStream,
+    render: Render,
+    mut progress: Progress,
+) -> ResponseStream<ReadResp> {
     let confirmation = ReadResp {
         content: Some(read_resp::Content::Confirmation(SubscriptionConfirmation {
             subscription_id: uuid::Uuid::new_v4().to_string(),
         })),
     };
-    let items = items.then(move |item| {
-        let render = render.clone();
-        async move { subscription_message(item, &render).await }
-    });
+    let items = items
+        .map(move |item| {
+            if let Ok(item) = &item {
+                progress.observe(item);
+            }
+            (item, progress)
+        })
+        .then(move |(item, progress)| {
+            let render = render.clone();
+            async move { subscription_message(item, progress, &render).await }
+        });
     futures::stream::once(async { Ok(confirmation) }).chain(items).boxed()
 }
 
 async fn subscription_message(
     item: Result<SubscriptionItem, eventfold_store::SubscriptionError>,
+    progress: Progress,
     render: &Render,
 ) -> Result<ReadResp, Status> {
     match item {
         Ok(SubscriptionItem::Event(event)) => Ok(render.message(event).await),
-        Ok(SubscriptionItem::CaughtUp) => Ok(ReadResp {
-            content: Some(read_resp::Content::CaughtUp(CaughtUp {
-                timestamp: Some(now()),
-                stream_revision: None,
-                position: None,
-            })),
-        }),
+        Ok(SubscriptionItem::CaughtUp) => {
+            Ok(ReadResp { content: Some(read_resp::Content::CaughtUp(progress.caught_up())) })
+        }
         Ok(SubscriptionItem::Checkpoint(position)) => Ok(ReadResp {
             content: Some(read_resp::Content::Checkpoint(Checkpoint {
                 commit_position: position.0,
