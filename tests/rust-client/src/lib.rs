@@ -1,0 +1,220 @@
+//! Test harness: runs a real `eventfold serve` process (the binary named by
+//! `EVENTFOLD_BIN`) on a free loopback port with a temporary data directory,
+//! and hands out official `kurrentdb` clients connected to it.
+//!
+//! The server is stopped with SIGTERM by [`Server::stop`]; a server still
+//! running when its [`Server`] is dropped (a failed test) is killed.
+
+use std::fs::File;
+use std::future::Future;
+use std::io::Read as _;
+use std::net::{SocketAddr, TcpListener};
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use kurrentdb::{Client, ClientSettings, EventData};
+use tempfile::TempDir;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+/// How long the server may take to answer `/health` after it starts.
+const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A running `eventfold serve`.
+pub struct Server {
+    child: Option<Child>,
+    address: SocketAddr,
+    log_path: PathBuf,
+    _dir: TempDir,
+}
+
+/// The server binary: `EVENTFOLD_BIN`, as `scripts/test-rust-client` sets it.
+pub fn server_binary() -> PathBuf {
+    let path = std::env::var_os("EVENTFOLD_BIN").map(PathBuf::from).unwrap_or_else(|| {
+        panic!(
+            "EVENTFOLD_BIN is not set: build the server (cargo build -p eventfold-cli) and point \
+             EVENTFOLD_BIN at the `eventfold` binary, or run scripts/test-rust-client"
+        )
+    });
+    assert!(path.is_file(), "EVENTFOLD_BIN={} is not a file", path.display());
+    path
+}
+
+fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("binding a free loopback port");
+    listener.local_addr().expect("reading the bound address").port()
+}
+
+impl Server {
+    /// Starts a server on a fresh data directory and waits until `/health`
+    /// answers 200. Retries on another port if the chosen one was taken
+    /// in between.
+    pub async fn start() -> Server {
+        let binary = server_binary();
+        let mut last_log = String::new();
+        for _attempt in 0..3 {
+            let dir = tempfile::Builder::new().prefix("eventfold-client-test").tempdir().expect("temp dir");
+            let log_path = dir.path().join("server.log");
+            let log = File::create(&log_path).expect("creating the server log");
+            let address = SocketAddr::from(([127, 0, 0, 1], free_port()));
+            let child = Command::new(&binary)
+                .arg("serve")
+                .arg("--db")
+                .arg(dir.path().join("data"))
+                .arg("--listen")
+                .arg(address.to_string())
+                .stdin(Stdio::null())
+                .stdout(log.try_clone().expect("cloning the log file handle"))
+                .stderr(log)
+                .spawn()
+                .unwrap_or_else(|error| panic!("starting {}: {error}", binary.display()));
+            let mut server = Server { child: Some(child), address, log_path, _dir: dir };
+            let deadline = Instant::now() + STARTUP_TIMEOUT;
+            loop {
+                if let Some(status) = server.try_wait() {
+                    last_log = server.log();
+                    eprintln!("eventfold exited during startup ({status}); log:\n{last_log}");
+                    break;
+                }
+                if let Ok(Ok((200, _))) =
+                    tokio::time::timeout(Duration::from_secs(2), http_get(address, "/health")).await
+                {
+                    return server;
+                }
+                if Instant::now() > deadline {
+                    panic!("eventfold did not answer /health within {STARTUP_TIMEOUT:?}; log:\n{}", server.log());
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+        panic!("eventfold failed to start three times; last log:\n{last_log}");
+    }
+
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    pub fn port(&self) -> u16 {
+        self.address.port()
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("server process").id()
+    }
+
+    /// `esdb://127.0.0.1:PORT?tls=false`: plaintext HTTP/2, one node.
+    pub fn connection_string(&self) -> String {
+        format!("esdb://127.0.0.1:{}?tls=false", self.port())
+    }
+
+    /// A new official client, with its own HTTP/2 connection.
+    pub fn client(&self) -> Client {
+        let settings: ClientSettings = self.connection_string().parse().expect("valid connection string");
+        Client::new(settings).expect("creating a kurrentdb client")
+    }
+
+    /// `GET /health` over HTTP/1.1: the status code and body.
+    pub async fn health(&self) -> std::io::Result<(u16, String)> {
+        http_get(self.address, "/health").await
+    }
+
+    /// What the server printed so far.
+    pub fn log(&self) -> String {
+        let mut text = String::new();
+        if let Ok(mut file) = File::open(&self.log_path) {
+            let _ = file.read_to_string(&mut text);
+        }
+        text
+    }
+
+    /// The exit status, if the process has exited.
+    pub fn try_wait(&mut self) -> Option<ExitStatus> {
+        self.child.as_mut().and_then(|child| child.try_wait().expect("polling the server process"))
+    }
+
+    /// Resident memory of the server process in KiB (Linux).
+    pub fn rss_kib(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).ok()?;
+        let line = status.lines().find(|line| line.starts_with("VmRSS:"))?;
+        line.split_whitespace().nth(1)?.parse().ok()
+    }
+
+    /// Sends SIGTERM and waits up to `patience` for the process to exit.
+    /// `Err` (with the log) if it is still running then; it is killed by
+    /// the drop that follows.
+    pub async fn stop_within(mut self, patience: Duration) -> Result<ExitStatus, String> {
+        let pid = self.pid();
+        let sent = Command::new("kill").arg("-TERM").arg(pid.to_string()).status().expect("running kill");
+        assert!(sent.success(), "kill -TERM {pid} failed");
+        let deadline = Instant::now() + patience;
+        loop {
+            if let Some(status) = self.try_wait() {
+                self.child = None;
+                return Ok(status);
+            }
+            if Instant::now() > deadline {
+                return Err(format!(
+                    "eventfold (pid {pid}) still running {patience:?} after SIGTERM; log:\n{}",
+                    self.log()
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// SIGTERM, and the process must exit cleanly within 10 s.
+    pub async fn stop(self) {
+        let status = self.stop_within(Duration::from_secs(10)).await.unwrap_or_else(|error| panic!("{error}"));
+        assert!(status.success(), "eventfold exited with {status} after SIGTERM");
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// A minimal HTTP/1.1 GET with `Connection: close`: the status and body.
+pub async fn http_get(address: SocketAddr, path: &str) -> std::io::Result<(u16, String)> {
+    let mut stream = tokio::net::TcpStream::connect(address).await?;
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await?;
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).await?;
+    let text = String::from_utf8_lossy(&response).into_owned();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .ok_or_else(|| std::io::Error::other(format!("not an HTTP response: {text:?}")))?;
+    let body = text.split_once("\r\n\r\n").map(|(_, body)| body.to_owned()).unwrap_or_default();
+    Ok((status, body))
+}
+
+/// Awaits `future` for at most `seconds`; a test that would hang fails,
+/// naming what it was waiting for.
+pub async fn within<T>(seconds: u64, what: &str, future: impl Future<Output = T>) -> T {
+    match tokio::time::timeout(Duration::from_secs(seconds), future).await {
+        Ok(value) => value,
+        Err(_) => panic!("timed out after {seconds} s: {what}"),
+    }
+}
+
+/// A stream name no other test uses: `{category}-{uuid}`.
+pub fn unique_stream(category: &str) -> String {
+    format!("{category}-{}", uuid::Uuid::new_v4().simple())
+}
+
+/// A JSON event of `event_type` carrying `value`.
+pub fn json_event(event_type: &str, value: serde_json::Value) -> EventData {
+    EventData::json(event_type, &value).expect("serialisable JSON")
+}
+
+/// `count` JSON events of `event_type`, numbered from 0 in their `n` field.
+pub fn numbered_events(event_type: &str, count: usize) -> Vec<EventData> {
+    (0..count).map(|n| json_event(event_type, serde_json::json!({ "n": n }))).collect()
+}
