@@ -5,13 +5,16 @@
 mod convert;
 mod errors;
 mod gossip;
+mod persistent;
 mod server_features;
 mod streams;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use eventfold_persistent::PersistentSubscriptions;
 use eventfold_proto::event_store::client::gossip::gossip_server::GossipServer;
+use eventfold_proto::event_store::client::persistent_subscriptions::persistent_subscriptions_server::PersistentSubscriptionsServer;
 use eventfold_proto::event_store::client::server_features::server_features_server::ServerFeaturesServer;
 use eventfold_proto::event_store::client::streams::streams_server::StreamsServer;
 use eventfold_store::EventStore;
@@ -28,9 +31,15 @@ pub struct NodeInfo {
 }
 
 /// All gRPC services, ready to be merged into the one HTTP router.
-pub fn routes(store: Arc<dyn EventStore>, node: NodeInfo) -> tonic::service::Routes {
+/// `persistent` serves the persistent subscriptions over the same store.
+pub fn routes(
+    store: Arc<dyn EventStore>,
+    node: NodeInfo,
+    persistent: PersistentSubscriptions,
+) -> tonic::service::Routes {
     let node = Arc::new(node);
     tonic::service::Routes::new(StreamsServer::new(streams::StreamsService::new(Arc::clone(&store), Arc::clone(&node))))
         .add_service(ServerFeaturesServer::new(server_features::ServerFeaturesService::new(Arc::clone(&node))))
         .add_service(GossipServer::new(gossip::GossipService::new(node)))
+        .add_service(PersistentSubscriptionsServer::new(persistent::PersistentSubscriptionsService::new(persistent)))
 }

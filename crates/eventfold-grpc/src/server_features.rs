@@ -16,7 +16,19 @@ const SUPPORTED: &[(&str, &str, &[&str])] = &[
     ("event_store.client.streams.streams", "tombstone", &[]),
     ("event_store.client.server_features.serverfeatures", "getsupportedmethods", &[]),
     ("event_store.client.gossip.gossip", "read", &[]),
+    // Clients look for "all" before they use groups on $all, and need the
+    // four management methods before they leave the HTTP fallback.
+    (PERSISTENT, "create", &["stream", "all"]),
+    (PERSISTENT, "update", &["stream", "all"]),
+    (PERSISTENT, "delete", &["stream", "all"]),
+    (PERSISTENT, "read", &["stream", "all"]),
+    (PERSISTENT, "getinfo", &["stream", "all"]),
+    (PERSISTENT, "list", &["stream", "all"]),
+    (PERSISTENT, "replayparked", &["stream", "all"]),
+    (PERSISTENT, "restartsubsystem", &[]),
 ];
+
+const PERSISTENT: &str = "event_store.client.persistent_subscriptions.persistentsubscriptions";
 
 pub struct ServerFeaturesService {
     node: Arc<NodeInfo>,

@@ -56,8 +56,8 @@ pub struct GroupSettings {
     pub read_batch_size: u32,
     /// Events buffered ahead of the consumers while catching up.
     pub history_buffer_size: u32,
-    /// A checkpoint is written at most this often once `min_checkpoint_count`
-    /// events are done ...
+    /// A checkpoint is written this often once `min_checkpoint_count` events
+    /// are done (zero: never by time) ...
     pub checkpoint_after: Duration,
     pub min_checkpoint_count: u32,
     /// ... and at once when this many are.

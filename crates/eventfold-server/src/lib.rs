@@ -40,9 +40,23 @@ pub async fn serve(
         server_version: PROTOCOL_SERVER_VERSION.to_owned(),
         max_append_bytes: options.max_append_bytes,
     };
-    let grpc = eventfold_grpc::routes(Arc::clone(&store), node).into_axum_router();
+    // Persistent subscriptions run over the same store. They stop as soon
+    // as shutdown begins (last checkpoints written, consumers dropped), so
+    // that their open Read calls end rather than hold the drain open.
+    let persistent = eventfold_persistent::PersistentSubscriptions::start(Arc::clone(&store))
+        .await
+        .map_err(std::io::Error::other)?;
+    let grpc = eventfold_grpc::routes(Arc::clone(&store), node, persistent.clone()).into_axum_router();
     let app = router(AppState { store }).merge(grpc).fallback(fallback);
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+    let stopping = persistent.clone();
+    let shutdown = async move {
+        shutdown.await;
+        stopping.shutdown().await;
+    };
+    let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+    // Serving may also end on an error; the subsystem stops either way.
+    persistent.shutdown().await;
+    served
 }
 
 /// eventfold's own version, reported by its own faces.

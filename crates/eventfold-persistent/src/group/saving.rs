@@ -12,6 +12,9 @@ use crate::checkpoint;
 /// The shortest time between two timed saves, whatever `checkpoint_after`
 /// says: a zero interval must not make the task spin.
 const SAVE_INTERVAL_MIN: Duration = Duration::from_millis(50);
+/// How often replayed parked events are hidden when timed checkpoints are
+/// off.
+const UNTIMED_SAVE_INTERVAL: Duration = Duration::from_secs(1);
 
 impl GroupState {
     /// Parks what is waiting to be parked; the parked events are done. What
@@ -41,13 +44,15 @@ impl GroupState {
     /// hides replayed parked events that are done.
     pub async fn save_progress(&mut self, now: Instant, force: bool) {
         let settings = &self.definition.spec.settings;
-        let due = now >= self.last_checkpoint_at + settings.checkpoint_after;
+        // EventStoreDB's rule: zero means no timed checkpoints at all.
+        let timed = !settings.checkpoint_after.is_zero();
+        let due = now >= self.last_checkpoint_at + self.save_interval();
         if let Some(candidate) = self.progress.checkpointable() {
-            // EventStoreDB's rule: at once past the maximum count, otherwise
-            // once the time is up and the minimum count is reached.
+            // At once past the maximum count, otherwise once the time is up
+            // and the minimum count is reached.
             let write = force
                 || candidate.since_last >= u64::from(settings.max_checkpoint_count)
-                || (due && candidate.since_last >= u64::from(settings.min_checkpoint_count));
+                || (timed && due && candidate.since_last >= u64::from(settings.min_checkpoint_count));
             if write {
                 let key = self.definition.key();
                 match checkpoint::write(self.store.as_ref(), key, self.definition.incarnation, candidate.cursor).await {
@@ -68,15 +73,27 @@ impl GroupState {
         }
     }
 
-    /// When the next checkpoint could be due, if one is pending.
+    /// When the next timed save is due, if anything waits for one.
     pub fn next_save(&self) -> Option<Instant> {
         let settings = &self.definition.spec.settings;
-        let pending = self
-            .progress
-            .checkpointable()
-            .is_some_and(|candidate| candidate.since_last >= u64::from(settings.min_checkpoint_count));
+        let timed = !settings.checkpoint_after.is_zero();
+        let pending = timed
+            && self
+                .progress
+                .checkpointable()
+                .is_some_and(|candidate| candidate.since_last >= u64::from(settings.min_checkpoint_count));
         let replaying = self.replay.is_some();
-        (pending || replaying).then(|| self.last_checkpoint_at + settings.checkpoint_after.max(SAVE_INTERVAL_MIN))
+        (pending || replaying).then(|| self.last_checkpoint_at + self.save_interval())
+    }
+
+    /// How often timed saves happen: `checkpoint_after`, but never so often
+    /// that the task spins, and once a second for replay truncation when
+    /// timed checkpoints are off.
+    fn save_interval(&self) -> Duration {
+        match self.definition.spec.settings.checkpoint_after {
+            interval if interval.is_zero() => UNTIMED_SAVE_INTERVAL,
+            interval => interval.max(SAVE_INTERVAL_MIN),
+        }
     }
 
     /// Stops the replay, hiding what of it is done.

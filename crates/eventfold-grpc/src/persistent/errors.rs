@@ -1,0 +1,130 @@
+//! Persistent-subscription errors → gRPC statuses, as EventStoreDB sends
+//! them: the status code and message text (the Python clients match on
+//! both) and the `exception`, `stream-name` and `group-name` trailers (the
+//! Rust, Node and .NET clients read those).
+
+use eventfold_persistent::{ConnectError, CreateError, DropReason, GroupError, GroupKey, UpdateError};
+use eventfold_store::{StorageError, StorageErrorKind};
+use tonic::metadata::{MetadataMap, MetadataValue};
+use tonic::{Code, Status};
+
+fn with_group(code: Code, message: String, exception: &str, key: &GroupKey) -> Status {
+    let mut metadata = MetadataMap::new();
+    for (name, value) in [("exception", exception), ("stream-name", key.source().label()), ("group-name", key.group())]
+    {
+        // A value a header cannot carry (a control character) is left out
+        // rather than failing the answer.
+        if let Ok(value) = MetadataValue::try_from(value) {
+            metadata.insert(name, value);
+        }
+    }
+    Status::with_metadata(code, message, metadata)
+}
+
+pub fn exists(key: &GroupKey) -> Status {
+    let message = format!("Subscription group {} on stream {} exists.", key.group(), key.source().label());
+    with_group(Code::AlreadyExists, message, "persistent-subscription-exists", key)
+}
+
+pub fn does_not_exist(key: &GroupKey) -> Status {
+    let message = format!("Subscription group {} on stream {} does not exist.", key.group(), key.source().label());
+    with_group(Code::NotFound, message, "persistent-subscription-does-not-exist", key)
+}
+
+pub fn storage(error: &StorageError) -> Status {
+    let code = match error.kind {
+        StorageErrorKind::Closed => Code::Unavailable,
+        StorageErrorKind::DiskFull => Code::ResourceExhausted,
+        _ => Code::Internal,
+    };
+    Status::new(code, error.to_string())
+}
+
+fn shut_down() -> Status {
+    Status::unavailable("persistent subscriptions are shut down")
+}
+
+pub fn create(error: &CreateError) -> Status {
+    match error {
+        CreateError::AlreadyExists(key) => exists(key),
+        CreateError::InvalidSettings(invalid) => Status::invalid_argument(invalid.reason.clone()),
+        CreateError::Storage(error) => storage(error),
+        CreateError::ShutDown => shut_down(),
+        other => Status::internal(other.to_string()),
+    }
+}
+
+pub fn update(error: &UpdateError) -> Status {
+    match error {
+        UpdateError::NotFound(key) => does_not_exist(key),
+        UpdateError::InvalidSettings(invalid) => Status::invalid_argument(invalid.reason.clone()),
+        UpdateError::Storage(error) => storage(error),
+        UpdateError::ShutDown => shut_down(),
+        other => Status::internal(other.to_string()),
+    }
+}
+
+pub fn group(error: &GroupError) -> Status {
+    match error {
+        GroupError::NotFound(key) => does_not_exist(key),
+        GroupError::Storage(error) => storage(error),
+        GroupError::ShutDown => shut_down(),
+        other => Status::internal(other.to_string()),
+    }
+}
+
+pub fn connect(error: &ConnectError) -> Status {
+    match error {
+        ConnectError::NotFound(key) => does_not_exist(key),
+        ConnectError::MaximumSubscribersReached(key) => {
+            let message = format!(
+                "Maximum subscriptions reached for subscription group {} on stream {}.",
+                key.group(),
+                key.source().label()
+            );
+            with_group(Code::FailedPrecondition, message, "maximum-subscribers-reached", key)
+        }
+        ConnectError::ShutDown => shut_down(),
+        other => Status::internal(other.to_string()),
+    }
+}
+
+/// How a consumer's call ends when the group lets it go.
+pub fn dropped(key: &GroupKey, reason: &DropReason) -> Status {
+    let (group, stream) = (key.group(), key.source().label());
+    match reason {
+        DropReason::Failed(why) => {
+            let message = format!("Subscription group {group} on stream {stream} failed: '{why}'");
+            with_group(Code::Internal, message, "persistent-subscription-failed", key)
+        }
+        DropReason::ShuttingDown => Status::unavailable("Server is shutting down."),
+        DropReason::Deleted | DropReason::Updated | DropReason::Restarted => {
+            let message = format!("Subscription group {group} on stream {stream} was dropped.");
+            with_group(Code::Cancelled, message, "persistent-subscription-dropped", key)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use eventfold_persistent::Source;
+
+    use super::*;
+
+    #[test]
+    fn statuses_carry_the_codes_messages_and_trailers_clients_read() {
+        let key = GroupKey::new(Source::All, "g").expect("valid key");
+        let exists = exists(&key);
+        assert_eq!(exists.code(), Code::AlreadyExists);
+        assert_eq!(
+            exists.metadata().get("exception").and_then(|value| value.to_str().ok()),
+            Some("persistent-subscription-exists")
+        );
+        let missing = does_not_exist(&key);
+        assert_eq!(missing.code(), Code::NotFound);
+        assert_eq!(missing.metadata().get("stream-name").and_then(|value| value.to_str().ok()), Some("$all"));
+        let full = connect(&ConnectError::MaximumSubscribersReached(key.clone()));
+        assert_eq!(full.code(), Code::FailedPrecondition);
+        assert!(full.message().starts_with("Maximum subscriptions reached"));
+    }
+}
