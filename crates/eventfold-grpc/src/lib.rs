@@ -38,7 +38,13 @@ pub fn routes(
     persistent: PersistentSubscriptions,
 ) -> tonic::service::Routes {
     let node = Arc::new(node);
-    tonic::service::Routes::new(StreamsServer::new(streams::StreamsService::new(Arc::clone(&store), Arc::clone(&node))))
+    // Messages up to well past the append limit decode, so that an oversized
+    // append is answered `MaximumAppendSizeExceeded` rather than with a
+    // decoding error.
+    let message_bytes_max = node.max_append_bytes.saturating_mul(2).max(16 * 1024 * 1024);
+    let streams = StreamsServer::new(streams::StreamsService::new(Arc::clone(&store), Arc::clone(&node)))
+        .max_decoding_message_size(message_bytes_max);
+    tonic::service::Routes::new(streams)
         .add_service(ServerFeaturesServer::new(server_features::ServerFeaturesService::new(Arc::clone(&node))))
         .add_service(GossipServer::new(gossip::GossipService::new(node)))
         .add_service(PersistentSubscriptionsServer::new(persistent::PersistentSubscriptionsService::new(persistent)))
