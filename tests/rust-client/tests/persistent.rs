@@ -211,3 +211,65 @@ async fn a_filtered_all_group_delivers_only_what_it_wants() {
     .expect("delete to $all");
     server.stop().await;
 }
+
+/// Delivery throughput over gRPC: events acked per second by one and by four
+/// consumers of one group catching up on a backlog. Printed, not asserted
+/// (it depends on the machine and on how the server was built; run with
+/// `EVENTFOLD_BIN` pointing at a release build for figures worth quoting).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn delivery_throughput_with_one_and_four_consumers() {
+    const EVENTS: usize = 10_000;
+    let server = Server::start().await;
+    let client = server.client();
+    let stream = unique_stream("psbench");
+    for _ in 0..EVENTS / 500 {
+        append(&client, &stream, 500).await;
+    }
+    for consumers in [1, 4] {
+        let group = format!("bench-{consumers}");
+        let options = PersistentSubscriptionOptions::default()
+            .start_from(StreamPosition::Start)
+            .consumer_strategy_name(SystemConsumerStrategy::RoundRobin)
+            .history_buffer_size(2000)
+            .live_buffer_size(2000)
+            .read_batch_size(500);
+        within(OP, "create", client.create_persistent_subscription(stream.as_str(), &group, &options))
+            .await
+            .expect("create");
+        let acked = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let started = std::time::Instant::now();
+        let mut tasks = Vec::new();
+        for _ in 0..consumers {
+            let subscribe = SubscribeToPersistentSubscriptionOptions::default().buffer_size(200);
+            let mut subscription = within(
+                OP,
+                "subscribe",
+                client.subscribe_to_persistent_subscription(stream.as_str(), &group, &subscribe),
+            )
+            .await
+            .expect("subscribe");
+            let acked = std::sync::Arc::clone(&acked);
+            tasks.push(tokio::spawn(async move {
+                while acked.load(std::sync::atomic::Ordering::Relaxed) < EVENTS {
+                    match tokio::time::timeout(Duration::from_millis(100), subscription.next()).await {
+                        Ok(Ok(event)) => {
+                            subscription.ack(&event).await.expect("ack");
+                            acked.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        }
+                        Ok(Err(error)) => panic!("consumer failed: {error}"),
+                        Err(_) => continue,
+                    }
+                }
+            }));
+        }
+        for task in tasks {
+            within(120, "the consumers to ack everything", task).await.expect("consumer task");
+        }
+        let elapsed = started.elapsed().as_secs_f64();
+        println!(
+            "gRPC persistent subscription throughput: {consumers} consumer(s) acked {EVENTS} events in {elapsed:.2} s = {:.0} events/s",
+            EVENTS as f64 / elapsed
+        );
+    }
+    server.stop().await;
+}
