@@ -14,6 +14,9 @@ use eventfold_store::{RecordedEvent, StorageError, StorageErrorKind};
 /// The most bytes of events a group buffers ahead of its consumers, however
 /// large its buffer sizes: bounds its memory whatever the events' size.
 pub(crate) const BUFFER_BYTES_MAX: usize = 32 * 1024 * 1024;
+/// The most replayed parked events waiting in the retry queue, however
+/// large the history buffer size.
+const REPLAY_QUEUE_MAX: usize = 4096;
 
 /// The next item of the reader; never ready without one.
 pub(super) async fn next_read(reader: &mut Option<Reader>) -> Option<Result<ReadItem, StorageError>> {
@@ -44,7 +47,7 @@ impl GroupState {
 
     /// Whether to take more parked events into the retry queue now.
     pub fn wants_replay(&self) -> bool {
-        let limit = self.definition.spec.settings.history_buffer_size as usize;
+        let limit = (self.definition.spec.settings.history_buffer_size as usize).min(REPLAY_QUEUE_MAX);
         self.replay.as_ref().is_some_and(|replay| !replay.exhausted())
             && self.consumers.any_accepting()
             && self.retry.len() < limit
