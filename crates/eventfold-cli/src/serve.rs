@@ -49,16 +49,23 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             tracing::info!("shutting down: no new connections; flushing the index and closing files");
             // `notify_one` keeps the permit if the server is not waiting yet.
             stop_accepting.notify_one();
-            // Stopping the engine answers queued appends, then ends every
-            // live subscription, so open streams finish instead of holding
-            // the drain open.
-            engine.shutdown().await;
-            match tokio::time::timeout(DRAIN_TIMEOUT, server).await {
-                Ok(served) => served.context("serving")?,
-                Err(_) => tracing::warn!(
-                    seconds = DRAIN_TIMEOUT.as_secs(),
-                    "connections still open after the drain timeout; closing them"
-                ),
+            // First the server's own stop (persistent subscriptions write
+            // their last checkpoints, which needs the engine) and whatever
+            // requests finish by themselves.
+            if let Ok(served) = tokio::time::timeout(GRACE_PERIOD, &mut server).await {
+                served.context("serving")?;
+            } else {
+                // Stopping the engine answers queued appends, then ends every
+                // live subscription, so open streams finish instead of
+                // holding the drain open.
+                engine.shutdown().await;
+                match tokio::time::timeout(DRAIN_TIMEOUT, server).await {
+                    Ok(served) => served.context("serving")?,
+                    Err(_) => tracing::warn!(
+                        seconds = DRAIN_TIMEOUT.as_secs(),
+                        "connections still open after the drain timeout; closing them"
+                    ),
+                }
             }
         }
     }
@@ -67,7 +74,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// How long a stopping server waits for open connections (a silent client,
+/// How long a stopping server lets its own stop and open requests run
+/// before it stops the engine under them.
+const GRACE_PERIOD: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// How long a stopping server then waits for open connections (a silent client,
 /// a half-sent request) before it exits anyway.
 const DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 

@@ -91,7 +91,7 @@ async fn receive(
             Ok(Some(batch)) => batch,
             Ok(None) => continue,
             Err(failure) => {
-                let response = failure_response(correlation, failure);
+                let response = failure_response(correlation, *failure);
                 if responses.send(Ok(response)).await.is_err() {
                     return;
                 }
@@ -122,11 +122,12 @@ fn prepare(
     correlation: uuid::Uuid,
     request: BatchAppendReq,
     max_append_bytes: usize,
-) -> Result<Option<OpenBatch>, Failure> {
+) -> Result<Option<OpenBatch>, Box<Failure>> {
     // Refusals echo the stream identifier as sent, valid or not: clients
     // expect it in every response.
     let echoed = request.options.as_ref().and_then(|options| options.stream_identifier.clone());
-    let bad = |message: String| Failure { stream: echoed.clone(), expected: None, status: bad_request(message) };
+    let bad =
+        |message: String| Box::new(Failure { stream: echoed.clone(), expected: None, status: bad_request(message) });
     if !open.contains_key(&correlation) {
         let options = request.options.ok_or_else(|| bad("the first message of a batch must carry options".into()))?;
         if open.len() >= OPEN_BATCHES_MAX {
@@ -147,7 +148,7 @@ fn prepare(
             Err(status) => {
                 let failure = failure(bad_request(status.message().to_owned()));
                 open.remove(&correlation);
-                return Err(failure);
+                return Err(Box::new(failure));
             }
         };
         batch.size_bytes += event.size_bytes();
@@ -159,7 +160,7 @@ fn prepare(
                 shared::MaximumAppendSizeExceeded { max_append_size: max_append_bytes as u32 }.encode_to_vec(),
             ));
             open.remove(&correlation);
-            return Err(failure);
+            return Err(Box::new(failure));
         }
         batch.events.push(event);
     }
