@@ -198,6 +198,16 @@ impl Engine {
         Ok(())
     }
 
+    /// [`Self::stream_entry`] on the blocking pool: index reads may touch disk.
+    async fn stream_entry_blocking(
+        &self,
+        stream: &StreamName,
+    ) -> Result<Option<eventfold_index::StreamEntry>, StorageError> {
+        let engine = self.clone();
+        let stream = stream.clone();
+        tokio::task::spawn_blocking(move || engine.stream_entry(&stream)).await.map_err(internal)?
+    }
+
     fn stream_entry(&self, stream: &StreamName) -> Result<Option<eventfold_index::StreamEntry>, StorageError> {
         let snapshot = self.inner.shared.index.snapshot().map_err(index_failure)?;
         snapshot.stream(stream.as_str()).map_err(index_failure)
@@ -267,12 +277,7 @@ impl EventStore for Engine {
     }
 
     async fn read_stream(&self, request: ReadStreamRequest) -> Result<EventStream, ReadError> {
-        let engine = self.clone();
-        let stream = request.stream.clone();
-        let entry = tokio::task::spawn_blocking(move || engine.stream_entry(&stream))
-            .await
-            .map_err(|error| ReadError::Storage(internal(error)))??;
-        let entry = match entry {
+        let entry = match self.stream_entry_blocking(&request.stream).await? {
             Some(entry) if entry.tombstoned => return Err(ReadError::StreamDeleted { stream: request.stream }),
             // No event, or every event truncated (a soft delete): not found.
             Some(entry) if entry.next_revision > entry.first_visible_revision() => entry,
@@ -359,11 +364,7 @@ impl EventStore for Engine {
             SubscribeFrom::Start => 0,
             SubscribeFrom::After(revision) => revision.saturating_add(1),
             SubscribeFrom::End => {
-                let engine = self.clone();
-                let stream = request.stream.clone();
-                let entry = tokio::task::spawn_blocking(move || engine.stream_entry(&stream))
-                    .await
-                    .map_err(|error| SubscriptionError::Storage(internal(error)))??;
+                let entry = self.stream_entry_blocking(&request.stream).await?;
                 entry.map_or(0, |entry| entry.next_revision)
             }
         };
@@ -398,12 +399,7 @@ impl EventStore for Engine {
     }
 
     async fn stream_revision(&self, stream: &StreamName) -> Result<CurrentRevision, ReadError> {
-        let engine = self.clone();
-        let name = stream.clone();
-        let entry = tokio::task::spawn_blocking(move || engine.stream_entry(&name))
-            .await
-            .map_err(|error| ReadError::Storage(internal(error)))??;
-        Ok(match entry {
+        Ok(match self.stream_entry_blocking(stream).await? {
             Some(entry) if entry.tombstoned => return Err(ReadError::StreamDeleted { stream: stream.clone() }),
             Some(entry) if entry.next_revision > 0 => CurrentRevision::Current(entry.next_revision - 1),
             _ => CurrentRevision::NoStream,
