@@ -9,7 +9,9 @@ use eventfold_store::{
 use tonic::metadata::{MetadataMap, MetadataValue};
 use tonic::{Code, Status};
 
-fn with_trailers(code: Code, message: String, trailers: &[(&'static str, String)]) -> Status {
+/// A status with trailers. A value a header cannot carry (a control
+/// character) is left out rather than failing the answer.
+pub fn with_trailers(code: Code, message: String, trailers: &[(&'static str, String)]) -> Status {
     let mut metadata = MetadataMap::new();
     for (key, value) in trailers {
         if let Ok(value) = MetadataValue::try_from(value.as_str()) {

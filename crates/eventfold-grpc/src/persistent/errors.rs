@@ -4,21 +4,18 @@
 //! Rust, Node and .NET clients read those).
 
 use eventfold_persistent::{ConnectError, CreateError, DropReason, GroupError, GroupKey, UpdateError};
-use eventfold_store::{StorageError, StorageErrorKind};
-use tonic::metadata::{MetadataMap, MetadataValue};
 use tonic::{Code, Status};
 
+pub use crate::errors::storage;
+use crate::errors::with_trailers;
+
 fn with_group(code: Code, message: String, exception: &str, key: &GroupKey) -> Status {
-    let mut metadata = MetadataMap::new();
-    for (name, value) in [("exception", exception), ("stream-name", key.source().label()), ("group-name", key.group())]
-    {
-        // A value a header cannot carry (a control character) is left out
-        // rather than failing the answer.
-        if let Ok(value) = MetadataValue::try_from(value) {
-            metadata.insert(name, value);
-        }
-    }
-    Status::with_metadata(code, message, metadata)
+    let trailers = [
+        ("exception", exception.to_owned()),
+        ("stream-name", key.source().label().to_owned()),
+        ("group-name", key.group().to_owned()),
+    ];
+    with_trailers(code, message, &trailers)
 }
 
 pub fn exists(key: &GroupKey) -> Status {
@@ -29,15 +26,6 @@ pub fn exists(key: &GroupKey) -> Status {
 pub fn does_not_exist(key: &GroupKey) -> Status {
     let message = format!("Subscription group {} on stream {} does not exist.", key.group(), key.source().label());
     with_group(Code::NotFound, message, "persistent-subscription-does-not-exist", key)
-}
-
-pub fn storage(error: &StorageError) -> Status {
-    let code = match error.kind {
-        StorageErrorKind::Closed => Code::Unavailable,
-        StorageErrorKind::DiskFull => Code::ResourceExhausted,
-        _ => Code::Internal,
-    };
-    Status::new(code, error.to_string())
 }
 
 fn shut_down() -> Status {
