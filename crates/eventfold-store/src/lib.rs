@@ -11,6 +11,7 @@ mod filter;
 mod name;
 mod position;
 mod request;
+mod scavenge;
 mod store;
 
 pub use error::{AppendError, ReadError, StorageError, StorageErrorKind, SubscriptionError};
@@ -22,6 +23,7 @@ pub use request::{
     AllFrom, AppendOutcome, AppendRequest, DeleteMode, DeleteOutcome, Direction, ReadAllRequest, ReadStreamRequest,
     RevisionFrom, SubscribeFrom, SubscribeToAllRequest, SubscribeToStreamRequest,
 };
+pub use scavenge::{ScavengeError, ScavengeOptions, ScavengeState, ScavengeStatus};
 pub use store::{EventStore, EventStream, SubscriptionItem, SubscriptionStream};
 
 /// Default largest total size of one append (the sum of its events' data,

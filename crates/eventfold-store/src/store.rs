@@ -3,8 +3,8 @@ use futures::stream::BoxStream;
 
 use crate::{
     AppendError, AppendOutcome, AppendRequest, CurrentRevision, DeleteMode, DeleteOutcome, ExpectedRevision, Position,
-    ReadAllRequest, ReadError, ReadStreamRequest, RecordedEvent, StreamName, SubscribeToAllRequest,
-    SubscribeToStreamRequest, SubscriptionError,
+    ReadAllRequest, ReadError, ReadStreamRequest, RecordedEvent, ScavengeError, ScavengeOptions, ScavengeStatus,
+    StreamName, SubscribeToAllRequest, SubscribeToStreamRequest, SubscriptionError,
 };
 
 /// A read's events, produced lazily: memory stays bounded whatever the count.
@@ -68,4 +68,22 @@ pub trait EventStore: Send + Sync + 'static {
 
     /// The position of the last committed event, if any.
     fn head_position(&self) -> Option<Position>;
+
+    /// Starts a scavenge in the background and returns its first status.
+    /// A second start while one runs answers `InProgress`.
+    async fn start_scavenge(&self, options: ScavengeOptions) -> Result<ScavengeStatus, ScavengeError> {
+        let _ = options;
+        Err(ScavengeError::Unsupported)
+    }
+
+    /// Asks the running scavenge `id` to stop after the segment it is on;
+    /// returns its status at once (still `Running` until it has stopped).
+    async fn stop_scavenge(&self, id: &str) -> Result<ScavengeStatus, ScavengeError> {
+        Err(ScavengeError::NotFound { id: id.to_string() })
+    }
+
+    /// The running scavenge, or else the last one since the store opened.
+    async fn scavenge_status(&self) -> Option<ScavengeStatus> {
+        None
+    }
 }
