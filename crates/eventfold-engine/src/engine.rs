@@ -10,8 +10,8 @@ use eventfold_log::LogError;
 use eventfold_store::{
     AllFrom, AppendError, AppendOutcome, AppendRequest, CurrentRevision, DeleteMode, DeleteOutcome, Direction,
     EventStore, EventStream, ExpectedRevision, Position, ReadAllRequest, ReadError, ReadStreamRequest, RevisionFrom,
-    StorageError, StorageErrorKind, StreamName, SubscribeFrom, SubscribeToAllRequest, SubscribeToStreamRequest,
-    SubscriptionError, SubscriptionStream,
+    ScavengeError, ScavengeOptions, ScavengeStatus, StorageError, StorageErrorKind, StreamName, SubscribeFrom,
+    SubscribeToAllRequest, SubscribeToStreamRequest, SubscriptionError, SubscriptionStream,
 };
 use tokio::sync::{mpsc, oneshot};
 
@@ -25,6 +25,7 @@ use crate::read::{
 };
 use crate::record::{EVENT_RECORD_FIXED_BYTES, encoded_size};
 use crate::recovery::replay;
+use crate::scavenge::Scavenges;
 use crate::shared::Shared;
 use crate::subscription::{Subscription, Target};
 use crate::writer::{Command, Writer};
@@ -57,6 +58,7 @@ struct Inner {
     /// `None` once shut down.
     commands: Option<mpsc::Sender<Command>>,
     writer: Mutex<Option<JoinHandle<()>>>,
+    scavenges: Scavenges,
     _lock: File,
 }
 
@@ -126,6 +128,7 @@ impl Engine {
                 config,
                 commands: Some(commands),
                 writer: Mutex::new(Some(writer)),
+                scavenges: Scavenges::default(),
                 _lock: lock,
             }),
         })
@@ -134,6 +137,8 @@ impl Engine {
     /// Waits for queued appends, makes the index durable and stops the
     /// writer. Later appends fail with `Closed`.
     pub async fn shutdown(&self) {
+        let engine = self.clone();
+        let _ = tokio::task::spawn_blocking(move || engine.inner.scavenges.shutdown()).await;
         if let Some(commands) = &self.inner.commands {
             let (reply, done) = oneshot::channel();
             if commands.send(Command::Shutdown { reply }).await.is_ok() {
@@ -216,6 +221,7 @@ impl Engine {
 
 impl Drop for Inner {
     fn drop(&mut self) {
+        self.scavenges.shutdown();
         // Closing the queue ends the writer's loop; it flushes the index.
         self.commands.take();
         let handle = self.writer.get_mut().unwrap_or_else(|poison| poison.into_inner()).take();
@@ -411,5 +417,20 @@ impl EventStore for Engine {
             0 => None,
             head => Some(Position(head)),
         }
+    }
+
+    async fn start_scavenge(&self, options: ScavengeOptions) -> Result<ScavengeStatus, ScavengeError> {
+        if self.inner.commands.is_none() {
+            return Err(ScavengeError::Storage(closed()));
+        }
+        self.inner.scavenges.start(Arc::clone(&self.inner.shared), options)
+    }
+
+    async fn stop_scavenge(&self, id: &str) -> Result<ScavengeStatus, ScavengeError> {
+        self.inner.scavenges.stop(id)
+    }
+
+    async fn scavenge_status(&self) -> Option<ScavengeStatus> {
+        self.inner.scavenges.status()
     }
 }

@@ -14,6 +14,7 @@ mod engine;
 mod read;
 mod record;
 mod recovery;
+mod scavenge;
 mod shared;
 mod subscription;
 mod writer;
@@ -29,7 +30,7 @@ pub(crate) fn storage_error(error: &LogError) -> StorageError {
         _ if error.is_disk_full() => StorageErrorKind::DiskFull,
         LogError::Poisoned => StorageErrorKind::Poisoned,
         LogError::Corrupt { .. } => StorageErrorKind::Corrupt,
-        LogError::Io { .. } => StorageErrorKind::Io,
+        LogError::Io { .. } | LogError::NotSealed { .. } => StorageErrorKind::Io,
     };
     StorageError::new(kind, error.to_string())
 }

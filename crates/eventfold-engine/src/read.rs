@@ -76,6 +76,9 @@ pub(crate) struct StreamPage {
     pub events: Vec<RecordedEvent>,
     /// The stream may have more events past this page.
     pub more: bool,
+    /// The last revision this page looked at, returned or not (a scavenged
+    /// event is skipped): the next page starts past it.
+    pub last_revision: Option<u64>,
 }
 
 /// Up to `limit` events of stream `stream_id` from revision `from`, going up
@@ -97,12 +100,14 @@ pub(crate) fn stream_page(
     let mut more = positions.len() == limit;
     let mut events = Vec::with_capacity(positions.len());
     let mut bytes = 0;
+    let mut last_revision = None;
     for (revision, position) in positions {
         if bytes >= PAGE_BYTES {
             more = true;
             break;
         }
-        let frame = shared.reader.read_frame(position, u64::MAX).map_err(|error| storage_error(&error))?;
+        last_revision = Some(revision);
+        let frame = shared.reader.read_frame_exact(position, u64::MAX).map_err(|error| storage_error(&error))?;
         let event = frame.as_ref().map(decode).transpose()?.flatten();
         match event {
             Some(target) if linking => events.push(link_event(stream, revision, &target)),
@@ -110,6 +115,9 @@ pub(crate) fn stream_page(
                 bytes += event.data.len() + event.metadata.len();
                 events.push(event);
             }
+            // Scavenged: it was invisible (or its link's target was), so
+            // the read goes on without it.
+            None if shared.reader.was_removed(position) => {}
             _ => {
                 return Err(StorageError::new(
                     StorageErrorKind::Corrupt,
@@ -120,7 +128,7 @@ pub(crate) fn stream_page(
             }
         }
     }
-    Ok(StreamPage { events, more })
+    Ok(StreamPage { events, more, last_revision })
 }
 
 /// One page of a forward scan of `$all`.
@@ -242,11 +250,11 @@ pub(crate) fn stream_page_read(state: &mut StreamRead) -> Result<(Vec<RecordedEv
         return Ok((Vec::new(), true));
     };
     let limit = state.remaining.min(PAGE_EVENTS as u64) as usize;
-    let StreamPage { mut events, more } =
+    let StreamPage { mut events, more, last_revision } =
         stream_page(&state.shared, &state.stream, state.stream_id, from, state.forwards, limit)?;
-    state.next = match (events.last(), state.forwards) {
-        (Some(last), true) => last.revision.checked_add(1),
-        (Some(last), false) => last.revision.checked_sub(1).filter(|revision| *revision >= state.floor),
+    state.next = match (last_revision, state.forwards) {
+        (Some(last), true) => last.checked_add(1),
+        (Some(last), false) => last.checked_sub(1).filter(|revision| *revision >= state.floor),
         (None, _) => None,
     };
     let oldest = oldest_visible(state.max_age_seconds);

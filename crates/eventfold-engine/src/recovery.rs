@@ -39,7 +39,10 @@ pub(crate) fn replay(index: &Index, reader: &LogReader, from: u64, end: u64) -> 
         if let Some(event) = event {
             let stream = event.stream.as_str();
             let mut entry = entry_of(index, &streams, stream, &mut next_stream_id)?;
-            if event.revision != entry.next_revision {
+            // A scavenge removes events but keeps each stream's last one, so
+            // revisions may skip forwards past compacted segments, never back.
+            let gap_allowed = event.revision > entry.next_revision && reader.compacted_before(frame.position);
+            if event.revision != entry.next_revision && !gap_allowed {
                 return Err(corrupt(format!(
                     "stream `{stream}` revision {} where {} was expected",
                     event.revision, entry.next_revision

@@ -233,6 +233,8 @@ fn history_page(shared: &Shared, target: &mut Target) -> Result<(Vec<Subscriptio
                         .map_err(|_| SubscriptionError::InvalidPosition { position: Position(after) })?;
                     match frame {
                         Some(frame) if frame.position == after => frame.next_position,
+                        // Scavenged since: the frame read is the next one kept.
+                        Some(frame) if shared.reader.was_removed(after) => frame.position,
                         Some(_) => {
                             return Err(SubscriptionError::InvalidPosition { position: Position(after) });
                         }
@@ -274,8 +276,10 @@ fn history_page(shared: &Shared, target: &mut Target) -> Result<(Vec<Subscriptio
             let page =
                 stream_page(shared, stream, entry.id, *next_revision, true, PAGE_EVENTS).map_err(ReadError::Storage)?;
             let (mut events, exhausted) = (page.events, !page.more);
+            if let Some(last) = page.last_revision {
+                *next_revision = last + 1;
+            }
             if let Some(last) = events.last() {
-                *next_revision = last.revision + 1;
                 *last_position = Some(last.position.0);
             }
             let oldest = oldest_visible(entry.max_age_seconds);

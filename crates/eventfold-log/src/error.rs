@@ -29,6 +29,10 @@ pub enum LogError {
     /// (LOG-5), so the writer refuses all further writes until reopened.
     #[error("log writer is poisoned by an earlier failed write or fsync")]
     Poisoned,
+    /// Compaction was asked for a segment that is not sealed (the writer's,
+    /// or one that does not exist).
+    #[error("no sealed log segment starts at {base}")]
+    NotSealed { base: u64 },
 }
 
 impl LogError {

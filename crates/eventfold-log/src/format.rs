@@ -4,7 +4,23 @@
 use crate::FrameError;
 
 pub const SEGMENT_MAGIC: [u8; 8] = *b"EVFOLDLG";
+/// Version of a segment as the writer makes it: frames back to back, so a
+/// frame's position is the segment base plus its offset in the file.
 pub const FORMAT_VERSION: u32 = 1;
+/// Version of a segment rewritten by compaction: the frames that were kept,
+/// back to back, then a table of their original positions and a footer.
+pub const COMPACTED_FORMAT_VERSION: u32 = 2;
+
+pub const COMPACTED_FOOTER_MAGIC: [u8; 8] = *b"EVFOLDCT";
+/// Footer of a compacted segment, its last bytes:
+pub const COMPACTED_FOOTER_BYTES: u64 = 8 // magic "EVFOLDCT"
+    + 8 // end position: where the original segment ended (the next segment's base)
+    + 8 // frame count
+    + 4 // crc32c of the position table
+    + 4; // crc32c of the 28 bytes before it
+const _: () = assert!(COMPACTED_FOOTER_BYTES == 32);
+/// One entry of a compacted segment's table: (position, file offset).
+pub const COMPACTED_TABLE_ENTRY_BYTES: u64 = 16;
 
 /// Segment header:
 pub const SEGMENT_HEADER_BYTES: u64 = 8 // magic "EVFOLDLG"
@@ -35,9 +51,13 @@ pub const FLAG_ENDS_TRANSACTION: u32 = 1;
 const FLAGS_KNOWN: u32 = FLAG_ENDS_TRANSACTION;
 
 pub fn encode_segment_header(base: u64) -> [u8; SEGMENT_HEADER_BYTES as usize] {
+    encode_versioned_header(base, FORMAT_VERSION)
+}
+
+pub fn encode_versioned_header(base: u64, version: u32) -> [u8; SEGMENT_HEADER_BYTES as usize] {
     let mut body = Vec::with_capacity(SEGMENT_HEADER_BYTES as usize);
     body.extend_from_slice(&SEGMENT_MAGIC);
-    body.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    body.extend_from_slice(&version.to_le_bytes());
     body.extend_from_slice(&0u32.to_le_bytes());
     body.extend_from_slice(&base.to_le_bytes());
     body.extend_from_slice(&0u32.to_le_bytes());
@@ -48,8 +68,8 @@ pub fn encode_segment_header(base: u64) -> [u8; SEGMENT_HEADER_BYTES as usize] {
     header
 }
 
-/// Returns the base position written in a segment header.
-pub fn decode_segment_header(header: &[u8]) -> Result<u64, String> {
+/// Returns the base position and format version written in a segment header.
+pub fn decode_segment_header(header: &[u8]) -> Result<(u64, u32), String> {
     let field = |range: std::ops::Range<usize>| header.get(range).ok_or("segment header is short");
     let magic = field(0..8)?;
     if magic != SEGMENT_MAGIC {
@@ -60,10 +80,46 @@ pub fn decode_segment_header(header: &[u8]) -> Result<u64, String> {
         return Err("segment header checksum mismatch".into());
     }
     let version = u32_at(field(8..12)?);
-    if version != FORMAT_VERSION {
+    if version != FORMAT_VERSION && version != COMPACTED_FORMAT_VERSION {
         return Err(format!("unsupported log format version {version}"));
     }
-    Ok(u64_at(field(16..24)?))
+    Ok((u64_at(field(16..24)?), version))
+}
+
+/// The decoded footer of a compacted segment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CompactedFooter {
+    pub end_position: u64,
+    pub frame_count: u64,
+    pub table_crc: u32,
+}
+
+pub fn encode_compacted_footer(footer: &CompactedFooter) -> [u8; COMPACTED_FOOTER_BYTES as usize] {
+    let mut body = Vec::with_capacity(COMPACTED_FOOTER_BYTES as usize);
+    body.extend_from_slice(&COMPACTED_FOOTER_MAGIC);
+    body.extend_from_slice(&footer.end_position.to_le_bytes());
+    body.extend_from_slice(&footer.frame_count.to_le_bytes());
+    body.extend_from_slice(&footer.table_crc.to_le_bytes());
+    let crc = crc32c::crc32c(&body);
+    body.extend_from_slice(&crc.to_le_bytes());
+    let mut encoded = [0u8; COMPACTED_FOOTER_BYTES as usize];
+    encoded.copy_from_slice(&body);
+    encoded
+}
+
+pub fn decode_compacted_footer(bytes: &[u8]) -> Result<CompactedFooter, String> {
+    let field = |range: std::ops::Range<usize>| bytes.get(range).ok_or("compacted segment footer is short");
+    if field(0..8)? != COMPACTED_FOOTER_MAGIC {
+        return Err("bad compacted segment footer magic".into());
+    }
+    if crc32c::crc32c(field(0..28)?) != u32_at(field(28..32)?) {
+        return Err("compacted segment footer checksum mismatch".into());
+    }
+    Ok(CompactedFooter {
+        end_position: u64_at(field(8..16)?),
+        frame_count: u64_at(field(16..24)?),
+        table_crc: u32_at(field(24..28)?),
+    })
 }
 
 /// The decoded header of a frame whose checksum has been verified.
@@ -121,7 +177,7 @@ pub fn u32_at(bytes: &[u8]) -> u32 {
     u32::from_le_bytes(word)
 }
 
-fn u64_at(bytes: &[u8]) -> u64 {
+pub fn u64_at(bytes: &[u8]) -> u64 {
     let mut word = [0u8; 8];
     for (target, source) in word.iter_mut().zip(bytes) {
         *target = *source;

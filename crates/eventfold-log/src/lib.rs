@@ -17,6 +17,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::indexing_slicing))]
 
 mod batch;
+mod compact;
 mod error;
 mod format;
 mod reader;
@@ -25,6 +26,7 @@ mod segment;
 mod writer;
 
 pub use batch::{BatchMark, FrameBatch, PayloadSizeError};
+pub use compact::{CompactionOutcome, CompactionPolicy, SealedSegment};
 pub use error::{FrameError, LogError};
 pub use format::{
     FORMAT_VERSION, FRAME_HEADER_BYTES, FRAME_OVERHEAD_BYTES, FRAME_PAYLOAD_MAX_BYTES, FRAME_TRAILER_BYTES,
@@ -34,5 +36,7 @@ pub use reader::{BackwardScan, ForwardScan, Frame, LogReader};
 pub use recovery::{LogConfig, RecoveryReport, open};
 pub use writer::LogWriter;
 
+#[cfg(test)]
+mod compact_tests;
 #[cfg(test)]
 mod tests;

@@ -39,14 +39,36 @@ impl LogReader {
     }
 
     /// The first position at or after `position` where a frame can start: a
-    /// position inside a segment header (such as 0) moves past the header.
+    /// position inside a segment header (such as 0) moves past the header, a
+    /// position that compaction emptied moves to the next frame kept.
     pub fn first_frame_at_or_after(&self, position: u64) -> u64 {
         let first_base = self.segments.first_base().unwrap_or(0);
-        let position = position.max(first_base);
-        match self.segments.containing(position) {
-            Some(segment) if position - segment.base < SEGMENT_HEADER_BYTES => segment.base + SEGMENT_HEADER_BYTES,
-            _ => position,
+        let mut position = position.max(first_base);
+        // Each turn moves to a later segment, so this ends.
+        loop {
+            let Some(segment) = self.segments.containing(position) else {
+                return position;
+            };
+            match segment.locate(position) {
+                Ok((frame, _)) => return frame,
+                Err(next) if next > position => position = next,
+                Err(next) => return next,
+            }
         }
+    }
+
+    /// True when `position` held a frame that compaction removed: callers
+    /// holding such a position (a checkpoint, an index entry) move on to the
+    /// next frame instead of reporting corruption.
+    pub fn was_removed(&self, position: u64) -> bool {
+        self.segments.containing(position).is_some_and(|segment| segment.lost(position))
+    }
+
+    /// True when some segment before `position` was compacted: a stream's
+    /// revisions read from the log may then have gaps where events were
+    /// scavenged.
+    pub fn compacted_before(&self, position: u64) -> bool {
+        self.segments.all().iter().any(|segment| segment.base < position && segment.is_compacted())
     }
 
     /// Reads the frame at `position`, or `None` at or past `end`. Bytes that
@@ -58,11 +80,13 @@ impl LogReader {
             return Ok(None);
         }
         let segment = self.segment_at(position)?;
-        let offset = position - segment.base;
-        let available = end - position;
+        let Ok((_, offset)) = segment.locate(position) else {
+            return Ok(None);
+        };
+        let available = segment.readable_bytes(offset, end);
         let speculative = read_at_most(&segment, offset, available.min(SINGLE_READ_BYTES))?;
         match check_frame(&speculative) {
-            Ok(info) => Ok(Some(frame_from(position, &speculative, info))),
+            Ok(info) => Ok(Some(frame_from(&segment, offset, &speculative, info))),
             Err(crate::FrameError::ShortPayload) => {
                 let payload_bytes = speculative.get(..4).map(u32_at).unwrap_or(0) as u64;
                 let frame_bytes = payload_bytes + FRAME_OVERHEAD_BYTES as u64;
@@ -71,22 +95,35 @@ impl LogReader {
                 }
                 let whole = read_at_most(&segment, offset, frame_bytes)?;
                 let info = check_frame(&whole).map_err(|error| corrupt(&segment, offset, error))?;
-                Ok(Some(frame_from(position, &whole, info)))
+                Ok(Some(frame_from(&segment, offset, &whole, info)))
             }
             Err(error) => Err(corrupt(&segment, offset, error)),
         }
     }
 
+    /// Reads the frame at exactly `position`: `None` when compaction removed
+    /// it (or at or past `end`), where `read_frame` would return the next one.
+    pub fn read_frame_exact(&self, position: u64, end: u64) -> Result<Option<Frame>, LogError> {
+        if self.was_removed(position) {
+            return Ok(None);
+        }
+        Ok(self.read_frame(position, end)?.filter(|frame| frame.position == position))
+    }
+
     /// Frames from `from` (a frame position, or a header position such as 0)
     /// up to `end`, in log order.
     pub fn scan_forward(&self, from: u64, end: u64) -> ForwardScan {
-        ForwardScan { reader: self.clone(), next: from, end, chunk: Bytes::new(), chunk_start: 0 }
+        ForwardScan { reader: self.clone(), next: from, end, chunk: Chunk::default() }
     }
 
     /// Frames that end at or before `before` (a frame boundary such as the
     /// committed end), newest first.
     pub fn scan_backward(&self, before: u64) -> BackwardScan {
-        BackwardScan { reader: self.clone(), before, chunk: Bytes::new(), chunk_start: 0 }
+        BackwardScan { reader: self.clone(), before, chunk: Chunk::default() }
+    }
+
+    pub(crate) fn segments(&self) -> &Arc<SegmentMap> {
+        &self.segments
     }
 
     fn segment_at(&self, position: u64) -> Result<Arc<Segment>, LogError> {
@@ -98,13 +135,64 @@ impl LogReader {
     }
 }
 
+/// Bytes of one segment read ahead by a scan, addressed by file offset: a
+/// compacted segment's frames are not at `base + offset`, so positions come
+/// from the segment.
+#[derive(Default)]
+struct Chunk {
+    segment: Option<Arc<Segment>>,
+    offset: u64,
+    bytes: Bytes,
+}
+
+impl Chunk {
+    fn holds(&self, segment: &Arc<Segment>) -> bool {
+        self.segment.as_ref().is_some_and(|held| Arc::ptr_eq(held, segment))
+    }
+
+    /// The frame starting at file `offset`, when the chunk holds all of it.
+    fn frame_at(&self, segment: &Arc<Segment>, offset: u64) -> Option<Frame> {
+        if !self.holds(segment) {
+            return None;
+        }
+        let start = usize::try_from(offset.checked_sub(self.offset)?).ok()?;
+        let bytes = self.bytes.get(start..)?;
+        let info = check_frame(bytes).ok()?;
+        let frame_bytes = info.frame_bytes();
+        Some(Frame {
+            position: segment.position_at(offset),
+            ends_transaction: info.ends_transaction(),
+            payload: self.bytes.slice(start + FRAME_HEADER_BYTES..start + frame_bytes - FRAME_TRAILER_BYTES),
+            next_position: segment.position_at(offset + frame_bytes as u64),
+        })
+    }
+
+    /// The frame ending at file offset `end`, when the chunk holds all of it.
+    fn frame_ending_at(&self, segment: &Arc<Segment>, end_offset: u64) -> Option<Frame> {
+        if !self.holds(segment) {
+            return None;
+        }
+        let end = usize::try_from(end_offset.checked_sub(self.offset)?).ok()?;
+        let trailer = self.bytes.get(end.checked_sub(FRAME_TRAILER_BYTES)?..end)?;
+        let frame_bytes = u32_at(trailer) as usize + FRAME_OVERHEAD_BYTES;
+        let start = end.checked_sub(frame_bytes)?;
+        let bytes = self.bytes.get(start..end)?;
+        let info = check_frame(bytes).ok()?;
+        Some(Frame {
+            position: segment.position_at(self.offset + start as u64),
+            ends_transaction: info.ends_transaction(),
+            payload: self.bytes.slice(start + FRAME_HEADER_BYTES..end - FRAME_TRAILER_BYTES),
+            next_position: segment.position_at(end_offset),
+        })
+    }
+}
+
 /// An iterator over frames in log order, reading in chunks.
 pub struct ForwardScan {
     reader: LogReader,
     next: u64,
     end: u64,
-    chunk: Bytes,
-    chunk_start: u64,
+    chunk: Chunk,
 }
 
 impl ForwardScan {
@@ -119,48 +207,37 @@ impl ForwardScan {
             self.next = position.max(self.next);
             return Ok(None);
         }
-        if let Some(frame) = self.frame_in_chunk(position) {
+        let segment = self.reader.segment_at(position)?;
+        let Ok((_, offset)) = segment.locate(position) else {
+            self.next = position.max(self.next);
+            return Ok(None);
+        };
+        if let Some(frame) = self.chunk.frame_at(&segment, offset) {
             self.next = frame.next_position;
             return Ok(Some(frame));
         }
-        let segment = self.reader.segment_at(position)?;
-        let offset = position - segment.base;
-        let mut want = (self.end - position).min(SCAN_CHUNK_BYTES);
-        let mut chunk = read_at_most(&segment, offset, want)?;
-        if let Err(crate::FrameError::ShortPayload) = check_frame(&chunk) {
+        let available = segment.readable_bytes(offset, self.end);
+        let mut want = available.min(SCAN_CHUNK_BYTES);
+        let mut bytes = read_at_most(&segment, offset, want)?;
+        if let Err(crate::FrameError::ShortPayload) = check_frame(&bytes) {
             // A frame larger than a chunk: read it whole.
-            let payload_bytes = chunk.get(..4).map(u32_at).unwrap_or(0) as u64;
-            want = (payload_bytes + FRAME_OVERHEAD_BYTES as u64).min(self.end - position);
-            chunk = read_at_most(&segment, offset, want)?;
+            let payload_bytes = bytes.get(..4).map(u32_at).unwrap_or(0) as u64;
+            want = (payload_bytes + FRAME_OVERHEAD_BYTES as u64).min(available);
+            bytes = read_at_most(&segment, offset, want)?;
         }
-        self.chunk = chunk;
-        self.chunk_start = position;
-        match self.frame_in_chunk(position) {
+        self.chunk = Chunk { segment: Some(Arc::clone(&segment)), offset, bytes };
+        match self.chunk.frame_at(&segment, offset) {
             Some(frame) => {
                 self.next = frame.next_position;
                 Ok(Some(frame))
             }
             None => {
-                let error = check_frame(&self.chunk)
+                let error = check_frame(&self.chunk.bytes)
                     .err()
                     .map_or("frame runs past the committed end".to_string(), |e| e.to_string());
                 Err(corrupt(&segment, offset, error))
             }
         }
-    }
-
-    fn frame_in_chunk(&self, position: u64) -> Option<Frame> {
-        let start = usize::try_from(position.checked_sub(self.chunk_start)?).ok()?;
-        let bytes = self.chunk.get(start..)?;
-        let info = check_frame(bytes).ok()?;
-        let frame_bytes = info.frame_bytes();
-        let payload = self.chunk.slice(start + FRAME_HEADER_BYTES..start + frame_bytes - FRAME_TRAILER_BYTES);
-        Some(Frame {
-            position,
-            ends_transaction: info.ends_transaction(),
-            payload,
-            next_position: position + frame_bytes as u64,
-        })
     }
 }
 
@@ -175,8 +252,7 @@ impl Iterator for ForwardScan {
 pub struct BackwardScan {
     reader: LogReader,
     before: u64,
-    chunk: Bytes,
-    chunk_start: u64,
+    chunk: Chunk,
 }
 
 impl BackwardScan {
@@ -188,20 +264,23 @@ impl BackwardScan {
             let Some(segment) = self.reader.segments.containing(self.before - 1) else {
                 return Ok(None);
             };
-            let end_offset = self.before - segment.base;
+            let end_offset = segment.boundary_offset(self.before);
             if end_offset <= SEGMENT_HEADER_BYTES {
                 // Start of this segment's frames: continue at the end of the previous one.
                 self.before = segment.base;
                 continue;
             }
-            if let Some(frame) = self.frame_ending_in_chunk(self.before) {
+            if let Some(frame) = self.chunk.frame_ending_at(&segment, end_offset) {
                 self.before = frame.position;
                 return Ok(Some(frame));
             }
             let chunk_offset = end_offset.saturating_sub(SCAN_CHUNK_BYTES).max(SEGMENT_HEADER_BYTES);
-            self.chunk = read_at_most(&segment, chunk_offset, end_offset - chunk_offset)?;
-            self.chunk_start = segment.base + chunk_offset;
-            if self.frame_ending_in_chunk(self.before).is_none() {
+            self.chunk = Chunk {
+                segment: Some(Arc::clone(&segment)),
+                offset: chunk_offset,
+                bytes: read_at_most(&segment, chunk_offset, end_offset - chunk_offset)?,
+            };
+            if self.chunk.frame_ending_at(&segment, end_offset).is_none() {
                 // A frame larger than the chunk: read it whole from its trailer.
                 let trailer =
                     read_at_most(&segment, end_offset - FRAME_TRAILER_BYTES as u64, FRAME_TRAILER_BYTES as u64)?;
@@ -210,30 +289,19 @@ impl BackwardScan {
                     .checked_sub(frame_bytes)
                     .filter(|offset| *offset >= SEGMENT_HEADER_BYTES)
                     .ok_or_else(|| corrupt(&segment, end_offset, "trailer length points before the segment"))?;
-                self.chunk = read_at_most(&segment, frame_offset, frame_bytes)?;
-                self.chunk_start = segment.base + frame_offset;
+                self.chunk = Chunk {
+                    segment: Some(Arc::clone(&segment)),
+                    offset: frame_offset,
+                    bytes: read_at_most(&segment, frame_offset, frame_bytes)?,
+                };
             }
             let frame = self
-                .frame_ending_in_chunk(self.before)
+                .chunk
+                .frame_ending_at(&segment, end_offset)
                 .ok_or_else(|| corrupt(&segment, end_offset, "no valid frame ends here"))?;
             self.before = frame.position;
             return Ok(Some(frame));
         }
-    }
-
-    fn frame_ending_in_chunk(&self, before: u64) -> Option<Frame> {
-        let end = usize::try_from(before.checked_sub(self.chunk_start)?).ok()?;
-        let trailer = self.chunk.get(end.checked_sub(FRAME_TRAILER_BYTES)?..end)?;
-        let frame_bytes = u32_at(trailer) as usize + FRAME_OVERHEAD_BYTES;
-        let start = end.checked_sub(frame_bytes)?;
-        let bytes = self.chunk.get(start..end)?;
-        let info = check_frame(bytes).ok()?;
-        Some(Frame {
-            position: self.chunk_start + start as u64,
-            ends_transaction: info.ends_transaction(),
-            payload: self.chunk.slice(start + FRAME_HEADER_BYTES..end - FRAME_TRAILER_BYTES),
-            next_position: before,
-        })
     }
 }
 
@@ -244,12 +312,12 @@ impl Iterator for BackwardScan {
     }
 }
 
-fn frame_from(position: u64, bytes: &Bytes, info: crate::format::FrameInfo) -> Frame {
+fn frame_from(segment: &Segment, offset: u64, bytes: &Bytes, info: crate::format::FrameInfo) -> Frame {
     Frame {
-        position,
+        position: segment.position_at(offset),
         ends_transaction: info.ends_transaction(),
         payload: bytes.slice(FRAME_HEADER_BYTES..info.frame_bytes() - FRAME_TRAILER_BYTES),
-        next_position: position + info.frame_bytes() as u64,
+        next_position: segment.position_at(offset + info.frame_bytes() as u64),
     }
 }
 

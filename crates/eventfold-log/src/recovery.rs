@@ -6,9 +6,14 @@ use std::fs::{self, File, OpenOptions};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::format::{FRAME_OVERHEAD_BYTES, SEGMENT_HEADER_BYTES, check_frame, decode_segment_header, u32_at};
+use crate::compact::load_compacted_layout;
+use crate::format::{
+    COMPACTED_FORMAT_VERSION, FRAME_OVERHEAD_BYTES, SEGMENT_HEADER_BYTES, check_frame, decode_segment_header, u32_at,
+};
 use crate::reader::read_at_most;
-use crate::segment::{Segment, SegmentMap, create_segment, list_segments, remove_temporary_files, sync_directory};
+use crate::segment::{
+    Layout, Segment, SegmentMap, create_segment, list_segments, remove_temporary_files, sync_directory,
+};
 use crate::{FrameError, LogError, LogReader, LogWriter};
 
 #[derive(Clone, Debug)]
@@ -62,9 +67,9 @@ pub fn open(config: &LogConfig, verified_up_to: u64) -> Result<(LogWriter, LogRe
     let mut expected_base = None;
     for (base, path) in &found {
         let file = File::open(path).map_err(LogError::io("open", path))?;
-        let segment = Segment { base: *base, path: path.clone(), file };
+        let mut segment = Segment::plain(*base, path.clone(), file);
         let header = read_at_most(&segment, 0, SEGMENT_HEADER_BYTES)?;
-        let header_base = decode_segment_header(&header).map_err(|reason| LogError::Corrupt {
+        let (header_base, version) = decode_segment_header(&header).map_err(|reason| LogError::Corrupt {
             segment: path.clone(),
             offset: 0,
             reason,
@@ -77,13 +82,23 @@ pub fn open(config: &LogConfig, verified_up_to: u64) -> Result<(LogWriter, LogRe
         {
             return Err(corrupt(path, 0, format!("segment starts at {base}, previous one ends at {expected}")));
         }
-        let length = segment.file.metadata().map_err(LogError::io("stat", path))?.len();
-        expected_base = Some(base + length);
+        if version == COMPACTED_FORMAT_VERSION {
+            segment.layout = Layout::Compacted(load_compacted_layout(&segment)?);
+        }
+        let end = match segment.end_position() {
+            Some(end) => end,
+            None => base + segment.file.metadata().map_err(LogError::io("stat", path))?.len(),
+        };
+        expected_base = Some(end);
         segments.insert(Arc::new(segment));
     }
 
     let (last_base, last_path) = found.last().cloned().ok_or_else(|| corrupt(&config.dir, 0, "no segment"))?;
     let last = segments.containing(last_base).ok_or_else(|| corrupt(&last_path, 0, "segment vanished"))?;
+    if last.is_compacted() {
+        // Compaction only rewrites sealed segments; the writer's is never one.
+        return Err(corrupt(&last_path, 0, "the last segment is a compacted one"));
+    }
     let file_length = last.file.metadata().map_err(LogError::io("stat", &last_path))?.len();
     let scan_start = if verified_up_to > last_base + SEGMENT_HEADER_BYTES && verified_up_to <= last_base + file_length {
         verified_up_to - last_base

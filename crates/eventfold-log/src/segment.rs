@@ -16,6 +16,120 @@ pub struct Segment {
     pub base: u64,
     pub path: PathBuf,
     pub file: File,
+    pub layout: Layout,
+}
+
+/// How positions map to bytes of the file.
+#[derive(Debug)]
+pub enum Layout {
+    /// As written: a frame's position is `base + offset`.
+    Plain,
+    /// Rewritten by compaction: only some frames are left, each at an offset
+    /// its table gives.
+    Compacted(CompactedLayout),
+}
+
+/// The position table of a compacted segment, held in memory (16 bytes per
+/// frame kept).
+#[derive(Debug)]
+pub struct CompactedLayout {
+    /// Where the original segment ended: the next segment's base.
+    pub end_position: u64,
+    /// Positions of the frames kept, ascending.
+    pub positions: Vec<u64>,
+    /// File offset of each frame, ascending, parallel to `positions`.
+    pub offsets: Vec<u64>,
+    /// File offset where the frames end and the table begins.
+    pub frames_end: u64,
+}
+
+impl Segment {
+    pub fn plain(base: u64, path: PathBuf, file: File) -> Self {
+        Self { base, path, file, layout: Layout::Plain }
+    }
+
+    pub fn is_compacted(&self) -> bool {
+        matches!(self.layout, Layout::Compacted(_))
+    }
+
+    /// The first frame at or after `position` in this segment, as (position,
+    /// file offset); `Err(end)` when a compacted segment has none left there,
+    /// with the position where the next segment starts.
+    pub fn locate(&self, position: u64) -> Result<(u64, u64), u64> {
+        match &self.layout {
+            Layout::Plain => {
+                let position = position.max(self.base + SEGMENT_HEADER_BYTES);
+                Ok((position, position - self.base))
+            }
+            Layout::Compacted(layout) => {
+                let index = layout.positions.partition_point(|kept| *kept < position);
+                match (layout.positions.get(index), layout.offsets.get(index)) {
+                    (Some(position), Some(offset)) => Ok((*position, *offset)),
+                    _ => Err(layout.end_position),
+                }
+            }
+        }
+    }
+
+    /// The position of the frame starting at file `offset`; at the end of a
+    /// compacted segment's frames, the segment's end position.
+    pub fn position_at(&self, offset: u64) -> u64 {
+        match &self.layout {
+            Layout::Plain => self.base + offset,
+            Layout::Compacted(layout) => {
+                let index = layout.offsets.partition_point(|kept| *kept < offset);
+                layout.positions.get(index).copied().unwrap_or(layout.end_position)
+            }
+        }
+    }
+
+    /// File offset of the boundary before which frames end before
+    /// `position`: where a backward scan from `position` starts.
+    pub fn boundary_offset(&self, position: u64) -> u64 {
+        match &self.layout {
+            Layout::Plain => position.saturating_sub(self.base),
+            Layout::Compacted(layout) => {
+                let index = layout.positions.partition_point(|kept| *kept < position);
+                layout.offsets.get(index).copied().unwrap_or(layout.frames_end)
+            }
+        }
+    }
+
+    /// Bytes that may be read as frames from file `offset`, given that
+    /// nothing at or past the position `end` may be read.
+    pub fn readable_bytes(&self, offset: u64, end: u64) -> u64 {
+        match &self.layout {
+            Layout::Plain => end.saturating_sub(self.base + offset),
+            Layout::Compacted(layout) => {
+                if self.position_at(offset) >= end {
+                    0
+                } else {
+                    layout.frames_end.saturating_sub(offset)
+                }
+            }
+        }
+    }
+
+    /// The position just past this segment, when it is sealed by compaction.
+    pub fn end_position(&self) -> Option<u64> {
+        match &self.layout {
+            Layout::Plain => None,
+            Layout::Compacted(layout) => Some(layout.end_position),
+        }
+    }
+
+    /// True when `position` was the position of a frame that compaction
+    /// removed (or of no frame at all) inside this compacted segment.
+    pub fn lost(&self, position: u64) -> bool {
+        match &self.layout {
+            Layout::Plain => false,
+            Layout::Compacted(layout) => {
+                position >= self.base
+                    && position < layout.end_position
+                    && layout.positions.binary_search(&position).is_err()
+            }
+        }
+    }
 }
 
 /// The segments of the log by base position. The writer adds one on every
@@ -36,6 +150,18 @@ impl SegmentMap {
     pub fn containing(&self, position: u64) -> Option<Arc<Segment>> {
         let segments = self.segments.read().unwrap_or_else(|poison| poison.into_inner());
         segments.range(..=position).next_back().map(|(_, segment)| Arc::clone(segment))
+    }
+
+    /// The segment starting at `base`, if any.
+    pub fn at_base(&self, base: u64) -> Option<Arc<Segment>> {
+        let segments = self.segments.read().unwrap_or_else(|poison| poison.into_inner());
+        segments.get(&base).map(Arc::clone)
+    }
+
+    /// Every segment, by base.
+    pub fn all(&self) -> Vec<Arc<Segment>> {
+        let segments = self.segments.read().unwrap_or_else(|poison| poison.into_inner());
+        segments.values().map(Arc::clone).collect()
     }
 
     pub fn first_base(&self) -> Option<u64> {

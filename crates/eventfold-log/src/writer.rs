@@ -71,7 +71,7 @@ impl LogWriter {
         let path = create_segment(&self.dir, base).inspect_err(|_| self.poisoned = true)?;
         let append = OpenOptions::new().append(true).open(&path).map_err(LogError::io("open", &path))?;
         let read = File::open(&path).map_err(LogError::io("open", &path))?;
-        self.segments.insert(Arc::new(Segment { base, path: path.clone(), file: read }));
+        self.segments.insert(Arc::new(Segment::plain(base, path.clone(), read)));
         self.active = append;
         self.active_path = path;
         self.active_base = base;
