@@ -76,8 +76,9 @@ pub trait EventStore: Send + Sync + 'static {
         Err(ScavengeError::Unsupported)
     }
 
-    /// Asks the running scavenge `id` to stop after the segment it is on;
-    /// returns its status at once (still `Running` until it has stopped).
+    /// Asks the running scavenge `id` to stop; returns its status at once
+    /// (still `Running` until it has stopped). An id that is not the running
+    /// scavenge's, finished ones included, is `NotFound`, as in EventStoreDB.
     async fn stop_scavenge(&self, id: &str) -> Result<ScavengeStatus, ScavengeError> {
         Err(ScavengeError::NotFound { id: id.to_string() })
     }

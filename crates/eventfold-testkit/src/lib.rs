@@ -47,6 +47,9 @@ pub const PROBE_PAYLOAD_MAX_BYTES: usize = 128 * 1024;
 /// the test fast, common enough that many kills find one being written.
 pub const PROBE_LARGE_PAYLOAD_ONE_IN: u8 = 16;
 
+/// Events the scavenge crasher appends to each of its streams per round.
+pub const SCAVENGE_ROUND_EVENTS: usize = 20;
+
 // An append over the maximum size would be refused and stop the writer.
 const _: () =
     assert!(PROBE_APPEND_MAX_EVENTS * (PROBE_PAYLOAD_MAX_BYTES + PROBE_EVENT_TYPE.len()) <= DEFAULT_MAX_APPEND_BYTES);
