@@ -3,8 +3,8 @@
 //! Node, .NET), so all three follow what EventStoreDB sends.
 
 use eventfold_store::{
-    AppendError, CurrentRevision, ExpectedRevision, ReadError, StorageError, StorageErrorKind, StreamName,
-    SubscriptionError,
+    AppendError, CurrentRevision, ExpectedRevision, ReadError, ScavengeError, StorageError, StorageErrorKind,
+    StreamName, SubscriptionError,
 };
 use tonic::metadata::{MetadataMap, MetadataValue};
 use tonic::{Code, Status};
@@ -116,6 +116,29 @@ pub fn subscription(error: &SubscriptionError) -> Status {
             Status::invalid_argument(format!("position {position} is not the position of an event"))
         }
         SubscriptionError::Storage(storage_error) => storage(storage_error),
+        other => Status::internal(other.to_string()),
+    }
+}
+
+/// EventStoreDB's answer to stopping a scavenge that is not running.
+pub fn scavenge_not_found(scavenge_id: &str) -> Status {
+    with_trailers(
+        Code::NotFound,
+        "Scavenge id was invalid.".to_owned(),
+        &[("exception", "scavenge-not-found".into()), ("scavenge-id", scavenge_id.to_owned())],
+    )
+}
+
+/// `InProgress` is not an error on the wire (it is an answer of its own);
+/// it only reaches here by mistake, and says so as `FAILED_PRECONDITION`.
+pub fn scavenge(error: &ScavengeError) -> Status {
+    match error {
+        ScavengeError::NotFound { id } => scavenge_not_found(id),
+        ScavengeError::Unsupported => Status::unimplemented("this storage backend does not scavenge"),
+        ScavengeError::InProgress(running) => {
+            Status::failed_precondition(format!("scavenge {} is already in progress", running.id))
+        }
+        ScavengeError::Storage(storage_error) => storage(storage_error),
         other => Status::internal(other.to_string()),
     }
 }
