@@ -109,38 +109,45 @@ async fn scavenge(args: ScavengeArgs) -> anyhow::Result<()> {
 /// Polls the status until the scavenge `started` has ended.
 async fn wait(server: &Server, started: ScavengeStatusBody) -> anyhow::Result<ScavengeStatusBody> {
     let mut progress = Progress::new(std::io::stderr().is_terminal());
+    let outcome = follow(server, started, &mut progress).await;
+    progress.end();
+    outcome
+}
+
+async fn follow(
+    server: &Server,
+    started: ScavengeStatusBody,
+    progress: &mut Progress,
+) -> anyhow::Result<ScavengeStatusBody> {
     progress.show(&started);
     let mut status = started;
     let mut failures = 0;
     while status.state == "running" {
         tokio::time::sleep(POLL_INTERVAL).await;
-        let answer = match server.request(Method::GET, "/admin/scavenge", None).await {
+        // A server that does not answer for a moment (busy, a dropped
+        // connection) is waited for; one gone for good ends the wait after
+        // `POLL_FAILURES_MAX` tries in a row.
+        let (code, body) = match server.request(Method::GET, "/admin/scavenge", None).await {
             Ok(answer) => answer,
             Err(error) => {
                 failures += 1;
                 if failures >= POLL_FAILURES_MAX {
-                    progress.end();
                     return Err(error.context(format!("following scavenge {}", status.id)));
                 }
                 continue;
             }
         };
         failures = 0;
-        let latest = match answer {
-            (StatusCode::OK, body) => parse_status(&body)?,
-            (code, body) => {
-                progress.end();
-                bail!("following scavenge {}: HTTP {code}: {}", status.id, error_text(&body));
-            }
-        };
+        if code != StatusCode::OK {
+            bail!("following scavenge {}: HTTP {code}: {}", status.id, error_text(&body));
+        }
+        let latest = parse_status(&body)?;
         if latest.id != status.id {
-            progress.end();
             bail!("scavenge {} is no longer the server's latest ({} is); its outcome is unknown", status.id, latest.id);
         }
         status = latest;
         progress.show(&status);
     }
-    progress.end();
     Ok(status)
 }
 
