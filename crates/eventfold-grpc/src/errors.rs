@@ -142,3 +142,21 @@ pub fn scavenge(error: &ScavengeError) -> Status {
         other => Status::internal(other.to_string()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scavenge_errors_map_to_eventstoredb_statuses() {
+        let not_found = scavenge(&ScavengeError::NotFound { id: "abc".into() });
+        assert_eq!((not_found.code(), not_found.message()), (Code::NotFound, "Scavenge id was invalid."));
+        let trailer =
+            |name: &str| not_found.metadata().get(name).and_then(|value| value.to_str().ok()).map(str::to_owned);
+        assert_eq!(trailer("exception").as_deref(), Some("scavenge-not-found"));
+        assert_eq!(trailer("scavenge-id").as_deref(), Some("abc"));
+        assert_eq!(scavenge(&ScavengeError::Unsupported).code(), Code::Unimplemented);
+        let closed = ScavengeError::Storage(StorageError::new(StorageErrorKind::Closed, "closed"));
+        assert_eq!(scavenge(&closed).code(), Code::Unavailable, "storage errors share the one mapping");
+    }
+}
