@@ -1,5 +1,7 @@
-//! `eventfold`: the one binary. `eventfold serve` runs the database.
+//! `eventfold`: the one binary. `eventfold serve` runs the database;
+//! `eventfold admin` operates a running one.
 
+mod admin;
 mod bench;
 mod serve;
 
@@ -20,6 +22,8 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Measure the engine against the disk's own fsync rate; prints JSON.
     Bench(bench::BenchArgs),
+    /// Operate a running server (scavenge).
+    Admin(admin::AdminArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -34,5 +38,6 @@ fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Serve(args) => serve::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::Admin(args) => admin::run(args),
     }
 }

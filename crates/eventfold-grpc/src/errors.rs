@@ -3,8 +3,8 @@
 //! Node, .NET), so all three follow what EventStoreDB sends.
 
 use eventfold_store::{
-    AppendError, CurrentRevision, ExpectedRevision, ReadError, StorageError, StorageErrorKind, StreamName,
-    SubscriptionError,
+    AppendError, CurrentRevision, ExpectedRevision, ReadError, ScavengeError, StorageError, StorageErrorKind,
+    StreamName, SubscriptionError,
 };
 use tonic::metadata::{MetadataMap, MetadataValue};
 use tonic::{Code, Status};
@@ -117,5 +117,46 @@ pub fn subscription(error: &SubscriptionError) -> Status {
         }
         SubscriptionError::Storage(storage_error) => storage(storage_error),
         other => Status::internal(other.to_string()),
+    }
+}
+
+/// EventStoreDB's answer to stopping a scavenge that is not running.
+pub fn scavenge_not_found(scavenge_id: &str) -> Status {
+    with_trailers(
+        Code::NotFound,
+        "Scavenge id was invalid.".to_owned(),
+        &[("exception", "scavenge-not-found".into()), ("scavenge-id", scavenge_id.to_owned())],
+    )
+}
+
+/// `InProgress` is not an error on the wire (it is an answer of its own);
+/// it only reaches here by mistake, and says so as `FAILED_PRECONDITION`.
+pub fn scavenge(error: &ScavengeError) -> Status {
+    match error {
+        ScavengeError::NotFound { id } => scavenge_not_found(id),
+        ScavengeError::Unsupported => Status::unimplemented("this storage backend does not scavenge"),
+        ScavengeError::InProgress(running) => {
+            Status::failed_precondition(format!("scavenge {} is already in progress", running.id))
+        }
+        ScavengeError::Storage(storage_error) => storage(storage_error),
+        other => Status::internal(other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scavenge_errors_map_to_eventstoredb_statuses() {
+        let not_found = scavenge(&ScavengeError::NotFound { id: "abc".into() });
+        assert_eq!((not_found.code(), not_found.message()), (Code::NotFound, "Scavenge id was invalid."));
+        let trailer =
+            |name: &str| not_found.metadata().get(name).and_then(|value| value.to_str().ok()).map(str::to_owned);
+        assert_eq!(trailer("exception").as_deref(), Some("scavenge-not-found"));
+        assert_eq!(trailer("scavenge-id").as_deref(), Some("abc"));
+        assert_eq!(scavenge(&ScavengeError::Unsupported).code(), Code::Unimplemented);
+        let closed = ScavengeError::Storage(StorageError::new(StorageErrorKind::Closed, "closed"));
+        assert_eq!(scavenge(&closed).code(), Code::Unavailable, "storage errors share the one mapping");
     }
 }

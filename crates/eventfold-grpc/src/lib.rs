@@ -5,6 +5,7 @@
 mod convert;
 mod errors;
 mod gossip;
+mod operations;
 mod persistent;
 mod server_features;
 mod streams;
@@ -14,6 +15,7 @@ use std::sync::Arc;
 
 use eventfold_persistent::PersistentSubscriptions;
 use eventfold_proto::event_store::client::gossip::gossip_server::GossipServer;
+use eventfold_proto::event_store::client::operations::operations_server::OperationsServer;
 use eventfold_proto::event_store::client::persistent_subscriptions::persistent_subscriptions_server::PersistentSubscriptionsServer;
 use eventfold_proto::event_store::client::server_features::server_features_server::ServerFeaturesServer;
 use eventfold_proto::event_store::client::streams::streams_server::StreamsServer;
@@ -47,5 +49,6 @@ pub fn routes(
     tonic::service::Routes::new(streams)
         .add_service(ServerFeaturesServer::new(server_features::ServerFeaturesService::new(Arc::clone(&node))))
         .add_service(GossipServer::new(gossip::GossipService::new(node)))
+        .add_service(OperationsServer::new(operations::OperationsService::new(store, persistent.clone())))
         .add_service(PersistentSubscriptionsServer::new(persistent::PersistentSubscriptionsService::new(persistent)))
 }

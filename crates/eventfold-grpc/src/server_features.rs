@@ -26,7 +26,15 @@ const SUPPORTED: &[(&str, &str, &[&str])] = &[
     (PERSISTENT, "list", &["stream", "all"]),
     (PERSISTENT, "replayparked", &["stream", "all"]),
     (PERSISTENT, "restartsubsystem", &[]),
+    // Shutdown, ResignNode and SetNodePriority answer UNIMPLEMENTED, so
+    // they are left out.
+    (OPERATIONS, "startscavenge", &[]),
+    (OPERATIONS, "stopscavenge", &[]),
+    (OPERATIONS, "mergeindexes", &[]),
+    (OPERATIONS, "restartpersistentsubscriptions", &[]),
 ];
+
+const OPERATIONS: &str = "event_store.client.operations.operations";
 
 const PERSISTENT: &str = "event_store.client.persistent_subscriptions.persistentsubscriptions";
 

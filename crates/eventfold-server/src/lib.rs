@@ -11,7 +11,7 @@ use std::sync::Arc;
 use eventfold_store::EventStore;
 use tokio::net::TcpListener;
 
-pub use http::{fallback, router};
+pub use http::{ScavengeStatusBody, fallback, router};
 
 /// What the adapters share: the store and facts about this server.
 #[derive(Clone)]

@@ -2,14 +2,20 @@
 
 mod fallback;
 mod health;
+mod scavenge;
 
 pub use fallback::fallback;
+pub use scavenge::ScavengeStatusBody;
 
 use axum::Router;
-use axum::routing::get;
+use axum::routing::{delete, get};
 
 use crate::AppState;
 
 pub fn router(state: AppState) -> Router {
-    Router::new().route("/health", get(health::health)).with_state(state)
+    Router::new()
+        .route("/health", get(health::health))
+        .route("/admin/scavenge", get(scavenge::status).post(scavenge::start))
+        .route("/admin/scavenge/{id}", delete(scavenge::stop))
+        .with_state(state)
 }
