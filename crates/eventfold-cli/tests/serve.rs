@@ -82,3 +82,40 @@ fn serve_answers_health_and_stops_cleanly_on_sigterm() {
     assert!(get(again.address, "/health").starts_with("HTTP/1.1 200"));
     terminate(again);
 }
+
+#[test]
+fn serve_keeps_serving_when_nobody_reads_its_log_any_more() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_eventfold"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("EVENTFOLD_DB", dir.path())
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("spawn eventfold serve");
+    let mut stderr = BufReader::new(child.stderr.take().expect("stderr is piped"));
+    let address: SocketAddr = loop {
+        let mut line = String::new();
+        assert!(stderr.read_line(&mut line).expect("read the log") > 0, "server exited before serving");
+        if let Some(rest) = line.split("address=").nth(1) {
+            break rest.split_whitespace().next().expect("address value").parse().expect("a socket address");
+        }
+    };
+    // The parent stops reading: every later log line meets a closed pipe.
+    drop(stderr);
+    let mut socket = TcpStream::connect(address).expect("connect");
+    socket.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    // Starting a scavenge logs at info level.
+    write!(
+        socket,
+        "POST /admin/scavenge HTTP/1.1\r\nhost: localhost\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+    )
+    .expect("send");
+    let mut response = String::new();
+    socket.read_to_string(&mut response).expect("read");
+    assert!(response.starts_with("HTTP/1.1 202"), "{response}");
+    assert!(get(address, "/health").starts_with("HTTP/1.1 200"), "still serving");
+    assert!(child.try_wait().expect("wait").is_none(), "still running");
+    let _ = child.kill();
+    let _ = child.wait();
+}
