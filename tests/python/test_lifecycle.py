@@ -182,7 +182,9 @@ def test_truncate_before(api: ClientApi, client: Any) -> None:
     assert client.get_current_version(stream) == 4
 
     # `$tb` past the end hides every event: the stream reads as not found
-    # (as after a soft delete) until new events reach `$tb`.
+    # until new events reach `$tb`. (A soft delete is exactly this here;
+    # EventStoreDB marks a soft delete with `$tb` = long.MaxValue instead and
+    # answers an empty read for any other `$tb` past the end.)
     client.set_stream_metadata(stream, metadata={"$tb": 6})
     with pytest.raises(api.NotFound):
         read(client, stream)
@@ -192,6 +194,16 @@ def test_truncate_before(api: ClientApi, client: Any) -> None:
     recorded = read(client, stream)
     assert ids(recorded) == ids(later[1:])
     assert recorded[0].stream_position == 6
+
+
+def test_zero_max_count_and_max_age_are_no_limit(api: ClientApi, client: Any) -> None:
+    """EventStoreDB reads a limit of 0 as no limit at all."""
+    stream, events = new_stream(api, client, 3)
+    client.set_stream_metadata(stream, metadata={"$maxCount": 0, "$maxAge": 0})
+    assert ids(read(client, stream)) == ids(events)
+    assert client.get_stream_metadata(stream, timeout=READ_TIMEOUT_S) == ({"$maxCount": 0, "$maxAge": 0}, 0)
+    client.set_stream_metadata(stream, metadata={"$maxCount": 1})
+    assert ids(read(client, stream)) == ids(events[2:])
 
 
 def test_max_count_and_truncate_before_together(api: ClientApi, client: Any) -> None:
@@ -264,6 +276,31 @@ def test_tombstone_refuses_appends_reads_and_metadata(api: ClientApi, client: An
         client.append_to_stream(stream, current_version=api.StreamState.ANY, events=json_event(api))
     assert isinstance(raised.value, (api.StreamIsDeleted, api.FailedPrecondition)), repr(raised.value)
     assert isinstance(raised.value, api.StreamIsDeleted) or "is deleted" in str(raised.value)
+
+
+def test_tombstone_deletes_the_metadata_stream_too(api: ClientApi, client: Any) -> None:
+    """As in EventStoreDB, `$$<stream>` is deleted with its stream: reading
+    the metadata fails with the stream-deleted error, and so does setting it."""
+    stream, _ = new_stream(api, client, 1)
+    client.set_stream_metadata(stream, metadata={"owner": "ann"})
+    neighbour, _ = new_stream(api, client, 1)
+    client.set_stream_metadata(neighbour, metadata={"owner": "bob"})
+    client.tombstone_stream(stream, current_version=0)
+
+    with pytest.raises(api.StreamIsDeleted):
+        client.get_stream_metadata(stream, timeout=READ_TIMEOUT_S)
+    with pytest.raises(api.StreamIsDeleted):
+        read(client, "$$" + stream)
+    with pytest.raises(api.BaseError) as raised:
+        client.set_stream_metadata(stream, metadata={"owner": "carl"}, timeout=READ_TIMEOUT_S)
+    assert isinstance(raised.value, (api.StreamIsDeleted, api.FailedPrecondition)), repr(raised.value)
+    assert isinstance(raised.value, api.StreamIsDeleted) or "is deleted" in str(raised.value), str(raised.value)
+    with pytest.raises(api.StreamIsDeleted):
+        client.append_to_stream(
+            "$$" + stream, current_version=api.StreamState.ANY, events=[api.NewEvent(type="$metadata", data=b"{}")]
+        )
+    # The neighbour's metadata is untouched.
+    assert client.get_stream_metadata(neighbour, timeout=READ_TIMEOUT_S) == ({"owner": "bob"}, 0)
 
 
 # --------------------------------------------------------------------------

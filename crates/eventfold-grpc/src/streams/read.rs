@@ -16,7 +16,7 @@ use eventfold_proto::event_store::client::streams::read_resp::{
 use eventfold_proto::event_store::client::streams::{ReadReq, ReadResp};
 use eventfold_store::{
     AllFrom, Direction, EventFilter, EventStore, Position, ReadAllRequest, ReadError, ReadStreamRequest, RecordedEvent,
-    RevisionFrom, SubscribeFrom, SubscribeToAllRequest, SubscribeToStreamRequest, SubscriptionItem,
+    RevisionFrom, StreamName, SubscribeFrom, SubscribeToAllRequest, SubscribeToStreamRequest, SubscriptionItem,
 };
 use futures::StreamExt;
 use tonic::Status;
@@ -114,6 +114,7 @@ async fn read_stream(
         Some(stream_options::RevisionOption::Revision(revision)) => RevisionFrom::Revision(revision),
         None => return Err(Status::invalid_argument("stream read without a start")),
     };
+    refuse_metadata_of_tombstoned(store, &stream).await?;
     let request = ReadStreamRequest { stream: stream.clone(), from, direction, max_count };
     match store.read_stream(request).await {
         Ok(events) => Ok(events_response(events, render)),
@@ -129,6 +130,23 @@ async fn read_stream(
     }
 }
 
+/// EventStoreDB deletes the metadata stream `$$X` together with a tombstoned
+/// `X`: reading it answers "is deleted" (so the clients' get_stream_metadata
+/// raises their stream-deleted error). Any other state of `X` lets the read
+/// go on; a failure to look it up is left to the read itself.
+async fn refuse_metadata_of_tombstoned(store: &dyn EventStore, stream: &StreamName) -> Result<(), Status> {
+    let Some(target) = stream.as_str().strip_prefix("$$").filter(|target| !target.is_empty()) else {
+        return Ok(());
+    };
+    let Ok(target) = StreamName::new(target) else {
+        return Ok(());
+    };
+    match store.stream_revision(&target).await {
+        Err(ReadError::StreamDeleted { .. }) => Err(errors::stream_deleted(stream)),
+        _ => Ok(()),
+    }
+}
+
 async fn subscribe_to_stream(
     store: &dyn EventStore,
     options: StreamOptions,
@@ -141,6 +159,7 @@ async fn subscribe_to_stream(
         Some(stream_options::RevisionOption::Revision(revision)) => SubscribeFrom::After(revision),
         None => return Err(Status::invalid_argument("subscription without a start")),
     };
+    refuse_metadata_of_tombstoned(store, &stream).await?;
     let items = store
         .subscribe_to_stream(SubscribeToStreamRequest { stream, from })
         .await
@@ -331,4 +350,78 @@ fn recorded_event(event: &RecordedEvent, structured: bool) -> read_event::Record
 
 fn now() -> prost_types::Timestamp {
     prost_types::Timestamp::from(SystemTime::now())
+}
+
+#[cfg(test)]
+mod tests {
+    use eventfold_engine::{Engine, EngineConfig};
+    use eventfold_proto::event_store::client::{Empty, StreamIdentifier};
+    use eventfold_store::{AppendRequest, DeleteMode, ExpectedRevision, ProposedEvent};
+    use tonic::Code;
+
+    use super::*;
+
+    fn name(text: &str) -> StreamName {
+        StreamName::new(text).expect("valid stream name")
+    }
+
+    fn stream_read(stream: &str, subscribe: bool) -> ReadReq {
+        let count =
+            if subscribe { CountOption::Subscription(options::SubscriptionOptions {}) } else { CountOption::Count(10) };
+        ReadReq {
+            options: Some(eventfold_proto::event_store::client::streams::read_req::Options {
+                stream_option: Some(StreamOption::Stream(StreamOptions {
+                    stream_identifier: Some(StreamIdentifier { stream_name: stream.as_bytes().to_vec().into() }),
+                    revision_option: Some(stream_options::RevisionOption::Start(Empty {})),
+                })),
+                read_direction: ReadDirection::Forwards as i32,
+                resolve_links: false,
+                count_option: Some(count),
+                filter_option: Some(options::FilterOption::NoFilter(Empty {})),
+                ..Default::default()
+            }),
+        }
+    }
+
+    async fn first_message(store: &Arc<dyn EventStore>, stream: &str, subscribe: bool) -> Result<ReadResp, Status> {
+        let mut responses = read(Arc::clone(store), stream_read(stream, subscribe)).await?;
+        responses.next().await.unwrap_or_else(|| Err(Status::internal("no message")))
+    }
+
+    #[tokio::test]
+    async fn the_metadata_stream_of_a_tombstoned_stream_reads_as_deleted() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let engine = Engine::open(EngineConfig::new(dir.path())).expect("open");
+        let metadata = || vec![ProposedEvent::json("$metadata", r#"{"owner":"ann"}"#.to_owned())];
+        for stream in ["cart-1", "cart-2"] {
+            let events = vec![ProposedEvent::json("Added", "{}".to_owned())];
+            engine.append(AppendRequest::new(name(stream), ExpectedRevision::Any, events)).await.expect("append");
+            let meta = name(&format!("$${stream}"));
+            engine.append(AppendRequest::new(meta, ExpectedRevision::Any, metadata())).await.expect("metadata");
+        }
+        engine.delete_stream(name("cart-1"), ExpectedRevision::Any, DeleteMode::Tombstone).await.expect("tombstone");
+        let store: Arc<dyn EventStore> = Arc::new(engine);
+
+        for subscribe in [false, true] {
+            let refused = first_message(&store, "$$cart-1", subscribe).await.expect_err("deleted");
+            assert_eq!(refused.code(), Code::FailedPrecondition);
+            assert!(refused.message().contains("is deleted"), "{}", refused.message());
+            assert_eq!(
+                refused.metadata().get("exception").and_then(|value| value.to_str().ok()),
+                Some("stream-deleted")
+            );
+
+            // The metadata of a stream that is not tombstoned reads as usual.
+            let message = first_message(&store, "$$cart-2", subscribe).await.expect("metadata read");
+            assert!(matches!(
+                message.content,
+                Some(read_resp::Content::Event(_) | read_resp::Content::Confirmation(_))
+            ));
+        }
+        // So do a stream named `$$` and the metadata of a stream never written.
+        let message = first_message(&store, "$$cart-3", false).await.expect("missing");
+        assert!(matches!(message.content, Some(read_resp::Content::StreamNotFound(_))));
+        let message = first_message(&store, "$$", false).await.expect("plain `$$`");
+        assert!(matches!(message.content, Some(read_resp::Content::StreamNotFound(_))));
+    }
 }
