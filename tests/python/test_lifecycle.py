@@ -372,6 +372,42 @@ def test_event_type_stream_with_and_without_resolving_links(api: ClientApi, clie
     assert_resolved(read(client, virtual, resolve_links=True), virtual, expected)
 
 
+def test_links_to_hidden_events_are_not_resolved(api: ClientApi, client: Any) -> None:
+    """A link whose event is truncated away (`$maxCount`, a soft delete) or
+    tombstoned is served as the link event itself, never as some other
+    event of the stream."""
+    category = plain_name("order")
+    limited, deleted, tombstoned, kept = (f"{category}-{n}" for n in ("limited", "deleted", "tomb", "kept"))
+    limited_events = json_events(api, 3)
+    client.append_to_stream(limited, current_version=api.StreamState.NO_STREAM, events=limited_events)
+    for stream in (deleted, tombstoned, kept):
+        client.append_to_stream(stream, current_version=api.StreamState.NO_STREAM, events=json_events(api, 1))
+    client.set_stream_metadata(limited, metadata={"$maxCount": 1})
+    client.delete_stream(deleted, current_version=0)
+    client.tombstone_stream(tombstoned, current_version=0)
+    (kept_event,) = read(client, kept)
+    virtual = f"$ce-{category}"
+
+    def check(items: list) -> None:
+        unresolved = [f"0@{limited}", f"1@{limited}", f"0@{deleted}", f"0@{tombstoned}"]
+        assert [(item.type, item.data.decode(), item.link) for item in items[:2]] == [
+            ("$>", text, None) for text in unresolved[:2]
+        ]
+        assert items[2].id == limited_events[2].id and items[2].stream_position == 2
+        assert items[2].link is not None and items[2].link.data.decode() == f"2@{limited}"
+        assert [(item.type, item.data.decode(), item.link) for item in items[3:5]] == [
+            ("$>", text, None) for text in unresolved[2:]
+        ]
+        assert items[5].id == kept_event.id and items[5].link is not None
+
+    resolved = read(client, virtual, resolve_links=True)
+    # The tombstone itself is an event of its stream, linked like any other.
+    assert [item.data.decode() for item in resolved[6:]] == [f"1@{tombstoned}"]
+    check(list(resolved[:6]))
+    with client.subscribe_to_stream(virtual, resolve_links=True, timeout=SUBSCRIPTION_TIMEOUT_S) as subscription:
+        check(take(subscription, 6))
+
+
 def test_virtual_stream_of_nothing_is_not_found(api: ClientApi, client: Any) -> None:
     with pytest.raises(api.NotFound):
         read(client, f"$ce-{plain_name('nothing')}")

@@ -325,14 +325,17 @@ const LINK_EVENT_TYPE: &str = "$>";
 async fn resolve(store: &dyn EventStore, link: &RecordedEvent) -> Option<RecordedEvent> {
     let text = std::str::from_utf8(&link.data).ok()?;
     let (revision, stream) = text.split_once('@')?;
+    let revision: u64 = revision.parse().ok()?;
     let request = ReadStreamRequest {
-        stream: eventfold_store::StreamName::new(stream).ok()?,
-        from: RevisionFrom::Revision(revision.parse().ok()?),
+        stream: StreamName::new(stream).ok()?,
+        from: RevisionFrom::Revision(revision),
         direction: Direction::Forwards,
         max_count: 1,
     };
     let mut events = store.read_stream(request).await.ok()?;
-    events.next().await?.ok()
+    // A read from a truncated revision starts at the first one kept: that
+    // is another event, so the target is gone.
+    events.next().await?.ok().filter(|event| event.revision == revision)
 }
 
 fn recorded_event(event: &RecordedEvent, structured: bool) -> read_event::RecordedEvent {
@@ -386,6 +389,51 @@ mod tests {
     async fn first_message(store: &Arc<dyn EventStore>, stream: &str, subscribe: bool) -> Result<ReadResp, Status> {
         let mut responses = read(Arc::clone(store), stream_read(stream, subscribe)).await?;
         responses.next().await.unwrap_or_else(|| Err(Status::internal("no message")))
+    }
+
+    fn read_event(message: ReadResp) -> ReadEvent {
+        match message.content {
+            Some(read_resp::Content::Event(event)) => event,
+            other => panic!("expected an event, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn links_to_truncated_events_are_not_resolved_to_other_events() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let engine = Engine::open(EngineConfig::new(dir.path())).expect("open");
+        let events = (0..3).map(|index| ProposedEvent::json("Added", format!("{{\"n\":{index}}}"))).collect();
+        engine.append(AppendRequest::new(name("cart-1"), ExpectedRevision::Any, events)).await.expect("append");
+        let metadata = vec![ProposedEvent::json("$metadata", r#"{"$maxCount":1}"#.to_owned())];
+        engine.append(AppendRequest::new(name("$$cart-1"), ExpectedRevision::Any, metadata)).await.expect("metadata");
+        let store: Arc<dyn EventStore> = Arc::new(engine);
+
+        let mut request = stream_read("$ce-cart", false);
+        if let Some(options) = request.options.as_mut() {
+            options.resolve_links = true;
+        }
+        let messages: Vec<ReadResp> = read(Arc::clone(&store), request)
+            .await
+            .expect("read")
+            .map(|message| message.expect("message"))
+            .collect()
+            .await;
+        let events: Vec<ReadEvent> = messages.into_iter().map(read_event).collect();
+        assert_eq!(events.len(), 3);
+        // Revisions 0 and 1 are hidden by `$maxCount`: their links come as
+        // they are, with no link beside them.
+        for (index, event) in events[..2].iter().enumerate() {
+            let served = event.event.as_ref().expect("event");
+            assert_eq!(served.metadata.get("type").map(String::as_str), Some("$>"));
+            assert_eq!(served.data.as_ref(), format!("{index}@cart-1").as_bytes());
+            assert!(event.link.is_none());
+        }
+        let resolved = events[2].event.as_ref().expect("event");
+        assert_eq!(resolved.stream_revision, 2);
+        assert_eq!(resolved.metadata.get("type").map(String::as_str), Some("Added"));
+        let link = events[2].link.as_ref().expect("link beside the resolved event");
+        assert_eq!(link.data.as_ref(), b"2@cart-1");
+        assert_eq!(link.stream_revision, 2);
     }
 
     #[tokio::test]
