@@ -40,23 +40,31 @@ pub fn effect_of<'a>(stream: &'a str, event_type: &str, data: &[u8]) -> Effect<'
     if event_type == TOMBSTONE_EVENT_TYPE {
         return Effect::Tombstone;
     }
-    match stream.strip_prefix(METADATA_STREAM_PREFIX) {
-        Some(target) if event_type == METADATA_EVENT_TYPE && !target.is_empty() => {
+    match metadata_target(stream) {
+        Some(target) if event_type == METADATA_EVENT_TYPE => {
             Effect::Metadata { stream: target, retention: retention_of(data) }
         }
         _ => Effect::None,
     }
 }
 
+/// The stream whose metadata `stream` holds: `X` for `$$X`.
+pub fn metadata_target(stream: &str) -> Option<&str> {
+    stream.strip_prefix(METADATA_STREAM_PREFIX).filter(|target| !target.is_empty())
+}
+
 /// The retention settings of a metadata document. The latest metadata event
-/// replaces the previous one whole, so a missing key means "none".
+/// replaces the previous one whole, so a missing key means "none". As in
+/// EventStoreDB, a `$maxCount` or `$maxAge` of 0 is no limit at all (not
+/// "keep nothing").
 pub fn retention_of(metadata: &[u8]) -> Retention {
     let document = serde_json::from_slice::<serde_json::Value>(metadata).ok();
     let number = |key: &str| document.as_ref().and_then(|document| document.get(key)?.as_u64());
+    let positive = |key: &str| number(key).filter(|value| *value > 0);
     Retention {
         truncate_before: number("$tb").unwrap_or(0),
-        max_count: number("$maxCount"),
-        max_age_seconds: number("$maxAge"),
+        max_count: positive("$maxCount"),
+        max_age_seconds: positive("$maxAge"),
     }
 }
 
@@ -176,6 +184,15 @@ mod tests {
         assert!(matches!(effect_of("order-1", METADATA_EVENT_TYPE, b"{}"), Effect::None));
         assert!(matches!(effect_of("order-1", TOMBSTONE_EVENT_TYPE, b"{}"), Effect::Tombstone));
         assert_eq!(retention_of(b"not json"), Retention::default());
+    }
+
+    #[test]
+    fn zero_max_count_and_max_age_mean_no_limit() {
+        let retention = retention_of(br#"{"$maxCount": 0, "$maxAge": 0, "$tb": 0}"#);
+        assert_eq!(retention, Retention::default());
+        assert!(check_metadata(br#"{"$maxCount": 0, "$maxAge": 0}"#).is_ok());
+        let retention = retention_of(br#"{"$maxCount": 1, "$maxAge": 1}"#);
+        assert_eq!(retention, Retention { truncate_before: 0, max_count: Some(1), max_age_seconds: Some(1) });
     }
 
     #[test]

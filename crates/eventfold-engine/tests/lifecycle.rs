@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use eventfold_engine::{Engine, EngineConfig};
 use eventfold_store::{
-    AppendError, AppendRequest, EventStore, ExpectedRevision, ProposedEvent, ReadError, ReadStreamRequest,
+    AppendError, AppendRequest, DeleteMode, EventStore, ExpectedRevision, ProposedEvent, ReadError, ReadStreamRequest,
     RecordedEvent, StreamName, SubscribeFrom, SubscribeToStreamRequest, SubscriptionItem,
 };
 use futures::{StreamExt, TryStreamExt};
@@ -115,4 +115,46 @@ async fn categories_event_types_and_the_streams_list_are_served_as_links() {
     std::fs::remove_file(dir.path().join("index.redb")).expect("remove index");
     let engine = Engine::open(EngineConfig::new(dir.path())).expect("reopen");
     assert_eq!(read(&engine, "$ce-order").await.expect("rebuilt category"), seen);
+}
+
+#[tokio::test]
+async fn zero_max_count_and_max_age_are_no_limit() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let engine = Engine::open(EngineConfig::new(dir.path())).expect("open");
+    engine.append(AppendRequest::new(name("cart-1"), ExpectedRevision::Any, typed("Added", 3))).await.expect("append");
+
+    // EventStoreDB reads a limit of 0 as no limit, not as "keep nothing".
+    set_metadata(&engine, "cart-1", r#"{"$maxCount": 0, "$maxAge": 0}"#).await.expect("zero limits");
+    assert_eq!(revisions(&read(&engine, "cart-1").await.expect("read")), vec![0, 1, 2]);
+    set_metadata(&engine, "cart-1", r#"{"$maxCount": 1}"#).await.expect("max count");
+    assert_eq!(revisions(&read(&engine, "cart-1").await.expect("read")), vec![2]);
+    drop(engine);
+
+    // Recovery derives the same state from the log.
+    std::fs::remove_file(dir.path().join("index.redb")).expect("remove index");
+    let engine = Engine::open(EngineConfig::new(dir.path())).expect("reopen");
+    assert_eq!(revisions(&read(&engine, "cart-1").await.expect("read")), vec![2]);
+}
+
+#[tokio::test]
+async fn the_metadata_stream_of_a_tombstoned_stream_refuses_appends() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let engine = Engine::open(EngineConfig::new(dir.path())).expect("open");
+    engine.append(AppendRequest::new(name("cart-1"), ExpectedRevision::Any, typed("Added", 2))).await.expect("append");
+    set_metadata(&engine, "cart-1", r#"{"owner": "ann"}"#).await.expect("metadata before");
+    engine.delete_stream(name("cart-1"), ExpectedRevision::Any, DeleteMode::Tombstone).await.expect("tombstone");
+
+    let refused = set_metadata(&engine, "cart-1", r#"{"owner": "bob"}"#).await;
+    match refused {
+        Err(AppendError::StreamDeleted { stream }) => assert_eq!(stream.as_str(), "$$cart-1"),
+        other => panic!("expected StreamDeleted, got {other:?}"),
+    }
+    assert_eq!(read(&engine, "$$cart-1").await.expect("metadata stream").len(), 1, "nothing was written");
+
+    // A soft-deleted stream's metadata can still be written; so can other
+    // streams' metadata, and a tombstoned stream's neighbours.
+    engine.append(AppendRequest::new(name("cart-2"), ExpectedRevision::Any, typed("Added", 1))).await.expect("append");
+    engine.delete_stream(name("cart-2"), ExpectedRevision::Any, DeleteMode::Soft).await.expect("soft delete");
+    set_metadata(&engine, "cart-2", r#"{"owner": "ann"}"#).await.expect("metadata of a soft-deleted stream");
+    set_metadata(&engine, "cart-3", r#"{"owner": "ann"}"#).await.expect("metadata of a stream yet to exist");
 }

@@ -16,7 +16,7 @@ use eventfold_proto::event_store::client::streams::read_resp::{
 use eventfold_proto::event_store::client::streams::{ReadReq, ReadResp};
 use eventfold_store::{
     AllFrom, Direction, EventFilter, EventStore, Position, ReadAllRequest, ReadError, ReadStreamRequest, RecordedEvent,
-    RevisionFrom, SubscribeFrom, SubscribeToAllRequest, SubscribeToStreamRequest, SubscriptionItem,
+    RevisionFrom, StreamName, SubscribeFrom, SubscribeToAllRequest, SubscribeToStreamRequest, SubscriptionItem,
 };
 use futures::StreamExt;
 use tonic::Status;
@@ -114,6 +114,7 @@ async fn read_stream(
         Some(stream_options::RevisionOption::Revision(revision)) => RevisionFrom::Revision(revision),
         None => return Err(Status::invalid_argument("stream read without a start")),
     };
+    refuse_metadata_of_tombstoned(store, &stream).await?;
     let request = ReadStreamRequest { stream: stream.clone(), from, direction, max_count };
     match store.read_stream(request).await {
         Ok(events) => Ok(events_response(events, render)),
@@ -129,6 +130,23 @@ async fn read_stream(
     }
 }
 
+/// EventStoreDB deletes the metadata stream `$$X` together with a tombstoned
+/// `X`: reading it answers "is deleted" (so the clients' get_stream_metadata
+/// raises their stream-deleted error). Any other state of `X` lets the read
+/// go on; a failure to look it up is left to the read itself.
+async fn refuse_metadata_of_tombstoned(store: &dyn EventStore, stream: &StreamName) -> Result<(), Status> {
+    let Some(target) = stream.as_str().strip_prefix("$$").filter(|target| !target.is_empty()) else {
+        return Ok(());
+    };
+    let Ok(target) = StreamName::new(target) else {
+        return Ok(());
+    };
+    match store.stream_revision(&target).await {
+        Err(ReadError::StreamDeleted { .. }) => Err(errors::stream_deleted(stream)),
+        _ => Ok(()),
+    }
+}
+
 async fn subscribe_to_stream(
     store: &dyn EventStore,
     options: StreamOptions,
@@ -141,6 +159,7 @@ async fn subscribe_to_stream(
         Some(stream_options::RevisionOption::Revision(revision)) => SubscribeFrom::After(revision),
         None => return Err(Status::invalid_argument("subscription without a start")),
     };
+    refuse_metadata_of_tombstoned(store, &stream).await?;
     let items = store
         .subscribe_to_stream(SubscribeToStreamRequest { stream, from })
         .await
@@ -306,14 +325,17 @@ const LINK_EVENT_TYPE: &str = "$>";
 async fn resolve(store: &dyn EventStore, link: &RecordedEvent) -> Option<RecordedEvent> {
     let text = std::str::from_utf8(&link.data).ok()?;
     let (revision, stream) = text.split_once('@')?;
+    let revision: u64 = revision.parse().ok()?;
     let request = ReadStreamRequest {
-        stream: eventfold_store::StreamName::new(stream).ok()?,
-        from: RevisionFrom::Revision(revision.parse().ok()?),
+        stream: StreamName::new(stream).ok()?,
+        from: RevisionFrom::Revision(revision),
         direction: Direction::Forwards,
         max_count: 1,
     };
     let mut events = store.read_stream(request).await.ok()?;
-    events.next().await?.ok()
+    // A read from a truncated revision starts at the first one kept: that
+    // is another event, so the target is gone.
+    events.next().await?.ok().filter(|event| event.revision == revision)
 }
 
 fn recorded_event(event: &RecordedEvent, structured: bool) -> read_event::RecordedEvent {
@@ -331,4 +353,123 @@ fn recorded_event(event: &RecordedEvent, structured: bool) -> read_event::Record
 
 fn now() -> prost_types::Timestamp {
     prost_types::Timestamp::from(SystemTime::now())
+}
+
+#[cfg(test)]
+mod tests {
+    use eventfold_engine::{Engine, EngineConfig};
+    use eventfold_proto::event_store::client::{Empty, StreamIdentifier};
+    use eventfold_store::{AppendRequest, DeleteMode, ExpectedRevision, ProposedEvent};
+    use tonic::Code;
+
+    use super::*;
+
+    fn name(text: &str) -> StreamName {
+        StreamName::new(text).expect("valid stream name")
+    }
+
+    fn stream_read(stream: &str, subscribe: bool) -> ReadReq {
+        let count =
+            if subscribe { CountOption::Subscription(options::SubscriptionOptions {}) } else { CountOption::Count(10) };
+        ReadReq {
+            options: Some(eventfold_proto::event_store::client::streams::read_req::Options {
+                stream_option: Some(StreamOption::Stream(StreamOptions {
+                    stream_identifier: Some(StreamIdentifier { stream_name: stream.as_bytes().to_vec().into() }),
+                    revision_option: Some(stream_options::RevisionOption::Start(Empty {})),
+                })),
+                read_direction: ReadDirection::Forwards as i32,
+                resolve_links: false,
+                count_option: Some(count),
+                filter_option: Some(options::FilterOption::NoFilter(Empty {})),
+                ..Default::default()
+            }),
+        }
+    }
+
+    async fn first_message(store: &Arc<dyn EventStore>, stream: &str, subscribe: bool) -> Result<ReadResp, Status> {
+        let mut responses = read(Arc::clone(store), stream_read(stream, subscribe)).await?;
+        responses.next().await.unwrap_or_else(|| Err(Status::internal("no message")))
+    }
+
+    fn read_event(message: ReadResp) -> ReadEvent {
+        match message.content {
+            Some(read_resp::Content::Event(event)) => event,
+            other => panic!("expected an event, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn links_to_truncated_events_are_not_resolved_to_other_events() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let engine = Engine::open(EngineConfig::new(dir.path())).expect("open");
+        let events = (0..3).map(|index| ProposedEvent::json("Added", format!("{{\"n\":{index}}}"))).collect();
+        engine.append(AppendRequest::new(name("cart-1"), ExpectedRevision::Any, events)).await.expect("append");
+        let metadata = vec![ProposedEvent::json("$metadata", r#"{"$maxCount":1}"#.to_owned())];
+        engine.append(AppendRequest::new(name("$$cart-1"), ExpectedRevision::Any, metadata)).await.expect("metadata");
+        let store: Arc<dyn EventStore> = Arc::new(engine);
+
+        let mut request = stream_read("$ce-cart", false);
+        if let Some(options) = request.options.as_mut() {
+            options.resolve_links = true;
+        }
+        let messages: Vec<ReadResp> = read(Arc::clone(&store), request)
+            .await
+            .expect("read")
+            .map(|message| message.expect("message"))
+            .collect()
+            .await;
+        let events: Vec<ReadEvent> = messages.into_iter().map(read_event).collect();
+        assert_eq!(events.len(), 3);
+        // Revisions 0 and 1 are hidden by `$maxCount`: their links come as
+        // they are, with no link beside them.
+        for (index, event) in events[..2].iter().enumerate() {
+            let served = event.event.as_ref().expect("event");
+            assert_eq!(served.metadata.get("type").map(String::as_str), Some("$>"));
+            assert_eq!(served.data.as_ref(), format!("{index}@cart-1").as_bytes());
+            assert!(event.link.is_none());
+        }
+        let resolved = events[2].event.as_ref().expect("event");
+        assert_eq!(resolved.stream_revision, 2);
+        assert_eq!(resolved.metadata.get("type").map(String::as_str), Some("Added"));
+        let link = events[2].link.as_ref().expect("link beside the resolved event");
+        assert_eq!(link.data.as_ref(), b"2@cart-1");
+        assert_eq!(link.stream_revision, 2);
+    }
+
+    #[tokio::test]
+    async fn the_metadata_stream_of_a_tombstoned_stream_reads_as_deleted() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let engine = Engine::open(EngineConfig::new(dir.path())).expect("open");
+        let metadata = || vec![ProposedEvent::json("$metadata", r#"{"owner":"ann"}"#.to_owned())];
+        for stream in ["cart-1", "cart-2"] {
+            let events = vec![ProposedEvent::json("Added", "{}".to_owned())];
+            engine.append(AppendRequest::new(name(stream), ExpectedRevision::Any, events)).await.expect("append");
+            let meta = name(&format!("$${stream}"));
+            engine.append(AppendRequest::new(meta, ExpectedRevision::Any, metadata())).await.expect("metadata");
+        }
+        engine.delete_stream(name("cart-1"), ExpectedRevision::Any, DeleteMode::Tombstone).await.expect("tombstone");
+        let store: Arc<dyn EventStore> = Arc::new(engine);
+
+        for subscribe in [false, true] {
+            let refused = first_message(&store, "$$cart-1", subscribe).await.expect_err("deleted");
+            assert_eq!(refused.code(), Code::FailedPrecondition);
+            assert!(refused.message().contains("is deleted"), "{}", refused.message());
+            assert_eq!(
+                refused.metadata().get("exception").and_then(|value| value.to_str().ok()),
+                Some("stream-deleted")
+            );
+
+            // The metadata of a stream that is not tombstoned reads as usual.
+            let message = first_message(&store, "$$cart-2", subscribe).await.expect("metadata read");
+            assert!(matches!(
+                message.content,
+                Some(read_resp::Content::Event(_) | read_resp::Content::Confirmation(_))
+            ));
+        }
+        // So do a stream named `$$` and the metadata of a stream never written.
+        let message = first_message(&store, "$$cart-3", false).await.expect("missing");
+        assert!(matches!(message.content, Some(read_resp::Content::StreamNotFound(_))));
+        let message = first_message(&store, "$$", false).await.expect("plain `$$`");
+        assert!(matches!(message.content, Some(read_resp::Content::StreamNotFound(_))));
+    }
 }
