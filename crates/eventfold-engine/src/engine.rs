@@ -17,7 +17,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::caches::{RecentEventIds, StreamCache};
 use crate::effects::{
-    METADATA_EVENT_TYPE, TOMBSTONE_EVENT_TYPE, check_metadata, is_metadata_stream, is_virtual_stream, metadata_target,
+    METADATA_EVENT_TYPE, TOMBSTONE_EVENT_TYPE, check_metadata, is_metadata_stream, is_virtual_stream,
 };
 use crate::read::{
     AllBackwards, AllForwards, StreamRead, all_page_backwards, all_page_forwards_read, index_failure, internal, paged,
@@ -161,7 +161,7 @@ impl Engine {
         &self.inner.config
     }
 
-    async fn check_append(&self, requests: &[AppendRequest]) -> Result<(), AppendError> {
+    fn check_append(&self, requests: &[AppendRequest]) -> Result<(), AppendError> {
         let size_bytes: usize = requests.iter().map(AppendRequest::size_bytes).sum();
         let max_bytes = self.inner.config.max_append_bytes;
         if size_bytes > max_bytes {
@@ -199,17 +199,6 @@ impl Engine {
         let encoded_max = self.inner.config.batch_bytes_max.max(max_bytes + EVENT_RECORD_FIXED_BYTES);
         if encoded_bytes > encoded_max {
             return Err(AppendError::MaximumAppendSizeExceeded { size_bytes: encoded_bytes, max_bytes: encoded_max });
-        }
-        // The metadata stream of a tombstoned stream is deleted with it, as in
-        // EventStoreDB. (A tombstone of the target committed in the same
-        // writer batch is not seen here; tombstones are forever, so the
-        // metadata written then has no effect on any read.)
-        for request in requests {
-            let Some(target) = metadata_target(request.stream.as_str()) else { continue };
-            let Ok(target) = StreamName::new(target) else { continue };
-            if matches!(self.stream_entry_blocking(&target).await?, Some(entry) if entry.tombstoned) {
-                return Err(AppendError::StreamDeleted { stream: request.stream.clone() });
-            }
         }
         Ok(())
     }
@@ -274,7 +263,7 @@ impl EventStore for Engine {
         if requests.is_empty() {
             return Ok(Vec::new());
         }
-        self.check_append(&requests).await?;
+        self.check_append(&requests)?;
         let commands = self.inner.commands.as_ref().ok_or_else(closed)?;
         let (reply, outcome) = oneshot::channel();
         commands.send(Command::Append { transaction: requests, reply }).await.map_err(|_| closed())?;

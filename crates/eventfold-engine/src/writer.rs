@@ -22,7 +22,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::caches::{RecentEventIds, StreamCache, WrittenEvent};
 use crate::effects::{
     Effect, METADATA_EVENT_TYPE, TOMBSTONE_EVENT_TYPE, apply, apply_own, effect_of, metadata_stream_of,
-    virtual_streams_of, with_truncate_before,
+    metadata_target, virtual_streams_of, with_truncate_before,
 };
 use crate::record::{decode_event, decode_header, encode_event, encoded_size};
 use crate::shared::{CommittedBatch, Shared};
@@ -283,6 +283,18 @@ impl Writer {
             };
             if entry.is_some_and(|entry| entry.tombstoned) {
                 return Err(AppendError::StreamDeleted { stream: request.stream.clone() });
+            }
+            // The metadata stream of a tombstoned stream is deleted with it,
+            // as in EventStoreDB; checked here so that a tombstone earlier in
+            // the same batch counts too.
+            if let Some(target) = metadata_target(request.stream.as_str()).and_then(|name| StreamName::new(name).ok()) {
+                let target_entry = match local.get(&target) {
+                    Some(entry) => Some(*entry),
+                    None => self.stream_state(&target, staged, snapshot)?,
+                };
+                if target_entry.is_some_and(|entry| entry.tombstoned) {
+                    return Err(AppendError::StreamDeleted { stream: request.stream.clone() });
+                }
             }
             let current = current_revision(entry.as_ref());
             if let Some(outcome) = self.idempotent_outcome(request, current, snapshot)? {

@@ -158,3 +158,28 @@ async fn the_metadata_stream_of_a_tombstoned_stream_refuses_appends() {
     set_metadata(&engine, "cart-2", r#"{"owner": "ann"}"#).await.expect("metadata of a soft-deleted stream");
     set_metadata(&engine, "cart-3", r#"{"owner": "ann"}"#).await.expect("metadata of a stream yet to exist");
 }
+
+/// A metadata append racing a tombstone of its stream is refused whenever
+/// the tombstone commits first, even in the same writer batch.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_metadata_append_racing_a_tombstone_never_lands_after_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let engine = Engine::open(EngineConfig::new(dir.path())).expect("open");
+    for index in 0..50 {
+        let stream = format!("race-{index}");
+        engine.append(AppendRequest::new(name(&stream), ExpectedRevision::Any, typed("Created", 1))).await.expect("a");
+        let metadata = ProposedEvent::json("$metadata", r#"{"$maxCount": 3}"#.to_owned());
+        let (tombstone, append) = tokio::join!(
+            engine.delete_stream(name(&stream), ExpectedRevision::Any, DeleteMode::Tombstone),
+            engine.append(AppendRequest::new(name(&format!("$${stream}")), ExpectedRevision::Any, vec![metadata])),
+        );
+        let tombstone = tombstone.expect("tombstone").position.expect("a tombstone position");
+        match append {
+            Ok(outcome) => {
+                assert!(outcome.position.expect("a position") < tombstone, "{stream}: metadata landed after the tombstone")
+            }
+            Err(AppendError::StreamDeleted { .. }) => {}
+            Err(other) => panic!("{stream}: {other}"),
+        }
+    }
+}

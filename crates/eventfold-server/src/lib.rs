@@ -9,6 +9,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use eventfold_store::EventStore;
+use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 
 pub use http::{ScavengeStatusBody, fallback, router};
@@ -53,6 +54,13 @@ pub async fn serve(
         shutdown.await;
         stopping.shutdown().await;
     };
+    // Small responses (an append's ack, a live event) must leave at once,
+    // not wait for Nagle's algorithm to meet the peer's delayed ACK (~40 ms).
+    let listener = listener.tap_io(|connection| {
+        if let Err(error) = connection.set_nodelay(true) {
+            tracing::debug!(%error, "could not set TCP_NODELAY on a connection");
+        }
+    });
     let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
     // Serving may also end on an error; the subsystem stops either way.
     persistent.shutdown().await;
