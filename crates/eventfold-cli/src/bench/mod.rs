@@ -223,7 +223,7 @@ where
     Fut: Future<Output = anyhow::Result<Value>>,
 {
     let target = match Target::open(kind, &settings.target_options, &settings.scratch, connections).await? {
-        Opened::Ready(target) => Arc::new(target),
+        Opened::Ready(target) => Arc::new(*target),
         Opened::Skipped(reason) => return Ok(json!({ "target": kind.name(), "skipped": reason })),
     };
     let mut report = body(Arc::clone(&target)).await.with_context(|| format!("measuring {}", kind.name()))?;

@@ -83,7 +83,8 @@ enum Backend {
 
 /// Either an open target, or why it cannot run here (reported, not fatal).
 pub enum Opened {
-    Ready(Target),
+    // Boxed: a target is large, a skip reason small.
+    Ready(Box<Target>),
     Skipped(String),
 }
 
@@ -134,7 +135,7 @@ impl Target {
                 Backend::Postgres { clients, server }
             }
         };
-        Ok(Opened::Ready(Target { kind, backend, prefix }))
+        Ok(Opened::Ready(Box::new(Target { kind, backend, prefix })))
     }
 
     /// A stream name unique to this measurement.
@@ -151,7 +152,7 @@ impl Target {
     ) -> anyhow::Result<AppendResult> {
         match &self.backend {
             Backend::Engine { engine, .. } => {
-                let stream = StreamName::new(stream.to_owned()).context("stream name")?;
+                let stream = StreamName::new(stream).context("stream name")?;
                 let events = bodies.into_iter().map(|body| ProposedEvent::json("OrderPlaced", body)).collect();
                 match engine.append(AppendRequest::new(stream, expected, events)).await {
                     Ok(_) => Ok(AppendResult::Written),
@@ -170,7 +171,7 @@ impl Target {
             Backend::Engine { engine, .. } => {
                 let mut events = match stream {
                     Some(stream) => {
-                        let stream = StreamName::new(stream.to_owned()).context("stream name")?;
+                        let stream = StreamName::new(stream).context("stream name")?;
                         engine.read_stream(ReadStreamRequest::forwards(stream)).await?
                     }
                     None => engine.read_all(ReadAllRequest::forwards()).await?,
@@ -193,7 +194,7 @@ impl Target {
             Backend::Engine { engine, .. } => {
                 let items = match stream {
                     Some(stream) => {
-                        let stream = StreamName::new(stream.to_owned()).context("stream name")?;
+                        let stream = StreamName::new(stream).context("stream name")?;
                         engine
                             .subscribe_to_stream(SubscribeToStreamRequest { stream, from: SubscribeFrom::Start })
                             .await?
