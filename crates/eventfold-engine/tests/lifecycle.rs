@@ -176,7 +176,10 @@ async fn a_metadata_append_racing_a_tombstone_never_lands_after_it() {
         let tombstone = tombstone.expect("tombstone").position.expect("a tombstone position");
         match append {
             Ok(outcome) => {
-                assert!(outcome.position.expect("a position") < tombstone, "{stream}: metadata landed after the tombstone")
+                assert!(
+                    outcome.position.expect("a position") < tombstone,
+                    "{stream}: metadata landed after the tombstone"
+                )
             }
             Err(AppendError::StreamDeleted { .. }) => {}
             Err(other) => panic!("{stream}: {other}"),

@@ -8,8 +8,8 @@ mod http;
 use std::future::Future;
 use std::sync::Arc;
 
-use eventfold_store::EventStore;
 use axum::serve::ListenerExt;
+use eventfold_store::EventStore;
 use tokio::net::TcpListener;
 
 pub use http::{ScavengeStatusBody, fallback, router};

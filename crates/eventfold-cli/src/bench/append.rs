@@ -1,71 +1,106 @@
-use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
-use eventfold_engine::{Engine, EngineConfig};
-use eventfold_store::{AppendRequest, EventStore, ExpectedRevision, ProposedEvent, StreamName};
+use anyhow::bail;
+use eventfold_store::ExpectedRevision;
 use serde_json::{Value, json};
 
-use super::stats::{directory_bytes, event_body, peak_rss_bytes, percentiles};
+use super::stats::{Latencies, event_body, rate};
+use super::target::{AppendResult, Target};
 
 /// `writers` tasks append `events_per_append` events at a time to their own
-/// streams for `duration`, each waiting for its acknowledgement.
-pub async fn run(dir: &Path, writers: usize, events_per_append: usize, duration: Duration) -> anyhow::Result<Value> {
-    let db = tempfile::tempdir_in(dir).context("creating the database directory")?;
-    let engine = Engine::open(EngineConfig::new(db.path())).context("opening the engine")?;
+/// streams for `duration`, each waiting for its acknowledgement before the
+/// next append. Each writer knows its stream's revision, so every append
+/// carries an exact expected revision, as an aggregate's would.
+pub async fn run(
+    target: Arc<Target>,
+    writers: usize,
+    events_per_append: usize,
+    duration: Duration,
+) -> anyhow::Result<Value> {
     let deadline = Instant::now() + duration;
     let started = Instant::now();
     let mut tasks = Vec::new();
     for writer in 0..writers {
-        let engine = engine.clone();
-        tasks.push(tokio::spawn(async move { append_until(engine, writer, events_per_append, deadline).await }));
+        let target = Arc::clone(&target);
+        tasks.push(tokio::spawn(async move { append_until(&target, writer, events_per_append, deadline).await }));
     }
-    let mut latencies = Vec::new();
+    let mut latencies = Latencies::new();
     let mut events = 0u64;
     for task in tasks {
-        let (task_events, task_latencies) = task.await.context("writer task")??;
+        let (task_events, task_latencies) = task.await??;
         events += task_events;
-        latencies.extend(task_latencies);
+        latencies.merge(&task_latencies);
     }
-    let elapsed = started.elapsed().as_secs_f64();
-    engine.shutdown().await;
-    let appends = latencies.len();
-    let bytes = directory_bytes(db.path());
+    let elapsed = started.elapsed();
     Ok(json!({
-        "workload": "append",
-        "target": "engine in-process",
-        "writers": writers,
-        "events_per_append": events_per_append,
-        "event_bytes": event_body(0).len(),
-        "seconds": elapsed,
+        "seconds": elapsed.as_secs_f64(),
         "events": events,
-        "events_per_second": events as f64 / elapsed,
-        "appends_per_second": appends as f64 / elapsed,
-        "latency": percentiles(latencies),
-        "bytes_on_disk_per_event": if events > 0 { bytes as f64 / events as f64 } else { 0.0 },
-        "peak_rss_bytes": peak_rss_bytes(),
+        "events_per_second": rate(events, elapsed),
+        "appends_per_second": rate(latencies.count(), elapsed),
+        "latency": latencies.to_json(),
     }))
 }
 
 async fn append_until(
-    engine: Engine,
+    target: &Target,
     writer: usize,
     events_per_append: usize,
     deadline: Instant,
-) -> anyhow::Result<(u64, Vec<Duration>)> {
-    let stream = StreamName::new(format!("bench-{writer}")).context("stream name")?;
-    let mut latencies = Vec::new();
-    let mut sequence = 0u64;
+) -> anyhow::Result<(u64, Latencies)> {
+    let stream = target.stream(&format!("bench-{writer}"));
+    let mut latencies = Latencies::new();
+    let mut written = 0u64;
     while Instant::now() < deadline {
-        let events = (0..events_per_append)
-            .map(|_| {
-                sequence += 1;
-                ProposedEvent::json("OrderPlaced", event_body(sequence))
-            })
-            .collect();
+        let bodies = (0..events_per_append as u64).map(|offset| event_body(written + offset)).collect();
+        let expected = if written == 0 { ExpectedRevision::NoStream } else { ExpectedRevision::Exact(written - 1) };
         let started = Instant::now();
-        engine.append(AppendRequest::new(stream.clone(), ExpectedRevision::Any, events)).await?;
-        latencies.push(started.elapsed());
+        if let AppendResult::Conflict { actual } = target.append(writer, &stream, expected, bodies).await? {
+            bail!("writer {writer} owns {stream} but conflicted (actual {actual:?})");
+        }
+        latencies.record(started.elapsed());
+        written += events_per_append as u64;
     }
-    Ok((sequence, latencies))
+    Ok((written, latencies))
+}
+
+/// Writes `events` events, 100 per append from 8 writers: one stream gets
+/// `share_in_stream` of them, the rest spread over other streams, so a read
+/// of that stream skips over foreign events in the log.
+pub async fn fill(target: &Arc<Target>, events: u64, hot_stream: &str, share_in_stream: u64) -> anyhow::Result<()> {
+    let writers = 8u64;
+    let mut tasks = Vec::new();
+    let hot_stream = hot_stream.to_owned();
+    for writer in 0..writers {
+        let target = Arc::clone(target);
+        let hot_stream = hot_stream.clone();
+        tasks.push(tokio::spawn(async move {
+            // Writer 0 fills the hot stream; the others fill their own.
+            let (stream, share) = if writer == 0 {
+                (hot_stream, share_in_stream)
+            } else {
+                let rest = events.saturating_sub(share_in_stream);
+                let others = writers - 1;
+                (target.stream(&format!("fill-{writer}")), rest / others + u64::from(writer <= rest % others))
+            };
+            let mut written = 0u64;
+            while written < share {
+                let batch = (share - written).min(100);
+                let bodies = (0..batch).map(|offset| event_body(written + offset)).collect();
+                let expected =
+                    if written == 0 { ExpectedRevision::NoStream } else { ExpectedRevision::Exact(written - 1) };
+                if let AppendResult::Conflict { actual } =
+                    target.append(writer as usize, &stream, expected, bodies).await?
+                {
+                    bail!("filling {stream} conflicted (actual {actual:?})");
+                }
+                written += batch;
+            }
+            anyhow::Ok(())
+        }));
+    }
+    for task in tasks {
+        task.await??;
+    }
+    Ok(())
 }

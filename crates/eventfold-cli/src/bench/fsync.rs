@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use serde_json::{Value, json};
 
-use super::stats::{event_body, percentiles};
+use super::stats::{Latencies, event_body};
 
 /// Appends records of the workload's size to a file, `fdatasync` after every
 /// `records_per_sync`: what the disk allows a durable log at best.
@@ -16,7 +16,7 @@ pub fn run(dir: &Path, records_per_sync: usize, duration: Duration) -> anyhow::R
     let record = event_body(0);
     let record_bytes = record.len() + 64;
     let mut buffer = Vec::with_capacity(record_bytes * records_per_sync.max(1));
-    let mut latencies = Vec::new();
+    let mut latencies = Latencies::new();
     let mut records = 0u64;
     let started = Instant::now();
     while started.elapsed() < duration {
@@ -28,19 +28,19 @@ pub fn run(dir: &Path, records_per_sync: usize, duration: Duration) -> anyhow::R
         let write_started = Instant::now();
         file.write_all(&buffer).context("writing")?;
         file.sync_data().context("fdatasync")?;
-        latencies.push(write_started.elapsed());
+        latencies.record(write_started.elapsed());
         records += records_per_sync.max(1) as u64;
     }
     let elapsed = started.elapsed().as_secs_f64();
     drop(file);
     std::fs::remove_file(&path).context("removing the probe file")?;
     Ok(json!({
-        "workload": "fsync",
+        "target": "disk",
         "records_per_sync": records_per_sync,
         "record_bytes": record_bytes,
         "seconds": elapsed,
         "events_per_second": records as f64 / elapsed,
-        "syncs_per_second": latencies.len() as f64 / elapsed,
-        "latency": percentiles(latencies),
+        "syncs_per_second": latencies.count() as f64 / elapsed,
+        "latency": latencies.to_json(),
     }))
 }

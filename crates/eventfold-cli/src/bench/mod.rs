@@ -1,17 +1,35 @@
-//! `eventfold bench`: measurements of the embedded engine in-process, next
-//! to the raw fsync rate of the same disk measured in the same run. Prints
-//! one JSON document; the figures are for reading, never for asserting.
+//! `eventfold bench`: measurements of eventfold against the limits around
+//! it — the embedded engine in-process, the server over gRPC, a plain
+//! PostgreSQL events table, and the raw fsync rate of the same disk — all
+//! in the same run, so the ratios compare like with like. Prints one JSON
+//! document; the figures are for reading, never for asserting.
 
 mod append;
+mod catchup;
+mod child_server;
+mod compare;
+mod contended;
+mod fanout;
 mod fsync;
+mod grpc_client;
+mod pg_client;
+mod pg_server;
+mod progress;
+mod read;
 mod restart;
 mod stats;
+mod target;
 
+use std::future::Future;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
+
+use progress::Progress;
+use target::{Opened, Target, TargetKind, TargetOptions};
 
 #[derive(clap::Args)]
 pub struct BenchArgs {
@@ -20,39 +38,111 @@ pub struct BenchArgs {
     /// Directory for the throwaway databases and files (removed afterwards).
     #[arg(long, global = true, env = "EVENTFOLD_BENCH_DIR")]
     dir: Option<PathBuf>,
+    /// What to measure; repeat to compare targets in one run.
+    #[arg(long = "target", global = true, value_enum)]
+    targets: Vec<TargetKind>,
+    #[command(flatten)]
+    target_options: TargetOptions,
+    /// Length of each timed measurement.
+    #[arg(long, global = true, default_value_t = 3.0)]
+    seconds: f64,
+    /// Events to fill before reads, catch-up and restart.
+    #[arg(long, global = true, default_value_t = 100_000)]
+    events: u64,
 }
 
-#[derive(clap::Subcommand)]
+#[derive(Clone, clap::Subcommand)]
 enum Workload {
     /// Raw write + fdatasync loop: the disk's own limit.
+    #[command(alias = "disk")]
     Fsync {
         #[arg(long, default_value_t = 1)]
         records_per_sync: usize,
-        #[arg(long, default_value_t = 3.0)]
-        seconds: f64,
     },
-    /// Concurrent appenders, in-process.
+    /// Concurrent writers, each appending to its own stream.
     Append {
         #[arg(long, default_value_t = 1)]
         writers: usize,
         #[arg(long, default_value_t = 1)]
         events_per_append: usize,
-        #[arg(long, default_value_t = 3.0)]
-        seconds: f64,
     },
-    /// Time to reopen a database holding this many events.
-    Restart {
-        #[arg(long, default_value_t = 1_000_000)]
-        events: u64,
+    /// Concurrent writers on one hot stream with exact expected revisions.
+    Contended {
+        #[arg(long, default_value_t = 8)]
+        writers: usize,
     },
-    /// The standard set: fsync 1 and 100, appends 1/64 writers × 1/100
-    /// events, restart; with ratios.
-    Matrix {
-        #[arg(long, default_value_t = 3.0)]
-        seconds: f64,
-        #[arg(long, default_value_t = 1_000_000)]
-        restart_events: u64,
+    /// Reads of one stream and of `$all`, warm and cold.
+    Read,
+    /// A catch-up subscription to `$all` from the start.
+    Catchup,
+    /// Live latency: one writer, one subscriber.
+    Live,
+    /// One writer, many live subscribers to its stream.
+    Fanout {
+        #[arg(long, default_value_t = 8)]
+        subscribers: usize,
     },
+    /// Time to reopen an engine database holding `--events` events.
+    Restart,
+    /// The standard matrix against every target; writes
+    /// `<out>/<date>.json` and `<out>/<date>.md`.
+    Compare {
+        #[arg(long, default_value = "bench/results")]
+        out: PathBuf,
+    },
+}
+
+impl Workload {
+    fn name(&self) -> &'static str {
+        match self {
+            Workload::Fsync { .. } => "fsync",
+            Workload::Append { .. } => "append",
+            Workload::Contended { .. } => "contended",
+            Workload::Read => "read",
+            Workload::Catchup => "catchup",
+            Workload::Live => "live",
+            Workload::Fanout { .. } => "fanout",
+            Workload::Restart => "restart",
+            Workload::Compare { .. } => "compare",
+        }
+    }
+
+    /// The parameters that define the workload, as reported.
+    fn parameters(&self, settings: &Settings) -> Value {
+        let mut parameters = match self {
+            Workload::Fsync { records_per_sync } => json!({ "records_per_sync": records_per_sync }),
+            Workload::Append { writers, events_per_append } => {
+                json!({ "writers": writers, "events_per_append": events_per_append })
+            }
+            Workload::Contended { writers } => json!({ "writers": writers, "events_per_append": 1 }),
+            Workload::Fanout { subscribers } => json!({ "subscribers": subscribers }),
+            Workload::Live => json!({ "subscribers": 1 }),
+            Workload::Read | Workload::Catchup | Workload::Restart | Workload::Compare { .. } => json!({}),
+        };
+        if let Value::Object(map) = &mut parameters {
+            map.insert("seconds".into(), json!(settings.duration.as_secs_f64()));
+            map.insert("events".into(), json!(settings.events));
+            map.insert("event_bytes".into(), json!(stats::event_body(0).len()));
+        }
+        parameters
+    }
+
+    /// Whether `kind` can run this workload at all.
+    fn supports(&self, kind: TargetKind) -> bool {
+        match self {
+            Workload::Append { .. } | Workload::Contended { .. } | Workload::Read => true,
+            Workload::Catchup | Workload::Live | Workload::Fanout { .. } => kind != TargetKind::Postgres,
+            Workload::Fsync { .. } | Workload::Restart | Workload::Compare { .. } => kind == TargetKind::Engine,
+        }
+    }
+}
+
+/// What every measurement of a run shares.
+struct Settings {
+    scratch: PathBuf,
+    target_options: TargetOptions,
+    duration: Duration,
+    events: u64,
 }
 
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
@@ -61,41 +151,130 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         None => tempfile::tempdir_in("."),
     }
     .context("creating a scratch directory")?;
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
-    let report = match args.workload {
-        Workload::Fsync { records_per_sync, seconds } => {
-            fsync::run(scratch.path(), records_per_sync, Duration::from_secs_f64(seconds))?
-        }
-        Workload::Append { writers, events_per_append, seconds } => runtime.block_on(append::run(
-            scratch.path(),
-            writers,
-            events_per_append,
-            Duration::from_secs_f64(seconds),
-        ))?,
-        Workload::Restart { events } => runtime.block_on(restart::run(scratch.path(), events))?,
-        Workload::Matrix { seconds, restart_events } => {
-            runtime.block_on(matrix(scratch.path(), Duration::from_secs_f64(seconds), restart_events))?
-        }
+    let settings = Settings {
+        scratch: scratch.path().to_path_buf(),
+        target_options: args.target_options,
+        duration: Duration::from_secs_f64(args.seconds),
+        events: args.events,
     };
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
+    let targets = if args.targets.is_empty() { vec![TargetKind::Engine] } else { args.targets };
+    let report = runtime.block_on(async {
+        match &args.workload {
+            Workload::Compare { out } => compare::run(&settings, out).await,
+            workload => workload_report(workload, &targets, &settings).await,
+        }
+    })?;
     println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(())
 }
 
-async fn matrix(dir: &std::path::Path, duration: Duration, restart_events: u64) -> anyhow::Result<Value> {
-    let fsync_1 = fsync::run(dir, 1, duration)?;
-    let fsync_100 = fsync::run(dir, 100, duration)?;
-    let mut appends = Vec::new();
-    for (writers, events_per_append) in [(1, 1), (64, 1), (1, 100), (64, 100)] {
-        appends.push(append::run(dir, writers, events_per_append, duration).await?);
+/// One workload against each target, with the ratios between them.
+async fn workload_report(workload: &Workload, targets: &[TargetKind], settings: &Settings) -> anyhow::Result<Value> {
+    let mut results = Vec::new();
+    for &kind in targets {
+        results.push(measure(workload, kind, settings).await?);
     }
-    let restart = restart::run(dir, restart_events).await?;
-    let rate = |report: &Value| report["events_per_second"].as_f64().unwrap_or(0.0);
-    let ratio = |numerator: f64, denominator: f64| if denominator > 0.0 { numerator / denominator } else { 0.0 };
-    let ratios = json!({
-        "append_1x1_vs_fsync_1": ratio(rate(&appends[0]), rate(&fsync_1)),
-        "append_64x1_vs_fsync_1": ratio(rate(&appends[1]), rate(&fsync_1)),
-        "append_1x100_vs_fsync_100": ratio(rate(&appends[2]), rate(&fsync_100)),
-        "append_64x100_vs_fsync_100": ratio(rate(&appends[3]), rate(&fsync_100)),
-    });
-    Ok(json!({ "fsync": [fsync_1, fsync_100], "append": appends, "restart": restart, "ratio": ratios }))
+    Ok(json!({
+        "workload": workload.name(),
+        "parameters": workload.parameters(settings),
+        "results": results,
+        "ratio": ratios(&results),
+    }))
+}
+
+/// One workload against one target, opened for it alone.
+async fn measure(workload: &Workload, kind: TargetKind, settings: &Settings) -> anyhow::Result<Value> {
+    let label = format!("{} on {}", workload.name(), kind.name());
+    let _progress = Progress::start(label);
+    let duration = settings.duration;
+    let events = settings.events;
+    let scratch = settings.scratch.as_path();
+    if !workload.supports(kind) {
+        return Ok(
+            json!({ "target": kind.name(), "skipped": format!("{} does not run on {}", workload.name(), kind.name()) }),
+        );
+    }
+    match workload.clone() {
+        Workload::Fsync { records_per_sync } => fsync::run(scratch, records_per_sync, duration),
+        Workload::Restart => restart::run(scratch, events).await,
+        Workload::Append { writers, events_per_append } => {
+            on_target(kind, settings, writers, |target| append::run(target, writers, events_per_append, duration)).await
+        }
+        Workload::Contended { writers } => {
+            on_target(kind, settings, writers, |target| contended::run(target, writers, duration)).await
+        }
+        Workload::Read => on_target(kind, settings, 8, |target| read::run(target, events)).await,
+        Workload::Catchup => on_target(kind, settings, 8, |target| catchup::run(target, events)).await,
+        Workload::Live => on_target(kind, settings, 8, |target| fanout::run(target, 1, duration)).await,
+        Workload::Fanout { subscribers } => {
+            on_target(kind, settings, 8, |target| fanout::run(target, subscribers, duration)).await
+        }
+        Workload::Compare { .. } => anyhow::bail!("compare is not a single measurement"),
+    }
+}
+
+/// Opens `kind`, runs `body` on it, adds what the target itself reports
+/// (bytes on disk, peak RSS) and closes it. A target that cannot run here
+/// answers `"skipped"` instead of failing the run.
+async fn on_target<F, Fut>(kind: TargetKind, settings: &Settings, connections: usize, body: F) -> anyhow::Result<Value>
+where
+    F: FnOnce(Arc<Target>) -> Fut,
+    Fut: Future<Output = anyhow::Result<Value>>,
+{
+    let target = match Target::open(kind, &settings.target_options, &settings.scratch, connections).await? {
+        Opened::Ready(target) => Arc::new(*target),
+        Opened::Skipped(reason) => return Ok(json!({ "target": kind.name(), "skipped": reason })),
+    };
+    let mut report = body(Arc::clone(&target)).await.with_context(|| format!("measuring {}", kind.name()))?;
+    let events = report["events"].as_u64().unwrap_or(0);
+    if let (Value::Object(report), Value::Object(described)) = (&mut report, target.describe(events).await) {
+        for (key, value) in described {
+            report.entry(key).or_insert(value);
+        }
+    }
+    // Tasks of the workload are done, so this is the last handle.
+    if let Ok(target) = Arc::try_unwrap(target) {
+        target.close().await;
+    }
+    Ok(report)
+}
+
+/// For each pair of targets measured, how many times faster the first is,
+/// on every `*events_per_second` figure both report.
+fn ratios(results: &[Value]) -> Value {
+    let mut ratios = Map::new();
+    for (index, first) in results.iter().enumerate() {
+        for second in results.iter().skip(index + 1) {
+            let (Some(first_name), Some(second_name)) = (first["target"].as_str(), second["target"].as_str()) else {
+                continue;
+            };
+            let Some(figures) = first.as_object() else { continue };
+            for (key, value) in figures {
+                if !key.ends_with("events_per_second") {
+                    continue;
+                }
+                let name = format!(
+                    "{first_name}_vs_{second_name}{}",
+                    key.strip_suffix("events_per_second").map_or(String::new(), |prefix| if prefix.is_empty() {
+                        String::new()
+                    } else {
+                        format!("_{}", prefix.trim_end_matches('_'))
+                    })
+                );
+                ratios.insert(name, stats::ratio(value.as_f64(), second[key].as_f64()));
+            }
+        }
+    }
+    Value::Object(ratios)
+}
+
+/// Runs one workload on one target for `compare`.
+async fn measure_one(workload: Workload, kind: TargetKind, settings: &Settings) -> anyhow::Result<Value> {
+    let mut report = measure(&workload, kind, settings).await?;
+    if let Value::Object(map) = &mut report {
+        map.insert("workload".into(), json!(workload.name()));
+        map.insert("parameters".into(), workload.parameters(settings));
+    }
+    Ok(report)
 }

@@ -52,7 +52,7 @@ pub async fn run(dir: &Path, events: u64) -> anyhow::Result<Value> {
     let rebuild_seconds = rebuild_started.elapsed().as_secs_f64();
     drop(engine);
     Ok(json!({
-        "workload": "restart",
+        "target": "engine",
         "events": events,
         "fill_seconds": fill_seconds,
         "bytes_on_disk": directory_bytes(db.path()),

@@ -1,0 +1,93 @@
+//! `eventfold serve` as a child process of the bench: this very binary, on a
+//! loopback port the kernel picks, over a throwaway database. Dropping the
+//! guard kills it, so an error anywhere in the run leaves no server behind.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+
+pub struct ChildServer {
+    child: Child,
+    pub address: SocketAddr,
+}
+
+impl ChildServer {
+    pub fn start(db: &Path) -> anyhow::Result<Self> {
+        let executable = std::env::current_exe().context("finding the eventfold binary")?;
+        let mut child = Command::new(executable)
+            .args(["serve", "--listen", "127.0.0.1:0", "--db"])
+            .arg(db)
+            .env("EVENTFOLD_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .context("starting eventfold serve")?;
+        let stderr = child.stderr.take().context("the child's stderr")?;
+        let mut server = Self { child, address: SocketAddr::from(([127, 0, 0, 1], 0)) };
+        // Port 0 avoids racing another process for a "free" port; the server
+        // logs the address it got. The reader keeps draining afterwards so a
+        // chatty server never blocks on a full pipe.
+        let (lines, log) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let _ = lines.send(line);
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(30);
+        server.address = loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = log.recv_timeout(left).context("eventfold serve did not log its address within 30 s")?;
+            if let Some(address) = line.split("address=").nth(1).and_then(|rest| rest.split_whitespace().next()) {
+                break address.parse().with_context(|| format!("the logged address {address:?}"))?;
+            }
+        };
+        wait_for_health(server.address, deadline)?;
+        Ok(server)
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.address)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for ChildServer {
+    fn drop(&mut self) {
+        // A throwaway database: no need for a clean stop.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Polls `GET /health` until it answers 200 or the deadline passes.
+pub fn wait_for_health(address: SocketAddr, deadline: Instant) -> anyhow::Result<()> {
+    loop {
+        if health_is_ok(address) {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            bail!("{address} did not answer GET /health in time");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn health_is_ok(address: SocketAddr) -> bool {
+    let Ok(mut socket) = TcpStream::connect_timeout(&address, Duration::from_secs(1)) else { return false };
+    let _ = socket.set_read_timeout(Some(Duration::from_secs(2)));
+    if write!(socket, "GET /health HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n").is_err() {
+        return false;
+    }
+    let mut response = String::new();
+    let _ = socket.read_to_string(&mut response);
+    response.starts_with("HTTP/1.1 200")
+}

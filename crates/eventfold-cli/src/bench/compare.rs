@@ -1,0 +1,228 @@
+//! `eventfold bench compare`: the standard matrix against every target in
+//! one run, the ratios that matter, and the same as a Markdown table for
+//! the README. Written to `<out>/<date>.json` and `<out>/<date>.md`.
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::Context;
+use serde_json::{Value, json};
+
+use super::target::TargetKind::{self, Engine, Grpc, Postgres};
+use super::{Settings, Workload, measure_one, stats};
+
+/// One row of the matrix: a name, the workload, the targets it runs on.
+struct Case {
+    name: &'static str,
+    workload: Workload,
+    targets: &'static [TargetKind],
+}
+
+fn cases() -> Vec<Case> {
+    let append = |writers, events_per_append| Workload::Append { writers, events_per_append };
+    let all: &'static [TargetKind] = &[Engine, Grpc, Postgres];
+    let live: &'static [TargetKind] = &[Engine, Grpc];
+    vec![
+        Case {
+            name: "disk fsync, 1 record per sync",
+            workload: Workload::Fsync { records_per_sync: 1 },
+            targets: &[Engine],
+        },
+        Case {
+            name: "disk fsync, 100 records per sync",
+            workload: Workload::Fsync { records_per_sync: 100 },
+            targets: &[Engine],
+        },
+        Case { name: "append 1 writer x 1 event", workload: append(1, 1), targets: all },
+        Case { name: "append 8 writers x 1 event", workload: append(8, 1), targets: all },
+        Case { name: "append 64 writers x 1 event", workload: append(64, 1), targets: all },
+        Case { name: "append 256 writers x 1 event", workload: append(256, 1), targets: all },
+        Case { name: "append 1 writer x 10 events", workload: append(1, 10), targets: all },
+        Case { name: "append 1 writer x 100 events", workload: append(1, 100), targets: all },
+        Case { name: "append 8 writers x 100 events", workload: append(8, 100), targets: all },
+        Case { name: "contended, 8 writers on 1 stream", workload: Workload::Contended { writers: 8 }, targets: all },
+        Case { name: "read", workload: Workload::Read, targets: all },
+        Case { name: "catch-up subscription from 0", workload: Workload::Catchup, targets: live },
+        Case { name: "live, 1 subscriber", workload: Workload::Live, targets: live },
+        Case { name: "fan-out, 8 subscribers", workload: Workload::Fanout { subscribers: 8 }, targets: live },
+        Case { name: "fan-out, 64 subscribers", workload: Workload::Fanout { subscribers: 64 }, targets: live },
+        Case { name: "restart", workload: Workload::Restart, targets: &[Engine] },
+    ]
+}
+
+pub async fn run(settings: &Settings, out: &Path) -> anyhow::Result<Value> {
+    let mut results = Vec::new();
+    for case in cases() {
+        for &kind in case.targets {
+            let mut report = measure_one(case.workload.clone(), kind, settings).await?;
+            if let Value::Object(map) = &mut report {
+                map.insert("case".into(), json!(case.name));
+            }
+            results.push(report);
+        }
+    }
+    let ratio = ratios(&results);
+    let document = json!({
+        "date": today(),
+        "machine": machine(),
+        "seconds_per_measurement": settings.duration.as_secs_f64(),
+        "events_filled": settings.events,
+        "results": results,
+        "ratio": ratio,
+    });
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    let stem = out.join(today());
+    let json_path = stem.with_extension("json");
+    std::fs::write(&json_path, serde_json::to_string_pretty(&document)? + "\n")
+        .with_context(|| format!("writing {}", json_path.display()))?;
+    let markdown_path = stem.with_extension("md");
+    std::fs::write(&markdown_path, markdown(&document))
+        .with_context(|| format!("writing {}", markdown_path.display()))?;
+    eprintln!("wrote {} and {}", json_path.display(), markdown_path.display());
+    Ok(document)
+}
+
+/// The result of `case` on `target`, if it ran.
+fn find<'a>(results: &'a [Value], case: &str, target: &str) -> Option<&'a Value> {
+    results
+        .iter()
+        .find(|result| result["case"] == case && result["target"] == target && result.get("skipped").is_none())
+}
+
+fn figure(results: &[Value], case: &str, target: &str, key: &str) -> Option<f64> {
+    find(results, case, target).and_then(|result| result[key].as_f64())
+}
+
+fn ratios(results: &[Value]) -> Value {
+    let rate = |case: &str, target: &str| figure(results, case, target, "events_per_second");
+    let fsync_1 = rate("disk fsync, 1 record per sync", "disk");
+    let fsync_100 = rate("disk fsync, 100 records per sync", "disk");
+    let one = "append 1 writer x 1 event";
+    let many = "append 64 writers x 1 event";
+    let eight = "append 8 writers x 1 event";
+    let batch = "append 1 writer x 100 events";
+    let all_warm = |target| figure(results, "read", target, "all_warm_events_per_second");
+    let p99 =
+        |case: &str, target: &str| find(results, case, target).and_then(|result| result["latency"]["p99_us"].as_f64());
+    json!({
+        "append_1x1_engine_vs_fsync_1": stats::ratio(rate(one, "engine"), fsync_1),
+        "append_1x1_grpc_vs_fsync_1": stats::ratio(rate(one, "grpc"), fsync_1),
+        "append_1x1_engine_vs_postgres": stats::ratio(rate(one, "engine"), rate(one, "postgres")),
+        "append_1x1_grpc_vs_postgres": stats::ratio(rate(one, "grpc"), rate(one, "postgres")),
+        "append_64x1_engine_vs_postgres_8_clients": stats::ratio(rate(many, "engine"), rate(eight, "postgres")),
+        "append_64x1_grpc_vs_postgres_8_clients": stats::ratio(rate(many, "grpc"), rate(eight, "postgres")),
+        "append_64x1_engine_vs_fsync_1": stats::ratio(rate(many, "engine"), fsync_1),
+        "append_1x100_engine_vs_fsync_100": stats::ratio(rate(batch, "engine"), fsync_100),
+        "append_1x100_grpc_vs_fsync_100": stats::ratio(rate(batch, "grpc"), fsync_100),
+        "append_1x100_engine_vs_postgres": stats::ratio(rate(batch, "engine"), rate(batch, "postgres")),
+        "read_all_grpc_vs_engine": stats::ratio(all_warm("grpc"), all_warm("engine")),
+        "read_all_engine_vs_postgres": stats::ratio(all_warm("engine"), all_warm("postgres")),
+        "read_all_grpc_vs_postgres": stats::ratio(all_warm("grpc"), all_warm("postgres")),
+        "live_latency_p99_us_engine": p99("live, 1 subscriber", "engine"),
+        "live_latency_p99_us_grpc": p99("live, 1 subscriber", "grpc"),
+    })
+}
+
+fn markdown(document: &Value) -> String {
+    let empty = Vec::new();
+    let results = document["results"].as_array().unwrap_or(&empty);
+    let mut text = String::new();
+    let _ = writeln!(
+        text,
+        "eventfold bench compare, {} ({}); {} s per measurement, {} events filled for reads, catch-up and restart.\n",
+        document["date"].as_str().unwrap_or("?"),
+        document["machine"].as_str().unwrap_or("?"),
+        document["seconds_per_measurement"],
+        document["events_filled"],
+    );
+    let _ = writeln!(text, "| case | engine (in-process) | gRPC | PostgreSQL | disk |");
+    let _ = writeln!(text, "|---|---|---|---|---|");
+    for case in cases() {
+        let mut row = format!("| {} |", case.name);
+        for target in ["engine", "grpc", "postgres", "disk"] {
+            let cell = match results.iter().find(|result| result["case"] == case.name && result["target"] == target) {
+                Some(result) => cell(result),
+                None => String::new(),
+            };
+            let _ = write!(row, " {cell} |");
+        }
+        let _ = writeln!(text, "{row}");
+    }
+    let _ = writeln!(text, "\nCells: events/s, then p50 / p99 latency in µs where there is one.");
+    let _ = writeln!(text, "Reads: `$all` warm events/s (one stream warm in brackets).");
+    let _ = writeln!(text, "Restart: seconds to reopen (seconds rebuilding the index from the log).\n");
+    let _ = writeln!(text, "| ratio | value |");
+    let _ = writeln!(text, "|---|---|");
+    if let Some(ratios) = document["ratio"].as_object() {
+        for (name, value) in ratios {
+            let shown = value.as_f64().map_or_else(|| "n/a".to_owned(), |value| format!("{value:.2}"));
+            let _ = writeln!(text, "| {name} | {shown} |");
+        }
+    }
+    text
+}
+
+fn cell(result: &Value) -> String {
+    if let Some(reason) = result["skipped"].as_str() {
+        return format!("skipped: {reason}");
+    }
+    if let Some(open) = result["open_seconds"].as_f64() {
+        let rebuild = result["open_seconds_rebuilding_index"].as_f64().unwrap_or(0.0);
+        return format!("{open:.3} s ({rebuild:.3} s)");
+    }
+    if let Some(all) = result["all_warm_events_per_second"].as_f64() {
+        let stream = result["stream_warm_events_per_second"].as_f64().unwrap_or(0.0);
+        return format!("{} ({})", thousands(all), thousands(stream));
+    }
+    let mut text = result["events_per_second"].as_f64().map(thousands).unwrap_or_default();
+    if let (Some(p50), Some(p99)) = (result["latency"]["p50_us"].as_f64(), result["latency"]["p99_us"].as_f64()) {
+        let _ = write!(text, "; {p50:.0} / {p99:.0} µs");
+    }
+    if let Some(rate) = result["conflict_rate"].as_f64() {
+        let _ = write!(text, "; {:.0}% conflicts", rate * 100.0);
+    }
+    text
+}
+
+/// 12345.6 as "12.3k", 1234567 as "1.23M": readable in a table.
+fn thousands(value: f64) -> String {
+    if value >= 1e6 {
+        format!("{:.2}M", value / 1e6)
+    } else if value >= 1e3 {
+        format!("{:.1}k", value / 1e3)
+    } else {
+        format!("{value:.0}")
+    }
+}
+
+/// Today's date (UTC) as YYYY-MM-DD, from the days since the epoch.
+fn today() -> String {
+    let days = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |since| since.as_secs() / 86_400) as i64;
+    // Civil-from-days, proleptic Gregorian calendar.
+    let shifted = days + 719_468;
+    let era = shifted.div_euclid(146_097);
+    let day_of_era = shifted.rem_euclid(146_097);
+    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_index = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
+    let month = if month_index < 10 { month_index + 3 } else { month_index - 9 };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}")
+}
+
+/// CPU count and model, so a table says what it was measured on.
+fn machine() -> String {
+    let cores = std::thread::available_parallelism().map_or(0, std::num::NonZeroUsize::get);
+    let model = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find(|line| line.starts_with("model name"))
+                .and_then(|line| line.split(':').nth(1))
+                .map(|name| name.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".to_owned());
+    format!("{cores} cores, {model}")
+}

@@ -1,0 +1,127 @@
+//! Goal: every `eventfold bench` workload runs end to end through the real
+//! binary, in a smoke size, against the engine, a child `eventfold serve`
+//! over gRPC and the PostgreSQL baseline (reported as skipped where
+//! PostgreSQL is not installed), and prints JSON of the documented shape
+//! with positive counts. The figures themselves are never asserted.
+
+use std::io::Read;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// Longest a smoke run may take before the test fails instead of hanging.
+const RUN_LIMIT: Duration = Duration::from_secs(240);
+
+fn bench(arguments: &[&str]) -> Value {
+    let scratch = tempfile::tempdir().expect("scratch directory");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_eventfold"))
+        .arg("bench")
+        .args(arguments)
+        .args(["--seconds", "0.2", "--events", "600"])
+        .arg("--dir")
+        .arg(scratch.path())
+        .env("EVENTFOLD_LOG", "warn")
+        .env_remove("EVENTFOLD_BENCH_SERVER_URL")
+        .env_remove("EVENTFOLD_BENCH_PG_URL")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn eventfold bench");
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if started.elapsed() > RUN_LIMIT {
+            let _ = child.kill();
+            panic!("bench {arguments:?} ran longer than {RUN_LIMIT:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut stdout = String::new();
+    let mut stderr = String::new();
+    child.stdout.take().expect("stdout").read_to_string(&mut stdout).expect("read stdout");
+    child.stderr.take().expect("stderr").read_to_string(&mut stderr).expect("read stderr");
+    assert!(status.success(), "bench {arguments:?} failed: {stderr}");
+    serde_json::from_str(&stdout)
+        .unwrap_or_else(|error| panic!("bench {arguments:?} printed no JSON ({error}): {stdout}"))
+}
+
+const ALL_TARGETS: [&str; 6] = ["--target", "engine", "--target", "grpc", "--target", "postgres"];
+
+/// Checks a per-target result: skipped with a reason, or positive figures.
+fn check_result(result: &Value, rate_key: &str) {
+    let target = result["target"].as_str().expect("a target name");
+    if let Some(reason) = result.get("skipped") {
+        assert!(reason.as_str().is_some_and(|reason| !reason.is_empty()), "{result}");
+        return;
+    }
+    assert!(result["events"].as_u64().is_some_and(|events| events > 0), "{target}: {result}");
+    assert!(result[rate_key].as_f64().is_some_and(|rate| rate > 0.0), "{target}: {result}");
+    assert!(result.get("peak_rss_bytes").is_some(), "{target}: {result}");
+    assert!(result.get("bytes_on_disk_per_event").is_some(), "{target}: {result}");
+}
+
+fn check_workload(report: &Value, workload: &str, targets: &[&str], rate_key: &str) {
+    assert_eq!(report["workload"], workload, "{report}");
+    assert!(report["parameters"].is_object(), "{report}");
+    assert!(report["ratio"].is_object(), "{report}");
+    let results = report["results"].as_array().expect("results");
+    assert_eq!(results.len(), targets.len(), "{report}");
+    for (result, target) in results.iter().zip(targets) {
+        assert_eq!(result["target"], *target, "{report}");
+        check_result(result, rate_key);
+    }
+    // The in-process engine always runs.
+    assert!(results[0].get("skipped").is_none(), "{report}");
+}
+
+#[test]
+fn append_runs_on_every_target() {
+    let report = bench(&[&["append", "--writers", "4", "--events-per-append", "10"][..], &ALL_TARGETS].concat());
+    check_workload(&report, "append", &["engine", "grpc", "postgres"], "events_per_second");
+    assert!(report["results"][0]["latency"]["p99_us"].as_f64().is_some_and(|p99| p99 > 0.0), "{report}");
+    assert!(report["ratio"]["engine_vs_grpc"].as_f64().is_some(), "{report}");
+}
+
+#[test]
+fn contended_reports_conflicts() {
+    let report = bench(&[&["contended", "--writers", "4"][..], &ALL_TARGETS].concat());
+    check_workload(&report, "contended", &["engine", "grpc", "postgres"], "events_per_second");
+    for result in report["results"].as_array().expect("results") {
+        if result.get("skipped").is_none() {
+            assert!(result["conflict_rate"].as_f64().is_some_and(|rate| (0.0..=1.0).contains(&rate)), "{result}");
+        }
+    }
+}
+
+#[test]
+fn reads_run_warm_and_cold() {
+    let report = bench(&[&["read"][..], &ALL_TARGETS].concat());
+    check_workload(&report, "read", &["engine", "grpc", "postgres"], "all_warm_events_per_second");
+    let engine = &report["results"][0];
+    assert!(engine["stream_warm_events_per_second"].as_f64().is_some_and(|rate| rate > 0.0), "{engine}");
+    assert!(engine["all_cold_events_per_second"].as_f64().is_some_and(|rate| rate > 0.0), "{engine}");
+}
+
+#[test]
+fn catch_up_live_and_fan_out_run_on_engine_and_grpc() {
+    for workload in [&["catchup"][..], &["live"], &["fanout", "--subscribers", "3"]] {
+        let report = bench(&[workload, &ALL_TARGETS].concat());
+        check_workload(&report, workload[0], &["engine", "grpc", "postgres"], "events_per_second");
+        // Subscriptions are not a plain table's to offer.
+        assert!(report["results"][2]["skipped"].is_string(), "{report}");
+        assert!(report["results"][1].get("skipped").is_none(), "{report}");
+    }
+}
+
+#[test]
+fn disk_and_restart_run_on_the_engine_side() {
+    let fsync = bench(&["fsync", "--records-per-sync", "100"]);
+    assert_eq!(fsync["results"][0]["target"], "disk", "{fsync}");
+    assert!(fsync["results"][0]["events_per_second"].as_f64().is_some_and(|rate| rate > 0.0), "{fsync}");
+    let restart = bench(&["restart"]);
+    assert!(restart["results"][0]["open_seconds"].as_f64().is_some(), "{restart}");
+}
