@@ -29,6 +29,9 @@ pub struct EngineConfig {
     pub idempotency_window: usize,
     /// Streams whose revision the writer keeps in memory.
     pub stream_cache_capacity: usize,
+    /// Zeros written and synced ahead of the data in the active segment, so
+    /// that an append's `fdatasync` carries no file size change (0: none).
+    pub preallocate_bytes: u64,
 }
 
 impl EngineConfig {
@@ -43,6 +46,7 @@ impl EngineConfig {
             live_buffer_batches: 1024,
             idempotency_window: 100_000,
             stream_cache_capacity: 100_000,
+            preallocate_bytes: 4 * 1024 * 1024,
         }
     }
 
@@ -59,8 +63,10 @@ impl EngineConfig {
             dir: self.log_dir(),
             segment_bytes_max: self.segment_bytes_max,
             // A batch stops growing past `batch_bytes_max` and its last
-            // transaction is at most that big: no torn write is longer.
-            torn_tail_bytes_max: 2 * self.batch_bytes_max as u64,
+            // transaction is at most that big: no torn write is longer. The
+            // preallocated zeros after it may be garbled by a crash too.
+            torn_tail_bytes_max: 2 * self.batch_bytes_max as u64 + self.preallocate_bytes,
+            preallocate_bytes: self.preallocate_bytes,
         }
     }
 }

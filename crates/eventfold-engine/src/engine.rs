@@ -97,7 +97,8 @@ impl Engine {
             Some(frame) => frame.position,
             None => 0,
         };
-        let shared = Arc::new(Shared::new(reader, index, report.end, head, config.live_buffer_batches));
+        let snapshot = index.snapshot()?;
+        let shared = Arc::new(Shared::new(reader, index, snapshot, report.end, head, config.live_buffer_batches));
         let (commands, receiver) = mpsc::channel(config.queue_depth.max(1));
         let writer = Writer {
             shared: Arc::clone(&shared),
@@ -107,6 +108,7 @@ impl Engine {
             recent_ids: RecentEventIds::new(config.idempotency_window),
             next_stream_id: replayed.next_stream_id,
             last_index_flush: Instant::now(),
+            index_ahead_of_log: false,
             poisoned: None,
         };
         let writer = std::thread::Builder::new()
@@ -214,8 +216,7 @@ impl Engine {
     }
 
     fn stream_entry(&self, stream: &StreamName) -> Result<Option<eventfold_index::StreamEntry>, StorageError> {
-        let snapshot = self.inner.shared.index.snapshot().map_err(index_failure)?;
-        snapshot.stream(stream.as_str()).map_err(index_failure)
+        self.inner.shared.snapshot().stream(stream.as_str()).map_err(index_failure)
     }
 }
 

@@ -95,7 +95,7 @@ pub(crate) fn stream_page(
     // A virtual stream's entries point at other streams' events: each is
     // served as a link event at the virtual stream's own revision.
     let linking = is_virtual_stream(stream.as_str());
-    let snapshot = shared.index.snapshot().map_err(index_failure)?;
+    let snapshot = shared.snapshot();
     let positions = snapshot.positions(stream_id, from, forwards, limit).map_err(index_failure)?;
     let mut more = positions.len() == limit;
     let mut events = Vec::with_capacity(positions.len());

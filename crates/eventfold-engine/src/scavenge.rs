@@ -176,7 +176,7 @@ fn scavenge(shared: &Shared, run: &Run, options: &ScavengeOptions) -> Result<(),
         if run.stop.load(Ordering::Acquire) {
             return Err(Abort::Stopped);
         }
-        let snapshot = shared.index.snapshot().map_err(|error| Abort::Failed(format!("index: {error}")))?;
+        let snapshot = shared.snapshot();
         let mut policy = Policy { snapshot, streams: HashMap::new(), pacer: &mut pacer, run, unpublished: 0 };
         let outcome = shared.reader.compact_segment(segment.base, &mut policy)?;
         let unpublished = policy.unpublished;
@@ -194,7 +194,7 @@ fn scavenge(shared: &Shared, run: &Run, options: &ScavengeOptions) -> Result<(),
 
 /// The rules of the module comment, applied to one segment's frames.
 struct Policy<'a> {
-    snapshot: IndexSnapshot,
+    snapshot: Arc<IndexSnapshot>,
     /// Stream state per stream name, looked up once per segment.
     streams: HashMap<String, Option<StreamEntry>>,
     pacer: &'a mut Pacer,

@@ -1,7 +1,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
-use eventfold_index::Index;
+use eventfold_index::{Index, IndexSnapshot};
 use eventfold_log::LogReader;
 use eventfold_store::RecordedEvent;
 use tokio::sync::broadcast;
@@ -10,7 +10,12 @@ use tokio::sync::broadcast;
 /// one that changes it.
 pub(crate) struct Shared {
     pub reader: LogReader,
+    /// Only the writer (and recovery, before it) reads this directly: it may
+    /// hold entries of a batch whose `fdatasync` is still running. Readers
+    /// use [`Shared::snapshot`].
     pub index: Index,
+    /// The index as of the last published batch: what readers see.
+    published: RwLock<Arc<IndexSnapshot>>,
     /// End of the durable, indexed log: readers never look past it (LOG-2).
     committed_end: AtomicU64,
     /// Position of the last event, 0 while there is none.
@@ -26,11 +31,19 @@ pub(crate) struct CommittedBatch {
 }
 
 impl Shared {
-    pub fn new(reader: LogReader, index: Index, end: u64, head: u64, live_buffer_batches: usize) -> Self {
+    pub fn new(
+        reader: LogReader,
+        index: Index,
+        snapshot: IndexSnapshot,
+        end: u64,
+        head: u64,
+        live_buffer_batches: usize,
+    ) -> Self {
         let (live, _) = broadcast::channel(live_buffer_batches.max(1));
         Self {
             reader,
             index,
+            published: RwLock::new(Arc::new(snapshot)),
             committed_end: AtomicU64::new(end),
             head: AtomicU64::new(head),
             live: RwLock::new(Some(live)),
@@ -70,8 +83,17 @@ impl Shared {
     /// Called by the writer after the batch is durable and indexed, before
     /// the batch is acknowledged or broadcast (the order subscriptions rely
     /// on to switch from history to live without a gap).
-    pub fn publish(&self, end: u64, head: u64) {
+    pub fn publish(&self, end: u64, head: u64, snapshot: Option<IndexSnapshot>) {
+        if let Some(snapshot) = snapshot {
+            *self.published.write().unwrap_or_else(|poison| poison.into_inner()) = Arc::new(snapshot);
+        }
         self.head.store(head, Ordering::Release);
         self.committed_end.store(end, Ordering::Release);
+    }
+
+    /// The index as of the last published batch: every entry in it is
+    /// durable in the log.
+    pub fn snapshot(&self) -> Arc<IndexSnapshot> {
+        Arc::clone(&self.published.read().unwrap_or_else(|poison| poison.into_inner()))
     }
 }

@@ -262,7 +262,7 @@ fn history_page(shared: &Shared, target: &mut Target) -> Result<(Vec<Subscriptio
             Ok((items.into(), page.exhausted))
         }
         Target::Stream { stream, next_revision, last_position } => {
-            let snapshot = shared.index.snapshot().map_err(|error| SubscriptionError::Storage(index_failure(error)))?;
+            let snapshot = shared.snapshot();
             let entry =
                 snapshot.stream(stream.as_str()).map_err(|error| SubscriptionError::Storage(index_failure(error)))?;
             drop(snapshot);

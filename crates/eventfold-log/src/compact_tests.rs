@@ -10,7 +10,13 @@ use crate::{
 };
 
 fn config(dir: &Path) -> LogConfig {
-    LogConfig { dir: dir.to_path_buf(), segment_bytes_max: 4096, torn_tail_bytes_max: 1024 * 1024 }
+    // Preallocation on: sealed segments must be cut back to their data.
+    LogConfig {
+        dir: dir.to_path_buf(),
+        segment_bytes_max: 4096,
+        torn_tail_bytes_max: 1024 * 1024,
+        preallocate_bytes: 1024,
+    }
 }
 
 /// Keeps the frames whose first payload byte passes `keep`; counts paced bytes.

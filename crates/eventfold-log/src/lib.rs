@@ -23,6 +23,7 @@ mod format;
 mod reader;
 mod recovery;
 mod segment;
+mod sync;
 mod writer;
 
 pub use batch::{BatchMark, FrameBatch, PayloadSizeError};

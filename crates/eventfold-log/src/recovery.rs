@@ -14,6 +14,7 @@ use crate::reader::read_at_most;
 use crate::segment::{
     Layout, Segment, SegmentMap, create_segment, list_segments, remove_temporary_files, sync_directory,
 };
+use crate::sync::Syncer;
 use crate::{FrameError, LogError, LogReader, LogWriter};
 
 #[derive(Clone, Debug)]
@@ -26,11 +27,20 @@ pub struct LogConfig {
     /// cannot be a torn write, so they are reported as corruption instead of
     /// being cut (LOG-6).
     pub torn_tail_bytes_max: u64,
+    /// Zeros the writer keeps written ahead of the data in the active
+    /// segment (0: none). A tail of zeros right after a transaction's end is
+    /// this preallocation, not a torn write.
+    pub preallocate_bytes: u64,
 }
 
 impl LogConfig {
     pub fn new(dir: impl Into<PathBuf>) -> Self {
-        Self { dir: dir.into(), segment_bytes_max: 256 * 1024 * 1024, torn_tail_bytes_max: 64 * 1024 * 1024 }
+        Self {
+            dir: dir.into(),
+            segment_bytes_max: 256 * 1024 * 1024,
+            torn_tail_bytes_max: 64 * 1024 * 1024,
+            preallocate_bytes: 4 * 1024 * 1024,
+        }
     }
 }
 
@@ -39,7 +49,8 @@ impl LogConfig {
 pub struct RecoveryReport {
     /// Global position of the end of the log after recovery.
     pub end: u64,
-    /// Bytes cut from the tail: a torn write or an unfinished transaction.
+    /// Bytes cut from the tail: a torn write or an unfinished transaction
+    /// (preallocated zeros are cut too, but are not counted).
     pub truncated_bytes: u64,
     /// Why the tail was cut, when it was.
     pub tail_error: Option<FrameError>,
@@ -107,23 +118,25 @@ pub fn open(config: &LogConfig, verified_up_to: u64) -> Result<(LogWriter, LogRe
     };
     let tail = scan_tail(&last, scan_start, file_length, config.torn_tail_bytes_max)?;
 
-    let append = OpenOptions::new().append(true).open(&last_path).map_err(LogError::io("open", &last_path))?;
+    let append = OpenOptions::new().write(true).open(&last_path).map_err(LogError::io("open", &last_path))?;
     if tail.keep < file_length {
         // Cut the tail (LOG-6), and make the cut durable before anything new
         // is written after it.
         append.set_len(tail.keep).map_err(LogError::io("truncate", &last_path))?;
         append.sync_all().map_err(LogError::io("fsync", &last_path))?;
         sync_directory(&config.dir)?;
-        tracing::warn!(
-            segment = %last_path.display(),
-            cut_bytes = file_length - tail.keep,
-            reason = ?tail.error,
-            "truncated a torn log tail"
-        );
+        if tail.error.is_some() {
+            tracing::warn!(
+                segment = %last_path.display(),
+                cut_bytes = file_length - tail.keep,
+                reason = ?tail.error,
+                "truncated a torn log tail"
+            );
+        }
     }
     let report = RecoveryReport {
         end: last_base + tail.keep,
-        truncated_bytes: file_length - tail.keep,
+        truncated_bytes: if tail.error.is_some() { file_length - tail.keep } else { 0 },
         tail_error: tail.error,
         segment_count: segments.len(),
         scanned_from: last_base + scan_start,
@@ -131,12 +144,15 @@ pub fn open(config: &LogConfig, verified_up_to: u64) -> Result<(LogWriter, LogRe
     let writer = LogWriter {
         dir: config.dir.clone(),
         segments: Arc::clone(&segments),
-        active: append,
+        active: Arc::new(append),
         active_path: last_path,
         active_base: last_base,
         active_len: tail.keep,
+        allocated: tail.keep,
         segment_bytes_max: config.segment_bytes_max,
+        preallocate_bytes: config.preallocate_bytes,
         poisoned: false,
+        syncer: Syncer::start().map_err(LogError::io("start the sync thread", &config.dir))?,
     };
     Ok((writer, LogReader::new(segments), report))
 }
@@ -173,6 +189,10 @@ fn scan_tail(segment: &Segment, start: u64, file_length: u64, torn_tail_bytes_ma
                 chunk_offset = offset;
             }
             Err(error) => {
+                if offset == transaction_end && zeros_to_the_end(segment, offset, file_length)? {
+                    // The writer's preallocation: the log simply ends here.
+                    return Ok(TailScan { keep: transaction_end, error: None });
+                }
                 return cut(segment, transaction_end, offset, file_length, error, torn_tail_bytes_max);
             }
         }
@@ -182,6 +202,22 @@ fn scan_tail(segment: &Segment, start: u64, file_length: u64, torn_tail_bytes_ma
         return cut(segment, transaction_end, offset, file_length, FrameError::ShortPayload, torn_tail_bytes_max);
     }
     Ok(TailScan { keep: transaction_end, error: None })
+}
+
+/// True when every byte of the segment from `offset` on is zero.
+fn zeros_to_the_end(segment: &Segment, mut offset: u64, file_length: u64) -> Result<bool, LogError> {
+    const CHUNK_BYTES: u64 = 1024 * 1024;
+    while offset < file_length {
+        let chunk = read_at_most(segment, offset, CHUNK_BYTES.min(file_length - offset))?;
+        if chunk.is_empty() {
+            break;
+        }
+        if chunk.iter().any(|byte| *byte != 0) {
+            return Ok(false);
+        }
+        offset += chunk.len() as u64;
+    }
+    Ok(true)
 }
 
 fn cut(

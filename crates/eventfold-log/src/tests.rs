@@ -7,10 +7,16 @@ use std::path::Path;
 
 use proptest::prelude::*;
 
-use crate::{FrameBatch, FrameError, LogConfig, LogError, LogReader, LogWriter, SEGMENT_HEADER_BYTES, open};
+use crate::{FrameBatch, LogConfig, LogError, LogReader, LogWriter, SEGMENT_HEADER_BYTES, open};
 
 fn config(dir: &Path) -> LogConfig {
-    LogConfig { dir: dir.to_path_buf(), segment_bytes_max: 4096, torn_tail_bytes_max: 1024 * 1024 }
+    // No preallocation: these tests cut and damage files at the data's end.
+    LogConfig {
+        dir: dir.to_path_buf(),
+        segment_bytes_max: 4096,
+        torn_tail_bytes_max: 1024 * 1024,
+        preallocate_bytes: 0,
+    }
 }
 
 /// Writes each transaction (a list of payloads) as its own batch; returns
@@ -176,7 +182,8 @@ fn recovery_zeroed_preallocation_after_the_end_is_cut() {
     let mut file = OpenOptions::new().append(true).open(last_segment(dir.path())).expect("open segment");
     file.write_all(&[0u8; 512]).expect("zeros");
     let (writer, reader, report) = open(&config(dir.path()), 0).expect("reopen");
-    assert_eq!((writer.end(), report.truncated_bytes, report.tail_error), (end, 512, Some(FrameError::BadLength)));
+    // Zeros right after a transaction's end are preallocation, not damage.
+    assert_eq!((writer.end(), report.truncated_bytes, report.tail_error), (end, 0, None));
     assert_eq!(read_all_forward(&reader, end), written);
 }
 
@@ -280,4 +287,104 @@ proptest! {
         backwards.reverse();
         prop_assert_eq!(backwards, written);
     }
+}
+
+fn preallocating(dir: &Path) -> LogConfig {
+    LogConfig { preallocate_bytes: 64 * 1024, segment_bytes_max: 256 * 1024, ..config(dir) }
+}
+
+#[test]
+fn preallocated_zeros_are_not_data_and_sealed_segments_end_at_their_data() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut writer, reader, _) = open(&preallocating(dir.path()), 0).expect("open");
+    let written = write_transactions(&mut writer, &payloads(20, 100));
+    let end = writer.end();
+    let segment = last_segment(dir.path());
+    assert!(std::fs::metadata(&segment).expect("stat").len() > end, "zeros are written ahead of the data");
+    assert_eq!(read_all_forward(&reader, end), written);
+    drop((writer, reader));
+
+    let (mut writer, reader, report) = open(&preallocating(dir.path()), 0).expect("reopen");
+    assert_eq!((report.end, report.truncated_bytes, report.tail_error), (end, 0, None));
+    assert_eq!(read_all_forward(&reader, end), written);
+    // Enough to roll several times: every sealed segment ends exactly
+    // where the next begins.
+    let more = write_transactions(&mut writer, &payloads(3000, 200));
+    let end = writer.end();
+    drop((writer, reader));
+    let mut segments: Vec<(u64, u64)> = std::fs::read_dir(dir.path())
+        .expect("list")
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .filter(|path| path.extension().is_some_and(|extension| extension == "evlog"))
+        .map(|path| {
+            let base = path.file_stem().and_then(|stem| stem.to_str()).and_then(|stem| stem.parse().ok());
+            (base.expect("a base"), std::fs::metadata(&path).expect("stat").len())
+        })
+        .collect();
+    segments.sort();
+    assert!(segments.len() > 2, "segments must have rolled");
+    for pair in segments.windows(2) {
+        assert_eq!(pair[0].0 + pair[0].1, pair[1].0, "a sealed segment ends at its successor's base");
+    }
+    let (_, reader, report) = open(&preallocating(dir.path()), 0).expect("reopen");
+    assert_eq!(report.end, end);
+    let mut expected = written;
+    expected.extend(more);
+    assert_eq!(read_all_forward(&reader, end), expected);
+}
+
+/// A torn write inside the preallocated zeros is cut, and cut for good: a
+/// shorter later write never leaves its leftovers behind to be read.
+#[test]
+fn a_torn_write_into_the_preallocation_is_cut_and_leaves_nothing_behind() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut writer, _, _) = open(&preallocating(dir.path()), 0).expect("open");
+    let written = write_transactions(&mut writer, &payloads(5, 50));
+    let end = writer.end();
+    drop(writer);
+    // A frame of a big transaction that never finished: valid frames without
+    // the transaction's last one, as a crash mid-write can leave them.
+    let mut torn = FrameBatch::new();
+    for _ in 0..4 {
+        torn.push(false, |buffer| buffer.extend_from_slice(&[9u8; 300])).expect("size");
+    }
+    let segment = last_segment(dir.path());
+    let file = OpenOptions::new().write(true).open(&segment).expect("open segment");
+    std::os::unix::fs::FileExt::write_all_at(&file, torn.as_bytes(), end).expect("torn write");
+    drop(file);
+
+    let (mut writer, reader, report) = open(&preallocating(dir.path()), 0).expect("reopen");
+    assert_eq!(report.end, end);
+    assert!(report.tail_error.is_some() && report.truncated_bytes > 0);
+    assert_eq!(read_all_forward(&reader, end), written);
+    // A short transaction now, then a reopen: the old frames after it must
+    // not come back.
+    let mut expected = written;
+    expected.extend(write_transactions(&mut writer, &[vec![b"short".to_vec()]]));
+    let end = writer.end();
+    drop((writer, reader));
+    let (writer, reader, report) = open(&preallocating(dir.path()), 0).expect("reopen again");
+    assert_eq!((writer.end(), report.tail_error), (end, None));
+    assert_eq!(read_all_forward(&reader, end), expected);
+}
+
+#[test]
+fn work_done_while_syncing_sees_the_batch_start_and_the_batch_is_durable_after() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut writer, reader, _) = open(&preallocating(dir.path()), 0).expect("open");
+    let before = write_transactions(&mut writer, &payloads(3, 40));
+    let mut batch = FrameBatch::new();
+    let offset = batch.push(true, |buffer| buffer.extend_from_slice(b"overlapped")).expect("size");
+    let expected_start = writer.end();
+    let (start, seen) = writer.write_with(&batch, |start| start * 2).expect("write");
+    assert_eq!((start, seen), (expected_start, expected_start * 2));
+    assert_eq!(writer.end(), start + batch.len_bytes() as u64);
+    let frame = reader.read_frame(start + offset as u64, writer.end()).expect("read").expect("frame");
+    assert_eq!(frame.payload.as_ref(), b"overlapped");
+    let end = writer.end();
+    drop((writer, reader));
+    let (_, reader, report) = open(&preallocating(dir.path()), 0).expect("reopen");
+    assert_eq!(report.end, end);
+    assert_eq!(read_all_forward(&reader, end).len(), before.len() + 1);
 }
