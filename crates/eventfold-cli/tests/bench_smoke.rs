@@ -122,6 +122,9 @@ fn disk_and_restart_run_on_the_engine_side() {
     let fsync = bench(&["fsync", "--records-per-sync", "100"]);
     assert_eq!(fsync["results"][0]["target"], "disk", "{fsync}");
     assert!(fsync["results"][0]["events_per_second"].as_f64().is_some_and(|rate| rate > 0.0), "{fsync}");
+    let preallocated = bench(&["fsync", "--preallocated"]);
+    assert_eq!(preallocated["results"][0]["preallocated"], true, "{preallocated}");
+    assert!(preallocated["results"][0]["events_per_second"].as_f64().is_some_and(|rate| rate > 0.0), "{preallocated}");
     let restart = bench(&["restart"]);
     assert!(restart["results"][0]["open_seconds"].as_f64().is_some(), "{restart}");
 }

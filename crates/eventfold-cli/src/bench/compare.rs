@@ -26,12 +26,22 @@ fn cases() -> Vec<Case> {
     vec![
         Case {
             name: "disk fsync, 1 record per sync",
-            workload: Workload::Fsync { records_per_sync: 1 },
+            workload: Workload::Fsync { records_per_sync: 1, preallocated: false },
             targets: &[Engine],
         },
         Case {
             name: "disk fsync, 100 records per sync",
-            workload: Workload::Fsync { records_per_sync: 100 },
+            workload: Workload::Fsync { records_per_sync: 100, preallocated: false },
+            targets: &[Engine],
+        },
+        Case {
+            name: "disk fsync, 1 record per sync, preallocated",
+            workload: Workload::Fsync { records_per_sync: 1, preallocated: true },
+            targets: &[Engine],
+        },
+        Case {
+            name: "disk fsync, 100 records per sync, preallocated",
+            workload: Workload::Fsync { records_per_sync: 100, preallocated: true },
             targets: &[Engine],
         },
         Case { name: "append 1 writer x 1 event", workload: append(1, 1), targets: all },
@@ -98,6 +108,8 @@ fn ratios(results: &[Value]) -> Value {
     let rate = |case: &str, target: &str| figure(results, case, target, "events_per_second");
     let fsync_1 = rate("disk fsync, 1 record per sync", "disk");
     let fsync_100 = rate("disk fsync, 100 records per sync", "disk");
+    let fsync_1_preallocated = rate("disk fsync, 1 record per sync, preallocated", "disk");
+    let fsync_100_preallocated = rate("disk fsync, 100 records per sync, preallocated", "disk");
     let one = "append 1 writer x 1 event";
     let many = "append 64 writers x 1 event";
     let eight = "append 8 writers x 1 event";
@@ -108,6 +120,7 @@ fn ratios(results: &[Value]) -> Value {
     json!({
         "append_1x1_engine_vs_fsync_1": stats::ratio(rate(one, "engine"), fsync_1),
         "append_1x1_grpc_vs_fsync_1": stats::ratio(rate(one, "grpc"), fsync_1),
+        "append_1x1_engine_vs_fsync_1_preallocated": stats::ratio(rate(one, "engine"), fsync_1_preallocated),
         "append_1x1_engine_vs_postgres": stats::ratio(rate(one, "engine"), rate(one, "postgres")),
         "append_1x1_grpc_vs_postgres": stats::ratio(rate(one, "grpc"), rate(one, "postgres")),
         "append_64x1_engine_vs_postgres_8_clients": stats::ratio(rate(many, "engine"), rate(eight, "postgres")),
@@ -115,6 +128,7 @@ fn ratios(results: &[Value]) -> Value {
         "append_64x1_engine_vs_fsync_1": stats::ratio(rate(many, "engine"), fsync_1),
         "append_1x100_engine_vs_fsync_100": stats::ratio(rate(batch, "engine"), fsync_100),
         "append_1x100_grpc_vs_fsync_100": stats::ratio(rate(batch, "grpc"), fsync_100),
+        "append_1x100_engine_vs_fsync_100_preallocated": stats::ratio(rate(batch, "engine"), fsync_100_preallocated),
         "append_1x100_engine_vs_postgres": stats::ratio(rate(batch, "engine"), rate(batch, "postgres")),
         "read_all_grpc_vs_engine": stats::ratio(all_warm("grpc"), all_warm("engine")),
         "read_all_engine_vs_postgres": stats::ratio(all_warm("engine"), all_warm("postgres")),

@@ -58,6 +58,10 @@ enum Workload {
     Fsync {
         #[arg(long, default_value_t = 1)]
         records_per_sync: usize,
+        /// Overwrite zeros written and synced beforehand, as the engine's
+        /// preallocated segments are, instead of growing the file.
+        #[arg(long)]
+        preallocated: bool,
     },
     /// Concurrent writers, each appending to its own stream.
     Append {
@@ -110,7 +114,9 @@ impl Workload {
     /// The parameters that define the workload, as reported.
     fn parameters(&self, settings: &Settings) -> Value {
         let mut parameters = match self {
-            Workload::Fsync { records_per_sync } => json!({ "records_per_sync": records_per_sync }),
+            Workload::Fsync { records_per_sync, preallocated } => {
+                json!({ "records_per_sync": records_per_sync, "preallocated": preallocated })
+            }
             Workload::Append { writers, events_per_append } => {
                 json!({ "writers": writers, "events_per_append": events_per_append })
             }
@@ -196,7 +202,9 @@ async fn measure(workload: &Workload, kind: TargetKind, settings: &Settings) -> 
         );
     }
     match workload.clone() {
-        Workload::Fsync { records_per_sync } => fsync::run(scratch, records_per_sync, duration),
+        Workload::Fsync { records_per_sync, preallocated } => {
+            fsync::run(scratch, records_per_sync, preallocated, duration)
+        }
         Workload::Restart => restart::run(scratch, events).await,
         Workload::Append { writers, events_per_append } => {
             on_target(kind, settings, writers, |target| append::run(target, writers, events_per_append, duration)).await
