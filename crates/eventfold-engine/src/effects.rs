@@ -15,7 +15,7 @@ pub const LINK_EVENT_TYPE: &str = "$>";
 const METADATA_STREAM_PREFIX: &str = "$$";
 const CATEGORY_PREFIX: &str = "$ce-";
 const EVENT_TYPE_PREFIX: &str = "$et-";
-const STREAMS_STREAM: &str = "$streams";
+pub const STREAMS_STREAM: &str = "$streams";
 
 /// The settings of a metadata document that change what reads see.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -21,7 +21,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::caches::{RecentEventIds, StreamCache, WrittenEvent};
 use crate::effects::{
-    Effect, METADATA_EVENT_TYPE, TOMBSTONE_EVENT_TYPE, apply, apply_own, effect_of, metadata_stream_of,
+    Effect, METADATA_EVENT_TYPE, STREAMS_STREAM, TOMBSTONE_EVENT_TYPE, apply, apply_own, effect_of, metadata_stream_of,
     metadata_target, virtual_streams_of, with_truncate_before,
 };
 use crate::record::{decode_event, decode_header, encode_event, encoded_size};
@@ -280,6 +280,7 @@ impl Writer {
     ) -> Result<Vec<Planned>, AppendError> {
         // Changes of this transaction, kept apart until all of it passed.
         let mut local = Staged::new();
+        let streams_stream = system_stream_name(STREAMS_STREAM)?;
         let mut local_next_id = *next_stream_id;
         let mut outcomes = Vec::with_capacity(transaction.len());
         for request in transaction {
@@ -323,6 +324,8 @@ impl Writer {
                 StreamEntry::new(local_next_id - 1)
             });
             let first_revision = entry.next_revision;
+            let category = request.stream.category();
+            let mut link_names: Vec<(&str, Vec<StreamName>)> = Vec::new();
             let mut offsets = Vec::with_capacity(request.events.len());
             let mut links = Vec::new();
             for (index, event) in request.events.iter().enumerate() {
@@ -342,14 +345,33 @@ impl Writer {
                     apply(&mut target_entry, retention);
                     local.insert(target, target_entry);
                 }
-                let category = request.stream.category();
-                for link in virtual_streams_of(request.stream.as_str(), category, &event.event_type, revision) {
-                    // A name too long to be a stream (a huge event type) gets no link.
-                    let Ok(link) = StreamName::new(&link) else { continue };
-                    let mut link_entry = self.entry_or_new(&link, &local, staged, snapshot, &mut local_next_id)?;
+                // `$ce-`/`$et-` names are made once per event type of the
+                // request, not once per event.
+                let index = match link_names.iter().position(|(event_type, _)| *event_type == event.event_type) {
+                    Some(index) => index,
+                    None => {
+                        let names = virtual_streams_of(request.stream.as_str(), category, &event.event_type, 1)
+                            .iter()
+                            // A name too long to be a stream (a huge event type) gets no link.
+                            .filter_map(|link| StreamName::new(link).ok())
+                            .collect::<Vec<_>>();
+                        link_names.push((event.event_type.as_str(), names));
+                        link_names.len() - 1
+                    }
+                };
+                let names = link_names.get(index).map(|(_, names)| names.as_slice()).unwrap_or_default();
+                let first_of_a_linked_stream = revision == 0 && !request.stream.as_str().starts_with('$');
+                let streams = first_of_a_linked_stream.then_some(&streams_stream);
+                for link in names.iter().chain(streams) {
+                    let link_entry = match local.get_mut(link) {
+                        Some(link_entry) => link_entry,
+                        None => {
+                            let link_entry = self.entry_or_new(link, &local, staged, snapshot, &mut local_next_id)?;
+                            local.entry(link.clone()).or_insert(link_entry)
+                        }
+                    };
                     links.push((link_entry.id, link_entry.next_revision, offset));
                     link_entry.next_revision += 1;
-                    local.insert(link, link_entry);
                 }
             }
             outcomes.push(Planned::Write { stream_id: entry.id, first_revision, offsets, links });
