@@ -20,6 +20,8 @@ pub(crate) const PAGE_EVENTS: usize = 512;
 /// Frames scanned per page of a filtered `$all` read, matching or not, so
 /// that a page returns promptly even when little matches.
 pub(crate) const PAGE_SCANNED_FRAMES: usize = 4096;
+/// Frames of a stream read per call of the log reader.
+const FRAMES_PER_READ: usize = 16;
 /// Event bytes per page: with large events a page ends before
 /// `PAGE_EVENTS`, so a page's memory stays bounded either way.
 pub(crate) const PAGE_BYTES: usize = 4 * 1024 * 1024;
@@ -101,13 +103,22 @@ pub(crate) fn stream_page(
     let mut events = Vec::with_capacity(positions.len());
     let mut bytes = 0;
     let mut last_revision = None;
-    for (revision, position) in positions {
+    // A few frames per read call: nearby frames share a system call, and the
+    // page still stops soon after `PAGE_BYTES`, whatever the event sizes.
+    let mut frames = Vec::new().into_iter();
+    for (number, (revision, position)) in positions.iter().copied().enumerate() {
         if bytes >= PAGE_BYTES {
             more = true;
             break;
         }
+        if number % FRAMES_PER_READ == 0 {
+            let group = positions.get(number..).unwrap_or_default().iter().take(FRAMES_PER_READ);
+            let wanted: Vec<u64> = group.map(|(_, position)| *position).collect();
+            frames =
+                shared.reader.read_frames_exact(&wanted, u64::MAX).map_err(|error| storage_error(&error))?.into_iter();
+        }
+        let frame = frames.next().flatten();
         last_revision = Some(revision);
-        let frame = shared.reader.read_frame_exact(position, u64::MAX).map_err(|error| storage_error(&error))?;
         let event = frame.as_ref().map(decode).transpose()?.flatten();
         match event {
             Some(target) if linking => events.push(link_event(stream, revision, &target)),

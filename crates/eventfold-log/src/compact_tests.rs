@@ -301,6 +301,14 @@ proptest! {
             .map(|(p, payload, _)| (*p, payload.clone()))
             .collect();
         prop_assert_eq!(forward(&reader, end), expected.clone());
+        // Many frames at once, in any order, read as each would be alone.
+        let mut wanted: Vec<u64> = written.iter().map(|(position, _, _)| *position).collect();
+        wanted.reverse();
+        wanted.push(end + 1);
+        let together = reader.read_frames_exact(&wanted, end).expect("read together");
+        let alone: Vec<_> =
+            wanted.iter().map(|position| reader.read_frame_exact(*position, end).expect("read alone")).collect();
+        prop_assert_eq!(together, alone);
         let mut reversed = expected.clone();
         reversed.reverse();
         prop_assert_eq!(backward(&reader, end), reversed);

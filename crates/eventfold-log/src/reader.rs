@@ -15,6 +15,8 @@ use crate::segment::{Segment, SegmentMap};
 const SCAN_CHUNK_BYTES: u64 = 256 * 1024;
 /// Bytes read speculatively for one random frame read: most frames fit.
 const SINGLE_READ_BYTES: u64 = 4096;
+/// Frames at most this far apart are read together by `read_frames_exact`.
+const CLUSTER_READ_BYTES: u64 = 128 * 1024;
 
 /// A verified frame read from the log.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -108,6 +110,66 @@ impl LogReader {
             return Ok(None);
         }
         Ok(self.read_frame(position, end)?.filter(|frame| frame.position == position))
+    }
+
+    /// The frames at exactly `positions` (each as [`Self::read_frame_exact`]
+    /// would read it), in the same order. Frames that lie close together in
+    /// one segment are read with one system call: a stream's events are
+    /// often near each other in the log.
+    pub fn read_frames_exact(&self, positions: &[u64], end: u64) -> Result<Vec<Option<Frame>>, LogError> {
+        let mut order: Vec<usize> = (0..positions.len()).collect();
+        order.sort_by_key(|index| positions.get(*index).copied().unwrap_or(0));
+        let mut frames = vec![None; positions.len()];
+        let mut chunk = Chunk::default();
+        for (rank, index) in order.iter().enumerate() {
+            let Some(&position) = positions.get(*index) else { continue };
+            if position >= end {
+                continue;
+            }
+            let Some(segment) = self.segments.containing(position) else { continue };
+            let Ok((found, offset)) = segment.locate(position) else { continue };
+            if found != position {
+                // Removed by compaction, or not a frame position at all.
+                if segment.lost(position) {
+                    continue;
+                }
+                if let Some(slot) = frames.get_mut(*index) {
+                    *slot = self.read_frame_exact(position, end)?;
+                }
+                continue;
+            }
+            let frame = match chunk.frame_at(&segment, offset) {
+                Some(frame) => Some(frame),
+                None => {
+                    // Read up to the furthest later position within reach.
+                    let reach = order
+                        .get(rank + 1..)
+                        .unwrap_or_default()
+                        .iter()
+                        .filter_map(|later| positions.get(*later).copied())
+                        .take_while(|later| later - position < CLUSTER_READ_BYTES)
+                        .last()
+                        .map_or(0, |later| later - position);
+                    let want = (reach + SINGLE_READ_BYTES).min(segment.readable_bytes(offset, end));
+                    chunk = Chunk {
+                        segment: Some(Arc::clone(&segment)),
+                        offset,
+                        bytes: read_at_most(&segment, offset, want)?,
+                    };
+                    chunk.frame_at(&segment, offset)
+                }
+            };
+            let frame = match frame {
+                Some(frame) => Some(frame),
+                // Larger than the chunk, or damaged: the single-frame path
+                // reads it whole or reports what is wrong.
+                None => self.read_frame_exact(position, end)?,
+            };
+            if let Some(slot) = frames.get_mut(*index) {
+                *slot = frame;
+            }
+        }
+        Ok(frames)
     }
 
     /// Frames from `from` (a frame position, or a header position such as 0)

@@ -388,3 +388,26 @@ fn work_done_while_syncing_sees_the_batch_start_and_the_batch_is_durable_after()
     assert_eq!(report.end, end);
     assert_eq!(read_all_forward(&reader, end).len(), before.len() + 1);
 }
+
+#[test]
+fn frames_read_together_equal_frames_read_alone_whatever_their_size() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut big = config(dir.path());
+    big.segment_bytes_max = 4 * 1024 * 1024;
+    let (mut writer, reader, _) = open(&big, 0).expect("open");
+    let mut transactions = payloads(40, 100);
+    transactions.insert(10, vec![vec![7u8; 300_000]]);
+    transactions.insert(30, vec![vec![8u8; 5_000]]);
+    let written = write_transactions(&mut writer, &transactions);
+    let end = writer.end();
+    let mut wanted: Vec<u64> = written.iter().map(|(position, _)| *position).step_by(3).collect();
+    wanted.extend(written.iter().rev().map(|(position, _)| *position));
+    let together = reader.read_frames_exact(&wanted, end).expect("read together");
+    let payloads: Vec<Option<Vec<u8>>> =
+        together.into_iter().map(|frame| frame.map(|frame| frame.payload.to_vec())).collect();
+    let expected: Vec<Option<Vec<u8>>> = wanted
+        .iter()
+        .map(|position| written.iter().find(|(at, _)| at == position).map(|(_, payload)| payload.clone()))
+        .collect();
+    assert_eq!(payloads, expected);
+}
