@@ -108,7 +108,8 @@ fn reads_run_warm_and_cold() {
 
 #[test]
 fn catch_up_live_and_fan_out_run_on_engine_and_grpc() {
-    for workload in [&["catchup"][..], &["live"], &["fanout", "--subscribers", "3"]] {
+    for workload in [&["catchup"][..], &["live"], &["fanout", "--subscribers", "3"], &["lagging", "--subscribers", "3"]]
+    {
         let report = bench(&[workload, &ALL_TARGETS].concat());
         check_workload(&report, workload[0], &["engine", "grpc", "postgres"], "events_per_second");
         // Subscriptions are not a plain table's to offer.
@@ -127,4 +128,14 @@ fn disk_and_restart_run_on_the_engine_side() {
     assert!(preallocated["results"][0]["events_per_second"].as_f64().is_some_and(|rate| rate > 0.0), "{preallocated}");
     let restart = bench(&["restart"]);
     assert!(restart["results"][0]["open_seconds"].as_f64().is_some(), "{restart}");
+}
+
+#[test]
+fn lagging_subscribers_report_the_memory_of_the_serving_process() {
+    let report = bench(&["lagging", "--subscribers", "2", "--target", "engine", "--target", "grpc"]);
+    for result in report["results"].as_array().expect("results") {
+        for key in ["rss_bytes_with_stalled_subscribers", "rss_bytes_highest_while_writing", "data_bytes_written"] {
+            assert!(result[key].as_u64().is_some_and(|value| value > 0), "{key}: {result}");
+        }
+    }
 }

@@ -57,6 +57,11 @@ fn cases() -> Vec<Case> {
         Case { name: "live, 1 subscriber", workload: Workload::Live, targets: live },
         Case { name: "fan-out, 8 subscribers", workload: Workload::Fanout { subscribers: 8 }, targets: live },
         Case { name: "fan-out, 64 subscribers", workload: Workload::Fanout { subscribers: 64 }, targets: live },
+        Case {
+            name: "lagging, 64 stalled subscribers",
+            workload: Workload::Lagging { subscribers: 64 },
+            targets: live,
+        },
         Case { name: "restart", workload: Workload::Restart, targets: &[Engine] },
     ]
 }
@@ -165,7 +170,12 @@ fn markdown(document: &Value) -> String {
     }
     let _ = writeln!(text, "\nCells: events/s, then p50 / p99 latency in µs where there is one.");
     let _ = writeln!(text, "Reads: `$all` warm events/s (one stream warm in brackets).");
-    let _ = writeln!(text, "Restart: seconds to reopen (seconds rebuilding the index from the log).\n");
+    let _ = writeln!(text, "Restart: seconds to reopen (seconds rebuilding the index from the log).");
+    let _ = writeln!(
+        text,
+        "Lagging: resident memory of the serving process once 64 subscribers stopped reading, and at most \
+         while one writer went on.\n"
+    );
     let _ = writeln!(text, "| ratio | value |");
     let _ = writeln!(text, "|---|---|");
     if let Some(ratios) = document["ratio"].as_object() {
@@ -188,6 +198,17 @@ fn cell(result: &Value) -> String {
     if let Some(all) = result["all_warm_events_per_second"].as_f64() {
         let stream = result["stream_warm_events_per_second"].as_f64().unwrap_or(0.0);
         return format!("{} ({})", thousands(all), thousands(stream));
+    }
+    if let (Some(stalled), Some(highest)) =
+        (result["rss_bytes_with_stalled_subscribers"].as_f64(), result["rss_bytes_highest_while_writing"].as_f64())
+    {
+        let written = result["data_bytes_written"].as_f64().unwrap_or(0.0);
+        return format!(
+            "RSS {:.0} → {:.0} MB while {:.0} MB were written",
+            stalled / 1e6,
+            highest / 1e6,
+            written / 1e6
+        );
     }
     let mut text = result["events_per_second"].as_f64().map(thousands).unwrap_or_default();
     if let (Some(p50), Some(p99)) = (result["latency"]["p50_us"].as_f64(), result["latency"]["p99_us"].as_f64()) {

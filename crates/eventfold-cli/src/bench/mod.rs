@@ -12,6 +12,7 @@ mod contended;
 mod fanout;
 mod fsync;
 mod grpc_client;
+mod lagging;
 mod pg_client;
 mod pg_server;
 mod progress;
@@ -86,6 +87,12 @@ enum Workload {
         #[arg(long, default_value_t = 8)]
         subscribers: usize,
     },
+    /// Subscribers that stop reading while one writer goes on: memory of
+    /// the serving process must stay flat.
+    Lagging {
+        #[arg(long, default_value_t = 64)]
+        subscribers: usize,
+    },
     /// Time to reopen an engine database holding `--events` events.
     Restart,
     /// The standard matrix against every target; writes
@@ -106,6 +113,7 @@ impl Workload {
             Workload::Catchup => "catchup",
             Workload::Live => "live",
             Workload::Fanout { .. } => "fanout",
+            Workload::Lagging { .. } => "lagging",
             Workload::Restart => "restart",
             Workload::Compare { .. } => "compare",
         }
@@ -121,7 +129,9 @@ impl Workload {
                 json!({ "writers": writers, "events_per_append": events_per_append })
             }
             Workload::Contended { writers } => json!({ "writers": writers, "events_per_append": 1 }),
-            Workload::Fanout { subscribers } => json!({ "subscribers": subscribers }),
+            Workload::Fanout { subscribers } | Workload::Lagging { subscribers } => {
+                json!({ "subscribers": subscribers })
+            }
             Workload::Live => json!({ "subscribers": 1 }),
             Workload::Read | Workload::Catchup | Workload::Restart | Workload::Compare { .. } => json!({}),
         };
@@ -137,7 +147,9 @@ impl Workload {
     fn supports(&self, kind: TargetKind) -> bool {
         match self {
             Workload::Append { .. } | Workload::Contended { .. } | Workload::Read => true,
-            Workload::Catchup | Workload::Live | Workload::Fanout { .. } => kind != TargetKind::Postgres,
+            Workload::Catchup | Workload::Live | Workload::Fanout { .. } | Workload::Lagging { .. } => {
+                kind != TargetKind::Postgres
+            }
             Workload::Fsync { .. } | Workload::Restart | Workload::Compare { .. } => kind == TargetKind::Engine,
         }
     }
@@ -217,6 +229,9 @@ async fn measure(workload: &Workload, kind: TargetKind, settings: &Settings) -> 
         Workload::Live => on_target(kind, settings, 8, |target| fanout::run(target, 1, duration)).await,
         Workload::Fanout { subscribers } => {
             on_target(kind, settings, 8, |target| fanout::run(target, subscribers, duration)).await
+        }
+        Workload::Lagging { subscribers } => {
+            on_target(kind, settings, 8, |target| lagging::run(target, subscribers, duration)).await
         }
         Workload::Compare { .. } => anyhow::bail!("compare is not a single measurement"),
     }

@@ -61,10 +61,18 @@ pub fn directory_bytes(dir: &std::path::Path) -> u64 {
 /// Peak resident set size of a process (this one for `"self"`), from
 /// `VmHWM` in /proc: the most memory it has held at once.
 pub fn peak_rss_bytes(pid: &str) -> Option<u64> {
+    status_kilobytes(pid, "VmHWM:").map(|kilobytes| kilobytes * 1024)
+}
+
+/// Resident set size of a process now (`VmRSS`).
+pub fn rss_bytes(pid: &str) -> Option<u64> {
+    status_kilobytes(pid, "VmRSS:").map(|kilobytes| kilobytes * 1024)
+}
+
+fn status_kilobytes(pid: &str, field: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
-    let kilobytes: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kilobytes * 1024)
+    let line = status.lines().find(|line| line.starts_with(field))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// `numerator / denominator`, or null when there is nothing to divide by,

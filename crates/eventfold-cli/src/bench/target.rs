@@ -20,7 +20,7 @@ use super::child_server::ChildServer;
 use super::grpc_client::GrpcClient;
 use super::pg_client::PgClients;
 use super::pg_server::{self, PgServer};
-use super::stats::{directory_bytes, peak_rss_bytes};
+use super::stats::{directory_bytes, peak_rss_bytes, rss_bytes};
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug, clap::ValueEnum)]
 pub enum TargetKind {
@@ -77,7 +77,7 @@ pub struct Target {
 enum Backend {
     Engine { engine: Engine, db: tempfile::TempDir },
     // Fields drop in order: the client before the server it talks to.
-    Grpc { client: GrpcClient, server: Option<ChildServer>, db: Option<tempfile::TempDir> },
+    Grpc { client: GrpcClient, url: String, server: Option<ChildServer>, db: Option<tempfile::TempDir> },
     Postgres { clients: PgClients, server: Option<PgServer> },
 }
 
@@ -105,12 +105,15 @@ impl Target {
                 Backend::Engine { engine, db }
             }
             TargetKind::Grpc => match &options.server_url {
-                Some(url) => Backend::Grpc { client: GrpcClient::connect(url).await?, server: None, db: None },
+                Some(url) => {
+                    Backend::Grpc { client: GrpcClient::connect(url).await?, url: url.clone(), server: None, db: None }
+                }
                 None => {
                     let db = tempfile::tempdir_in(scratch).context("creating the database directory")?;
                     let server = tokio::task::block_in_place(|| ChildServer::start(db.path()))?;
-                    let client = GrpcClient::connect(&server.url()).await?;
-                    Backend::Grpc { client, server: Some(server), db: Some(db) }
+                    let url = server.url();
+                    let client = GrpcClient::connect(&url).await?;
+                    Backend::Grpc { client, url, server: Some(server), db: Some(db) }
                 }
             },
             TargetKind::Postgres => {
@@ -189,6 +192,16 @@ impl Target {
     }
 
     /// A catch-up subscription from the start of a stream or of `$all`.
+    /// As [`Self::subscribe`], over a connection of its own for gRPC: an
+    /// HTTP/2 connection's flow-control window is shared by its calls, so a
+    /// subscription its reader stops polling would stall the others.
+    pub async fn subscribe_apart(&self, stream: Option<&str>) -> anyhow::Result<DeliveryStream> {
+        match &self.backend {
+            Backend::Grpc { url, .. } => GrpcClient::connect(url).await?.subscribe(stream).await,
+            _ => self.subscribe(stream).await,
+        }
+    }
+
     pub async fn subscribe(&self, stream: Option<&str>) -> anyhow::Result<DeliveryStream> {
         match &self.backend {
             Backend::Engine { engine, .. } => {
@@ -261,6 +274,16 @@ impl Target {
                 let postmaster = server.as_ref()?.postmaster_pid()?;
                 Some(process_tree(postmaster).iter().filter_map(|pid| peak_rss_bytes(&pid.to_string())).sum())
             }
+        }
+    }
+
+    /// Resident memory of the process serving the target now (engine and
+    /// gRPC targets).
+    pub fn rss_bytes(&self) -> Option<u64> {
+        match &self.backend {
+            Backend::Engine { .. } => rss_bytes("self"),
+            Backend::Grpc { server, .. } => server.as_ref().and_then(|server| rss_bytes(&server.pid().to_string())),
+            Backend::Postgres { .. } => None,
         }
     }
 
