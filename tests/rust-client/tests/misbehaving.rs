@@ -242,9 +242,14 @@ async fn unread_subscriptions_do_not_stall_others() {
     const EVENTS: usize = 20_000;
     let mut server = Server::start().await;
     let writer = server.client();
-    // The stuck subscribers share one client (one HTTP/2 connection); the
-    // well-behaved one has its own.
+    // The stuck readers share connections, two to a client (one HTTP/2
+    // connection each); the well-behaved client has its own. Two, not four:
+    // a connection's flow-control window is shared by its calls, and the
+    // client grants each call a large part of it, so more unread calls would
+    // starve each other's first messages on that connection (the client's
+    // limit, whatever the server does) and make the setup below racy.
     let stuck_client = server.client();
+    let stuck_client_2 = server.client();
     let big = unique_stream("big");
 
     // A live subscriber to $all that stops reading before a flood.
@@ -267,15 +272,16 @@ async fn unread_subscriptions_do_not_stall_others() {
         .subscribe_to_stream(big.as_str(), &SubscribeToStreamOptions::default().start_from(StreamPosition::Start))
         .await;
     let mut stuck_all =
-        stuck_client.subscribe_to_all(&SubscribeToAllOptions::default().position(StreamPosition::Start)).await;
+        stuck_client_2.subscribe_to_all(&SubscribeToAllOptions::default().position(StreamPosition::Start)).await;
     for subscription in [&mut stuck_stream, &mut stuck_all] {
         let first = within(OP, "subscription confirmation", subscription.next_subscription_event()).await.unwrap();
         assert!(matches!(first, SubscriptionEvent::Confirmed(_)), "first message {first:?}");
     }
     // A plain read of the whole stream, one event taken.
-    let mut stuck_read = within(OP, "big read", stuck_client.read_stream(big.as_str(), &ReadStreamOptions::default()))
-        .await
-        .expect("big read");
+    let mut stuck_read =
+        within(OP, "big read", stuck_client_2.read_stream(big.as_str(), &ReadStreamOptions::default()))
+            .await
+            .expect("big read");
     within(OP, "first event of the big read", stuck_read.next()).await.unwrap().expect("an event");
 
     // Meanwhile, others are served promptly.
