@@ -421,7 +421,9 @@ impl EventStore for Engine {
     }
 
     async fn start_scavenge(&self, options: ScavengeOptions) -> Result<ScavengeStatus, ScavengeError> {
-        if self.inner.commands.is_none() {
+        // Once the writer has stopped, so has the engine: nothing may rewrite
+        // its segments any more.
+        if self.inner.commands.as_ref().is_none_or(mpsc::Sender::is_closed) {
             return Err(ScavengeError::Storage(closed()));
         }
         self.inner.scavenges.start(Arc::clone(&self.inner.shared), options)

@@ -248,9 +248,11 @@ async fn one_scavenge_at_a_time_and_stop_means_stop() {
     assert!(stopped.segments_done < stopped.segments_total, "{stopped:?}");
     assert_eq!(engine.stop_scavenge(&running.id).await, Err(ScavengeError::NotFound { id: running.id.clone() }));
     // A new one may start once the last has ended, and a shutdown stops it.
-    let again = engine.start_scavenge(slow).await.expect("start again");
+    let again = engine.start_scavenge(slow.clone()).await.expect("start again");
     assert_ne!(again.id, running.id);
     engine.shutdown().await;
+    let closed = engine.start_scavenge(slow).await;
+    assert!(matches!(closed, Err(ScavengeError::Storage(_))), "a stopped engine starts no scavenge: {closed:?}");
     drop(engine);
     let engine = Engine::open(config(dir.path(), 8 * 1024)).expect("reopen");
     for index in [0, 39] {
