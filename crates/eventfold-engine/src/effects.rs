@@ -131,14 +131,26 @@ pub fn is_virtual_stream(stream: &str) -> bool {
 /// The virtual streams an event is linked into. Events of system (`$`)
 /// streams are not linked.
 pub fn virtual_streams_of(stream: &str, category: &str, event_type: &str, revision: u64) -> Vec<String> {
-    if stream.starts_with('$') {
-        return Vec::new();
-    }
-    let mut links = vec![format!("{CATEGORY_PREFIX}{category}"), format!("{EVENT_TYPE_PREFIX}{event_type}")];
-    if revision == 0 {
+    let mut links = category_and_type_links(stream, category, event_type);
+    if links_first_event(stream, revision) {
         links.push(STREAMS_STREAM.to_owned());
     }
     links
+}
+
+/// The `$ce-` and `$et-` streams an event of `stream` is linked into: the
+/// same for every event of one type in one stream.
+pub fn category_and_type_links(stream: &str, category: &str, event_type: &str) -> Vec<String> {
+    if stream.starts_with('$') {
+        return Vec::new();
+    }
+    vec![format!("{CATEGORY_PREFIX}{category}"), format!("{EVENT_TYPE_PREFIX}{event_type}")]
+}
+
+/// Whether the event at `revision` of `stream` is linked into `$streams`:
+/// the first event of every stream that is not a system stream.
+pub fn links_first_event(stream: &str, revision: u64) -> bool {
+    revision == 0 && !stream.starts_with('$')
 }
 
 /// Whether `event` belongs in the virtual stream `stream`.

@@ -106,12 +106,16 @@ impl Scavenges {
 
     pub fn stop(&self, id: &str) -> Result<ScavengeStatus, ScavengeError> {
         let current = self.current.lock().unwrap_or_else(|poison| poison.into_inner());
-        match current.as_ref() {
-            Some(run) if run.status().id == id && !run.status().state.is_finished() => {
+        let running = current.as_ref().filter(|run| {
+            let status = run.status();
+            status.id == id && !status.state.is_finished()
+        });
+        match running {
+            Some(run) => {
                 run.stop.store(true, Ordering::Release);
                 Ok(run.status())
             }
-            _ => Err(ScavengeError::NotFound { id: id.to_string() }),
+            None => Err(ScavengeError::NotFound { id: id.to_string() }),
         }
     }
 

@@ -83,10 +83,8 @@ impl Shared {
     /// Called by the writer after the batch is durable and indexed, before
     /// the batch is acknowledged or broadcast (the order subscriptions rely
     /// on to switch from history to live without a gap).
-    pub fn publish(&self, end: u64, head: u64, snapshot: Option<IndexSnapshot>) {
-        if let Some(snapshot) = snapshot {
-            *self.published.write().unwrap_or_else(|poison| poison.into_inner()) = Arc::new(snapshot);
-        }
+    pub fn publish(&self, end: u64, head: u64, snapshot: IndexSnapshot) {
+        *self.published.write().unwrap_or_else(|poison| poison.into_inner()) = Arc::new(snapshot);
         self.head.store(head, Ordering::Release);
         self.committed_end.store(end, Ordering::Release);
     }

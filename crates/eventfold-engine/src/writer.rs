@@ -21,8 +21,8 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::caches::{RecentEventIds, StreamCache, WrittenEvent};
 use crate::effects::{
-    Effect, METADATA_EVENT_TYPE, STREAMS_STREAM, TOMBSTONE_EVENT_TYPE, apply, apply_own, effect_of, metadata_stream_of,
-    metadata_target, virtual_streams_of, with_truncate_before,
+    Effect, METADATA_EVENT_TYPE, STREAMS_STREAM, TOMBSTONE_EVENT_TYPE, apply, apply_own, category_and_type_links,
+    effect_of, links_first_event, metadata_stream_of, metadata_target, with_truncate_before,
 };
 use crate::record::{decode_event, decode_header, encode_event, encoded_size};
 use crate::shared::{CommittedBatch, Shared};
@@ -284,10 +284,7 @@ impl Writer {
         let mut local_next_id = *next_stream_id;
         let mut outcomes = Vec::with_capacity(transaction.len());
         for request in transaction {
-            let entry = match local.get(&request.stream) {
-                Some(entry) => Some(*entry),
-                None => self.stream_state(&request.stream, staged, snapshot)?,
-            };
+            let entry = self.transaction_state(&request.stream, &local, staged, snapshot)?;
             if entry.is_some_and(|entry| entry.tombstoned) {
                 return Err(AppendError::StreamDeleted { stream: request.stream.clone() });
             }
@@ -295,10 +292,7 @@ impl Writer {
             // as in EventStoreDB; checked here so that a tombstone earlier in
             // the same batch counts too.
             if let Some(target) = metadata_target(request.stream.as_str()).and_then(|name| StreamName::new(name).ok()) {
-                let target_entry = match local.get(&target) {
-                    Some(entry) => Some(*entry),
-                    None => self.stream_state(&target, staged, snapshot)?,
-                };
+                let target_entry = self.transaction_state(&target, &local, staged, snapshot)?;
                 if target_entry.is_some_and(|entry| entry.tombstoned) {
                     return Err(AppendError::StreamDeleted { stream: request.stream.clone() });
                 }
@@ -350,7 +344,7 @@ impl Writer {
                 let index = match link_names.iter().position(|(event_type, _)| *event_type == event.event_type) {
                     Some(index) => index,
                     None => {
-                        let names = virtual_streams_of(request.stream.as_str(), category, &event.event_type, 1)
+                        let names = category_and_type_links(request.stream.as_str(), category, &event.event_type)
                             .iter()
                             // A name too long to be a stream (a huge event type) gets no link.
                             .filter_map(|link| StreamName::new(link).ok())
@@ -360,8 +354,7 @@ impl Writer {
                     }
                 };
                 let names = link_names.get(index).map(|(_, names)| names.as_slice()).unwrap_or_default();
-                let first_of_a_linked_stream = revision == 0 && !request.stream.as_str().starts_with('$');
-                let streams = first_of_a_linked_stream.then_some(&streams_stream);
+                let streams = links_first_event(request.stream.as_str(), revision).then_some(&streams_stream);
                 for link in names.iter().chain(streams) {
                     let link_entry = match local.get_mut(link) {
                         Some(link_entry) => link_entry,
@@ -394,13 +387,25 @@ impl Writer {
         snapshot: &mut Option<IndexSnapshot>,
         next_stream_id: &mut u64,
     ) -> Result<StreamEntry, AppendError> {
-        if let Some(entry) = local.get(stream) {
-            return Ok(*entry);
-        }
-        Ok(self.stream_state(stream, staged, snapshot)?.unwrap_or_else(|| {
+        Ok(self.transaction_state(stream, local, staged, snapshot)?.unwrap_or_else(|| {
             *next_stream_id += 1;
             StreamEntry::new(*next_stream_id - 1)
         }))
+    }
+
+    /// A stream's state as the transaction being planned sees it: its own
+    /// changes first, then the batch's, the cache and the index.
+    fn transaction_state(
+        &mut self,
+        stream: &StreamName,
+        local: &Staged,
+        staged: &Staged,
+        snapshot: &mut Option<IndexSnapshot>,
+    ) -> Result<Option<StreamEntry>, AppendError> {
+        match local.get(stream) {
+            Some(entry) => Ok(Some(*entry)),
+            None => self.stream_state(stream, staged, snapshot),
+        }
     }
 
     fn stream_state(
@@ -525,15 +530,15 @@ impl Writer {
     /// while the `fdatasync` runs (non-durably, and unseen by readers until
     /// the snapshot is published) when the batch is big enough to gain from
     /// it and the periodic durable index commit is not due: that one waits
-    /// for the log (IDX-2). Any failure after
-    /// the write began poisons the writer.
+    /// for the log (IDX-2). Any failure after the write began poisons the
+    /// writer.
     fn write_and_index(
         &mut self,
         batch: &FrameBatch,
         staged: &Staged,
         accepted: &[Accepted],
         next_stream_id: u64,
-    ) -> Result<(u64, Option<IndexSnapshot>), StorageError> {
+    ) -> Result<(u64, IndexSnapshot), StorageError> {
         let durable = self.last_index_flush.elapsed() >= self.config.index_flush_interval;
         let batch_bytes = batch.len_bytes() as u64;
         let index = &self.shared.index;
@@ -568,7 +573,7 @@ impl Writer {
                 if durable {
                     self.last_index_flush = Instant::now();
                 }
-                Ok((start, Some(snapshot)))
+                Ok((start, snapshot))
             }
             Err(error) => {
                 // The log holds the batch durably; the index will be rebuilt
@@ -584,7 +589,7 @@ impl Writer {
     fn acknowledge(
         &mut self,
         start: u64,
-        snapshot: Option<IndexSnapshot>,
+        snapshot: IndexSnapshot,
         staged: Staged,
         accepted: Vec<Accepted>,
         next_stream_id: u64,

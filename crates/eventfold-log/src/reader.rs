@@ -129,13 +129,8 @@ impl LogReader {
             let Some(segment) = self.segments.containing(position) else { continue };
             let Ok((found, offset)) = segment.locate(position) else { continue };
             if found != position {
-                // Removed by compaction, or not a frame position at all.
-                if segment.lost(position) {
-                    continue;
-                }
-                if let Some(slot) = frames.get_mut(*index) {
-                    *slot = self.read_frame_exact(position, end)?;
-                }
+                // Removed by compaction, or inside a segment header: no frame
+                // starts there.
                 continue;
             }
             let frame = match chunk.frame_at(&segment, offset) {
