@@ -5,50 +5,14 @@
 //! scripted HTTP server: the wait follows progress to the end, a failed
 //! scavenge fails the command, a running one is reported, not doubled.
 
+mod support;
+
 use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-struct Server {
-    child: Child,
-    address: SocketAddr,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start(db: &std::path::Path) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_eventfold"))
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .env("EVENTFOLD_DB", db)
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("spawn eventfold serve");
-    let stderr = child.stderr.take().expect("stderr is piped");
-    let (lines, log) = mpsc::channel();
-    std::thread::spawn(move || {
-        // Drain stderr for the server's whole life: a closed pipe would make
-        // its log writes fail once nobody listens for the address any more.
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = lines.send(line);
-        }
-    });
-    let address = loop {
-        let line = log.recv_timeout(Duration::from_secs(60)).expect("server logs its address within a minute");
-        if let Some(rest) = line.split("address=").nth(1) {
-            let address = rest.split_whitespace().next().expect("address value");
-            break address.parse().expect("a socket address");
-        }
-    };
-    Server { child, address }
-}
+use support::start;
 
 /// Runs `eventfold` with `args`, killed if it takes longer than `limit`.
 fn eventfold(args: &[&str], limit: Duration) -> Output {

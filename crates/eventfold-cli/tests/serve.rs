@@ -2,44 +2,14 @@
 //! directory, answers `GET /health` on the address it logs, and on SIGTERM
 //! stops cleanly (exit 0) so that the next start finds nothing to repair.
 
+mod support;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::process::Command;
 use std::time::Duration;
 
-struct Server {
-    child: Child,
-    address: SocketAddr,
-    log: mpsc::Receiver<String>,
-}
-
-fn start(db: &std::path::Path) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_eventfold"))
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .env("EVENTFOLD_DB", db)
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("spawn eventfold serve");
-    let stderr = child.stderr.take().expect("stderr is piped");
-    let (lines, log) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if lines.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let address = loop {
-        let line = log.recv_timeout(Duration::from_secs(60)).expect("server logs its address within a minute");
-        if let Some(rest) = line.split("address=").nth(1) {
-            let address = rest.split_whitespace().next().expect("address value");
-            break address.parse().expect("a socket address");
-        }
-    };
-    Server { child, address, log }
-}
+use support::{Server, logged_address, spawn_serve, start};
 
 fn get(address: SocketAddr, path: &str) -> String {
     let mut socket = TcpStream::connect(address).expect("connect");
@@ -86,19 +56,13 @@ fn serve_answers_health_and_stops_cleanly_on_sigterm() {
 #[test]
 fn serve_keeps_serving_when_nobody_reads_its_log_any_more() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_eventfold"))
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .env("EVENTFOLD_DB", dir.path())
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("spawn eventfold serve");
+    let mut child = spawn_serve(dir.path());
     let mut stderr = BufReader::new(child.stderr.take().expect("stderr is piped"));
     let address: SocketAddr = loop {
         let mut line = String::new();
         assert!(stderr.read_line(&mut line).expect("read the log") > 0, "server exited before serving");
-        if let Some(rest) = line.split("address=").nth(1) {
-            break rest.split_whitespace().next().expect("address value").parse().expect("a socket address");
+        if let Some(address) = logged_address(&line) {
+            break address;
         }
     };
     // The parent stops reading: every later log line meets a closed pipe.
