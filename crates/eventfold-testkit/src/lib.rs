@@ -1,6 +1,7 @@
 //! What the crash writer (`eventfold-crash-writer`) and the crash test share:
 //! the line protocol the writer reports its appends in, and the payload every
-//! probe event carries.
+//! probe event carries; and, for both crash tests, running a child until a
+//! SIGKILL and collecting the whole lines it printed (`run_until_killed`).
 //!
 //! The writer runs in its own process so that it can be killed with SIGKILL at
 //! any instant. All the parent ever learns from it is what reached the stdout
@@ -19,6 +20,11 @@
 
 use std::fmt;
 use std::str::FromStr;
+
+#[cfg(unix)]
+mod killed;
+#[cfg(unix)]
+pub use killed::{KilledOutput, run_until_killed};
 
 use eventfold_store::{ContentType, DEFAULT_MAX_APPEND_BYTES, EventId, Position, ProposedEvent, StreamName};
 use uuid::Uuid;

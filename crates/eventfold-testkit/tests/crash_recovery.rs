@@ -21,10 +21,8 @@
 #![cfg(unix)]
 
 use std::collections::{HashMap, HashSet};
-use std::io::{BufRead, BufReader};
-use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
-use std::process::{Child, ChildStdout, Command, Stdio};
+use std::process::Command;
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -35,7 +33,8 @@ use eventfold_store::{
     ReadStreamRequest, RecordedEvent, StreamName,
 };
 use eventfold_testkit::{
-    AcknowledgedAppend, AttemptedAppend, PROBE_EVENT_TYPE, WriterLine, probe_event, probe_payload,
+    AcknowledgedAppend, AttemptedAppend, KilledOutput, PROBE_EVENT_TYPE, WriterLine, probe_event, probe_payload,
+    run_until_killed,
 };
 use futures::TryStreamExt;
 use rand::Rng;
@@ -50,22 +49,9 @@ const CONCURRENT_WRITERS: usize = 8;
 /// kill: long enough for many batches, short enough for many cycles.
 const RUN_MILLISECONDS: std::ops::RangeInclusive<u64> = 30..=300;
 
-/// Starting the writer includes opening the engine, which replays the log
-/// written since the last durable index checkpoint; a writer that has not
-/// acknowledged anything after this is broken, not slow.
-const FIRST_ACK_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// A dead process's pipe reaches end-of-file at once; waiting longer means
-/// something else holds its write end.
-const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
-
 /// No cycle may take longer than this, so a hang anywhere (writer, engine
 /// open, recovery, reads) fails the test instead of stalling it.
 const CYCLE_DEADLINE: Duration = Duration::from_secs(90);
-
-/// The signal `Child::kill` sends on Unix; a writer that ended any other way
-/// stopped by itself, which is a failure of its own.
-const SIGKILL: i32 = 9;
 
 #[test]
 fn acknowledged_appends_survive_sigkill() {
@@ -165,109 +151,14 @@ fn run_cycles(cycles: u32, progress: &mpsc::Sender<u32>) -> Summary {
     summarize(&ledger, &store)
 }
 
-/// What one writer process printed before it died.
-struct WriterOutput {
-    lines: Vec<String>,
-    /// The kill landed in the middle of the last line's `write`.
-    cut_short: bool,
-}
-
-/// Kills the writer if a check panics while it runs, so that no writer
-/// outlives a failed test.
-struct KilledOnDrop(Child);
-
-impl Drop for KilledOnDrop {
-    fn drop(&mut self) {
-        // The writer is normally dead and reaped by now; then both fail and
-        // there is nothing left to do.
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn run_writer_until_killed(dir: &Path, run_for: Duration, cycle: u32) -> WriterOutput {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_eventfold-crash-writer"))
-        .arg(dir)
-        .arg(CONCURRENT_WRITERS.to_string())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn the crash writer");
-    let stdout = child.stdout.take().expect("the writer's stdout is piped");
-    let mut child = KilledOnDrop(child);
-    let (line_sender, lines) = mpsc::channel();
-    // Reading concurrently keeps the pipe from filling up and stalling the
-    // writer while it is supposed to be appending.
-    let reader = thread::spawn(move || forward_lines(stdout, &line_sender));
-
-    let mut received = Vec::new();
-    let first_ack_deadline = Instant::now() + FIRST_ACK_TIMEOUT;
-    while !received.iter().any(|line: &String| line.starts_with("ACK ")) {
-        let left = first_ack_deadline.saturating_duration_since(Instant::now());
-        match lines.recv_timeout(left) {
-            Ok(line) => received.push(line),
-            Err(RecvTimeoutError::Timeout) => {
-                panic!("cycle {cycle}: the crash writer acknowledged nothing within {FIRST_ACK_TIMEOUT:?}")
-            }
-            Err(RecvTimeoutError::Disconnected) => panic!(
-                "cycle {cycle}: the crash writer closed stdout before its first ACK (exit: {:?}); \
-                 its stderr is above",
-                child.0.wait()
-            ),
-        }
-    }
-    thread::sleep(run_for);
-    child.0.kill().expect("send SIGKILL to the crash writer");
-    let status = child.0.wait().expect("reap the crash writer");
-    assert_eq!(
-        status.signal(),
-        Some(SIGKILL),
-        "cycle {cycle}: the crash writer must die by SIGKILL, not stop by itself ({status}); its \
-         stderr is above"
-    );
-
-    let drain_deadline = Instant::now() + DRAIN_TIMEOUT;
-    loop {
-        let left = drain_deadline.saturating_duration_since(Instant::now());
-        match lines.recv_timeout(left) {
-            Ok(line) => received.push(line),
-            Err(RecvTimeoutError::Disconnected) => break,
-            Err(RecvTimeoutError::Timeout) => {
-                panic!("cycle {cycle}: the dead writer's stdout did not reach end-of-file")
-            }
-        }
-    }
-    let cut_short = match reader.join() {
-        Ok(cut_short) => cut_short,
-        Err(panic) => std::panic::resume_unwind(panic),
-    };
-    WriterOutput { lines: received, cut_short }
-}
-
-/// Sends every complete line; returns whether the output ended in the middle
-/// of a line, which only the kill can cause and which is then discarded.
-fn forward_lines(stdout: ChildStdout, lines: &mpsc::Sender<String>) -> bool {
-    let mut stdout = BufReader::new(stdout);
-    loop {
-        let mut line = Vec::new();
-        let read = stdout.read_until(b'\n', &mut line).expect("read the crash writer's stdout");
-        if read == 0 {
-            return false;
-        }
-        if line.pop() != Some(b'\n') {
-            return true;
-        }
-        let line = String::from_utf8(line).expect("the crash writer prints UTF-8");
-        if lines.send(line).is_err() {
-            // The cycle gave up on this writer (it has panicked); stop.
-            return false;
-        }
-    }
+fn run_writer_until_killed(dir: &Path, run_for: Duration, cycle: u32) -> KilledOutput {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_eventfold-crash-writer"));
+    command.arg(dir).arg(CONCURRENT_WRITERS.to_string());
+    run_until_killed(command, &format!("cycle {cycle}: the crash writer"), |line| line.starts_with("ACK "), run_for)
 }
 
 impl Ledger {
-    fn record(&mut self, output: &WriterOutput, cycle: u32) {
+    fn record(&mut self, output: &KilledOutput, cycle: u32) {
         // Every answer must echo a TRY of the same process, and answer it
         // once; otherwise the checks below would run on ids nobody tried.
         let mut unanswered: HashMap<EventId, usize> = HashMap::new();

@@ -14,39 +14,23 @@
 #![cfg(unix)]
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader};
-use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc::{self, RecvTimeoutError};
-use std::thread;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use eventfold_engine::{Engine, EngineConfig};
 use eventfold_store::{
     EventStore, ReadAllRequest, ReadError, ReadStreamRequest, RecordedEvent, ScavengeOptions, StreamName,
 };
-use eventfold_testkit::SCAVENGE_ROUND_EVENTS;
+use eventfold_testkit::{SCAVENGE_ROUND_EVENTS, run_until_killed};
 use futures::TryStreamExt;
 use rand::Rng;
 
 const DEFAULT_CYCLES: u32 = 8;
 const RUN_MILLISECONDS: std::ops::RangeInclusive<u64> = 200..=1200;
-const FIRST_LINE_TIMEOUT: Duration = Duration::from_secs(30);
-const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 const FINAL_SCAVENGE_TIMEOUT: Duration = Duration::from_secs(60);
 /// As the crasher's, so that the reopened engine sees the same segments.
 const SEGMENT_BYTES_MAX: u64 = 64 * 1024;
-const SIGKILL: i32 = 9;
-
-struct KilledOnDrop(Child);
-
-impl Drop for KilledOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 #[derive(Default)]
 struct Ledger {
@@ -77,7 +61,7 @@ fn a_kill_during_a_scavenge_loses_nothing_acknowledged() {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
     let mut ledger = Ledger::default();
     for cycle in 0..cycles {
-        let lines = run_until_killed(dir.path(), ledger.next_round, cycle);
+        let lines = run_crasher_until_killed(dir.path(), ledger.next_round, cycle);
         record(&mut ledger, &lines);
         let log = dir.path().join("log");
         let half_written = std::fs::read_dir(&log)
@@ -178,50 +162,11 @@ async fn read(engine: &Engine, stream: String) -> Result<Vec<RecordedEvent>, Rea
     engine.read_stream(ReadStreamRequest::forwards(name(stream))).await?.try_collect().await
 }
 
-fn run_until_killed(dir: &Path, first_round: u64, cycle: u32) -> Vec<String> {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_eventfold-scavenge-crasher"))
-        .arg(dir)
-        .arg(first_round.to_string())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn the scavenge crasher");
-    let stdout = child.stdout.take().expect("piped stdout");
-    let mut child = KilledOnDrop(child);
-    let (sender, receiver) = mpsc::channel();
-    let reader = thread::spawn(move || {
-        // Only whole lines count: the kill may cut the last one short
-        // ("KEPT 12" into "KEPT 1"), and a cut line claims nothing.
-        let mut stdout = BufReader::new(stdout);
-        let mut line = Vec::new();
-        while matches!(stdout.read_until(b'\n', &mut line), Ok(read) if read > 0) {
-            if line.last() != Some(&b'\n') {
-                break;
-            }
-            if sender.send(String::from_utf8_lossy(&line).trim_end().to_string()).is_err() {
-                break;
-            }
-            line.clear();
-        }
-    });
-    let mut lines = Vec::new();
-    match receiver.recv_timeout(FIRST_LINE_TIMEOUT) {
-        Ok(line) => lines.push(line),
-        Err(error) => panic!("cycle {cycle}: the crasher printed nothing ({error:?}, exit {:?})", child.0.try_wait()),
-    }
-    thread::sleep(Duration::from_millis(rand::rng().random_range(RUN_MILLISECONDS)));
-    child.0.kill().expect("SIGKILL the crasher");
-    let status = child.0.wait().expect("reap the crasher");
-    assert_eq!(status.signal(), Some(SIGKILL), "cycle {cycle}: the crasher stopped by itself ({status}); see stderr");
-    let deadline = Instant::now() + DRAIN_TIMEOUT;
-    loop {
-        match receiver.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-            Ok(line) => lines.push(line),
-            Err(RecvTimeoutError::Disconnected) => break,
-            Err(RecvTimeoutError::Timeout) => panic!("cycle {cycle}: the dead crasher's stdout stayed open"),
-        }
-    }
-    let _ = reader.join();
-    lines
+fn run_crasher_until_killed(dir: &Path, first_round: u64, cycle: u32) -> Vec<String> {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_eventfold-scavenge-crasher"));
+    command.arg(dir).arg(first_round.to_string());
+    let run_for = Duration::from_millis(rand::rng().random_range(RUN_MILLISECONDS));
+    // Only whole lines count: the kill may cut the last one short ("KEPT 12"
+    // into "KEPT 1"), and a cut line claims nothing.
+    run_until_killed(command, &format!("cycle {cycle}: the scavenge crasher"), |_| true, run_for).lines
 }
