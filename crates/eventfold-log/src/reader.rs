@@ -66,11 +66,10 @@ impl LogReader {
         self.segments.containing(position).is_some_and(|segment| segment.lost(position))
     }
 
-    /// True when some segment before `position` was compacted: a stream's
-    /// revisions read from the log may then have gaps where events were
-    /// scavenged.
-    pub fn compacted_before(&self, position: u64) -> bool {
-        self.segments.all().iter().any(|segment| segment.base < position && segment.is_compacted())
+    /// The base of the first compacted segment, if any: past it, a stream's
+    /// revisions read from the log may have gaps where events were scavenged.
+    pub fn first_compacted_base(&self) -> Option<u64> {
+        self.segments.all().iter().find(|segment| segment.is_compacted()).map(|segment| segment.base)
     }
 
     /// Reads the frame at `position`, or `None` at or past `end`. Bytes that
