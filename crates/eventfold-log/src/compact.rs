@@ -93,17 +93,21 @@ impl LogReader {
         base: u64,
         policy: &mut P,
     ) -> Result<CompactionOutcome, P::Error> {
-        let sealed = self.sealed_segments()?;
-        let Some(target) = sealed.iter().find(|segment| segment.base == base) else {
+        // Sealed: some segment follows it; its successor's base is its end.
+        let segments = self.segments().all();
+        let sealed = segments.windows(2).find_map(|pair| match pair {
+            [segment, next] if segment.base == base => Some((Arc::clone(segment), next.base)),
+            _ => None,
+        });
+        let Some((segment, end)) = sealed else {
             return Err(LogError::NotSealed { base }.into());
         };
-        let end = target.end;
-        let segment = self.segments().at_base(base).ok_or(LogError::NotSealed { base })?;
+        let file_bytes = segment.file.metadata().map_err(LogError::io("stat", &segment.path))?.len();
 
         // Pass 1 decides; pass 2 writes only when something goes, so a
         // segment with nothing to reclaim costs a read, never a rewrite.
         let mut decisions = Vec::new();
-        let mut outcome = CompactionOutcome { bytes_before: target.file_bytes, ..CompactionOutcome::default() };
+        let mut outcome = CompactionOutcome { bytes_before: file_bytes, ..CompactionOutcome::default() };
         for frame in self.scan_forward(base, end) {
             let frame = frame?;
             let keep = policy.keep(&frame)?;

@@ -152,12 +152,6 @@ impl SegmentMap {
         segments.range(..=position).next_back().map(|(_, segment)| Arc::clone(segment))
     }
 
-    /// The segment starting at `base`, if any.
-    pub fn at_base(&self, base: u64) -> Option<Arc<Segment>> {
-        let segments = self.segments.read().unwrap_or_else(|poison| poison.into_inner());
-        segments.get(&base).map(Arc::clone)
-    }
-
     /// Every segment, by base.
     pub fn all(&self) -> Vec<Arc<Segment>> {
         let segments = self.segments.read().unwrap_or_else(|poison| poison.into_inner());
