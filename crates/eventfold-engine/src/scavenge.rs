@@ -176,6 +176,7 @@ fn scavenge(shared: &Shared, run: &Run, options: &ScavengeOptions) -> Result<(),
     let sealed = shared.reader.sealed_segments()?;
     run.update(|status| status.segments_total = sealed.len() as u64);
     let mut pacer = Pacer::new(options.max_bytes_per_second);
+    let mut read_before = 0;
     for segment in sealed {
         if run.stop.load(Ordering::Acquire) {
             return Err(Abort::Stopped);
@@ -183,10 +184,12 @@ fn scavenge(shared: &Shared, run: &Run, options: &ScavengeOptions) -> Result<(),
         let snapshot = shared.snapshot();
         let mut policy = Policy { snapshot, streams: HashMap::new(), pacer: &mut pacer, run, unpublished: 0 };
         let outcome = shared.reader.compact_segment(segment.base, &mut policy)?;
-        let unpublished = policy.unpublished;
+        // Progress within a segment counts every paced byte, written ones
+        // too; once it is done, the count is the bytes it read.
+        read_before += outcome.bytes_read;
         run.update(|status| {
             status.segments_done += 1;
-            status.bytes_read += unpublished;
+            status.bytes_read = read_before;
             status.bytes_reclaimed += outcome.bytes_before.saturating_sub(outcome.bytes_after);
             status.events_kept += outcome.frames_kept;
             status.events_removed += outcome.frames_removed;
