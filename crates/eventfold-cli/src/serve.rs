@@ -1,9 +1,11 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use eventfold_engine::{Engine, EngineConfig};
+use eventfold_server::ConnectionLimits;
 use eventfold_store::EventStore;
 
 #[derive(clap::Args)]
@@ -17,6 +19,39 @@ pub struct ServeArgs {
     /// Largest append accepted, in bytes of event types, data and metadata.
     #[arg(long, env = "EVENTFOLD_MAX_APPEND_BYTES", default_value_t = eventfold_store::DEFAULT_MAX_APPEND_BYTES)]
     max_append_bytes: usize,
+    /// Connections served at once; more wait until one closes.
+    #[arg(long, env = "EVENTFOLD_MAX_CONNECTIONS", default_value_t = ConnectionLimits::default().max_connections)]
+    max_connections: usize,
+    /// Milliseconds a new connection has to send its first request's headers
+    /// (and an HTTP/1.1 connection each request's headers).
+    #[arg(long, env = "EVENTFOLD_REQUEST_HEADER_TIMEOUT_MS", default_value_t = millis(ConnectionLimits::default().request_header_timeout))]
+    request_header_timeout_ms: u64,
+    /// Milliseconds a connection may stay without any open request or
+    /// subscription before it is closed.
+    #[arg(long, env = "EVENTFOLD_IDLE_TIMEOUT_MS", default_value_t = millis(ConnectionLimits::default().idle_timeout))]
+    idle_timeout_ms: u64,
+    /// Milliseconds without a frame from an HTTP/2 peer before it is pinged.
+    #[arg(long, env = "EVENTFOLD_KEEP_ALIVE_INTERVAL", default_value_t = millis(ConnectionLimits::default().keep_alive_interval))]
+    keep_alive_interval: u64,
+    /// Milliseconds a ping may go unanswered before the connection is closed.
+    #[arg(long, env = "EVENTFOLD_KEEP_ALIVE_TIMEOUT", default_value_t = millis(ConnectionLimits::default().keep_alive_timeout))]
+    keep_alive_timeout: u64,
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+impl ServeArgs {
+    fn connection_limits(&self) -> ConnectionLimits {
+        ConnectionLimits {
+            max_connections: self.max_connections,
+            request_header_timeout: Duration::from_millis(self.request_header_timeout_ms),
+            idle_timeout: Duration::from_millis(self.idle_timeout_ms),
+            keep_alive_interval: Duration::from_millis(self.keep_alive_interval),
+            keep_alive_timeout: Duration::from_millis(self.keep_alive_timeout),
+        }
+    }
 }
 
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
@@ -25,6 +60,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    raise_open_files_limit();
     let mut config = EngineConfig::new(&args.db);
     config.max_append_bytes = args.max_append_bytes;
     let engine = tokio::task::spawn_blocking(move || Engine::open(config))
@@ -36,7 +72,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let address = listener.local_addr().context("reading the listening address")?;
     tracing::info!(%address, db = %args.db.display(), version = eventfold_server::VERSION, "eventfold is serving");
     let store: Arc<dyn EventStore> = Arc::new(engine.clone());
-    let options = eventfold_server::ServeOptions { max_append_bytes: args.max_append_bytes };
+    let options = eventfold_server::ServeOptions {
+        max_append_bytes: args.max_append_bytes,
+        connections: args.connection_limits(),
+    };
     let stop_accepting = Arc::new(tokio::sync::Notify::new());
     let server = eventfold_server::serve(store, listener, options, {
         let stop_accepting = Arc::clone(&stop_accepting);
@@ -96,5 +135,18 @@ async fn shutdown_signal() {
     tokio::select! {
         _ = interrupt => {}
         _ = terminate.recv() => {}
+    }
+}
+
+/// Raises the soft limit on open files to the hard limit: each connection
+/// takes a descriptor, and the writer needs some left to roll segments.
+fn raise_open_files_limit() {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let limit = getrlimit(Resource::Nofile);
+    if limit.current < limit.maximum {
+        let raised = rustix::process::Rlimit { current: limit.maximum, maximum: limit.maximum };
+        if let Err(error) = setrlimit(Resource::Nofile, raised) {
+            tracing::warn!(%error, "could not raise the limit on open files");
+        }
     }
 }

@@ -4,15 +4,16 @@
 //! so the same server runs on the embedded engine or on PostgreSQL.
 
 mod http;
+mod transport;
 
 use std::future::Future;
 use std::sync::Arc;
 
-use axum::serve::ListenerExt;
 use eventfold_store::EventStore;
 use tokio::net::TcpListener;
 
 pub use http::{ScavengeStatusBody, fallback, router};
+pub use transport::ConnectionLimits;
 
 /// What the adapters share: the store and facts about this server.
 #[derive(Clone)]
@@ -20,11 +21,18 @@ pub struct AppState {
     pub store: Arc<dyn EventStore>,
 }
 
-/// How the server presents itself.
+/// How the server presents itself and treats connections.
 #[derive(Clone, Debug)]
 pub struct ServeOptions {
     /// Largest append the store accepts; the gRPC face reports it.
     pub max_append_bytes: usize,
+    pub connections: ConnectionLimits,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        Self { max_append_bytes: eventfold_store::DEFAULT_MAX_APPEND_BYTES, connections: ConnectionLimits::default() }
+    }
 }
 
 /// Serves gRPC (HTTP/2, plaintext) and HTTP/1.1 on `listener` until
@@ -54,14 +62,7 @@ pub async fn serve(
         shutdown.await;
         stopping.shutdown().await;
     };
-    // Small responses (an append's ack, a live event) must leave at once,
-    // not wait for Nagle's algorithm to meet the peer's delayed ACK (~40 ms).
-    let listener = listener.tap_io(|connection| {
-        if let Err(error) = connection.set_nodelay(true) {
-            tracing::debug!(%error, "could not set TCP_NODELAY on a connection");
-        }
-    });
-    let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+    let served = transport::serve(listener, app, options.connections, shutdown).await;
     // Serving may also end on an error; the subsystem stops either way.
     persistent.shutdown().await;
     served

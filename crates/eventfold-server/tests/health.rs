@@ -26,7 +26,7 @@ async fn health_reports_status_version_and_last_position() {
     let address = listener.local_addr().expect("address");
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let store: Arc<dyn EventStore> = Arc::new(engine.clone());
-    let options = eventfold_server::ServeOptions { max_append_bytes: eventfold_store::DEFAULT_MAX_APPEND_BYTES };
+    let options = eventfold_server::ServeOptions::default();
     let server = tokio::spawn(eventfold_server::serve(store, listener, options, async {
         let _ = stopped.await;
     }));

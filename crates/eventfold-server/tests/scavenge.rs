@@ -181,7 +181,7 @@ async fn serve(scavenger: Option<Arc<FakeScavenger>>) -> Running {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let address = listener.local_addr().expect("address");
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let options = eventfold_server::ServeOptions { max_append_bytes: eventfold_store::DEFAULT_MAX_APPEND_BYTES };
+    let options = eventfold_server::ServeOptions::default();
     let server = tokio::spawn(eventfold_server::serve(store, listener, options, async {
         let _ = stopped.await;
     }));
