@@ -108,7 +108,8 @@ fn log_9_a_roll_without_a_file_descriptor_refuses_the_batch_and_a_later_roll_suc
 #[test]
 fn log_9_a_preallocation_without_space_refuses_the_batch_and_gives_the_space_back() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let config = LogConfig { segment_bytes_max: 1024 * 1024, preallocate_bytes: 128 * 1024, ..small_segments(dir.path()) };
+    let config =
+        LogConfig { segment_bytes_max: 1024 * 1024, preallocate_bytes: 128 * 1024, ..small_segments(dir.path()) };
     let (mut writer, reader, _) = open(&config, 0).expect("open");
     let mut written = Vec::new();
     for index in 0..3u8 {

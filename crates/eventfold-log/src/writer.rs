@@ -3,8 +3,8 @@ use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::format::SEGMENT_HEADER_BYTES;
 use crate::faults::{self, FaultPoint};
+use crate::format::SEGMENT_HEADER_BYTES;
 use crate::segment::{NewSegment, Segment, SegmentMap};
 use crate::sync::Syncer;
 use crate::{FrameBatch, LogError};
