@@ -10,8 +10,8 @@ use eventfold_log::LogError;
 use eventfold_store::{
     AllFrom, AppendError, AppendOutcome, AppendRequest, CurrentRevision, DeleteMode, DeleteOutcome, Direction,
     EventStore, EventStream, ExpectedRevision, Position, ReadAllRequest, ReadError, ReadStreamRequest, RevisionFrom,
-    ScavengeError, ScavengeOptions, ScavengeStatus, StorageError, StorageErrorKind, StreamName, SubscribeFrom,
-    SubscribeToAllRequest, SubscribeToStreamRequest, SubscriptionError, SubscriptionStream,
+    ScavengeError, ScavengeOptions, ScavengeStatus, StorageError, StorageErrorKind, StoreHealth, StreamName,
+    SubscribeFrom, SubscribeToAllRequest, SubscribeToStreamRequest, SubscriptionError, SubscriptionStream,
 };
 use tokio::sync::{mpsc, oneshot};
 
@@ -28,7 +28,7 @@ use crate::recovery::replay;
 use crate::scavenge::Scavenges;
 use crate::shared::Shared;
 use crate::subscription::{Subscription, Target};
-use crate::writer::{Command, Writer};
+use crate::writer::{Command, Writer, WriterHealth};
 use crate::{EngineConfig, storage_error};
 
 /// Why the engine could not open.
@@ -108,8 +108,9 @@ impl Engine {
             recent_ids: RecentEventIds::new(config.idempotency_window),
             next_stream_id: replayed.next_stream_id,
             last_index_flush: Instant::now(),
+            index_dirty: false,
             index_ahead_of_log: false,
-            poisoned: None,
+            health: WriterHealth::default(),
         };
         let writer = std::thread::Builder::new()
             .name("eventfold-writer".into())
@@ -161,6 +162,11 @@ impl Engine {
 
     pub fn config(&self) -> &EngineConfig {
         &self.inner.config
+    }
+
+    #[cfg(test)]
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.inner.shared
     }
 
     fn check_append(&self, requests: &[AppendRequest]) -> Result<(), AppendError> {
@@ -418,6 +424,10 @@ impl EventStore for Engine {
             0 => None,
             head => Some(Position(head)),
         }
+    }
+
+    fn health(&self) -> StoreHealth {
+        self.inner.shared.health()
     }
 
     async fn start_scavenge(&self, options: ScavengeOptions) -> Result<ScavengeStatus, ScavengeError> {

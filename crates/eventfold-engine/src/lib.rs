@@ -11,6 +11,8 @@ mod caches;
 mod config;
 mod effects;
 mod engine;
+#[cfg(test)]
+mod hooks;
 mod read;
 mod record;
 mod recovery;

@@ -3,7 +3,7 @@ use std::sync::{Arc, RwLock};
 
 use eventfold_index::{Index, IndexSnapshot};
 use eventfold_log::LogReader;
-use eventfold_store::RecordedEvent;
+use eventfold_store::{RecordedEvent, StoreHealth};
 use tokio::sync::broadcast;
 
 /// State shared by the writer thread and every reader. The writer is the only
@@ -23,6 +23,12 @@ pub(crate) struct Shared {
     /// The live feed. `None` once the writer stopped: dropping the sender
     /// ends every live subscription.
     live: RwLock<Option<broadcast::Sender<Arc<CommittedBatch>>>>,
+    /// Whether the writer takes writes, as the store reports it. Changed
+    /// only when the writer's state changes (`writer/health.rs`).
+    health: RwLock<StoreHealth>,
+    /// Pause points in the writer, for tests that force an interleaving.
+    #[cfg(test)]
+    pub hooks: crate::hooks::Hooks,
 }
 
 /// Events of one group commit, handed to live subscribers after the commit.
@@ -47,6 +53,9 @@ impl Shared {
             committed_end: AtomicU64::new(end),
             head: AtomicU64::new(head),
             live: RwLock::new(Some(live)),
+            health: RwLock::new(StoreHealth::Ok),
+            #[cfg(test)]
+            hooks: crate::hooks::Hooks::default(),
         }
     }
 
@@ -81,12 +90,22 @@ impl Shared {
     }
 
     /// Called by the writer after the batch is durable and indexed, before
-    /// the batch is acknowledged or broadcast (the order subscriptions rely
-    /// on to switch from history to live without a gap).
+    /// the batch is acknowledged, and before it decides whether to broadcast
+    /// it (the order subscriptions rely on to switch from history to live
+    /// without a gap: each registers for live batches before reading the
+    /// end).
     pub fn publish(&self, end: u64, head: u64, snapshot: IndexSnapshot) {
         *self.published.write().unwrap_or_else(|poison| poison.into_inner()) = Arc::new(snapshot);
         self.head.store(head, Ordering::Release);
         self.committed_end.store(end, Ordering::Release);
+    }
+
+    pub fn health(&self) -> StoreHealth {
+        self.health.read().unwrap_or_else(|poison| poison.into_inner()).clone()
+    }
+
+    pub fn set_health(&self, health: StoreHealth) {
+        *self.health.write().unwrap_or_else(|poison| poison.into_inner()) = health;
     }
 
     /// The index as of the last published batch: every entry in it is

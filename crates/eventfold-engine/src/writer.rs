@@ -15,7 +15,7 @@ use eventfold_index::{IndexSnapshot, IndexUpdate, StreamEntry};
 use eventfold_log::{FrameBatch, LogWriter};
 use eventfold_store::{
     AppendError, AppendOutcome, AppendRequest, ContentType, CurrentRevision, DeleteMode, DeleteOutcome, EventId,
-    ExpectedRevision, Position, ProposedEvent, RecordedEvent, StorageError, StorageErrorKind, StreamName, Timestamp,
+    ExpectedRevision, Position, ProposedEvent, StorageError, StorageErrorKind, StreamName, Timestamp,
 };
 use tokio::sync::{mpsc, oneshot};
 
@@ -25,8 +25,16 @@ use crate::effects::{
     effect_of, links_first_event, metadata_stream_of, metadata_target, with_truncate_before,
 };
 use crate::record::{decode_event, decode_header, encode_event, encoded_size};
-use crate::shared::{CommittedBatch, Shared};
+use crate::shared::Shared;
 use crate::{EngineConfig, storage_error};
+
+mod health;
+mod idle;
+mod live;
+#[cfg(test)]
+mod tests;
+
+pub(crate) use health::WriterHealth;
 
 pub(crate) type AppendReply = oneshot::Sender<Result<Vec<AppendOutcome>, AppendError>>;
 pub(crate) type DeleteReply = oneshot::Sender<Result<DeleteOutcome, AppendError>>;
@@ -77,9 +85,12 @@ pub(crate) struct Writer {
     pub recent_ids: RecentEventIds,
     pub next_stream_id: u64,
     pub last_index_flush: Instant,
+    /// Set while the index holds a commit made since `last_index_flush` that
+    /// is not durable: the writer then wakes to flush it (`idle.rs`).
+    pub index_dirty: bool,
     /// Set when a batch was indexed but its `fdatasync` failed.
     pub index_ahead_of_log: bool,
-    pub poisoned: Option<StorageError>,
+    pub health: WriterHealth,
 }
 
 /// An accepted transaction waiting for the batch to be written.
@@ -99,8 +110,17 @@ enum Planned {
 
 impl Writer {
     pub fn run(mut self, mut commands: mpsc::Receiver<Command>) {
+        let waiter = idle::Waiter::new();
         let mut appends = Vec::new();
-        while let Some(command) = commands.blocking_recv() {
+        loop {
+            let command = match waiter.next(&mut commands, self.wake_at()) {
+                idle::Next::Command(command) => command,
+                idle::Next::Closed => break,
+                idle::Next::Idle => {
+                    self.on_idle();
+                    continue;
+                }
+            };
             let mut shutdown = None;
             let mut estimated_bytes = 0;
             let mut next = Some(command);
@@ -141,6 +161,10 @@ impl Writer {
     }
 
     fn flush_index(&mut self) {
+        // Not retried before the next interval, even when it fails: the next
+        // durable commit or flush covers this one.
+        self.index_dirty = false;
+        self.last_index_flush = Instant::now();
         if self.index_ahead_of_log {
             tracing::warn!("the index holds a batch the log could not make durable; it is left to be rebuilt on start");
             return;
@@ -151,9 +175,9 @@ impl Writer {
     }
 
     fn commit(&mut self, appends: Vec<(Work, Reply)>) {
-        if let Some(poison) = &self.poisoned {
+        if let Some(refusal) = self.health.refusal(Instant::now()) {
             for (_, reply) in appends {
-                reply.fail(AppendError::Storage(poison.clone()));
+                reply.fail(AppendError::Storage(refusal.clone()));
             }
             return;
         }
@@ -530,8 +554,9 @@ impl Writer {
     /// while the `fdatasync` runs (non-durably, and unseen by readers until
     /// the snapshot is published) when the batch is big enough to gain from
     /// it and the periodic durable index commit is not due: that one waits
-    /// for the log (IDX-2). Any failure after the write began poisons the
-    /// writer.
+    /// for the log (IDX-2). A failure before anything was written refuses
+    /// the batch for a while (LOG-9); any failure after the write began
+    /// poisons the writer (`health.rs`).
     fn write_and_index(
         &mut self,
         batch: &FrameBatch,
@@ -558,31 +583,22 @@ impl Writer {
         let (start, indexed) = match written {
             Ok(written) => written,
             Err(error) => {
-                if self.log.is_poisoned() {
-                    self.poisoned = Some(StorageError::new(StorageErrorKind::Poisoned, error.to_string()));
-                    // An overlapped index update may hold this batch, which
-                    // never became durable: the index must not be flushed.
-                    self.index_ahead_of_log = overlap;
-                }
-                tracing::error!(%error, "log write failed");
-                return Err(storage_error(&error));
+                // An overlapped index update may hold this batch, which
+                // never became durable: the index must not be flushed.
+                self.index_ahead_of_log = self.log.is_poisoned() && overlap;
+                return Err(self.log_failed(&error, batch_bytes));
             }
         };
+        self.log_succeeded();
         match indexed {
             Ok(snapshot) => {
                 if durable {
                     self.last_index_flush = Instant::now();
                 }
+                self.index_dirty = !durable;
                 Ok((start, snapshot))
             }
-            Err(error) => {
-                // The log holds the batch durably; the index will be rebuilt
-                // from it on restart. Until then the writer cannot go on.
-                let poison = StorageError::new(StorageErrorKind::Poisoned, format!("index update failed: {error}"));
-                self.poisoned = Some(poison.clone());
-                tracing::error!(%error, "index update failed; writes stop until restart");
-                Err(poison)
-            }
+            Err(error) => Err(self.index_failed(error)),
         }
     }
 
@@ -599,8 +615,6 @@ impl Writer {
         for (name, entry) in staged {
             self.streams.insert(name, entry);
         }
-        let broadcasting = self.shared.has_live_subscribers();
-        let mut live_events = Vec::new();
         let mut head = self.shared.head();
         for accepted in &accepted {
             for (request, planned) in accepted.transaction.iter().zip(&accepted.outcomes) {
@@ -613,23 +627,19 @@ impl Writer {
                     head = head.max(position);
                     self.recent_ids
                         .insert(event.id, WrittenEvent { stream: request.stream.clone(), revision, position });
-                    if broadcasting {
-                        live_events.push(RecordedEvent {
-                            stream: request.stream.clone(),
-                            revision,
-                            position: Position(position),
-                            id: event.id,
-                            event_type: event.event_type.clone(),
-                            content_type: event.content_type,
-                            created,
-                            data: event.data.clone(),
-                            metadata: event.metadata.clone(),
-                        });
-                    }
                 }
             }
         }
+        #[cfg(test)]
+        self.shared.hooks.before_publish();
         self.shared.publish(self.log.end(), head, snapshot);
+        // Decided only now: a subscriber counted here gets the batch live,
+        // one that registers later reads it from storage, since it reads
+        // against the end just published. Decided before the publish, a
+        // subscriber registering in between would get it neither way. (Its
+        // registration and this count go through the channel's lock, so one
+        // of the two sees the other.)
+        let live = self.shared.has_live_subscribers().then(|| live::live_batch(start, &accepted, created));
         for accepted in accepted {
             let outcomes = accepted.outcomes.iter().map(|planned| match planned {
                 Planned::Done(outcome) => *outcome,
@@ -640,8 +650,8 @@ impl Writer {
             });
             accepted.reply.succeed(outcomes.collect());
         }
-        if broadcasting {
-            self.shared.broadcast(Arc::new(CommittedBatch { events: live_events }));
+        if let Some(batch) = live {
+            self.shared.broadcast(Arc::new(batch));
         }
     }
 }

@@ -71,13 +71,20 @@ pub fn maximum_append_size_exceeded(max_bytes: usize) -> Status {
     )
 }
 
-pub fn storage(error: &StorageError) -> Status {
-    let code = match error.kind {
-        StorageErrorKind::Closed => Code::Unavailable,
+/// The code of a storage failure, the same for every call that meets it
+/// (Append and BatchAppend alike): a full disk is `RESOURCE_EXHAUSTED`; a
+/// store that will take the call again later (a missing resource, a
+/// shutdown) is `UNAVAILABLE`, which clients may retry.
+pub fn storage_code(kind: StorageErrorKind) -> Code {
+    match kind {
         StorageErrorKind::DiskFull => Code::ResourceExhausted,
+        StorageErrorKind::Unavailable | StorageErrorKind::Closed => Code::Unavailable,
         _ => Code::Internal,
-    };
-    Status::new(code, error.to_string())
+    }
+}
+
+pub fn storage(error: &StorageError) -> Status {
+    Status::new(storage_code(error.kind), error.to_string())
 }
 
 pub fn append(error: &AppendError) -> Status {
@@ -158,5 +165,17 @@ mod tests {
         assert_eq!(scavenge(&ScavengeError::Unsupported).code(), Code::Unimplemented);
         let closed = ScavengeError::Storage(StorageError::new(StorageErrorKind::Closed, "closed"));
         assert_eq!(scavenge(&closed).code(), Code::Unavailable, "storage errors share the one mapping");
+    }
+
+    #[test]
+    fn transient_storage_errors_map_to_retryable_codes_with_their_cause() {
+        let full = AppendError::Storage(StorageError::new(StorageErrorKind::DiskFull, "preallocate: No space left"));
+        let status = append(&full);
+        assert_eq!(status.code(), Code::ResourceExhausted);
+        assert!(status.message().contains("No space left"), "{}", status.message());
+        let short = StorageError::new(StorageErrorKind::Unavailable, "create: Too many open files");
+        let status = append(&AppendError::Storage(short));
+        assert_eq!(status.code(), Code::Unavailable);
+        assert!(status.message().contains("Too many open files"), "{}", status.message());
     }
 }

@@ -1,4 +1,5 @@
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use redb::{Database, Durability, ReadTransaction, ReadableDatabase, ReadableTable, TableDefinition};
 
@@ -79,6 +80,11 @@ impl IndexUpdate {
 pub struct Index {
     database: Database,
     path: PathBuf,
+    /// Checkpoint of the last commit, durable or not.
+    committed_checkpoint: AtomicU64,
+    /// Checkpoint of the last commit made durable through this handle (or
+    /// found on open): what a crash now would roll the index back to.
+    durable_checkpoint: AtomicU64,
 }
 
 impl Index {
@@ -86,7 +92,12 @@ impl Index {
     /// version is an error; the engine answers by rebuilding it from the log.
     pub fn open(path: &Path) -> Result<Self, IndexError> {
         let database = Database::builder().set_cache_size(64 * 1024 * 1024).create(path)?;
-        let index = Self { database, path: path.to_path_buf() };
+        let index = Self {
+            database,
+            path: path.to_path_buf(),
+            committed_checkpoint: AtomicU64::new(0),
+            durable_checkpoint: AtomicU64::new(0),
+        };
         let transaction = index.database.begin_write()?;
         {
             let mut meta = transaction.open_table(META)?;
@@ -107,6 +118,9 @@ impl Index {
             transaction.open_table(STREAM_EVENTS)?;
         }
         transaction.commit()?;
+        let checkpoint = index.snapshot()?.checkpoint()?;
+        index.committed_checkpoint.store(checkpoint, Ordering::Relaxed);
+        index.durable_checkpoint.store(checkpoint, Ordering::Relaxed);
         Ok(index)
     }
 
@@ -143,6 +157,10 @@ impl Index {
             meta.insert(NEXT_STREAM_ID, update.next_stream_id)?;
         }
         transaction.commit()?;
+        self.committed_checkpoint.store(checkpoint, Ordering::Relaxed);
+        if durable {
+            self.durable_checkpoint.store(checkpoint, Ordering::Relaxed);
+        }
         Ok(())
     }
 
@@ -150,8 +168,16 @@ impl Index {
     pub fn flush(&self) -> Result<(), IndexError> {
         let mut transaction = self.database.begin_write()?;
         transaction.set_durability(Durability::Immediate)?;
+        let checkpoint = self.committed_checkpoint.load(Ordering::Relaxed);
         transaction.commit()?;
+        self.durable_checkpoint.store(checkpoint, Ordering::Relaxed);
         Ok(())
+    }
+
+    /// The checkpoint a crash now would leave the index at: that of the last
+    /// durable commit, which replay on the next start begins from.
+    pub fn durable_checkpoint(&self) -> u64 {
+        self.durable_checkpoint.load(Ordering::Relaxed)
     }
 
     /// A consistent view of the index as of now.

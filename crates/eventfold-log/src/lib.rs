@@ -19,6 +19,7 @@
 mod batch;
 mod compact;
 mod error;
+pub mod faults;
 mod format;
 mod reader;
 mod recovery;
@@ -39,5 +40,7 @@ pub use writer::LogWriter;
 
 #[cfg(test)]
 mod compact_tests;
+#[cfg(test)]
+mod fault_tests;
 #[cfg(test)]
 mod tests;

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
 use crate::LogError;
+use crate::faults::{self, FaultPoint};
 use crate::format::{SEGMENT_HEADER_BYTES, encode_segment_header};
 
 const SEGMENT_EXTENSION: &str = "evlog";
@@ -199,20 +200,84 @@ pub fn list_segments(dir: &Path) -> Result<Vec<(u64, PathBuf)>, LogError> {
 /// renamed into place, directory synced (LOG-4), so a crash never leaves a
 /// segment without a whole header.
 pub fn create_segment(dir: &Path, base: u64) -> Result<PathBuf, LogError> {
-    let path = segment_path(dir, base);
-    let temporary = path.with_extension("tmp");
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(&temporary)
-        .map_err(LogError::io("create", &temporary))?;
-    file.write_all(&encode_segment_header(base)).map_err(LogError::io("write", &temporary))?;
-    file.sync_all().map_err(LogError::io("fsync", &temporary))?;
-    fs::rename(&temporary, &path).map_err(LogError::io("rename", &path))?;
-    sync_directory(dir)?;
-    debug_assert_eq!(fs::metadata(&path).map(|m| m.len()).ok(), Some(SEGMENT_HEADER_BYTES));
-    Ok(path)
+    let segment = NewSegment::prepare(dir, base)?;
+    segment.rename_into_place()?;
+    segment.sync_directory()?;
+    Ok(segment.path)
+}
+
+/// A segment made ready for the writer but not yet in the directory. Every
+/// resource the writer needs from it (both file handles, the directory's
+/// handle for its fsync) is taken before the rename, so that running out of
+/// file descriptors or space leaves the log as it was, with no half-made
+/// segment in it: the roll can simply be tried again later.
+pub struct NewSegment {
+    pub path: PathBuf,
+    /// The handle appends go through.
+    pub append: File,
+    /// The handle readers share.
+    pub read: File,
+    temporary: PathBuf,
+    directory: File,
+}
+
+impl NewSegment {
+    /// Writes and syncs the header into a temporary file and opens the
+    /// handles. On failure the temporary file is removed again.
+    pub fn prepare(dir: &Path, base: u64) -> Result<Self, LogError> {
+        let path = segment_path(dir, base);
+        let temporary = path.with_extension("tmp");
+        faults::check(&temporary, FaultPoint::CreateSegment).map_err(LogError::io("create", &temporary))?;
+        let mut append = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&temporary)
+            .map_err(LogError::io("create", &temporary))?;
+        let rest = (|| {
+            append.write_all(&encode_segment_header(base)).map_err(LogError::io("write", &temporary))?;
+            // The file is not in the log yet: a failed sync here loses
+            // nothing the log holds, so it only refuses the roll.
+            append.sync_all().map_err(LogError::io("fsync", &temporary))?;
+            faults::check(&temporary, FaultPoint::OpenSegment).map_err(LogError::io("open", &temporary))?;
+            let read = append.try_clone().map_err(LogError::io("open", &temporary))?;
+            let directory = File::open(dir).map_err(LogError::io("open directory", dir))?;
+            Ok((read, directory))
+        })();
+        match rest {
+            Ok((read, directory)) => Ok(Self { path, append, read, temporary, directory }),
+            Err(error) => {
+                drop(append);
+                remove_leftover(&temporary);
+                Err(error)
+            }
+        }
+    }
+
+    /// Puts the segment in the directory. On failure it is not there and the
+    /// temporary file is removed: nothing changed.
+    pub fn rename_into_place(&self) -> Result<(), LogError> {
+        fs::rename(&self.temporary, &self.path).map_err(LogError::io("rename", &self.path)).inspect_err(|_| {
+            remove_leftover(&self.temporary);
+        })?;
+        debug_assert_eq!(fs::metadata(&self.path).map(|m| m.len()).ok(), Some(SEGMENT_HEADER_BYTES));
+        Ok(())
+    }
+
+    /// Makes the rename durable. A failure is a failed fsync (LOG-5).
+    pub fn sync_directory(&self) -> Result<(), LogError> {
+        let dir = self.path.parent().unwrap_or(Path::new("."));
+        self.directory.sync_all().map_err(LogError::io("fsync directory", dir))
+    }
+}
+
+/// Best effort: a leftover `.tmp` is harmless (the next roll truncates it,
+/// the next open removes it).
+fn remove_leftover(temporary: &Path) {
+    if let Err(error) = fs::remove_file(temporary) {
+        tracing::warn!(%error, path = %temporary.display(), "could not remove an unfinished segment");
+    }
 }
 
 pub fn sync_directory(dir: &Path) -> Result<(), LogError> {

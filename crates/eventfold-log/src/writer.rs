@@ -1,10 +1,11 @@
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use crate::faults::{self, FaultPoint};
 use crate::format::SEGMENT_HEADER_BYTES;
-use crate::segment::{Segment, SegmentMap, create_segment};
+use crate::segment::{NewSegment, Segment, SegmentMap};
 use crate::sync::Syncer;
 use crate::{FrameBatch, LogError};
 
@@ -72,18 +73,8 @@ impl LogWriter {
     /// Rolls and preallocates when due, then writes the batch at the end;
     /// returns its start. Nothing is durable yet.
     fn write_unsynced(&mut self, batch: &FrameBatch) -> Result<u64, LogError> {
-        if self.poisoned {
-            return Err(LogError::Poisoned);
-        }
         debug_assert!(!batch.has_open_transaction(), "a batch must end on a transaction boundary");
-        let batch_bytes = batch.len_bytes() as u64;
-        if self.active_len > SEGMENT_HEADER_BYTES && self.active_len + batch_bytes > self.segment_bytes_max {
-            self.roll()?;
-        }
-        let needed = self.active_len + batch_bytes;
-        if self.preallocate_bytes > 0 && needed > self.allocated {
-            self.preallocate(needed)?;
-        }
+        self.prepare(batch.len_bytes() as u64)?;
         if let Err(error) = self.active.write_all_at(batch.as_bytes(), self.active_len) {
             // Cut whatever part landed, so that no stale bytes ever lie
             // between the end of the log and the zeros after it.
@@ -95,6 +86,28 @@ impl LogWriter {
             return Err(LogError::Io { op: "write", path: self.active_path.clone(), source: error });
         }
         Ok(self.end())
+    }
+
+    /// Makes room for a batch of `batch_bytes`: rolls to a new segment and
+    /// preallocates, when due. The writer calls it before every write; the
+    /// engine also calls it alone, to find out whether a resource that was
+    /// missing (space, file descriptors) is back.
+    ///
+    /// A failure here happened before any byte of a batch was written and
+    /// left the log as it was (LOG-9): the writer stays usable and the same
+    /// call may succeed later. Only a failed fsync poisons it (LOG-5).
+    pub fn prepare(&mut self, batch_bytes: u64) -> Result<(), LogError> {
+        if self.poisoned {
+            return Err(LogError::Poisoned);
+        }
+        if self.active_len > SEGMENT_HEADER_BYTES && self.active_len + batch_bytes > self.segment_bytes_max {
+            self.roll()?;
+        }
+        let needed = self.active_len + batch_bytes;
+        if self.preallocate_bytes > 0 && needed > self.allocated {
+            self.preallocate(needed)?;
+        }
+        Ok(())
     }
 
     /// Takes the batch's `fdatasync` result: on success the batch is durable
@@ -109,6 +122,15 @@ impl LogWriter {
         Ok(())
     }
 
+    /// Fails with the error of a failed fsync, after poisoning the writer:
+    /// the kernel may have dropped dirty pages of the file (LOG-5).
+    fn synced(&mut self, synced: std::io::Result<()>, op: &'static str) -> Result<(), LogError> {
+        synced.map_err(|source| {
+            self.poisoned = true;
+            LogError::Io { op, path: self.active_path.clone(), source }
+        })
+    }
+
     /// Writes and syncs zeros past the end, so that later appends overwrite
     /// blocks the file already has: their `fdatasync` then carries no file
     /// size or block allocation, which on a journaling file system saves a
@@ -117,33 +139,53 @@ impl LogWriter {
     fn preallocate(&mut self, needed: u64) -> Result<(), LogError> {
         static ZEROS: [u8; 64 * 1024] = [0; 64 * 1024];
         let target = (self.active_len + self.preallocate_bytes).min(self.segment_bytes_max).max(needed);
-        let mut offset = self.allocated.max(self.active_len);
+        let start = self.allocated.max(self.active_len);
+        let mut offset = start;
         while offset < target {
             let length = (target - offset).min(ZEROS.len() as u64) as usize;
             let zeros = ZEROS.get(..length).unwrap_or_default();
-            self.active.write_all_at(zeros, offset).map_err(LogError::io("preallocate", &self.active_path))?;
+            let written = self
+                .active
+                .write_all_at(zeros, offset)
+                .and_then(|()| faults::check(&self.active_path, FaultPoint::Preallocate));
+            if let Err(source) = written {
+                // No data moved: give back the space the zeros took (they
+                // would be harmless, LOG-8, but the disk is likely full).
+                if let Err(error) = self.active.set_len(start) {
+                    tracing::warn!(%error, "could not cut back an unfinished preallocation");
+                }
+                return Err(LogError::Io { op: "preallocate", path: self.active_path.clone(), source });
+            }
             offset += length as u64;
         }
         // Sync data and size: from now on only data changes below `target`.
-        self.active.sync_all().map_err(LogError::io("fsync", &self.active_path))?;
+        let synced = self.active.sync_all();
+        self.synced(synced, "fsync")?;
         self.allocated = target;
         Ok(())
     }
 
     /// Seals the active segment and starts the next at the current end. The
     /// active segment holds only durable, whole transactions at this point.
+    /// Until the new segment is in the directory, every failure leaves the
+    /// writer on the active segment, able to roll again later (LOG-9).
     fn roll(&mut self) -> Result<(), LogError> {
         if self.allocated > self.active_len {
             // A sealed segment ends where its data ends: the next segment's
-            // base. Cut the preallocated zeros before the next one exists.
+            // base. Cut the preallocated zeros before the next one exists;
+            // once cut, a retried roll does not cut again.
             self.active.set_len(self.active_len).map_err(LogError::io("truncate", &self.active_path))?;
-            self.active.sync_all().map_err(LogError::io("fsync", &self.active_path))?;
             self.allocated = self.active_len;
+            let synced = self.active.sync_all();
+            self.synced(synced, "fsync")?;
         }
         let base = self.end();
-        let path = create_segment(&self.dir, base).inspect_err(|_| self.poisoned = true)?;
-        let append = OpenOptions::new().write(true).open(&path).map_err(LogError::io("open", &path))?;
-        let read = File::open(&path).map_err(LogError::io("open", &path))?;
+        let segment = NewSegment::prepare(&self.dir, base)?;
+        segment.rename_into_place()?;
+        // From here the new segment is in the log: the writer moves to it
+        // whatever happens, or stops.
+        segment.sync_directory().inspect_err(|_| self.poisoned = true)?;
+        let NewSegment { path, append, read, .. } = segment;
         self.segments.insert(Arc::new(Segment::plain(base, path.clone(), read)));
         self.active = Arc::new(append);
         self.active_path = path;

@@ -11,8 +11,14 @@ pub struct StorageError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum StorageErrorKind {
+    /// Out of disk space. Transient: nothing of the refused request was
+    /// written, and the store takes writes again once space is freed.
     #[error("disk full")]
     DiskFull,
+    /// A resource other than space is missing for now (no file descriptor
+    /// for a new log segment, say). Transient, as `DiskFull`.
+    #[error("temporarily unavailable")]
+    Unavailable,
     #[error("i/o error")]
     Io,
     #[error("corrupt data")]
@@ -23,6 +29,14 @@ pub enum StorageErrorKind {
     Poisoned,
     #[error("store is shut down")]
     Closed,
+}
+
+impl StorageErrorKind {
+    /// True for a refusal that clears by itself once its condition does:
+    /// the request may simply be tried again later.
+    pub fn is_transient(self) -> bool {
+        matches!(self, StorageErrorKind::DiskFull | StorageErrorKind::Unavailable)
+    }
 }
 
 impl StorageError {

@@ -8,6 +8,7 @@
 mod error;
 mod event;
 mod filter;
+mod health;
 mod name;
 mod position;
 mod request;
@@ -17,6 +18,7 @@ mod store;
 pub use error::{AppendError, ReadError, StorageError, StorageErrorKind, SubscriptionError};
 pub use event::{ContentType, EventId, ProposedEvent, RecordedEvent, Timestamp};
 pub use filter::{EventFilter, FilterError};
+pub use health::StoreHealth;
 pub use name::{InvalidStreamName, STREAM_NAME_MAX_BYTES, StreamName};
 pub use position::{CurrentRevision, ExpectedRevision, Position};
 pub use request::{

@@ -4,7 +4,7 @@ use futures::stream::BoxStream;
 use crate::{
     AppendError, AppendOutcome, AppendRequest, CurrentRevision, DeleteMode, DeleteOutcome, ExpectedRevision, Position,
     ReadAllRequest, ReadError, ReadStreamRequest, RecordedEvent, ScavengeError, ScavengeOptions, ScavengeStatus,
-    StreamName, SubscribeToAllRequest, SubscribeToStreamRequest, SubscriptionError,
+    StoreHealth, StreamName, SubscribeToAllRequest, SubscribeToStreamRequest, SubscriptionError,
 };
 
 /// A read's events, produced lazily: memory stays bounded whatever the count.
@@ -68,6 +68,12 @@ pub trait EventStore: Send + Sync + 'static {
 
     /// The position of the last committed event, if any.
     fn head_position(&self) -> Option<Position>;
+
+    /// Whether writes are served now (reads are, whatever this says). A
+    /// backend that cannot tell answers `Ok`.
+    fn health(&self) -> StoreHealth {
+        StoreHealth::Ok
+    }
 
     /// Starts a scavenge in the background and returns its first status.
     /// A second start while one runs answers `InProgress`.

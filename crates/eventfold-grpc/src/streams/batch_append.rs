@@ -29,6 +29,7 @@ use crate::NodeInfo;
 use crate::convert::{
     ExpectedKind, expected_revision, proposed_event, stream_identifier, stream_name, uuid_from_proto,
 };
+use crate::errors;
 
 /// Batches being appended at once on one call.
 const IN_FLIGHT_BATCHES_MAX: usize = 128;
@@ -277,6 +278,16 @@ fn append_error_status(error: &AppendError) -> rpc::Status {
             shared::MaximumAppendSizeExceeded { max_append_size: *max_bytes as u32 }.encode_to_vec(),
         ),
         AppendError::InvalidEvent { reason } => bad_request(reason.clone()),
+        // The code Append answers with; the detail stays `Unknown`, the only
+        // one the protocol has for it.
+        AppendError::Storage(storage) => rpc::Status {
+            code: errors::storage_code(storage.kind) as i32,
+            message: storage.to_string(),
+            details: Some(prost_types::Any {
+                type_url: "type.googleapis.com/event_store.client.Unknown".to_owned(),
+                value: shared::Unknown {}.encode_to_vec(),
+            }),
+        },
         other => detailed(
             rpc::Code::Unknown,
             other.to_string(),
@@ -314,5 +325,28 @@ fn expected_position(expected: ExpectedRevision) -> batch_append_resp::ExpectedS
         ExpectedRevision::NoStream => batch_append_resp::ExpectedStreamPosition::NoStream(()),
         ExpectedRevision::Any => batch_append_resp::ExpectedStreamPosition::Any(()),
         ExpectedRevision::StreamExists => batch_append_resp::ExpectedStreamPosition::StreamExists(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use eventfold_store::{StorageError, StorageErrorKind};
+
+    use super::*;
+
+    /// Goal: a storage failure gets the same status code from BatchAppend as
+    /// from Append, with its cause in the message.
+    #[test]
+    fn storage_failures_answer_the_code_append_answers() {
+        for (kind, cause) in [
+            (StorageErrorKind::DiskFull, "No space left on device"),
+            (StorageErrorKind::Unavailable, "Too many open files"),
+            (StorageErrorKind::Poisoned, "fdatasync failed"),
+        ] {
+            let error = AppendError::Storage(StorageError::new(kind, cause));
+            let status = append_error_status(&error);
+            assert_eq!(status.code, errors::append(&error).code() as i32, "{kind}");
+            assert!(status.message.contains(cause), "{}", status.message);
+        }
     }
 }

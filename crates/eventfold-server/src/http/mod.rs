@@ -15,6 +15,7 @@ use crate::AppState;
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/health", get(health::health))
+        .route("/health/live", get(health::live))
         .route("/admin/scavenge", get(scavenge::status).post(scavenge::start))
         .route("/admin/scavenge/{id}", delete(scavenge::stop))
         .with_state(state)

@@ -87,7 +87,7 @@ fn scavenge_error(error: ScavengeError) -> Response {
         ScavengeError::Unsupported => error_response(StatusCode::NOT_IMPLEMENTED, error.to_string()),
         ScavengeError::Storage(storage_error) => {
             let code = match storage_error.kind {
-                StorageErrorKind::Closed => StatusCode::SERVICE_UNAVAILABLE,
+                StorageErrorKind::Closed | StorageErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
                 StorageErrorKind::DiskFull => StatusCode::INSUFFICIENT_STORAGE,
                 _ => StatusCode::INTERNAL_SERVER_ERROR,
             };
