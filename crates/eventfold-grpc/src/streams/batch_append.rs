@@ -277,6 +277,12 @@ fn append_error_status(error: &AppendError) -> rpc::Status {
             shared::MaximumAppendSizeExceeded { max_append_size: *max_bytes as u32 }.encode_to_vec(),
         ),
         AppendError::InvalidEvent { reason } => bad_request(reason.clone()),
+        AppendError::AccessDenied(denied) => detailed(
+            rpc::Code::PermissionDenied,
+            crate::errors::access_denied_message(denied),
+            "event_store.client.AccessDenied",
+            shared::AccessDenied {}.encode_to_vec(),
+        ),
         other => detailed(
             rpc::Code::Unknown,
             other.to_string(),
