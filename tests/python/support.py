@@ -230,6 +230,7 @@ class ClientApi:
     MaximumAppendSizeExceeded: type
     FailedPrecondition: type
     DeadlineExceeded: type
+    AccessDenied: type
     # Features.
     supports_prefix_filters: bool
 
@@ -265,6 +266,7 @@ def load_client_api(name: str) -> ClientApi:
             MaximumAppendSizeExceeded=errors.MaximumAppendSizeExceededError,
             FailedPrecondition=errors.FailedPreconditionError,
             DeadlineExceeded=errors.DeadlineExceededError,
+            AccessDenied=errors.AccessDeniedError,
             supports_prefix_filters=True,
         )
     if name == "esdbclient":
@@ -291,6 +293,7 @@ def load_client_api(name: str) -> ClientApi:
             MaximumAppendSizeExceeded=errors.MaximumAppendSizeExceededError,
             FailedPrecondition=errors.FailedPrecondition,
             DeadlineExceeded=errors.DeadlineExceeded,
+            AccessDenied=errors.AccessDeniedError,
             supports_prefix_filters=False,
         )
     raise ValueError(f"unknown client {name!r}: one of {CLIENT_NAMES}")

@@ -1,11 +1,22 @@
-//! Goal: a request whose bytes do not decode as its protobuf message is the
-//! client's fault, so every service answers INVALID_ARGUMENT (not INTERNAL,
-//! which clients report as a server failure), unary and streaming calls
-//! alike, and the server goes on serving.
+//! Goal: requests a client got wrong are answered INVALID_ARGUMENT, at once
+//! and briefly, and the server goes on serving. Bytes that do not decode as
+//! the protobuf message are the client's fault, not INTERNAL (which clients
+//! report as a server failure), on every service, unary and streaming calls
+//! alike. A filter regex of megabytes is refused before it is compiled, and
+//! the answer does not repeat it (it would not fit in the trailers).
 
 mod support;
 
+use std::time::{Duration, Instant};
+
 use bytes::{Buf, BufMut};
+use eventfold_proto::event_store::client::Empty;
+use eventfold_proto::event_store::client::streams::read_req::options::{
+    AllOptions, CountOption, FilterOption, FilterOptions, ReadDirection, StreamOption, UuidOption, all_options,
+    filter_options, uuid_option,
+};
+use eventfold_proto::event_store::client::streams::streams_client::StreamsClient;
+use eventfold_proto::event_store::client::streams::{ReadReq, read_req};
 use support::{open_engine, serve};
 use tonic::Code;
 use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
@@ -91,5 +102,52 @@ async fn undecodable_requests_are_invalid_argument_on_every_service() {
     // The connection and the server are fine: a well-formed request works.
     let features = "/event_store.client.server_features.ServerFeatures/GetSupportedMethods";
     unary(&channel, features, &[]).await.expect("an empty message is a valid `Empty`");
+    server.finish().await;
+}
+
+/// A read of `$all` filtered by stream name with `regex`.
+fn filtered_read(regex: String, count: CountOption) -> ReadReq {
+    ReadReq {
+        options: Some(read_req::Options {
+            stream_option: Some(StreamOption::All(AllOptions {
+                all_option: Some(all_options::AllOption::Start(Empty {})),
+            })),
+            read_direction: ReadDirection::Forwards as i32,
+            resolve_links: false,
+            count_option: Some(count),
+            filter_option: Some(FilterOption::Filter(FilterOptions {
+                filter: Some(filter_options::Filter::StreamIdentifier(filter_options::Expression {
+                    regex,
+                    prefix: Vec::new(),
+                })),
+                window: Some(filter_options::Window::Max(32)),
+                checkpoint_interval_multiplier: 1,
+            })),
+            uuid_option: Some(UuidOption { content: Some(uuid_option::Content::String(Empty {})) }),
+            control_option: None,
+        }),
+    }
+}
+
+#[tokio::test]
+async fn a_huge_filter_regex_is_refused_quickly_with_a_short_message() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = serve(open_engine(&dir)).await;
+    let channel = server.channel().await;
+    // 4 MB of alternatives: far past the limit, within the message size limit.
+    let huge = format!("^({})$", "order-[0-9]+|".repeat(320_000));
+    for count in [CountOption::Count(10), CountOption::Subscription(read_req::options::SubscriptionOptions {})] {
+        let started = Instant::now();
+        let answer = StreamsClient::new(channel.clone()).read(filtered_read(huge.clone(), count)).await;
+        // Refused when the call starts, or as the stream's first message.
+        let status = match answer {
+            Err(status) => status,
+            Ok(response) => response.into_inner().message().await.expect_err("refused"),
+        };
+        assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+        assert!(status.message().len() < 512, "a short message, not the regex: {} bytes", status.message().len());
+        assert!(status.message().contains("limit"), "{}", status.message());
+        assert!(started.elapsed() < Duration::from_secs(5), "refused before compiling: {:?}", started.elapsed());
+    }
     server.finish().await;
 }
