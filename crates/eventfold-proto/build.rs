@@ -16,6 +16,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("cargo:rerun-if-changed={file}");
     }
     let descriptors = protox::compile(files, ["proto"])?;
-    tonic_prost_build::configure().bytes(".").build_server(true).build_client(true).compile_fds(descriptors)?;
+    // Our codec: a request that does not decode is the client's fault.
+    tonic_prost_build::configure()
+        .bytes(".")
+        .codec_path("crate::codec::ProtoCodec")
+        .build_server(true)
+        .build_client(true)
+        .compile_fds(descriptors)?;
     Ok(())
 }

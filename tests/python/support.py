@@ -230,6 +230,8 @@ class ClientApi:
     MaximumAppendSizeExceeded: type
     FailedPrecondition: type
     DeadlineExceeded: type
+    # What a refused request raises (for `pytest.raises`).
+    AccessDenied: tuple
     # Features.
     supports_prefix_filters: bool
 
@@ -265,6 +267,7 @@ def load_client_api(name: str) -> ClientApi:
             MaximumAppendSizeExceeded=errors.MaximumAppendSizeExceededError,
             FailedPrecondition=errors.FailedPreconditionError,
             DeadlineExceeded=errors.DeadlineExceededError,
+            AccessDenied=(errors.AccessDeniedError,),
             supports_prefix_filters=True,
         )
     if name == "esdbclient":
@@ -291,6 +294,9 @@ def load_client_api(name: str) -> ClientApi:
             MaximumAppendSizeExceeded=errors.MaximumAppendSizeExceededError,
             FailedPrecondition=errors.FailedPrecondition,
             DeadlineExceeded=errors.DeadlineExceeded,
+            # esdbclient raises AccessDeniedError only for BatchAppend's
+            # detail; a PERMISSION_DENIED status is its generic GrpcError.
+            AccessDenied=(errors.AccessDeniedError, errors.GrpcError),
             supports_prefix_filters=False,
         )
     raise ValueError(f"unknown client {name!r}: one of {CLIENT_NAMES}")

@@ -3,8 +3,8 @@
 //! Node, .NET), so all three follow what EventStoreDB sends.
 
 use eventfold_store::{
-    AppendError, CurrentRevision, ExpectedRevision, ReadError, ScavengeError, StorageError, StorageErrorKind,
-    StreamName, SubscriptionError,
+    AccessDenied, AppendError, CurrentRevision, ExpectedRevision, ReadError, ScavengeError, StorageError,
+    StorageErrorKind, StreamName, SubscriptionError,
 };
 use tonic::metadata::{MetadataMap, MetadataValue};
 use tonic::{Code, Status};
@@ -71,6 +71,21 @@ pub fn maximum_append_size_exceeded(max_bytes: usize) -> Status {
     )
 }
 
+/// EventStoreDB's answer to a request the caller may not make: the clients
+/// raise their `AccessDenied` error on the code and the `exception` trailer.
+pub fn access_denied(denied: &AccessDenied) -> Status {
+    with_trailers(
+        Code::PermissionDenied,
+        access_denied_message(denied),
+        &[("exception", "access-denied".into()), ("stream-name", denied.resource.clone())],
+    )
+}
+
+/// Starts as EventStoreDB's "Access denied" and says what was refused.
+pub fn access_denied_message(denied: &AccessDenied) -> String {
+    format!("Access denied: a client may not {} '{}'.", denied.operation, denied.resource)
+}
+
 /// The code of a storage failure, the same for every call that meets it
 /// (Append and BatchAppend alike): a full disk is `RESOURCE_EXHAUSTED`; a
 /// store that will take the call again later (a missing resource, a
@@ -95,6 +110,7 @@ pub fn append(error: &AppendError) -> Status {
         AppendError::StreamDeleted { stream } => stream_deleted(stream),
         AppendError::MaximumAppendSizeExceeded { max_bytes, .. } => maximum_append_size_exceeded(*max_bytes),
         AppendError::InvalidEvent { reason } => Status::invalid_argument(reason.clone()),
+        AppendError::AccessDenied(denied) => access_denied(denied),
         AppendError::Storage(storage_error) => storage(storage_error),
         other => Status::internal(other.to_string()),
     }
@@ -111,6 +127,7 @@ pub fn read(error: &ReadError) -> Status {
         ReadError::InvalidPosition { position } => {
             Status::invalid_argument(format!("position {position} is not the position of an event"))
         }
+        ReadError::AccessDenied(denied) => access_denied(denied),
         ReadError::Storage(storage_error) => storage(storage_error),
         other => Status::internal(other.to_string()),
     }
@@ -122,6 +139,7 @@ pub fn subscription(error: &SubscriptionError) -> Status {
         SubscriptionError::InvalidPosition { position } => {
             Status::invalid_argument(format!("position {position} is not the position of an event"))
         }
+        SubscriptionError::AccessDenied(denied) => access_denied(denied),
         SubscriptionError::Storage(storage_error) => storage(storage_error),
         other => Status::internal(other.to_string()),
     }
@@ -153,6 +171,24 @@ pub fn scavenge(error: &ScavengeError) -> Status {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn access_denied_is_permission_denied_with_the_access_denied_trailer() {
+        let denied = AccessDenied {
+            resource: "$persistentsubscription-config".into(),
+            operation: eventfold_store::Operation::Tombstone,
+        };
+        for status in [
+            append(&AppendError::AccessDenied(denied.clone())),
+            read(&ReadError::AccessDenied(denied.clone())),
+            subscription(&SubscriptionError::AccessDenied(denied)),
+        ] {
+            assert_eq!(status.code(), Code::PermissionDenied);
+            let trailer = |name: &str| status.metadata().get(name).and_then(|value| value.to_str().ok());
+            assert_eq!(trailer("exception"), Some("access-denied"));
+            assert_eq!(trailer("stream-name"), Some("$persistentsubscription-config"));
+        }
+    }
 
     #[test]
     fn scavenge_errors_map_to_eventstoredb_statuses() {

@@ -7,7 +7,9 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use eventfold_store::{EventStore, ReadError, ReadStreamRequest, StorageError, StreamName};
+use eventfold_store::{
+    CurrentRevision, EventStore, EventStream, ReadError, ReadStreamRequest, StorageError, StreamName,
+};
 use futures::StreamExt;
 
 use crate::definition::GroupDefinition;
@@ -37,12 +39,9 @@ impl ConfigStore {
         let stream = config_stream();
         let mut groups = Definitions::new();
         let mut changes_since_snapshot = 0;
-        let mut events = match store.read_stream(ReadStreamRequest::forwards(stream.clone())).await {
-            Ok(events) => events,
-            Err(ReadError::StreamNotFound { .. }) => {
-                return Ok((ConfigStore { store, stream, changes_since_snapshot }, groups));
-            }
-            Err(error) => return Err(store_errors::from_read(error)),
+        let mut events = match read_visible(store.as_ref(), &stream).await? {
+            Some(events) => events,
+            None => return Ok((ConfigStore { store, stream, changes_since_snapshot }, groups)),
         };
         while let Some(event) = events.next().await {
             let event = event.map_err(store_errors::from_read)?;
@@ -119,6 +118,32 @@ impl ConfigStore {
         if let Err(error) = set_metadata(self.store.as_ref(), &self.stream, hide_older).await {
             tracing::warn!(%error, "cannot truncate the persistent subscription config stream");
         }
+    }
+}
+
+/// The config stream's events, `None` when it was never written. A stream
+/// with events of which none is visible was deleted or truncated by hand
+/// (this crate always keeps its last snapshot visible): its metadata is
+/// reset so that every event still in the log is read again, rather than
+/// every group being dropped.
+async fn read_visible(store: &dyn EventStore, stream: &StreamName) -> Result<Option<EventStream>, StorageError> {
+    match store.read_stream(ReadStreamRequest::forwards(stream.clone())).await {
+        Ok(events) => return Ok(Some(events)),
+        Err(ReadError::StreamNotFound { .. }) => {}
+        Err(error) => return Err(store_errors::from_read(error)),
+    }
+    if store.stream_revision(stream).await.map_err(store_errors::from_read)? == CurrentRevision::NoStream {
+        return Ok(None);
+    }
+    tracing::error!(
+        stream = %stream,
+        "the persistent subscription config stream was deleted or truncated; restoring it from what the log still holds"
+    );
+    set_metadata(store, stream, serde_json::json!({})).await.map_err(store_errors::from_append)?;
+    match store.read_stream(ReadStreamRequest::forwards(stream.clone())).await {
+        Ok(events) => Ok(Some(events)),
+        Err(ReadError::StreamNotFound { .. }) => Ok(None),
+        Err(error) => Err(store_errors::from_read(error)),
     }
 }
 

@@ -18,6 +18,10 @@ pub enum CreateError {
     Storage(#[from] StorageError),
     #[error("persistent subscriptions are shut down")]
     ShutDown,
+    /// The group definitions could not be read when the subsystem started
+    /// (or restarted): why, as logged then.
+    #[error("persistent subscriptions are unavailable: {0}")]
+    Unavailable(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -31,6 +35,10 @@ pub enum UpdateError {
     Storage(#[from] StorageError),
     #[error("persistent subscriptions are shut down")]
     ShutDown,
+    /// The group definitions could not be read when the subsystem started
+    /// (or restarted): why, as logged then.
+    #[error("persistent subscriptions are unavailable: {0}")]
+    Unavailable(String),
 }
 
 /// For operations on one existing group: delete, info, replay.
@@ -43,6 +51,10 @@ pub enum GroupError {
     Storage(#[from] StorageError),
     #[error("persistent subscriptions are shut down")]
     ShutDown,
+    /// The group definitions could not be read when the subsystem started
+    /// (or restarted): why, as logged then.
+    #[error("persistent subscriptions are unavailable: {0}")]
+    Unavailable(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -55,6 +67,10 @@ pub enum ConnectError {
     MaximumSubscribersReached(GroupKey),
     #[error("persistent subscriptions are shut down")]
     ShutDown,
+    /// The group definitions could not be read when the subsystem started
+    /// (or restarted): why, as logged then.
+    #[error("persistent subscriptions are unavailable: {0}")]
+    Unavailable(String),
 }
 
 /// The consumer's group stopped: acks and nacks have nowhere to go.

@@ -75,7 +75,8 @@ impl GroupKey {
     }
 
     fn state_stream(&self, suffix: &str) -> Result<StreamName, InvalidStreamName> {
-        StreamName::new(format!("$persistentsubscription-{}-{suffix}", self.subscription_id()))
+        let prefix = eventfold_store::PERSISTENT_SUBSCRIPTION_STREAM_PREFIX;
+        StreamName::new(format!("{prefix}{}-{suffix}", self.subscription_id()))
     }
 
     fn checked_state_stream(&self, suffix: &str) -> StreamName {
@@ -111,6 +112,17 @@ mod tests {
         assert_eq!(key.parked_stream().as_str(), "$persistentsubscription-orders::billing-parked");
         let all = GroupKey::new(Source::All, "g").expect("valid key");
         assert_eq!(all.parked_stream().as_str(), "$persistentsubscription-$all::g-parked");
+    }
+
+    #[test]
+    fn every_state_stream_is_one_clients_may_not_write() {
+        // The access policy keeps clients off these streams by their prefix:
+        // a state stream named otherwise could be deleted by any client.
+        let key = GroupKey::new(stream("orders"), "billing").expect("valid key");
+        let config = StreamName::new(crate::CONFIG_STREAM).expect("valid name");
+        for state in [config, key.checkpoint_stream(), key.parked_stream()] {
+            assert!(eventfold_store::holds_server_state(&state), "{state}");
+        }
     }
 
     #[test]

@@ -31,32 +31,65 @@ struct Inner {
     store: Arc<dyn EventStore>,
     groups: RwLock<BTreeMap<GroupKey, Arc<GroupHandle>>>,
     admin: Mutex<Admin>,
+    /// Why the group definitions could not be read at the last (re)start;
+    /// while set, every call answers it. Kept outside `admin` so that
+    /// lookups do not wait for a create or delete.
+    unavailable: RwLock<Option<String>>,
 }
 
 struct Admin {
-    config: ConfigStore,
+    /// `None` while the definitions cannot be read.
+    config: Option<ConfigStore>,
     shut_down: bool,
 }
 
 impl PersistentSubscriptions {
-    /// Loads every group and starts its task.
-    pub async fn start(store: Arc<dyn EventStore>) -> Result<PersistentSubscriptions, StorageError> {
-        let (config, definitions) = ConfigStore::load(Arc::clone(&store)).await?;
-        let groups: BTreeMap<GroupKey, Arc<GroupHandle>> = definitions
-            .into_values()
-            .map(|definition| {
-                let key = definition.key().clone();
-                (key, Arc::new(GroupHandle::spawn(Arc::new(definition), Arc::clone(&store))))
-            })
-            .collect();
-        tracing::debug!(groups = groups.len(), "persistent subscriptions started");
-        Ok(PersistentSubscriptions {
+    /// Loads every group and starts its task. Never fails: the server must
+    /// start whatever state these streams are in. When the definitions
+    /// cannot be read, the error is logged and every call answers
+    /// `Unavailable` with it until a restart of the subsystem reads them;
+    /// a group whose own state cannot be read fails alone.
+    pub async fn start(store: Arc<dyn EventStore>) -> PersistentSubscriptions {
+        let subscriptions = PersistentSubscriptions {
             inner: Arc::new(Inner {
                 store,
-                groups: RwLock::new(groups),
-                admin: Mutex::new(Admin { config, shut_down: false }),
+                groups: RwLock::new(BTreeMap::new()),
+                admin: Mutex::new(Admin { config: None, shut_down: false }),
+                unavailable: RwLock::new(None),
             }),
-        })
+        };
+        {
+            let mut admin = subscriptions.inner.admin.lock().await;
+            // Logged inside; the subsystem answers with it from now on.
+            let _ = subscriptions.load(&mut admin).await;
+        }
+        subscriptions
+    }
+
+    /// Reads the definitions and starts a task per group, or records why
+    /// they cannot be read.
+    async fn load(&self, admin: &mut Admin) -> Result<(), StorageError> {
+        match ConfigStore::load(Arc::clone(&self.inner.store)).await {
+            Ok((config, definitions)) => {
+                admin.config = Some(config);
+                self.set_unavailable(None);
+                let count = definitions.len();
+                for definition in definitions.into_values() {
+                    self.insert(definition);
+                }
+                tracing::debug!(groups = count, "persistent subscriptions started");
+                Ok(())
+            }
+            Err(error) => {
+                tracing::error!(
+                    %error,
+                    "persistent subscriptions are unavailable: their definitions cannot be read; the log is served without them"
+                );
+                admin.config = None;
+                self.set_unavailable(Some(error.to_string()));
+                Err(error)
+            }
+        }
     }
 
     pub async fn create(&self, spec: GroupSpec) -> Result<(), CreateError> {
@@ -65,6 +98,9 @@ impl PersistentSubscriptions {
         if admin.shut_down {
             return Err(CreateError::ShutDown);
         }
+        let Some(config) = admin.config.as_mut() else {
+            return Err(CreateError::Unavailable(self.unavailable_reason()));
+        };
         if self.handle(&spec.key).is_some() {
             return Err(CreateError::AlreadyExists(spec.key));
         }
@@ -73,7 +109,7 @@ impl PersistentSubscriptions {
             GroupDefinition::resolve(spec, store, Uuid::new_v4()).await.map_err(store_errors::from_read)?;
         let key = definition.key().clone();
         checkpoint::prepare(store, &key).await?;
-        admin.config.put(&definition).await?;
+        config.put(&definition).await?;
         self.insert(definition);
         self.snapshot_if_due(&mut admin).await;
         Ok(())
@@ -91,6 +127,9 @@ impl PersistentSubscriptions {
         if admin.shut_down {
             return Err(UpdateError::ShutDown);
         }
+        let Some(config) = admin.config.as_mut() else {
+            return Err(UpdateError::Unavailable(self.unavailable_reason()));
+        };
         let Some(current) = self.handle(key) else {
             return Err(UpdateError::NotFound(key.clone()));
         };
@@ -101,7 +140,7 @@ impl PersistentSubscriptions {
             .await
             .map_err(store_errors::from_read)?;
         current.stop(DropReason::Updated).await;
-        if let Err(error) = admin.config.put(&definition).await {
+        if let Err(error) = config.put(&definition).await {
             // Not stored: the group goes on as it was.
             self.insert(GroupDefinition::clone(&current.definition));
             return Err(error.into());
@@ -118,11 +157,14 @@ impl PersistentSubscriptions {
         if admin.shut_down {
             return Err(GroupError::ShutDown);
         }
+        let Some(config) = admin.config.as_mut() else {
+            return Err(GroupError::Unavailable(self.unavailable_reason()));
+        };
         let Some(current) = self.remove(key) else {
             return Err(GroupError::NotFound(key.clone()));
         };
         current.stop(DropReason::Deleted).await;
-        if let Err(error) = admin.config.remove(key).await {
+        if let Err(error) = config.remove(key).await {
             self.insert(GroupDefinition::clone(&current.definition));
             return Err(error.into());
         }
@@ -137,17 +179,23 @@ impl PersistentSubscriptions {
 
     /// Joins a group as a consumer.
     pub async fn connect(&self, key: &GroupKey, options: ConsumerOptions) -> Result<Consumer, ConnectError> {
+        if let Some(reason) = self.unavailable() {
+            return Err(ConnectError::Unavailable(reason));
+        }
         let handle = self.handle(key).ok_or_else(|| ConnectError::NotFound(key.clone()))?;
         handle.connect(options).await
     }
 
     pub async fn info(&self, key: &GroupKey) -> Result<GroupInfo, GroupError> {
-        let handle = self.handle(key).ok_or_else(|| GroupError::NotFound(key.clone()))?;
+        let handle = self.existing(key)?;
         handle.info().await
     }
 
     /// Every group, or those on `source`, in key order.
-    pub async fn list(&self, source: Option<&Source>) -> Vec<GroupInfo> {
+    pub async fn list(&self, source: Option<&Source>) -> Result<Vec<GroupInfo>, GroupError> {
+        if let Some(reason) = self.unavailable() {
+            return Err(GroupError::Unavailable(reason));
+        }
         let handles: Vec<Arc<GroupHandle>> = self
             .read_groups()
             .iter()
@@ -155,29 +203,25 @@ impl PersistentSubscriptions {
             .map(|(_, handle)| Arc::clone(handle))
             .collect();
         // A group stopped meanwhile (deleted, updated) is left out.
-        join_all(handles.iter().map(|handle| handle.info())).await.into_iter().filter_map(Result::ok).collect()
+        Ok(join_all(handles.iter().map(|handle| handle.info())).await.into_iter().filter_map(Result::ok).collect())
     }
 
     /// Delivers parked events again, the oldest first; at most `count`.
     pub async fn replay_parked(&self, key: &GroupKey, count: Option<u64>) -> Result<(), GroupError> {
-        let handle = self.handle(key).ok_or_else(|| GroupError::NotFound(key.clone()))?;
+        let handle = self.existing(key)?;
         handle.replay_parked(count).await
     }
 
     /// Stops every group (dropping its consumers) and loads them again from
-    /// the store.
+    /// the store. An error says why the definitions cannot be read; the
+    /// subsystem then answers `Unavailable` with it.
     pub async fn restart(&self) -> Result<(), StorageError> {
         let mut admin = self.inner.admin.lock().await;
         if admin.shut_down {
             return Ok(());
         }
         self.stop_all(DropReason::Restarted).await;
-        let (config, definitions) = ConfigStore::load(Arc::clone(&self.inner.store)).await?;
-        admin.config = config;
-        for definition in definitions.into_values() {
-            self.insert(definition);
-        }
-        Ok(())
+        self.load(&mut admin).await
     }
 
     /// Stops every group: last checkpoints are written and consumers are
@@ -199,7 +243,9 @@ impl PersistentSubscriptions {
     async fn snapshot_if_due(&self, admin: &mut Admin) {
         let definitions: Vec<GroupDefinition> =
             self.read_groups().values().map(|handle| GroupDefinition::clone(&handle.definition)).collect();
-        admin.config.snapshot_if_due(definitions.iter()).await;
+        if let Some(config) = admin.config.as_mut() {
+            config.snapshot_if_due(definitions.iter()).await;
+        }
     }
 
     fn insert(&self, definition: GroupDefinition) {
@@ -214,6 +260,27 @@ impl PersistentSubscriptions {
 
     fn handle(&self, key: &GroupKey) -> Option<Arc<GroupHandle>> {
         self.read_groups().get(key).cloned()
+    }
+
+    /// The group's handle, or why there is none.
+    fn existing(&self, key: &GroupKey) -> Result<Arc<GroupHandle>, GroupError> {
+        if let Some(reason) = self.unavailable() {
+            return Err(GroupError::Unavailable(reason));
+        }
+        self.handle(key).ok_or_else(|| GroupError::NotFound(key.clone()))
+    }
+
+    fn unavailable(&self) -> Option<String> {
+        self.inner.unavailable.read().unwrap_or_else(|poison| poison.into_inner()).clone()
+    }
+
+    /// For a call that found no definitions loaded.
+    fn unavailable_reason(&self) -> String {
+        self.unavailable().unwrap_or_else(|| "the group definitions are not loaded".to_owned())
+    }
+
+    fn set_unavailable(&self, reason: Option<String>) {
+        *self.inner.unavailable.write().unwrap_or_else(|poison| poison.into_inner()) = reason;
     }
 
     fn read_groups(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<GroupKey, Arc<GroupHandle>>> {

@@ -32,12 +32,12 @@ async fn create_list_info_update_delete() {
     };
     within(node.subscriptions.create(all_spec)).await.expect("create on $all");
 
-    let listed = within(node.subscriptions.list(None)).await;
+    let listed = within(node.subscriptions.list(None)).await.expect("list");
     let keys: Vec<String> = listed.iter().map(|info| info.spec.key.to_string()).collect();
     assert_eq!(keys, vec!["orders::billing".to_owned(), "$all::audit".to_owned()]);
-    let on_stream = within(node.subscriptions.list(Some(&Source::Stream(name("orders"))))).await;
+    let on_stream = within(node.subscriptions.list(Some(&Source::Stream(name("orders"))))).await.expect("list");
     assert_eq!(on_stream.len(), 1);
-    assert_eq!(within(node.subscriptions.list(Some(&Source::Stream(name("other"))))).await.len(), 0);
+    assert_eq!(within(node.subscriptions.list(Some(&Source::Stream(name("other"))))).await.expect("list").len(), 0);
 
     let info = within(node.subscriptions.info(&all)).await.expect("info");
     assert_eq!(info.spec.filter, Some(filter));
@@ -77,7 +77,7 @@ async fn bad_settings_and_mismatched_starts_are_refused_with_a_reason() {
     bad_regex.filter =
         Some(FilterSpec { target: FilterTarget::StreamName, expression: FilterExpression::Regex("(".into()) });
     assert!(matches!(within(node.subscriptions.create(bad_regex)).await, Err(CreateError::InvalidSettings(_))));
-    assert!(within(node.subscriptions.list(None)).await.is_empty(), "nothing refused was created");
+    assert!(within(node.subscriptions.list(None)).await.expect("list").is_empty(), "nothing refused was created");
 }
 
 #[tokio::test]

@@ -84,6 +84,7 @@ async fn definitions_updates_and_deletes_survive_restarts() {
     assert!(within(node.subscriptions.info(&gone)).await.is_err(), "the deleted group stays deleted");
     let many: Vec<String> = within(node.subscriptions.list(None))
         .await
+        .expect("list")
         .into_iter()
         .map(|info| info.spec.key.to_string())
         .filter(|key| key.starts_with("many::"))

@@ -1,7 +1,10 @@
-//! Generated protocol types and services, one module per protobuf package.
-//! Only code generated from `proto/` lives here.
+//! Generated protocol types and services, one module per protobuf package,
+//! and the codec they use. Otherwise only code generated from `proto/` lives
+//! here.
 
 #![allow(clippy::all, clippy::pedantic, missing_docs, unreachable_pub)]
+
+pub mod codec;
 
 pub mod google {
     pub mod rpc {

@@ -9,7 +9,7 @@ mod transport;
 use std::future::Future;
 use std::sync::Arc;
 
-use eventfold_store::EventStore;
+use eventfold_store::{AccessPolicy, ClientAccess, EventStore};
 use tokio::net::TcpListener;
 
 pub use http::{ScavengeStatusBody, fallback, router};
@@ -49,14 +49,18 @@ pub async fn serve(
         server_version: PROTOCOL_SERVER_VERSION.to_owned(),
         max_append_bytes: options.max_append_bytes,
     };
-    // Persistent subscriptions run over the same store. They stop as soon
-    // as shutdown begins (last checkpoints written, consumers dropped), so
-    // that their open Read calls end rather than hold the drain open.
-    let persistent = eventfold_persistent::PersistentSubscriptions::start(Arc::clone(&store))
-        .await
-        .map_err(std::io::Error::other)?;
-    let grpc = eventfold_grpc::routes(Arc::clone(&store), node, persistent.clone()).into_axum_router();
-    let app = router(AppState { store }).merge(grpc).fallback(fallback);
+    // Persistent subscriptions run over the store itself: their state
+    // streams are theirs to write. They stop as soon as shutdown begins
+    // (last checkpoints written, consumers dropped), so that their open
+    // Read calls end rather than hold the drain open. A start that cannot
+    // read their state leaves them reporting why, and the log is served
+    // all the same.
+    let persistent = eventfold_persistent::PersistentSubscriptions::start(Arc::clone(&store)).await;
+    // Every face gets the store behind the access check: what a client may
+    // do is decided there, once, whichever protocol it speaks.
+    let client_store: Arc<dyn EventStore> = Arc::new(ClientAccess::new(store, AccessPolicy));
+    let grpc = eventfold_grpc::routes(Arc::clone(&client_store), node, persistent.clone()).into_axum_router();
+    let app = router(AppState { store: client_store }).merge(grpc).fallback(fallback);
     let stopping = persistent.clone();
     let shutdown = async move {
         shutdown.await;

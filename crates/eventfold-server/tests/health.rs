@@ -64,7 +64,7 @@ async fn health_is_degraded_with_the_reason_while_writes_are_refused_and_live_st
     let address = listener.local_addr().expect("address");
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let store: Arc<dyn EventStore> = Arc::new(engine.clone());
-    let options = eventfold_server::ServeOptions { max_append_bytes: eventfold_store::DEFAULT_MAX_APPEND_BYTES };
+    let options = eventfold_server::ServeOptions::default();
     let server = tokio::spawn(eventfold_server::serve(store, listener, options, async {
         let _ = stopped.await;
     }));

@@ -1,3 +1,4 @@
+use crate::access::AccessDenied;
 use crate::{CurrentRevision, ExpectedRevision, Position, StreamName};
 
 /// A failure of the storage underneath, as opposed to a refusal of the request.
@@ -56,6 +57,9 @@ pub enum AppendError {
     MaximumAppendSizeExceeded { size_bytes: usize, max_bytes: usize },
     #[error("invalid event: {reason}")]
     InvalidEvent { reason: String },
+    /// The access policy refuses the write (or delete) to this stream.
+    #[error(transparent)]
+    AccessDenied(#[from] AccessDenied),
     #[error(transparent)]
     Storage(#[from] StorageError),
 }
@@ -70,6 +74,8 @@ pub enum ReadError {
     #[error("position {position} is not the position of an event in the log")]
     InvalidPosition { position: Position },
     #[error(transparent)]
+    AccessDenied(#[from] AccessDenied),
+    #[error(transparent)]
     Storage(#[from] StorageError),
 }
 
@@ -81,6 +87,8 @@ pub enum SubscriptionError {
     #[error("position {position} is not the position of an event in the log")]
     InvalidPosition { position: Position },
     #[error(transparent)]
+    AccessDenied(#[from] AccessDenied),
+    #[error(transparent)]
     Storage(#[from] StorageError),
 }
 
@@ -89,6 +97,7 @@ impl From<ReadError> for SubscriptionError {
         match error {
             ReadError::StreamDeleted { stream } => SubscriptionError::StreamDeleted { stream },
             ReadError::InvalidPosition { position } => SubscriptionError::InvalidPosition { position },
+            ReadError::AccessDenied(denied) => SubscriptionError::AccessDenied(denied),
             ReadError::Storage(storage) => SubscriptionError::Storage(storage),
             ReadError::StreamNotFound { stream } => SubscriptionError::Storage(StorageError::new(
                 crate::StorageErrorKind::Corrupt,

@@ -5,6 +5,8 @@
 //! This crate does no I/O. Adapters (gRPC, HTTP, CLI) and backends (the
 //! embedded engine, PostgreSQL) both depend on it and on nothing of each other.
 
+mod access;
+mod client_access;
 mod error;
 mod event;
 mod filter;
@@ -15,6 +17,10 @@ mod request;
 mod scavenge;
 mod store;
 
+pub use access::{
+    AccessDenied, AccessPolicy, Operation, PERSISTENT_SUBSCRIPTION_STREAM_PREFIX, Resource, holds_server_state,
+};
+pub use client_access::ClientAccess;
 pub use error::{AppendError, ReadError, StorageError, StorageErrorKind, SubscriptionError};
 pub use event::{ContentType, EventId, ProposedEvent, RecordedEvent, Timestamp};
 pub use filter::{EventFilter, FilterError};

@@ -32,12 +32,19 @@ fn shut_down() -> Status {
     Status::unavailable("persistent subscriptions are shut down")
 }
 
+/// The subsystem could not read its group definitions at start; the rest of
+/// the server works.
+fn unavailable(reason: &str) -> Status {
+    Status::unavailable(format!("persistent subscriptions are unavailable: {reason}"))
+}
+
 pub fn create(error: &CreateError) -> Status {
     match error {
         CreateError::AlreadyExists(key) => exists(key),
         CreateError::InvalidSettings(invalid) => Status::invalid_argument(invalid.reason.clone()),
         CreateError::Storage(error) => storage(error),
         CreateError::ShutDown => shut_down(),
+        CreateError::Unavailable(reason) => unavailable(reason),
         other => Status::internal(other.to_string()),
     }
 }
@@ -48,6 +55,7 @@ pub fn update(error: &UpdateError) -> Status {
         UpdateError::InvalidSettings(invalid) => Status::invalid_argument(invalid.reason.clone()),
         UpdateError::Storage(error) => storage(error),
         UpdateError::ShutDown => shut_down(),
+        UpdateError::Unavailable(reason) => unavailable(reason),
         other => Status::internal(other.to_string()),
     }
 }
@@ -57,6 +65,7 @@ pub fn group(error: &GroupError) -> Status {
         GroupError::NotFound(key) => does_not_exist(key),
         GroupError::Storage(error) => storage(error),
         GroupError::ShutDown => shut_down(),
+        GroupError::Unavailable(reason) => unavailable(reason),
         other => Status::internal(other.to_string()),
     }
 }
@@ -73,6 +82,7 @@ pub fn connect(error: &ConnectError) -> Status {
             with_group(Code::FailedPrecondition, message, "maximum-subscribers-reached", key)
         }
         ConnectError::ShutDown => shut_down(),
+        ConnectError::Unavailable(reason) => unavailable(reason),
         other => Status::internal(other.to_string()),
     }
 }

@@ -34,7 +34,7 @@ pub async fn list(subscriptions: &PersistentSubscriptions, request: ListReq) -> 
             None => return Err(Status::invalid_argument("list for a stream names no stream")),
         },
     };
-    let infos = subscriptions.list(source.as_ref()).await;
+    let infos = subscriptions.list(source.as_ref()).await.map_err(|error| errors::group(&error))?;
     // EventStoreDB answers "not found" for a stream without groups (the
     // clients turn it into an empty list), and an empty list for all.
     if let (Some(source), true) = (&source, infos.is_empty()) {

@@ -288,6 +288,12 @@ fn append_error_status(error: &AppendError) -> rpc::Status {
                 value: shared::Unknown {}.encode_to_vec(),
             }),
         },
+        AppendError::AccessDenied(denied) => detailed(
+            rpc::Code::PermissionDenied,
+            crate::errors::access_denied_message(denied),
+            "event_store.client.AccessDenied",
+            shared::AccessDenied {}.encode_to_vec(),
+        ),
         other => detailed(
             rpc::Code::Unknown,
             other.to_string(),

@@ -41,7 +41,7 @@ impl Node {
             .expect("opening task")
             .expect("open the engine");
         let store: Arc<dyn EventStore> = Arc::new(engine.clone());
-        let subscriptions = PersistentSubscriptions::start(Arc::clone(&store)).await.expect("start the subsystem");
+        let subscriptions = PersistentSubscriptions::start(Arc::clone(&store)).await;
         Node { dir, engine, store, subscriptions }
     }
 

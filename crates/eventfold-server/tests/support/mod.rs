@@ -1,0 +1,55 @@
+//! Shared by the integration tests that run the real engine: the server on
+//! loopback over a data directory, and a channel to it.
+
+#![allow(dead_code, reason = "each test file uses a different part")]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use eventfold_engine::{Engine, EngineConfig};
+use eventfold_store::EventStore;
+
+pub struct Running {
+    pub address: SocketAddr,
+    pub engine: Engine,
+    stop: tokio::sync::oneshot::Sender<()>,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+pub fn open_engine(dir: &tempfile::TempDir) -> Engine {
+    Engine::open(EngineConfig::new(dir.path())).expect("open the engine")
+}
+
+/// Serves `engine` on a free loopback port.
+pub async fn serve(engine: Engine) -> Running {
+    let store: Arc<dyn EventStore> = Arc::new(engine.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let address = listener.local_addr().expect("address");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let options = eventfold_server::ServeOptions::default();
+    let server = tokio::spawn(eventfold_server::serve(store, listener, options, async {
+        let _ = stopped.await;
+    }));
+    Running { address, engine, stop, server }
+}
+
+impl Running {
+    pub async fn channel(&self) -> tonic::transport::Channel {
+        tonic::transport::Channel::from_shared(format!("http://{}", self.address))
+            .expect("uri")
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(Duration::from_secs(10))
+            .connect()
+            .await
+            .expect("connect")
+    }
+
+    /// Stops the server, which must stop cleanly, then the engine.
+    pub async fn finish(self) {
+        let _ = self.stop.send(());
+        let result = tokio::time::timeout(Duration::from_secs(10), self.server).await;
+        assert!(matches!(result, Ok(Ok(Ok(())))), "server stops cleanly: {result:?}");
+        self.engine.shutdown().await;
+    }
+}
