@@ -21,6 +21,7 @@ mod compact;
 mod error;
 pub mod faults;
 mod format;
+mod preallocate;
 mod reader;
 mod recovery;
 mod segment;

@@ -10,6 +10,7 @@ use crate::compact::load_compacted_layout;
 use crate::format::{
     COMPACTED_FORMAT_VERSION, FRAME_OVERHEAD_BYTES, SEGMENT_HEADER_BYTES, check_frame, decode_segment_header, u32_at,
 };
+use crate::preallocate::Preallocator;
 use crate::reader::read_at_most;
 use crate::segment::{
     Layout, Segment, SegmentMap, create_segment, list_segments, remove_temporary_files, sync_directory,
@@ -153,6 +154,7 @@ pub fn open(config: &LogConfig, verified_up_to: u64) -> Result<(LogWriter, LogRe
         preallocate_bytes: config.preallocate_bytes,
         poisoned: false,
         syncer: Syncer::start().map_err(LogError::io("start the sync thread", &config.dir))?,
+        preallocator: Preallocator::start().map_err(LogError::io("start the preallocation thread", &config.dir))?,
     };
     Ok((writer, LogReader::new(segments), report))
 }

@@ -411,3 +411,34 @@ fn frames_read_together_equal_frames_read_alone_whatever_their_size() {
         .collect();
     assert_eq!(payloads, expected);
 }
+
+/// Goal: the zeros ahead of the data are written on the preallocation thread
+/// before the writer needs them, so appends that stay below them never wait
+/// for zeros; and a region still being filled is never written into.
+#[test]
+fn preallocation_runs_ahead_of_the_writer_on_its_own_thread() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = LogConfig { preallocate_bytes: 64 * 1024, segment_bytes_max: 16 * 1024 * 1024, ..config(dir.path()) };
+    let (mut writer, reader, _) = open(&config, 0).expect("open");
+    // The first batch preallocates on the writer's thread: nothing is ahead yet.
+    let mut written = write_transactions(&mut writer, &payloads(1, 100));
+    let first = writer.allocated;
+    assert_eq!(first, SEGMENT_HEADER_BYTES + 64 * 1024, "one region on the writer's thread");
+    // Past half of it, the next region is filled on the other thread.
+    written.extend(write_transactions(&mut writer, &payloads(40, 1000)));
+    assert!(writer.preallocator.running().is_some() || writer.allocated > first, "a region is being filled ahead");
+    writer.settle_preallocation().expect("the region ahead is filled");
+    assert_eq!(writer.allocated, first + 64 * 1024);
+    let segment = last_segment(dir.path());
+    assert_eq!(std::fs::metadata(&segment).expect("stat").len(), writer.allocated, "zeros up to the region's end");
+    // Many more batches, reading back each time: no zero ever lands on data.
+    for _ in 0..20 {
+        written.extend(write_transactions(&mut writer, &payloads(10, 3000)));
+        assert_eq!(read_all_forward(&reader, writer.end()), written);
+    }
+    let end = writer.end();
+    drop((writer, reader));
+    let (_, reader, report) = open(&config, 0).expect("reopen");
+    assert_eq!((report.end, report.truncated_bytes, report.tail_error), (end, 0, None));
+    assert_eq!(read_all_forward(&reader, end), written);
+}

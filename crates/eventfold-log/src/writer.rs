@@ -3,8 +3,8 @@ use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::faults::{self, FaultPoint};
 use crate::format::SEGMENT_HEADER_BYTES;
+use crate::preallocate::{self, Job, Outcome, Preallocator};
 use crate::segment::{NewSegment, Segment, SegmentMap};
 use crate::sync::Syncer;
 use crate::{FrameBatch, LogError};
@@ -20,12 +20,15 @@ pub struct LogWriter {
     /// Bytes in the active segment that are durable.
     pub(crate) active_len: u64,
     /// Length of the active segment's file: zeros past `active_len`, written
-    /// and synced ahead of the data (see `preallocate`).
+    /// and synced ahead of the data (see `preallocate`). A region past it may
+    /// be being filled by the preallocation thread; nothing writes there
+    /// until that is done.
     pub(crate) allocated: u64,
     pub(crate) segment_bytes_max: u64,
     pub(crate) preallocate_bytes: u64,
     pub(crate) poisoned: bool,
     pub(crate) syncer: Syncer,
+    pub(crate) preallocator: Preallocator,
 }
 
 impl LogWriter {
@@ -77,7 +80,9 @@ impl LogWriter {
         self.prepare(batch.len_bytes() as u64)?;
         if let Err(error) = self.active.write_all_at(batch.as_bytes(), self.active_len) {
             // Cut whatever part landed, so that no stale bytes ever lie
-            // between the end of the log and the zeros after it.
+            // between the end of the log and the zeros after it; a running
+            // preallocation must not write its zeros after the cut.
+            self.settle_preallocation()?;
             let undone = self.active.set_len(self.active_len).is_ok();
             self.allocated = self.active_len;
             if !undone {
@@ -100,14 +105,67 @@ impl LogWriter {
         if self.poisoned {
             return Err(LogError::Poisoned);
         }
+        if let Some(outcome) = self.preallocator.poll() {
+            self.take_preallocation(outcome)?;
+        }
         if self.active_len > SEGMENT_HEADER_BYTES && self.active_len + batch_bytes > self.segment_bytes_max {
+            // The sealed segment is cut back to its data: no zeros may
+            // still be on their way to it.
+            self.settle_preallocation()?;
             self.roll()?;
         }
         let needed = self.active_len + batch_bytes;
         if self.preallocate_bytes > 0 && needed > self.allocated {
-            self.preallocate(needed)?;
+            // The batch reaches into the region being filled, or past it.
+            self.settle_preallocation()?;
+            if needed > self.allocated {
+                self.preallocate(needed)?;
+            }
         }
+        self.preallocate_ahead(needed);
         Ok(())
+    }
+
+    /// Starts filling the next region on the preallocation thread when less
+    /// than half of the preallocated space is left after a batch ending at
+    /// `needed`, so that the writer rarely waits for zeros.
+    fn preallocate_ahead(&mut self, needed: u64) {
+        if self.preallocate_bytes == 0 || self.preallocator.running().is_some() {
+            return;
+        }
+        let target = (self.allocated + self.preallocate_bytes).min(self.segment_bytes_max);
+        let low = self.allocated.saturating_sub(needed) < self.preallocate_bytes / 2;
+        if !low || target <= self.allocated {
+            return;
+        }
+        self.preallocator.begin(Job { path: self.active_path.clone(), from: self.allocated, to: target });
+    }
+
+    /// Waits for a running preallocation and takes its outcome.
+    pub(crate) fn settle_preallocation(&mut self) -> Result<(), LogError> {
+        match self.preallocator.wait() {
+            Some(outcome) => self.take_preallocation(outcome),
+            None => Ok(()),
+        }
+    }
+
+    /// A finished preallocation: the filled region becomes usable. One that
+    /// could not write its zeros changed nothing (the writer preallocates on
+    /// its own thread when it must, and meets the error then, LOG-9); one
+    /// whose sync failed poisons the writer, as the file shares the
+    /// appends' handle and so their error state (LOG-5).
+    fn take_preallocation(&mut self, outcome: Outcome) -> Result<(), LogError> {
+        match outcome {
+            Outcome::Filled { to } => {
+                self.allocated = self.allocated.max(to);
+                Ok(())
+            }
+            Outcome::Refused(error) => {
+                tracing::debug!(%error, "preallocation ahead of the data refused");
+                Ok(())
+            }
+            Outcome::SyncFailed(error) => self.synced(Err(error), "fsync"),
+        }
     }
 
     /// Takes the batch's `fdatasync` result: on success the batch is durable
@@ -137,32 +195,20 @@ impl LogWriter {
     /// journal commit per append. Never past the segment's size limit, unless
     /// the batch itself goes past it.
     fn preallocate(&mut self, needed: u64) -> Result<(), LogError> {
-        static ZEROS: [u8; 64 * 1024] = [0; 64 * 1024];
         let target = (self.active_len + self.preallocate_bytes).min(self.segment_bytes_max).max(needed);
-        let start = self.allocated.max(self.active_len);
-        let mut offset = start;
-        while offset < target {
-            let length = (target - offset).min(ZEROS.len() as u64) as usize;
-            let zeros = ZEROS.get(..length).unwrap_or_default();
-            let written = self
-                .active
-                .write_all_at(zeros, offset)
-                .and_then(|()| faults::check(&self.active_path, FaultPoint::Preallocate));
-            if let Err(source) = written {
-                // No data moved: give back the space the zeros took (they
-                // would be harmless, LOG-8, but the disk is likely full).
-                if let Err(error) = self.active.set_len(start) {
-                    tracing::warn!(%error, "could not cut back an unfinished preallocation");
-                }
-                return Err(LogError::Io { op: "preallocate", path: self.active_path.clone(), source });
+        let from = self.allocated.max(self.active_len);
+        let job = Job { path: self.active_path.clone(), from, to: target };
+        match preallocate::fill(&self.active, &job) {
+            Outcome::Filled { to } => {
+                // Data and size are synced: from now on only data changes below `to`.
+                self.allocated = to;
+                Ok(())
             }
-            offset += length as u64;
+            // No data moved and the zeros were given back (they would be
+            // harmless, LOG-8, but the disk is likely full).
+            Outcome::Refused(source) => Err(LogError::Io { op: "preallocate", path: self.active_path.clone(), source }),
+            Outcome::SyncFailed(error) => self.synced(Err(error), "fsync"),
         }
-        // Sync data and size: from now on only data changes below `target`.
-        let synced = self.active.sync_all();
-        self.synced(synced, "fsync")?;
-        self.allocated = target;
-        Ok(())
     }
 
     /// Seals the active segment and starts the next at the current end. The
