@@ -1,9 +1,11 @@
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use redb::{Database, Durability, ReadTransaction, ReadableDatabase, ReadableTable, TableDefinition};
 
 use crate::IndexError;
+use crate::writeback::{WRITEBACK_INTERVAL, Writeback};
 
 /// `meta`: the checkpoint (log position the index reflects), the next stream
 /// id to hand out and the index format version.
@@ -85,6 +87,9 @@ pub struct Index {
     /// Checkpoint of the last commit made durable through this handle (or
     /// found on open): what a crash now would roll the index back to.
     durable_checkpoint: AtomicU64,
+    /// A non-durable commit left pages for the write-back thread.
+    writeback_pending: Arc<AtomicBool>,
+    _writeback: Option<Writeback>,
 }
 
 impl Index {
@@ -92,11 +97,19 @@ impl Index {
     /// version is an error; the engine answers by rebuilding it from the log.
     pub fn open(path: &Path) -> Result<Self, IndexError> {
         let database = Database::builder().set_cache_size(64 * 1024 * 1024).create(path)?;
+        let writeback_pending = Arc::new(AtomicBool::new(false));
+        // Without the thread the index works the same, its durable commits
+        // only take longer.
+        let writeback = Writeback::start(path, WRITEBACK_INTERVAL, Arc::clone(&writeback_pending))
+            .inspect_err(|error| tracing::warn!(%error, "index write-back thread not started"))
+            .ok();
         let index = Self {
             database,
             path: path.to_path_buf(),
             committed_checkpoint: AtomicU64::new(0),
             durable_checkpoint: AtomicU64::new(0),
+            writeback_pending,
+            _writeback: writeback,
         };
         let transaction = index.database.begin_write()?;
         {
@@ -160,6 +173,8 @@ impl Index {
         self.committed_checkpoint.store(checkpoint, Ordering::Relaxed);
         if durable {
             self.durable_checkpoint.store(checkpoint, Ordering::Relaxed);
+        } else {
+            self.writeback_pending.store(true, Ordering::Release);
         }
         Ok(())
     }
@@ -241,6 +256,25 @@ impl IndexSnapshot {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Goal: pages of non-durable commits are written back by the index's
+    /// own thread soon after, not all at once by the next durable commit.
+    #[test]
+    fn non_durable_commits_are_written_back_in_the_background() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let index = Index::open(&dir.path().join("index.redb")).expect("open");
+        let update = IndexUpdate { events: vec![(0, 0, 32)], next_stream_id: 1, ..IndexUpdate::default() };
+        index.apply(&update, 100, false).expect("apply");
+        assert!(index.writeback_pending.load(Ordering::Acquire), "a non-durable commit leaves pages to write");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while index.writeback_pending.load(Ordering::Acquire) {
+            assert!(std::time::Instant::now() < deadline, "the write-back thread never took the pages");
+            std::thread::sleep(WRITEBACK_INTERVAL / 4);
+        }
+        // A durable commit leaves nothing for it.
+        index.apply(&update, 200, true).expect("apply durably");
+        assert!(!index.writeback_pending.load(Ordering::Acquire));
+    }
 
     #[test]
     fn entries_and_checkpoint_survive_reopen_after_a_durable_commit() {

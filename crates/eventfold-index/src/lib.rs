@@ -10,6 +10,7 @@
 
 mod error;
 mod index;
+mod writeback;
 
 pub use error::IndexError;
 pub use index::{Index, IndexSnapshot, IndexUpdate, StreamEntry};
