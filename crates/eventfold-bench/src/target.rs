@@ -4,7 +4,7 @@
 //! fresh for each measurement (its own database), so bytes on disk and peak
 //! memory belong to that measurement alone.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use eventfold_engine::{Engine, EngineConfig};
@@ -16,17 +16,18 @@ use futures::StreamExt;
 use futures::stream::BoxStream;
 use serde_json::{Value, json};
 
-use super::child_server::ChildServer;
-use super::grpc_client::GrpcClient;
-use super::pg_client::PgClients;
-use super::pg_server::{self, PgServer};
-use super::stats::{directory_bytes, peak_rss_bytes, rss_bytes};
+use crate::child_server::{self, ChildServer};
+use crate::grpc_client::GrpcClient;
+use crate::pg_client::PgClients;
+use crate::pg_server::{self, PgServer};
+use crate::stats::{directory_bytes, peak_rss_bytes, rss_bytes};
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug, clap::ValueEnum)]
 pub enum TargetKind {
     /// The embedded engine, in this process.
     Engine,
-    /// `eventfold serve` over gRPC (a child process unless --server-url).
+    /// `eventfold serve` through the bench's lean gRPC client (a child
+    /// process unless --server-url).
     Grpc,
     /// A plain PostgreSQL events table (a throwaway server unless --pg-url).
     Postgres,
@@ -49,6 +50,11 @@ pub struct TargetOptions {
     /// bench starts `eventfold serve` itself.
     #[arg(long, global = true, env = "EVENTFOLD_BENCH_SERVER_URL")]
     pub server_url: Option<String>,
+    /// The `eventfold` binary the bench starts as its server; by default
+    /// the one beside `eventfold-bench` (same cargo target directory and
+    /// profile).
+    #[arg(long, global = true, env = "EVENTFOLD_BIN")]
+    pub server_bin: Option<PathBuf>,
     /// A PostgreSQL to use (`host=... user=...` or `postgres://...`);
     /// otherwise the bench starts a throwaway one.
     #[arg(long, global = true, env = "EVENTFOLD_BENCH_PG_URL")]
@@ -110,7 +116,8 @@ impl Target {
                 }
                 None => {
                     let db = tempfile::tempdir_in(scratch).context("creating the database directory")?;
-                    let server = tokio::task::block_in_place(|| ChildServer::start(db.path()))?;
+                    let binary = child_server::server_binary(options.server_bin.as_deref())?;
+                    let server = tokio::task::block_in_place(|| ChildServer::start(&binary, db.path()))?;
                     let url = server.url();
                     let client = GrpcClient::connect(&url).await?;
                     Backend::Grpc { client, url, server: Some(server), db: Some(db) }

@@ -1,10 +1,15 @@
-//! Goal: every `eventfold bench` workload runs end to end through the real
+//! Goal: every `eventfold-bench` workload runs end to end through the real
 //! binary, in a smoke size, against the engine, a child `eventfold serve`
 //! over gRPC and the PostgreSQL baseline (reported as skipped where
 //! PostgreSQL is not installed), and prints JSON of the documented shape
 //! with positive counts. The figures themselves are never asserted.
+//!
+//! The server is the `eventfold` binary beside `eventfold-bench`: a
+//! workspace test run builds both (eventfold-cli has tests of its own);
+//! alone, this crate's tests need `cargo build -p eventfold-cli` first.
 
 use std::io::Read;
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -13,22 +18,36 @@ use serde_json::Value;
 /// Longest a smoke run may take before the test fails instead of hanging.
 const RUN_LIMIT: Duration = Duration::from_secs(240);
 
+/// The `eventfold` binary the bench finds beside itself and serves with;
+/// a missing one fails here with the way to build it.
+fn server_binary() -> PathBuf {
+    let bench = PathBuf::from(env!("CARGO_BIN_EXE_eventfold-bench"));
+    let server = bench.with_file_name("eventfold");
+    assert!(
+        server.is_file(),
+        "{} is missing: build it with `cargo build -p eventfold-cli` (the same profile as the tests)",
+        server.display()
+    );
+    server
+}
+
 fn bench(arguments: &[&str]) -> Value {
+    server_binary();
     let scratch = tempfile::tempdir().expect("scratch directory");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_eventfold"))
-        .arg("bench")
+    let mut child = Command::new(env!("CARGO_BIN_EXE_eventfold-bench"))
         .args(arguments)
         .args(["--seconds", "0.2", "--events", "600"])
         .arg("--dir")
         .arg(scratch.path())
         .env("EVENTFOLD_LOG", "warn")
+        .env_remove("EVENTFOLD_BIN")
         .env_remove("EVENTFOLD_BENCH_SERVER_URL")
         .env_remove("EVENTFOLD_BENCH_PG_URL")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("spawn eventfold bench");
+        .expect("spawn eventfold-bench");
     let started = Instant::now();
     let status = loop {
         if let Some(status) = child.try_wait().expect("wait") {
@@ -138,4 +157,22 @@ fn lagging_subscribers_report_the_memory_of_the_serving_process() {
             assert!(result[key].as_u64().is_some_and(|value| value > 0), "{key}: {result}");
         }
     }
+}
+
+#[test]
+fn a_missing_server_binary_is_named_in_the_error() {
+    let scratch = tempfile::tempdir().expect("scratch directory");
+    let missing = scratch.path().join("no-such-eventfold");
+    let output = Command::new(env!("CARGO_BIN_EXE_eventfold-bench"))
+        .args(["append", "--target", "grpc", "--seconds", "0.1", "--server-bin"])
+        .arg(&missing)
+        .arg("--dir")
+        .arg(scratch.path())
+        .env_remove("EVENTFOLD_BENCH_SERVER_URL")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run eventfold-bench");
+    assert!(!output.status.success(), "ran without a server binary");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("no-such-eventfold") && stderr.contains("--server-bin"), "{stderr}");
 }

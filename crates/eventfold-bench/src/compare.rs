@@ -1,4 +1,4 @@
-//! `eventfold bench compare`: the standard matrix against every target in
+//! `eventfold-bench compare`: the standard matrix against every target in
 //! one run, the ratios that matter, and the same as a Markdown table for
 //! the README. Written to `<out>/<date>.json` and `<out>/<date>.md`.
 
@@ -9,8 +9,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use anyhow::Context;
 use serde_json::{Value, json};
 
-use super::target::TargetKind::{self, Engine, Grpc, Postgres};
-use super::{Settings, Workload, measure_one, stats};
+use crate::target::TargetKind::{self, Engine, Grpc, Postgres};
+use crate::{Settings, Workload, measure_one, stats};
 
 /// One row of the matrix: a name, the workload, the targets it runs on.
 struct Case {
@@ -151,7 +151,7 @@ fn markdown(document: &Value) -> String {
     let mut text = String::new();
     let _ = writeln!(
         text,
-        "eventfold bench compare, {} ({}); {} s per measurement, {} events filled for reads, catch-up and restart.\n",
+        "eventfold-bench compare, {} ({}); {} s per measurement, {} events filled for reads, catch-up and restart.\n",
         document["date"].as_str().unwrap_or("?"),
         document["machine"].as_str().unwrap_or("?"),
         document["seconds_per_measurement"],
