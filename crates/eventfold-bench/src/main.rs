@@ -16,13 +16,16 @@ mod compare;
 mod contended;
 mod fanout;
 mod fsync;
+mod goals;
 mod grpc_client;
+mod kurrentdb_client;
 mod lagging;
 mod pg_client;
 mod pg_server;
 mod progress;
 mod read;
 mod restart;
+mod server_client;
 mod stats;
 mod target;
 
