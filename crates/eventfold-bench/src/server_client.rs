@@ -12,7 +12,9 @@ use crate::target::{AppendResult, DeliveryStream};
 #[derive(Clone)]
 pub enum ServerClient {
     Lean(GrpcClient),
-    Official(KurrentdbClient),
+    // Boxed: the official client is a few hundred bytes, the lean one a
+    // handle to a channel.
+    Official(Box<KurrentdbClient>),
 }
 
 /// Which of the two clients to connect.
@@ -27,7 +29,7 @@ impl ServerClient {
     pub async fn connect(kind: ClientKind, url: &str) -> anyhow::Result<Self> {
         Ok(match kind {
             ClientKind::Lean => ServerClient::Lean(GrpcClient::connect(url).await?),
-            ClientKind::Official => ServerClient::Official(KurrentdbClient::connect(url).await?),
+            ClientKind::Official => ServerClient::Official(Box::new(KurrentdbClient::connect(url).await?)),
         })
     }
 
