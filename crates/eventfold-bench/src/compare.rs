@@ -255,7 +255,7 @@ fn cell(result: &Value) -> String {
 }
 
 /// 12345.6 as "12.3k", 1234567 as "1.23M": readable in a table.
-fn thousands(value: f64) -> String {
+pub fn thousands(value: f64) -> String {
     if value >= 1e6 {
         format!("{:.2}M", value / 1e6)
     } else if value >= 1e3 {

@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 use serde_json::{Value, json};
 
 use crate::Workload;
-use crate::compare::{cases, figure, find};
+use crate::compare::{cases, figure, find, thousands};
 use crate::stats::quotient as divide;
 
 /// The targets whose tail latency is held to the bound: the server through
@@ -91,7 +91,11 @@ fn goal(name: &str, value: Option<f64>, bound: Bound) -> Value {
 pub fn markdown(goals: &Value) -> String {
     let mut text = String::from("\n| goal | value | bound | met |\n|---|---|---|---|\n");
     for goal in goals.as_array().map(Vec::as_slice).unwrap_or_default() {
-        let value = goal["value"].as_f64().map_or_else(|| "n/a".to_owned(), |value| format!("{value:.2}"));
+        // Rates read best in thousands, ratios with two decimals.
+        let value = goal["value"].as_f64().map_or_else(
+            || "n/a".to_owned(),
+            |value| if value >= 1e3 { thousands(value) } else { format!("{value:.2}") },
+        );
         let met = match goal["met"].as_bool() {
             Some(true) => "yes",
             Some(false) => "no",
