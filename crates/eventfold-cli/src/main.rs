@@ -1,8 +1,8 @@
 //! `eventfold`: the one binary. `eventfold serve` runs the database;
-//! `eventfold admin` operates a running one.
+//! `eventfold admin` operates a running one. Benchmarks live apart, in
+//! `eventfold-bench`, so this binary links no benchmark client.
 
 mod admin;
-mod bench;
 mod serve;
 
 use std::io::{IsTerminal, Write};
@@ -20,8 +20,6 @@ struct Cli {
 enum Command {
     /// Run the server on the embedded storage engine.
     Serve(serve::ServeArgs),
-    /// Measure the engine against the disk's own fsync rate; prints JSON.
-    Bench(bench::BenchArgs),
     /// Operate a running server (scavenge).
     Admin(admin::AdminArgs),
 }
@@ -37,7 +35,6 @@ fn main() -> anyhow::Result<()> {
         .init();
     match Cli::parse().command {
         Command::Serve(args) => serve::run(args),
-        Command::Bench(args) => bench::run(args),
         Command::Admin(args) => admin::run(args),
     }
 }

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use serde_json::{Value, json};
 
-use super::stats::{Latencies, event_body};
+use crate::stats::{Latencies, event_body};
 
 /// Bytes of zeros written ahead at a time in preallocated mode.
 const PREALLOCATE_BYTES: u64 = 64 * 1024 * 1024;

@@ -5,9 +5,9 @@ use anyhow::{bail, ensure};
 use futures::StreamExt;
 use serde_json::{Value, json};
 
-use super::append::fill;
-use super::stats::rate;
-use super::target::{Delivery, Target};
+use crate::append::fill;
+use crate::stats::rate;
+use crate::target::{Delivery, Target};
 
 /// Fills `events` events, then subscribes to `$all` from the start and
 /// counts what arrives until the subscription reports it caught up.

@@ -10,7 +10,7 @@ use futures::{StreamExt, pin_mut};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, Config, NoTls, Statement};
 
-use super::target::AppendResult;
+use crate::target::AppendResult;
 
 /// Our own table name, so a `--pg-url` database keeps its own `events`.
 const TABLE: &str = "eventfold_bench_events";

@@ -18,7 +18,7 @@ use eventfold_store::{CurrentRevision, ExpectedRevision};
 use futures::StreamExt;
 use tonic::transport::{Channel, Endpoint};
 
-use super::target::{AppendResult, Delivery, DeliveryStream};
+use crate::target::{AppendResult, Delivery, DeliveryStream};
 
 #[derive(Clone)]
 pub struct GrpcClient {

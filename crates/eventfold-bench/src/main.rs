@@ -1,8 +1,13 @@
-//! `eventfold bench`: measurements of eventfold against the limits around
-//! it — the embedded engine in-process, the server over gRPC, a plain
-//! PostgreSQL events table, and the raw fsync rate of the same disk — all
-//! in the same run, so the ratios compare like with like. Prints one JSON
-//! document; the figures are for reading, never for asserting.
+//! `eventfold-bench`: measurements of eventfold against the limits around
+//! it — the embedded engine in-process, the server over gRPC (through the
+//! bench's lean client and through the official `kurrentdb` client), a
+//! plain PostgreSQL events table, and the raw fsync rate of the same disk —
+//! all in the same run, so the ratios compare like with like. Prints one
+//! JSON document; the figures are for reading, never for asserting.
+//!
+//! A binary of its own, apart from `eventfold`, so that the database
+//! binary links neither the benchmark clients nor PostgreSQL's. The server
+//! it measures is the `eventfold` binary, run as a child process.
 
 mod append;
 mod catchup;
@@ -11,29 +16,35 @@ mod compare;
 mod contended;
 mod fanout;
 mod fsync;
+mod goals;
 mod grpc_client;
+mod kurrentdb_client;
 mod lagging;
 mod pg_client;
 mod pg_server;
 mod progress;
 mod read;
 mod restart;
+mod server_client;
 mod stats;
 mod target;
 
 use std::future::Future;
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use clap::Parser;
 use serde_json::{Map, Value, json};
 
 use progress::Progress;
 use target::{Opened, Target, TargetKind, TargetOptions};
 
-#[derive(clap::Args)]
-pub struct BenchArgs {
+#[derive(Parser)]
+#[command(name = "eventfold-bench", version, about = "Measure eventfold against PostgreSQL and the disk; prints JSON")]
+struct BenchArgs {
     #[command(subcommand)]
     workload: Workload,
     /// Directory for the throwaway databases and files (removed afterwards).
@@ -163,7 +174,21 @@ struct Settings {
     events: u64,
 }
 
-pub fn run(args: BenchArgs) -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
+    // The in-process engine and the official client log through tracing;
+    // stdout is kept for the JSON report alone.
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("EVENTFOLD_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+    run(BenchArgs::parse())
+}
+
+fn run(args: BenchArgs) -> anyhow::Result<()> {
     let scratch = match &args.dir {
         Some(dir) => tempfile::tempdir_in(dir),
         None => tempfile::tempdir_in("."),

@@ -6,7 +6,7 @@ use eventfold_engine::{Engine, EngineConfig};
 use eventfold_store::{AppendRequest, EventStore, ExpectedRevision, ProposedEvent, StreamName};
 use serde_json::{Value, json};
 
-use super::stats::{directory_bytes, event_body};
+use crate::stats::{directory_bytes, event_body};
 
 /// Fills a database with `events` events over 1000 streams, then measures
 /// opening it: after a clean shutdown, and with the index deleted (a full

@@ -1,10 +1,16 @@
-//! Goal: every `eventfold bench` workload runs end to end through the real
+//! Goal: every `eventfold-bench` workload runs end to end through the real
 //! binary, in a smoke size, against the engine, a child `eventfold serve`
-//! over gRPC and the PostgreSQL baseline (reported as skipped where
+//! over gRPC through the lean client and through the official `kurrentdb`
+//! client, and the PostgreSQL baseline (reported as skipped where
 //! PostgreSQL is not installed), and prints JSON of the documented shape
 //! with positive counts. The figures themselves are never asserted.
+//!
+//! The server is the `eventfold` binary beside `eventfold-bench`: a
+//! workspace test run builds both (eventfold-cli has tests of its own);
+//! alone, this crate's tests need `cargo build -p eventfold-cli` first.
 
 use std::io::Read;
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -13,22 +19,36 @@ use serde_json::Value;
 /// Longest a smoke run may take before the test fails instead of hanging.
 const RUN_LIMIT: Duration = Duration::from_secs(240);
 
+/// The `eventfold` binary the bench finds beside itself and serves with;
+/// a missing one fails here with the way to build it.
+fn server_binary() -> PathBuf {
+    let bench = PathBuf::from(env!("CARGO_BIN_EXE_eventfold-bench"));
+    let server = bench.with_file_name("eventfold");
+    assert!(
+        server.is_file(),
+        "{} is missing: build it with `cargo build -p eventfold-cli` (the same profile as the tests)",
+        server.display()
+    );
+    server
+}
+
 fn bench(arguments: &[&str]) -> Value {
+    server_binary();
     let scratch = tempfile::tempdir().expect("scratch directory");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_eventfold"))
-        .arg("bench")
+    let mut child = Command::new(env!("CARGO_BIN_EXE_eventfold-bench"))
         .args(arguments)
         .args(["--seconds", "0.2", "--events", "600"])
         .arg("--dir")
         .arg(scratch.path())
         .env("EVENTFOLD_LOG", "warn")
+        .env_remove("EVENTFOLD_BIN")
         .env_remove("EVENTFOLD_BENCH_SERVER_URL")
         .env_remove("EVENTFOLD_BENCH_PG_URL")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("spawn eventfold bench");
+        .expect("spawn eventfold-bench");
     let started = Instant::now();
     let status = loop {
         if let Some(status) = child.try_wait().expect("wait") {
@@ -49,7 +69,9 @@ fn bench(arguments: &[&str]) -> Value {
         .unwrap_or_else(|error| panic!("bench {arguments:?} printed no JSON ({error}): {stdout}"))
 }
 
-const ALL_TARGETS: [&str; 6] = ["--target", "engine", "--target", "grpc", "--target", "postgres"];
+const ALL_TARGETS: [&str; 8] =
+    ["--target", "engine", "--target", "grpc", "--target", "kurrentdb", "--target", "postgres"];
+const ALL_NAMES: [&str; 4] = ["engine", "grpc", "kurrentdb", "postgres"];
 
 /// Checks a per-target result: skipped with a reason, or positive figures.
 fn check_result(result: &Value, rate_key: &str) {
@@ -81,15 +103,17 @@ fn check_workload(report: &Value, workload: &str, targets: &[&str], rate_key: &s
 #[test]
 fn append_runs_on_every_target() {
     let report = bench(&[&["append", "--writers", "4", "--events-per-append", "10"][..], &ALL_TARGETS].concat());
-    check_workload(&report, "append", &["engine", "grpc", "postgres"], "events_per_second");
+    check_workload(&report, "append", &ALL_NAMES, "events_per_second");
     assert!(report["results"][0]["latency"]["p99_us"].as_f64().is_some_and(|p99| p99 > 0.0), "{report}");
     assert!(report["ratio"]["engine_vs_grpc"].as_f64().is_some(), "{report}");
+    assert!(report["ratio"]["grpc_vs_kurrentdb"].as_f64().is_some(), "{report}");
+    assert!(report["results"][2]["latency"]["p50_us"].as_f64().is_some_and(|p50| p50 > 0.0), "{report}");
 }
 
 #[test]
 fn contended_reports_conflicts() {
     let report = bench(&[&["contended", "--writers", "4"][..], &ALL_TARGETS].concat());
-    check_workload(&report, "contended", &["engine", "grpc", "postgres"], "events_per_second");
+    check_workload(&report, "contended", &ALL_NAMES, "events_per_second");
     for result in report["results"].as_array().expect("results") {
         if result.get("skipped").is_none() {
             assert!(result["conflict_rate"].as_f64().is_some_and(|rate| (0.0..=1.0).contains(&rate)), "{result}");
@@ -100,21 +124,24 @@ fn contended_reports_conflicts() {
 #[test]
 fn reads_run_warm_and_cold() {
     let report = bench(&[&["read"][..], &ALL_TARGETS].concat());
-    check_workload(&report, "read", &["engine", "grpc", "postgres"], "all_warm_events_per_second");
+    check_workload(&report, "read", &ALL_NAMES, "all_warm_events_per_second");
     let engine = &report["results"][0];
     assert!(engine["stream_warm_events_per_second"].as_f64().is_some_and(|rate| rate > 0.0), "{engine}");
     assert!(engine["all_cold_events_per_second"].as_f64().is_some_and(|rate| rate > 0.0), "{engine}");
+    let official = &report["results"][2];
+    assert!(official["stream_warm_events_per_second"].as_f64().is_some_and(|rate| rate > 0.0), "{official}");
 }
 
 #[test]
-fn catch_up_live_and_fan_out_run_on_engine_and_grpc() {
+fn catch_up_live_and_fan_out_run_on_engine_and_both_grpc_clients() {
     for workload in [&["catchup"][..], &["live"], &["fanout", "--subscribers", "3"], &["lagging", "--subscribers", "3"]]
     {
         let report = bench(&[workload, &ALL_TARGETS].concat());
-        check_workload(&report, workload[0], &["engine", "grpc", "postgres"], "events_per_second");
+        check_workload(&report, workload[0], &ALL_NAMES, "events_per_second");
         // Subscriptions are not a plain table's to offer.
-        assert!(report["results"][2]["skipped"].is_string(), "{report}");
+        assert!(report["results"][3]["skipped"].is_string(), "{report}");
         assert!(report["results"][1].get("skipped").is_none(), "{report}");
+        assert!(report["results"][2].get("skipped").is_none(), "{report}");
     }
 }
 
@@ -138,4 +165,22 @@ fn lagging_subscribers_report_the_memory_of_the_serving_process() {
             assert!(result[key].as_u64().is_some_and(|value| value > 0), "{key}: {result}");
         }
     }
+}
+
+#[test]
+fn a_missing_server_binary_is_named_in_the_error() {
+    let scratch = tempfile::tempdir().expect("scratch directory");
+    let missing = scratch.path().join("no-such-eventfold");
+    let output = Command::new(env!("CARGO_BIN_EXE_eventfold-bench"))
+        .args(["append", "--target", "grpc", "--seconds", "0.1", "--server-bin"])
+        .arg(&missing)
+        .arg("--dir")
+        .arg(scratch.path())
+        .env_remove("EVENTFOLD_BENCH_SERVER_URL")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run eventfold-bench");
+    assert!(!output.status.success(), "ran without a server binary");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("no-such-eventfold") && stderr.contains("--server-bin"), "{stderr}");
 }

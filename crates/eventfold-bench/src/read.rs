@@ -4,9 +4,9 @@ use std::time::Instant;
 use anyhow::ensure;
 use serde_json::{Value, json};
 
-use super::append::fill;
-use super::stats::rate;
-use super::target::Target;
+use crate::append::fill;
+use crate::stats::rate;
+use crate::target::Target;
 
 /// Fills `events` events (half in one stream, half spread over others),
 /// then reads that stream and `$all` from start to end: warm (second pass,

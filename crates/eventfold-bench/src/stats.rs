@@ -78,9 +78,15 @@ fn status_kilobytes(pid: &str, field: &str) -> Option<u64> {
 /// `numerator / denominator`, or null when there is nothing to divide by,
 /// so a skipped target shows as missing rather than as zero.
 pub fn ratio(numerator: Option<f64>, denominator: Option<f64>) -> Value {
+    quotient(numerator, denominator).map_or(Value::Null, |quotient| json!(quotient))
+}
+
+/// `numerator / denominator` where both are known and the denominator is
+/// positive.
+pub fn quotient(numerator: Option<f64>, denominator: Option<f64>) -> Option<f64> {
     match (numerator, denominator) {
-        (Some(numerator), Some(denominator)) if denominator > 0.0 => json!(numerator / denominator),
-        _ => Value::Null,
+        (Some(numerator), Some(denominator)) if denominator > 0.0 => Some(numerator / denominator),
+        _ => None,
     }
 }
 

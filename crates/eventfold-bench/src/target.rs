@@ -1,10 +1,11 @@
 //! What a workload runs against: the engine in this process, a server over
-//! gRPC, or the PostgreSQL baseline, behind one small set of operations so
+//! gRPC (through the lean client or the official one), or the PostgreSQL
+//! baseline, behind one small set of operations so
 //! every workload measures each target the same way. A target is opened
 //! fresh for each measurement (its own database), so bytes on disk and peak
 //! memory belong to that measurement alone.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use eventfold_engine::{Engine, EngineConfig};
@@ -16,18 +17,22 @@ use futures::StreamExt;
 use futures::stream::BoxStream;
 use serde_json::{Value, json};
 
-use super::child_server::ChildServer;
-use super::grpc_client::GrpcClient;
-use super::pg_client::PgClients;
-use super::pg_server::{self, PgServer};
-use super::stats::{directory_bytes, peak_rss_bytes, rss_bytes};
+use crate::child_server::{self, ChildServer};
+use crate::pg_client::PgClients;
+use crate::pg_server::{self, PgServer};
+use crate::server_client::{ClientKind, ServerClient};
+use crate::stats::{directory_bytes, peak_rss_bytes, rss_bytes};
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug, clap::ValueEnum)]
 pub enum TargetKind {
     /// The embedded engine, in this process.
     Engine,
-    /// `eventfold serve` over gRPC (a child process unless --server-url).
+    /// `eventfold serve` through the bench's lean gRPC client (a child
+    /// process unless --server-url).
     Grpc,
+    /// The same server through the official Rust client, `kurrentdb`, as
+    /// an application calls it.
+    Kurrentdb,
     /// A plain PostgreSQL events table (a throwaway server unless --pg-url).
     Postgres,
 }
@@ -37,6 +42,7 @@ impl TargetKind {
         match self {
             TargetKind::Engine => "engine",
             TargetKind::Grpc => "grpc",
+            TargetKind::Kurrentdb => "kurrentdb",
             TargetKind::Postgres => "postgres",
         }
     }
@@ -49,6 +55,11 @@ pub struct TargetOptions {
     /// bench starts `eventfold serve` itself.
     #[arg(long, global = true, env = "EVENTFOLD_BENCH_SERVER_URL")]
     pub server_url: Option<String>,
+    /// The `eventfold` binary the bench starts as its server; by default
+    /// the one beside `eventfold-bench` (same cargo target directory and
+    /// profile).
+    #[arg(long, global = true, env = "EVENTFOLD_BIN")]
+    pub server_bin: Option<PathBuf>,
     /// A PostgreSQL to use (`host=... user=...` or `postgres://...`);
     /// otherwise the bench starts a throwaway one.
     #[arg(long, global = true, env = "EVENTFOLD_BENCH_PG_URL")]
@@ -77,7 +88,7 @@ pub struct Target {
 enum Backend {
     Engine { engine: Engine, db: tempfile::TempDir },
     // Fields drop in order: the client before the server it talks to.
-    Grpc { client: GrpcClient, url: String, server: Option<ChildServer>, db: Option<tempfile::TempDir> },
+    Server { client: ServerClient, url: String, server: Option<ChildServer>, db: Option<tempfile::TempDir> },
     Postgres { clients: PgClients, server: Option<PgServer> },
 }
 
@@ -104,18 +115,8 @@ impl Target {
                 let engine = Engine::open(EngineConfig::new(db.path())).context("opening the engine")?;
                 Backend::Engine { engine, db }
             }
-            TargetKind::Grpc => match &options.server_url {
-                Some(url) => {
-                    Backend::Grpc { client: GrpcClient::connect(url).await?, url: url.clone(), server: None, db: None }
-                }
-                None => {
-                    let db = tempfile::tempdir_in(scratch).context("creating the database directory")?;
-                    let server = tokio::task::block_in_place(|| ChildServer::start(db.path()))?;
-                    let url = server.url();
-                    let client = GrpcClient::connect(&url).await?;
-                    Backend::Grpc { client, url, server: Some(server), db: Some(db) }
-                }
-            },
+            TargetKind::Grpc => open_server(ClientKind::Lean, options, scratch).await?,
+            TargetKind::Kurrentdb => open_server(ClientKind::Official, options, scratch).await?,
             TargetKind::Postgres => {
                 let (config, server) = match &options.pg_url {
                     Some(url) => (url.parse().context("the --pg-url")?, None),
@@ -163,7 +164,7 @@ impl Target {
                     Err(error) => Err(anyhow::Error::new(error).context("appending")),
                 }
             }
-            Backend::Grpc { client, .. } => client.append(stream, expected, bodies).await,
+            Backend::Server { client, .. } => client.append(stream, expected, bodies).await,
             Backend::Postgres { clients, .. } => clients.append(writer, stream, expected, bodies).await,
         }
     }
@@ -186,7 +187,7 @@ impl Target {
                 }
                 Ok(count)
             }
-            Backend::Grpc { client, .. } => client.read_to_end(stream).await,
+            Backend::Server { client, .. } => client.read_to_end(stream).await,
             Backend::Postgres { clients, .. } => clients.read_to_end(stream).await,
         }
     }
@@ -197,7 +198,9 @@ impl Target {
     /// subscription its reader stops polling would stall the others.
     pub async fn subscribe_apart(&self, stream: Option<&str>) -> anyhow::Result<DeliveryStream> {
         match &self.backend {
-            Backend::Grpc { url, .. } => GrpcClient::connect(url).await?.subscribe(stream).await,
+            Backend::Server { client, url, .. } => {
+                ServerClient::connect(client.kind(), url).await?.subscribe(stream).await
+            }
             _ => self.subscribe(stream).await,
         }
     }
@@ -234,7 +237,7 @@ impl Target {
                     })
                     .boxed())
             }
-            Backend::Grpc { client, .. } => client.subscribe(stream).await,
+            Backend::Server { client, .. } => client.subscribe(stream).await,
             Backend::Postgres { .. } => bail!("a plain PostgreSQL table has no subscriptions"),
         }
     }
@@ -245,7 +248,7 @@ impl Target {
     pub fn drop_page_cache(&self) -> anyhow::Result<bool> {
         let dir = match &self.backend {
             Backend::Engine { db, .. } => db.path(),
-            Backend::Grpc { db: Some(db), .. } => db.path(),
+            Backend::Server { db: Some(db), .. } => db.path(),
             _ => return Ok(false),
         };
         evict_directory(dir)?;
@@ -256,7 +259,7 @@ impl Target {
     pub async fn bytes_on_disk(&self) -> Option<u64> {
         match &self.backend {
             Backend::Engine { db, .. } => Some(directory_bytes(db.path())),
-            Backend::Grpc { db, .. } => db.as_ref().map(|db| directory_bytes(db.path())),
+            Backend::Server { db, .. } => db.as_ref().map(|db| directory_bytes(db.path())),
             Backend::Postgres { clients, .. } => clients.relation_bytes().await.ok(),
         }
     }
@@ -267,7 +270,7 @@ impl Target {
     pub fn peak_rss_bytes(&self) -> Option<u64> {
         match &self.backend {
             Backend::Engine { .. } => peak_rss_bytes("self"),
-            Backend::Grpc { server, .. } => {
+            Backend::Server { server, .. } => {
                 server.as_ref().and_then(|server| peak_rss_bytes(&server.pid().to_string()))
             }
             Backend::Postgres { server, .. } => {
@@ -282,7 +285,7 @@ impl Target {
     pub fn rss_bytes(&self) -> Option<u64> {
         match &self.backend {
             Backend::Engine { .. } => rss_bytes("self"),
-            Backend::Grpc { server, .. } => server.as_ref().and_then(|server| rss_bytes(&server.pid().to_string())),
+            Backend::Server { server, .. } => server.as_ref().and_then(|server| rss_bytes(&server.pid().to_string())),
             Backend::Postgres { .. } => None,
         }
     }
@@ -303,6 +306,21 @@ impl Target {
             engine.shutdown().await;
         }
     }
+}
+
+/// A server for `client` to drive: the one at --server-url, or a child
+/// `eventfold serve` on a database of its own.
+async fn open_server(client: ClientKind, options: &TargetOptions, scratch: &Path) -> anyhow::Result<Backend> {
+    if let Some(url) = &options.server_url {
+        let client = ServerClient::connect(client, url).await?;
+        return Ok(Backend::Server { client, url: url.clone(), server: None, db: None });
+    }
+    let db = tempfile::tempdir_in(scratch).context("creating the database directory")?;
+    let binary = child_server::server_binary(options.server_bin.as_deref())?;
+    let server = tokio::task::block_in_place(|| ChildServer::start(&binary, db.path()))?;
+    let url = server.url();
+    let client = ServerClient::connect(client, &url).await?;
+    Ok(Backend::Server { client, url, server: Some(server), db: Some(db) })
 }
 
 fn evict_directory(dir: &Path) -> anyhow::Result<()> {

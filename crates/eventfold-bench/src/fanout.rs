@@ -7,8 +7,8 @@ use futures::StreamExt;
 use serde_json::{Value, json};
 use tokio::sync::watch;
 
-use super::stats::{Latencies, event_body, rate};
-use super::target::{AppendResult, Delivery, DeliveryStream, Target};
+use crate::stats::{Latencies, event_body, rate};
+use crate::target::{AppendResult, Delivery, DeliveryStream, Target};
 
 /// How long subscribers may take to see the last event once the writer is
 /// done, before the run counts as failed rather than hanging.

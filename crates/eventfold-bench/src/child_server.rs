@@ -1,10 +1,10 @@
-//! `eventfold serve` as a child process of the bench: this very binary, on a
-//! loopback port the kernel picks, over a throwaway database. Dropping the
-//! guard kills it, so an error anywhere in the run leaves no server behind.
+//! `eventfold serve` as a child process of the bench, on a loopback port
+//! the kernel picks, over a throwaway database. Dropping the guard kills
+//! it, so an error anywhere in the run leaves no server behind.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -16,10 +16,36 @@ pub struct ChildServer {
     pub address: SocketAddr,
 }
 
+/// The `eventfold` binary to serve with: the one named (`--server-bin`,
+/// `EVENTFOLD_BIN`), else the one beside this executable. Cargo puts every
+/// binary of a profile in the same directory, so the default measures the
+/// server built with the bench's own profile — once it is built: building
+/// this crate does not build that one.
+pub fn server_binary(named: Option<&Path>) -> anyhow::Result<PathBuf> {
+    if let Some(named) = named {
+        if !named.is_file() {
+            bail!("the server binary {} (--server-bin / EVENTFOLD_BIN) is not a file", named.display());
+        }
+        return Ok(named.to_path_buf());
+    }
+    let bench = std::env::current_exe().context("finding the eventfold-bench executable")?;
+    let directory = bench.parent().context("the directory of the eventfold-bench executable")?;
+    let beside = directory.join("eventfold");
+    if beside.is_file() {
+        return Ok(beside);
+    }
+    let profile = if directory.file_name().is_some_and(|name| name == "release") { " --release" } else { "" };
+    bail!(
+        "no eventfold binary at {}: build the server with the bench's profile (`cargo build{profile} -p \
+         eventfold-cli`), or name one with --server-bin or EVENTFOLD_BIN",
+        beside.display()
+    )
+}
+
 impl ChildServer {
-    pub fn start(db: &Path) -> anyhow::Result<Self> {
-        let executable = std::env::current_exe().context("finding the eventfold binary")?;
-        let mut child = Command::new(executable)
+    /// Starts `binary serve` on a database in `db`.
+    pub fn start(binary: &Path, db: &Path) -> anyhow::Result<Self> {
+        let mut child = Command::new(binary)
             .args(["serve", "--listen", "127.0.0.1:0", "--db"])
             .arg(db)
             .env("EVENTFOLD_LOG", "info")
@@ -27,7 +53,7 @@ impl ChildServer {
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
-            .context("starting eventfold serve")?;
+            .with_context(|| format!("starting {} serve", binary.display()))?;
         let stderr = child.stderr.take().context("the child's stderr")?;
         let mut server = Self { child, address: SocketAddr::from(([127, 0, 0, 1], 0)) };
         // Port 0 avoids racing another process for a "free" port; the server

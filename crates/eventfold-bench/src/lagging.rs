@@ -10,8 +10,8 @@ use eventfold_store::ExpectedRevision;
 use futures::StreamExt;
 use serde_json::{Value, json};
 
-use super::stats::{event_body, rate};
-use super::target::{AppendResult, Delivery, Target};
+use crate::stats::{event_body, rate};
+use crate::target::{AppendResult, Delivery, Target};
 
 /// Events per append: the writer should outrun every subscriber by far.
 const EVENTS_PER_APPEND: u64 = 100;

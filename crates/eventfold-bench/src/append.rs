@@ -5,8 +5,8 @@ use anyhow::bail;
 use eventfold_store::ExpectedRevision;
 use serde_json::{Value, json};
 
-use super::stats::{Latencies, event_body, rate};
-use super::target::{AppendResult, Target};
+use crate::stats::{Latencies, event_body, rate};
+use crate::target::{AppendResult, Target};
 
 /// `writers` tasks append `events_per_append` events at a time to their own
 /// streams for `duration`, each waiting for its acknowledgement before the

@@ -1,6 +1,7 @@
-//! `eventfold bench compare`: the standard matrix against every target in
-//! one run, the ratios that matter, and the same as a Markdown table for
-//! the README. Written to `<out>/<date>.json` and `<out>/<date>.md`.
+//! `eventfold-bench compare`: the standard matrix against every target in
+//! one run, the ratios that matter, the goals of issue 13 as measured
+//! ratios (`goals.rs`), and the same as Markdown tables for the README.
+//! Written to `<out>/<date>.json` and `<out>/<date>.md`.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -9,20 +10,31 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use anyhow::Context;
 use serde_json::{Value, json};
 
-use super::target::TargetKind::{self, Engine, Grpc, Postgres};
-use super::{Settings, Workload, measure_one, stats};
+use crate::goals;
+use crate::target::TargetKind::{self, Engine, Grpc, Kurrentdb, Postgres};
+use crate::{Settings, Workload, measure_one, stats};
 
 /// One row of the matrix: a name, the workload, the targets it runs on.
-struct Case {
-    name: &'static str,
-    workload: Workload,
-    targets: &'static [TargetKind],
+pub struct Case {
+    pub name: &'static str,
+    pub workload: Workload,
+    pub targets: &'static [TargetKind],
 }
 
-fn cases() -> Vec<Case> {
+/// Columns of the Markdown table: a target's name in the results, and its
+/// heading.
+const COLUMNS: [(&str, &str); 5] = [
+    ("engine", "engine (in-process)"),
+    ("grpc", "gRPC (lean client)"),
+    ("kurrentdb", "gRPC (official `kurrentdb` client)"),
+    ("postgres", "PostgreSQL"),
+    ("disk", "disk"),
+];
+
+pub fn cases() -> Vec<Case> {
     let append = |writers, events_per_append| Workload::Append { writers, events_per_append };
-    let all: &'static [TargetKind] = &[Engine, Grpc, Postgres];
-    let live: &'static [TargetKind] = &[Engine, Grpc];
+    let all: &'static [TargetKind] = &[Engine, Grpc, Kurrentdb, Postgres];
+    let live: &'static [TargetKind] = &[Engine, Grpc, Kurrentdb];
     vec![
         Case {
             name: "disk fsync, 1 record per sync",
@@ -62,7 +74,7 @@ fn cases() -> Vec<Case> {
         Case {
             name: "lagging, 64 stalled subscribers",
             workload: Workload::Lagging { subscribers: 64 },
-            targets: &[Grpc],
+            targets: &[Grpc, Kurrentdb],
         },
         Case { name: "restart", workload: Workload::Restart, targets: &[Engine] },
     ]
@@ -80,6 +92,7 @@ pub async fn run(settings: &Settings, out: &Path) -> anyhow::Result<Value> {
         }
     }
     let ratio = ratios(&results);
+    let goals = goals::measure(&results);
     let document = json!({
         "date": today(),
         "machine": machine(),
@@ -87,6 +100,7 @@ pub async fn run(settings: &Settings, out: &Path) -> anyhow::Result<Value> {
         "events_filled": settings.events,
         "results": results,
         "ratio": ratio,
+        "goals": goals,
     });
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     let stem = out.join(today());
@@ -101,13 +115,13 @@ pub async fn run(settings: &Settings, out: &Path) -> anyhow::Result<Value> {
 }
 
 /// The result of `case` on `target`, if it ran.
-fn find<'a>(results: &'a [Value], case: &str, target: &str) -> Option<&'a Value> {
+pub fn find<'a>(results: &'a [Value], case: &str, target: &str) -> Option<&'a Value> {
     results
         .iter()
         .find(|result| result["case"] == case && result["target"] == target && result.get("skipped").is_none())
 }
 
-fn figure(results: &[Value], case: &str, target: &str, key: &str) -> Option<f64> {
+pub fn figure(results: &[Value], case: &str, target: &str, key: &str) -> Option<f64> {
     find(results, case, target).and_then(|result| result[key].as_f64())
 }
 
@@ -121,6 +135,7 @@ fn ratios(results: &[Value]) -> Value {
     let many = "append 64 writers x 1 event";
     let eight = "append 8 writers x 1 event";
     let batch = "append 1 writer x 100 events";
+    let batches = "append 8 writers x 100 events";
     let all_warm = |target| figure(results, "read", target, "all_warm_events_per_second");
     let p99 =
         |case: &str, target: &str| find(results, case, target).and_then(|result| result["latency"]["p99_us"].as_f64());
@@ -130,18 +145,33 @@ fn ratios(results: &[Value]) -> Value {
         "append_1x1_engine_vs_fsync_1_preallocated": stats::ratio(rate(one, "engine"), fsync_1_preallocated),
         "append_1x1_engine_vs_postgres": stats::ratio(rate(one, "engine"), rate(one, "postgres")),
         "append_1x1_grpc_vs_postgres": stats::ratio(rate(one, "grpc"), rate(one, "postgres")),
+        "append_1x1_kurrentdb_vs_postgres": stats::ratio(rate(one, "kurrentdb"), rate(one, "postgres")),
+        "append_1x1_kurrentdb_vs_fsync_1": stats::ratio(rate(one, "kurrentdb"), fsync_1),
+        "append_1x1_kurrentdb_vs_grpc": stats::ratio(rate(one, "kurrentdb"), rate(one, "grpc")),
         "append_64x1_engine_vs_postgres_8_clients": stats::ratio(rate(many, "engine"), rate(eight, "postgres")),
         "append_64x1_grpc_vs_postgres_8_clients": stats::ratio(rate(many, "grpc"), rate(eight, "postgres")),
+        "append_64x1_kurrentdb_vs_postgres_8_clients": stats::ratio(rate(many, "kurrentdb"), rate(eight, "postgres")),
+        "append_64x1_kurrentdb_vs_postgres_64_clients": stats::ratio(rate(many, "kurrentdb"), rate(many, "postgres")),
+        "append_64x1_kurrentdb_vs_grpc": stats::ratio(rate(many, "kurrentdb"), rate(many, "grpc")),
         "append_64x1_engine_vs_fsync_1": stats::ratio(rate(many, "engine"), fsync_1),
         "append_1x100_engine_vs_fsync_100": stats::ratio(rate(batch, "engine"), fsync_100),
         "append_1x100_grpc_vs_fsync_100": stats::ratio(rate(batch, "grpc"), fsync_100),
         "append_1x100_engine_vs_fsync_100_preallocated": stats::ratio(rate(batch, "engine"), fsync_100_preallocated),
         "append_1x100_engine_vs_postgres": stats::ratio(rate(batch, "engine"), rate(batch, "postgres")),
+        "append_1x100_kurrentdb_vs_fsync_100": stats::ratio(rate(batch, "kurrentdb"), fsync_100),
+        "append_8x100_engine_vs_fsync_100": stats::ratio(rate(batches, "engine"), fsync_100),
+        "append_8x100_grpc_vs_fsync_100": stats::ratio(rate(batches, "grpc"), fsync_100),
+        "append_8x100_kurrentdb_vs_fsync_100": stats::ratio(rate(batches, "kurrentdb"), fsync_100),
+        "append_8x100_kurrentdb_vs_postgres": stats::ratio(rate(batches, "kurrentdb"), rate(batches, "postgres")),
+        "append_8x100_kurrentdb_vs_grpc": stats::ratio(rate(batches, "kurrentdb"), rate(batches, "grpc")),
         "read_all_grpc_vs_engine": stats::ratio(all_warm("grpc"), all_warm("engine")),
         "read_all_engine_vs_postgres": stats::ratio(all_warm("engine"), all_warm("postgres")),
         "read_all_grpc_vs_postgres": stats::ratio(all_warm("grpc"), all_warm("postgres")),
+        "read_all_kurrentdb_vs_grpc": stats::ratio(all_warm("kurrentdb"), all_warm("grpc")),
+        "read_all_kurrentdb_vs_postgres": stats::ratio(all_warm("kurrentdb"), all_warm("postgres")),
         "live_latency_p99_us_engine": p99("live, 1 subscriber", "engine"),
         "live_latency_p99_us_grpc": p99("live, 1 subscriber", "grpc"),
+        "live_latency_p99_us_kurrentdb": p99("live, 1 subscriber", "kurrentdb"),
     })
 }
 
@@ -151,17 +181,18 @@ fn markdown(document: &Value) -> String {
     let mut text = String::new();
     let _ = writeln!(
         text,
-        "eventfold bench compare, {} ({}); {} s per measurement, {} events filled for reads, catch-up and restart.\n",
+        "eventfold-bench compare, {} ({}); {} s per measurement, {} events filled for reads, catch-up and restart.\n",
         document["date"].as_str().unwrap_or("?"),
         document["machine"].as_str().unwrap_or("?"),
         document["seconds_per_measurement"],
         document["events_filled"],
     );
-    let _ = writeln!(text, "| case | engine (in-process) | gRPC | PostgreSQL | disk |");
-    let _ = writeln!(text, "|---|---|---|---|---|");
+    let headings: Vec<&str> = COLUMNS.iter().map(|(_, heading)| *heading).collect();
+    let _ = writeln!(text, "| case | {} |", headings.join(" | "));
+    let _ = writeln!(text, "|---|{}", "---|".repeat(COLUMNS.len()));
     for case in cases() {
         let mut row = format!("| {} |", case.name);
-        for target in ["engine", "grpc", "postgres", "disk"] {
+        for (target, _) in COLUMNS {
             let cell = match results.iter().find(|result| result["case"] == case.name && result["target"] == target) {
                 Some(result) => cell(result),
                 None => String::new(),
@@ -186,6 +217,7 @@ fn markdown(document: &Value) -> String {
             let _ = writeln!(text, "| {name} | {shown} |");
         }
     }
+    text.push_str(&goals::markdown(&document["goals"]));
     text
 }
 
@@ -223,7 +255,7 @@ fn cell(result: &Value) -> String {
 }
 
 /// 12345.6 as "12.3k", 1234567 as "1.23M": readable in a table.
-fn thousands(value: f64) -> String {
+pub fn thousands(value: f64) -> String {
     if value >= 1e6 {
         format!("{:.2}M", value / 1e6)
     } else if value >= 1e3 {

@@ -4,8 +4,8 @@ use std::time::{Duration, Instant};
 use eventfold_store::{CurrentRevision, ExpectedRevision};
 use serde_json::{Value, json};
 
-use super::stats::{Latencies, event_body, rate};
-use super::target::{AppendResult, Target};
+use crate::stats::{Latencies, event_body, rate};
+use crate::target::{AppendResult, Target};
 
 /// `writers` tasks append one event at a time to one hot stream, each with
 /// the exact revision it last saw: optimistic concurrency under contention.
