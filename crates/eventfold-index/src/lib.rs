@@ -12,4 +12,4 @@ mod error;
 mod index;
 
 pub use error::IndexError;
-pub use index::{Index, IndexSnapshot, IndexUpdate, StreamEntry};
+pub use index::{Index, IndexSnapshot, IndexUpdate, StreamEntry, TRUNCATE_ALL};
