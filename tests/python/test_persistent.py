@@ -134,6 +134,22 @@ def test_all_group_create_list_info_update_delete(api: ClientApi, client: Any) -
     assert group not in [listed.group_name for listed in client.list_subscriptions(timeout=10)]
 
 
+def test_settings_a_group_cannot_run_with_are_internal_errors(api: ClientApi, client: Any) -> None:
+    """KurrentDB refuses an unknown consumer strategy and a read batch not
+    smaller than the history buffer as a failed operation (INTERNAL), which
+    the clients raise as their InternalError."""
+    internal_error = getattr(exceptions(api), "InternalError", None)
+    if internal_error is None:
+        pytest.skip(f"{api.name} has no InternalError")
+    stream = unique("ps-bad")
+    with pytest.raises(internal_error):
+        client.create_subscription_to_stream(unique("g"), stream, consumer_strategy="Random", timeout=10)
+    with pytest.raises(internal_error):
+        client.create_subscription_to_stream(
+            unique("g"), stream, read_batch_size=500, history_buffer_size=500, timeout=10
+        )
+
+
 def test_reading_an_unknown_group_is_not_found(api: ClientApi, client: Any) -> None:
     with pytest.raises(api.NotFound):
         subscription = client.read_subscription_to_stream(unique("nope"), unique("ps-nope"), timeout=10)
