@@ -158,10 +158,12 @@ impl PersistentSubscriptions {
         join_all(handles.iter().map(|handle| handle.info())).await.into_iter().filter_map(Result::ok).collect()
     }
 
-    /// Delivers parked events again, the oldest first; at most `count`.
-    pub async fn replay_parked(&self, key: &GroupKey, count: Option<u64>) -> Result<(), GroupError> {
+    /// Delivers parked events again, the oldest first: those not replayed
+    /// yet below the parked stream's revision `stop_at` (all when `None`), as
+    /// EventStoreDB reads its stop-at.
+    pub async fn replay_parked(&self, key: &GroupKey, stop_at: Option<u64>) -> Result<(), GroupError> {
         let handle = self.handle(key).ok_or_else(|| GroupError::NotFound(key.clone()))?;
-        handle.replay_parked(count).await
+        handle.replay_parked(stop_at).await
     }
 
     /// Stops every group (dropping its consumers) and loads them again from

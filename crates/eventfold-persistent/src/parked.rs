@@ -91,13 +91,12 @@ impl Parked {
         Ok(())
     }
 
-    /// A replay of at most `count` parked events (all when `None`), oldest
-    /// first; `None` when there is nothing to replay.
-    pub fn replay(&self, store: Arc<dyn EventStore>, count: Option<u64>) -> Option<Replay> {
-        let end = match count {
-            Some(count) => self.next_revision.min(self.truncate_before.saturating_add(count)),
-            None => self.next_revision,
-        };
+    /// A replay of the parked events not replayed yet, oldest first, up to
+    /// (not including) the parked stream's revision `stop_at`, or all when
+    /// `None`: EventStoreDB's stop-at is a revision of the parked stream, not
+    /// a count. `None` when there is nothing to replay.
+    pub fn replay(&self, store: Arc<dyn EventStore>, stop_at: Option<u64>) -> Option<Replay> {
+        let end = stop_at.map_or(self.next_revision, |stop_at| self.next_revision.min(stop_at));
         (end > self.truncate_before).then(|| Replay::new(store, self.stream.clone(), self.truncate_before, end))
     }
 }

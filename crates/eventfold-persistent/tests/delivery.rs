@@ -8,7 +8,7 @@ mod support;
 
 use std::time::Duration;
 
-use eventfold_persistent::{ConsumerEvent, NackAction};
+use eventfold_persistent::NackAction;
 use support::{Node, eventually, next, numbers, quiet, revisions, spec, stream_key, take, within};
 
 #[tokio::test]
@@ -85,7 +85,7 @@ async fn parked_events_are_counted_and_replayed_on_request() {
     .await;
     assert_eq!(quiet(&mut consumer).await, None, "parked events stay parked");
 
-    // Only two of them first, oldest first.
+    // Only those below the parked stream's revision 2 first, oldest first.
     within(node.subscriptions.replay_parked(&key, Some(2))).await.expect("replay");
     let replayed = take(&mut consumer, 2).await;
     assert_eq!(numbers(&replayed), vec![0, 1]);
@@ -95,6 +95,9 @@ async fn parked_events_are_counted_and_replayed_on_request() {
         node.subscriptions.info(&key).await.expect("info").parked_count == 1
     })
     .await;
+    // The stop-at is a revision, not a count: below 2, nothing is left.
+    within(node.subscriptions.replay_parked(&key, Some(2))).await.expect("replay");
+    assert_eq!(quiet(&mut consumer).await, None, "nothing parked below revision 2 is left");
 
     within(node.subscriptions.replay_parked(&key, None)).await.expect("replay");
     let last = next(&mut consumer).await;
@@ -143,18 +146,22 @@ async fn a_late_ack_after_a_timeout_still_counts() {
 }
 
 #[tokio::test]
-async fn nack_stop_retries_the_event_elsewhere_and_the_consumer_gets_nothing_new() {
+async fn nack_stop_changes_nothing_the_event_stays_in_flight_until_it_times_out() {
+    // KurrentDB ignores a Stop nack (its handler is empty): the event stays
+    // with its consumer, which goes on receiving, until the message timeout
+    // retries it like any unacked event.
     let node = Node::start().await;
     node.append("s", 1).await;
     let key = stream_key("s", "g");
-    within(node.subscriptions.create(spec(&key, |_| {}))).await.expect("create");
+    let tuned = spec(&key, |settings| settings.message_timeout = Duration::from_secs(2));
+    within(node.subscriptions.create(tuned)).await.expect("create");
     let mut stopping = node.connect(&key, 10).await;
     let event = next(&mut stopping).await;
     within(stopping.control().nack(vec![event.ack_id()], NackAction::Stop, "bye".into())).await.expect("nack");
-    let mut other = node.connect(&key, 10).await;
-    let retried = next(&mut other).await;
-    assert_eq!((retried.event.revision, retried.retry_count), (0, 1));
+    let info = within(node.subscriptions.info(&key)).await.expect("info");
+    assert_eq!(info.in_flight, 1, "still in flight");
     node.append("s", 1).await;
-    assert_eq!(next(&mut other).await.event.revision, 1);
-    assert!(!matches!(quiet(&mut stopping).await, Some(ConsumerEvent::Event(_))));
+    assert_eq!(next(&mut stopping).await.event.revision, 1, "the consumer still gets new events");
+    let retried = next(&mut stopping).await;
+    assert_eq!((retried.event.revision, retried.retry_count), (0, 1), "retried once it timed out");
 }

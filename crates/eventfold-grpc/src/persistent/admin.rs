@@ -21,14 +21,14 @@ pub async fn replay_parked(
         Some(replay_parked_req::options::StreamOption::All(_)) => convert::key_of(None, true, &options.group_name)?,
         None => convert::key_of(None, false, &options.group_name)?,
     };
-    let count = match options.stop_at_option {
-        Some(replay_parked_req::options::StopAtOption::StopAt(count)) => Some(
-            u64::try_from(count)
+    let stop_at = match options.stop_at_option {
+        Some(replay_parked_req::options::StopAtOption::StopAt(stop_at)) => Some(
+            u64::try_from(stop_at)
                 .map_err(|_| Status::invalid_argument("Cannot stop replaying parked message at a negative version."))?,
         ),
         Some(replay_parked_req::options::StopAtOption::NoLimit(_)) | None => None,
     };
-    subscriptions.replay_parked(&key, count).await.map_err(|error| errors::group(&error))?;
+    subscriptions.replay_parked(&key, stop_at).await.map_err(|error| errors::group(&error))?;
     Ok(ReplayParkedResp {})
 }
 

@@ -43,7 +43,6 @@ pub(crate) enum Command {
         ids: Vec<EventId>,
     },
     Nack {
-        consumer: ConsumerId,
         ids: Vec<EventId>,
         action: NackAction,
         reason: String,
@@ -52,7 +51,7 @@ pub(crate) enum Command {
         consumer: ConsumerId,
     },
     ReplayParked {
-        count: Option<u64>,
+        stop_at: Option<u64>,
         reply: oneshot::Sender<Result<(), StorageError>>,
     },
     Info {
@@ -106,9 +105,9 @@ impl GroupHandle {
         answer.await.map_err(|_| GroupError::ShutDown)
     }
 
-    pub async fn replay_parked(&self, count: Option<u64>) -> Result<(), GroupError> {
+    pub async fn replay_parked(&self, stop_at: Option<u64>) -> Result<(), GroupError> {
         let (reply, answer) = oneshot::channel();
-        self.commands.send(Command::ReplayParked { count, reply }).await.map_err(|_| GroupError::ShutDown)?;
+        self.commands.send(Command::ReplayParked { stop_at, reply }).await.map_err(|_| GroupError::ShutDown)?;
         answer.await.map_err(|_| GroupError::ShutDown)?.map_err(GroupError::Storage)
     }
 

@@ -104,15 +104,15 @@ impl GroupState {
                     self.ack(id);
                 }
             }
-            Command::Nack { consumer, ids, action, reason } => {
+            Command::Nack { ids, action, reason } => {
                 for id in ids {
-                    self.nack(consumer, id, action, &reason);
+                    self.nack(id, action, &reason);
                 }
             }
             Command::StopConsumer { consumer } => self.consumers.stop(consumer),
-            Command::ReplayParked { count, reply } => {
+            Command::ReplayParked { stop_at, reply } => {
                 if self.replay.is_none() {
-                    self.replay = self.parked.replay(Arc::clone(&self.store), count);
+                    self.replay = self.parked.replay(Arc::clone(&self.store), stop_at);
                 }
                 let _ = reply.send(Ok(()));
             }
