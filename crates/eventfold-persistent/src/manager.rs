@@ -166,6 +166,13 @@ impl PersistentSubscriptions {
         handle.replay_parked(stop_at).await
     }
 
+    /// Discards parked events without replaying them: those below the parked
+    /// stream's revision `stop_at`, or all when `None`.
+    pub async fn truncate_parked(&self, key: &GroupKey, stop_at: Option<u64>) -> Result<(), GroupError> {
+        let handle = self.handle(key).ok_or_else(|| GroupError::NotFound(key.clone()))?;
+        handle.truncate_parked(stop_at).await
+    }
+
     /// Stops every group (dropping its consumers) and loads them again from
     /// the store.
     pub async fn restart(&self) -> Result<(), StorageError> {

@@ -91,6 +91,13 @@ impl Parked {
         Ok(())
     }
 
+    /// Hides the parked events below the parked stream's revision `stop_at`
+    /// (all when `None`) without replaying them: KurrentDB's TruncateParked.
+    pub async fn discard(&mut self, store: &dyn EventStore, stop_at: Option<u64>) -> Result<(), StorageError> {
+        let end = stop_at.map_or(self.next_revision, |stop_at| self.next_revision.min(stop_at));
+        self.truncate(store, end).await
+    }
+
     /// A replay of the parked events not replayed yet, oldest first, up to
     /// (not including) the parked stream's revision `stop_at`, or all when
     /// `None`: EventStoreDB's stop-at is a revision of the parked stream, not

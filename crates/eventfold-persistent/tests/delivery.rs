@@ -165,3 +165,40 @@ async fn nack_stop_changes_nothing_the_event_stays_in_flight_until_it_times_out(
     let retried = next(&mut stopping).await;
     assert_eq!((retried.event.revision, retried.retry_count), (0, 1), "retried once it timed out");
 }
+
+#[tokio::test]
+async fn truncate_parked_discards_parked_events_below_its_stop_at_without_replaying_them() {
+    // Goal: KurrentDB's TruncateParked: parked events below the parked
+    // stream's revision `stop_at` (or all) are gone for good, uncounted, and
+    // a later replay delivers only the rest.
+    let node = Node::start().await;
+    node.append("s", 4).await;
+    let key = stream_key("s", "g");
+    within(node.subscriptions.create(spec(&key, |_| {}))).await.expect("create");
+    let mut consumer = node.connect(&key, 10).await;
+    let control = consumer.control();
+    let deliveries = take(&mut consumer, 4).await;
+    let parked: Vec<_> = deliveries.iter().map(|delivery| delivery.ack_id()).collect();
+    within(control.nack(parked, NackAction::Park, "poison".into())).await.expect("nack");
+    eventually("four events are parked", async || {
+        node.subscriptions.info(&key).await.expect("info").parked_count == 4
+    })
+    .await;
+
+    within(node.subscriptions.truncate_parked(&key, Some(2))).await.expect("truncate");
+    assert_eq!(within(node.subscriptions.info(&key)).await.expect("info").parked_count, 2);
+    assert_eq!(quiet(&mut consumer).await, None, "nothing is replayed");
+    within(node.subscriptions.replay_parked(&key, Some(3))).await.expect("replay");
+    let replayed = next(&mut consumer).await;
+    assert_eq!(numbers(std::slice::from_ref(&replayed)), vec![2]);
+    assert_eq!(quiet(&mut consumer).await, None);
+    within(control.ack(vec![replayed.ack_id()])).await.expect("ack");
+
+    within(node.subscriptions.truncate_parked(&key, None)).await.expect("truncate all");
+    eventually("nothing is parked", async || node.subscriptions.info(&key).await.expect("info").parked_count == 0)
+        .await;
+    within(node.subscriptions.replay_parked(&key, None)).await.expect("replay");
+    assert_eq!(quiet(&mut consumer).await, None, "the discarded event never comes back");
+    let missing = stream_key("s", "nobody");
+    assert!(node.subscriptions.truncate_parked(&missing, None).await.is_err());
+}

@@ -59,7 +59,7 @@ pub(super) async fn serve_until_loaded(
                     parked_count: 0,
                 });
             }
-            Command::ReplayParked { reply, .. } => {
+            Command::ReplayParked { reply, .. } | Command::TruncateParked { reply, .. } => {
                 let _ = reply.send(Err(StorageError::new(eventfold_store::StorageErrorKind::Io, failure.clone())));
             }
             Command::Shutdown { reply, .. } => {

@@ -54,6 +54,10 @@ pub(crate) enum Command {
         stop_at: Option<u64>,
         reply: oneshot::Sender<Result<(), StorageError>>,
     },
+    TruncateParked {
+        stop_at: Option<u64>,
+        reply: oneshot::Sender<Result<(), StorageError>>,
+    },
     Info {
         reply: oneshot::Sender<GroupInfo>,
     },
@@ -108,6 +112,12 @@ impl GroupHandle {
     pub async fn replay_parked(&self, stop_at: Option<u64>) -> Result<(), GroupError> {
         let (reply, answer) = oneshot::channel();
         self.commands.send(Command::ReplayParked { stop_at, reply }).await.map_err(|_| GroupError::ShutDown)?;
+        answer.await.map_err(|_| GroupError::ShutDown)?.map_err(GroupError::Storage)
+    }
+
+    pub async fn truncate_parked(&self, stop_at: Option<u64>) -> Result<(), GroupError> {
+        let (reply, answer) = oneshot::channel();
+        self.commands.send(Command::TruncateParked { stop_at, reply }).await.map_err(|_| GroupError::ShutDown)?;
         answer.await.map_err(|_| GroupError::ShutDown)?.map_err(GroupError::Storage)
     }
 

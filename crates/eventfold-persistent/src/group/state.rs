@@ -116,6 +116,9 @@ impl GroupState {
                 }
                 let _ = reply.send(Ok(()));
             }
+            Command::TruncateParked { stop_at, reply } => {
+                let _ = reply.send(self.parked.discard(self.store.as_ref(), stop_at).await);
+            }
             Command::Info { reply } => {
                 let _ = reply.send(self.info());
             }
