@@ -202,3 +202,26 @@ async fn truncate_parked_discards_parked_events_below_its_stop_at_without_replay
     let missing = stream_key("s", "nobody");
     assert!(node.subscriptions.truncate_parked(&missing, None).await.is_err());
 }
+
+#[tokio::test]
+async fn with_a_buffer_of_one_an_unacked_event_is_retried_then_parked_before_the_next_is_sent() {
+    // Goal: the buffer size a consumer asks for bounds what it holds, retries
+    // included: with room for one event, the one it does not ack comes back
+    // until the retry limit parks it, and only then does the next one come.
+    let node = Node::start().await;
+    node.append("s", 2).await;
+    let key = stream_key("s", "g");
+    let tuned = spec(&key, |settings| {
+        settings.message_timeout = Duration::from_millis(100);
+        settings.max_retry_count = 2;
+    });
+    within(node.subscriptions.create(tuned)).await.expect("create");
+    let mut consumer = node.connect(&key, 1).await;
+    let seen: Vec<(u64, u32)> =
+        take(&mut consumer, 4).await.iter().map(|delivery| (delivery.event.revision, delivery.retry_count)).collect();
+    assert_eq!(seen, vec![(0, 0), (0, 1), (0, 2), (1, 0)]);
+    eventually("the first event is parked", async || {
+        node.subscriptions.info(&key).await.expect("info").parked_count >= 1
+    })
+    .await;
+}
