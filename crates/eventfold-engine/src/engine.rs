@@ -364,9 +364,13 @@ impl EventStore for Engine {
             SubscribeFrom::After(position) => {
                 let end = shared.committed_end();
                 let start = frame_start_blocking(&shared, position.0, end).await.map_err(SubscriptionError::Storage)?;
-                if start == position.0 || position.0 >= end {
-                    // An event's position (or one past the end): what
-                    // follows it.
+                if position.0 >= end {
+                    // Past the end: no frame is known to start there, so
+                    // the reads start at the end and skip what lies at or
+                    // before the position.
+                    (Some(position.0), Some(end))
+                } else if start == position.0 {
+                    // An event's position: what follows it.
                     (Some(position.0), None)
                 } else {
                     // Inside an event, in a segment header or at an event

@@ -109,3 +109,41 @@ async fn a_subscription_to_all_from_any_position_delivers_the_events_after_it() 
         assert_eq!(delivered, expected, "after {probe}");
     }
 }
+
+#[tokio::test]
+async fn a_subscription_from_a_position_past_the_end_delivers_only_later_events() {
+    // Goal: a position past the end may fall inside an event not written
+    // yet; once it is written, the subscription must still read from a frame
+    // start and deliver only the events after the position.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (engine, _) = engine_with_events(&dir, 3).await;
+    let last = engine.head_position().expect("events").0;
+    let probe = last + 400;
+    let request =
+        SubscribeToAllRequest { from: SubscribeFrom::After(Position(probe)), filter: None, checkpoint_interval: None };
+    let mut subscription = engine.subscribe_to_all(request).await.expect("subscribe");
+    // Written before the subscription first reads: it finds them in storage.
+    for (index, event) in events(6).into_iter().enumerate() {
+        let stream = name(&format!("later-{index}"));
+        engine.append(AppendRequest::new(stream, ExpectedRevision::Any, vec![event])).await.expect("append");
+    }
+    let later: Vec<u64> = positions(&read(&engine, ReadAllRequest::forwards()).await)
+        .into_iter()
+        .filter(|position| *position > probe)
+        .collect();
+    assert!(!later.is_empty() && later.len() < 6, "the probe lies among the new events");
+    let mut delivered = Vec::new();
+    loop {
+        let item = tokio::time::timeout(ITEM_TIMEOUT, subscription.next())
+            .await
+            .expect("an item in time")
+            .expect("the subscription goes on")
+            .expect("no error");
+        match item {
+            SubscriptionItem::Event(event) => delivered.push(event.position.0),
+            SubscriptionItem::CaughtUp => break,
+            SubscriptionItem::Checkpoint(_) => {}
+        }
+    }
+    assert_eq!(delivered, later);
+}
