@@ -4,7 +4,9 @@
 //! index from the same log.
 
 use eventfold_index::{StreamEntry, TRUNCATE_ALL};
-use eventfold_store::{AppendRequest, ContentType, EventId, ExpectedRevision, ProposedEvent, RecordedEvent, StreamName};
+use eventfold_store::{
+    AppendRequest, ContentType, EventId, ExpectedRevision, ProposedEvent, RecordedEvent, StreamName,
+};
 
 /// The event a tombstone writes: the stream is deleted for good.
 pub const TOMBSTONE_EVENT_TYPE: &str = "$streamDeleted";

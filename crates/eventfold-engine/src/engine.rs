@@ -15,6 +15,7 @@ use eventfold_store::{
 };
 use tokio::sync::{mpsc, oneshot};
 
+use crate::EngineConfig;
 use crate::caches::{RecentEventIds, StreamCache};
 use crate::effects::{
     METADATA_EVENT_TYPE, TOMBSTONE_EVENT_TYPE, check_metadata, is_metadata_stream, is_virtual_stream,
@@ -29,7 +30,6 @@ use crate::scavenge::Scavenges;
 use crate::shared::Shared;
 use crate::subscription::{Subscription, Target};
 use crate::writer::{Command, Writer};
-use crate::EngineConfig;
 
 /// Why the engine could not open.
 #[derive(Debug, thiserror::Error)]
@@ -327,7 +327,8 @@ impl EventStore for Engine {
         let start = frame_start_blocking(&shared, from, end).await.map_err(ReadError::Storage)?;
         match request.direction {
             Direction::Forwards => {
-                let state = AllForwards { shared, resume_at: start, remaining: request.max_count, filter: request.filter };
+                let state =
+                    AllForwards { shared, resume_at: start, remaining: request.max_count, filter: request.filter };
                 Ok(paged(state, all_page_forwards_read))
             }
             Direction::Backwards => {

@@ -14,8 +14,8 @@ use std::time::Instant;
 use eventfold_index::{IndexSnapshot, IndexUpdate, StreamEntry};
 use eventfold_log::{FrameBatch, LogWriter};
 use eventfold_store::{
-    AppendError, AppendOutcome, AppendRequest, CurrentRevision, DeleteMode, DeleteOutcome,
-    ExpectedRevision, Position, ProposedEvent, RecordedEvent, StorageError, StorageErrorKind, StreamName, Timestamp,
+    AppendError, AppendOutcome, AppendRequest, CurrentRevision, DeleteMode, DeleteOutcome, ExpectedRevision, Position,
+    ProposedEvent, RecordedEvent, StorageError, StorageErrorKind, StreamName, Timestamp,
 };
 use tokio::sync::{mpsc, oneshot};
 
@@ -240,10 +240,8 @@ impl Writer {
         snapshot: &mut Option<IndexSnapshot>,
     ) -> Result<Vec<AppendRequest>, AppendError> {
         if mode == DeleteMode::Tombstone {
-            let tombstone = ProposedEvent {
-                event_type: TOMBSTONE_EVENT_TYPE.to_owned(),
-                ..metadata_event(b"{}".to_vec())
-            };
+            let tombstone =
+                ProposedEvent { event_type: TOMBSTONE_EVENT_TYPE.to_owned(), ..metadata_event(b"{}".to_vec()) };
             return Ok(vec![AppendRequest::new(stream, expected, vec![tombstone])]);
         }
         let entry = self.stream_state(&stream, staged, snapshot)?;

@@ -22,7 +22,9 @@ fn name(text: &str) -> StreamName {
 
 /// Events of varied sizes, so that positions inside them are many.
 fn events(count: usize) -> Vec<ProposedEvent> {
-    (0..count).map(|index| ProposedEvent::json("Happened", format!("{{\"n\":\"{}\"}}", "x".repeat(index * 37)))).collect()
+    (0..count)
+        .map(|index| ProposedEvent::json("Happened", format!("{{\"n\":\"{}\"}}", "x".repeat(index * 37))))
+        .collect()
 }
 
 /// An engine with small segments holding `count` events, one per append so

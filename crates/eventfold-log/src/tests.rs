@@ -439,7 +439,8 @@ fn every_position_maps_to_the_next_frame_start_even_inside_frames_that_hide_fram
     let end = writer.end();
     assert!(reader.segments().len() > 4, "the frames span several segments");
     let starts: Vec<u64> = written.iter().map(|(position, _)| *position).collect();
-    let expected = |position: u64| starts.get(starts.partition_point(|start| *start < position)).copied().unwrap_or(end);
+    let expected =
+        |position: u64| starts.get(starts.partition_point(|start| *start < position)).copied().unwrap_or(end);
     for _pass in 0..2 {
         for pair in starts.windows(2).step_by(13) {
             let (start, next) = (pair[0], pair[1]);

@@ -180,10 +180,8 @@ async fn truncate_parked_discards_parked_events_below_its_stop_at_without_replay
     let deliveries = take(&mut consumer, 4).await;
     let parked: Vec<_> = deliveries.iter().map(|delivery| delivery.ack_id()).collect();
     within(control.nack(parked, NackAction::Park, "poison".into())).await.expect("nack");
-    eventually("four events are parked", async || {
-        node.subscriptions.info(&key).await.expect("info").parked_count == 4
-    })
-    .await;
+    eventually("four events are parked", async || node.subscriptions.info(&key).await.expect("info").parked_count == 4)
+        .await;
 
     within(node.subscriptions.truncate_parked(&key, Some(2))).await.expect("truncate");
     assert_eq!(within(node.subscriptions.info(&key)).await.expect("info").parked_count, 2);

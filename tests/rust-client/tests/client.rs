@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use eventfold_rust_client_tests::{Server, json_event, numbered_events, unique_stream, within};
 use kurrentdb::{
-    AppendToStreamOptions, Client, CurrentRevision, Error, EventData, Position, ReadAllOptions, ReadEvent, ReadStreamOptions,
-    ResolvedEvent, StreamPosition, StreamState, SubscribeToAllOptions, SubscribeToStreamOptions, Subscription,
-    SubscriptionEvent, SubscriptionFilter, WriteResult,
+    AppendToStreamOptions, Client, CurrentRevision, Error, EventData, Position, ReadAllOptions, ReadEvent,
+    ReadStreamOptions, ResolvedEvent, StreamPosition, StreamState, SubscribeToAllOptions, SubscribeToStreamOptions,
+    Subscription, SubscriptionEvent, SubscriptionFilter, WriteResult,
 };
 
 /// Seconds any single client operation may take.

@@ -125,8 +125,10 @@ mod tests {
 
     #[test]
     fn settings_a_group_cannot_run_with_are_internal_errors_as_in_kurrentdb() {
-        let batch = InvalidSettings::new("the read batch size (500) must be smaller than the history buffer size (500)");
-        for status in [create(&CreateError::InvalidSettings(batch.clone())), update(&UpdateError::InvalidSettings(batch))]
+        let batch =
+            InvalidSettings::new("the read batch size (500) must be smaller than the history buffer size (500)");
+        for status in
+            [create(&CreateError::InvalidSettings(batch.clone())), update(&UpdateError::InvalidSettings(batch))]
         {
             assert_eq!(status.code(), Code::Internal);
             assert!(status.message().contains("read batch size"));
