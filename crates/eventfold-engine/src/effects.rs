@@ -144,9 +144,14 @@ pub fn recreation_metadata(metadata_stream: StreamName, previous: Option<&[u8]>,
 
 /// A `$metadata` event holding `document`.
 pub fn metadata_event(document: Vec<u8>) -> ProposedEvent {
+    system_event(METADATA_EVENT_TYPE, document)
+}
+
+/// An event the store writes itself (metadata, tombstone): JSON, a new id.
+pub fn system_event(event_type: &str, document: Vec<u8>) -> ProposedEvent {
     ProposedEvent {
         id: EventId::random(),
-        event_type: METADATA_EVENT_TYPE.to_owned(),
+        event_type: event_type.to_owned(),
         content_type: ContentType::Json,
         data: document.into(),
         metadata: Default::default(),

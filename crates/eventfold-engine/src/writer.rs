@@ -15,7 +15,7 @@ use eventfold_index::{IndexSnapshot, IndexUpdate, StreamEntry};
 use eventfold_log::{FrameBatch, LogWriter};
 use eventfold_store::{
     AppendError, AppendOutcome, AppendRequest, CurrentRevision, DeleteMode, DeleteOutcome, ExpectedRevision, Position,
-    ProposedEvent, RecordedEvent, StorageError, StorageErrorKind, StreamName, Timestamp,
+    RecordedEvent, StorageError, StorageErrorKind, StreamName, Timestamp,
 };
 use tokio::sync::{mpsc, oneshot};
 
@@ -23,7 +23,7 @@ use crate::caches::{RecentEventIds, StreamCache, WrittenEvent};
 use crate::effects::{
     Effect, SOFT_DELETED_TRUNCATE_BEFORE, STREAMS_STREAM, TOMBSTONE_EVENT_TYPE, apply, apply_own, awaits_recreation,
     category_and_type_links, effect_of, is_metadata_stream, links_first_event, metadata_event, metadata_stream_of,
-    metadata_target, recreation_metadata, with_truncate_before,
+    metadata_target, recreation_metadata, system_event, with_truncate_before,
 };
 use crate::record::{decode_event, decode_header, encode_event, encoded_size};
 use crate::shared::{CommittedBatch, Shared};
@@ -74,9 +74,7 @@ impl Reply {
             }
         }
     }
-}
 
-impl Reply {
     /// This reply, answering only the first `own` requests of a transaction
     /// that may have grown past them.
     fn answering_first(self, own: usize) -> Self {
@@ -240,8 +238,7 @@ impl Writer {
         snapshot: &mut Option<IndexSnapshot>,
     ) -> Result<Vec<AppendRequest>, AppendError> {
         if mode == DeleteMode::Tombstone {
-            let tombstone =
-                ProposedEvent { event_type: TOMBSTONE_EVENT_TYPE.to_owned(), ..metadata_event(b"{}".to_vec()) };
+            let tombstone = system_event(TOMBSTONE_EVENT_TYPE, b"{}".to_vec());
             return Ok(vec![AppendRequest::new(stream, expected, vec![tombstone])]);
         }
         let entry = self.stream_state(&stream, staged, snapshot)?;
