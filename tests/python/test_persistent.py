@@ -267,6 +267,30 @@ def test_unacked_events_time_out_and_come_back(api: ClientApi, client: Any) -> N
         subscription.stop()
 
 
+def test_buffer_of_one_retries_then_parks_before_the_next_event(api: ClientApi, client: Any) -> None:
+    """The clients' own suites: with room for one event and a 0.1 s message
+    timeout, an event never acked comes back up to the retry limit and is
+    parked before the next is sent; the events acked at once (the clients
+    send acks in batches up to 0.2 s apart) are not retried, since KurrentDB
+    looks at message timeouts once a second."""
+    stream, events = new_stream(api, client, "ps-one", 3)
+    group = unique("group")
+    client.create_subscription_to_stream(group, stream, message_timeout=0.1, max_retry_count=3, timeout=10)
+    subscription = client.read_subscription_to_stream(group, stream, event_buffer_size=1, timeout=READ_TIMEOUT_S)
+    try:
+        received = []
+        for event in subscription:
+            received.append((event.id, event.retry_count))
+            if event.id != events[0].id:
+                subscription.ack(event)
+            if len(received) == 6:
+                break
+        first, second, third = (event.id for event in events)
+        assert received == [(first, 0), (first, 1), (first, 2), (first, 3), (second, 0), (third, 0)]
+    finally:
+        subscription.stop()
+
+
 def test_round_robin_across_two_consumers(api: ClientApi, client: Any) -> None:
     stream = unique("ps-rr")
     group = unique("group")

@@ -19,6 +19,7 @@ use crate::group::GroupHandle;
 use crate::info::GroupInfo;
 use crate::key::{GroupKey, Source};
 use crate::settings::{GroupSettings, InvalidSettings, StartFrom};
+use crate::timeouts::SubsystemOptions;
 use crate::{checkpoint, parked, store_errors};
 
 /// Persistent subscriptions over one store. Cheap to clone.
@@ -29,6 +30,7 @@ pub struct PersistentSubscriptions {
 
 struct Inner {
     store: Arc<dyn EventStore>,
+    options: SubsystemOptions,
     groups: RwLock<BTreeMap<GroupKey, Arc<GroupHandle>>>,
     admin: Mutex<Admin>,
 }
@@ -39,20 +41,31 @@ struct Admin {
 }
 
 impl PersistentSubscriptions {
-    /// Loads every group and starts its task.
+    /// Loads every group and starts its task, as KurrentDB runs them.
     pub async fn start(store: Arc<dyn EventStore>) -> Result<PersistentSubscriptions, StorageError> {
+        Self::start_with(store, SubsystemOptions::default()).await
+    }
+
+    /// [`Self::start`] with other subsystem options (tests use a short
+    /// timeout tick to run quickly).
+    pub async fn start_with(
+        store: Arc<dyn EventStore>,
+        options: SubsystemOptions,
+    ) -> Result<PersistentSubscriptions, StorageError> {
         let (config, definitions) = ConfigStore::load(Arc::clone(&store)).await?;
         let groups: BTreeMap<GroupKey, Arc<GroupHandle>> = definitions
             .into_values()
             .map(|definition| {
                 let key = definition.key().clone();
-                (key, Arc::new(GroupHandle::spawn(Arc::new(definition), Arc::clone(&store))))
+                let handle = GroupHandle::spawn(Arc::new(definition), Arc::clone(&store), options.timeout_tick);
+                (key, Arc::new(handle))
             })
             .collect();
         tracing::debug!(groups = groups.len(), "persistent subscriptions started");
         Ok(PersistentSubscriptions {
             inner: Arc::new(Inner {
                 store,
+                options,
                 groups: RwLock::new(groups),
                 admin: Mutex::new(Admin { config, shut_down: false }),
             }),
@@ -213,7 +226,11 @@ impl PersistentSubscriptions {
 
     fn insert(&self, definition: GroupDefinition) {
         let key = definition.key().clone();
-        let handle = Arc::new(GroupHandle::spawn(Arc::new(definition), Arc::clone(&self.inner.store)));
+        let handle = Arc::new(GroupHandle::spawn(
+            Arc::new(definition),
+            Arc::clone(&self.inner.store),
+            self.inner.options.timeout_tick,
+        ));
         self.inner.groups.write().unwrap_or_else(|poison| poison.into_inner()).insert(key, handle);
     }
 

@@ -8,7 +8,7 @@ mod support;
 
 use std::time::Duration;
 
-use eventfold_persistent::NackAction;
+use eventfold_persistent::{NackAction, SubsystemOptions};
 use support::{Node, eventually, next, numbers, quiet, revisions, spec, stream_key, take, within};
 
 #[tokio::test]
@@ -222,4 +222,35 @@ async fn with_a_buffer_of_one_an_unacked_event_is_retried_then_parked_before_the
         node.subscriptions.info(&key).await.expect("info").parked_count >= 1
     })
     .await;
+}
+
+#[tokio::test]
+async fn timeouts_are_looked_at_once_a_second_so_an_ack_sent_soon_after_the_deadline_still_counts() {
+    // Goal: as in KurrentDB, whose timer looks at deadlines once a second, an
+    // event acked a little after its (short) message timeout is not retried:
+    // clients batch acks (kurrentdbclient: up to 0.2 s apart) and their own
+    // suites expect exactly this with a timeout of 0.1 s. One never acked is
+    // retried at the next tick, and parked past the retry limit as before.
+    let node = Node::start_with(SubsystemOptions::default()).await;
+    node.append("s", 3).await;
+    let key = stream_key("s", "g");
+    let tuned = spec(&key, |settings| {
+        settings.message_timeout = Duration::from_millis(100);
+        settings.max_retry_count = 1;
+    });
+    within(node.subscriptions.create(tuned)).await.expect("create");
+    let mut consumer = node.connect(&key, 1).await;
+    let control = consumer.control();
+    let mut seen = Vec::new();
+    while seen.len() < 4 {
+        let delivery = next(&mut consumer).await;
+        seen.push((delivery.event.revision, delivery.retry_count));
+        if delivery.event.revision == 0 {
+            continue;
+        }
+        // Late for the deadline, in time for the tick.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        within(control.ack(vec![delivery.ack_id()])).await.expect("ack");
+    }
+    assert_eq!(seen, vec![(0, 0), (0, 1), (1, 0), (2, 0)]);
 }
