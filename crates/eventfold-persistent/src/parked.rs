@@ -40,11 +40,16 @@ impl Parked {
             Ok(CurrentRevision::NoStream) => 0,
             Err(error) => return Err(store_errors::from_read(error)),
         };
+        // A `$tb` past the end hides everything there is and nothing to come:
+        // a soft delete (of an earlier group of this name) writes "all",
+        // `i64::MAX`, and the store rewrites it to the end once the stream is
+        // appended to again.
         let truncate_before = metadata(store, &stream)
             .await
             .map_err(store_errors::from_read)?
             .and_then(|document| document.get("$tb")?.as_u64())
-            .unwrap_or(0);
+            .unwrap_or(0)
+            .min(next_revision);
         Ok(Parked { stream, next_revision, truncate_before })
     }
 

@@ -254,3 +254,34 @@ async fn timeouts_are_looked_at_once_a_second_so_an_ack_sent_soon_after_the_dead
     }
     assert_eq!(seen, vec![(0, 0), (0, 1), (1, 0), (2, 0)]);
 }
+
+#[tokio::test]
+async fn a_group_created_again_after_a_delete_parks_and_replays_as_a_new_one() {
+    // Goal: deleting a group soft-deletes its parked stream (whose `$tb` is
+    // then "everything", as in KurrentDB); a group of the same name created
+    // later must count and replay what it parks from then on.
+    let node = Node::start().await;
+    node.append("s", 2).await;
+    let key = stream_key("s", "g");
+    for round in 0..2 {
+        within(node.subscriptions.create(spec(&key, |_| {}))).await.expect("create");
+        let mut consumer = node.connect(&key, 10).await;
+        let control = consumer.control();
+        let first = next(&mut consumer).await;
+        within(control.nack(vec![first.ack_id()], NackAction::Park, "poison".into())).await.expect("nack");
+        eventually("one event is parked", async || {
+            node.subscriptions.info(&key).await.expect("info").parked_count == 1
+        })
+        .await;
+        within(node.subscriptions.replay_parked(&key, None)).await.expect("replay");
+        let mut replayed = next(&mut consumer).await;
+        if replayed.event.revision != first.event.revision {
+            // The second event of the stream came first; the replay follows.
+            within(control.ack(vec![replayed.ack_id()])).await.expect("ack");
+            replayed = next(&mut consumer).await;
+        }
+        assert_eq!(replayed.event.revision, first.event.revision, "round {round}");
+        drop(consumer);
+        within(node.subscriptions.delete(&key)).await.expect("delete");
+    }
+}
