@@ -247,9 +247,10 @@ def test_delete_then_append_continues_revisions_and_keeps_metadata(api: ClientAp
     client.delete_stream(stream, current_version=2)
     with pytest.raises(api.NotFound):
         read(client, stream)
-    # A soft delete is a `$tb` in the metadata; the other keys stay.
+    # A soft delete is a `$tb` of long.MaxValue in the metadata, as
+    # EventStoreDB writes it; the other keys stay.
     metadata, version = client.get_stream_metadata(stream, timeout=READ_TIMEOUT_S)
-    assert metadata == {"owner": "ann", "$maxCount": 10, "$tb": 3}
+    assert metadata == {"owner": "ann", "$maxCount": 10, "$tb": 9223372036854775807}
     assert version == 1
 
     again = json_events(api, 2)
@@ -258,6 +259,10 @@ def test_delete_then_append_continues_revisions_and_keeps_metadata(api: ClientAp
     assert ids(recorded) == ids(again)
     assert [event.stream_position for event in recorded] == [3, 4]
     assert client.get_current_version(stream) == 4
+    # Recreating the stream set `$tb` to the revision it started again at.
+    metadata, version = client.get_stream_metadata(stream, timeout=READ_TIMEOUT_S)
+    assert metadata == {"owner": "ann", "$maxCount": 10, "$tb": 3}
+    assert version == 2
 
 
 def test_tombstone_refuses_appends_reads_and_metadata(api: ClientApi, client: Any) -> None:

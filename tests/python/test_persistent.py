@@ -134,6 +134,22 @@ def test_all_group_create_list_info_update_delete(api: ClientApi, client: Any) -
     assert group not in [listed.group_name for listed in client.list_subscriptions(timeout=10)]
 
 
+def test_settings_a_group_cannot_run_with_are_internal_errors(api: ClientApi, client: Any) -> None:
+    """KurrentDB refuses an unknown consumer strategy and a read batch not
+    smaller than the history buffer as a failed operation (INTERNAL), which
+    the clients raise as their InternalError."""
+    internal_error = getattr(exceptions(api), "InternalError", None)
+    if internal_error is None:
+        pytest.skip(f"{api.name} has no InternalError")
+    stream = unique("ps-bad")
+    with pytest.raises(internal_error):
+        client.create_subscription_to_stream(unique("g"), stream, consumer_strategy="Random", timeout=10)
+    with pytest.raises(internal_error):
+        client.create_subscription_to_stream(
+            unique("g"), stream, read_batch_size=500, history_buffer_size=500, timeout=10
+        )
+
+
 def test_reading_an_unknown_group_is_not_found(api: ClientApi, client: Any) -> None:
     with pytest.raises(api.NotFound):
         subscription = client.read_subscription_to_stream(unique("nope"), unique("ps-nope"), timeout=10)
@@ -247,6 +263,30 @@ def test_unacked_events_time_out_and_come_back(api: ClientApi, client: Any) -> N
         assert (first.id, first.retry_count) == (events[0].id, 0)
         assert (again.id, again.retry_count) == (events[0].id, 1)
         subscription.ack(again)
+    finally:
+        subscription.stop()
+
+
+def test_buffer_of_one_retries_then_parks_before_the_next_event(api: ClientApi, client: Any) -> None:
+    """The clients' own suites: with room for one event and a 0.1 s message
+    timeout, an event never acked comes back up to the retry limit and is
+    parked before the next is sent; the events acked at once (the clients
+    send acks in batches up to 0.2 s apart) are not retried, since KurrentDB
+    looks at message timeouts once a second."""
+    stream, events = new_stream(api, client, "ps-one", 3)
+    group = unique("group")
+    client.create_subscription_to_stream(group, stream, message_timeout=0.1, max_retry_count=3, timeout=10)
+    subscription = client.read_subscription_to_stream(group, stream, event_buffer_size=1, timeout=READ_TIMEOUT_S)
+    try:
+        received = []
+        for event in subscription:
+            received.append((event.id, event.retry_count))
+            if event.id != events[0].id:
+                subscription.ack(event)
+            if len(received) == 6:
+                break
+        first, second, third = (event.id for event in events)
+        assert received == [(first, 0), (first, 1), (first, 2), (first, 3), (second, 0), (third, 0)]
     finally:
         subscription.stop()
 

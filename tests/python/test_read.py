@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from support import ClientApi, ids, json_event, json_events, unique
+from support import ClientApi, ids, json_event, json_events, take, unique
 
 
 @pytest.fixture
@@ -147,6 +147,20 @@ def test_read_all_backwards_from_a_position_excludes_that_event(client: Any, two
     assert ids(got) == ids(reversed(events[:5]))
     got = list(client.read_all(commit_position=two_streams["position1"], backwards=True, limit=2, timeout=10))
     assert ids(got) == ids(reversed(events[:2]))
+
+
+def test_read_all_and_subscribe_from_a_position_inside_an_event(client: Any, two_streams: dict[str, Any]) -> None:
+    """KurrentDB accepts any position: forwards from P reads the first event
+    at or after P, backwards the events before P, a catch-up subscription
+    the events after P. The `eventsourcing` library relies on it: it reads
+    from its last notification id (an event's position) plus one."""
+    events = two_streams["events"]
+    last_seen = two_streams["position1"]  # event 3's
+    assert ids(client.read_all(commit_position=last_seen + 1, limit=2, timeout=10)) == ids(events[3:5])
+    got = list(client.read_all(commit_position=last_seen + 1, backwards=True, limit=3, timeout=10))
+    assert ids(got) == ids(reversed(events[:3]))
+    with client.subscribe_to_all(commit_position=last_seen + 1, timeout=30) as subscription:
+        assert ids(take(subscription, 3)) == ids(events[3:])
 
 
 def test_get_commit_position(api: ClientApi, client: Any) -> None:

@@ -3,8 +3,10 @@
 //! applies the same rules when it replays the log, so both derive the same
 //! index from the same log.
 
-use eventfold_index::StreamEntry;
-use eventfold_store::RecordedEvent;
+use eventfold_index::{StreamEntry, TRUNCATE_ALL};
+use eventfold_store::{
+    AppendRequest, ContentType, EventId, ExpectedRevision, ProposedEvent, RecordedEvent, StreamName,
+};
 
 /// The event a tombstone writes: the stream is deleted for good.
 pub const TOMBSTONE_EVENT_TYPE: &str = "$streamDeleted";
@@ -121,6 +123,41 @@ pub fn with_truncate_before(previous: Option<&[u8]>, revision: u64) -> Vec<u8> {
     serde_json::to_vec(&document).unwrap_or_else(|_| format!("{{\"$tb\":{revision}}}").into_bytes())
 }
 
+/// The `$tb` a soft delete writes, as EventStoreDB does (`i64::MAX`, which
+/// clients read back): every event the stream has is hidden, and the stream
+/// waits to be recreated.
+pub const SOFT_DELETED_TRUNCATE_BEFORE: u64 = TRUNCATE_ALL;
+
+/// Whether the next append to the stream recreates it after a soft delete.
+pub fn awaits_recreation(entry: &StreamEntry) -> bool {
+    !entry.tombstoned && entry.truncate_before >= SOFT_DELETED_TRUNCATE_BEFORE
+}
+
+/// The metadata append that goes with the first append to a soft-deleted
+/// stream, in the same transaction: as in EventStoreDB, `$tb` goes from
+/// "everything" to the revision the stream starts again at (its next one),
+/// other keys kept. Replay then derives the same state from the log alone.
+pub fn recreation_metadata(metadata_stream: StreamName, previous: Option<&[u8]>, entry: &StreamEntry) -> AppendRequest {
+    let document = with_truncate_before(previous, entry.next_revision);
+    AppendRequest::new(metadata_stream, ExpectedRevision::Any, vec![metadata_event(document)])
+}
+
+/// A `$metadata` event holding `document`.
+pub fn metadata_event(document: Vec<u8>) -> ProposedEvent {
+    system_event(METADATA_EVENT_TYPE, document)
+}
+
+/// An event the store writes itself (metadata, tombstone): JSON, a new id.
+pub fn system_event(event_type: &str, document: Vec<u8>) -> ProposedEvent {
+    ProposedEvent {
+        id: EventId::random(),
+        event_type: event_type.to_owned(),
+        content_type: ContentType::Json,
+        data: document.into(),
+        metadata: Default::default(),
+    }
+}
+
 /// Streams served from the index alone, as link events to events of other
 /// streams: `$ce-<category>`, `$et-<type>`, `$streams`. They hold no records
 /// of their own, so they cost index entries, not log bytes.
@@ -224,6 +261,23 @@ mod tests {
         assert_eq!(parsed["$tb"], 9);
         assert_eq!(parsed["$maxCount"], 5);
         assert_eq!(parsed["owner"], "ann");
+    }
+
+    #[test]
+    fn a_soft_deleted_stream_shows_nothing_until_recreated_at_its_next_revision() {
+        let mut entry = StreamEntry::new(1);
+        entry.next_revision = 3;
+        apply(&mut entry, retention_of(&with_truncate_before(None, SOFT_DELETED_TRUNCATE_BEFORE)));
+        assert!(entry.is_soft_deleted() && awaits_recreation(&entry));
+        assert_eq!(entry.first_visible_revision(), 3);
+        let stream = StreamName::new("$$order-1").expect("name");
+        let recreation = recreation_metadata(stream, Some(br#"{"$tb":9223372036854775807,"owner":"ann"}"#), &entry);
+        let document: serde_json::Value = serde_json::from_slice(&recreation.events[0].data).expect("json");
+        assert_eq!(document, serde_json::json!({ "$tb": 3, "owner": "ann" }));
+        apply(&mut entry, retention_of(&recreation.events[0].data));
+        entry.next_revision = 5;
+        assert!(!entry.is_soft_deleted() && !awaits_recreation(&entry));
+        assert_eq!(entry.first_visible_revision(), 3);
     }
 
     #[test]

@@ -15,13 +15,14 @@ use eventfold_store::{
 };
 use tokio::sync::{mpsc, oneshot};
 
+use crate::EngineConfig;
 use crate::caches::{RecentEventIds, StreamCache};
 use crate::effects::{
     METADATA_EVENT_TYPE, TOMBSTONE_EVENT_TYPE, check_metadata, is_metadata_stream, is_virtual_stream,
 };
 use crate::read::{
-    AllBackwards, AllForwards, StreamRead, all_page_backwards, all_page_forwards_read, index_failure, internal, paged,
-    stream_page_read,
+    AllBackwards, AllForwards, StreamRead, all_page_backwards, all_page_forwards_read, frame_start_blocking,
+    index_failure, internal, paged, stream_page_read,
 };
 use crate::record::{EVENT_RECORD_FIXED_BYTES, encoded_size};
 use crate::recovery::replay;
@@ -29,7 +30,6 @@ use crate::scavenge::Scavenges;
 use crate::shared::Shared;
 use crate::subscription::{Subscription, Target};
 use crate::writer::{Command, Writer, WriterHealth};
-use crate::{EngineConfig, storage_error};
 
 /// Why the engine could not open.
 #[derive(Debug, thiserror::Error)]
@@ -322,47 +322,25 @@ impl EventStore for Engine {
     async fn read_all(&self, request: ReadAllRequest) -> Result<EventStream, ReadError> {
         let shared = Arc::clone(&self.inner.shared);
         let end = shared.committed_end();
-        let start = match request.from {
-            AllFrom::Start => Some(0),
-            AllFrom::End => None,
-            AllFrom::Position(position) => Some(position.0),
+        let from = match request.from {
+            AllFrom::Start => 0,
+            AllFrom::End => end,
+            AllFrom::Position(position) => position.0,
         };
-        // A client-supplied position must be an event's, unless it is
-        // before the first event or at/after the end.
-        let checked = match start {
-            Some(position) if position < end && shared.reader.first_frame_at_or_after(position) == position => {
-                let reader = shared.reader.clone();
-                let frame = tokio::task::spawn_blocking(move || reader.read_frame(position, end))
-                    .await
-                    .map_err(|error| ReadError::Storage(internal(error)))?;
-                match frame {
-                    Ok(Some(frame)) => Some(frame),
-                    Ok(None) => None,
-                    Err(LogError::Corrupt { .. }) => {
-                        return Err(ReadError::InvalidPosition { position: Position(position) });
-                    }
-                    Err(error) => return Err(ReadError::Storage(storage_error(&error))),
-                }
-            }
-            _ => None,
-        };
+        // Any position reads from the first event at or after it (backwards:
+        // before it), as KurrentDB does: clients compute positions, such as
+        // the last one seen plus one.
+        let start = frame_start_blocking(&shared, from, end).await.map_err(ReadError::Storage)?;
         match request.direction {
             Direction::Forwards => {
-                let resume_at = match start {
-                    Some(position) => position,
-                    None => end,
-                };
-                let state = AllForwards { shared, resume_at, remaining: request.max_count, filter: request.filter };
+                let state =
+                    AllForwards { shared, resume_at: start, remaining: request.max_count, filter: request.filter };
                 Ok(paged(state, all_page_forwards_read))
             }
             Direction::Backwards => {
-                // Backwards from a position starts before the event there,
-                // as EventStoreDB does.
-                let before = match (start, checked) {
-                    (_, Some(frame)) => frame.position,
-                    (Some(position), None) if position < end => shared.reader.first_frame_at_or_after(position),
-                    _ => end,
-                };
+                // Frames that end at or before `start` lie wholly before the
+                // position, so the event at it (if any) is not read.
+                let before = start.min(end);
                 let state = AllBackwards { shared, before, remaining: request.max_count, filter: request.filter };
                 Ok(paged(state, all_page_backwards))
             }
@@ -391,13 +369,21 @@ impl EventStore for Engine {
             SubscribeFrom::Start => (None, None),
             SubscribeFrom::End => (None, Some(shared.committed_end())),
             SubscribeFrom::After(position) => {
-                let first = shared.reader.first_frame_at_or_after(position.0);
-                if first != position.0 {
-                    // Before the first event (position 0) or in a segment
-                    // header: start at the first frame there.
-                    (None, Some(first))
-                } else {
+                let end = shared.committed_end();
+                let start = frame_start_blocking(&shared, position.0, end).await.map_err(SubscriptionError::Storage)?;
+                if position.0 >= end {
+                    // Past the end: no frame is known to start there, so
+                    // the reads start at the end and skip what lies at or
+                    // before the position.
+                    (Some(position.0), Some(end))
+                } else if start == position.0 {
+                    // An event's position: what follows it.
                     (Some(position.0), None)
+                } else {
+                    // Inside an event, in a segment header or at an event
+                    // scavenged since: every event from the next frame on
+                    // lies after the position.
+                    (None, Some(start))
                 }
             }
         };

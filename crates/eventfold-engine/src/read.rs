@@ -73,6 +73,20 @@ pub(crate) fn index_failure(error: impl std::fmt::Display) -> StorageError {
     StorageError::new(StorageErrorKind::Io, format!("index: {error}"))
 }
 
+/// The first frame start at or after `position` below `end` (see
+/// `LogReader::frame_start_at_or_after`), found on the blocking pool: it may
+/// walk frames of a segment.
+pub(crate) async fn frame_start_blocking(shared: &Arc<Shared>, position: u64, end: u64) -> Result<u64, StorageError> {
+    if position >= end {
+        return Ok(position);
+    }
+    let reader = shared.reader.clone();
+    tokio::task::spawn_blocking(move || reader.frame_start_at_or_after(position, end))
+        .await
+        .map_err(internal)?
+        .map_err(|error| storage_error(&error))
+}
+
 /// A page of one stream's events.
 pub(crate) struct StreamPage {
     pub events: Vec<RecordedEvent>,

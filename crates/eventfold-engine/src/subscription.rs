@@ -243,7 +243,12 @@ fn history_page(shared: &Shared, target: &mut Target) -> Result<(Vec<Subscriptio
                 }
             };
             let tracking = filter.is_some() && checkpoint_interval.is_some();
-            let page = all_page_forwards(shared, start, filter.as_ref(), PAGE_EVENTS, tracking)?;
+            let mut page = all_page_forwards(shared, start, filter.as_ref(), PAGE_EVENTS, tracking)?;
+            // Only a start past the then end can read events at or before
+            // `after`; everywhere else the page starts after it.
+            if let Some(after) = *after {
+                page.events.retain(|event| event.position.0 > after);
+            }
             *resume_at = Some(page.resume_at);
             if page.last_scanned.is_some() {
                 *after = page.last_scanned;

@@ -14,15 +14,16 @@ use std::time::Instant;
 use eventfold_index::{IndexSnapshot, IndexUpdate, StreamEntry};
 use eventfold_log::{FrameBatch, LogWriter};
 use eventfold_store::{
-    AppendError, AppendOutcome, AppendRequest, ContentType, CurrentRevision, DeleteMode, DeleteOutcome, EventId,
-    ExpectedRevision, Position, ProposedEvent, StorageError, StorageErrorKind, StreamName, Timestamp,
+    AppendError, AppendOutcome, AppendRequest, CurrentRevision, DeleteMode, DeleteOutcome, ExpectedRevision, Position,
+    StorageError, StorageErrorKind, StreamName, Timestamp,
 };
 use tokio::sync::{mpsc, oneshot};
 
 use crate::caches::{RecentEventIds, StreamCache, WrittenEvent};
 use crate::effects::{
-    Effect, METADATA_EVENT_TYPE, STREAMS_STREAM, TOMBSTONE_EVENT_TYPE, apply, apply_own, category_and_type_links,
-    effect_of, links_first_event, metadata_stream_of, metadata_target, with_truncate_before,
+    Effect, SOFT_DELETED_TRUNCATE_BEFORE, STREAMS_STREAM, TOMBSTONE_EVENT_TYPE, apply, apply_own, awaits_recreation,
+    category_and_type_links, effect_of, is_metadata_stream, links_first_event, metadata_event, metadata_stream_of,
+    metadata_target, recreation_metadata, system_event, with_truncate_before,
 };
 use crate::record::{decode_event, decode_header, encode_event, encoded_size};
 use crate::shared::Shared;
@@ -53,13 +54,16 @@ enum Work {
 
 enum Reply {
     Append(AppendReply),
+    /// An append whose transaction the writer extended: the caller gets the
+    /// outcomes of its own first requests only.
+    Extended(AppendReply, usize),
     Delete(DeleteReply),
 }
 
 impl Reply {
     fn fail(self, error: AppendError) {
         match self {
-            Reply::Append(reply) => drop(reply.send(Err(error))),
+            Reply::Append(reply) | Reply::Extended(reply, _) => drop(reply.send(Err(error))),
             Reply::Delete(reply) => drop(reply.send(Err(error))),
         }
     }
@@ -67,10 +71,24 @@ impl Reply {
     fn succeed(self, outcomes: Vec<AppendOutcome>) {
         match self {
             Reply::Append(reply) => drop(reply.send(Ok(outcomes))),
+            Reply::Extended(reply, own) => {
+                let mut outcomes = outcomes;
+                outcomes.truncate(own);
+                drop(reply.send(Ok(outcomes)));
+            }
             Reply::Delete(reply) => {
                 let position = outcomes.iter().rev().find_map(|outcome| outcome.position);
                 drop(reply.send(Ok(DeleteOutcome { position })));
             }
+        }
+    }
+
+    /// This reply, answering only the first `own` requests of a transaction
+    /// that may have grown past them.
+    fn answering_first(self, own: usize) -> Self {
+        match self {
+            Reply::Append(reply) => Reply::Extended(reply, own),
+            other => other,
         }
     }
 }
@@ -188,10 +206,13 @@ impl Writer {
         let mut snapshot = None;
         let mut next_stream_id = self.next_stream_id;
         for (work, reply) in appends {
-            let transaction = match work {
-                Work::Append(transaction) => Ok(transaction),
+            let (transaction, reply) = match work {
+                Work::Append(transaction) => match self.with_recreations(transaction, &staged, &mut snapshot) {
+                    Ok((transaction, own)) => (Ok(transaction), reply.answering_first(own)),
+                    Err(error) => (Err(error), reply),
+                },
                 Work::Delete { stream, expected, mode } => {
-                    self.delete_transaction(stream, expected, mode, &staged, &mut snapshot)
+                    (self.delete_transaction(stream, expected, mode, &staged, &mut snapshot), reply)
                 }
             };
             let planned = transaction.and_then(|transaction| {
@@ -229,8 +250,9 @@ impl Writer {
 
     /// A delete as the append it amounts to. A tombstone appends a
     /// `$streamDeleted` event to the stream; a soft delete checks the
-    /// stream's expected revision, then appends metadata with `$tb` at the
-    /// stream's next revision to `$$<stream>`.
+    /// stream's expected revision, then appends metadata with EventStoreDB's
+    /// `$tb` of a deleted stream to `$$<stream>`; the next append to the
+    /// stream rewrites it to the revision the stream starts again at.
     fn delete_transaction(
         &mut self,
         stream: StreamName,
@@ -239,15 +261,9 @@ impl Writer {
         staged: &Staged,
         snapshot: &mut Option<IndexSnapshot>,
     ) -> Result<Vec<AppendRequest>, AppendError> {
-        let marker = |event_type: &str, data: Vec<u8>| ProposedEvent {
-            id: EventId::random(),
-            event_type: event_type.to_owned(),
-            content_type: ContentType::Json,
-            data: data.into(),
-            metadata: Default::default(),
-        };
         if mode == DeleteMode::Tombstone {
-            return Ok(vec![AppendRequest::new(stream, expected, vec![marker(TOMBSTONE_EVENT_TYPE, b"{}".to_vec())])]);
+            let tombstone = system_event(TOMBSTONE_EVENT_TYPE, b"{}".to_vec());
+            return Ok(vec![AppendRequest::new(stream, expected, vec![tombstone])]);
         }
         let entry = self.stream_state(&stream, staged, snapshot)?;
         let current = current_revision(entry.as_ref());
@@ -264,12 +280,40 @@ impl Writer {
         let metadata_stream = StreamName::new(metadata_stream_of(stream.as_str()))
             .map_err(|error| AppendError::InvalidEvent { reason: format!("metadata stream: {error}") })?;
         let previous = self.last_event_data(&metadata_stream, snapshot)?;
-        let document = with_truncate_before(previous.as_deref(), current.next());
-        Ok(vec![AppendRequest::new(
-            metadata_stream,
-            ExpectedRevision::Any,
-            vec![marker(METADATA_EVENT_TYPE, document)],
-        )])
+        let document = with_truncate_before(previous.as_deref(), SOFT_DELETED_TRUNCATE_BEFORE);
+        Ok(vec![AppendRequest::new(metadata_stream, ExpectedRevision::Any, vec![metadata_event(document)])])
+    }
+
+    /// The transaction with, after its own requests, the metadata appends
+    /// that recreate the soft-deleted streams it appends to (see
+    /// `effects::recreation_metadata`), and how many requests are its own.
+    fn with_recreations(
+        &mut self,
+        mut transaction: Vec<AppendRequest>,
+        staged: &Staged,
+        snapshot: &mut Option<IndexSnapshot>,
+    ) -> Result<(Vec<AppendRequest>, usize), AppendError> {
+        let own = transaction.len();
+        let mut added: Vec<AppendRequest> = Vec::new();
+        for request in &transaction {
+            if request.events.is_empty() || is_metadata_stream(request.stream.as_str()) {
+                continue;
+            }
+            let Some(entry) = self.stream_state(&request.stream, staged, snapshot)? else { continue };
+            if !awaits_recreation(&entry) {
+                continue;
+            }
+            let metadata_stream = system_stream_name(&metadata_stream_of(request.stream.as_str()))?;
+            // Metadata the caller writes in the same transaction wins.
+            let written = |other: &AppendRequest| other.stream == metadata_stream;
+            if transaction.iter().any(written) || added.iter().any(written) {
+                continue;
+            }
+            let previous = self.last_event_data(&metadata_stream, snapshot)?;
+            added.push(recreation_metadata(metadata_stream, previous.as_deref(), &entry));
+        }
+        transaction.extend(added);
+        Ok((transaction, own))
     }
 
     /// The data of a stream's last durable event.

@@ -6,7 +6,7 @@ use eventfold_store::{
     AllFrom, AppendError, AppendRequest, CurrentRevision, DeleteMode, Direction, EventStore, ExpectedRevision,
     Position, ProposedEvent, ReadAllRequest, ReadError, ReadStreamRequest, RecordedEvent, RevisionFrom, StreamName,
 };
-use futures::TryStreamExt;
+use futures::{StreamExt, TryStreamExt};
 
 fn name(text: &str) -> StreamName {
     StreamName::new(text).expect("valid stream name")
@@ -148,12 +148,13 @@ async fn all_reads_both_ways_and_position_zero_means_the_first_event() {
     .await;
     // Backwards from a position starts before the event there.
     assert_eq!(before_third, vec![forwards[2].clone(), forwards[1].clone()]);
-    let bogus = engine
-        .read_all(ReadAllRequest { from: AllFrom::Position(Position(third.0 + 3)), ..ReadAllRequest::forwards() })
-        .await
-        .err()
-        .expect("not an event position");
-    assert!(matches!(bogus, ReadError::InvalidPosition { .. }));
+    // A position inside an event reads from the next one (see positions.rs).
+    let inside_third = read_all(
+        &engine,
+        ReadAllRequest { from: AllFrom::Position(Position(third.0 + 3)), max_count: 1, ..ReadAllRequest::forwards() },
+    )
+    .await;
+    assert_eq!(inside_third, vec![forwards[4].clone()]);
 }
 
 #[tokio::test]
@@ -264,13 +265,18 @@ async fn soft_delete_hides_the_stream_and_appends_continue_its_revisions() {
     let metadata = read_stream(&engine, ReadStreamRequest::forwards(name("$$order-5"))).await.expect("metadata");
     assert_eq!(metadata.len(), 1);
     assert_eq!(metadata[0].event_type, "$metadata");
-    assert!(std::str::from_utf8(&metadata[0].data).expect("utf8").contains(r#""$tb":3"#));
+    // As EventStoreDB writes it: `$tb` = i64::MAX, "everything".
+    assert!(std::str::from_utf8(&metadata[0].data).expect("utf8").contains(r#""$tb":9223372036854775807"#));
 
     let recreated = engine
         .append(AppendRequest::new(stream.clone(), ExpectedRevision::NoStream, events(2)))
         .await
         .expect("recreate");
     assert_eq!(recreated.current_revision, CurrentRevision::Current(4));
+    // Recreating rewrote `$tb` to the revision the stream starts again at.
+    let metadata = read_stream(&engine, ReadStreamRequest::backwards(name("$$order-5"))).await.expect("metadata");
+    assert_eq!(metadata.len(), 2);
+    assert!(std::str::from_utf8(&metadata[0].data).expect("utf8").contains(r#""$tb":3"#));
     let visible = |events: Vec<RecordedEvent>| events.iter().map(|event| event.revision).collect::<Vec<_>>();
     let forwards = read_stream(&engine, ReadStreamRequest::forwards(stream.clone())).await.expect("read");
     assert_eq!(visible(forwards), vec![3, 4]);
@@ -311,4 +317,73 @@ async fn a_tombstoned_stream_is_deleted_for_good() {
     let engine = Engine::open(EngineConfig::new(dir.path())).expect("reopen");
     let read = read_stream(&engine, ReadStreamRequest::forwards(stream.clone())).await.expect_err("still deleted");
     assert_eq!(read, ReadError::StreamDeleted { stream });
+}
+
+#[tokio::test]
+async fn recreating_a_soft_deleted_stream_rewrites_its_truncation_once_and_keeps_its_other_metadata() {
+    // Goal: the first append after a soft delete writes `$tb` = the revision
+    // the stream starts again at (other keys kept), later appends write no
+    // more metadata, a subscriber waiting on the deleted stream gets the new
+    // events, and the state comes back the same from the log alone.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let engine = Engine::open(EngineConfig::new(dir.path())).expect("open");
+    let stream = name("cart-9");
+    let metadata_stream = name("$$cart-9");
+    engine.append(AppendRequest::new(stream.clone(), ExpectedRevision::NoStream, events(2))).await.expect("append");
+    let owner = ProposedEvent::json("$metadata", r#"{"owner":"ann"}"#);
+    engine.append(AppendRequest::new(metadata_stream.clone(), ExpectedRevision::Any, vec![owner])).await.expect("meta");
+    engine.delete_stream(stream.clone(), ExpectedRevision::Any, DeleteMode::Soft).await.expect("delete");
+    let mut subscription = engine
+        .subscribe_to_stream(eventfold_store::SubscribeToStreamRequest {
+            stream: stream.clone(),
+            from: eventfold_store::SubscribeFrom::Start,
+        })
+        .await
+        .expect("subscribe");
+    // Caught up on the deleted stream: what follows comes live.
+    let first = tokio::time::timeout(std::time::Duration::from_secs(30), subscription.next()).await.expect("in time");
+    assert!(matches!(first, Some(Ok(eventfold_store::SubscriptionItem::CaughtUp))));
+
+    let outcomes = engine
+        .append_transaction(vec![AppendRequest::new(stream.clone(), ExpectedRevision::Any, events(1))])
+        .await
+        .expect("recreate");
+    assert_eq!(outcomes.len(), 1, "the caller sees its own request only");
+    engine.append(AppendRequest::new(stream.clone(), ExpectedRevision::Exact(2), events(1))).await.expect("append");
+
+    let documents = |events: Vec<RecordedEvent>| {
+        events
+            .iter()
+            .map(|event| serde_json::from_slice::<serde_json::Value>(&event.data).expect("json"))
+            .collect::<Vec<_>>()
+    };
+    let expected = vec![
+        serde_json::json!({ "owner": "ann" }),
+        serde_json::json!({ "owner": "ann", "$tb": 9223372036854775807_u64 }),
+        serde_json::json!({ "owner": "ann", "$tb": 2 }),
+    ];
+    let metadata = read_stream(&engine, ReadStreamRequest::forwards(metadata_stream.clone())).await.expect("metadata");
+    assert_eq!(documents(metadata), expected);
+
+    let items: Vec<_> = tokio::time::timeout(std::time::Duration::from_secs(30), subscription.take(2).collect())
+        .await
+        .expect("the subscriber gets the new events");
+    let revisions: Vec<u64> = items
+        .into_iter()
+        .filter_map(|item| match item.expect("no error") {
+            eventfold_store::SubscriptionItem::Event(event) => Some(event.revision),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(revisions, vec![2, 3]);
+
+    let visible = |events: Vec<RecordedEvent>| events.iter().map(|event| event.revision).collect::<Vec<_>>();
+    assert_eq!(visible(read_stream(&engine, ReadStreamRequest::forwards(stream.clone())).await.expect("read")), [2, 3]);
+    engine.shutdown().await;
+    drop(engine);
+    std::fs::remove_file(dir.path().join("index.redb")).expect("remove index");
+    let engine = Engine::open(EngineConfig::new(dir.path())).expect("reopen");
+    assert_eq!(visible(read_stream(&engine, ReadStreamRequest::forwards(stream)).await.expect("read")), [2, 3]);
+    let metadata = read_stream(&engine, ReadStreamRequest::forwards(metadata_stream)).await.expect("metadata");
+    assert_eq!(documents(metadata), expected);
 }

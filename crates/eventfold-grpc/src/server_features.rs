@@ -25,6 +25,7 @@ const SUPPORTED: &[(&str, &str, &[&str])] = &[
     (PERSISTENT, "getinfo", &["stream", "all"]),
     (PERSISTENT, "list", &["stream", "all"]),
     (PERSISTENT, "replayparked", &["stream", "all"]),
+    (PERSISTENT, "truncateparked", &["stream", "all"]),
     (PERSISTENT, "restartsubsystem", &[]),
     // Shutdown, ResignNode and SetNodePriority answer UNIMPLEMENTED, so
     // they are left out.

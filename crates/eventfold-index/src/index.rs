@@ -28,6 +28,13 @@ const NEXT_STREAM_ID: &str = "next_stream_id";
 const FORMAT_VERSION_KEY: &str = "format_version";
 const FORMAT_VERSION: u64 = 1;
 
+/// A truncate-before that hides every event the stream has, but not the ones
+/// appended after it: what a soft delete sets, EventStoreDB's `$tb` of a
+/// deleted stream (`i64::MAX`). Until an append recreates the stream (and
+/// rewrites `$tb` to the revision it starts again at), the stream's first
+/// visible revision is its next one.
+pub const TRUNCATE_ALL: u64 = i64::MAX as u64;
+
 /// A stream as the index knows it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct StreamEntry {
@@ -35,7 +42,7 @@ pub struct StreamEntry {
     /// Revision the next event of the stream gets.
     pub next_revision: u64,
     /// Events below this revision are invisible (`$tb` of the stream's
-    /// metadata; a soft delete sets it to `next_revision`).
+    /// metadata; a soft delete sets it to [`TRUNCATE_ALL`]).
     pub truncate_before: u64,
     /// The stream was tombstoned: deleted for good.
     pub tombstoned: bool,
@@ -53,7 +60,9 @@ impl StreamEntry {
     /// The lowest visible revision: truncate-before, raised by max count.
     pub fn first_visible_revision(&self) -> u64 {
         let by_count = self.max_count.map_or(0, |max_count| self.next_revision.saturating_sub(max_count));
-        self.truncate_before.max(by_count)
+        let truncate_before =
+            if self.truncate_before >= TRUNCATE_ALL { self.next_revision } else { self.truncate_before };
+        truncate_before.max(by_count)
     }
 
     /// Soft-deleted: it has events, but all of them are truncated away.

@@ -13,4 +13,4 @@ mod index;
 mod writeback;
 
 pub use error::IndexError;
-pub use index::{Index, IndexSnapshot, IndexUpdate, StreamEntry};
+pub use index::{Index, IndexSnapshot, IndexUpdate, StreamEntry, TRUNCATE_ALL};

@@ -17,6 +17,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::indexing_slicing))]
 
 mod batch;
+mod boundary;
 mod compact;
 mod error;
 pub mod faults;

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
 use crate::LogError;
+use crate::boundary::BoundaryHints;
 use crate::faults::{self, FaultPoint};
 use crate::format::{SEGMENT_HEADER_BYTES, encode_segment_header};
 
@@ -138,6 +139,8 @@ impl Segment {
 #[derive(Debug, Default)]
 pub struct SegmentMap {
     segments: RwLock<BTreeMap<u64, Arc<Segment>>>,
+    /// Frame starts found by walking plain segments (`boundary.rs`).
+    hints: BoundaryHints,
 }
 
 impl SegmentMap {
@@ -162,6 +165,10 @@ impl SegmentMap {
     pub fn first_base(&self) -> Option<u64> {
         let segments = self.segments.read().unwrap_or_else(|poison| poison.into_inner());
         segments.keys().next().copied()
+    }
+
+    pub(crate) fn hints(&self) -> &BoundaryHints {
+        &self.hints
     }
 
     pub fn len(&self) -> usize {

@@ -442,3 +442,52 @@ fn preallocation_runs_ahead_of_the_writer_on_its_own_thread() {
     assert_eq!((report.end, report.truncated_bytes, report.tail_error), (end, 0, None));
     assert_eq!(read_all_forward(&reader, end), written);
 }
+
+/// A payload that holds a whole valid frame inside it: a reader that looked
+/// for frames by their bytes would take it for one.
+fn payload_hiding_a_frame(index: usize) -> Vec<u8> {
+    let mut hidden = FrameBatch::new();
+    hidden.push(true, |buffer| buffer.extend_from_slice(&[index as u8; 40])).expect("payload size");
+    let mut payload = vec![0xAB; 7];
+    payload.extend_from_slice(hidden.as_bytes());
+    payload.extend_from_slice(&[0xCD; 900]);
+    payload
+}
+
+#[test]
+fn every_position_maps_to_the_next_frame_start_even_inside_frames_that_hide_frames() {
+    // Goal: a client may read "from" any position; the log must name the
+    // first frame starting at or after it, never a frame hidden in a payload,
+    // within and across segments, the first walk and the hinted ones after.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = config(dir.path());
+    config.segment_bytes_max = 512 * 1024;
+    let (mut writer, reader, _) = open(&config, 0).expect("open");
+    // Few transactions of many frames: one fsync each.
+    let transactions: Vec<Vec<Vec<u8>>> =
+        (0..40).map(|batch| (0..100).map(|index| payload_hiding_a_frame(batch * 100 + index)).collect()).collect();
+    let written = write_transactions(&mut writer, &transactions);
+    let end = writer.end();
+    assert!(reader.segments().len() > 4, "the frames span several segments");
+    let starts: Vec<u64> = written.iter().map(|(position, _)| *position).collect();
+    let expected =
+        |position: u64| starts.get(starts.partition_point(|start| *start < position)).copied().unwrap_or(end);
+    for _pass in 0..2 {
+        for pair in starts.windows(2).step_by(13) {
+            let (start, next) = (pair[0], pair[1]);
+            // 12 bytes of frame header and 7 of padding: a whole valid frame
+            // starts there, inside the payload.
+            let hidden = start + 19;
+            let fooled = reader.read_frame(hidden, end).expect("read");
+            assert_eq!(fooled.map(|frame| frame.position), Some(hidden), "the payload hides a frame");
+            for position in [start, start + 1, start + 12, hidden, hidden + 1, next - 1] {
+                let found = reader.frame_start_at_or_after(position, end).expect("walk");
+                assert_eq!(found, expected(position), "position {position}");
+            }
+        }
+    }
+    assert_eq!(reader.frame_start_at_or_after(0, end).expect("walk"), SEGMENT_HEADER_BYTES);
+    let last = *starts.last().expect("frames");
+    assert_eq!(reader.frame_start_at_or_after(last + 1, end).expect("walk"), end);
+    assert_eq!(reader.frame_start_at_or_after(end + 5, end).expect("walk"), end + 5);
+}

@@ -55,7 +55,8 @@ pub enum NackAction {
     Retry,
     /// Count it as handled.
     Skip,
-    /// Retry the event and send this consumer nothing new.
+    /// KurrentDB accepts it and does nothing: the event stays in flight
+    /// until it times out.
     Stop,
 }
 
@@ -104,7 +105,7 @@ impl ConsumerControl {
     }
 
     pub async fn nack(&self, ids: Vec<EventId>, action: NackAction, reason: String) -> Result<(), GroupStopped> {
-        self.send(Command::Nack { consumer: self.id, ids, action, reason }).await
+        self.send(Command::Nack { ids, action, reason }).await
     }
 
     /// Leaves the pool but may still ack or nack what it holds.

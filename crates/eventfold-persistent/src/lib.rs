@@ -39,6 +39,7 @@ mod settings;
 mod store_errors;
 mod store_io;
 mod strategy;
+mod timeouts;
 
 pub use config_store::CONFIG_STREAM;
 pub use consumer::{Consumer, ConsumerControl, ConsumerEvent, ConsumerOptions, DropReason, NackAction};
@@ -52,3 +53,4 @@ pub use records::RecordError;
 pub use settings::{
     ConsumerStrategy, FilterExpression, FilterSpec, FilterTarget, GroupSettings, InvalidSettings, StartFrom,
 };
+pub use timeouts::{DEFAULT_TIMEOUT_TICK, SubsystemOptions};

@@ -19,6 +19,7 @@ use crate::group::GroupHandle;
 use crate::info::GroupInfo;
 use crate::key::{GroupKey, Source};
 use crate::settings::{GroupSettings, InvalidSettings, StartFrom};
+use crate::timeouts::SubsystemOptions;
 use crate::{checkpoint, parked, store_errors};
 
 /// Persistent subscriptions over one store. Cheap to clone.
@@ -29,6 +30,7 @@ pub struct PersistentSubscriptions {
 
 struct Inner {
     store: Arc<dyn EventStore>,
+    options: SubsystemOptions,
     groups: RwLock<BTreeMap<GroupKey, Arc<GroupHandle>>>,
     admin: Mutex<Admin>,
     /// Why the group definitions could not be read at the last (re)start;
@@ -50,9 +52,16 @@ impl PersistentSubscriptions {
     /// `Unavailable` with it until a restart of the subsystem reads them;
     /// a group whose own state cannot be read fails alone.
     pub async fn start(store: Arc<dyn EventStore>) -> PersistentSubscriptions {
+        Self::start_with(store, SubsystemOptions::default()).await
+    }
+
+    /// [`Self::start`] with other subsystem options (tests use a short
+    /// timeout tick to run quickly).
+    pub async fn start_with(store: Arc<dyn EventStore>, options: SubsystemOptions) -> PersistentSubscriptions {
         let subscriptions = PersistentSubscriptions {
             inner: Arc::new(Inner {
                 store,
+                options,
                 groups: RwLock::new(BTreeMap::new()),
                 admin: Mutex::new(Admin { config: None, shut_down: false }),
                 unavailable: RwLock::new(None),
@@ -206,10 +215,19 @@ impl PersistentSubscriptions {
         Ok(join_all(handles.iter().map(|handle| handle.info())).await.into_iter().filter_map(Result::ok).collect())
     }
 
-    /// Delivers parked events again, the oldest first; at most `count`.
-    pub async fn replay_parked(&self, key: &GroupKey, count: Option<u64>) -> Result<(), GroupError> {
+    /// Delivers parked events again, the oldest first: those not replayed
+    /// yet below the parked stream's revision `stop_at` (all when `None`), as
+    /// EventStoreDB reads its stop-at.
+    pub async fn replay_parked(&self, key: &GroupKey, stop_at: Option<u64>) -> Result<(), GroupError> {
         let handle = self.existing(key)?;
-        handle.replay_parked(count).await
+        handle.replay_parked(stop_at).await
+    }
+
+    /// Discards parked events without replaying them: those below the parked
+    /// stream's revision `stop_at`, or all when `None`.
+    pub async fn truncate_parked(&self, key: &GroupKey, stop_at: Option<u64>) -> Result<(), GroupError> {
+        let handle = self.existing(key)?;
+        handle.truncate_parked(stop_at).await
     }
 
     /// Stops every group (dropping its consumers) and loads them again from
@@ -250,7 +268,11 @@ impl PersistentSubscriptions {
 
     fn insert(&self, definition: GroupDefinition) {
         let key = definition.key().clone();
-        let handle = Arc::new(GroupHandle::spawn(Arc::new(definition), Arc::clone(&self.inner.store)));
+        let handle = Arc::new(GroupHandle::spawn(
+            Arc::new(definition),
+            Arc::clone(&self.inner.store),
+            self.inner.options.timeout_tick,
+        ));
         self.inner.groups.write().unwrap_or_else(|poison| poison.into_inner()).insert(key, handle);
     }
 

@@ -40,11 +40,16 @@ impl Parked {
             Ok(CurrentRevision::NoStream) => 0,
             Err(error) => return Err(store_errors::from_read(error)),
         };
+        // A `$tb` past the end hides everything there is and nothing to come:
+        // a soft delete (of an earlier group of this name) writes "all",
+        // `i64::MAX`, and the store rewrites it to the end once the stream is
+        // appended to again.
         let truncate_before = metadata(store, &stream)
             .await
             .map_err(store_errors::from_read)?
             .and_then(|document| document.get("$tb")?.as_u64())
-            .unwrap_or(0);
+            .unwrap_or(0)
+            .min(next_revision);
         Ok(Parked { stream, next_revision, truncate_before })
     }
 
@@ -91,13 +96,19 @@ impl Parked {
         Ok(())
     }
 
-    /// A replay of at most `count` parked events (all when `None`), oldest
-    /// first; `None` when there is nothing to replay.
-    pub fn replay(&self, store: Arc<dyn EventStore>, count: Option<u64>) -> Option<Replay> {
-        let end = match count {
-            Some(count) => self.next_revision.min(self.truncate_before.saturating_add(count)),
-            None => self.next_revision,
-        };
+    /// Hides the parked events below the parked stream's revision `stop_at`
+    /// (all when `None`) without replaying them: KurrentDB's TruncateParked.
+    pub async fn discard(&mut self, store: &dyn EventStore, stop_at: Option<u64>) -> Result<(), StorageError> {
+        let end = stop_at.map_or(self.next_revision, |stop_at| self.next_revision.min(stop_at));
+        self.truncate(store, end).await
+    }
+
+    /// A replay of the parked events not replayed yet, oldest first, up to
+    /// (not including) the parked stream's revision `stop_at`, or all when
+    /// `None`: EventStoreDB's stop-at is a revision of the parked stream, not
+    /// a count. `None` when there is nothing to replay.
+    pub fn replay(&self, store: Arc<dyn EventStore>, stop_at: Option<u64>) -> Option<Replay> {
+        let end = stop_at.map_or(self.next_revision, |stop_at| self.next_revision.min(stop_at));
         (end > self.truncate_before).then(|| Replay::new(store, self.stream.clone(), self.truncate_before, end))
     }
 }

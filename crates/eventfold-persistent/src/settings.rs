@@ -35,6 +35,23 @@ impl ConsumerStrategy {
             .into_iter()
             .find(|strategy| strategy.name() == name)
     }
+
+    /// The strategy a client names; an unknown name is a setting the group
+    /// cannot run with, as in EventStoreDB.
+    pub fn parse(name: &str) -> Result<Self, InvalidSettings> {
+        Self::from_name(name).ok_or_else(|| InvalidSettings::new(format!("Consumer strategy {name} does not exist.")))
+    }
+
+    /// The strategy old clients send as a number (the protocol's deprecated
+    /// enum, which has no `PinnedByCorrelation`).
+    pub fn from_number(number: i32) -> Result<Self, InvalidSettings> {
+        match number {
+            0 => Ok(Self::DispatchToSingle),
+            1 => Ok(Self::RoundRobin),
+            2 => Ok(Self::Pinned),
+            other => Err(InvalidSettings::new(format!("Consumer strategy number {other} does not exist."))),
+        }
+    }
 }
 
 /// The tunables of a group, as clients set them.
@@ -202,6 +219,9 @@ mod tests {
             assert_eq!(ConsumerStrategy::from_name(strategy.name()), Some(strategy));
         }
         assert_eq!(ConsumerStrategy::from_name("Random"), None);
+        assert!(ConsumerStrategy::parse("Random").is_err_and(|error| error.reason.contains("Random")));
+        assert_eq!(ConsumerStrategy::from_number(2), Ok(ConsumerStrategy::Pinned));
+        assert!(ConsumerStrategy::from_number(7).is_err());
     }
 
     #[test]

@@ -8,7 +8,7 @@ mod support;
 
 use std::time::Duration;
 
-use eventfold_persistent::{ConsumerEvent, NackAction};
+use eventfold_persistent::{NackAction, SubsystemOptions};
 use support::{Node, eventually, next, numbers, quiet, revisions, spec, stream_key, take, within};
 
 #[tokio::test]
@@ -85,7 +85,7 @@ async fn parked_events_are_counted_and_replayed_on_request() {
     .await;
     assert_eq!(quiet(&mut consumer).await, None, "parked events stay parked");
 
-    // Only two of them first, oldest first.
+    // Only those below the parked stream's revision 2 first, oldest first.
     within(node.subscriptions.replay_parked(&key, Some(2))).await.expect("replay");
     let replayed = take(&mut consumer, 2).await;
     assert_eq!(numbers(&replayed), vec![0, 1]);
@@ -95,6 +95,9 @@ async fn parked_events_are_counted_and_replayed_on_request() {
         node.subscriptions.info(&key).await.expect("info").parked_count == 1
     })
     .await;
+    // The stop-at is a revision, not a count: below 2, nothing is left.
+    within(node.subscriptions.replay_parked(&key, Some(2))).await.expect("replay");
+    assert_eq!(quiet(&mut consumer).await, None, "nothing parked below revision 2 is left");
 
     within(node.subscriptions.replay_parked(&key, None)).await.expect("replay");
     let last = next(&mut consumer).await;
@@ -143,18 +146,142 @@ async fn a_late_ack_after_a_timeout_still_counts() {
 }
 
 #[tokio::test]
-async fn nack_stop_retries_the_event_elsewhere_and_the_consumer_gets_nothing_new() {
+async fn nack_stop_changes_nothing_the_event_stays_in_flight_until_it_times_out() {
+    // KurrentDB ignores a Stop nack (its handler is empty): the event stays
+    // with its consumer, which goes on receiving, until the message timeout
+    // retries it like any unacked event.
     let node = Node::start().await;
     node.append("s", 1).await;
     let key = stream_key("s", "g");
-    within(node.subscriptions.create(spec(&key, |_| {}))).await.expect("create");
+    let tuned = spec(&key, |settings| settings.message_timeout = Duration::from_secs(2));
+    within(node.subscriptions.create(tuned)).await.expect("create");
     let mut stopping = node.connect(&key, 10).await;
     let event = next(&mut stopping).await;
     within(stopping.control().nack(vec![event.ack_id()], NackAction::Stop, "bye".into())).await.expect("nack");
-    let mut other = node.connect(&key, 10).await;
-    let retried = next(&mut other).await;
-    assert_eq!((retried.event.revision, retried.retry_count), (0, 1));
+    let info = within(node.subscriptions.info(&key)).await.expect("info");
+    assert_eq!(info.in_flight, 1, "still in flight");
     node.append("s", 1).await;
-    assert_eq!(next(&mut other).await.event.revision, 1);
-    assert!(!matches!(quiet(&mut stopping).await, Some(ConsumerEvent::Event(_))));
+    assert_eq!(next(&mut stopping).await.event.revision, 1, "the consumer still gets new events");
+    let retried = next(&mut stopping).await;
+    assert_eq!((retried.event.revision, retried.retry_count), (0, 1), "retried once it timed out");
+}
+
+#[tokio::test]
+async fn truncate_parked_discards_parked_events_below_its_stop_at_without_replaying_them() {
+    // Goal: KurrentDB's TruncateParked: parked events below the parked
+    // stream's revision `stop_at` (or all) are gone for good, uncounted, and
+    // a later replay delivers only the rest.
+    let node = Node::start().await;
+    node.append("s", 4).await;
+    let key = stream_key("s", "g");
+    within(node.subscriptions.create(spec(&key, |_| {}))).await.expect("create");
+    let mut consumer = node.connect(&key, 10).await;
+    let control = consumer.control();
+    let deliveries = take(&mut consumer, 4).await;
+    let parked: Vec<_> = deliveries.iter().map(|delivery| delivery.ack_id()).collect();
+    within(control.nack(parked, NackAction::Park, "poison".into())).await.expect("nack");
+    eventually("four events are parked", async || node.subscriptions.info(&key).await.expect("info").parked_count == 4)
+        .await;
+
+    within(node.subscriptions.truncate_parked(&key, Some(2))).await.expect("truncate");
+    assert_eq!(within(node.subscriptions.info(&key)).await.expect("info").parked_count, 2);
+    assert_eq!(quiet(&mut consumer).await, None, "nothing is replayed");
+    within(node.subscriptions.replay_parked(&key, Some(3))).await.expect("replay");
+    let replayed = next(&mut consumer).await;
+    assert_eq!(numbers(std::slice::from_ref(&replayed)), vec![2]);
+    assert_eq!(quiet(&mut consumer).await, None);
+    within(control.ack(vec![replayed.ack_id()])).await.expect("ack");
+
+    within(node.subscriptions.truncate_parked(&key, None)).await.expect("truncate all");
+    eventually("nothing is parked", async || node.subscriptions.info(&key).await.expect("info").parked_count == 0)
+        .await;
+    within(node.subscriptions.replay_parked(&key, None)).await.expect("replay");
+    assert_eq!(quiet(&mut consumer).await, None, "the discarded event never comes back");
+    let missing = stream_key("s", "nobody");
+    assert!(node.subscriptions.truncate_parked(&missing, None).await.is_err());
+}
+
+#[tokio::test]
+async fn with_a_buffer_of_one_an_unacked_event_is_retried_then_parked_before_the_next_is_sent() {
+    // Goal: the buffer size a consumer asks for bounds what it holds, retries
+    // included: with room for one event, the one it does not ack comes back
+    // until the retry limit parks it, and only then does the next one come.
+    let node = Node::start().await;
+    node.append("s", 2).await;
+    let key = stream_key("s", "g");
+    let tuned = spec(&key, |settings| {
+        settings.message_timeout = Duration::from_millis(100);
+        settings.max_retry_count = 2;
+    });
+    within(node.subscriptions.create(tuned)).await.expect("create");
+    let mut consumer = node.connect(&key, 1).await;
+    let seen: Vec<(u64, u32)> =
+        take(&mut consumer, 4).await.iter().map(|delivery| (delivery.event.revision, delivery.retry_count)).collect();
+    assert_eq!(seen, vec![(0, 0), (0, 1), (0, 2), (1, 0)]);
+    eventually("the first event is parked", async || {
+        node.subscriptions.info(&key).await.expect("info").parked_count >= 1
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn timeouts_are_looked_at_once_a_second_so_an_ack_sent_soon_after_the_deadline_still_counts() {
+    // Goal: as in KurrentDB, whose timer looks at deadlines once a second, an
+    // event acked a little after its (short) message timeout is not retried:
+    // clients batch acks (kurrentdbclient: up to 0.2 s apart) and their own
+    // suites expect exactly this with a timeout of 0.1 s. One never acked is
+    // retried at the next tick, and parked past the retry limit as before.
+    let node = Node::start_with(SubsystemOptions::default()).await;
+    node.append("s", 3).await;
+    let key = stream_key("s", "g");
+    let tuned = spec(&key, |settings| {
+        settings.message_timeout = Duration::from_millis(100);
+        settings.max_retry_count = 1;
+    });
+    within(node.subscriptions.create(tuned)).await.expect("create");
+    let mut consumer = node.connect(&key, 1).await;
+    let control = consumer.control();
+    let mut seen = Vec::new();
+    while seen.len() < 4 {
+        let delivery = next(&mut consumer).await;
+        seen.push((delivery.event.revision, delivery.retry_count));
+        if delivery.event.revision == 0 {
+            continue;
+        }
+        // Late for the deadline, in time for the tick.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        within(control.ack(vec![delivery.ack_id()])).await.expect("ack");
+    }
+    assert_eq!(seen, vec![(0, 0), (0, 1), (1, 0), (2, 0)]);
+}
+
+#[tokio::test]
+async fn a_group_created_again_after_a_delete_parks_and_replays_as_a_new_one() {
+    // Goal: deleting a group soft-deletes its parked stream (whose `$tb` is
+    // then "everything", as in KurrentDB); a group of the same name created
+    // later must count and replay what it parks from then on.
+    let node = Node::start().await;
+    node.append("s", 2).await;
+    let key = stream_key("s", "g");
+    for round in 0..2 {
+        within(node.subscriptions.create(spec(&key, |_| {}))).await.expect("create");
+        let mut consumer = node.connect(&key, 10).await;
+        let control = consumer.control();
+        let first = next(&mut consumer).await;
+        within(control.nack(vec![first.ack_id()], NackAction::Park, "poison".into())).await.expect("nack");
+        eventually("one event is parked", async || {
+            node.subscriptions.info(&key).await.expect("info").parked_count == 1
+        })
+        .await;
+        within(node.subscriptions.replay_parked(&key, None)).await.expect("replay");
+        let mut replayed = next(&mut consumer).await;
+        if replayed.event.revision != first.event.revision {
+            // The second event of the stream came first; the replay follows.
+            within(control.ack(vec![replayed.ack_id()])).await.expect("ack");
+            replayed = next(&mut consumer).await;
+        }
+        assert_eq!(replayed.event.revision, first.event.revision, "round {round}");
+        drop(consumer);
+        within(node.subscriptions.delete(&key)).await.expect("delete");
+    }
 }

@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use eventfold_rust_client_tests::{Server, json_event, numbered_events, unique_stream, within};
 use kurrentdb::{
-    AppendToStreamOptions, Client, CurrentRevision, Error, EventData, Position, ReadAllOptions, ReadStreamOptions,
-    ResolvedEvent, StreamPosition, StreamState, SubscribeToAllOptions, SubscribeToStreamOptions, Subscription,
-    SubscriptionEvent, SubscriptionFilter, WriteResult,
+    AppendToStreamOptions, Client, CurrentRevision, Error, EventData, Position, ReadAllOptions, ReadEvent,
+    ReadStreamOptions, ResolvedEvent, StreamPosition, StreamState, SubscribeToAllOptions, SubscribeToStreamOptions,
+    Subscription, SubscriptionEvent, SubscriptionFilter, WriteResult,
 };
 
 /// Seconds any single client operation may take.
@@ -297,6 +297,56 @@ async fn read_stream_forwards_and_backwards_with_max_count() {
 
     let past_the_end = ReadStreamOptions::default().position(StreamPosition::Position(20)).forwards();
     assert!(read_stream(&client, &stream, past_the_end).await.unwrap().is_empty(), "reading past the end");
+    server.stop().await;
+}
+
+/// Every message of a stream read, as the client's `next_read_event` gives
+/// them: events by revision, and the bounds the server adds.
+#[derive(Debug, PartialEq, Eq)]
+enum Read {
+    Event(u64),
+    First(u64),
+    Last(u64),
+}
+
+async fn read_messages(client: &Client, stream: &str, options: ReadStreamOptions) -> Vec<Read> {
+    within(OP, &format!("read {stream}"), async {
+        let mut reader = client.read_stream(stream, &options).await.expect("read");
+        let mut messages = Vec::new();
+        while let Some(message) = reader.next_read_event().await.expect("next message") {
+            messages.push(match message {
+                ReadEvent::Event(event) => Read::Event(event.get_original_event().revision),
+                ReadEvent::FirstStreamPosition(revision) => Read::First(revision),
+                ReadEvent::LastStreamPosition(revision) => Read::Last(revision),
+                ReadEvent::LastAllStreamPosition(position) => panic!("a stream read sent $all's {position:?}"),
+            });
+        }
+        messages
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stream_reads_end_with_the_streams_last_position_as_current_servers_send_it() {
+    // Goal: like KurrentDB, a stream read ends with `last_stream_position`
+    // (the stream's last revision, however far the read went), and a
+    // forward read that finds nothing first says where the stream goes on.
+    let server = Server::start().await;
+    let client = server.client();
+    let stream = unique_stream("bounded");
+    append(&client, &stream, StreamState::NoStream, numbered_events("bounded", 5)).await.unwrap();
+    use Read::{Event, First, Last};
+
+    let everything = read_messages(&client, &stream, ReadStreamOptions::default()).await;
+    assert_eq!(everything, vec![Event(0), Event(1), Event(2), Event(3), Event(4), Last(4)]);
+    let two = read_messages(&client, &stream, ReadStreamOptions::default().max_count(2)).await;
+    assert_eq!(two, vec![Event(0), Event(1), Last(4)]);
+    let back = ReadStreamOptions::default().position(StreamPosition::End).backwards().max_count(2);
+    assert_eq!(read_messages(&client, &stream, back).await, vec![Event(4), Event(3), Last(4)]);
+    let at_end = ReadStreamOptions::default().position(StreamPosition::Position(5));
+    assert_eq!(read_messages(&client, &stream, at_end).await, vec![Last(4)]);
+    let past_end = ReadStreamOptions::default().position(StreamPosition::Position(9));
+    assert_eq!(read_messages(&client, &stream, past_end).await, vec![First(5), Last(4)]);
     server.stop().await;
 }
 

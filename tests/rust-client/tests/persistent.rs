@@ -273,3 +273,34 @@ async fn delivery_throughput_with_one_and_four_consumers() {
     }
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_buffer_of_one_holds_an_unacked_event_through_its_retries_before_the_next() {
+    // Goal: with `buffer_size(1)`, an event the consumer does not ack comes
+    // back after each message timeout until the retry limit parks it; only
+    // then does the next event come.
+    let server = Server::start().await;
+    let client = server.client();
+    let stream = unique_stream("ps-one");
+    let group = "one";
+    append(&client, &stream, 2).await;
+    let options = PersistentSubscriptionOptions::default()
+        .start_from(StreamPosition::Start)
+        .message_timeout(Duration::from_millis(500))
+        .max_retry_count(2);
+    within(OP, "create", client.create_persistent_subscription(stream.as_str(), group, &options))
+        .await
+        .expect("create");
+    let subscribe = SubscribeToPersistentSubscriptionOptions::default().buffer_size(1);
+    let mut subscription =
+        within(OP, "subscribe", client.subscribe_to_persistent_subscription(stream.as_str(), group, &subscribe))
+            .await
+            .expect("subscribe");
+    let mut seen = Vec::new();
+    for _ in 0..4 {
+        let (event, retry_count) = next_event(&mut subscription).await;
+        seen.push((revision(&event), retry_count));
+    }
+    assert_eq!(seen, vec![(0, 0), (0, 1), (0, 2), (1, 0)]);
+    server.stop().await;
+}

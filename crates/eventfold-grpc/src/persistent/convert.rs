@@ -12,6 +12,7 @@ use eventfold_proto::event_store::client::persistent_subscriptions::{create_req,
 use eventfold_store::Position;
 use tonic::Status;
 
+use super::errors;
 use crate::convert::stream_name;
 
 /// `$all` by name: old clients send it as a stream identifier.
@@ -123,15 +124,10 @@ impl<'a> From<&'a update_req::Settings> for RawSettings<'a> {
 pub fn settings(raw: &RawSettings<'_>) -> Result<GroupSettings, Status> {
     let defaults = GroupSettings::default();
     let consumer_strategy = match raw.strategy_name {
-        Some(name) => ConsumerStrategy::from_name(name)
-            .ok_or_else(|| Status::invalid_argument(format!("consumer strategy `{name}` does not exist")))?,
-        None => match raw.strategy_number {
-            0 => ConsumerStrategy::DispatchToSingle,
-            1 => ConsumerStrategy::RoundRobin,
-            2 => ConsumerStrategy::Pinned,
-            other => return Err(Status::invalid_argument(format!("consumer strategy number {other} does not exist"))),
-        },
-    };
+        Some(name) => ConsumerStrategy::parse(name),
+        None => ConsumerStrategy::from_number(raw.strategy_number),
+    }
+    .map_err(|invalid| errors::invalid_settings(&invalid))?;
     Ok(GroupSettings {
         resolve_links: raw.resolve_links,
         extra_statistics: raw.extra_statistics,
@@ -258,13 +254,17 @@ mod tests {
     }
 
     #[test]
-    fn negative_numbers_and_unknown_strategies_are_invalid_arguments() {
+    fn negative_numbers_are_invalid_arguments_and_unknown_strategies_internal_errors() {
         let negative = RawSettings { max_retry_count: -1, ..raw() };
         assert!(settings(&negative).is_err_and(|status| status.message().contains("max retry count")));
         let ticks = RawSettings { message_timeout: Some(Timeout::Ticks(-5)), ..raw() };
         assert!(settings(&ticks).is_err_and(|status| status.code() == tonic::Code::InvalidArgument));
+        // KurrentDB answers INTERNAL here; the clients raise their InternalError.
         let unknown = RawSettings { strategy_name: Some("Random"), ..raw() };
         assert!(settings(&unknown).is_err_and(|status| status.message().contains("Random")));
+        assert!(settings(&unknown).is_err_and(|status| status.code() == tonic::Code::Internal));
+        let unknown_number = RawSettings { strategy_number: 9, ..raw() };
+        assert!(settings(&unknown_number).is_err_and(|status| status.code() == tonic::Code::Internal));
         let by_name = RawSettings { strategy_name: Some("PinnedByCorrelation"), ..raw() };
         assert_eq!(
             settings(&by_name).map(|settings| settings.consumer_strategy).ok(),

@@ -3,7 +3,7 @@
 //! both) and the `exception`, `stream-name` and `group-name` trailers (the
 //! Rust, Node and .NET clients read those).
 
-use eventfold_persistent::{ConnectError, CreateError, DropReason, GroupError, GroupKey, UpdateError};
+use eventfold_persistent::{ConnectError, CreateError, DropReason, GroupError, GroupKey, InvalidSettings, UpdateError};
 use tonic::{Code, Status};
 
 pub use crate::errors::storage;
@@ -38,10 +38,17 @@ fn unavailable(reason: &str) -> Status {
     Status::unavailable(format!("persistent subscriptions are unavailable: {reason}"))
 }
 
+/// Settings a group cannot run with (a read batch not smaller than the
+/// history buffer, an unknown consumer strategy): KurrentDB answers these as
+/// a failed operation, INTERNAL, which the clients raise as InternalError.
+pub fn invalid_settings(invalid: &InvalidSettings) -> Status {
+    Status::internal(invalid.reason.clone())
+}
+
 pub fn create(error: &CreateError) -> Status {
     match error {
         CreateError::AlreadyExists(key) => exists(key),
-        CreateError::InvalidSettings(invalid) => Status::invalid_argument(invalid.reason.clone()),
+        CreateError::InvalidSettings(invalid) => invalid_settings(invalid),
         CreateError::Storage(error) => storage(error),
         CreateError::ShutDown => shut_down(),
         CreateError::Unavailable(reason) => unavailable(reason),
@@ -52,7 +59,7 @@ pub fn create(error: &CreateError) -> Status {
 pub fn update(error: &UpdateError) -> Status {
     match error {
         UpdateError::NotFound(key) => does_not_exist(key),
-        UpdateError::InvalidSettings(invalid) => Status::invalid_argument(invalid.reason.clone()),
+        UpdateError::InvalidSettings(invalid) => invalid_settings(invalid),
         UpdateError::Storage(error) => storage(error),
         UpdateError::ShutDown => shut_down(),
         UpdateError::Unavailable(reason) => unavailable(reason),
@@ -124,5 +131,17 @@ mod tests {
         let full = connect(&ConnectError::MaximumSubscribersReached(key.clone()));
         assert_eq!(full.code(), Code::FailedPrecondition);
         assert!(full.message().starts_with("Maximum subscriptions reached"));
+    }
+
+    #[test]
+    fn settings_a_group_cannot_run_with_are_internal_errors_as_in_kurrentdb() {
+        let batch =
+            InvalidSettings::new("the read batch size (500) must be smaller than the history buffer size (500)");
+        for status in
+            [create(&CreateError::InvalidSettings(batch.clone())), update(&UpdateError::InvalidSettings(batch))]
+        {
+            assert_eq!(status.code(), Code::Internal);
+            assert!(status.message().contains("read batch size"));
+        }
     }
 }

@@ -59,13 +59,11 @@ impl Service for PersistentSubscriptionsService {
         admin::replay_parked(&self.subscriptions, request.into_inner()).await.map(Response::new)
     }
 
-    /// Not offered (EventStoreDB added it after the protocol level eventfold
-    /// reports), so not listed in ServerFeatures either.
     async fn truncate_parked(
         &self,
-        _request: Request<TruncateParkedReq>,
+        request: Request<TruncateParkedReq>,
     ) -> Result<Response<TruncateParkedResp>, Status> {
-        Err(Status::unimplemented("TruncateParked is not supported"))
+        admin::truncate_parked(&self.subscriptions, request.into_inner()).await.map(Response::new)
     }
 
     async fn list(&self, request: Request<ListReq>) -> Result<Response<ListResp>, Status> {

@@ -16,7 +16,8 @@ use eventfold_proto::event_store::client::streams::read_resp::{
 use eventfold_proto::event_store::client::streams::{ReadReq, ReadResp};
 use eventfold_store::{
     AllFrom, Direction, EventFilter, EventStore, Position, ReadAllRequest, ReadError, ReadStreamRequest, RecordedEvent,
-    RevisionFrom, StreamName, SubscribeFrom, SubscribeToAllRequest, SubscribeToStreamRequest, SubscriptionItem,
+    RevisionFrom, StreamName, StreamReadItem, StreamReadItems, SubscribeFrom, SubscribeToAllRequest,
+    SubscribeToStreamRequest, SubscriptionItem, read_stream_with_bounds,
 };
 use futures::StreamExt;
 use tonic::Status;
@@ -45,7 +46,10 @@ pub async fn read(store: Arc<dyn EventStore>, request: ReadReq) -> Result<Respon
     let stream_option = options.stream_option.ok_or_else(|| Status::invalid_argument("read without stream or all"))?;
     match (stream_option, count) {
         (StreamOption::Stream(stream), CountOption::Count(max_count)) => {
-            read_stream(store.as_ref(), stream, direction, max_count, render).await
+            // Clients at compatibility level 1 and above expect a read's
+            // bounds; older ones do not know those messages.
+            let bounds = options.control_option.is_some_and(|control| control.compatibility >= 1);
+            read_stream(store, stream, direction, max_count, bounds, render).await
         }
         (StreamOption::Stream(stream), CountOption::Subscription(_)) => {
             subscribe_to_stream(store.as_ref(), stream, render).await
@@ -101,10 +105,11 @@ fn parse_filter(options: &FilterOptions) -> Result<(EventFilter, u32), Status> {
 }
 
 async fn read_stream(
-    store: &dyn EventStore,
+    store: Arc<dyn EventStore>,
     options: StreamOptions,
     direction: Direction,
     max_count: u64,
+    bounds: bool,
     render: Render,
 ) -> Result<ResponseStream<ReadResp>, Status> {
     let stream = stream_name(options.stream_identifier.as_ref())?;
@@ -114,10 +119,10 @@ async fn read_stream(
         Some(stream_options::RevisionOption::Revision(revision)) => RevisionFrom::Revision(revision),
         None => return Err(Status::invalid_argument("stream read without a start")),
     };
-    refuse_metadata_of_tombstoned(store, &stream).await?;
+    refuse_metadata_of_tombstoned(store.as_ref(), &stream).await?;
     let request = ReadStreamRequest { stream: stream.clone(), from, direction, max_count };
-    match store.read_stream(request).await {
-        Ok(events) => Ok(events_response(events, render)),
+    match read_stream_with_bounds(store, request).await {
+        Ok(items) => Ok(stream_items_response(items, bounds, render)),
         Err(ReadError::StreamNotFound { stream }) => {
             let not_found = ReadResp {
                 content: Some(read_resp::Content::StreamNotFound(StreamNotFound {
@@ -128,6 +133,23 @@ async fn read_stream(
         }
         Err(error) => Err(errors::read(&error)),
     }
+}
+
+fn stream_items_response(items: StreamReadItems, bounds: bool, render: Render) -> ResponseStream<ReadResp> {
+    items
+        .filter(move |item| futures::future::ready(bounds || matches!(item, Ok(StreamReadItem::Event(_)) | Err(_))))
+        .then(move |item| {
+            let render = render.clone();
+            async move {
+                let content = match item.map_err(|error| errors::read(&error))? {
+                    StreamReadItem::Event(event) => return Ok(render.message(event).await),
+                    StreamReadItem::FirstStreamPosition(revision) => read_resp::Content::FirstStreamPosition(revision),
+                    StreamReadItem::LastStreamPosition(revision) => read_resp::Content::LastStreamPosition(revision),
+                };
+                Ok(ReadResp { content: Some(content) })
+            }
+        })
+        .boxed()
 }
 
 /// EventStoreDB deletes the metadata stream `$$X` together with a tombstoned

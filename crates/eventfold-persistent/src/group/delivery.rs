@@ -32,7 +32,13 @@ impl GroupState {
         }
     }
 
-    pub fn nack(&mut self, consumer: ConsumerId, id: EventId, action: NackAction, reason: &str) {
+    pub fn nack(&mut self, id: EventId, action: NackAction, reason: &str) {
+        if action == NackAction::Stop {
+            // As in KurrentDB, whose handler for it is empty: the event stays
+            // in flight, its consumer goes on receiving, and the message
+            // timeout retries it like any event left unacked.
+            return;
+        }
         let Some((message, holder)) = self.in_flight.remove(&id) else {
             return;
         };
@@ -43,10 +49,8 @@ impl GroupState {
             }
             NackAction::Retry | NackAction::Unknown => self.retry_or_park(message),
             NackAction::Skip => self.finish(&message),
-            NackAction::Stop => {
-                self.consumers.stop(consumer);
-                self.retry_or_park(message);
-            }
+            // Returned above, before the event left the in-flight table.
+            NackAction::Stop => {}
         }
     }
 

@@ -3,6 +3,7 @@
 //! reason, and tries loading again whenever a consumer connects.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use eventfold_store::{EventStore, StorageError};
 use tokio::sync::mpsc;
@@ -21,6 +22,7 @@ pub(super) async fn serve_until_loaded(
     store: &Arc<dyn EventStore>,
     commands: &mut mpsc::Receiver<Command>,
     error: StorageError,
+    timeout_tick: Duration,
 ) -> Option<GroupState> {
     let key = definition.key();
     tracing::error!(group = %key, %error, "cannot load the persistent subscription's state");
@@ -28,7 +30,7 @@ pub(super) async fn serve_until_loaded(
     while let Some(command) = commands.recv().await {
         match command {
             Command::Connect { options, reply } => {
-                match GroupState::load(Arc::clone(definition), Arc::clone(store)).await {
+                match GroupState::load(Arc::clone(definition), Arc::clone(store), timeout_tick).await {
                     Ok(mut state) => {
                         state.handle(Command::Connect { options, reply }).await;
                         return Some(state);
@@ -59,7 +61,7 @@ pub(super) async fn serve_until_loaded(
                     parked_count: 0,
                 });
             }
-            Command::ReplayParked { reply, .. } => {
+            Command::ReplayParked { reply, .. } | Command::TruncateParked { reply, .. } => {
                 let _ = reply.send(Err(StorageError::new(eventfold_store::StorageErrorKind::Io, failure.clone())));
             }
             Command::Shutdown { reply, .. } => {

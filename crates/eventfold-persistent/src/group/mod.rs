@@ -12,6 +12,7 @@ mod saving;
 mod state;
 
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use eventfold_store::{EventId, EventStore, StorageError};
 use tokio::sync::{mpsc, oneshot};
@@ -43,7 +44,6 @@ pub(crate) enum Command {
         ids: Vec<EventId>,
     },
     Nack {
-        consumer: ConsumerId,
         ids: Vec<EventId>,
         action: NackAction,
         reason: String,
@@ -52,7 +52,11 @@ pub(crate) enum Command {
         consumer: ConsumerId,
     },
     ReplayParked {
-        count: Option<u64>,
+        stop_at: Option<u64>,
+        reply: oneshot::Sender<Result<(), StorageError>>,
+    },
+    TruncateParked {
+        stop_at: Option<u64>,
         reply: oneshot::Sender<Result<(), StorageError>>,
     },
     Info {
@@ -78,10 +82,11 @@ pub(crate) struct GroupHandle {
 }
 
 impl GroupHandle {
-    pub fn spawn(definition: SharedDefinition, store: Arc<dyn EventStore>) -> GroupHandle {
+    pub fn spawn(definition: SharedDefinition, store: Arc<dyn EventStore>, timeout_tick: Duration) -> GroupHandle {
         let (commands, command_receiver) = mpsc::channel(COMMAND_QUEUE);
         let (disconnects, disconnect_receiver) = mpsc::unbounded_channel();
-        let task = tokio::spawn(run(Arc::clone(&definition), store, command_receiver, disconnect_receiver));
+        let task =
+            tokio::spawn(run(Arc::clone(&definition), store, command_receiver, disconnect_receiver, timeout_tick));
         GroupHandle { definition, commands, disconnects, task: Mutex::new(Some(task)) }
     }
 
@@ -106,9 +111,15 @@ impl GroupHandle {
         answer.await.map_err(|_| GroupError::ShutDown)
     }
 
-    pub async fn replay_parked(&self, count: Option<u64>) -> Result<(), GroupError> {
+    pub async fn replay_parked(&self, stop_at: Option<u64>) -> Result<(), GroupError> {
         let (reply, answer) = oneshot::channel();
-        self.commands.send(Command::ReplayParked { count, reply }).await.map_err(|_| GroupError::ShutDown)?;
+        self.commands.send(Command::ReplayParked { stop_at, reply }).await.map_err(|_| GroupError::ShutDown)?;
+        answer.await.map_err(|_| GroupError::ShutDown)?.map_err(GroupError::Storage)
+    }
+
+    pub async fn truncate_parked(&self, stop_at: Option<u64>) -> Result<(), GroupError> {
+        let (reply, answer) = oneshot::channel();
+        self.commands.send(Command::TruncateParked { stop_at, reply }).await.map_err(|_| GroupError::ShutDown)?;
         answer.await.map_err(|_| GroupError::ShutDown)?.map_err(GroupError::Storage)
     }
 
@@ -150,10 +161,11 @@ async fn run(
     store: Arc<dyn EventStore>,
     mut commands: mpsc::Receiver<Command>,
     mut disconnects: mpsc::UnboundedReceiver<ConsumerId>,
+    timeout_tick: Duration,
 ) {
-    let mut state = match GroupState::load(Arc::clone(&definition), Arc::clone(&store)).await {
+    let mut state = match GroupState::load(Arc::clone(&definition), Arc::clone(&store), timeout_tick).await {
         Ok(state) => state,
-        Err(error) => match failed::serve_until_loaded(&definition, &store, &mut commands, error).await {
+        Err(error) => match failed::serve_until_loaded(&definition, &store, &mut commands, error, timeout_tick).await {
             Some(state) => state,
             None => return,
         },

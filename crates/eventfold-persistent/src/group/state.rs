@@ -22,6 +22,7 @@ use crate::parked::{Parked, ToPark};
 use crate::progress::Progress;
 use crate::reader::Reader;
 use crate::replay::Replay;
+use crate::timeouts::TimeoutClock;
 
 /// How long the task sleeps when nothing is scheduled; it wakes earlier for
 /// any command, disconnect or event.
@@ -52,10 +53,16 @@ pub(crate) struct GroupState {
     pub last_checkpoint_at: Instant,
     /// Events delivered, for statistics.
     pub meter: Meter,
+    /// When unacked events count as timed out.
+    pub timeouts: TimeoutClock,
 }
 
 impl GroupState {
-    pub async fn load(definition: SharedDefinition, store: Arc<dyn EventStore>) -> Result<GroupState, StorageError> {
+    pub async fn load(
+        definition: SharedDefinition,
+        store: Arc<dyn EventStore>,
+        timeout_tick: Duration,
+    ) -> Result<GroupState, StorageError> {
         let key = definition.key();
         let checkpoint = checkpoint::load(store.as_ref(), key, definition.incarnation).await?;
         let parked = Parked::load(store.as_ref(), key).await?;
@@ -82,6 +89,7 @@ impl GroupState {
             to_park: Vec::new(),
             last_checkpoint_at: Instant::now(),
             meter: Meter::new(),
+            timeouts: TimeoutClock::new(timeout_tick),
         })
     }
 
@@ -104,17 +112,20 @@ impl GroupState {
                     self.ack(id);
                 }
             }
-            Command::Nack { consumer, ids, action, reason } => {
+            Command::Nack { ids, action, reason } => {
                 for id in ids {
-                    self.nack(consumer, id, action, &reason);
+                    self.nack(id, action, &reason);
                 }
             }
             Command::StopConsumer { consumer } => self.consumers.stop(consumer),
-            Command::ReplayParked { count, reply } => {
+            Command::ReplayParked { stop_at, reply } => {
                 if self.replay.is_none() {
-                    self.replay = self.parked.replay(Arc::clone(&self.store), count);
+                    self.replay = self.parked.replay(Arc::clone(&self.store), stop_at);
                 }
                 let _ = reply.send(Ok(()));
+            }
+            Command::TruncateParked { stop_at, reply } => {
+                let _ = reply.send(self.parked.discard(self.store.as_ref(), stop_at).await);
             }
             Command::Info { reply } => {
                 let _ = reply.send(self.info());
@@ -131,7 +142,7 @@ impl GroupState {
     /// Everything due after a wake: timeouts, parking, dispatch, then
     /// whatever progress can be saved.
     pub async fn settle(&mut self, now: Instant) {
-        self.expire(now);
+        self.expire(self.timeouts.last_tick(now));
         self.flush_parks().await;
         self.dispatch();
         self.save_progress(now, false).await;
@@ -140,7 +151,7 @@ impl GroupState {
     /// When the task must wake without a command or an event.
     pub fn next_wake(&self) -> Instant {
         let idle = Instant::now() + IDLE_WAKE;
-        let deadline = self.in_flight.next_deadline().unwrap_or(idle);
+        let deadline = self.in_flight.next_deadline().map_or(idle, |deadline| self.timeouts.first_tick_after(deadline));
         deadline.min(self.next_save().unwrap_or(idle))
     }
 

@@ -11,7 +11,7 @@ use std::time::Duration;
 use eventfold_engine::{Engine, EngineConfig};
 use eventfold_persistent::{
     Consumer, ConsumerEvent, ConsumerOptions, Delivery, GroupKey, GroupSettings, GroupSpec, PersistentSubscriptions,
-    Source, StartFrom,
+    Source, StartFrom, SubsystemOptions,
 };
 use eventfold_store::{AppendRequest, EventStore, ExpectedRevision, ProposedEvent, StreamName};
 
@@ -20,20 +20,29 @@ pub const DELIVERY_TIMEOUT: Duration = Duration::from_secs(20);
 /// How long to watch for a delivery that must not come.
 pub const QUIET: Duration = Duration::from_millis(400);
 
+/// Message timeouts are looked at this often in tests (KurrentDB: once a
+/// second), so that tests of timeouts run quickly.
+pub const TEST_TIMEOUT_TICK: Duration = Duration::from_millis(20);
+
 pub struct Node {
     pub dir: tempfile::TempDir,
     pub engine: Engine,
     pub store: Arc<dyn EventStore>,
     pub subscriptions: PersistentSubscriptions,
+    options: SubsystemOptions,
 }
 
 impl Node {
     pub async fn start() -> Node {
-        let dir = tempfile::tempdir().expect("temporary directory");
-        Node::open(dir).await
+        Node::start_with(SubsystemOptions { timeout_tick: TEST_TIMEOUT_TICK }).await
     }
 
-    async fn open(dir: tempfile::TempDir) -> Node {
+    pub async fn start_with(options: SubsystemOptions) -> Node {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        Node::open(dir, options).await
+    }
+
+    async fn open(dir: tempfile::TempDir, options: SubsystemOptions) -> Node {
         let mut config = EngineConfig::new(dir.path());
         config.segment_bytes_max = 1024 * 1024;
         let engine = tokio::task::spawn_blocking(move || Engine::open(config))
@@ -41,8 +50,8 @@ impl Node {
             .expect("opening task")
             .expect("open the engine");
         let store: Arc<dyn EventStore> = Arc::new(engine.clone());
-        let subscriptions = PersistentSubscriptions::start(Arc::clone(&store)).await;
-        Node { dir, engine, store, subscriptions }
+        let subscriptions = PersistentSubscriptions::start_with(Arc::clone(&store), options).await;
+        Node { dir, engine, store, subscriptions, options }
     }
 
     /// A clean restart: the subsystem stops (last checkpoints), the engine
@@ -65,11 +74,11 @@ impl Node {
     async fn reopen(self) -> Node {
         // Every handle on the engine must go before it opens again (the
         // directory lock is held until then).
-        let Node { dir, engine, store, subscriptions } = self;
+        let Node { dir, engine, store, subscriptions, options } = self;
         drop(subscriptions);
         drop(store);
         drop(engine);
-        Node::open(dir).await
+        Node::open(dir, options).await
     }
 
     pub async fn append(&self, stream: &str, count: usize) -> Vec<ProposedEvent> {
