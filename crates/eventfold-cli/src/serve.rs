@@ -1,4 +1,3 @@
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,9 +12,17 @@ pub struct ServeArgs {
     /// Data directory of the embedded engine.
     #[arg(long, env = "EVENTFOLD_DB", default_value = "./data")]
     db: PathBuf,
-    /// Address to listen on (gRPC and HTTP share it).
+    /// Address to listen on, `HOST:PORT` (gRPC and HTTP share it). A host
+    /// name is resolved, and is what Gossip tells clients to use.
     #[arg(long, env = "EVENTFOLD_LISTEN", default_value = "127.0.0.1:2113")]
-    listen: SocketAddr,
+    listen: String,
+    /// The host Gossip tells clients to use (by default the host of
+    /// --listen, or `localhost` when that is every interface).
+    #[arg(long, env = "EVENTFOLD_ADVERTISE_HOST_TO_CLIENT_AS")]
+    advertise_host_to_client_as: Option<String>,
+    /// The port Gossip tells clients to use (by default the one listened on).
+    #[arg(long, env = "EVENTFOLD_ADVERTISE_NODE_PORT_TO_CLIENT_AS")]
+    advertise_node_port_to_client_as: Option<u16>,
     /// Largest append accepted, in bytes of event types, data and metadata.
     #[arg(long, env = "EVENTFOLD_MAX_APPEND_BYTES", default_value_t = eventfold_store::DEFAULT_MAX_APPEND_BYTES)]
     max_append_bytes: usize,
@@ -36,6 +43,14 @@ pub struct ServeArgs {
     /// Milliseconds a ping may go unanswered before the connection is closed.
     #[arg(long, env = "EVENTFOLD_KEEP_ALIVE_TIMEOUT", default_value_t = millis(ConnectionLimits::default().keep_alive_timeout))]
     keep_alive_timeout: u64,
+}
+
+/// The host of a `HOST:PORT` listen address when it is a name, not an IP
+/// address: clients should be told the name that was configured.
+fn configured_host_name(listen: &str) -> Option<String> {
+    let (host, _port) = listen.rsplit_once(':')?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    (!host.is_empty() && host.parse::<std::net::IpAddr>().is_err()).then(|| host.to_owned())
 }
 
 fn millis(duration: Duration) -> u64 {
@@ -68,13 +83,15 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .context("opening the engine")?
         .with_context(|| format!("opening the database in {}", args.db.display()))?;
     let listener =
-        tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("listening on {}", args.listen))?;
+        tokio::net::TcpListener::bind(&args.listen).await.with_context(|| format!("listening on {}", args.listen))?;
     let address = listener.local_addr().context("reading the listening address")?;
     tracing::info!(%address, db = %args.db.display(), version = eventfold_server::VERSION, "eventfold is serving");
     let store: Arc<dyn EventStore> = Arc::new(engine.clone());
     let options = eventfold_server::ServeOptions {
         max_append_bytes: args.max_append_bytes,
         connections: args.connection_limits(),
+        advertise_host: args.advertise_host_to_client_as.clone().or_else(|| configured_host_name(&args.listen)),
+        advertise_port: args.advertise_node_port_to_client_as,
     };
     let stop_accepting = Arc::new(tokio::sync::Notify::new());
     let server = eventfold_server::serve(store, listener, options, {
@@ -148,5 +165,20 @@ fn raise_open_files_limit() {
         if let Err(error) = setrlimit(Resource::Nofile, raised) {
             tracing::warn!(%error, "could not raise the limit on open files");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::configured_host_name;
+
+    #[test]
+    fn only_a_host_name_is_advertised_as_configured() {
+        assert_eq!(configured_host_name("db.example.com:2113").as_deref(), Some("db.example.com"));
+        assert_eq!(configured_host_name("localhost:0").as_deref(), Some("localhost"));
+        assert_eq!(configured_host_name("127.0.0.1:2113"), None);
+        assert_eq!(configured_host_name("[::1]:2113"), None);
+        assert_eq!(configured_host_name("0.0.0.0:2113"), None);
+        assert_eq!(configured_host_name("2113"), None);
     }
 }

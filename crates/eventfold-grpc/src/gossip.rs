@@ -33,8 +33,8 @@ impl Gossip for GossipService {
             state: VNodeState::Leader as i32,
             is_alive: true,
             http_end_point: Some(EndPoint {
-                address: self.node.advertised_address.ip().to_string(),
-                port: u32::from(self.node.advertised_address.port()),
+                address: self.node.advertised_host.clone(),
+                port: u32::from(self.node.advertised_port),
             }),
         };
         Ok(Response::new(ClusterInfo { members: vec![member] }))

@@ -10,7 +10,6 @@ mod persistent;
 mod server_features;
 mod streams;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use eventfold_persistent::PersistentSubscriptions;
@@ -24,8 +23,10 @@ use eventfold_store::EventStore;
 /// Facts about this node that the protocol reports.
 #[derive(Clone, Debug)]
 pub struct NodeInfo {
-    /// The address clients reach this node on (Gossip answers with it).
-    pub advertised_address: SocketAddr,
+    /// The host and port clients reach this node on (Gossip answers with
+    /// them): a name where one was configured, not the bound address.
+    pub advertised_host: String,
+    pub advertised_port: u16,
     /// Reported as `event_store_server_version`; clients check features by it.
     pub server_version: String,
     /// Largest append accepted, reported in `MaximumAppendSizeExceeded`.

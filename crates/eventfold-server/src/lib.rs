@@ -27,11 +27,22 @@ pub struct ServeOptions {
     /// Largest append the store accepts; the gRPC face reports it.
     pub max_append_bytes: usize,
     pub connections: ConnectionLimits,
+    /// The host Gossip tells clients to use; by default the address the
+    /// listener is bound to, or `localhost` when it is bound to every
+    /// interface (what a client on this machine would use).
+    pub advertise_host: Option<String>,
+    /// The port Gossip tells clients to use; by default the bound one.
+    pub advertise_port: Option<u16>,
 }
 
 impl Default for ServeOptions {
     fn default() -> Self {
-        Self { max_append_bytes: eventfold_store::DEFAULT_MAX_APPEND_BYTES, connections: ConnectionLimits::default() }
+        Self {
+            max_append_bytes: eventfold_store::DEFAULT_MAX_APPEND_BYTES,
+            connections: ConnectionLimits::default(),
+            advertise_host: None,
+            advertise_port: None,
+        }
     }
 }
 
@@ -44,8 +55,10 @@ pub async fn serve(
     options: ServeOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let bound = listener.local_addr()?;
     let node = eventfold_grpc::NodeInfo {
-        advertised_address: listener.local_addr()?,
+        advertised_host: options.advertise_host.clone().unwrap_or_else(|| default_advertised_host(bound.ip())),
+        advertised_port: options.advertise_port.unwrap_or(bound.port()),
         server_version: PROTOCOL_SERVER_VERSION.to_owned(),
         max_append_bytes: options.max_append_bytes,
     };
@@ -70,6 +83,11 @@ pub async fn serve(
     // Serving may also end on an error; the subsystem stops either way.
     persistent.shutdown().await;
     served
+}
+
+/// What a client on this machine would use to reach a listener bound to `ip`.
+fn default_advertised_host(ip: std::net::IpAddr) -> String {
+    if ip.is_unspecified() { "localhost".to_owned() } else { ip.to_string() }
 }
 
 /// eventfold's own version, reported by its own faces.

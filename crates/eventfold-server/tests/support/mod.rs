@@ -23,11 +23,15 @@ pub fn open_engine(dir: &tempfile::TempDir) -> Engine {
 
 /// Serves `engine` on a free loopback port.
 pub async fn serve(engine: Engine) -> Running {
+    serve_with(engine, "127.0.0.1:0", eventfold_server::ServeOptions::default()).await
+}
+
+/// Serves `engine` on `listen` (a port of 0 picks a free one) with `options`.
+pub async fn serve_with(engine: Engine, listen: &str, options: eventfold_server::ServeOptions) -> Running {
     let store: Arc<dyn EventStore> = Arc::new(engine.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind(listen).await.expect("bind");
     let address = listener.local_addr().expect("address");
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let options = eventfold_server::ServeOptions::default();
     let server = tokio::spawn(eventfold_server::serve(store, listener, options, async {
         let _ = stopped.await;
     }));
@@ -36,7 +40,9 @@ pub async fn serve(engine: Engine) -> Running {
 
 impl Running {
     pub async fn channel(&self) -> tonic::transport::Channel {
-        tonic::transport::Channel::from_shared(format!("http://{}", self.address))
+        // A server bound to every interface is reached on loopback.
+        let port = self.address.port();
+        tonic::transport::Channel::from_shared(format!("http://127.0.0.1:{port}"))
             .expect("uri")
             .connect_timeout(Duration::from_secs(5))
             .timeout(Duration::from_secs(10))
