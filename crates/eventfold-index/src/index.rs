@@ -209,10 +209,16 @@ impl Index {
         {
             let mut events = transaction.open_table(STREAM_EVENTS)?;
             for (stream_id, revision, position) in entries {
-                let current = events.get((*stream_id, *revision))?.map(|guard| guard.value());
-                if current == Some(*position) {
-                    events.remove((*stream_id, *revision))?;
-                    forgotten += 1;
+                // One lookup for the common case; an entry that points
+                // elsewhere (never, while positions are not reused) is put
+                // back in the same transaction.
+                let removed = events.remove((*stream_id, *revision))?.map(|guard| guard.value());
+                match removed {
+                    Some(current) if current == *position => forgotten += 1,
+                    Some(current) => {
+                        events.insert((*stream_id, *revision), current)?;
+                    }
+                    None => {}
                 }
             }
             transaction.open_table(META)?.insert(COMPACT_PENDING, 1)?;
