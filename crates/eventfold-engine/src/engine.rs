@@ -419,10 +419,11 @@ impl EventStore for Engine {
     async fn start_scavenge(&self, options: ScavengeOptions) -> Result<ScavengeStatus, ScavengeError> {
         // Once the writer has stopped, so has the engine: nothing may rewrite
         // its segments any more.
-        if self.inner.commands.as_ref().is_none_or(mpsc::Sender::is_closed) {
-            return Err(ScavengeError::Storage(closed()));
-        }
-        self.inner.scavenges.start(Arc::clone(&self.inner.shared), options)
+        let commands = match self.inner.commands.as_ref() {
+            Some(commands) if !commands.is_closed() => commands.clone(),
+            _ => return Err(ScavengeError::Storage(closed())),
+        };
+        self.inner.scavenges.start(Arc::clone(&self.inner.shared), commands, options)
     }
 
     async fn stop_scavenge(&self, id: &str) -> Result<ScavengeStatus, ScavengeError> {

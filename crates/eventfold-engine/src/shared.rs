@@ -100,6 +100,13 @@ impl Shared {
         self.committed_end.store(end, Ordering::Release);
     }
 
+    /// Publishes a newer view of the index that shows no new event (end and
+    /// head stay): after the writer deleted entries, so that readers stop
+    /// holding the pages those entries were in.
+    pub fn republish(&self, snapshot: IndexSnapshot) {
+        *self.published.write().unwrap_or_else(|poison| poison.into_inner()) = Arc::new(snapshot);
+    }
+
     pub fn health(&self) -> StoreHealth {
         self.health.read().unwrap_or_else(|poison| poison.into_inner()).clone()
     }

@@ -29,6 +29,7 @@ use crate::record::{decode_event, decode_header, encode_event, encoded_size};
 use crate::shared::Shared;
 use crate::{EngineConfig, storage_error};
 
+mod forget;
 mod health;
 mod idle;
 mod live;
@@ -39,11 +40,28 @@ pub(crate) use health::WriterHealth;
 
 pub(crate) type AppendReply = oneshot::Sender<Result<Vec<AppendOutcome>, AppendError>>;
 pub(crate) type DeleteReply = oneshot::Sender<Result<DeleteOutcome, AppendError>>;
+pub(crate) type ForgetReply = oneshot::Sender<Result<u64, StorageError>>;
 
 pub(crate) enum Command {
-    Append { transaction: Vec<AppendRequest>, reply: AppendReply },
-    Delete { stream: StreamName, expected: ExpectedRevision, mode: DeleteMode, reply: DeleteReply },
-    Shutdown { reply: oneshot::Sender<()> },
+    Append {
+        transaction: Vec<AppendRequest>,
+        reply: AppendReply,
+    },
+    Delete {
+        stream: StreamName,
+        expected: ExpectedRevision,
+        mode: DeleteMode,
+        reply: DeleteReply,
+    },
+    /// Deletes index entries (stream id, revision, position) of events a
+    /// scavenge removed (`forget.rs`); answers how many went.
+    ForgetIndexEntries {
+        entries: Vec<(u64, u64, u64)>,
+        reply: ForgetReply,
+    },
+    Shutdown {
+        reply: oneshot::Sender<()>,
+    },
 }
 
 /// One unit of work of a batch: all of it is written, or none.
@@ -140,6 +158,7 @@ impl Writer {
                 }
             };
             let mut shutdown = None;
+            let mut forget = None;
             let mut estimated_bytes = 0;
             let mut next = Some(command);
             while let Some(command) = next.take() {
@@ -150,6 +169,12 @@ impl Writer {
                     }
                     Command::Delete { stream, expected, mode, reply } => {
                         appends.push((Work::Delete { stream, expected, mode }, Reply::Delete(reply)));
+                    }
+                    // Between batches: the batch gathered so far is
+                    // committed and published first.
+                    Command::ForgetIndexEntries { entries, reply } => {
+                        forget = Some((entries, reply));
+                        break;
                     }
                     Command::Shutdown { reply } => {
                         shutdown = Some(reply);
@@ -162,6 +187,9 @@ impl Writer {
             }
             if !appends.is_empty() {
                 self.commit(std::mem::take(&mut appends));
+            }
+            if let Some((entries, reply)) = forget {
+                let _ = reply.send(self.forget_index_entries(&entries));
             }
             if let Some(reply) = shutdown {
                 self.stop();
@@ -580,7 +608,14 @@ impl Writer {
         }
         let end = self.shared.committed_end();
         let mut last = None;
-        for ((revision, position), event) in positions.iter().zip(&request.events) {
+        for (((revision, position), event), expected_revision) in
+            positions.iter().zip(&request.events).zip(first_revision..)
+        {
+            // Entries of scavenged events may have been deleted: the range
+            // then skips revisions, and a skipped one is no match.
+            if *revision != expected_revision {
+                return Ok(None);
+            }
             let frame = self.shared.reader.read_frame(*position, end).map_err(|error| storage_error(&error))?;
             let header = frame.as_ref().map(|frame| decode_header(&frame.payload));
             match header {

@@ -326,3 +326,105 @@ async fn deleting_ninety_percent_and_scavenging_gives_back_ninety_percent() {
     assert_eq!(read(&engine, "item-1").await, Err(ReadError::StreamNotFound { stream: name("item-1") }));
     engine.shutdown().await;
 }
+
+/// Event entries in the index (virtual streams' links included), and the
+/// index file's size as the engine left it and after the next open; the
+/// engine must be closed.
+fn index_entries_and_bytes(dir: &Path) -> (u64, u64, u64) {
+    let path = dir.join("index.redb");
+    let bytes = || std::fs::metadata(&path).expect("stat the index").len();
+    let left = bytes();
+    let index = eventfold_index::Index::open(&path).expect("open the index");
+    let entries = index.snapshot().expect("snapshot").event_entry_count().expect("count");
+    drop(index);
+    (entries, left, bytes())
+}
+
+/// Everything a reader sees of the streams this test writes.
+async fn views(engine: &Engine, kept: &[String]) -> Vec<Vec<RecordedEvent>> {
+    let mut views = Vec::new();
+    for stream in kept.iter().map(String::as_str).chain(["$ce-item", "$et-OrderPlaced", "$streams"]) {
+        views.push(read(engine, stream).await.expect(stream));
+        let backwards = ReadStreamRequest { max_count: 7, ..ReadStreamRequest::backwards(name(stream)) };
+        views.push(engine.read_stream(backwards).await.expect(stream).try_collect().await.expect(stream));
+    }
+    views
+}
+
+/// Goal (IDX-3): a scavenge deletes the index entries of the events it
+/// removed, the links of `$ce-`/`$et-`/`$streams` to them included, so the
+/// index shrinks with the log and its file does not grow; every read answers
+/// as before, less the removed events it already skipped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scavenge_deletes_the_index_entries_of_removed_events() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (streams, per_stream) = (200, 100);
+    let kept: Vec<String> =
+        (0..streams).filter(|stream| stream % 10 == 0).map(|stream| format!("item-{stream}")).collect();
+    let before = {
+        let engine = Engine::open(config(dir.path(), 64 * 1024)).expect("open");
+        for round in 0..per_stream / 20 {
+            let mut appends = futures::stream::iter((0..streams).map(|stream| {
+                let stream = format!("item-{stream}");
+                let request = AppendRequest::new(name(&stream), ExpectedRevision::Any, events(&stream, 20));
+                engine.append(request)
+            }))
+            .buffer_unordered(32);
+            while let Some(outcome) = appends.next().await {
+                outcome.unwrap_or_else(|error| panic!("append in round {round}: {error}"));
+            }
+        }
+        for stream in (0..streams).filter(|stream| stream % 10 != 0) {
+            let stream = name(&format!("item-{stream}"));
+            engine.delete_stream(stream, ExpectedRevision::Any, DeleteMode::Soft).await.expect("delete");
+        }
+        let before = (views(&engine, &kept).await, read_all(&engine).await);
+        engine.shutdown().await;
+        before
+    };
+    let (entries_before, _, bytes_before) = index_entries_and_bytes(dir.path());
+
+    let engine = Engine::open(config(dir.path(), 64 * 1024)).expect("reopen");
+    let status = scavenge_to_the_end(&engine, ScavengeOptions::default()).await;
+    assert!(status.events_removed as f64 >= 0.8 * (streams * per_stream) as f64, "{status:?}");
+    let (views_after, all_after) = (views(&engine, &kept).await, read_all(&engine).await);
+    // A second scavenge finds nothing more to delete, and changes nothing.
+    scavenge_to_the_end(&engine, ScavengeOptions::default()).await;
+    assert_eq!(views(&engine, &kept).await, views_after);
+    engine.shutdown().await;
+    drop(engine);
+    let (entries_after, bytes_left, bytes_after) = index_entries_and_bytes(dir.path());
+    eprintln!(
+        "scavenge of {} events, 90% deleted: index entries {entries_before} -> {entries_after}, \
+         index file {bytes_before} -> {bytes_left} bytes (engine open), {bytes_after} bytes (after the next open)",
+        streams * per_stream
+    );
+
+    // Reads answer as before, less what the log no longer holds.
+    let (views_before, all_before) = before;
+    let held: std::collections::HashSet<_> = all_after.iter().map(|event| event.position).collect();
+    assert_eq!(all_after, all_before.into_iter().filter(|event| held.contains(&event.position)).collect::<Vec<_>>());
+    for (number, (before, after)) in views_before.into_iter().zip(&views_after).enumerate() {
+        let full_read = number % 2 == 0;
+        if full_read {
+            let before: Vec<_> = before.into_iter().filter(|event| held.contains(&event.position)).collect();
+            assert_eq!(&before, after, "view {number}");
+        } else {
+            // The last 7 of each stream: its newest events, always kept
+            // for the plain streams; for the virtual ones, the last 7 that
+            // are left.
+            let full = views_after.get(number - 1).expect("full view");
+            let newest: Vec<_> = full.iter().rev().take(7).cloned().collect();
+            assert_eq!(&newest, after, "view {number}");
+        }
+    }
+    // Each kept event has three entries (its stream, `$ce-item`,
+    // `$et-OrderPlaced`); the deleted streams keep their last event and
+    // their metadata: about a tenth of the entries is left.
+    assert!((entries_after as f64) < 0.2 * entries_before as f64, "index entries {entries_before} -> {entries_after}");
+    assert!(bytes_left <= bytes_before, "the index file grew: {bytes_before} -> {bytes_left}");
+    assert!(
+        (bytes_after as f64) < 0.5 * bytes_before as f64,
+        "the next open gives the space back: {bytes_before} -> {bytes_after}"
+    );
+}

@@ -1,8 +1,11 @@
+use std::ops::Bound;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use redb::{Database, Durability, ReadTransaction, ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{
+    Database, Durability, ReadTransaction, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition,
+};
 
 use crate::IndexError;
 use crate::writeback::{WRITEBACK_INTERVAL, Writeback};
@@ -26,6 +29,9 @@ fn revision_and_position(entry: RangeEntry<'_>) -> Result<(u64, u64), redb::Stor
 const CHECKPOINT: &str = "checkpoint";
 const NEXT_STREAM_ID: &str = "next_stream_id";
 const FORMAT_VERSION_KEY: &str = "format_version";
+/// Set when entries were deleted since the file was last compacted: the
+/// next open gives the freed pages back to the file system (IDX-3).
+const COMPACT_PENDING: &str = "compact_pending";
 const FORMAT_VERSION: u64 = 1;
 
 /// A truncate-before that hides every event the stream has, but not the ones
@@ -105,7 +111,8 @@ impl Index {
     /// Opens or creates the index file. A file written by another format
     /// version is an error; the engine answers by rebuilding it from the log.
     pub fn open(path: &Path) -> Result<Self, IndexError> {
-        let database = Database::builder().set_cache_size(64 * 1024 * 1024).create(path)?;
+        let mut database = Database::builder().set_cache_size(64 * 1024 * 1024).create(path)?;
+        compact_if_pending(&mut database)?;
         let writeback_pending = Arc::new(AtomicBool::new(false));
         // Without the thread the index works the same, its durable commits
         // only take longer.
@@ -188,6 +195,39 @@ impl Index {
         Ok(())
     }
 
+    /// Deletes event entries, each given as (stream id, revision, log
+    /// position), and returns how many it deleted. An entry is deleted only
+    /// while it still points at the given position, so a caller holding an
+    /// older snapshot cannot delete anything it did not see. The checkpoint
+    /// does not move and the commit is not durable: a crash may bring the
+    /// entries back, which only costs the next scavenge the same work
+    /// (IDX-3).
+    pub fn forget_events(&self, entries: &[(u64, u64, u64)]) -> Result<u64, IndexError> {
+        let mut transaction = self.database.begin_write()?;
+        transaction.set_durability(Durability::None)?;
+        let mut forgotten = 0;
+        {
+            let mut events = transaction.open_table(STREAM_EVENTS)?;
+            for (stream_id, revision, position) in entries {
+                // One lookup for the common case; an entry that points
+                // elsewhere (never, while positions are not reused) is put
+                // back in the same transaction.
+                let removed = events.remove((*stream_id, *revision))?.map(|guard| guard.value());
+                match removed {
+                    Some(current) if current == *position => forgotten += 1,
+                    Some(current) => {
+                        events.insert((*stream_id, *revision), current)?;
+                    }
+                    None => {}
+                }
+            }
+            transaction.open_table(META)?.insert(COMPACT_PENDING, 1)?;
+        }
+        transaction.commit()?;
+        self.writeback_pending.store(true, Ordering::Release);
+        Ok(forgotten)
+    }
+
     /// Makes every earlier non-durable commit durable.
     pub fn flush(&self) -> Result<(), IndexError> {
         let mut transaction = self.database.begin_write()?;
@@ -208,6 +248,32 @@ impl Index {
     pub fn snapshot(&self) -> Result<IndexSnapshot, IndexError> {
         Ok(IndexSnapshot { transaction: self.database.begin_read()? })
     }
+}
+
+/// Compacts the file when entries were deleted since it last was. The pages
+/// those deletions freed are reused by later commits while the index is
+/// open, but the file keeps its size; compaction, which moves the pages
+/// in use to the front and truncates the rest, needs the database to
+/// itself (no read transaction alive, and a published snapshot always is
+/// while the engine runs), so it is done here, before anyone reads.
+fn compact_if_pending(database: &mut Database) -> Result<(), IndexError> {
+    let pending = {
+        let transaction = database.begin_read()?;
+        match transaction.open_table(META) {
+            Ok(meta) => meta.get(COMPACT_PENDING)?.is_some(),
+            Err(redb::TableError::TableDoesNotExist(_)) => false,
+            Err(error) => return Err(error.into()),
+        }
+    };
+    if !pending {
+        return Ok(());
+    }
+    database.compact()?;
+    let mut transaction = database.begin_write()?;
+    transaction.set_durability(Durability::Immediate)?;
+    transaction.open_table(META)?.remove(COMPACT_PENDING)?;
+    transaction.commit()?;
+    Ok(())
 }
 
 /// A read-only, point-in-time view of the index.
@@ -236,6 +302,31 @@ impl IndexSnapshot {
             let (id, next_revision, truncate_before, tombstoned, max_count, max_age_seconds) = guard.value();
             StreamEntry { id, next_revision, truncate_before, tombstoned, max_count, max_age_seconds }
         }))
+    }
+
+    /// How many event entries (virtual streams' links included) the index
+    /// holds.
+    pub fn event_entry_count(&self) -> Result<u64, IndexError> {
+        Ok(self.transaction.open_table(STREAM_EVENTS)?.len()?)
+    }
+
+    /// Up to `limit` event entries as (stream id, revision, position), in
+    /// key order, from the first key after `after` (from the start when it
+    /// is `None`): a full scan, one bounded page per snapshot.
+    pub fn event_entries_after(
+        &self,
+        after: Option<(u64, u64)>,
+        limit: usize,
+    ) -> Result<Vec<(u64, u64, u64)>, IndexError> {
+        let events = self.transaction.open_table(STREAM_EVENTS)?;
+        let start = after.map_or(Bound::Unbounded, Bound::Excluded);
+        let mut found = Vec::with_capacity(limit.min(4096));
+        for entry in events.range::<(u64, u64)>((start, Bound::Unbounded))?.take(limit) {
+            let (key, value) = entry?;
+            let (stream_id, revision) = key.value();
+            found.push((stream_id, revision, value.value()));
+        }
+        Ok(found)
     }
 
     /// Up to `limit` (revision, position) pairs of a stream, starting at
@@ -329,5 +420,29 @@ mod tests {
         assert_eq!(snapshot.positions(0, 1, false, 10).expect("range"), vec![(1, 100), (0, 32)]);
         assert_eq!(snapshot.positions(0, 0, true, 2).expect("range"), vec![(0, 32), (1, 100)]);
         assert_eq!(snapshot.positions(1, 0, true, 2).expect("range"), vec![]);
+    }
+
+    /// Goal: forgetting deletes only the entries that still point at the
+    /// given positions, and a full scan pages through what is left (IDX-3).
+    #[test]
+    fn forgotten_entries_go_and_only_while_they_point_where_the_caller_saw() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let index = Index::open(&dir.path().join("index.redb")).expect("open");
+        let update = IndexUpdate {
+            events: vec![(0, 0, 32), (0, 1, 100), (0, 2, 200), (1, 0, 300)],
+            next_stream_id: 2,
+            ..IndexUpdate::default()
+        };
+        index.apply(&update, 400, true).expect("apply");
+        assert_eq!(index.snapshot().expect("snapshot").event_entry_count().expect("count"), 4);
+        // (0, 2) is named with a position it does not hold: it stays.
+        let forgotten = index.forget_events(&[(0, 0, 32), (0, 2, 999), (1, 0, 300), (5, 0, 1)]).expect("forget");
+        assert_eq!(forgotten, 2);
+        let snapshot = index.snapshot().expect("snapshot");
+        assert_eq!(snapshot.event_entry_count().expect("count"), 2);
+        assert_eq!(snapshot.checkpoint().expect("checkpoint"), 400, "the checkpoint does not move");
+        assert_eq!(snapshot.event_entries_after(None, 1).expect("page"), vec![(0, 1, 100)]);
+        assert_eq!(snapshot.event_entries_after(Some((0, 1)), 10).expect("page"), vec![(0, 2, 200)]);
+        assert_eq!(snapshot.event_entries_after(Some((0, 2)), 10).expect("page"), vec![]);
     }
 }
