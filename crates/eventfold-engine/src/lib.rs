@@ -11,6 +11,8 @@ mod caches;
 mod config;
 mod effects;
 mod engine;
+#[doc(hidden)]
+pub mod fuzzing;
 #[cfg(test)]
 mod hooks;
 mod read;

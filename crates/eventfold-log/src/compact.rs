@@ -240,39 +240,62 @@ fn flush<P: CompactionPolicy>(
 /// Reads the table and footer of a compacted segment and checks them.
 pub(crate) fn load_compacted_layout(segment: &Segment) -> Result<CompactedLayout, LogError> {
     let file_len = segment.file.metadata().map_err(LogError::io("stat", &segment.path))?.len();
-    let footer_offset =
-        file_len
-            .checked_sub(COMPACTED_FOOTER_BYTES)
-            .filter(|offset| *offset >= SEGMENT_HEADER_BYTES)
-            .ok_or_else(|| corrupt(segment, 0, "compacted segment is shorter than its header and footer"))?;
+    let footer_offset = compacted_footer_offset(file_len)
+        .ok_or_else(|| corrupt(segment, 0, "compacted segment is shorter than its header and footer"))?;
     let footer = read_at_most(segment, footer_offset, COMPACTED_FOOTER_BYTES)?;
     let footer = decode_compacted_footer(&footer).map_err(|reason| corrupt(segment, footer_offset, reason))?;
-    let table_bytes = footer
-        .frame_count
-        .checked_mul(COMPACTED_TABLE_ENTRY_BYTES)
-        .filter(|bytes| *bytes <= footer_offset - SEGMENT_HEADER_BYTES)
+    let table_bytes = position_table_bytes(&footer, footer_offset)
         .ok_or_else(|| corrupt(segment, footer_offset, "position table larger than the file"))?;
     let frames_end = footer_offset - table_bytes;
     let table = read_at_most(segment, frames_end, table_bytes)?;
-    if table.len() as u64 != table_bytes || crc32c::crc32c(&table) != footer.table_crc {
-        return Err(corrupt(segment, frames_end, "position table checksum mismatch"));
-    }
     if footer.end_position <= segment.base {
         return Err(corrupt(segment, footer_offset, "end position before the base"));
     }
-    let mut positions = Vec::with_capacity(usize::try_from(footer.frame_count).unwrap_or(0));
+    decode_position_table(&table, &footer, segment.base, frames_end)
+        .map_err(|reason| corrupt(segment, frames_end, reason))
+}
+
+/// Where the footer of a compacted segment of `file_len` bytes starts, if
+/// the file is long enough to hold a header and a footer.
+pub(crate) fn compacted_footer_offset(file_len: u64) -> Option<u64> {
+    file_len.checked_sub(COMPACTED_FOOTER_BYTES).filter(|offset| *offset >= SEGMENT_HEADER_BYTES)
+}
+
+/// Size of the position table the footer announces, if it fits between the
+/// header and the footer (a corrupt count must not overflow or over-read).
+pub(crate) fn position_table_bytes(footer: &CompactedFooter, footer_offset: u64) -> Option<u64> {
+    footer
+        .frame_count
+        .checked_mul(COMPACTED_TABLE_ENTRY_BYTES)
+        .filter(|bytes| *bytes <= footer_offset.saturating_sub(SEGMENT_HEADER_BYTES))
+}
+
+/// Checks a compacted segment's position table against its footer and
+/// decodes it. Kept apart from the file reads so that it can be tested on
+/// bytes alone.
+pub(crate) fn decode_position_table(
+    table: &[u8],
+    footer: &CompactedFooter,
+    base: u64,
+    frames_end: u64,
+) -> Result<CompactedLayout, String> {
+    let expected_bytes = footer.frame_count.checked_mul(COMPACTED_TABLE_ENTRY_BYTES);
+    if Some(table.len() as u64) != expected_bytes || crc32c::crc32c(table) != footer.table_crc {
+        return Err("position table checksum mismatch".into());
+    }
+    let mut positions = Vec::with_capacity(table.len() / COMPACTED_TABLE_ENTRY_BYTES as usize);
     let mut offsets = Vec::with_capacity(positions.capacity());
     for entry in table.chunks_exact(COMPACTED_TABLE_ENTRY_BYTES as usize) {
         let (position, offset) = entry.split_at(8);
         let (position, offset) = (u64_at(position), u64_at(offset));
         let ascending =
             positions.last().is_none_or(|last| position > *last) && offsets.last().is_none_or(|last| offset > *last);
-        let inside = position >= segment.base + SEGMENT_HEADER_BYTES
+        let inside = position >= base.saturating_add(SEGMENT_HEADER_BYTES)
             && position < footer.end_position
             && offset >= SEGMENT_HEADER_BYTES
             && offset < frames_end;
         if !ascending || !inside {
-            return Err(corrupt(segment, frames_end, "position table entries out of order or out of range"));
+            return Err("position table entries out of order or out of range".into());
         }
         positions.push(position);
         offsets.push(offset);

@@ -318,3 +318,31 @@ proptest! {
         prop_assert_eq!(forward(&reader, end), expected);
     }
 }
+
+#[test]
+fn position_tables_decode_from_bytes_and_refuse_what_does_not_fit() {
+    use crate::format::{CompactedFooter, encode_compacted_footer};
+    use crate::fuzzing::decode_compacted_table;
+
+    let file_with = |entries: &[(u64, u64)], frame_count: u64, end_position: u64| {
+        let mut file = vec![0u8; 64];
+        let mut table = Vec::new();
+        for (position, offset) in entries {
+            table.extend_from_slice(&position.to_le_bytes());
+            table.extend_from_slice(&offset.to_le_bytes());
+        }
+        file.extend_from_slice(&table);
+        let footer = CompactedFooter { end_position, frame_count, table_crc: crc32c::crc32c(&table) };
+        file.extend_from_slice(&encode_compacted_footer(&footer));
+        file
+    };
+    let table = decode_compacted_table(&file_with(&[(32, 32), (48, 40)], 2, 100), 0).expect("a valid table");
+    assert_eq!((table.positions, table.offsets, table.frames_end), (vec![32, 48], vec![32, 40], 64));
+    // A frame count whose table size overflows, or that is larger than the
+    // file, is refused rather than read.
+    assert!(decode_compacted_table(&file_with(&[], u64::MAX / 8, 100), 0).is_err());
+    assert!(decode_compacted_table(&file_with(&[], 5, 100), 0).is_err());
+    // Entries out of order, or past the end position, are refused.
+    assert!(decode_compacted_table(&file_with(&[(48, 32), (32, 40)], 2, 100), 0).is_err());
+    assert!(decode_compacted_table(&file_with(&[(32, 32)], 1, 32), 0).is_err());
+}

@@ -22,6 +22,8 @@ mod compact;
 mod error;
 pub mod faults;
 mod format;
+#[doc(hidden)]
+pub mod fuzzing;
 mod preallocate;
 mod reader;
 mod recovery;
