@@ -6,13 +6,11 @@
 //! more than `max_connections` are served at once, the next one being served
 //! as soon as a slot frees.
 
-use std::net::SocketAddr;
-use std::sync::Arc;
+mod support;
+
 use std::time::{Duration, Instant};
 
-use eventfold_engine::{Engine, EngineConfig};
 use eventfold_server::{ConnectionLimits, ServeOptions};
-use eventfold_store::EventStore;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -22,21 +20,9 @@ const IDLE_TIMEOUT: Duration = Duration::from_millis(600);
 /// machine does not.
 const PATIENCE: Duration = Duration::from_secs(10);
 
-struct Running {
-    address: SocketAddr,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    server: tokio::task::JoinHandle<std::io::Result<()>>,
-    _engine: Engine,
-    _dir: tempfile::TempDir,
-}
-
-async fn start(max_connections: usize) -> Running {
+/// The server, and its data directory, which must outlive it.
+async fn start(max_connections: usize) -> (support::Running, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let engine = Engine::open(EngineConfig::new(dir.path())).expect("open");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let address = listener.local_addr().expect("address");
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let store: Arc<dyn EventStore> = Arc::new(engine.clone());
     let options = ServeOptions {
         connections: ConnectionLimits {
             max_connections,
@@ -46,20 +32,7 @@ async fn start(max_connections: usize) -> Running {
         },
         ..ServeOptions::default()
     };
-    let server = tokio::spawn(eventfold_server::serve(store, listener, options, async {
-        let _ = stopped.await;
-    }));
-    Running { address, stop: Some(stop), server, _engine: engine, _dir: dir }
-}
-
-impl Running {
-    async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        let result = tokio::time::timeout(PATIENCE, &mut self.server).await;
-        assert!(matches!(result, Ok(Ok(Ok(())))), "server stops cleanly");
-    }
+    (support::serve_with(support::open_engine(&dir), "127.0.0.1:0", options).await, dir)
 }
 
 /// Reads until the server closes the connection; returns how long it took.
@@ -93,37 +66,37 @@ async fn health_on(socket: &mut TcpStream, close: bool) -> String {
 
 #[tokio::test]
 async fn a_silent_connection_is_closed_after_the_request_header_timeout() {
-    let server = start(16).await;
+    let (server, _dir) = start(16).await;
     let mut silent = TcpStream::connect(server.address).await.expect("connect");
     let waited = closed_by_server(&mut silent).await;
     assert!(waited >= HEADER_TIMEOUT / 2, "closed after {waited:?}, before the timeout");
-    server.stop().await;
+    server.finish().await;
 }
 
 #[tokio::test]
 async fn half_an_http2_preface_is_closed_after_the_request_header_timeout() {
-    let server = start(16).await;
+    let (server, _dir) = start(16).await;
     let mut half = TcpStream::connect(server.address).await.expect("connect");
     half.write_all(b"PRI * HTTP/2.0\r\n").await.expect("send half a preface");
     closed_by_server(&mut half).await;
-    server.stop().await;
+    server.finish().await;
 }
 
 #[tokio::test]
 async fn a_keep_alive_connection_left_unused_is_closed() {
-    let server = start(16).await;
+    let (server, _dir) = start(16).await;
     let mut socket = TcpStream::connect(server.address).await.expect("connect");
     let response = health_on(&mut socket, false).await;
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
     let waited = closed_by_server(&mut socket).await;
     let shorter = HEADER_TIMEOUT.min(IDLE_TIMEOUT);
     assert!(waited >= shorter / 2, "closed after {waited:?}, before either timeout");
-    server.stop().await;
+    server.finish().await;
 }
 
 #[tokio::test]
 async fn connections_beyond_the_limit_wait_for_a_free_slot() {
-    let server = start(2).await;
+    let (server, _dir) = start(2).await;
     let mut first = TcpStream::connect(server.address).await.expect("connect");
     let mut second = TcpStream::connect(server.address).await.expect("connect");
     // Both slots are taken (give the server a moment to accept them): a
@@ -144,5 +117,5 @@ async fn connections_beyond_the_limit_wait_for_a_free_slot() {
         .expect("served once a slot freed")
         .expect("read response");
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
-    server.stop().await;
+    server.finish().await;
 }

@@ -3,7 +3,7 @@
 //! `/health` says degraded and why (503) and `/health/live` stays up, and
 //! both are ok again once the store heals.
 
-use std::sync::Arc;
+mod support;
 
 use eventfold_engine::{Engine, EngineConfig};
 use eventfold_log::faults::{self, FaultPoint};
@@ -27,14 +27,8 @@ async fn get(address: std::net::SocketAddr, path: &str) -> String {
 async fn health_reports_status_version_and_last_position() {
     let dir = tempfile::tempdir().expect("tempdir");
     let engine = Engine::open(EngineConfig::new(dir.path())).expect("open");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let address = listener.local_addr().expect("address");
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let store: Arc<dyn EventStore> = Arc::new(engine.clone());
-    let options = eventfold_server::ServeOptions::default();
-    let server = tokio::spawn(eventfold_server::serve(store, listener, options, async {
-        let _ = stopped.await;
-    }));
+    let running = support::serve(engine.clone()).await;
+    let address = running.address;
 
     let empty = get_health(address).await;
     assert!(empty.starts_with("HTTP/1.1 200"), "{empty}");
@@ -49,9 +43,7 @@ async fn health_reports_status_version_and_last_position() {
     let after = get_health(address).await;
     assert!(after.contains(&format!(r#""last_position":{position}"#)), "{after}");
 
-    let _ = stop.send(());
-    let result = tokio::time::timeout(std::time::Duration::from_secs(10), server).await;
-    assert!(matches!(result, Ok(Ok(Ok(())))), "server stops cleanly");
+    running.finish().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -60,14 +52,8 @@ async fn health_is_degraded_with_the_reason_while_writes_are_refused_and_live_st
     let dir = tempfile::tempdir().expect("tempdir");
     let config = EngineConfig { segment_bytes_max: 16 * 1024, ..EngineConfig::new(dir.path()) };
     let engine = Engine::open(config).expect("open");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let address = listener.local_addr().expect("address");
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let store: Arc<dyn EventStore> = Arc::new(engine.clone());
-    let options = eventfold_server::ServeOptions::default();
-    let server = tokio::spawn(eventfold_server::serve(store, listener, options, async {
-        let _ = stopped.await;
-    }));
+    let running = support::serve(engine.clone()).await;
+    let address = running.address;
 
     // No file descriptor for the next segment: the append that needs it is
     // refused, and so is every append until the condition clears.
@@ -104,7 +90,5 @@ async fn health_is_degraded_with_the_reason_while_writes_are_refused_and_live_st
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 
-    let _ = stop.send(());
-    let result = tokio::time::timeout(std::time::Duration::from_secs(10), server).await;
-    assert!(matches!(result, Ok(Ok(Ok(())))), "server stops cleanly");
+    running.finish().await;
 }
