@@ -7,7 +7,7 @@
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -24,7 +24,8 @@ struct Inner {
     open_requests: AtomicUsize,
     /// When the connection last had no open request.
     idle_since: Mutex<Instant>,
-    requests_seen: AtomicUsize,
+    /// A first request arrived: from then on the idle timeout applies.
+    served: AtomicBool,
 }
 
 impl Activity {
@@ -33,7 +34,7 @@ impl Activity {
             inner: Arc::new(Inner {
                 open_requests: AtomicUsize::new(0),
                 idle_since: Mutex::new(Instant::now()),
-                requests_seen: AtomicUsize::new(0),
+                served: AtomicBool::new(false),
             }),
         }
     }
@@ -41,7 +42,7 @@ impl Activity {
     /// Counts a request as open until the returned guard is dropped.
     pub fn begin(&self) -> RequestGuard {
         self.inner.open_requests.fetch_add(1, Ordering::AcqRel);
-        self.inner.requests_seen.fetch_add(1, Ordering::Relaxed);
+        self.inner.served.store(true, Ordering::Relaxed);
         RequestGuard { activity: self.clone() }
     }
 
@@ -49,7 +50,7 @@ impl Activity {
     /// `idle` (or, before its first request, for `first_request`).
     pub async fn idle(&self, first_request: Duration, idle: Duration) {
         loop {
-            let limit = if self.inner.requests_seen.load(Ordering::Relaxed) == 0 { first_request } else { idle };
+            let limit = if self.inner.served.load(Ordering::Relaxed) { idle } else { first_request };
             if self.inner.open_requests.load(Ordering::Acquire) > 0 {
                 // Busy: look again after a full period; the idle clock starts
                 // when the last open request ends.
