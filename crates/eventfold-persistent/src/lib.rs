@@ -27,6 +27,7 @@ mod group;
 mod in_flight;
 mod info;
 mod key;
+mod latency;
 mod links;
 mod manager;
 mod message;
