@@ -27,7 +27,6 @@ mod group;
 mod in_flight;
 mod info;
 mod key;
-mod links;
 mod manager;
 mod message;
 mod parked;
