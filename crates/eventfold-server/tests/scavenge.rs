@@ -180,9 +180,10 @@ async fn serve(scavenger: Option<Arc<FakeScavenger>>) -> Running {
     let store: Arc<dyn EventStore> = Arc::new(TestStore { engine: engine.clone(), scavenger });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let address = listener.local_addr().expect("address");
+    let node = eventfold_node::Node::start(store, eventfold_node::NodeOptions::default(), address).await;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let options = eventfold_server::ServeOptions::default();
-    let server = tokio::spawn(eventfold_server::serve(store, listener, options, async {
+    let limits = eventfold_server::ConnectionLimits::default();
+    let server = tokio::spawn(eventfold_server::serve(node, listener, limits, async {
         let _ = stopped.await;
     }));
     Running { address, stop, server, engine, _dir: dir }
