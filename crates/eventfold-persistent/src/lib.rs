@@ -28,7 +28,6 @@ mod in_flight;
 mod info;
 mod key;
 mod latency;
-mod links;
 mod manager;
 mod message;
 mod parked;
