@@ -19,6 +19,7 @@
 mod batch;
 mod boundary;
 mod compact;
+mod compacted_writer;
 mod error;
 pub mod faults;
 mod format;
@@ -27,8 +28,11 @@ pub mod fuzzing;
 mod preallocate;
 mod reader;
 mod recovery;
+mod salvage;
 mod segment;
+mod segment_scan;
 mod sync;
+mod verify;
 mod writer;
 
 pub use batch::{BatchMark, FrameBatch, PayloadSizeError};
@@ -40,6 +44,8 @@ pub use format::{
 };
 pub use reader::{BackwardScan, ForwardScan, Frame, LogReader};
 pub use recovery::{LogConfig, RecoveryReport, open};
+pub use salvage::{DAMAGED_FOLDER, SalvageReport, SalvagedSegment, salvage_log};
+pub use verify::{CheckedFrame, Damage, LogCheck, Progress, SegmentCheck, Visit, verify_log};
 pub use writer::LogWriter;
 
 #[cfg(test)]
@@ -48,3 +54,5 @@ mod compact_tests;
 mod fault_tests;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod verify_tests;
