@@ -26,6 +26,7 @@ mod format;
 #[doc(hidden)]
 pub mod fuzzing;
 mod preallocate;
+mod read_only;
 mod reader;
 mod recovery;
 mod salvage;
@@ -42,6 +43,7 @@ pub use format::{
     FORMAT_VERSION, FRAME_HEADER_BYTES, FRAME_OVERHEAD_BYTES, FRAME_PAYLOAD_MAX_BYTES, FRAME_TRAILER_BYTES,
     SEGMENT_HEADER_BYTES,
 };
+pub use read_only::open_read_only;
 pub use reader::{BackwardScan, ForwardScan, Frame, LogReader};
 pub use recovery::{LogConfig, RecoveryReport, open};
 pub use salvage::{DAMAGED_FOLDER, SalvageReport, SalvagedSegment, salvage_log};

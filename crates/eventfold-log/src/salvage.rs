@@ -87,6 +87,7 @@ fn salvage_segment(dir: &Path, found: &SegmentCheck, role: Role, label: &str) ->
     let file_bytes = file.metadata().map_err(LogError::io("stat", &found.path))?.len();
     let mut quiet = |_: Progress| {};
     let mut progress = ProgressCounter::new(file_bytes, &mut quiet);
+    let mut unfinished = 0;
     let written = scan_segment(
         found.base,
         &found.path,
@@ -98,6 +99,9 @@ fn salvage_segment(dir: &Path, found: &SegmentCheck, role: Role, label: &str) ->
                 Visit::Frame(frame) => {
                     writer.push(frame.position, frame.ends_transaction, &frame.payload)?;
                 }
+                // A torn write at the end: its transaction was never
+                // acknowledged, so its frames go, as recovery would cut them.
+                Visit::Damage(damage) if damage.at_tail => unfinished += writer.drop_open_transaction(),
                 // Frames before a gap end their transaction: what followed
                 // them is lost, and replay must not wait for it.
                 Visit::Damage(damage) if !damage.positions.is_empty() => writer.end_transaction(),
@@ -108,7 +112,9 @@ fn salvage_segment(dir: &Path, found: &SegmentCheck, role: Role, label: &str) ->
         &mut progress,
     );
     let result = written.and_then(|check| {
-        let unfinished = if matches!(role, Role::Last { .. }) { writer.drop_open_transaction() } else { 0 };
+        if matches!(role, Role::Last { .. }) {
+            unfinished += writer.drop_open_transaction();
+        }
         let frames_kept = writer.frames() as u64;
         writer.finish(check.end)?;
         Ok((check, unfinished, frames_kept))

@@ -17,6 +17,7 @@ mod request;
 mod scavenge;
 mod store;
 mod stream_read;
+mod verify;
 
 pub use access::{
     AccessDenied, AccessPolicy, Operation, PERSISTENT_SUBSCRIPTION_STREAM_PREFIX, Resource, holds_server_state,
@@ -35,6 +36,7 @@ pub use request::{
 pub use scavenge::{ScavengeError, ScavengeOptions, ScavengeState, ScavengeStatus};
 pub use store::{EventStore, EventStream, SubscriptionItem, SubscriptionStream};
 pub use stream_read::{StreamReadItem, StreamReadItems, read_stream_with_bounds};
+pub use verify::{DamagedRange, IndexMismatch, IndexReport, LostEvent, SegmentReport, VerifyError, VerifyReport};
 
 /// Default largest total size of one append (the sum of its events' data,
 /// metadata and type bytes), as EventStoreDB's default `MaxAppendSize`.
