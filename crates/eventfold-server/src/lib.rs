@@ -12,7 +12,7 @@ use std::sync::Arc;
 use eventfold_store::{AccessPolicy, ClientAccess, EventStore};
 use tokio::net::TcpListener;
 
-pub use http::{ScavengeStatusBody, fallback, router};
+pub use http::{DamagedRangeBody, ScavengeStatusBody, VerifyReportBody, fallback, router};
 pub use transport::ConnectionLimits;
 
 /// What the adapters share: the store and facts about this server.

@@ -3,12 +3,14 @@
 mod fallback;
 mod health;
 mod scavenge;
+mod verify;
 
 pub use fallback::fallback;
 pub use scavenge::ScavengeStatusBody;
+pub use verify::{DamagedRangeBody, VerifyReportBody};
 
 use axum::Router;
-use axum::routing::{delete, get};
+use axum::routing::{delete, get, post};
 
 use crate::AppState;
 
@@ -18,5 +20,6 @@ pub fn router(state: AppState) -> Router {
         .route("/health/live", get(health::live))
         .route("/admin/scavenge", get(scavenge::status).post(scavenge::start))
         .route("/admin/scavenge/{id}", delete(scavenge::stop))
+        .route("/admin/verify", post(verify::verify))
         .with_state(state)
 }
