@@ -255,3 +255,26 @@ fn a_running_writer_s_bytes_past_the_committed_end_are_not_read() {
     assert!(damage[0].at_tail);
     assert_eq!(damage[0].positions.start, end);
 }
+
+/// Goal: a repair stopped after it replaced the writer's segment but before
+/// it created the next one (open refuses a compacted last segment) is
+/// finished by running it again.
+#[test]
+fn a_repair_stopped_before_the_writer_s_segment_is_finished_by_the_next() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut writer, _reader, _) = open(&config(dir.path()), 0).expect("open");
+    let written = write(&mut writer, 40);
+    drop(writer);
+    let (victim, _) = written[written.len() - 3];
+    flip(dir.path(), victim + 50);
+    let first = salvage_log(dir.path(), "first", &mut |_| {}).expect("salvage");
+    let added = first.new_segment.expect("a segment for the writer");
+    fs::remove_file(&added).expect("as if the repair stopped before creating it");
+    assert!(open(&config(dir.path()), 0).is_err(), "a compacted last segment is refused");
+
+    let second = salvage_log(dir.path(), "second", &mut |_| {}).expect("salvage again");
+    assert!(second.salvaged.is_empty(), "nothing is damaged any more");
+    assert_eq!(second.new_segment, Some(added));
+    let (writer, reader, _) = open(&config(dir.path()), 0).expect("the log opens");
+    assert_eq!(all_frames(&reader, writer.end()).len(), written.len() - 1);
+}
