@@ -107,6 +107,14 @@ struct Scan<'s, 'v, 'w, 'p, 'q> {
     progress: &'p mut ProgressCounter<'q>,
 }
 
+/// A frame found walking back from a sure frame start: verified, or lost
+/// with sure bounds (and why).
+struct Piece {
+    start: u64,
+    end: u64,
+    found: Result<(FrameInfo, Bytes), String>,
+}
+
 /// Where valid frames start again after a damaged one.
 enum Resume {
     /// At this file offset; `exact` when the damaged frame's own length
@@ -219,17 +227,19 @@ impl Scan<'_, '_, '_, '_, '_> {
                 Resume::Nowhere if zeros_end_data => (self.nonzero_end(offset, limit)?, false, true),
                 Resume::Nowhere => (limit, false, last),
             };
-            let damage = Damage {
-                path: self.segment.path.clone(),
-                offset,
-                bytes: damage_end - offset,
-                positions: base + offset..base + damage_end,
-                frame_positions: if exact { vec![base + offset] } else { Vec::new() },
-                reason: error.to_string(),
-                at_tail,
-            };
-            self.progress.advance(damage_end - offset);
-            record(&mut self.check, self.visit, damage)?;
+            // Valid frames just before the resume point may have been passed
+            // over (more damage right after them kept them from being
+            // confirmed going forwards): walk back to them from the resume
+            // point, a sure frame start, through the trailing lengths.
+            let pieces = if exact || at_tail { Vec::new() } else { self.walk_back(offset, damage_end)? };
+            let gap_end = pieces.first().map_or(damage_end, |piece| piece.start);
+            self.damage(offset, gap_end, exact, at_tail, error.to_string())?;
+            for piece in pieces {
+                match piece.found {
+                    Ok((info, payload)) => self.frame(base + piece.start, info, payload)?,
+                    Err(reason) => self.damage(piece.start, piece.end, true, false, reason)?,
+                }
+            }
             offset = damage_end;
             if at_tail {
                 data_end = damage_end;
@@ -238,6 +248,57 @@ impl Scan<'_, '_, '_, '_, '_> {
         }
         self.check.end = base + data_end;
         Ok(())
+    }
+
+    /// Records the damaged stretch `start..end` of the file; `exact` when it
+    /// is one frame whose bounds are known.
+    fn damage(&mut self, start: u64, end: u64, exact: bool, at_tail: bool, reason: String) -> Result<(), LogError> {
+        let base = self.segment.base;
+        let damage = Damage {
+            path: self.segment.path.clone(),
+            offset: start,
+            bytes: end - start,
+            positions: base + start..base + end,
+            frame_positions: if exact { vec![base + start] } else { Vec::new() },
+            reason,
+            at_tail,
+        };
+        self.progress.advance(end - start);
+        record(&mut self.check, self.visit, damage)
+    }
+
+    /// The frames that end, one after the other, at `end` (a frame start the
+    /// forward walk confirmed), going back towards `damaged` (where the
+    /// damage began), in file order. A frame that does not verify but whose
+    /// leading and trailing lengths agree is passed over as one lost frame;
+    /// the walk stops at the first frame whose bounds are not sure.
+    fn walk_back(&mut self, damaged: u64, mut end: u64) -> Result<Vec<Piece>, LogError> {
+        let mut pieces = Vec::new();
+        while end > damaged + FRAME_OVERHEAD_BYTES as u64 {
+            let trailer = self.window.get(self.segment, end - FRAME_TRAILER_BYTES as u64, 4, end)?;
+            let length = u64::from(u32_at(&trailer));
+            if trailer.len() < FRAME_TRAILER_BYTES || length == 0 || length as usize > FRAME_PAYLOAD_MAX_BYTES {
+                break;
+            }
+            let Some(start) = end.checked_sub(length + FRAME_OVERHEAD_BYTES as u64).filter(|start| *start > damaged)
+            else {
+                break;
+            };
+            let found = match self.frame_at(start, end)? {
+                Ok((info, payload)) if start + info.frame_bytes() as u64 == end => Ok((info, payload)),
+                result => {
+                    let header = self.window.get(self.segment, start, 4, end)?;
+                    if header.len() < 4 || u64::from(u32_at(&header)) != length {
+                        break;
+                    }
+                    Err(result.err().map_or_else(|| "frame length differs".to_owned(), |error| error.to_string()))
+                }
+            };
+            pieces.push(Piece { start, end, found });
+            end = start;
+        }
+        pieces.reverse();
+        Ok(pieces)
     }
 
     fn frame(&mut self, position: u64, info: FrameInfo, payload: Bytes) -> Result<(), LogError> {
@@ -291,8 +352,27 @@ impl Scan<'_, '_, '_, '_, '_> {
         // The length itself is damaged: look byte by byte for a frame that
         // verifies and is followed by another one (or by the end), which
         // bytes inside some event's payload are not, short of a checksum
-        // collision or a payload that holds whole frames.
-        let mut candidate = offset + 1;
+        // collision or a payload that holds whole frames. Failing that (more
+        // damage follows closely), a frame that verifies alone will do: a
+        // valid frame between two damaged stretches is still kept.
+        for confirmed in [true, false] {
+            if let Some(resume) = self.search(offset + 1, limit, zeros_end_data, confirmed)? {
+                return Ok(Resume::At { offset: resume, exact: false });
+            }
+        }
+        Ok(Resume::Nowhere)
+    }
+
+    /// The first offset from `from` where a frame verifies (and, when
+    /// `confirmed`, valid frames or the end follow it).
+    fn search(
+        &mut self,
+        from: u64,
+        limit: u64,
+        zeros_end_data: bool,
+        confirmed: bool,
+    ) -> Result<Option<u64>, LogError> {
+        let mut candidate = from;
         while candidate + FRAME_OVERHEAD_BYTES as u64 <= limit {
             let header = self.window.get(self.segment, candidate, 8, limit)?;
             let (length, flags) = match (header.get(..4), header.get(4..8)) {
@@ -305,13 +385,13 @@ impl Scan<'_, '_, '_, '_, '_> {
                 && candidate + length + FRAME_OVERHEAD_BYTES as u64 <= limit;
             if plausible && let Ok((info, _)) = self.frame_at(candidate, limit)? {
                 let next = candidate + info.frame_bytes() as u64;
-                if self.continues_at(next, limit, zeros_end_data)? {
-                    return Ok(Resume::At { offset: candidate, exact: false });
+                if !confirmed || self.continues_at(next, limit, zeros_end_data)? {
+                    return Ok(Some(candidate));
                 }
             }
             candidate += 1;
         }
-        Ok(Resume::Nowhere)
+        Ok(None)
     }
 
     /// True when every byte from `offset` to `limit` is zero.
