@@ -16,7 +16,7 @@ use std::ops::Range;
 use std::path::Path;
 
 use eventfold_index::{Index, IndexError, IndexSnapshot, ReadOnlyIndex};
-use eventfold_log::{Damage, LogCheck, LogReader, Visit, open_read_only, verify_log};
+use eventfold_log::{Damage, LogCheck, LogReader, open_read_only, verify_log};
 use eventfold_store::{DamagedRange, IndexReport, SegmentReport, VerifyReport};
 
 pub(crate) use index_pass::{IndexPass, event_owns_entry, indexed_at};
@@ -160,13 +160,4 @@ fn report(online: bool, check: &LogCheck, index: IndexReport) -> VerifyReport {
         })
         .collect();
     VerifyReport { online, segments, damaged: check.damage().map(damaged_range).collect(), index }
-}
-
-impl IndexPass<'_> {
-    fn visit(&mut self, visit: &Visit<'_>) -> Result<(), eventfold_log::LogError> {
-        if let Visit::Frame(frame) = visit {
-            self.logged_frame(frame.position, &frame.payload);
-        }
-        Ok(())
-    }
 }

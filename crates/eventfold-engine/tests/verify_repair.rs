@@ -227,3 +227,40 @@ async fn a_garbled_index_file_is_rebuilt_at_start() {
     }
     engine.shutdown().await;
 }
+
+/// Goal: damage in the segment the writer appends to is repaired too: the
+/// segment is replaced and followed by a new one, every other event is
+/// served, and appends go on with the next revisions.
+#[tokio::test]
+async fn damage_in_the_writer_s_segment_is_repaired_and_appends_go_on() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = config(dir.path());
+    config.segment_bytes_max = 1024 * 1024;
+    let engine = Engine::open(config.clone()).expect("open");
+    fill(&engine).await;
+    let before = all_events(&engine).await;
+    engine.shutdown().await;
+    drop(engine);
+
+    let victim = before[30].clone();
+    let (segment, base) = segment_of(dir.path(), victim.position.0);
+    flip_byte(&segment, victim.position.0 - base + 40);
+    let report = verify_offline(dir.path(), &mut |_| {}).expect("verify");
+    assert_eq!(report.segments.len(), 1);
+    assert_eq!(report.damaged.len(), 1, "{:?}", report.damaged);
+    assert!(!report.damaged[0].at_tail, "valid frames follow the damage");
+
+    let repair = repair_offline(dir.path(), &mut |_| {}).expect("repair");
+    assert_eq!(repair.repaired.len(), 1);
+    assert!(repair.new_segment.is_some(), "a new segment for the writer");
+
+    let engine = Engine::open(config).expect("reopen after repair");
+    let expected: Vec<_> = before.iter().filter(|event| event.position != victim.position).cloned().collect();
+    assert_eq!(all_events(&engine).await, expected);
+    fill(&engine).await;
+    assert_eq!(stream_events(&engine, victim.stream.as_str()).await.len(), 39);
+    assert_eq!(all_events(&engine).await.len(), 119);
+    engine.shutdown().await;
+    drop(engine);
+    assert!(verify_offline(dir.path(), &mut |_| {}).expect("verify again").is_clean());
+}

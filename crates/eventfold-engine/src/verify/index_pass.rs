@@ -8,7 +8,7 @@ use std::ops::Range;
 
 use bytes::Bytes;
 use eventfold_index::{IndexError, IndexSnapshot};
-use eventfold_log::LogReader;
+use eventfold_log::{LogError, LogReader, Visit};
 use eventfold_store::{IndexMismatch, IndexReport, LostEvent, Position, RecordedEvent, StreamName};
 
 use crate::effects::{is_virtual_stream, virtual_streams_of};
@@ -104,6 +104,15 @@ impl<'a> IndexPass<'a> {
         if self.report.mismatches.len() < MISMATCHES_LISTED {
             self.report.mismatches.push(IndexMismatch { stream: stream.to_owned(), revision, position, problem });
         }
+    }
+
+    /// Feeds the log pass's frames to [`Self::logged_frame`]; a visitor of
+    /// `eventfold_log::verify_log`.
+    pub fn visit(&mut self, visit: &Visit<'_>) -> Result<(), LogError> {
+        if let Visit::Frame(frame) = visit {
+            self.logged_frame(frame.position, &frame.payload);
+        }
+        Ok(())
     }
 
     /// Log → index: the frame at `position` that verified. Frames at or past
