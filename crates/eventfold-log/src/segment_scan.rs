@@ -205,7 +205,6 @@ impl Scan<'_, '_, '_, '_, '_> {
             Role::Last { committed_end: Some(end) } => (end.saturating_sub(base).min(file_bytes), false),
             Role::Last { committed_end: None } => (file_bytes, true),
         };
-        let last = matches!(role, Role::Last { .. });
         let mut offset = SEGMENT_HEADER_BYTES.min(limit);
         let mut data_end = limit;
         while offset < limit {
@@ -225,7 +224,9 @@ impl Scan<'_, '_, '_, '_, '_> {
             let (damage_end, exact, at_tail) = match self.resume_after(offset, limit, zeros_end_data)? {
                 Resume::At { offset: resume, exact } => (resume, exact, false),
                 Resume::Nowhere if zeros_end_data => (self.nonzero_end(offset, limit)?, false, true),
-                Resume::Nowhere => (limit, false, last),
+                // Below a committed end, or in a sealed segment, nothing was
+                // being written: this is damage, not a torn write.
+                Resume::Nowhere => (limit, false, false),
             };
             // Valid frames just before the resume point may have been passed
             // over (more damage right after them kept them from being
