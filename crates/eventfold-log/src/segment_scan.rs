@@ -70,14 +70,15 @@ pub(crate) fn scan_segment(
             load_compacted_layout(&segment).is_ok()
         }
     };
-    let mut scan = Scan { segment: &segment, window: Window::default(), check, visit, progress };
+    let mut scan = Scan { segment: &segment, window: Window::default(), check, visit, progress, advanced: 0 };
     if compacted {
         scan.compacted(role)?;
     } else {
         scan.plain(role)?;
     }
-    let Scan { check, progress, .. } = scan;
-    progress.advance(file_bytes.saturating_sub(check.frame_bytes));
+    // The header, a table, preallocated zeros: the rest of the file.
+    scan.advance(file_bytes.saturating_sub(scan.advanced));
+    let Scan { check, .. } = scan;
     Ok(check)
 }
 
@@ -105,6 +106,8 @@ struct Scan<'s, 'v, 'w, 'p, 'q> {
     check: SegmentCheck,
     visit: &'v mut Visitor<'w>,
     progress: &'p mut ProgressCounter<'q>,
+    /// Bytes of the file handed to `progress` so far.
+    advanced: u64,
 }
 
 /// A frame found walking back from a sure frame start: verified, or lost
@@ -125,6 +128,11 @@ enum Resume {
 }
 
 impl Scan<'_, '_, '_, '_, '_> {
+    fn advance(&mut self, bytes: u64) {
+        self.advanced += bytes;
+        self.progress.advance(bytes);
+    }
+
     fn compacted(&mut self, role: Role) -> Result<(), LogError> {
         let base = self.segment.base;
         let layout = match load_compacted_layout(self.segment) {
@@ -193,7 +201,7 @@ impl Scan<'_, '_, '_, '_, '_> {
             reason,
             at_tail: false,
         };
-        self.progress.advance(length);
+        self.advance(length);
         record(&mut self.check, self.visit, damage)
     }
 
@@ -264,7 +272,7 @@ impl Scan<'_, '_, '_, '_, '_> {
             reason,
             at_tail,
         };
-        self.progress.advance(end - start);
+        self.advance(end - start);
         record(&mut self.check, self.visit, damage)
     }
 
@@ -307,7 +315,7 @@ impl Scan<'_, '_, '_, '_, '_> {
         (self.visit)(Visit::Frame(&frame))?;
         self.check.frames += 1;
         self.check.frame_bytes += info.frame_bytes() as u64;
-        self.progress.advance(info.frame_bytes() as u64);
+        self.advance(info.frame_bytes() as u64);
         Ok(())
     }
 
