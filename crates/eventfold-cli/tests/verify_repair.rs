@@ -108,8 +108,36 @@ async fn verify_finds_the_damage_and_repair_keeps_everything_else() {
     let again = eventfold(&["admin", "verify"], db);
     assert!(again.status.success(), "{}{}", text(&again.stdout), text(&again.stderr));
 
+    // A second damaged frame, in a later segment, repaired with a JSON report.
+    let second = events[40].clone();
+    let (path, base) = segment_of(db, second.position.0);
+    assert_ne!(base, 0);
+    let file = std::fs::OpenOptions::new().read(true).write(true).open(path).expect("open segment");
+    let offset = second.position.0 - base + 40;
+    file.read_exact_at(&mut byte, offset).expect("read");
+    file.write_all_at(&[byte[0] ^ 0x20], offset).expect("flip");
+    drop(file);
+    let json = eventfold(&["admin", "repair", "--json"], db);
+    assert!(json.status.success(), "{}", text(&json.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&json.stdout).expect("a JSON report");
+    assert_eq!(report["repaired"][0]["lost"][0]["frame_positions"][0], second.position.0);
+    assert_eq!(report["before"]["index"]["events_in_damage"][0]["revision"], second.revision);
+    assert_eq!(report["index_rebuilt"], true);
+
     let engine = Engine::open(EngineConfig::new(db)).expect("reopen");
-    let expected: Vec<_> = events.into_iter().filter(|event| event.position != victim.position).collect();
+    let lost = [victim.position, second.position];
+    let expected: Vec<_> = events.into_iter().filter(|event| !lost.contains(&event.position)).collect();
     assert_eq!(read_all(&engine).await, expected);
     engine.shutdown().await;
+}
+
+/// The segment file holding `position`, and its base.
+fn segment_of(db: &Path, position: u64) -> (PathBuf, u64) {
+    let mut bases: Vec<u64> = std::fs::read_dir(db.join("log"))
+        .expect("list")
+        .filter_map(|entry| entry.ok()?.path().file_name()?.to_str()?.strip_suffix(".evlog")?.parse().ok())
+        .collect();
+    bases.sort();
+    let base = bases.into_iter().rev().find(|base| *base <= position).expect("a segment");
+    (db.join("log").join(format!("{base:020}.evlog")), base)
 }
