@@ -365,3 +365,18 @@ proptest::proptest! {
         proptest::prop_assert!(check(dir.path(), None).0.is_clean());
     }
 }
+
+/// Goal: the replacement a repair was writing when it stopped is removed on
+/// open; the segment it was for is whole.
+#[test]
+fn a_leftover_salvage_file_is_removed_on_open() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut writer, _reader, _) = open(&config(dir.path()), 0).expect("open");
+    let written = write(&mut writer, 5);
+    drop(writer);
+    let leftover = dir.path().join(format!("{:020}.salvage.tmp", 0));
+    fs::write(&leftover, b"half a replacement").expect("write leftover");
+    let (writer, reader, _) = open(&config(dir.path()), 0).expect("open");
+    assert!(!leftover.exists());
+    assert_eq!(all_frames(&reader, writer.end()), written);
+}
