@@ -90,8 +90,10 @@ pub(crate) fn verify_locked(
 /// The check inside a running engine: nothing past the committed end is
 /// read, and the index is the snapshot readers see.
 pub(crate) fn verify_online(shared: &Shared, config: &EngineConfig) -> Result<VerifyReport, EngineError> {
-    let end = shared.committed_end();
+    // The writer publishes a batch's snapshot before its end: taken in the
+    // other order, the snapshot's checkpoint is never past the end.
     let snapshot = shared.snapshot();
+    let end = shared.committed_end();
     let mut pass = IndexPass::new(Ok(&snapshot));
     let check = verify_log(&config.log_dir(), Some(end), &mut |visit| pass.visit(&visit), &mut |_| {})?;
     let reader: &LogReader = &shared.reader;
