@@ -15,6 +15,7 @@ mod engine;
 pub mod fuzzing;
 #[cfg(test)]
 mod hooks;
+mod metrics;
 mod read;
 mod record;
 mod recovery;
@@ -25,6 +26,7 @@ mod writer;
 
 pub use config::EngineConfig;
 pub use engine::{Engine, EngineError};
+pub use metrics::names as metric_names;
 
 use eventfold_log::LogError;
 use eventfold_store::{StorageError, StorageErrorKind};

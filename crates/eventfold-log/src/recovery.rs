@@ -155,6 +155,8 @@ pub fn open(config: &LogConfig, verified_up_to: u64) -> Result<(LogWriter, LogRe
         poisoned: false,
         syncer: Syncer::start().map_err(LogError::io("start the sync thread", &config.dir))?,
         preallocator: Preallocator::start().map_err(LogError::io("start the preallocation thread", &config.dir))?,
+        last_write: std::time::Duration::ZERO,
+        last_sync: std::time::Duration::ZERO,
     };
     Ok((writer, LogReader::new(segments), report))
 }
