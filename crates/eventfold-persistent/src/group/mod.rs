@@ -7,6 +7,7 @@
 mod delivery;
 mod failed;
 mod info;
+mod metrics;
 mod reading;
 mod saving;
 mod state;
@@ -27,6 +28,8 @@ use crate::info::GroupInfo;
 use crate::reader::ReadItem;
 use crate::replay::ReplayItem;
 use state::GroupState;
+
+pub use metrics::names as metric_names;
 
 /// Commands waiting for a group's task before senders wait.
 const COMMAND_QUEUE: usize = 1024;
@@ -219,5 +222,6 @@ async fn run(
             }
         }
         state.settle(Instant::now()).await;
+        state.record_metrics(Instant::now()).await;
     }
 }
