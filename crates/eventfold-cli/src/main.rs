@@ -3,6 +3,7 @@
 //! `eventfold-bench`, so this binary links no benchmark client.
 
 mod admin;
+mod metrics;
 mod serve;
 
 use std::io::{IsTerminal, Write};

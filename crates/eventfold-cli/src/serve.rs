@@ -76,6 +76,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     raise_open_files_limit();
+    let exporter = crate::metrics::install();
     let mut config = EngineConfig::new(&args.db);
     config.max_append_bytes = args.max_append_bytes;
     let engine = tokio::task::spawn_blocking(move || Engine::open(config))
@@ -92,6 +93,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         connections: args.connection_limits(),
         advertise_host: args.advertise_host_to_client_as.clone().or_else(|| configured_host_name(&args.listen)),
         advertise_port: args.advertise_node_port_to_client_as,
+        metrics: exporter.map(|handle| crate::metrics::endpoint(handle, &engine, &args.db)),
     };
     let stop_accepting = Arc::new(tokio::sync::Notify::new());
     let server = eventfold_server::serve(store, listener, options, {

@@ -4,6 +4,7 @@
 //! so the same server runs on the embedded engine or on PostgreSQL.
 
 mod http;
+pub mod metrics;
 mod transport;
 
 use std::future::Future;
@@ -33,6 +34,8 @@ pub struct ServeOptions {
     pub advertise_host: Option<String>,
     /// The port Gossip tells clients to use; by default the bound one.
     pub advertise_port: Option<u16>,
+    /// Serves `GET /metrics` when set; requests are measured either way.
+    pub metrics: Option<metrics::MetricsEndpoint>,
 }
 
 impl Default for ServeOptions {
@@ -42,6 +45,7 @@ impl Default for ServeOptions {
             connections: ConnectionLimits::default(),
             advertise_host: None,
             advertise_port: None,
+            metrics: None,
         }
     }
 }
@@ -74,6 +78,7 @@ pub async fn serve(
     let client_store: Arc<dyn EventStore> = Arc::new(ClientAccess::new(store, AccessPolicy));
     let grpc = eventfold_grpc::routes(Arc::clone(&client_store), node, persistent.clone()).into_axum_router();
     let app = router(AppState { store: client_store }).merge(grpc).fallback(fallback);
+    let app = metrics::instrument(app, options.metrics.clone());
     let stopping = persistent.clone();
     let shutdown = async move {
         shutdown.await;

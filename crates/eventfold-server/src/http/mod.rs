@@ -2,6 +2,7 @@
 
 mod fallback;
 mod health;
+pub(crate) mod metrics;
 mod scavenge;
 
 pub use fallback::fallback;
