@@ -111,6 +111,7 @@ impl fmt::Debug for MetricsEndpoint {
 /// Records every request's metrics and, with an endpoint, serves
 /// `GET /metrics`.
 pub(crate) fn instrument(app: Router, endpoint: Option<MetricsEndpoint>) -> Router {
+    calls::register();
     let app = match endpoint {
         Some(endpoint) => app.merge(crate::http::metrics::route(endpoint)),
         None => app,

@@ -173,6 +173,8 @@ async fn run(
             None => return,
         },
     };
+    // A new group shows in the metrics at once, not at its first wake.
+    state.record_metrics(Instant::now()).await;
     loop {
         let pull = state.wants_pull();
         let replay = state.wants_replay();

@@ -11,7 +11,7 @@
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::extract::{MatchedPath, Request};
@@ -33,9 +33,22 @@ pub mod names {
 const DEADLINE_EXCEEDED: u8 = 4;
 const UNIMPLEMENTED: u8 = 12;
 
+/// The kinds of `kurrentdb_incoming_grpc_calls_total`.
+const KINDS: [&str; 4] = ["total", "failed", "unimplemented", "deadline-exceeded"];
+
+/// Registers every kind of call at zero, as Prometheus advises for label
+/// values known in advance: a dashboard's failure ratio then reads 0, not
+/// "no data", until the first failure.
+pub(super) fn register() {
+    for kind in KINDS {
+        counter!(names::INCOMING_GRPC_CALLS, "kind" => kind).increment(0);
+    }
+    gauge!(names::CURRENT_INCOMING_GRPC_CALLS).increment(0.0);
+}
+
 pub(super) async fn track(request: Request, next: Next) -> Response {
     if is_grpc(request.headers()) {
-        let call = GrpcCall::begin(request.uri().path());
+        let call = GrpcCall::begin(request.uri().path(), grpc_timeout(request.headers()));
         let response = next.run(request).await;
         match grpc_status(response.headers()) {
             // Answered with its status at once (trailers-only): done.
@@ -90,26 +103,50 @@ fn activity(path: &str) -> Option<&'static str> {
     }
 }
 
+/// The client's deadline for the call (`grpc-timeout`: up to eight digits
+/// and a unit, hours to nanoseconds).
+fn grpc_timeout(headers: &HeaderMap) -> Option<Duration> {
+    // `to_str` admits visible ASCII only, so the unit is one byte.
+    let value = headers.get("grpc-timeout")?.to_str().ok()?;
+    let (digits, unit) = value.split_at(value.len().checked_sub(1)?);
+    let amount: u64 = digits.parse().ok()?;
+    match unit {
+        "H" => Some(Duration::from_secs(amount.saturating_mul(3600))),
+        "M" => Some(Duration::from_secs(amount.saturating_mul(60))),
+        "S" => Some(Duration::from_secs(amount)),
+        "m" => Some(Duration::from_millis(amount)),
+        "u" => Some(Duration::from_micros(amount)),
+        "n" => Some(Duration::from_nanos(amount)),
+        _ => None,
+    }
+}
+
 /// One gRPC call from its request to the end of its response.
 struct GrpcCall {
     began: Instant,
     activity: Option<&'static str>,
+    deadline: Option<Duration>,
 }
 
 impl GrpcCall {
-    fn begin(path: &str) -> Self {
+    fn begin(path: &str, deadline: Option<Duration>) -> Self {
         counter!(names::INCOMING_GRPC_CALLS, "kind" => "total").increment(1);
         gauge!(names::CURRENT_INCOMING_GRPC_CALLS).increment(1.0);
-        Self { began: Instant::now(), activity: activity(path) }
+        Self { began: Instant::now(), activity: activity(path), deadline }
     }
 
     /// `status`: the call's gRPC status, `None` when the response ended
-    /// without one (the client went away): such a call is neither failed
-    /// nor timed, since it did not finish.
+    /// without one: the client went away. If its deadline had passed, it
+    /// gave up on the call (the client reports `DEADLINE_EXCEEDED`), which
+    /// counts as such; otherwise it cancelled, which is neither a failure
+    /// nor a finished call to time.
     fn end(self, status: Option<u8>) {
         gauge!(names::CURRENT_INCOMING_GRPC_CALLS).decrement(1.0);
-        let Some(status) = status else {
-            return;
+        let elapsed = self.began.elapsed();
+        let status = match status {
+            Some(status) => status,
+            None if self.deadline.is_some_and(|deadline| elapsed >= deadline) => DEADLINE_EXCEEDED,
+            None => return,
         };
         let kind = match status {
             0 => None,
@@ -123,7 +160,7 @@ impl GrpcCall {
         if let Some(activity) = self.activity {
             let status = if status == 0 { "successful" } else { "failed" };
             histogram!(names::GRPC_METHOD_DURATION, "activity" => activity, "status" => status)
-                .record(self.began.elapsed().as_secs_f64());
+                .record(elapsed.as_secs_f64());
         }
     }
 }
@@ -172,7 +209,27 @@ impl Drop for ObservedBody {
 
 #[cfg(test)]
 mod tests {
-    use super::activity;
+    use std::time::Duration;
+
+    use axum::http::{HeaderMap, HeaderValue};
+
+    use super::{activity, grpc_timeout};
+
+    #[test]
+    fn a_clients_deadline_is_read_in_every_unit() {
+        let deadline = |value: &'static str| {
+            let mut headers = HeaderMap::new();
+            headers.insert("grpc-timeout", HeaderValue::from_static(value));
+            grpc_timeout(&headers)
+        };
+        assert_eq!(deadline("2S"), Some(Duration::from_secs(2)));
+        assert_eq!(deadline("500m"), Some(Duration::from_millis(500)));
+        assert_eq!(deadline("1H"), Some(Duration::from_secs(3600)));
+        assert_eq!(deadline("30u"), Some(Duration::from_micros(30)));
+        assert_eq!(deadline("S"), None);
+        assert_eq!(deadline("5x"), None);
+        assert_eq!(grpc_timeout(&HeaderMap::new()), None);
+    }
 
     #[test]
     fn stream_methods_get_kurrentdbs_activity_names() {
