@@ -2,7 +2,7 @@
 //! (`kurrentdb_persistent_sub_*{event_stream_id, group_name}`), through the
 //! `metrics` facade.
 //!
-//! Counters are recorded as things happen. The gauges are set by the task
+//! The items-processed counter is recorded as events go out. The gauges are set by the task
 //! itself, at most once a second and at least every [`REFRESH`]: the age of
 //! the oldest parked event grows while nothing happens, and the exporter
 //! forgets a gauge nobody sets for a while, which is how a deleted group's
@@ -45,9 +45,11 @@ pub(crate) struct GroupMetrics {
     /// commit positions, a stream's as event numbers.
     all: bool,
     items_processed: Counter,
-    parked_by_client: Counter,
-    parked_after_retries: Counter,
-    replays: Counter,
+    /// KurrentDB reports these counts of the group's as gauges (no
+    /// `_total`), which its dashboards query by that name; so does eventfold.
+    parked_by_client: u64,
+    parked_after_retries: u64,
+    replays: u64,
     recorded_at: Option<Instant>,
     /// The first parked link's revision and when it was written, read from
     /// the parked stream when the first one changes.
@@ -58,17 +60,12 @@ impl GroupMetrics {
     pub fn new(source: &Source, group: &str) -> Self {
         let labels =
             vec![Label::new("event_stream_id", source.label().to_owned()), Label::new("group_name", group.to_owned())];
-        let with_reason = |reason: &'static str| {
-            let mut labels = labels.clone();
-            labels.push(Label::new("reason", reason));
-            counter!(names::PARK_MESSAGE_REQUESTS, labels)
-        };
         Self {
             all: matches!(source, Source::All),
             items_processed: counter!(names::ITEMS_PROCESSED, labels.clone()),
-            parked_by_client: with_reason("client-nak"),
-            parked_after_retries: with_reason("max-retries"),
-            replays: counter!(names::PARKED_MESSAGE_REPLAYS, labels.clone()),
+            parked_by_client: 0,
+            parked_after_retries: 0,
+            replays: 0,
             labels,
             recorded_at: None,
             oldest_parked: None,
@@ -79,16 +76,16 @@ impl GroupMetrics {
         self.items_processed.increment(count);
     }
 
-    pub fn parked_by_client(&self) {
-        self.parked_by_client.increment(1);
+    pub fn parked_by_client(&mut self) {
+        self.parked_by_client += 1;
     }
 
-    pub fn parked_after_retries(&self) {
-        self.parked_after_retries.increment(1);
+    pub fn parked_after_retries(&mut self) {
+        self.parked_after_retries += 1;
     }
 
-    pub fn replay_requested(&self) {
-        self.replays.increment(1);
+    pub fn replay_requested(&mut self) {
+        self.replays += 1;
     }
 }
 
@@ -115,6 +112,13 @@ impl GroupState {
         let cursor = |cursor: Option<u64>| cursor.map_or(-1.0, |cursor| cursor as f64);
         set(last_known, cursor(self.progress.last_read()));
         set(checkpointed, cursor(self.progress.last_checkpoint()));
+        set(names::PARKED_MESSAGE_REPLAYS, metrics.replays as f64);
+        for (reason, count) in [("client-nak", metrics.parked_by_client), ("max-retries", metrics.parked_after_retries)]
+        {
+            let mut labels = metrics.labels.clone();
+            labels.push(Label::new("reason", reason));
+            gauge!(names::PARK_MESSAGE_REQUESTS, labels).set(count as f64);
+        }
     }
 
     /// Seconds since the oldest event still parked was parked; 0 when none is.
