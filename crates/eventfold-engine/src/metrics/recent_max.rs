@@ -45,7 +45,7 @@ impl RecentMax {
     }
 
     fn record_in(&self, period: u64, value: u64) {
-        let Some(slot) = self.slots.iter().nth((period % SLOTS) as usize) else {
+        let Some(slot) = self.slots.get((period % SLOTS) as usize) else {
             return;
         };
         if slot.period.load(Ordering::Acquire) != period {

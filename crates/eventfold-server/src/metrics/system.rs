@@ -17,7 +17,9 @@ pub mod names {
     pub const PROC_UP_TIME: &str = "kurrentdb_proc_up_time_seconds_total";
     pub const PROC_CPU: &str = "kurrentdb_proc_cpu";
     pub const PROC_MEM_BYTES: &str = "kurrentdb_proc_mem_bytes";
-    pub const PROC_THREAD_COUNT: &str = "kurrentdb_proc_thread_count";
+    /// The process's OS threads; KurrentDB's `proc_thread_count` counts
+    /// .NET thread-pool threads, another thing, so this name is eventfold's.
+    pub const PROCESS_THREADS: &str = "eventfold_process_threads";
     pub const DISK_IO_BYTES: &str = "kurrentdb_disk_io_bytes_total";
     pub const SYS_CPU: &str = "kurrentdb_sys_cpu";
     pub const SYS_LOAD_AVG: &str = "kurrentdb_sys_load_avg";
@@ -61,10 +63,9 @@ impl SystemSampler {
             if let Some(bytes) = field("VmSize:") {
                 gauge!(names::PROC_MEM_BYTES, "kind" => "virtual-bytes").set(bytes as f64);
             }
-            if let Some(threads) = status.lines().find_map(|line| line.strip_prefix("Threads:")) {
-                if let Ok(threads) = threads.trim().parse::<u64>() {
-                    gauge!(names::PROC_THREAD_COUNT).set(threads as f64);
-                }
+            let threads = status.lines().find_map(|line| line.strip_prefix("Threads:")?.trim().parse::<u64>().ok());
+            if let Some(threads) = threads {
+                gauge!(names::PROCESS_THREADS).set(threads as f64);
             }
         }
         // Bytes that reached (or came from) the storage layer, not the page cache.
