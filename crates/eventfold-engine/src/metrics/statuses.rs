@@ -78,3 +78,32 @@ impl StatusBoard {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use metrics_exporter_prometheus::PrometheusBuilder;
+
+    use super::{IndexStatus, ScavengePhase, StatusBoard};
+
+    #[test]
+    fn the_current_status_is_the_one_entered_last() {
+        let recorder = PrometheusBuilder::new().build_recorder();
+        let handle = recorder.handle();
+        let board = StatusBoard::default();
+        board.index(IndexStatus::Rebuilding);
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        board.index(IndexStatus::Idle);
+        board.scavenge(ScavengePhase::Idle);
+        metrics::with_local_recorder(&recorder, || board.record());
+        let text = handle.render();
+        let seconds = |series: &str| -> f64 {
+            let line =
+                text.lines().find(|line| line.starts_with(series)).unwrap_or_else(|| panic!("{series} in {text}"));
+            line.rsplit_once(' ').and_then(|(_, value)| value.parse().ok()).unwrap_or_else(|| panic!("{line}"))
+        };
+        let rebuilding = seconds(r#"kurrentdb_statuses{name="Index",status="Rebuilding"}"#);
+        let idle = seconds(r#"kurrentdb_statuses{name="Index",status="Idle"}"#);
+        assert!(idle > rebuilding, "Idle ({idle}) was entered after Rebuilding ({rebuilding})");
+        assert!(seconds(r#"kurrentdb_statuses{name="Scavenge",status="Idle"}"#) > 1.0e9, "Unix seconds");
+    }
+}
