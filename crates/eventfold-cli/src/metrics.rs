@@ -5,7 +5,8 @@
 use std::path::Path;
 
 use eventfold_engine::Engine;
-use eventfold_server::metrics::{MetricsEndpoint, SystemSampler};
+use eventfold_node::MetricsText;
+use eventfold_server::metrics::SystemSampler;
 use metrics_exporter_prometheus::PrometheusHandle;
 
 /// Installs eventfold's recorder as the global one; `None` if one was.
@@ -13,16 +14,15 @@ pub fn install() -> Option<PrometheusHandle> {
     eventfold_server::metrics::install()
 }
 
-/// The endpoint the server serves, sampling `engine` and the process and
-/// disk of `data_dir`; also starts folding histogram samples in between
-/// scrapes (on the current runtime, until it stops).
-pub fn endpoint(handle: PrometheusHandle, engine: &Engine, data_dir: &Path) -> MetricsEndpoint {
+/// What `GET /metrics` serves, sampling `engine` and the process and disk
+/// of `data_dir`; also starts folding histogram samples in between scrapes
+/// (on the current runtime, until it stops).
+pub fn text(handle: PrometheusHandle, engine: &Engine, data_dir: &Path) -> MetricsText {
+    tokio::spawn(eventfold_server::metrics::run_upkeep(handle.clone()));
     let engine = engine.clone();
     let system = SystemSampler::new(data_dir);
-    let endpoint = MetricsEndpoint::new(handle, move || {
+    eventfold_server::metrics::text(handle, move || {
         engine.record_metrics();
         system.sample();
-    });
-    tokio::spawn(endpoint.clone().run_upkeep());
-    endpoint
+    })
 }

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use eventfold_engine::{Engine, EngineConfig};
+use eventfold_node::{Node, NodeOptions};
 use eventfold_server::ConnectionLimits;
 use eventfold_store::EventStore;
 
@@ -88,15 +89,17 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let address = listener.local_addr().context("reading the listening address")?;
     tracing::info!(%address, db = %args.db.display(), version = eventfold_server::VERSION, "eventfold is serving");
     let store: Arc<dyn EventStore> = Arc::new(engine.clone());
-    let options = eventfold_server::ServeOptions {
+    let options = NodeOptions {
         max_append_bytes: args.max_append_bytes,
-        connections: args.connection_limits(),
         advertise_host: args.advertise_host_to_client_as.clone().or_else(|| configured_host_name(&args.listen)),
         advertise_port: args.advertise_node_port_to_client_as,
-        metrics: exporter.map(|handle| crate::metrics::endpoint(handle, &engine, &args.db)),
+        metrics: exporter.map(|handle| crate::metrics::text(handle, &engine, &args.db)),
     };
+    // The node is composed once, here: the store behind the access check,
+    // the subsystems over the store, the facts every face reports.
+    let node = Node::start(store, options, address).await;
     let stop_accepting = Arc::new(tokio::sync::Notify::new());
-    let server = eventfold_server::serve(store, listener, options, {
+    let server = eventfold_server::serve(node, listener, args.connection_limits(), {
         let stop_accepting = Arc::clone(&stop_accepting);
         async move { stop_accepting.notified().await }
     });

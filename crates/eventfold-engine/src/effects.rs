@@ -8,16 +8,13 @@ use eventfold_store::{
     AppendRequest, ContentType, EventId, ExpectedRevision, ProposedEvent, RecordedEvent, StreamName,
 };
 
-/// The event a tombstone writes: the stream is deleted for good.
-pub const TOMBSTONE_EVENT_TYPE: &str = "$streamDeleted";
-/// Stream metadata, written to `$$<stream>`.
-pub const METADATA_EVENT_TYPE: &str = "$metadata";
-/// A link event: its data is `<revision>@<stream>`.
-pub const LINK_EVENT_TYPE: &str = "$>";
-const METADATA_STREAM_PREFIX: &str = "$$";
-const CATEGORY_PREFIX: &str = "$ce-";
-const EVENT_TYPE_PREFIX: &str = "$et-";
-pub const STREAMS_STREAM: &str = "$streams";
+// The `$` names are the store's, shared with every face.
+use eventfold_store::{
+    CATEGORY_STREAM_PREFIX as CATEGORY_PREFIX, EVENT_TYPE_STREAM_PREFIX as EVENT_TYPE_PREFIX, METADATA_STREAM_PREFIX,
+};
+pub use eventfold_store::{
+    LINK_EVENT_TYPE, METADATA_EVENT_TYPE, STREAMS_STREAM, TOMBSTONE_EVENT_TYPE, metadata_target,
+};
 
 /// The settings of a metadata document that change what reads see.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -48,11 +45,6 @@ pub fn effect_of<'a>(stream: &'a str, event_type: &str, data: &[u8]) -> Effect<'
         }
         _ => Effect::None,
     }
-}
-
-/// The stream whose metadata `stream` holds: `X` for `$$X`.
-pub fn metadata_target(stream: &str) -> Option<&str> {
-    stream.strip_prefix(METADATA_STREAM_PREFIX).filter(|target| !target.is_empty())
 }
 
 /// The retention settings of a metadata document. The latest metadata event
@@ -110,7 +102,7 @@ pub fn is_metadata_stream(stream: &str) -> bool {
 }
 
 pub fn metadata_stream_of(stream: &str) -> String {
-    format!("{METADATA_STREAM_PREFIX}{stream}")
+    eventfold_store::metadata_stream_of(stream)
 }
 
 /// The metadata document with `$tb` set to `revision`, keeping every other

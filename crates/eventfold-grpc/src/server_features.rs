@@ -1,11 +1,7 @@
-use std::sync::Arc;
-
 use eventfold_proto::event_store::client::Empty;
 use eventfold_proto::event_store::client::server_features::server_features_server::ServerFeatures;
 use eventfold_proto::event_store::client::server_features::{SupportedMethod, SupportedMethods};
 use tonic::{Request, Response, Status};
-
-use crate::NodeInfo;
 
 /// Exactly the methods implemented: clients switch features on by this list.
 const SUPPORTED: &[(&str, &str, &[&str])] = &[
@@ -40,12 +36,13 @@ const OPERATIONS: &str = "event_store.client.operations.operations";
 const PERSISTENT: &str = "event_store.client.persistent_subscriptions.persistentsubscriptions";
 
 pub struct ServerFeaturesService {
-    node: Arc<NodeInfo>,
+    /// Reported as `event_store_server_version`; clients check features by it.
+    protocol_version: &'static str,
 }
 
 impl ServerFeaturesService {
-    pub fn new(node: Arc<NodeInfo>) -> Self {
-        Self { node }
+    pub fn new(protocol_version: &'static str) -> Self {
+        Self { protocol_version }
     }
 }
 
@@ -60,6 +57,6 @@ impl ServerFeatures for ServerFeaturesService {
                 features: features.iter().map(|feature| (*feature).to_owned()).collect(),
             })
             .collect();
-        Ok(Response::new(SupportedMethods { methods, event_store_server_version: self.node.server_version.clone() }))
+        Ok(Response::new(SupportedMethods { methods, event_store_server_version: self.protocol_version.to_owned() }))
     }
 }

@@ -29,6 +29,7 @@ mod reader;
 mod recovery;
 mod segment;
 mod sync;
+mod synced_end;
 mod writer;
 
 pub use batch::{BatchMark, FrameBatch, PayloadSizeError};
@@ -40,6 +41,7 @@ pub use format::{
 };
 pub use reader::{BackwardScan, ForwardScan, Frame, LogReader};
 pub use recovery::{LogConfig, RecoveryReport, open};
+pub use synced_end::{SYNCED_END_FILE, reset_synced_end};
 pub use writer::LogWriter;
 
 #[cfg(test)]

@@ -16,6 +16,7 @@ use crate::segment::{
     Layout, Segment, SegmentMap, create_segment, list_segments, remove_temporary_files, sync_directory,
 };
 use crate::sync::Syncer;
+use crate::synced_end::SyncedEnd;
 use crate::{FrameError, LogError, LogReader, LogWriter};
 
 #[derive(Clone, Debug)]
@@ -58,17 +59,27 @@ pub struct RecoveryReport {
     pub segment_count: usize,
     /// Where the tail scan started: frames before it were not re-verified.
     pub scanned_from: u64,
+    /// The end the synced-end record claimed durable, when it held one:
+    /// nothing below it was cut (LOG-10).
+    pub synced_end: Option<u64>,
 }
 
 /// Opens (or creates) the log in `config.dir` and recovers its tail.
 ///
-/// `verified_up_to` is a position the caller knows to be the end of a
-/// durable transaction (the index's checkpoint); the tail scan starts there
-/// when it lies in the last segment, so opening costs at most one segment's
-/// read whatever the size of the log.
-pub fn open(config: &LogConfig, verified_up_to: u64) -> Result<(LogWriter, LogReader, RecoveryReport), LogError> {
+/// Every frame of the last segment is checked, so opening reads at most one
+/// segment whatever the size of the log (earlier segments are sealed and
+/// were checked when they were last; `eventfold admin verify` checks them
+/// all).
+///
+/// Only bytes past the durable end may be cut as a torn tail (LOG-10): an
+/// invalid frame below it is damage to acknowledged data, and opening fails
+/// with [`LogError::Corrupt`] naming the file and offset. The durable end is
+/// the larger of the synced-end record and `known_durable`, a position the
+/// caller knows to be durable (the index's checkpoint, IDX-2).
+pub fn open(config: &LogConfig, known_durable: u64) -> Result<(LogWriter, LogReader, RecoveryReport), LogError> {
     fs::create_dir_all(&config.dir).map_err(LogError::io("create directory", &config.dir))?;
     remove_temporary_files(&config.dir)?;
+    let (mut synced_end, claimed_end) = SyncedEnd::open(&config.dir)?;
     let mut found = list_segments(&config.dir)?;
     if found.is_empty() {
         let path = create_segment(&config.dir, 0)?;
@@ -112,12 +123,26 @@ pub fn open(config: &LogConfig, verified_up_to: u64) -> Result<(LogWriter, LogRe
         return Err(corrupt(&last_path, 0, "the last segment is a compacted one"));
     }
     let file_length = last.file.metadata().map_err(LogError::io("stat", &last_path))?.len();
-    let scan_start = if verified_up_to > last_base + SEGMENT_HEADER_BYTES && verified_up_to <= last_base + file_length {
-        verified_up_to - last_base
-    } else {
-        SEGMENT_HEADER_BYTES
-    };
-    let tail = scan_tail(&last, scan_start, file_length, config.torn_tail_bytes_max)?;
+    let scan_start = SEGMENT_HEADER_BYTES;
+    // The part of the last segment that must not be cut (none when the
+    // durable end lies in an earlier segment). A checkpoint past the end of
+    // the file says nothing of this log: the engine rebuilds that index.
+    let checkpoint = known_durable.saturating_sub(last_base);
+    let checkpoint = if checkpoint <= file_length { checkpoint } else { 0 };
+    let durable = claimed_end.map_or(0, |end| end.saturating_sub(last_base)).max(checkpoint);
+    if durable > file_length {
+        return Err(corrupt(
+            &last_path,
+            file_length,
+            format!(
+                "the log ends at {} but was synced up to {}: acknowledged data is missing; {REPAIR_HINT}",
+                last_base + file_length,
+                last_base + durable
+            ),
+        ));
+    }
+    let limits = TailLimits { durable, torn_tail_bytes_max: config.torn_tail_bytes_max };
+    let tail = scan_tail(&last, scan_start, file_length, &limits)?;
 
     let append = OpenOptions::new().write(true).open(&last_path).map_err(LogError::io("open", &last_path))?;
     if tail.keep < file_length {
@@ -134,13 +159,20 @@ pub fn open(config: &LogConfig, verified_up_to: u64) -> Result<(LogWriter, LogRe
                 "truncated a torn log tail"
             );
         }
+    } else {
+        // What is kept is served from now on, so it must be durable first:
+        // a crash of the previous process may have left it written but not
+        // synced.
+        append.sync_data().map_err(LogError::io("fdatasync", &last_path))?;
     }
+    synced_end.record(last_base + tail.keep);
     let report = RecoveryReport {
         end: last_base + tail.keep,
         truncated_bytes: if tail.error.is_some() { file_length - tail.keep } else { 0 },
         tail_error: tail.error,
         segment_count: segments.len(),
         scanned_from: last_base + scan_start,
+        synced_end: claimed_end,
     };
     let writer = LogWriter {
         dir: config.dir.clone(),
@@ -153,6 +185,7 @@ pub fn open(config: &LogConfig, verified_up_to: u64) -> Result<(LogWriter, LogRe
         segment_bytes_max: config.segment_bytes_max,
         preallocate_bytes: config.preallocate_bytes,
         poisoned: false,
+        synced_end,
         syncer: Syncer::start().map_err(LogError::io("start the sync thread", &config.dir))?,
         preallocator: Preallocator::start().map_err(LogError::io("start the preallocation thread", &config.dir))?,
         last_write: std::time::Duration::ZERO,
@@ -167,7 +200,19 @@ struct TailScan {
     error: Option<FrameError>,
 }
 
-fn scan_tail(segment: &Segment, start: u64, file_length: u64, torn_tail_bytes_max: u64) -> Result<TailScan, LogError> {
+/// What the tail scan may cut.
+struct TailLimits {
+    /// Offset in the segment below which every byte was synced: nothing
+    /// below it is a torn write (LOG-10).
+    durable: u64,
+    /// The most bytes one write can tear (LOG-6).
+    torn_tail_bytes_max: u64,
+}
+
+/// Where a refusal to open points the operator.
+const REPAIR_HINT: &str = "`eventfold admin verify` lists the damage and `eventfold admin repair` moves it aside";
+
+fn scan_tail(segment: &Segment, start: u64, file_length: u64, limits: &TailLimits) -> Result<TailScan, LogError> {
     const CHUNK_BYTES: u64 = 1024 * 1024;
     let mut offset = start;
     let mut transaction_end = start;
@@ -193,17 +238,20 @@ fn scan_tail(segment: &Segment, start: u64, file_length: u64, torn_tail_bytes_ma
                 chunk_offset = offset;
             }
             Err(error) => {
-                if offset == transaction_end && zeros_to_the_end(segment, offset, file_length)? {
+                if offset == transaction_end
+                    && offset >= limits.durable
+                    && zeros_to_the_end(segment, offset, file_length)?
+                {
                     // The writer's preallocation: the log simply ends here.
                     return Ok(TailScan { keep: transaction_end, error: None });
                 }
-                return cut(segment, transaction_end, offset, file_length, error, torn_tail_bytes_max);
+                return cut(segment, transaction_end, offset, file_length, error, limits);
             }
         }
     }
     if transaction_end < file_length {
         // Whole frames, but the transaction's last frame never made it.
-        return cut(segment, transaction_end, offset, file_length, FrameError::ShortPayload, torn_tail_bytes_max);
+        return cut(segment, transaction_end, offset, file_length, FrameError::ShortPayload, limits);
     }
     Ok(TailScan { keep: transaction_end, error: None })
 }
@@ -230,9 +278,20 @@ fn cut(
     bad_offset: u64,
     file_length: u64,
     error: FrameError,
-    torn_tail_bytes_max: u64,
+    limits: &TailLimits,
 ) -> Result<TailScan, LogError> {
-    if file_length - transaction_end > torn_tail_bytes_max {
+    if transaction_end < limits.durable {
+        // Not a torn write: these bytes were synced and acknowledged.
+        return Err(corrupt(
+            &segment.path,
+            bad_offset,
+            format!(
+                "{error} below the synced end of the log (offset {}): acknowledged data is damaged; {REPAIR_HINT}",
+                limits.durable
+            ),
+        ));
+    }
+    if file_length - transaction_end > limits.torn_tail_bytes_max {
         return Err(corrupt(
             &segment.path,
             bad_offset,

@@ -45,6 +45,14 @@ fn payloads(count: usize, size: usize) -> Vec<Vec<Vec<u8>>> {
     (0..count).map(|index| vec![vec![index as u8; size]]).collect()
 }
 
+/// Makes the last write look as it does after a crash during its
+/// `fdatasync`: written, but never recorded as synced, so never acknowledged.
+/// Only such a write is a torn tail that recovery may cut (LOG-10); the
+/// synced end stays where the write before it ended.
+fn crash_before_the_last_sync_returned(dir: &Path, end_before: u64) {
+    crate::reset_synced_end(dir, Some(end_before)).expect("record the synced end");
+}
+
 fn last_segment(dir: &Path) -> std::path::PathBuf {
     let mut files: Vec<_> = std::fs::read_dir(dir)
         .expect("list")
@@ -131,6 +139,7 @@ fn recovery_cut_at_every_byte_of_the_last_frame_truncates_to_the_previous_transa
     let full_end = writer.end();
     drop(writer);
     let (last_position, _) = *written.last().expect("frames");
+    crash_before_the_last_sync_returned(dir.path(), last_position);
     let segment = last_segment(dir.path());
     let original = std::fs::read(&segment).expect("read segment");
     for cut_at in last_position..full_end {
@@ -153,6 +162,7 @@ fn recovery_bad_checksum_at_the_tail_truncates_it() {
     let full_end = writer.end();
     drop(writer);
     let (last_position, _) = *written.last().expect("frames");
+    crash_before_the_last_sync_returned(dir.path(), last_position);
     let segment = last_segment(dir.path());
     let original = std::fs::read(&segment).expect("read");
     let base = full_end - original.len() as u64;
@@ -196,6 +206,8 @@ fn recovery_unfinished_transaction_is_dropped_whole() {
     let written =
         write_transactions(&mut writer, &[vec![b"a".to_vec()], vec![b"b1".to_vec(), b"b2".to_vec(), b"b3".to_vec()]]);
     drop(writer);
+    let (second_transaction, _) = *written.get(1).expect("frames");
+    crash_before_the_last_sync_returned(dir.path(), second_transaction);
     let segment = last_segment(dir.path());
     let length = std::fs::metadata(&segment).expect("stat").len();
     // Cut inside the last frame of the three-frame transaction: its first two
@@ -215,9 +227,12 @@ fn recovery_bad_checksum_before_more_than_one_write_of_data_is_corruption_not_a_
     let (mut writer, _, _) = open(&strict, 0).expect("open");
     let written = write_transactions(&mut writer, &payloads(20, 30));
     drop(writer);
+    let (second, _) = written.get(1).expect("second frame");
+    // Only the first write was synced: the rest counts as one torn write,
+    // and it is too long to be one.
+    crash_before_the_last_sync_returned(dir.path(), *second);
     let segment = last_segment(dir.path());
     let mut bytes = std::fs::read(&segment).expect("read");
-    let (second, _) = written.get(1).expect("second frame");
     if let Some(byte) = bytes.get_mut(*second as usize + 14) {
         *byte ^= 0xff;
     }
@@ -226,17 +241,108 @@ fn recovery_bad_checksum_before_more_than_one_write_of_data_is_corruption_not_a_
     assert!(matches!(error, LogError::Corrupt { .. }), "{error}");
 }
 
+/// A flipped bit five frames before the end, after a crash: those frames
+/// were synced and acknowledged, so this is damage, not a torn write. Opening
+/// refuses, names the file and offset, and cuts nothing; the same bytes past
+/// the synced end would be a torn tail.
 #[test]
-fn recovery_scan_starts_at_the_verified_position() {
+fn recovery_damage_below_the_synced_end_is_corruption_not_a_torn_tail() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut big = config(dir.path());
+    big.segment_bytes_max = 1024 * 1024;
+    let (mut writer, _, _) = open(&big, 0).expect("open");
+    let written = write_transactions(&mut writer, &payloads(10, 30));
+    let end = writer.end();
+    drop(writer);
+    let segment = last_segment(dir.path());
+    let (damaged_position, _) = *written.get(5).expect("frame");
+    let base = end - std::fs::metadata(&segment).expect("stat").len();
+    let mut bytes = std::fs::read(&segment).expect("read");
+    if let Some(byte) = bytes.get_mut((damaged_position - base) as usize + 20) {
+        *byte ^= 0x04;
+    }
+    std::fs::write(&segment, &bytes).expect("damage");
+
+    let error = open(&big, 0).err().expect("must refuse");
+    match &error {
+        LogError::Corrupt { segment: named, offset, reason } => {
+            assert_eq!((named, *offset), (&segment, damaged_position - base), "{error}");
+            assert!(reason.contains("synced") && reason.contains("admin repair"), "{reason}");
+        }
+        other => panic!("expected corruption, got {other}"),
+    }
+    assert_eq!(std::fs::read(&segment).expect("read"), bytes, "nothing was cut");
+    // Also refused when the index checkpoint lies before the damage.
+    assert!(matches!(open(&big, damaged_position), Err(LogError::Corrupt { .. })));
+
+    // Had the crash come before those writes were synced, they would be a
+    // torn tail: cut back to the last whole transaction before them.
+    crash_before_the_last_sync_returned(dir.path(), damaged_position);
+    let (writer, reader, report) = open(&big, 0).expect("reopen");
+    assert_eq!((writer.end(), report.synced_end), (damaged_position, Some(damaged_position)));
+    assert_eq!(read_all_forward(&reader, writer.end()), written.get(..5).expect("prefix").to_vec());
+}
+
+/// A log that ends, or turns to zeros, before its synced end has lost
+/// acknowledged data: refused, not cut.
+#[test]
+fn recovery_synced_data_missing_or_zeroed_is_corruption() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut big = config(dir.path());
+    big.segment_bytes_max = 1024 * 1024;
+    let (mut writer, _, _) = open(&big, 0).expect("open");
+    let written = write_transactions(&mut writer, &payloads(6, 30));
+    drop(writer);
+    let segment = last_segment(dir.path());
+    let original = std::fs::read(&segment).expect("read");
+    let (last_position, _) = *written.last().expect("frames");
+    let base = last_position - (original.len() as u64 - 30 - 16);
+    let keep = (last_position - base) as usize;
+
+    std::fs::write(&segment, original.get(..keep).expect("prefix")).expect("cut");
+    let error = open(&big, 0).err().expect("a cut log must be refused");
+    assert!(error.to_string().contains("acknowledged data is missing"), "{error}");
+
+    let mut zeroed = original.clone();
+    zeroed.iter_mut().skip(keep).for_each(|byte| *byte = 0);
+    std::fs::write(&segment, &zeroed).expect("zero");
+    let error = open(&big, 0).err().expect("zeros over synced data must be refused");
+    assert!(error.to_string().contains("synced end"), "{error}");
+
+    std::fs::write(&segment, &original).expect("restore");
+    let (_, reader, report) = open(&big, 0).expect("reopen");
+    assert_eq!(report.tail_error, None);
+    assert_eq!(read_all_forward(&reader, report.end), written);
+}
+
+/// Every frame of the last segment is checked on open, and a position the
+/// caller knows to be durable (the index checkpoint) protects what lies
+/// below it even without a synced-end record.
+#[test]
+fn recovery_checks_the_whole_last_segment_and_the_checkpoint_is_a_durable_end() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut big = config(dir.path());
     big.segment_bytes_max = 1024 * 1024;
     let (mut writer, _, _) = open(&big, 0).expect("open");
     let written = write_transactions(&mut writer, &payloads(10, 30));
     drop(writer);
-    let (verified, _) = *written.get(5).expect("frame");
-    let (_, _, report) = open(&big, verified).expect("reopen");
-    assert_eq!(report.scanned_from, verified);
+    let (checkpoint, _) = *written.get(6).expect("frame");
+    let (_, _, report) = open(&big, checkpoint).expect("reopen");
+    assert_eq!(report.scanned_from, SEGMENT_HEADER_BYTES);
+
+    crate::reset_synced_end(dir.path(), None).expect("forget the synced end");
+    let segment = last_segment(dir.path());
+    let mut bytes = std::fs::read(&segment).expect("read");
+    let (damaged, _) = *written.get(5).expect("frame");
+    if let Some(byte) = bytes.get_mut(damaged as usize + 13) {
+        *byte ^= 0x80;
+    }
+    std::fs::write(&segment, &bytes).expect("damage");
+    let error = open(&big, checkpoint).err().expect("damage below the checkpoint must be refused");
+    assert!(matches!(error, LogError::Corrupt { offset, .. } if offset == damaged), "{error}");
+    // Without any durable end, the same bytes are a torn tail.
+    let (writer, _, report) = open(&big, 0).expect("reopen");
+    assert_eq!((writer.end(), report.synced_end), (damaged, None));
 }
 
 #[test]

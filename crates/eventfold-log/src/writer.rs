@@ -8,6 +8,7 @@ use crate::format::SEGMENT_HEADER_BYTES;
 use crate::preallocate::{self, Job, Outcome, Preallocator};
 use crate::segment::{NewSegment, Segment, SegmentMap};
 use crate::sync::Syncer;
+use crate::synced_end::SyncedEnd;
 use crate::{FrameBatch, LogError};
 
 /// The only writer of the log. It owns the active segment's append handle;
@@ -28,6 +29,8 @@ pub struct LogWriter {
     pub(crate) segment_bytes_max: u64,
     pub(crate) preallocate_bytes: u64,
     pub(crate) poisoned: bool,
+    /// Where the end is recorded after each `fdatasync` (LOG-10).
+    pub(crate) synced_end: SyncedEnd,
     pub(crate) syncer: Syncer,
     pub(crate) preallocator: Preallocator,
     /// How long the last batch's `write` (with any roll or preallocation
@@ -209,6 +212,9 @@ impl LogWriter {
         }
         self.active_len += batch.len_bytes() as u64;
         self.allocated = self.allocated.max(self.active_len);
+        // Before the batch is acknowledged: an acknowledged frame is always
+        // below the recorded end, so recovery never cuts it as torn.
+        self.synced_end.record(self.end());
         Ok(())
     }
 

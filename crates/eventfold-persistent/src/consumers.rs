@@ -7,6 +7,7 @@ use tokio::sync::mpsc;
 use crate::consumer::{ConsumerEvent, ConsumerOptions, DropReason};
 use crate::in_flight::ConsumerId;
 use crate::info::{ConnectionInfo, Meter};
+use crate::latency::AckLatencies;
 use crate::message::Delivery;
 
 /// The most events one consumer may hold unacked, whatever it asks for:
@@ -23,6 +24,8 @@ pub(crate) struct ConsumerSlot {
     /// It asked for nothing new (Stop): it may still ack what it holds.
     stopped: bool,
     meter: Meter,
+    /// How long its acks take, when the group keeps extra statistics.
+    ack_latencies: Option<AckLatencies>,
 }
 
 /// Why a delivery did not reach a consumer.
@@ -75,6 +78,7 @@ impl ConsumerSlot {
             count_since_last_measurement: count,
             available_slots: self.room(),
             in_flight: self.in_flight,
+            observed_measurements: self.ack_latencies.as_ref().map(AckLatencies::measurements).unwrap_or_default(),
         }
     }
 }
@@ -91,7 +95,12 @@ pub(crate) struct Consumers {
 
 impl Consumers {
     /// Adds a consumer; returns its id and the receiving end of its queue.
-    pub fn add(&mut self, options: ConsumerOptions) -> (ConsumerId, mpsc::Receiver<ConsumerEvent>) {
+    /// With `extra_statistics`, the time each of its acks took is kept.
+    pub fn add(
+        &mut self,
+        options: ConsumerOptions,
+        extra_statistics: bool,
+    ) -> (ConsumerId, mpsc::Receiver<ConsumerEvent>) {
         let max_in_flight = options.max_in_flight.clamp(1, MAX_IN_FLIGHT_PER_CONSUMER);
         // One more than its allowance: room for the drop notice.
         let (sender, receiver) = mpsc::channel(max_in_flight + 1);
@@ -104,6 +113,7 @@ impl Consumers {
             sender,
             stopped: false,
             meter: Meter::new(),
+            ack_latencies: extra_statistics.then(AckLatencies::default),
         });
         (id, receiver)
     }
@@ -140,6 +150,13 @@ impl Consumers {
     pub fn release(&mut self, id: ConsumerId) {
         if let Some(slot) = self.get_mut(id) {
             slot.in_flight = slot.in_flight.saturating_sub(1);
+        }
+    }
+
+    /// `id` acked an event `latency` after it was sent.
+    pub fn record_ack(&mut self, id: ConsumerId, latency: std::time::Duration) {
+        if let Some(latencies) = self.get_mut(id).and_then(|slot| slot.ack_latencies.as_mut()) {
+            latencies.record(latency);
         }
     }
 

@@ -22,6 +22,8 @@ struct Entry {
     message: Message,
     consumer: ConsumerId,
     deadline: Option<(Instant, u64)>,
+    /// When it was handed to its consumer.
+    sent: Instant,
 }
 
 impl InFlight {
@@ -36,7 +38,12 @@ impl InFlight {
             self.deadlines.insert((deadline, ticket), id);
             (deadline, ticket)
         });
-        self.entries.insert(id, Entry { message, consumer, deadline });
+        self.entries.insert(id, Entry { message, consumer, deadline, sent: Instant::now() });
+    }
+
+    /// When the event in flight under `id` was handed to its consumer.
+    pub fn sent_at(&self, id: &EventId) -> Option<Instant> {
+        self.entries.get(id).map(|entry| entry.sent)
     }
 
     pub fn contains(&self, id: &EventId) -> bool {

@@ -58,6 +58,9 @@ pub struct ConnectionInfo {
     pub count_since_last_measurement: u64,
     pub available_slots: usize,
     pub in_flight: usize,
+    /// Ack-time figures (name, milliseconds), for groups with extra
+    /// statistics on; empty otherwise.
+    pub observed_measurements: Vec<(String, i64)>,
 }
 
 /// Counts items and reports the rate since the previous measurement.

@@ -16,7 +16,7 @@ impl Source {
     pub fn label(&self) -> &str {
         match self {
             Source::Stream(stream) => stream.as_str(),
-            Source::All => "$all",
+            Source::All => eventfold_store::ALL_STREAM,
         }
     }
 }

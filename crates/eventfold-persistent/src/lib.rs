@@ -27,7 +27,7 @@ mod group;
 mod in_flight;
 mod info;
 mod key;
-mod links;
+mod latency;
 mod manager;
 mod message;
 mod parked;

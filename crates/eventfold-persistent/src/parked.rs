@@ -8,12 +8,12 @@ use std::sync::Arc;
 use eventfold_store::{CurrentRevision, DeleteMode, EventStore, ExpectedRevision, StorageError, StreamName};
 
 use crate::key::GroupKey;
-use crate::links::link_to;
 use crate::message::Message;
 use crate::records::ParkedRecord;
 use crate::replay::Replay;
 use crate::store_errors;
 use crate::store_io::{append_any, metadata, set_metadata};
+use eventfold_store::link_to;
 
 /// Links written per append: keeps an append far below the size limit.
 const PARK_BATCH: usize = 500;

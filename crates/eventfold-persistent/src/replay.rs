@@ -10,9 +10,9 @@ use eventfold_store::{Direction, EventStore, ReadError, ReadStreamRequest, Revis
 use futures::StreamExt;
 use futures::stream::BoxStream;
 
-use crate::links::resolve;
 use crate::message::Delivery;
 use crate::store_errors;
+use eventfold_store::resolve_link as resolve;
 
 pub(crate) struct Replay {
     items: BoxStream<'static, Result<ReplayItem, StorageError>>,

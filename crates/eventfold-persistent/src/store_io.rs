@@ -3,13 +3,11 @@
 //! parked events and superseded config changes are hidden from reads.
 
 use eventfold_store::{
-    AppendError, AppendOutcome, AppendRequest, EventStore, ExpectedRevision, ProposedEvent, ReadError,
-    ReadStreamRequest, RecordedEvent, StreamName,
+    AppendError, AppendOutcome, AppendRequest, EventStore, ExpectedRevision, METADATA_EVENT_TYPE, ProposedEvent,
+    ReadError, ReadStreamRequest, RecordedEvent, StreamName,
 };
 use futures::StreamExt;
 use serde::Serialize;
-
-const METADATA_EVENT_TYPE: &str = "$metadata";
 
 pub(crate) fn json_event(event_type: &str, document: &impl Serialize) -> Result<ProposedEvent, AppendError> {
     let data = serde_json::to_vec(document)
@@ -32,7 +30,7 @@ pub(crate) async fn set_metadata(
     stream: &StreamName,
     document: serde_json::Value,
 ) -> Result<(), AppendError> {
-    let metadata_stream = StreamName::new(format!("$${stream}"))
+    let metadata_stream = StreamName::new(eventfold_store::metadata_stream_of(stream.as_str()))
         .map_err(|error| AppendError::InvalidEvent { reason: format!("metadata stream of `{stream}`: {error}") })?;
     append_any(store, &metadata_stream, vec![json_event(METADATA_EVENT_TYPE, &document)?]).await.map(|_| ())
 }
@@ -56,7 +54,7 @@ pub(crate) async fn metadata(
     store: &dyn EventStore,
     stream: &StreamName,
 ) -> Result<Option<serde_json::Value>, ReadError> {
-    let Ok(metadata_stream) = StreamName::new(format!("$${stream}")) else {
+    let Ok(metadata_stream) = StreamName::new(eventfold_store::metadata_stream_of(stream.as_str())) else {
         return Ok(None);
     };
     let last = last_event(store, &metadata_stream).await?;

@@ -3,9 +3,9 @@
 use std::hash::{DefaultHasher, Hash, Hasher};
 
 use crate::consumers::ConsumerSlot;
-use crate::links::target_of;
 use crate::message::Delivery;
 use crate::settings::ConsumerStrategy;
+use eventfold_store::link_target as target_of;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Choice {

@@ -285,3 +285,40 @@ async fn a_group_created_again_after_a_delete_parks_and_replays_as_a_new_one() {
         within(node.subscriptions.delete(&key)).await.expect("delete");
     }
 }
+
+/// With extra statistics, each connection reports how long its acks took
+/// (KurrentDB's names, in milliseconds); without, nothing.
+#[tokio::test]
+async fn extra_statistics_report_each_connections_ack_times() {
+    let node = Node::start().await;
+    node.append("s", 4).await;
+    let measured = stream_key("s", "measured");
+    let plain = stream_key("s", "plain");
+    within(node.subscriptions.create(spec(&measured, |settings| settings.extra_statistics = true)))
+        .await
+        .expect("create");
+    within(node.subscriptions.create(spec(&plain, |_| {}))).await.expect("create");
+    for key in [&measured, &plain] {
+        let mut consumer = node.connect(key, 10).await;
+        let deliveries = take(&mut consumer, 4).await;
+        let (slow, fast) = deliveries.split_at(1);
+        within(consumer.control().ack(fast.iter().map(|delivery| delivery.ack_id()).collect())).await.expect("ack");
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        within(consumer.control().ack(vec![slow[0].ack_id()])).await.expect("ack");
+        let info = within(node.subscriptions.info(key)).await.expect("info");
+        let connection = info.connections.first().expect("one connection");
+        let figure =
+            |name: &str| connection.observed_measurements.iter().find(|(key, _)| key == name).map(|(_, value)| *value);
+        if key == &measured {
+            for name in ["Fastest", "Mean", "Median", "Quintile 1", "Quintile 5", "90%", "99.9%", "Highest"] {
+                assert!(figure(name).is_some(), "{name} in {:?}", connection.observed_measurements);
+            }
+            let highest = figure("Highest").expect("highest");
+            assert!(highest >= 30, "the slow ack took at least 30 ms, reported {highest}");
+            assert!(figure("Fastest").expect("fastest") <= highest);
+        } else {
+            assert!(connection.observed_measurements.is_empty(), "off unless asked for");
+        }
+        drop(consumer);
+    }
+}

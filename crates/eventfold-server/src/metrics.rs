@@ -4,20 +4,18 @@
 //!
 //! Every crate records through the `metrics` facade; only this module knows
 //! the exporter. The composition root installs [`recorder`] as the global
-//! recorder once, and hands the server a [`MetricsEndpoint`]: the exporter's
-//! handle and what to sample just before each scrape (the engine's state,
-//! the process). Names and labels are KurrentDB's where it has the metric,
+//! recorder once, and gives the node the [`text`] of its handle and of what
+//! to sample just before each scrape (the engine's state, the process). Names and labels are KurrentDB's where it has the metric,
 //! so its Grafana dashboards work unchanged; the rest start with `eventfold_`.
 
 mod buckets;
 mod calls;
 mod system;
 
-use std::fmt;
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use eventfold_node::MetricsText;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
 use metrics_util::MetricKindMask;
 
@@ -68,52 +66,33 @@ pub fn install() -> Option<PrometheusHandle> {
     }
 }
 
-/// What `GET /metrics` serves: the exporter's handle and what to sample
-/// before rendering.
-#[derive(Clone)]
-pub struct MetricsEndpoint {
-    handle: PrometheusHandle,
-    sample: Arc<dyn Fn() + Send + Sync>,
-}
-
-impl MetricsEndpoint {
-    /// `sample` sets the gauges that describe state (the engine's
-    /// checkpoints and statuses, the process's CPU and memory); it runs on
-    /// a blocking thread before every scrape.
-    pub fn new(handle: PrometheusHandle, sample: impl Fn() + Send + Sync + 'static) -> Self {
-        Self { handle, sample: Arc::new(sample) }
-    }
-
-    /// Samples, then renders every metric as Prometheus text.
-    pub fn render(&self) -> String {
+/// What `GET /metrics` serves, for the node to carry: samples the gauges
+/// that describe state (`sample`: the engine's checkpoints and statuses, the
+/// process's CPU and memory), then renders every metric through `handle`.
+pub fn text(handle: PrometheusHandle, sample: impl Fn() + Send + Sync + 'static) -> MetricsText {
+    MetricsText::new(move || {
         calls::refresh_gauges();
-        (self.sample)();
-        self.handle.render()
-    }
-
-    /// Folds histogram samples in every few seconds until the runtime stops;
-    /// a scrape does it too, but scrapes may never come.
-    pub async fn run_upkeep(self) {
-        let mut interval = tokio::time::interval(UPKEEP_INTERVAL);
-        loop {
-            interval.tick().await;
-            self.handle.run_upkeep();
-        }
-    }
+        sample();
+        handle.render()
+    })
 }
 
-impl fmt::Debug for MetricsEndpoint {
-    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        formatter.write_str("MetricsEndpoint")
+/// Folds histogram samples in every few seconds, until the runtime stops; a
+/// scrape does it too, but scrapes may never come.
+pub async fn run_upkeep(handle: PrometheusHandle) {
+    let mut interval = tokio::time::interval(UPKEEP_INTERVAL);
+    loop {
+        interval.tick().await;
+        handle.run_upkeep();
     }
 }
 
 /// Records every request's metrics and, with an endpoint, serves
 /// `GET /metrics`.
-pub(crate) fn instrument(app: Router, endpoint: Option<MetricsEndpoint>) -> Router {
+pub(crate) fn instrument(app: Router, text: Option<MetricsText>) -> Router {
     calls::register();
-    let app = match endpoint {
-        Some(endpoint) => app.merge(crate::http::metrics::route(endpoint)),
+    let app = match text {
+        Some(text) => app.merge(crate::http::metrics::route(text)),
         None => app,
     };
     app.layer(axum::middleware::from_fn(calls::track))

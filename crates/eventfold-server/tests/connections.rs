@@ -10,7 +10,8 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use eventfold_server::{ConnectionLimits, ServeOptions};
+use eventfold_server::ConnectionLimits;
+use support::ServeOptions;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 

@@ -4,9 +4,10 @@
 
 mod support;
 
+use eventfold_node::NodeOptions;
 use eventfold_proto::event_store::client::Empty;
 use eventfold_proto::event_store::client::gossip::gossip_client::GossipClient;
-use eventfold_server::ServeOptions;
+use support::ServeOptions;
 
 async fn advertised(listen: &str, options: ServeOptions) -> (String, u32, u16) {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -21,11 +22,9 @@ async fn advertised(listen: &str, options: ServeOptions) -> (String, u32, u16) {
 
 #[tokio::test]
 async fn gossip_advertises_the_configured_host_and_port() {
-    let options = ServeOptions {
-        advertise_host: Some("db.example".into()),
-        advertise_port: Some(443),
-        ..ServeOptions::default()
-    };
+    let node =
+        NodeOptions { advertise_host: Some("db.example".into()), advertise_port: Some(443), ..NodeOptions::default() };
+    let options = ServeOptions { node, ..ServeOptions::default() };
     let (host, port, _) = advertised("127.0.0.1:0", options).await;
     assert_eq!((host.as_str(), port), ("db.example", 443));
 }

@@ -76,7 +76,7 @@ async fn health_is_degraded_with_the_reason_while_writes_are_refused_and_live_st
         "the reason is given: {degraded}"
     );
     let live = get(address, "/health/live").await;
-    assert!(live.starts_with("HTTP/1.1 200"), "reads are still served: {live}");
+    assert!(live.starts_with("HTTP/1.1 204"), "reads are still served: {live}");
 
     faults::clear(dir.path(), FaultPoint::CreateSegment);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);

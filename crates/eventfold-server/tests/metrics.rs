@@ -11,6 +11,7 @@ mod support;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use eventfold_node::NodeOptions;
 use eventfold_proto::event_store::client::operations::operations_client::OperationsClient;
 use eventfold_proto::event_store::client::persistent_subscriptions::persistent_subscriptions_client::PersistentSubscriptionsClient;
 use eventfold_proto::event_store::client::persistent_subscriptions::{CreateReq, create_req};
@@ -22,7 +23,7 @@ use eventfold_proto::event_store::client::streams::{
     AppendReq, ReadReq, TombstoneReq, append_req, read_req, tombstone_req,
 };
 use eventfold_proto::event_store::client::{Empty, StreamIdentifier, Uuid, uuid};
-use eventfold_server::metrics::{MetricsEndpoint, SystemSampler};
+use eventfold_server::metrics::SystemSampler;
 use eventfold_store::EventStore;
 use futures::TryStreamExt;
 use tonic::transport::Channel;
@@ -241,11 +242,12 @@ async fn metrics_are_served_as_prometheus_text_with_kurrentdbs_names_and_follow_
     let engine = support::open_engine(&dir);
     let sampled = engine.clone();
     let system = SystemSampler::new(dir.path());
-    let endpoint = MetricsEndpoint::new(handle, move || {
+    let text = eventfold_server::metrics::text(handle, move || {
         sampled.record_metrics();
         system.sample();
     });
-    let options = eventfold_server::ServeOptions { metrics: Some(endpoint), ..Default::default() };
+    let node = NodeOptions { metrics: Some(text), ..Default::default() };
+    let options = support::ServeOptions { node, ..Default::default() };
     let server = support::serve_with(engine, "127.0.0.1:0", options).await;
     let channel = server.channel().await;
 

@@ -180,9 +180,10 @@ async fn serve(scavenger: Option<Arc<FakeScavenger>>) -> Running {
     let store: Arc<dyn EventStore> = Arc::new(TestStore { engine: engine.clone(), scavenger });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let address = listener.local_addr().expect("address");
+    let node = eventfold_node::Node::start(store, eventfold_node::NodeOptions::default(), address).await;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let options = eventfold_server::ServeOptions::default();
-    let server = tokio::spawn(eventfold_server::serve(store, listener, options, async {
+    let limits = eventfold_server::ConnectionLimits::default();
+    let server = tokio::spawn(eventfold_server::serve(node, listener, limits, async {
         let _ = stopped.await;
     }));
     Running { address, stop, server, engine, _dir: dir }
@@ -391,5 +392,69 @@ async fn http_bad_options_and_backend_without_scavenge() {
     assert_eq!(code, 501, "{body}");
     let (code, body) = http(server.address, "GET", "/admin/scavenge", "").await;
     assert_eq!(code, 404, "{body}");
+    server.finish().await;
+}
+
+/// Goal: a curl user of KurrentDB's scavenge API gets its answers: the id as
+/// `scavengeId` from the start, the scavenge by id and as `current` and
+/// `last`, a stop by id or `current`, KurrentDB's query options accepted and
+/// anything else refused with a JSON error.
+#[tokio::test]
+async fn http_kurrentdb_paths_and_fields() {
+    let scavenger = Arc::new(FakeScavenger::default());
+    let server = serve(Some(Arc::clone(&scavenger))).await;
+    let address = server.address;
+    let json = |body: &str| -> serde_json::Value {
+        serde_json::from_str(body).unwrap_or_else(|error| panic!("JSON ({error}): {body}"))
+    };
+
+    for path in ["/admin/scavenge/current", "/admin/scavenge/last", "/admin/scavenge/anything"] {
+        let (code, body) = http(address, "GET", path, "").await;
+        assert_eq!(code, 404, "nothing ran yet: {path}: {body}");
+        assert!(json(&body)["error"].is_string(), "{body}");
+    }
+    let (code, body) = http(address, "DELETE", "/admin/scavenge/current", "").await;
+    assert_eq!(code, 404, "{body}");
+
+    for bad in ["?threads=two", "?threads=-1", "?syncOnly=maybe", "?threadz=1"] {
+        let (code, body) = http(address, "POST", &format!("/admin/scavenge{bad}"), "").await;
+        assert_eq!(code, 400, "{bad}: {body}");
+        assert!(json(&body)["error"].as_str().is_some_and(|error| error.contains("option")), "{body}");
+    }
+    assert!(scavenger.status().is_none(), "a refused start starts nothing");
+
+    let (code, body) = http(address, "POST", "/admin/scavenge?threads=2&startFromChunk=0", "").await;
+    assert_eq!(code, 202, "{body}");
+    let started = json(&body);
+    let id = started["scavengeId"].as_str().expect("scavengeId").to_owned();
+    assert_eq!(started["id"], id.as_str(), "eventfold's own fields stay");
+    assert_eq!(started["scavengeLink"], format!("/admin/scavenge/{id}"));
+    assert_eq!(started["scavengeResult"], "InProgress");
+
+    for path in [format!("/admin/scavenge/{id}"), "/admin/scavenge/current".into(), "/admin/scavenge/last".into()] {
+        let (code, body) = http(address, "GET", &path, "").await;
+        assert_eq!(code, 200, "{path}: {body}");
+        assert_eq!(json(&body)["scavengeId"], id.as_str(), "{path}");
+    }
+    let (code, body) = http(address, "GET", "/admin/scavenge/00000000-0000-4000-8000-999999999999", "").await;
+    assert_eq!(code, 404, "another id: {body}");
+
+    let (code, body) = http(address, "DELETE", "/admin/scavenge/current", "").await;
+    assert_eq!(code, 200, "the fake stops at once: {body}");
+    let stopped = json(&body);
+    assert_eq!(
+        (stopped["scavengeId"].as_str(), stopped["scavengeResult"].as_str()),
+        (Some(id.as_str()), Some("Stopped"))
+    );
+    let (code, _) = http(address, "GET", "/admin/scavenge/current", "").await;
+    assert_eq!(code, 404, "none runs after the stop");
+    let (code, body) = http(address, "GET", &format!("/admin/scavenge/{id}"), "").await;
+    assert_eq!((code, json(&body)["state"].as_str()), (200, Some("stopped")), "the last one stays readable by id");
+
+    let (code, body) = http(address, "POST", "/admin/scavenge", "").await;
+    assert_eq!(code, 202, "{body}");
+    scavenger.complete();
+    let (code, body) = http(address, "GET", "/admin/scavenge/last", "").await;
+    assert_eq!((code, json(&body)["scavengeResult"].as_str()), (200, Some("Success")), "{body}");
     server.finish().await;
 }

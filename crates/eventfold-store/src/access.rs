@@ -9,14 +9,7 @@
 use std::fmt;
 
 use crate::StreamName;
-
-/// Prefix of the streams that hold persistent subscriptions' state:
-/// `$persistentsubscription-config` (the group definitions) and each group's
-/// `$persistentsubscription-<stream>::<group>-checkpoint` and `-parked`.
-pub const PERSISTENT_SUBSCRIPTION_STREAM_PREFIX: &str = "$persistentsubscription-";
-
-/// Prefix of a metadata stream: `$$order-1` holds `order-1`'s metadata.
-const METADATA_STREAM_PREFIX: &str = "$$";
+use crate::system_names::{ALL_STREAM, METADATA_STREAM_PREFIX, PERSISTENT_SUBSCRIPTION_STREAM_PREFIX};
 
 /// What a request does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -64,7 +57,7 @@ impl Resource<'_> {
     pub fn name(&self) -> &str {
         match self {
             Resource::Stream(stream) => stream.as_str(),
-            Resource::All => "$all",
+            Resource::All => ALL_STREAM,
         }
     }
 }

@@ -6,26 +6,33 @@
 //! embedded engine, PostgreSQL) both depend on it and on nothing of each other.
 
 mod access;
+mod append_size;
 mod client_access;
 mod error;
 mod event;
 mod filter;
 mod health;
+mod links;
+mod metadata_stream;
 mod name;
 mod position;
 mod request;
 mod scavenge;
 mod store;
 mod stream_read;
+mod system_names;
+#[cfg(test)]
+mod testing;
 
-pub use access::{
-    AccessDenied, AccessPolicy, Operation, PERSISTENT_SUBSCRIPTION_STREAM_PREFIX, Resource, holds_server_state,
-};
+pub use access::{AccessDenied, AccessPolicy, Operation, Resource, holds_server_state};
+pub use append_size::AppendSizeBudget;
 pub use client_access::ClientAccess;
 pub use error::{AppendError, ReadError, StorageError, StorageErrorKind, SubscriptionError};
 pub use event::{ContentType, EventId, ProposedEvent, RecordedEvent, Timestamp};
 pub use filter::{EventFilter, FilterError};
 pub use health::StoreHealth;
+pub use links::{ResolvedEvent, link_target, link_to, resolve_link};
+pub use metadata_stream::refuse_metadata_of_tombstoned;
 pub use name::{InvalidStreamName, STREAM_NAME_MAX_BYTES, StreamName};
 pub use position::{CurrentRevision, ExpectedRevision, Position};
 pub use request::{
@@ -35,6 +42,11 @@ pub use request::{
 pub use scavenge::{ScavengeError, ScavengeOptions, ScavengeState, ScavengeStatus};
 pub use store::{EventStore, EventStream, SubscriptionItem, SubscriptionStream};
 pub use stream_read::{StreamReadItem, StreamReadItems, read_stream_with_bounds};
+pub use system_names::{
+    ALL_STREAM, CATEGORY_STREAM_PREFIX, EVENT_TYPE_STREAM_PREFIX, LINK_EVENT_TYPE, METADATA_EVENT_TYPE,
+    METADATA_STREAM_PREFIX, PERSISTENT_SUBSCRIPTION_STREAM_PREFIX, STREAMS_STREAM, TOMBSTONE_EVENT_TYPE,
+    metadata_stream_of, metadata_target,
+};
 
 /// Default largest total size of one append (the sum of its events' data,
 /// metadata and type bytes), as EventStoreDB's default `MaxAppendSize`.

@@ -12,7 +12,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use futures::StreamExt;
 use futures::stream::BoxStream;
 
-use crate::{CurrentRevision, Direction, EventStore, ReadError, ReadStreamRequest, RecordedEvent, RevisionFrom};
+use crate::{
+    CurrentRevision, Direction, EventStore, ReadError, ReadStreamRequest, RecordedEvent, RevisionFrom,
+    refuse_metadata_of_tombstoned,
+};
 
 /// What a read of one stream yields.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -29,7 +32,8 @@ pub type StreamReadItems = BoxStream<'static, Result<StreamReadItem, ReadError>>
 
 /// Reads a stream as [`EventStore::read_stream`] does, followed by its
 /// bounds. Errors before the first event (not found, deleted) come back as
-/// the error, as from `read_stream`.
+/// the error, as from `read_stream`; so does the metadata stream of a
+/// tombstoned stream ([`refuse_metadata_of_tombstoned`]).
 pub async fn read_stream_with_bounds(
     store: Arc<dyn EventStore>,
     request: ReadStreamRequest,
@@ -41,6 +45,7 @@ pub async fn read_stream_with_bounds(
         RevisionFrom::Revision(revision) => Some(revision),
         RevisionFrom::End => None,
     };
+    refuse_metadata_of_tombstoned(store.as_ref(), &stream).await?;
     let events = store.read_stream(request).await?;
     // What the events were, for the bounds that follow them.
     let any_event = Arc::new(AtomicBool::new(false));
@@ -74,4 +79,37 @@ pub async fn read_stream_with_bounds(
     })
     .flat_map(futures::stream::iter);
     Ok(events.chain(bounds).boxed())
+}
+
+#[cfg(test)]
+mod tests {
+    use futures::executor::block_on;
+
+    use super::*;
+    use crate::StreamName;
+    use crate::testing::{MemoryStore, recorded};
+
+    fn read(store: &Arc<MemoryStore>, stream: &str) -> Result<Vec<StreamReadItem>, ReadError> {
+        let store: Arc<dyn EventStore> = Arc::clone(store) as Arc<dyn EventStore>;
+        let request = ReadStreamRequest::forwards(StreamName::new(stream).expect("valid stream name"));
+        block_on(async {
+            let items = read_stream_with_bounds(store, request).await?;
+            items.collect::<Vec<_>>().await.into_iter().collect()
+        })
+    }
+
+    #[test]
+    fn events_come_with_the_last_revision_and_tombstoned_metadata_is_deleted() {
+        let store = Arc::new(MemoryStore::default());
+        store.push(recorded("cart-1", 0, "Added", "{}"));
+        store.push(recorded("$$cart-1", 0, "$metadata", "{}"));
+        let items = read(&store, "cart-1").expect("read");
+        assert!(matches!(items.as_slice(), [StreamReadItem::Event(_), StreamReadItem::LastStreamPosition(0)]));
+        assert!(read(&store, "$$cart-1").is_ok());
+
+        store.tombstone("cart-1");
+        let deleted = |stream: &str| Err(ReadError::StreamDeleted { stream: StreamName::new(stream).expect("name") });
+        assert_eq!(read(&store, "$$cart-1"), deleted("$$cart-1"));
+        assert_eq!(read(&store, "cart-1"), deleted("cart-1"));
+    }
 }

@@ -16,7 +16,7 @@ use super::errors;
 use crate::convert::stream_name;
 
 /// `$all` by name: old clients send it as a stream identifier.
-const ALL: &[u8] = b"$all";
+const ALL: &[u8] = eventfold_store::ALL_STREAM.as_bytes();
 
 pub fn source(identifier: &StreamIdentifier) -> Result<Source, Status> {
     if identifier.stream_name.as_ref() == ALL {

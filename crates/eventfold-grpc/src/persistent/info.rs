@@ -95,7 +95,11 @@ fn connection_info(connection: &ConnectionInfo) -> subscription_info::Connection
         average_items_per_second: clamp_i32(connection.average_items_per_second.round() as u64),
         total_items: clamp_i64(connection.total_items),
         count_since_last_measurement: clamp_i64(connection.count_since_last_measurement),
-        observed_measurements: Vec::new(),
+        observed_measurements: connection
+            .observed_measurements
+            .iter()
+            .map(|(key, value)| subscription_info::Measurement { key: key.clone(), value: *value })
+            .collect(),
         available_slots: clamp_i32(connection.available_slots as u64),
         in_flight_messages: clamp_i32(connection.in_flight as u64),
         connection_name: connection.name.clone(),

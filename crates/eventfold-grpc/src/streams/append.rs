@@ -10,16 +10,15 @@ use eventfold_proto::event_store::client::streams::append_resp::wrong_expected_v
 };
 use eventfold_proto::event_store::client::streams::append_resp::{self, Success, WrongExpectedVersion, success};
 use eventfold_proto::event_store::client::streams::{AppendReq, AppendResp};
-use eventfold_store::{AppendError, AppendRequest, CurrentRevision, EventStore, ExpectedRevision};
+use eventfold_store::{AppendError, AppendRequest, AppendSizeBudget, CurrentRevision, EventStore, ExpectedRevision};
 use tonic::{Status, Streaming};
 
-use crate::NodeInfo;
 use crate::convert::{ExpectedKind, expected_revision, proposed_event, stream_name};
 use crate::errors;
 
 pub async fn append(
     store: &dyn EventStore,
-    node: &NodeInfo,
+    max_append_bytes: usize,
     mut messages: Streaming<AppendReq>,
 ) -> Result<AppendResp, Status> {
     let first = messages.message().await?.ok_or_else(|| Status::invalid_argument("append without options"))?;
@@ -34,7 +33,7 @@ pub async fn append(
         ExpectedStreamRevision::StreamExists(_) => ExpectedKind::StreamExists,
     })?;
     let mut events = Vec::new();
-    let mut size_bytes = 0;
+    let mut budget = AppendSizeBudget::new(max_append_bytes);
     while let Some(message) = messages.message().await? {
         let Some(Content::ProposedMessage(append_req::ProposedMessage { id, metadata, custom_metadata, data })) =
             message.content
@@ -42,11 +41,8 @@ pub async fn append(
             return Err(Status::invalid_argument("options may only be sent once, first"));
         };
         let event = proposed_event(id.as_ref(), &metadata, custom_metadata, data)?;
-        size_bytes += event.size_bytes();
-        if size_bytes > node.max_append_bytes {
-            // Refuse before buffering more of an append that cannot succeed.
-            return Err(errors::maximum_append_size_exceeded(node.max_append_bytes));
-        }
+        // Refused before more of an append that cannot succeed is buffered.
+        budget.add(&event).map_err(|error| errors::append(&error))?;
         events.push(event);
     }
     match store.append(AppendRequest::new(stream, expected, events)).await {

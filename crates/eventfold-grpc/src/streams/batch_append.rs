@@ -17,7 +17,8 @@ use eventfold_proto::event_store::client::streams::{BatchAppendReq, BatchAppendR
 use eventfold_proto::event_store::client::{self as shared, AllStreamPosition};
 use eventfold_proto::google::rpc;
 use eventfold_store::{
-    AppendError, AppendRequest, CurrentRevision, EventStore, ExpectedRevision, ProposedEvent, StreamName,
+    AppendError, AppendRequest, AppendSizeBudget, CurrentRevision, EventStore, ExpectedRevision, ProposedEvent,
+    StreamName,
 };
 use futures::StreamExt;
 use prost::Message;
@@ -25,7 +26,6 @@ use tokio::sync::{Semaphore, mpsc};
 use tonic::{Status, Streaming};
 
 use super::ResponseStream;
-use crate::NodeInfo;
 use crate::convert::{
     ExpectedKind, expected_revision, proposed_event, stream_identifier, stream_name, uuid_from_proto,
 };
@@ -41,16 +41,16 @@ struct OpenBatch {
     expected: ExpectedRevision,
     deadline: Option<Duration>,
     events: Vec<ProposedEvent>,
-    size_bytes: usize,
+    size: AppendSizeBudget,
 }
 
 pub fn batch_append(
     store: Arc<dyn EventStore>,
-    node: Arc<NodeInfo>,
+    max_append_bytes: usize,
     requests: Streaming<BatchAppendReq>,
 ) -> ResponseStream<BatchAppendResp> {
     let (responses, receiver) = mpsc::channel(IN_FLIGHT_BATCHES_MAX);
-    tokio::spawn(receive(store, node, requests, responses));
+    tokio::spawn(receive(store, max_append_bytes, requests, responses));
     tokio_stream_from(receiver)
 }
 
@@ -60,7 +60,7 @@ fn tokio_stream_from(mut receiver: mpsc::Receiver<Result<BatchAppendResp, Status
 
 async fn receive(
     store: Arc<dyn EventStore>,
-    node: Arc<NodeInfo>,
+    max_append_bytes: usize,
     mut requests: Streaming<BatchAppendReq>,
     responses: mpsc::Sender<Result<BatchAppendResp, Status>>,
 ) {
@@ -87,7 +87,7 @@ async fn receive(
                 return;
             }
         };
-        let prepared = prepare(&mut open, correlation, request, node.max_append_bytes);
+        let prepared = prepare(&mut open, correlation, request, max_append_bytes);
         let batch = match prepared {
             Ok(Some(batch)) => batch,
             Ok(None) => continue,
@@ -134,7 +134,8 @@ fn prepare(
         if open.len() >= OPEN_BATCHES_MAX {
             return Err(bad(format!("more than {OPEN_BATCHES_MAX} unfinished batches on one call")));
         }
-        open.insert(correlation, open_batch(options).map_err(|status| bad(status.message().to_owned()))?);
+        let batch = open_batch(options, max_append_bytes).map_err(|status| bad(status.message().to_owned()))?;
+        open.insert(correlation, batch);
     }
     let Some(batch) = open.get_mut(&correlation) else { return Ok(None) };
     for ProposedMessage { id, metadata, custom_metadata, data } in request.proposed_messages {
@@ -152,14 +153,8 @@ fn prepare(
                 return Err(Box::new(failure));
             }
         };
-        batch.size_bytes += event.size_bytes();
-        if batch.size_bytes > max_append_bytes {
-            let failure = failure(detailed(
-                rpc::Code::InvalidArgument,
-                format!("Maximum Append Size of {max_append_bytes} Exceeded."),
-                "event_store.client.MaximumAppendSizeExceeded",
-                shared::MaximumAppendSizeExceeded { max_append_size: max_append_bytes as u32 }.encode_to_vec(),
-            ));
+        if let Err(error) = batch.size.add(&event) {
+            let failure = failure(append_error_status(&error));
             open.remove(&correlation);
             return Err(Box::new(failure));
         }
@@ -168,7 +163,7 @@ fn prepare(
     if request.is_final { Ok(open.remove(&correlation)) } else { Ok(None) }
 }
 
-fn open_batch(options: Options) -> Result<OpenBatch, Status> {
+fn open_batch(options: Options, max_append_bytes: usize) -> Result<OpenBatch, Status> {
     let stream = stream_name(options.stream_identifier.as_ref())?;
     let expected = expected_revision(options.expected_stream_position, |option| match option {
         ExpectedStreamPosition::StreamPosition(revision) => ExpectedKind::Exact(revision),
@@ -185,7 +180,7 @@ fn open_batch(options: Options) -> Result<OpenBatch, Status> {
             .map(|deadline| deadline.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO)),
         None => None,
     };
-    Ok(OpenBatch { stream, expected, deadline, events: Vec::new(), size_bytes: 0 })
+    Ok(OpenBatch { stream, expected, deadline, events: Vec::new(), size: AppendSizeBudget::new(max_append_bytes) })
 }
 
 async fn append(store: &dyn EventStore, correlation: uuid::Uuid, batch: OpenBatch) -> BatchAppendResp {

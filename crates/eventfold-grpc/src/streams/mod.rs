@@ -17,18 +17,17 @@ use eventfold_store::EventStore;
 use futures::Stream;
 use tonic::{Request, Response, Status, Streaming};
 
-use crate::NodeInfo;
-
 pub type ResponseStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'static>>;
 
 pub struct StreamsService {
     store: Arc<dyn EventStore>,
-    node: Arc<NodeInfo>,
+    /// Appends past this are refused while they arrive.
+    max_append_bytes: usize,
 }
 
 impl StreamsService {
-    pub fn new(store: Arc<dyn EventStore>, node: Arc<NodeInfo>) -> Self {
-        Self { store, node }
+    pub fn new(store: Arc<dyn EventStore>, max_append_bytes: usize) -> Self {
+        Self { store, max_append_bytes }
     }
 }
 
@@ -42,7 +41,7 @@ impl Streams for StreamsService {
     }
 
     async fn append(&self, request: Request<Streaming<AppendReq>>) -> Result<Response<AppendResp>, Status> {
-        append::append(self.store.as_ref(), &self.node, request.into_inner()).await.map(Response::new)
+        append::append(self.store.as_ref(), self.max_append_bytes, request.into_inner()).await.map(Response::new)
     }
 
     async fn delete(&self, request: Request<DeleteReq>) -> Result<Response<DeleteResp>, Status> {
@@ -59,7 +58,7 @@ impl Streams for StreamsService {
     ) -> Result<Response<Self::BatchAppendStream>, Status> {
         Ok(Response::new(batch_append::batch_append(
             Arc::clone(&self.store),
-            Arc::clone(&self.node),
+            self.max_append_bytes,
             request.into_inner(),
         )))
     }

@@ -16,8 +16,8 @@ use eventfold_proto::event_store::client::streams::read_resp::{
 use eventfold_proto::event_store::client::streams::{ReadReq, ReadResp};
 use eventfold_store::{
     AllFrom, Direction, EventFilter, EventStore, Position, ReadAllRequest, ReadError, ReadStreamRequest, RecordedEvent,
-    RevisionFrom, StreamName, StreamReadItem, StreamReadItems, SubscribeFrom, SubscribeToAllRequest,
-    SubscribeToStreamRequest, SubscriptionItem, read_stream_with_bounds,
+    ResolvedEvent, RevisionFrom, StreamReadItem, StreamReadItems, SubscribeFrom, SubscribeToAllRequest,
+    SubscribeToStreamRequest, SubscriptionItem, read_stream_with_bounds, refuse_metadata_of_tombstoned,
 };
 use futures::StreamExt;
 use tonic::Status;
@@ -119,8 +119,8 @@ async fn read_stream(
         Some(stream_options::RevisionOption::Revision(revision)) => RevisionFrom::Revision(revision),
         None => return Err(Status::invalid_argument("stream read without a start")),
     };
-    refuse_metadata_of_tombstoned(store.as_ref(), &stream).await?;
-    let request = ReadStreamRequest { stream: stream.clone(), from, direction, max_count };
+    // The store's read refuses the metadata stream of a tombstoned stream.
+    let request = ReadStreamRequest { stream, from, direction, max_count };
     match read_stream_with_bounds(store, request).await {
         Ok(items) => Ok(stream_items_response(items, bounds, render)),
         Err(ReadError::StreamNotFound { stream }) => {
@@ -152,23 +152,6 @@ fn stream_items_response(items: StreamReadItems, bounds: bool, render: Render) -
         .boxed()
 }
 
-/// EventStoreDB deletes the metadata stream `$$X` together with a tombstoned
-/// `X`: reading it answers "is deleted" (so the clients' get_stream_metadata
-/// raises their stream-deleted error). Any other state of `X` lets the read
-/// go on; a failure to look it up is left to the read itself.
-async fn refuse_metadata_of_tombstoned(store: &dyn EventStore, stream: &StreamName) -> Result<(), Status> {
-    let Some(target) = stream.as_str().strip_prefix("$$").filter(|target| !target.is_empty()) else {
-        return Ok(());
-    };
-    let Ok(target) = StreamName::new(target) else {
-        return Ok(());
-    };
-    match store.stream_revision(&target).await {
-        Err(ReadError::StreamDeleted { .. }) => Err(errors::stream_deleted(stream)),
-        _ => Ok(()),
-    }
-}
-
 async fn subscribe_to_stream(
     store: &dyn EventStore,
     options: StreamOptions,
@@ -181,7 +164,7 @@ async fn subscribe_to_stream(
         Some(stream_options::RevisionOption::Revision(revision)) => SubscribeFrom::After(revision),
         None => return Err(Status::invalid_argument("subscription without a start")),
     };
-    refuse_metadata_of_tombstoned(store, &stream).await?;
+    refuse_metadata_of_tombstoned(store, &stream).await.map_err(|error| errors::read(&error))?;
     let items = store
         .subscribe_to_stream(SubscribeToStreamRequest { stream, from })
         .await
@@ -323,13 +306,9 @@ struct Render {
 impl Render {
     async fn message(&self, event: RecordedEvent) -> ReadResp {
         let position = event.position.0;
-        let (event, link) = match &self.resolver {
-            Some(store) if event.event_type == LINK_EVENT_TYPE => match resolve(store.as_ref(), &event).await {
-                Some(target) => (target, Some(event)),
-                // A link whose target is gone (deleted, truncated) is served as is.
-                None => (event, None),
-            },
-            _ => (event, None),
+        let ResolvedEvent { event, link } = match &self.resolver {
+            Some(store) => ResolvedEvent::resolve(store.as_ref(), event).await,
+            None => ResolvedEvent::unresolved(event),
         };
         ReadResp {
             content: Some(read_resp::Content::Event(ReadEvent {
@@ -339,25 +318,6 @@ impl Render {
             })),
         }
     }
-}
-
-const LINK_EVENT_TYPE: &str = "$>";
-
-/// The event a link (`<revision>@<stream>`) points at, if it is visible.
-async fn resolve(store: &dyn EventStore, link: &RecordedEvent) -> Option<RecordedEvent> {
-    let text = std::str::from_utf8(&link.data).ok()?;
-    let (revision, stream) = text.split_once('@')?;
-    let revision: u64 = revision.parse().ok()?;
-    let request = ReadStreamRequest {
-        stream: StreamName::new(stream).ok()?,
-        from: RevisionFrom::Revision(revision),
-        direction: Direction::Forwards,
-        max_count: 1,
-    };
-    let mut events = store.read_stream(request).await.ok()?;
-    // A read from a truncated revision starts at the first one kept: that
-    // is another event, so the target is gone.
-    events.next().await?.ok().filter(|event| event.revision == revision)
 }
 
 fn recorded_event(event: &RecordedEvent, structured: bool) -> read_event::RecordedEvent {
@@ -381,7 +341,7 @@ fn now() -> prost_types::Timestamp {
 mod tests {
     use eventfold_engine::{Engine, EngineConfig};
     use eventfold_proto::event_store::client::{Empty, StreamIdentifier};
-    use eventfold_store::{AppendRequest, DeleteMode, ExpectedRevision, ProposedEvent};
+    use eventfold_store::{AppendRequest, DeleteMode, ExpectedRevision, ProposedEvent, StreamName};
     use tonic::Code;
 
     use super::*;

@@ -21,7 +21,11 @@ const LOOKAHEAD: usize = 256;
 
 impl GroupState {
     pub fn ack(&mut self, id: EventId) {
+        let sent = self.in_flight.sent_at(&id);
         if let Some((message, holder)) = self.in_flight.remove(&id) {
+            if let Some(sent) = sent {
+                self.consumers.record_ack(holder, sent.elapsed());
+            }
             self.consumers.release(holder);
             self.finish(&message);
         } else if let Some(index) = self.retry.iter().position(|message| message.ack_id() == id) {

@@ -38,7 +38,7 @@ pub(super) async fn serve_until_loaded(
                     Err(error) => {
                         failure = error.to_string();
                         let mut consumers = Consumers::default();
-                        let (id, receiver) = consumers.add(options);
+                        let (id, receiver) = consumers.add(options, false);
                         let _ = reply.send(Ok(super::Connected { id, receiver }));
                         consumers.drop_all(&DropReason::Failed(failure.clone()));
                     }

@@ -5,11 +5,11 @@
 use futures::FutureExt;
 
 use super::state::GroupState;
-use crate::links::{resolve, target_of};
 use crate::message::{Delivery, Message, Origin};
 use crate::reader::{ReadItem, Reader, cursor_of};
 use crate::replay::{Replay, ReplayItem};
 use eventfold_store::{RecordedEvent, StorageError, StorageErrorKind};
+use eventfold_store::{link_target as target_of, resolve_link as resolve};
 
 /// The most bytes of events a group buffers ahead of its consumers, however
 /// large its buffer sizes: bounds its memory whatever the events' size.

@@ -104,7 +104,7 @@ impl GroupState {
                     let _ = reply.send(Err(ConnectError::MaximumSubscribersReached(self.definition.key().clone())));
                     return Flow::Continue;
                 }
-                let (id, receiver) = self.consumers.add(options);
+                let (id, receiver) = self.consumers.add(options, self.definition.spec.settings.extra_statistics);
                 // The reply goes first: a reader that fails to open drops the
                 // consumer, and it must be able to see why.
                 let _ = reply.send(Ok(Connected { id, receiver }));

@@ -1,9 +1,12 @@
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 
+use super::error::error_response;
+
 /// Unknown paths: a gRPC call gets `UNIMPLEMENTED` (clients probe for
-/// services and must get an answer, never a hang); anything else a 404.
-pub async fn fallback(headers: HeaderMap) -> Response {
+/// services and must get an answer, never a hang); anything else a 404
+/// that names the path.
+pub async fn fallback(headers: HeaderMap, uri: Uri) -> Response {
     let is_grpc = headers
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
@@ -16,6 +19,6 @@ pub async fn fallback(headers: HeaderMap) -> Response {
         headers.insert("grpc-message", HeaderValue::from_static("method%20not%20implemented"));
         response
     } else {
-        (StatusCode::NOT_FOUND, "not found\n").into_response()
+        error_response(StatusCode::NOT_FOUND, format!("no such endpoint: {}", uri.path()))
     }
 }

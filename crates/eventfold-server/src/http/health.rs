@@ -1,14 +1,28 @@
+//! Probes for load balancers and orchestrators.
+//!
+//! - `GET /health`, readiness: 200 while the node serves and its store takes
+//!   writes; 503 with the reason while the store refuses them (a full disk,
+//!   a poisoned writer), and while the node starts or stops.
+//! - `GET`/`HEAD /health/live`, liveness as KurrentDB answers it: 204 while
+//!   the node serves (`?liveCode=N` answers N instead, for probes that want
+//!   a 200), 503 while it starts or stops. A degraded store is still live:
+//!   reads are served, and restarting the node would not bring back the
+//!   disk space it waits for.
+
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use eventfold_node::{Node, NodeState};
 use eventfold_store::StoreHealth;
 use serde::Serialize;
 
-use crate::{AppState, VERSION};
+use super::error::{error_response, query_value, unknown_query_names};
 
 #[derive(Serialize, Debug, PartialEq, Eq)]
 pub struct Health {
-    /// `ok`, or `degraded` while the store refuses writes (reads go on).
+    /// `ok`; `degraded` while the store refuses writes (reads go on);
+    /// `starting` or `stopping` while the node is not serving.
     pub status: &'static str,
     /// Why writes are refused, while they are.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -18,32 +32,68 @@ pub struct Health {
     pub last_position: Option<u64>,
 }
 
-fn current(state: &AppState) -> (bool, Health) {
-    let (status, reason) = match state.store.health() {
-        StoreHealth::Degraded(error) => ("degraded", Some(error.to_string())),
-        _ => ("ok", None),
+/// `GET /health`.
+pub async fn health(State(node): State<Node>) -> (StatusCode, Json<Health>) {
+    let store = node.client_store();
+    let (status, reason) = match (node.state(), store.health()) {
+        (NodeState::Starting | NodeState::Stopping, _) => (node.state().as_str(), None),
+        (NodeState::Ready, StoreHealth::Degraded(error)) => ("degraded", Some(error.to_string())),
+        (NodeState::Ready, _) => ("ok", None),
     };
     let health = Health {
         status,
         reason,
-        version: VERSION,
-        last_position: state.store.head_position().map(|position| position.0),
+        version: node.facts().version,
+        last_position: store.head_position().map(|position| position.0),
     };
-    (status == "ok", health)
-}
-
-/// `GET /health`, readiness: 200 while the store takes writes, 503 with the
-/// reason while it refuses them (a full disk, a poisoned writer), for load
-/// balancers and for scripts that wait for the server to come up.
-pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
-    let (ok, health) = current(&state);
-    let code = if ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let code = if status == "ok" { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     (code, Json(health))
 }
 
-/// `GET /health/live`, liveness: 200 whenever the server answers, degraded or
-/// not, since reads are still served; an orchestrator restarting the node
-/// would not bring back the disk space it waits for.
-pub async fn live(State(state): State<AppState>) -> Json<Health> {
-    Json(current(&state).1)
+#[derive(Serialize)]
+struct NotLive {
+    state: &'static str,
+}
+
+/// `GET`/`HEAD /health/live` (axum answers `HEAD` with the `GET` handler's
+/// status and headers, without the body).
+pub async fn live(State(node): State<Node>, RawQuery(query): RawQuery) -> Response {
+    let query = query.as_deref();
+    if let Some(unknown) = unknown_query_names(query, &["liveCode"]).first() {
+        return error_response(StatusCode::BAD_REQUEST, format!("unknown query parameter `{unknown}`; only liveCode"));
+    }
+    let live_code = match query_value(query, "liveCode").map(parse_live_code) {
+        Some(Ok(code)) => code,
+        Some(Err(message)) => return error_response(StatusCode::BAD_REQUEST, message),
+        None => StatusCode::NO_CONTENT,
+    };
+    match node.state() {
+        NodeState::Ready => live_code.into_response(),
+        state @ (NodeState::Starting | NodeState::Stopping) => {
+            (StatusCode::SERVICE_UNAVAILABLE, Json(NotLive { state: state.as_str() })).into_response()
+        }
+    }
+}
+
+/// A status code a probe may ask for: a final answer, 200 to 599.
+fn parse_live_code(text: &str) -> Result<StatusCode, String> {
+    text.parse::<u16>()
+        .ok()
+        .filter(|code| (200..=599).contains(code))
+        .and_then(|code| StatusCode::from_u16(code).ok())
+        .ok_or_else(|| format!("liveCode must be an HTTP status code from 200 to 599, not `{text}`"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn live_codes_are_final_status_codes() {
+        assert_eq!(parse_live_code("200"), Ok(StatusCode::OK));
+        assert_eq!(parse_live_code("599").map(|code| code.as_u16()), Ok(599));
+        for bad in ["", "abc", "100", "199", "600", "-200", "200.0", "99999"] {
+            assert!(parse_live_code(bad).is_err(), "{bad}");
+        }
+    }
 }

@@ -6,18 +6,18 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
-use crate::metrics::MetricsEndpoint;
+use eventfold_node::MetricsText;
 
 /// The text exposition format's content type.
 const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
-pub fn route(endpoint: MetricsEndpoint) -> Router {
-    Router::new().route("/metrics", get(move || scrape(endpoint.clone())))
+pub fn route(text: MetricsText) -> Router {
+    Router::new().route("/metrics", get(move || scrape(text.clone())))
 }
 
-async fn scrape(endpoint: MetricsEndpoint) -> Response {
+async fn scrape(text: MetricsText) -> Response {
     // Sampling reads `/proc` and walks the data directory: off the runtime.
-    match tokio::task::spawn_blocking(move || endpoint.render()).await {
+    match tokio::task::spawn_blocking(move || text.render()).await {
         Ok(text) => ([(header::CONTENT_TYPE, CONTENT_TYPE)], text).into_response(),
         Err(error) => {
             tracing::error!(%error, "rendering the metrics failed");

@@ -1,23 +1,37 @@
-//! eventfold's own HTTP/JSON face.
+//! eventfold's own HTTP/JSON face: the management endpoints, always on.
+//! Each handler reads the [`Node`]; none keeps state of its own.
 
+mod error;
 mod fallback;
+mod gossip;
 mod health;
+mod info;
 pub(crate) mod metrics;
+mod ping;
+mod process;
 mod scavenge;
+mod stats;
+mod time;
 
 pub use fallback::fallback;
 pub use scavenge::ScavengeStatusBody;
 
 use axum::Router;
-use axum::routing::{delete, get};
+use axum::routing::get;
+use eventfold_node::Node;
 
-use crate::AppState;
-
-pub fn router(state: AppState) -> Router {
+pub fn router(node: Node) -> Router {
     Router::new()
         .route("/health", get(health::health))
         .route("/health/live", get(health::live))
-        .route("/admin/scavenge", get(scavenge::status).post(scavenge::start))
-        .route("/admin/scavenge/{id}", delete(scavenge::stop))
-        .with_state(state)
+        .route("/ping", get(ping::ping))
+        .route("/info", get(info::info))
+        .route("/gossip", get(gossip::gossip))
+        .route("/stats", get(stats::stats))
+        .route("/admin/scavenge", get(scavenge::last).post(scavenge::start))
+        .route("/admin/scavenge/current", get(scavenge::current).delete(scavenge::stop_current))
+        .route("/admin/scavenge/last", get(scavenge::last))
+        .route("/admin/scavenge/{id}", get(scavenge::by_id).delete(scavenge::stop))
+        .method_not_allowed_fallback(error::method_not_allowed)
+        .with_state(node)
 }

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use eventfold_node::OpenConnections;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
@@ -58,11 +59,12 @@ impl Default for ConnectionLimits {
 
 /// Serves `app` on `listener` until `shutdown` completes, then stops
 /// accepting, asks every connection to finish its open requests, and returns
-/// once all have closed.
+/// once all have closed. `open` counts the connections served meanwhile.
 pub(crate) async fn serve(
     listener: TcpListener,
     app: Router,
     limits: ConnectionLimits,
+    open: OpenConnections,
     shutdown: impl Future<Output = ()> + Send,
 ) -> std::io::Result<()> {
     let max_connections = limits.max_connections.clamp(1, Semaphore::MAX_PERMITS);
@@ -97,8 +99,10 @@ pub(crate) async fn serve(
         }
         let connection =
             Connection { builder: Arc::clone(&builder), app: app.clone(), limits: limits.clone(), stop: stop.clone() };
+        let counted = open.open();
         tokio::spawn(async move {
             connection.run(stream).await;
+            drop(counted);
             drop(slot);
         });
     }

@@ -8,11 +8,21 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use eventfold_engine::{Engine, EngineConfig};
+use eventfold_node::{Node, NodeOptions};
+use eventfold_server::ConnectionLimits;
 use eventfold_store::EventStore;
+
+/// How a test server presents itself and treats connections.
+#[derive(Clone, Debug, Default)]
+pub struct ServeOptions {
+    pub node: NodeOptions,
+    pub connections: ConnectionLimits,
+}
 
 pub struct Running {
     pub address: SocketAddr,
     pub engine: Engine,
+    pub node: Node,
     stop: tokio::sync::oneshot::Sender<()>,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
 }
@@ -23,19 +33,20 @@ pub fn open_engine(dir: &tempfile::TempDir) -> Engine {
 
 /// Serves `engine` on a free loopback port.
 pub async fn serve(engine: Engine) -> Running {
-    serve_with(engine, "127.0.0.1:0", eventfold_server::ServeOptions::default()).await
+    serve_with(engine, "127.0.0.1:0", ServeOptions::default()).await
 }
 
 /// Serves `engine` on `listen` (a port of 0 picks a free one) with `options`.
-pub async fn serve_with(engine: Engine, listen: &str, options: eventfold_server::ServeOptions) -> Running {
+pub async fn serve_with(engine: Engine, listen: &str, options: ServeOptions) -> Running {
     let store: Arc<dyn EventStore> = Arc::new(engine.clone());
     let listener = tokio::net::TcpListener::bind(listen).await.expect("bind");
     let address = listener.local_addr().expect("address");
+    let node = Node::start(store, options.node, address).await;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(eventfold_server::serve(store, listener, options, async {
+    let server = tokio::spawn(eventfold_server::serve(node.clone(), listener, options.connections, async {
         let _ = stopped.await;
     }));
-    Running { address, engine, stop, server }
+    Running { address, engine, node, stop, server }
 }
 
 impl Running {

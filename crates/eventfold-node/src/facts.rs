@@ -1,0 +1,102 @@
+//! What a node knows about itself and tells clients: the address to reach
+//! it on, its versions, its limits and when it started.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Instant;
+
+use eventfold_store::Timestamp;
+use uuid::Uuid;
+
+use crate::{MetricsText, PROTOCOL_SERVER_VERSION, VERSION};
+
+/// How the node presents itself; what is not set comes from the listener.
+#[derive(Clone, Debug)]
+pub struct NodeOptions {
+    /// Largest append the store accepts; the faces refuse larger ones early
+    /// and report the limit.
+    pub max_append_bytes: usize,
+    /// The host clients are told to use (Gossip, `/gossip`); by default the
+    /// address the listener is bound to, or `localhost` when it is bound to
+    /// every interface (what a client on this machine would use).
+    pub advertise_host: Option<String>,
+    /// The port clients are told to use; by default the bound one.
+    pub advertise_port: Option<u16>,
+    /// What `GET /metrics` serves; without it there is no such endpoint
+    /// (requests are still measured, for whatever recorder is installed).
+    pub metrics: Option<MetricsText>,
+}
+
+impl Default for NodeOptions {
+    fn default() -> Self {
+        Self {
+            max_append_bytes: eventfold_store::DEFAULT_MAX_APPEND_BYTES,
+            advertise_host: None,
+            advertise_port: None,
+            metrics: None,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct NodeFacts {
+    /// Names this node in Gossip, the same for every face until restart.
+    pub instance_id: Uuid,
+    /// The host and port clients reach this node on: a name where one was
+    /// configured, not necessarily the bound address.
+    pub advertised_host: String,
+    pub advertised_port: u16,
+    /// eventfold's own version.
+    pub version: &'static str,
+    /// The EventStoreDB version whose protocol is spoken
+    /// (`event_store_server_version`, `/info`'s `esVersion`).
+    pub protocol_version: &'static str,
+    pub max_append_bytes: usize,
+    /// Wall-clock time the node started, to report.
+    pub started: Timestamp,
+    /// The same moment on the monotonic clock, to measure uptime by.
+    pub started_at: Instant,
+}
+
+impl NodeFacts {
+    pub fn new(options: &NodeOptions, bound: SocketAddr) -> Self {
+        Self {
+            instance_id: Uuid::new_v4(),
+            advertised_host: options.advertise_host.clone().unwrap_or_else(|| default_advertised_host(bound.ip())),
+            advertised_port: options.advertise_port.unwrap_or(bound.port()),
+            version: VERSION,
+            protocol_version: PROTOCOL_SERVER_VERSION,
+            max_append_bytes: options.max_append_bytes,
+            started: Timestamp::now(),
+            started_at: Instant::now(),
+        }
+    }
+}
+
+/// What a client on this machine would use to reach a listener bound to `ip`.
+fn default_advertised_host(ip: IpAddr) -> String {
+    if ip.is_unspecified() { "localhost".to_owned() } else { ip.to_string() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn address(text: &str) -> SocketAddr {
+        text.parse().expect("a socket address")
+    }
+
+    #[test]
+    fn the_listener_is_advertised_unless_configured_otherwise() {
+        let facts = NodeFacts::new(&NodeOptions::default(), address("127.0.0.2:2113"));
+        assert_eq!((facts.advertised_host.as_str(), facts.advertised_port), ("127.0.0.2", 2113));
+        let every_interface = NodeFacts::new(&NodeOptions::default(), address("0.0.0.0:2113"));
+        assert_eq!(every_interface.advertised_host, "localhost");
+        let configured = NodeOptions {
+            advertise_host: Some("db.example.com".into()),
+            advertise_port: Some(443),
+            ..NodeOptions::default()
+        };
+        let facts = NodeFacts::new(&configured, address("0.0.0.0:2113"));
+        assert_eq!((facts.advertised_host.as_str(), facts.advertised_port), ("db.example.com", 443));
+    }
+}

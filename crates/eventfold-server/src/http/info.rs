@@ -1,0 +1,48 @@
+//! `GET /info`: what this node is, in KurrentDB's shape (`esVersion`,
+//! `state`, `features`, `authentication`) so that tools written for it read
+//! it, plus eventfold's own `version`.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::extract::State;
+use eventfold_node::{MemberState, Node};
+use serde::Serialize;
+
+/// KurrentDB's optional features and whether this node has them. Tools (the
+/// KurrentDB UI, exporters) hide what is off.
+const FEATURES: &[(&str, bool)] = &[("projections", false), ("userManagement", false), ("atomPub", false)];
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Info {
+    /// The EventStoreDB version whose protocol the node speaks.
+    es_version: &'static str,
+    /// The node's role in lower case, as KurrentDB writes it: `leader`
+    /// while it serves.
+    state: String,
+    features: BTreeMap<&'static str, bool>,
+    authentication: Authentication,
+    /// eventfold's own version.
+    version: &'static str,
+}
+
+/// No authentication: every client is let in (the access policy still
+/// decides what it may do).
+#[derive(Serialize)]
+struct Authentication {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    properties: BTreeMap<&'static str, String>,
+}
+
+pub async fn info(State(node): State<Node>) -> Json<Info> {
+    let facts = node.facts();
+    Json(Info {
+        es_version: facts.protocol_version,
+        state: MemberState::from(node.state()).as_str().to_lowercase(),
+        features: FEATURES.iter().copied().collect(),
+        authentication: Authentication { kind: "insecure", properties: BTreeMap::new() },
+        version: facts.version,
+    })
+}
