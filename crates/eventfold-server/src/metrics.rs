@@ -5,8 +5,9 @@
 //! Every crate records through the `metrics` facade; only this module knows
 //! the exporter. The composition root installs [`recorder`] as the global
 //! recorder once, and gives the node the [`text`] of its handle and of what
-//! to sample just before each scrape (the engine's state, the process). Names and labels are KurrentDB's where it has the metric,
-//! so its Grafana dashboards work unchanged; the rest start with `eventfold_`.
+//! to sample just before each scrape (the engine's state, the process).
+//! Names and labels are KurrentDB's where it has the metric, so its Grafana
+//! dashboards work unchanged; the rest start with `eventfold_`.
 
 mod buckets;
 mod calls;
@@ -33,8 +34,8 @@ pub const GAUGE_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 /// scrapes, so that they do not pile up in memory.
 const UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
 
-/// eventfold's Prometheus recorder: histogram buckets per metric (never
-/// summaries), and gauges forgotten after [`GAUGE_IDLE_TIMEOUT`].
+/// eventfold's Prometheus recorder: histogram buckets by kind of metric
+/// (never summaries), and gauges forgotten after [`GAUGE_IDLE_TIMEOUT`].
 pub fn recorder() -> PrometheusRecorder {
     let configured = PrometheusBuilder::new()
         .idle_timeout(MetricKindMask::GAUGE, Some(GAUGE_IDLE_TIMEOUT))
@@ -87,7 +88,7 @@ pub async fn run_upkeep(handle: PrometheusHandle) {
     }
 }
 
-/// Records every request's metrics and, with an endpoint, serves
+/// Records every request's metrics and, given the text, serves
 /// `GET /metrics`.
 pub(crate) fn instrument(app: Router, text: Option<MetricsText>) -> Router {
     calls::register();
