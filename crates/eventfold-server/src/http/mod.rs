@@ -8,7 +8,7 @@ mod health;
 mod info;
 pub(crate) mod metrics;
 mod ping;
-mod process;
+pub(crate) mod process;
 mod scavenge;
 mod stats;
 mod time;

@@ -54,19 +54,17 @@ impl SystemSampler {
     pub fn sample(&self) {
         counter!(names::PROC_UP_TIME, "pid" => std::process::id().to_string())
             .absolute(self.started.elapsed().as_secs());
-        self.sample_cpu();
-        if let Some(status) = read("/proc/self/status") {
-            let field = |name: &str| status_field(&status, name);
-            if let Some(bytes) = field("VmRSS:") {
-                gauge!(names::PROC_MEM_BYTES, "kind" => "working-set").set(bytes as f64);
-            }
-            if let Some(bytes) = field("VmSize:") {
-                gauge!(names::PROC_MEM_BYTES, "kind" => "virtual-bytes").set(bytes as f64);
-            }
-            let threads = status.lines().find_map(|line| line.strip_prefix("Threads:")?.trim().parse::<u64>().ok());
-            if let Some(threads) = threads {
-                gauge!(names::PROCESS_THREADS).set(threads as f64);
-            }
+        // The figures `/stats` reports, read the same way.
+        let process = crate::http::process::current();
+        self.sample_cpu(process.cpu_seconds);
+        if let Some(bytes) = process.resident_bytes {
+            gauge!(names::PROC_MEM_BYTES, "kind" => "working-set").set(bytes as f64);
+        }
+        if let Some(threads) = process.threads {
+            gauge!(names::PROCESS_THREADS).set(threads as f64);
+        }
+        if let Some(bytes) = read("/proc/self/status").and_then(|status| status_field(&status, "VmSize:")) {
+            gauge!(names::PROC_MEM_BYTES, "kind" => "virtual-bytes").set(bytes as f64);
         }
         // Bytes that reached (or came from) the storage layer, not the page cache.
         if let Some(io) = read("/proc/self/io") {
@@ -99,8 +97,8 @@ impl SystemSampler {
         self.sample_disk();
     }
 
-    fn sample_cpu(&self) {
-        let Some(reading) = cpu_reading() else {
+    fn sample_cpu(&self, process_seconds: Option<f64>) {
+        let Some(reading) = process_seconds.and_then(cpu_reading) else {
             return;
         };
         let mut previous = self.previous.lock().unwrap_or_else(|poison| poison.into_inner());
@@ -147,14 +145,11 @@ fn status_field(text: &str, name: &str) -> Option<u64> {
     Some(kilobytes.saturating_mul(1024))
 }
 
-fn cpu_reading() -> Option<CpuReading> {
-    let stat = read("/proc/self/stat")?;
-    // The command name (field 2) may hold spaces; the fields after it don't.
-    let after_name = stat.rsplit_once(')')?.1;
-    let fields: Vec<&str> = after_name.split_whitespace().collect();
-    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
-    let ticks = |index: usize| fields.get(index).and_then(|field| field.parse::<u64>().ok());
-    let process_ticks = ticks(11)?.saturating_add(ticks(12)?);
+/// The process's CPU time (in seconds, as `/stats` reads it) and the
+/// machine's, both in clock ticks.
+fn cpu_reading(process_seconds: f64) -> Option<CpuReading> {
+    let ticks_per_second = rustix::param::clock_ticks_per_second();
+    let process_ticks = (process_seconds * ticks_per_second as f64).round() as u64;
     let machine = read("/proc/stat")?;
     let cpu = machine.lines().next()?.strip_prefix("cpu ")?;
     let times: Vec<u64> = cpu.split_whitespace().filter_map(|field| field.parse().ok()).collect();
@@ -201,10 +196,10 @@ mod tests {
 
     #[test]
     fn proc_fields_are_read_in_bytes() {
-        let text = "Name:\teventfold\nVmRSS:\t    2048 kB\nThreads:\t7\n";
-        assert_eq!(status_field(text, "VmRSS:"), Some(2048 * 1024));
-        assert_eq!(status_field(text, "VmSize:"), None);
-        assert!(cpu_reading().is_some_and(|reading| reading.machine_total > 0));
+        let text = "Name:\teventfold\nVmSize:\t    2048 kB\nThreads:\t7\n";
+        assert_eq!(status_field(text, "VmSize:"), Some(2048 * 1024));
+        assert_eq!(status_field(text, "VmRSS:"), None);
+        assert!(cpu_reading(1.5).is_some_and(|reading| reading.machine_total > 0 && reading.process_ticks > 0));
         assert_eq!(mount_point(std::path::Path::new("/")).as_deref(), Some("/"));
     }
 }
