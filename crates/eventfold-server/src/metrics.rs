@@ -37,8 +37,13 @@ const UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
 /// eventfold's Prometheus recorder: histogram buckets by kind of metric
 /// (never summaries), and gauges forgotten after [`GAUGE_IDLE_TIMEOUT`].
 pub fn recorder() -> PrometheusRecorder {
+    recorder_forgetting_gauges_after(GAUGE_IDLE_TIMEOUT)
+}
+
+/// [`recorder`], forgetting gauges after `idle` (tests shorten it).
+pub fn recorder_forgetting_gauges_after(idle: Duration) -> PrometheusRecorder {
     let configured = PrometheusBuilder::new()
-        .idle_timeout(MetricKindMask::GAUGE, Some(GAUGE_IDLE_TIMEOUT))
+        .idle_timeout(MetricKindMask::GAUGE, Some(idle))
         .set_buckets(buckets::SECONDS)
         .and_then(|builder| {
             buckets::overrides()
