@@ -1,4 +1,6 @@
-//! `eventfold admin`: operations on a running server, over its HTTP API.
+//! `eventfold admin`: operations on a running server, over its HTTP API,
+//! and on a data directory no server holds (`verify`, `repair`: see
+//! `admin/verify.rs` and `admin/repair.rs`).
 //!
 //! `eventfold admin scavenge` starts a scavenge (`POST /admin/scavenge`),
 //! follows it (`GET /admin/scavenge`) with a progress bar on stderr, and
@@ -16,6 +18,9 @@ use http_body_util::{BodyExt, Full};
 use hyper::{Method, Request, StatusCode, Uri, header};
 use hyper_util::rt::TokioIo;
 
+mod repair;
+mod verify;
+
 #[derive(clap::Args)]
 pub struct AdminArgs {
     #[command(subcommand)]
@@ -31,6 +36,19 @@ enum AdminCommand {
     /// 1 when it failed or was stopped. Interrupting the wait leaves the
     /// scavenge running; `--stop ID` stops it.
     Scavenge(ScavengeArgs),
+    /// Check every frame of the log and the index against the log.
+    ///
+    /// Offline on `--db DIR` (no server may run on it), with progress on
+    /// stderr, or online with `--server URL` while the server keeps serving.
+    /// Prints the report (`--json` for JSON); exits 1 when it found damage.
+    Verify(verify::VerifyArgs),
+    /// Repair a data directory no server holds.
+    ///
+    /// Each damaged log segment is replaced by one holding every frame that
+    /// verifies, at its position; the damaged file is moved to
+    /// `log/damaged/`. The index is rebuilt from the log. Prints exactly
+    /// what was lost.
+    Repair(repair::RepairArgs),
 }
 
 #[derive(clap::Args)]
@@ -60,6 +78,13 @@ pub fn run(args: AdminArgs) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the runtime")?;
     match args.command {
         AdminCommand::Scavenge(args) => runtime.block_on(scavenge(args)),
+        AdminCommand::Verify(args) => runtime.block_on(verify::run(args)),
+        AdminCommand::Repair(args) => {
+            // The repair opens the engine to rebuild the index; it runs on
+            // this thread, inside the runtime's context.
+            let _context = runtime.enter();
+            repair::run(args)
+        }
     }
 }
 
@@ -269,10 +294,21 @@ impl Server {
 
     /// One request on a fresh connection; the status and the whole body.
     async fn request(&self, method: Method, path: &str, body: Option<String>) -> anyhow::Result<(StatusCode, Bytes)> {
+        self.request_within(method, path, body, REQUEST_TIMEOUT).await
+    }
+
+    /// As [`Self::request`], for a request the server takes `limit` to answer.
+    async fn request_within(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<String>,
+        limit: Duration,
+    ) -> anyhow::Result<(StatusCode, Bytes)> {
         let exchange = self.exchange(method.clone(), path, body);
-        tokio::time::timeout(REQUEST_TIMEOUT, exchange)
+        tokio::time::timeout(limit, exchange)
             .await
-            .map_err(|_| anyhow!("{method} {path} on {}: no answer within {REQUEST_TIMEOUT:?}", self.authority))?
+            .map_err(|_| anyhow!("{method} {path} on {}: no answer within {limit:?}", self.authority))?
     }
 
     async fn exchange(&self, method: Method, path: &str, body: Option<String>) -> anyhow::Result<(StatusCode, Bytes)> {

@@ -1,5 +1,6 @@
 //! `eventfold`: the one binary. `eventfold serve` runs the database;
-//! `eventfold admin` operates a running one. Benchmarks live apart, in
+//! `eventfold admin` operates a running one, or checks and repairs a data
+//! directory no server holds. Benchmarks live apart, in
 //! `eventfold-bench`, so this binary links no benchmark client.
 
 mod admin;
@@ -21,7 +22,8 @@ struct Cli {
 enum Command {
     /// Run the server on the embedded storage engine.
     Serve(serve::ServeArgs),
-    /// Operate a running server (scavenge).
+    /// Operate a running server (scavenge, verify) or a stopped one's data
+    /// directory (verify, repair).
     Admin(admin::AdminArgs),
 }
 

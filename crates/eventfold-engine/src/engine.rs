@@ -11,7 +11,8 @@ use eventfold_store::{
     AllFrom, AppendError, AppendOutcome, AppendRequest, CurrentRevision, DeleteMode, DeleteOutcome, Direction,
     EventStore, EventStream, ExpectedRevision, Position, ReadAllRequest, ReadError, ReadStreamRequest, RevisionFrom,
     ScavengeError, ScavengeOptions, ScavengeStatus, StorageError, StorageErrorKind, StoreHealth, StreamName,
-    SubscribeFrom, SubscribeToAllRequest, SubscribeToStreamRequest, SubscriptionError, SubscriptionStream,
+    SubscribeFrom, SubscribeToAllRequest, SubscribeToStreamRequest, SubscriptionError, SubscriptionStream, VerifyError,
+    VerifyReport,
 };
 use tokio::sync::{mpsc, oneshot};
 
@@ -20,6 +21,7 @@ use crate::caches::{RecentEventIds, StreamCache};
 use crate::effects::{
     METADATA_EVENT_TYPE, TOMBSTONE_EVENT_TYPE, check_metadata, is_metadata_stream, is_virtual_stream,
 };
+use crate::index_sample::{Sample, check_sample};
 use crate::metrics::WriterMetrics;
 use crate::metrics::{EngineGauges, IndexStatus, ScavengePhase};
 use crate::read::{
@@ -31,6 +33,7 @@ use crate::recovery::replay;
 use crate::scavenge::Scavenges;
 use crate::shared::Shared;
 use crate::subscription::{Subscription, Target};
+use crate::verify::verify_online;
 use crate::writer::{Command, Writer, WriterHealth};
 
 /// Why the engine could not open.
@@ -68,22 +71,31 @@ impl Engine {
     /// Opens (or creates) the database in `config.dir`: recovers the log's
     /// tail, brings the index up to the log, and starts the writer thread.
     pub fn open(config: EngineConfig) -> Result<Self, EngineError> {
-        let started = Instant::now();
         fs::create_dir_all(&config.dir).map_err(|source| EngineError::Io {
             op: "create",
             path: config.dir.clone(),
             source,
         })?;
         let lock = lock_directory(&config)?;
+        Self::open_locked(config, lock)
+    }
+
+    /// Opens the database for a caller that already holds its directory
+    /// lock (a repair, which rebuilds the index this way).
+    pub(crate) fn open_locked(config: EngineConfig, lock: File) -> Result<Self, EngineError> {
+        let started = Instant::now();
         let index_path = config.index_path();
-        let index = match Index::open(&index_path) {
-            Ok(index) => index,
+        let opened = Index::open(&index_path).and_then(|index| {
+            let checkpoint = index.snapshot()?.checkpoint()?;
+            Ok((index, checkpoint))
+        });
+        let (index, mut checkpoint) = match opened {
+            Ok(opened) => opened,
             Err(error) => {
                 tracing::warn!(%error, "index unusable; rebuilding it from the log");
-                rebuild_index_file(&index_path)?
+                (rebuild_index_file(&index_path)?, 0)
             }
         };
-        let mut checkpoint = index.snapshot()?.checkpoint()?;
         let (log, reader, report) = eventfold_log::open(&config.log_config(), checkpoint)?;
         let index = if checkpoint > report.end {
             // The index claims more than the log holds: it cannot be trusted.
@@ -92,7 +104,21 @@ impl Engine {
             checkpoint = 0;
             rebuild_index_file(&index_path)?
         } else {
-            index
+            match check_sample(&index, &reader, checkpoint) {
+                Ok(Sample::Consistent) => index,
+                Ok(Sample::Inconsistent(reason)) => {
+                    tracing::warn!(%reason, "index disagrees with the log; rebuilding it");
+                    drop(index);
+                    checkpoint = 0;
+                    rebuild_index_file(&index_path)?
+                }
+                Err(error) => {
+                    // Damage in the log itself: reads report it where they
+                    // meet it, and `eventfold admin verify` finds all of it.
+                    tracing::warn!(%error, "could not check the index against the log");
+                    index
+                }
+            }
         };
         let gauges = EngineGauges::default();
         gauges.statuses.index(IndexStatus::Rebuilding);
@@ -264,7 +290,7 @@ fn closed() -> StorageError {
     StorageError::new(StorageErrorKind::Closed, "the store is shut down")
 }
 
-fn lock_directory(config: &EngineConfig) -> Result<File, EngineError> {
+pub(crate) fn lock_directory(config: &EngineConfig) -> Result<File, EngineError> {
     let path = config.dir.join("LOCK");
     let file = File::options()
         .create(true)
@@ -456,6 +482,14 @@ impl EventStore for Engine {
 
     async fn stop_scavenge(&self, id: &str) -> Result<ScavengeStatus, ScavengeError> {
         self.inner.scavenges.stop(id)
+    }
+
+    async fn verify_storage(&self) -> Result<VerifyReport, VerifyError> {
+        let engine = self.clone();
+        tokio::task::spawn_blocking(move || verify_online(&engine.inner.shared, &engine.inner.config))
+            .await
+            .map_err(internal)?
+            .map_err(|error| VerifyError::Storage(StorageError::new(StorageErrorKind::Io, error.to_string())))
     }
 
     async fn scavenge_status(&self) -> Option<ScavengeStatus> {

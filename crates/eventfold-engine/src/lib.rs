@@ -15,18 +15,23 @@ mod engine;
 pub mod fuzzing;
 #[cfg(test)]
 mod hooks;
+mod index_sample;
 mod metrics;
 mod read;
 mod record;
 mod recovery;
+mod repair;
 mod scavenge;
 mod shared;
 mod subscription;
+mod verify;
 mod writer;
 
 pub use config::EngineConfig;
 pub use engine::{Engine, EngineError};
 pub use metrics::names as metric_names;
+pub use repair::{RepairReport, RepairedSegment, repair_offline};
+pub use verify::{VerifyProgress, VerifyStage, verify_offline};
 
 use eventfold_log::LogError;
 use eventfold_store::{StorageError, StorageErrorKind};

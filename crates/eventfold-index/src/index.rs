@@ -246,7 +246,7 @@ impl Index {
 
     /// A consistent view of the index as of now.
     pub fn snapshot(&self) -> Result<IndexSnapshot, IndexError> {
-        Ok(IndexSnapshot { transaction: self.database.begin_read()? })
+        Ok(IndexSnapshot::new(self.database.begin_read()?))
     }
 }
 
@@ -282,6 +282,26 @@ pub struct IndexSnapshot {
 }
 
 impl IndexSnapshot {
+    pub(crate) fn new(transaction: ReadTransaction) -> Self {
+        Self { transaction }
+    }
+
+    /// Up to `limit` streams (virtual ones included) with their entries, in
+    /// name order, from the first name after `after`: a full scan, one
+    /// bounded page at a time.
+    pub fn streams_after(&self, after: Option<&str>, limit: usize) -> Result<Vec<(String, StreamEntry)>, IndexError> {
+        let streams = self.transaction.open_table(STREAMS)?;
+        let start = after.map_or(Bound::Unbounded, Bound::Excluded);
+        let mut found = Vec::with_capacity(limit.min(4096));
+        for entry in streams.range::<&str>((start, Bound::Unbounded))?.take(limit) {
+            let (name, value) = entry?;
+            let (id, next_revision, truncate_before, tombstoned, max_count, max_age_seconds) = value.value();
+            let entry = StreamEntry { id, next_revision, truncate_before, tombstoned, max_count, max_age_seconds };
+            found.push((name.value().to_owned(), entry));
+        }
+        Ok(found)
+    }
+
     /// The log position the index reflects: everything before it is indexed.
     pub fn checkpoint(&self) -> Result<u64, IndexError> {
         self.meta(CHECKPOINT)

@@ -10,7 +10,9 @@
 
 mod error;
 mod index;
+mod read_only;
 mod writeback;
 
 pub use error::IndexError;
 pub use index::{Index, IndexSnapshot, IndexUpdate, StreamEntry, TRUNCATE_ALL};
+pub use read_only::ReadOnlyIndex;

@@ -12,21 +12,18 @@
 //! of the temporary file are removed on the next open. Readers that already
 //! hold the old file keep reading it: the rename does not close it.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::Write;
-use std::path::PathBuf;
+use std::fs::{self, File};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use crate::compacted_writer::CompactedWriter;
 use crate::format::{
-    COMPACTED_FOOTER_BYTES, COMPACTED_FORMAT_VERSION, COMPACTED_TABLE_ENTRY_BYTES, CompactedFooter,
-    SEGMENT_HEADER_BYTES, decode_compacted_footer, encode_compacted_footer, encode_versioned_header, u64_at,
+    COMPACTED_FOOTER_BYTES, COMPACTED_TABLE_ENTRY_BYTES, CompactedFooter, SEGMENT_HEADER_BYTES,
+    decode_compacted_footer, u64_at,
 };
 use crate::reader::read_at_most;
 use crate::segment::{CompactedLayout, Layout, Segment, sync_directory};
-use crate::{Frame, FrameBatch, LogError, LogReader};
-
-/// Bytes of kept frames buffered before they are written out.
-const WRITE_CHUNK_BYTES: usize = 1024 * 1024;
+use crate::{Frame, LogError, LogReader};
 
 /// Decides, frame by frame, what a compaction keeps, and paces it.
 pub trait CompactionPolicy {
@@ -166,22 +163,12 @@ fn write_compacted<P: CompactionPolicy>(
     segment: &Segment,
     end: u64,
     decisions: &[bool],
-    temporary: &PathBuf,
+    temporary: &Path,
     policy: &mut P,
     outcome: &mut CompactionOutcome,
 ) -> Result<CompactedLayout, P::Error> {
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(temporary)
-        .map_err(LogError::io("create", temporary))?;
-    file.write_all(&encode_versioned_header(segment.base, COMPACTED_FORMAT_VERSION))
-        .map_err(LogError::io("write", temporary))?;
-    let mut file_len = SEGMENT_HEADER_BYTES;
-    let mut batch = FrameBatch::new();
-    let mut positions = Vec::with_capacity(usize::try_from(outcome.frames_kept).unwrap_or(0));
-    let mut offsets = Vec::with_capacity(positions.capacity());
+    let frames_expected = usize::try_from(outcome.frames_kept).unwrap_or(0);
+    let mut writer = CompactedWriter::create(temporary, segment.base, frames_expected)?;
     let mut decided = decisions.iter();
     for frame in reader.scan_forward(segment.base, end) {
         let frame = frame?;
@@ -190,51 +177,25 @@ fn write_compacted<P: CompactionPolicy>(
         };
         outcome.bytes_read += frame_bytes(&frame);
         policy.pace(frame_bytes(&frame))?;
-        if *keep {
-            let offset = batch
-                .push(frame.ends_transaction, |buffer| buffer.extend_from_slice(&frame.payload))
-                .map_err(|error| corrupt(segment, frame.position, error.to_string()))?;
-            positions.push(frame.position);
-            offsets.push(file_len + offset as u64);
-        } else if frame.ends_transaction {
-            // The transaction's last frame goes; its last kept frame ends it.
-            batch.end_transaction();
-        }
-        if batch.len_bytes() >= WRITE_CHUNK_BYTES && !batch.has_open_transaction() {
-            file_len += flush(&mut file, &mut batch, temporary, policy)?;
+        let written = if *keep {
+            writer.push(frame.position, frame.ends_transaction, &frame.payload)?
+        } else {
+            if frame.ends_transaction {
+                // The transaction's last frame goes; its last kept frame ends it.
+                writer.end_transaction();
+            }
+            0
+        };
+        if written > 0 {
+            policy.pace(written)?;
         }
     }
     if decided.next().is_some() {
         return Err(changed_under_compaction(segment).into());
     }
-    batch.end_transaction();
-    file_len += flush(&mut file, &mut batch, temporary, policy)?;
-
-    let mut table = Vec::with_capacity(positions.len() * COMPACTED_TABLE_ENTRY_BYTES as usize);
-    for (position, offset) in positions.iter().zip(&offsets) {
-        table.extend_from_slice(&position.to_le_bytes());
-        table.extend_from_slice(&offset.to_le_bytes());
-    }
-    let footer =
-        CompactedFooter { end_position: end, frame_count: positions.len() as u64, table_crc: crc32c::crc32c(&table) };
-    file.write_all(&table).map_err(LogError::io("write", temporary))?;
-    file.write_all(&encode_compacted_footer(&footer)).map_err(LogError::io("write", temporary))?;
-    file.sync_all().map_err(LogError::io("fsync", temporary))?;
-    policy.pace(table.len() as u64)?;
-    Ok(CompactedLayout { end_position: end, positions, offsets, frames_end: file_len })
-}
-
-fn flush<P: CompactionPolicy>(
-    file: &mut File,
-    batch: &mut FrameBatch,
-    path: &PathBuf,
-    policy: &mut P,
-) -> Result<u64, P::Error> {
-    file.write_all(batch.as_bytes()).map_err(LogError::io("write", path))?;
-    let written = batch.len_bytes() as u64;
-    batch.clear();
+    let (layout, written) = writer.finish(end)?;
     policy.pace(written)?;
-    Ok(written)
+    Ok(layout)
 }
 
 /// Reads the table and footer of a compacted segment and checks them.

@@ -19,17 +19,22 @@
 mod batch;
 mod boundary;
 mod compact;
+mod compacted_writer;
 mod error;
 pub mod faults;
 mod format;
 #[doc(hidden)]
 pub mod fuzzing;
 mod preallocate;
+mod read_only;
 mod reader;
 mod recovery;
+mod salvage;
 mod segment;
+mod segment_scan;
 mod sync;
 mod synced_end;
+mod verify;
 mod writer;
 
 pub use batch::{BatchMark, FrameBatch, PayloadSizeError};
@@ -39,9 +44,12 @@ pub use format::{
     FORMAT_VERSION, FRAME_HEADER_BYTES, FRAME_OVERHEAD_BYTES, FRAME_PAYLOAD_MAX_BYTES, FRAME_TRAILER_BYTES,
     SEGMENT_HEADER_BYTES,
 };
+pub use read_only::open_read_only;
 pub use reader::{BackwardScan, ForwardScan, Frame, LogReader};
 pub use recovery::{LogConfig, RecoveryReport, open};
+pub use salvage::{DAMAGED_FOLDER, SalvageReport, SalvagedSegment, salvage_log};
 pub use synced_end::{SYNCED_END_FILE, reset_synced_end};
+pub use verify::{CheckedFrame, Damage, LogCheck, Progress, SegmentCheck, Visit, verify_log};
 pub use writer::LogWriter;
 
 #[cfg(test)]
@@ -50,3 +58,5 @@ mod compact_tests;
 mod fault_tests;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod verify_tests;

@@ -12,7 +12,7 @@ use crate::{
     AppendError, AppendOutcome, AppendRequest, CurrentRevision, DeleteMode, DeleteOutcome, EventStore, EventStream,
     ExpectedRevision, Position, ReadAllRequest, ReadError, ReadStreamRequest, ScavengeError, ScavengeOptions,
     ScavengeStatus, StoreHealth, StreamName, SubscribeToAllRequest, SubscribeToStreamRequest, SubscriptionError,
-    SubscriptionStream,
+    SubscriptionStream, VerifyError, VerifyReport,
 };
 
 /// A backend behind the access check.
@@ -110,6 +110,11 @@ impl EventStore for ClientAccess {
 
     async fn scavenge_status(&self) -> Option<ScavengeStatus> {
         self.inner.scavenge_status().await
+    }
+
+    // Verifying reads and reports; it changes nothing.
+    async fn verify_storage(&self) -> Result<VerifyReport, VerifyError> {
+        self.inner.verify_storage().await
     }
 }
 

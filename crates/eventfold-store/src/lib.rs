@@ -23,6 +23,7 @@ mod stream_read;
 mod system_names;
 #[cfg(test)]
 mod testing;
+mod verify;
 
 pub use access::{AccessDenied, AccessPolicy, Operation, Resource, holds_server_state};
 pub use append_size::AppendSizeBudget;
@@ -47,6 +48,7 @@ pub use system_names::{
     METADATA_STREAM_PREFIX, PERSISTENT_SUBSCRIPTION_STREAM_PREFIX, STREAMS_STREAM, TOMBSTONE_EVENT_TYPE,
     metadata_stream_of, metadata_target,
 };
+pub use verify::{DamagedRange, IndexMismatch, IndexReport, LostEvent, SegmentReport, VerifyError, VerifyReport};
 
 /// Default largest total size of one append (the sum of its events' data,
 /// metadata and type bytes), as EventStoreDB's default `MaxAppendSize`.

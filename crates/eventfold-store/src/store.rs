@@ -4,7 +4,8 @@ use futures::stream::BoxStream;
 use crate::{
     AppendError, AppendOutcome, AppendRequest, CurrentRevision, DeleteMode, DeleteOutcome, ExpectedRevision, Position,
     ReadAllRequest, ReadError, ReadStreamRequest, RecordedEvent, ScavengeError, ScavengeOptions, ScavengeStatus,
-    StoreHealth, StreamName, SubscribeToAllRequest, SubscribeToStreamRequest, SubscriptionError,
+    StoreHealth, StreamName, SubscribeToAllRequest, SubscribeToStreamRequest, SubscriptionError, VerifyError,
+    VerifyReport,
 };
 
 /// A read's events, produced lazily: memory stays bounded whatever the count.
@@ -92,5 +93,11 @@ pub trait EventStore: Send + Sync + 'static {
     /// The running scavenge, or else the last one since the store opened.
     async fn scavenge_status(&self) -> Option<ScavengeStatus> {
         None
+    }
+
+    /// Checks every stored frame and the index against the log, while reads
+    /// and appends go on. Returns when the check is done.
+    async fn verify_storage(&self) -> Result<VerifyReport, VerifyError> {
+        Err(VerifyError::Unsupported)
     }
 }

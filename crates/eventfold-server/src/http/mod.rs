@@ -12,12 +12,14 @@ pub(crate) mod process;
 mod scavenge;
 mod stats;
 mod time;
+mod verify;
 
 pub use fallback::fallback;
 pub use scavenge::ScavengeStatusBody;
+pub use verify::{DamagedRangeBody, VerifyReportBody};
 
 use axum::Router;
-use axum::routing::get;
+use axum::routing::{get, post};
 use eventfold_node::Node;
 
 pub fn router(node: Node) -> Router {
@@ -32,6 +34,7 @@ pub fn router(node: Node) -> Router {
         .route("/admin/scavenge/current", get(scavenge::current).delete(scavenge::stop_current))
         .route("/admin/scavenge/last", get(scavenge::last))
         .route("/admin/scavenge/{id}", get(scavenge::by_id).delete(scavenge::stop))
+        .route("/admin/verify", post(verify::verify))
         .method_not_allowed_fallback(error::method_not_allowed)
         .with_state(node)
 }
