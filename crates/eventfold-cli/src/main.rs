@@ -4,6 +4,7 @@
 //! `eventfold-bench`, so this binary links no benchmark client.
 
 mod admin;
+mod metrics;
 mod serve;
 
 use std::io::{IsTerminal, Write};

@@ -77,6 +77,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     raise_open_files_limit();
+    let exporter = crate::metrics::install();
     let mut config = EngineConfig::new(&args.db);
     config.max_append_bytes = args.max_append_bytes;
     let engine = tokio::task::spawn_blocking(move || Engine::open(config))
@@ -92,6 +93,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         max_append_bytes: args.max_append_bytes,
         advertise_host: args.advertise_host_to_client_as.clone().or_else(|| configured_host_name(&args.listen)),
         advertise_port: args.advertise_node_port_to_client_as,
+        metrics: exporter.map(|handle| crate::metrics::text(handle, &engine, &args.db)),
     };
     // The node is composed once, here: the store behind the access check,
     // the subsystems over the store, the facts every face reports.

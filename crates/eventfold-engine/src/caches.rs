@@ -22,6 +22,10 @@ impl StreamCache {
         self.streams.get(stream).copied()
     }
 
+    pub fn len(&self) -> usize {
+        self.streams.len()
+    }
+
     pub fn insert(&mut self, stream: StreamName, state: StreamEntry) {
         if self.streams.len() >= self.capacity && !self.streams.contains_key(&stream) {
             // Forgetting everything is crude but bounded, and a miss only
@@ -52,6 +56,10 @@ impl RecentEventIds {
 
     pub fn get(&self, id: &EventId) -> Option<&WrittenEvent> {
         self.events.get(id)
+    }
+
+    pub fn len(&self) -> usize {
+        self.events.len()
     }
 
     pub fn insert(&mut self, id: EventId, event: WrittenEvent) {

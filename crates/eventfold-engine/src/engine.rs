@@ -22,6 +22,8 @@ use crate::effects::{
     METADATA_EVENT_TYPE, TOMBSTONE_EVENT_TYPE, check_metadata, is_metadata_stream, is_virtual_stream,
 };
 use crate::index_sample::{Sample, check_sample};
+use crate::metrics::WriterMetrics;
+use crate::metrics::{EngineGauges, IndexStatus, ScavengePhase};
 use crate::read::{
     AllBackwards, AllForwards, StreamRead, all_page_backwards, all_page_forwards_read, frame_start_blocking,
     index_failure, internal, paged, stream_page_read,
@@ -118,13 +120,20 @@ impl Engine {
                 }
             }
         };
+        let gauges = EngineGauges::default();
+        gauges.statuses.index(IndexStatus::Rebuilding);
         let replayed = replay(&index, &reader, checkpoint, report.end)?;
+        gauges.statuses.index(IndexStatus::Idle);
+        gauges.statuses.scavenge(ScavengePhase::Idle);
+        // Replay ends with a durable commit (IDX-2).
+        gauges.index_checkpoint.store(report.end, std::sync::atomic::Ordering::Relaxed);
         let head = match reader.scan_backward(report.end).next_frame()? {
             Some(frame) => frame.position,
             None => 0,
         };
         let snapshot = index.snapshot()?;
-        let shared = Arc::new(Shared::new(reader, index, snapshot, report.end, head, config.live_buffer_batches));
+        let shared =
+            Arc::new(Shared::new(reader, index, snapshot, report.end, head, config.live_buffer_batches, gauges));
         let (commands, receiver) = mpsc::channel(config.queue_depth.max(1));
         let writer = Writer {
             shared: Arc::clone(&shared),
@@ -137,6 +146,7 @@ impl Engine {
             index_dirty: false,
             index_ahead_of_log: false,
             health: WriterHealth::default(),
+            metrics: WriterMetrics::register(),
         };
         let writer = std::thread::Builder::new()
             .name("eventfold-writer".into())
@@ -161,6 +171,18 @@ impl Engine {
                 _lock: lock,
             }),
         })
+    }
+
+    /// Sets the gauges that describe the engine's state (checkpoints,
+    /// statuses, recent maxima, cache sizes, the last scavenge's progress)
+    /// through the `metrics` facade. Whoever serves the metrics calls it
+    /// before each scrape; counters and histograms need no such call.
+    pub fn record_metrics(&self) {
+        let shared = &self.inner.shared;
+        shared.gauges.record(shared.committed_end());
+        if let Some(status) = self.inner.scavenges.status() {
+            crate::metrics::scavenge_progress(&status);
+        }
     }
 
     /// Waits for queued appends, makes the index durable and stops the
@@ -299,7 +321,10 @@ impl EventStore for Engine {
         self.check_append(&requests)?;
         let commands = self.inner.commands.as_ref().ok_or_else(closed)?;
         let (reply, outcome) = oneshot::channel();
-        commands.send(Command::Append { transaction: requests, reply }).await.map_err(|_| closed())?;
+        commands
+            .send(Command::Append { transaction: requests, reply, queued: Instant::now() })
+            .await
+            .map_err(|_| closed())?;
         outcome.await.map_err(|_| closed())?
     }
 
@@ -311,7 +336,10 @@ impl EventStore for Engine {
     ) -> Result<DeleteOutcome, AppendError> {
         let commands = self.inner.commands.as_ref().ok_or_else(closed)?;
         let (reply, outcome) = oneshot::channel();
-        commands.send(Command::Delete { stream, expected, mode, reply }).await.map_err(|_| closed())?;
+        commands
+            .send(Command::Delete { stream, expected, mode, reply, queued: Instant::now() })
+            .await
+            .map_err(|_| closed())?;
         outcome.await.map_err(|_| closed())?
     }
 

@@ -16,6 +16,7 @@ pub mod fuzzing;
 #[cfg(test)]
 mod hooks;
 mod index_sample;
+mod metrics;
 mod read;
 mod record;
 mod recovery;
@@ -28,6 +29,7 @@ mod writer;
 
 pub use config::EngineConfig;
 pub use engine::{Engine, EngineError};
+pub use metrics::names as metric_names;
 pub use repair::{RepairReport, RepairedSegment, repair_offline};
 pub use verify::{VerifyProgress, VerifyStage, verify_offline};
 

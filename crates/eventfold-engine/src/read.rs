@@ -44,6 +44,7 @@ where
             .await;
             match joined {
                 Ok((state, Ok((events, finished)))) => {
+                    crate::metrics::events_read(events.len(), events.iter().map(event_bytes).sum());
                     let next = if finished { None } else { Some(state) };
                     if events.is_empty() && finished {
                         return None;
@@ -57,6 +58,11 @@ where
     })
     .flat_map(futures::stream::iter)
     .boxed()
+}
+
+/// An event's bytes as KurrentDB counts bytes read: its data and metadata.
+pub(crate) fn event_bytes(event: &RecordedEvent) -> u64 {
+    (event.data.len() + event.metadata.len()) as u64
 }
 
 pub(crate) fn internal(error: impl std::fmt::Display) -> StorageError {

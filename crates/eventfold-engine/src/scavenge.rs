@@ -37,6 +37,7 @@ use eventfold_store::{
 use tokio::sync::mpsc;
 
 use crate::effects::is_metadata_stream;
+use crate::metrics::ScavengePhase;
 use crate::read::oldest_visible;
 use crate::record::decode_event;
 use crate::shared::Shared;
@@ -198,10 +199,17 @@ fn scavenge(
     run: &Run,
     options: &ScavengeOptions,
 ) -> Result<(), Abort> {
-    compact_sealed_segments(shared, run, options)?;
-    // After the log: a crash in between leaves entries of removed positions,
-    // which reads skip and the next scavenge deletes (IDX-3).
-    let forgotten = index_sweep::forget_removed_entries(shared, commands, &run.stop)?;
+    let statuses = &shared.gauges.statuses;
+    statuses.scavenge(ScavengePhase::ChunkExecution);
+    let compacted = compact_sealed_segments(shared, run, options);
+    let swept = compacted.and_then(|()| {
+        // After the log: a crash in between leaves entries of removed
+        // positions, which reads skip and the next scavenge deletes (IDX-3).
+        statuses.scavenge(ScavengePhase::IndexExecution);
+        index_sweep::forget_removed_entries(shared, commands, &run.stop)
+    });
+    statuses.scavenge(ScavengePhase::Idle);
+    let forgotten = swept?;
     tracing::debug!(forgotten, "deleted the index entries of removed events");
     Ok(())
 }

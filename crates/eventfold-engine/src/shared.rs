@@ -6,6 +6,8 @@ use eventfold_log::LogReader;
 use eventfold_store::{RecordedEvent, StoreHealth};
 use tokio::sync::broadcast;
 
+use crate::metrics::EngineGauges;
+
 /// State shared by the writer thread and every reader. The writer is the only
 /// one that changes it.
 pub(crate) struct Shared {
@@ -26,6 +28,8 @@ pub(crate) struct Shared {
     /// Whether the writer takes writes, as the store reports it. Changed
     /// only when the writer's state changes (`writer/health.rs`).
     health: RwLock<StoreHealth>,
+    /// What the engine reports at scrape time (`metrics.rs`).
+    pub gauges: EngineGauges,
     /// Pause points in the writer, for tests that force an interleaving.
     #[cfg(test)]
     pub hooks: crate::hooks::Hooks,
@@ -44,6 +48,7 @@ impl Shared {
         end: u64,
         head: u64,
         live_buffer_batches: usize,
+        gauges: EngineGauges,
     ) -> Self {
         let (live, _) = broadcast::channel(live_buffer_batches.max(1));
         Self {
@@ -54,6 +59,7 @@ impl Shared {
             head: AtomicU64::new(head),
             live: RwLock::new(Some(live)),
             health: RwLock::new(StoreHealth::Ok),
+            gauges,
             #[cfg(test)]
             hooks: crate::hooks::Hooks::default(),
         }

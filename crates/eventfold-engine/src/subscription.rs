@@ -110,6 +110,11 @@ impl Subscription {
         let (target, page) = joined.map_err(|error| SubscriptionError::Storage(internal(error)))?;
         self.target = Some(target);
         let (items, exhausted) = page?;
+        let (events, bytes) = items.iter().fold((0, 0), |(events, bytes), item| match item {
+            SubscriptionItem::Event(event) => (events + 1, bytes + crate::read::event_bytes(event)),
+            _ => (events, bytes),
+        });
+        crate::metrics::events_read(events, bytes);
         self.pending.extend(items);
         if exhausted {
             self.live = true;
@@ -143,6 +148,7 @@ impl Subscription {
             }
             Err(broadcast::error::RecvError::Lagged(skipped)) => {
                 tracing::debug!(skipped, "subscriber fell behind the live buffer; reading from storage");
+                crate::metrics::subscription_fell_back();
                 self.live = false;
                 self.receiver = None;
                 Ok(())

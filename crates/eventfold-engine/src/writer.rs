@@ -9,6 +9,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use eventfold_index::{IndexSnapshot, IndexUpdate, StreamEntry};
@@ -25,6 +26,7 @@ use crate::effects::{
     category_and_type_links, effect_of, is_metadata_stream, links_first_event, metadata_event, metadata_stream_of,
     metadata_target, recreation_metadata, system_event, with_truncate_before,
 };
+use crate::metrics::{BatchWritten, WriterMetrics};
 use crate::record::{decode_event, decode_header, encode_event, encoded_size};
 use crate::shared::Shared;
 use crate::{EngineConfig, storage_error};
@@ -43,15 +45,19 @@ pub(crate) type DeleteReply = oneshot::Sender<Result<DeleteOutcome, AppendError>
 pub(crate) type ForgetReply = oneshot::Sender<Result<u64, StorageError>>;
 
 pub(crate) enum Command {
+    /// `queued`: when the caller began to wait for the writer, for the
+    /// queueing-time metric.
     Append {
         transaction: Vec<AppendRequest>,
         reply: AppendReply,
+        queued: Instant,
     },
     Delete {
         stream: StreamName,
         expected: ExpectedRevision,
         mode: DeleteMode,
         reply: DeleteReply,
+        queued: Instant,
     },
     /// Deletes index entries (stream id, revision, position) of events a
     /// scavenge removed (`forget.rs`); answers how many went.
@@ -127,6 +133,7 @@ pub(crate) struct Writer {
     /// Set when a batch was indexed but its `fdatasync` failed.
     pub index_ahead_of_log: bool,
     pub health: WriterHealth,
+    pub metrics: WriterMetrics,
 }
 
 /// An accepted transaction waiting for the batch to be written.
@@ -160,14 +167,17 @@ impl Writer {
             let mut shutdown = None;
             let mut forget = None;
             let mut estimated_bytes = 0;
+            let mut oldest_queued = None;
             let mut next = Some(command);
             while let Some(command) = next.take() {
                 match command {
-                    Command::Append { transaction, reply } => {
+                    Command::Append { transaction, reply, queued } => {
+                        oldest_queued = Some(oldest_queued.map_or(queued, |oldest: Instant| oldest.min(queued)));
                         estimated_bytes += transaction_bytes(&transaction);
                         appends.push((Work::Append(transaction), Reply::Append(reply)));
                     }
-                    Command::Delete { stream, expected, mode, reply } => {
+                    Command::Delete { stream, expected, mode, reply, queued } => {
+                        oldest_queued = Some(oldest_queued.map_or(queued, |oldest: Instant| oldest.min(queued)));
                         appends.push((Work::Delete { stream, expected, mode }, Reply::Delete(reply)));
                     }
                     // Between batches: the batch gathered so far is
@@ -184,6 +194,10 @@ impl Writer {
                 if estimated_bytes < self.config.batch_bytes_max {
                     next = commands.try_recv().ok();
                 }
+            }
+            if let Some(queued) = oldest_queued {
+                // The batch's longest wait is the one a recent maximum keeps.
+                self.shared.gauges.queueing.record(crate::metrics::duration_nanos(queued.elapsed()));
             }
             if !appends.is_empty() {
                 self.commit(std::mem::take(&mut appends));
@@ -215,8 +229,11 @@ impl Writer {
             tracing::warn!("the index holds a batch the log could not make durable; it is left to be rebuilt on start");
             return;
         }
-        if let Err(error) = self.shared.index.flush() {
-            tracing::error!(%error, "could not make the index durable; it will be rebuilt from the log on start");
+        match self.shared.index.flush() {
+            Ok(()) => self.shared.gauges.index_checkpoint.store(self.log.end(), Ordering::Relaxed),
+            Err(error) => {
+                tracing::error!(%error, "could not make the index durable; it will be rebuilt from the log on start");
+            }
         }
     }
 
@@ -267,13 +284,34 @@ impl Writer {
             return;
         }
         match self.write_and_index(&batch, &staged, &accepted, next_stream_id) {
-            Ok((start, snapshot)) => self.acknowledge(start, snapshot, staged, accepted, next_stream_id, created),
+            Ok((start, snapshot)) => {
+                self.record_batch(&batch, accepted.len());
+                self.acknowledge(start, snapshot, staged, accepted, next_stream_id, created);
+            }
             Err(error) => {
                 for accepted in accepted {
                     accepted.reply.fail(AppendError::Storage(error.clone()));
                 }
             }
         }
+    }
+
+    /// One metrics update per batch, whatever its size: the hot path pays a
+    /// few atomic operations per `fdatasync`, not per event.
+    fn record_batch(&self, batch: &FrameBatch, appends: usize) {
+        let write = self.log.last_write_duration();
+        let fsync = self.log.last_sync_duration();
+        let written = BatchWritten {
+            appends,
+            events: batch.frame_count(),
+            bytes: batch.len_bytes() as u64,
+            flush: write + fsync,
+            fsync,
+        };
+        self.metrics.batch_written(&self.shared.gauges, &written);
+        let gauges = &self.shared.gauges;
+        gauges.stream_cache_entries.store(self.streams.len() as u64, Ordering::Relaxed);
+        gauges.event_id_entries.store(self.recent_ids.len() as u64, Ordering::Relaxed);
     }
 
     /// A delete as the append it amounts to. A tombstone appends a
@@ -513,7 +551,9 @@ impl Writer {
         if let Some(entry) = staged.get(stream) {
             return Ok(Some(*entry));
         }
-        if let Some(entry) = self.streams.get(stream) {
+        let cached = self.streams.get(stream);
+        self.metrics.stream_cache(cached.is_some());
+        if let Some(entry) = cached {
             return Ok(Some(entry));
         }
         let entry = self.snapshot(snapshot)?.stream(stream.as_str()).map_err(index_error)?;
@@ -570,6 +610,8 @@ impl Writer {
                 }
             }
         }
+        // The window counts as hit when it spared reading the repeat back.
+        self.metrics.event_id_cache(cached);
         if !cached {
             last_position = self.ids_match_in_log(request, first_revision, snapshot)?;
         }
@@ -673,6 +715,7 @@ impl Writer {
             Ok(snapshot) => {
                 if durable {
                     self.last_index_flush = Instant::now();
+                    self.shared.gauges.index_checkpoint.store(start + batch_bytes, Ordering::Relaxed);
                 }
                 self.index_dirty = !durable;
                 Ok((start, snapshot))

@@ -188,6 +188,8 @@ pub fn open(config: &LogConfig, known_durable: u64) -> Result<(LogWriter, LogRea
         synced_end,
         syncer: Syncer::start().map_err(LogError::io("start the sync thread", &config.dir))?,
         preallocator: Preallocator::start().map_err(LogError::io("start the preallocation thread", &config.dir))?,
+        last_write: std::time::Duration::ZERO,
+        last_sync: std::time::Duration::ZERO,
     };
     Ok((writer, LogReader::new(segments), report))
 }

@@ -6,10 +6,13 @@ use std::io;
 use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 pub(crate) struct Syncer {
     requests: Option<Sender<Arc<File>>>,
-    done: Receiver<io::Result<()>>,
+    /// Each sync's result and how long the `fdatasync` itself took (the
+    /// writer times it here, not around its wait, which overlaps other work).
+    done: Receiver<(io::Result<()>, Duration)>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -19,7 +22,9 @@ impl Syncer {
         let (finished, done) = mpsc::channel();
         let thread = std::thread::Builder::new().name("eventfold-sync".into()).spawn(move || {
             for file in incoming {
-                if finished.send(file.sync_data()).is_err() {
+                let began = Instant::now();
+                let synced = file.sync_data();
+                if finished.send((synced, began.elapsed())).is_err() {
                     return;
                 }
             }
@@ -33,9 +38,9 @@ impl Syncer {
         self.requests.as_ref().is_some_and(|requests| requests.send(file).is_ok())
     }
 
-    /// Waits for the sync `begin` started.
-    pub fn wait(&self) -> io::Result<()> {
-        self.done.recv().unwrap_or_else(|_| Err(io::Error::other("the sync thread stopped")))
+    /// Waits for the sync `begin` started; returns its result and duration.
+    pub fn wait(&self) -> (io::Result<()>, Duration) {
+        self.done.recv().unwrap_or_else(|_| (Err(io::Error::other("the sync thread stopped")), Duration::ZERO))
     }
 }
 

@@ -2,6 +2,7 @@ use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use crate::format::SEGMENT_HEADER_BYTES;
 use crate::preallocate::{self, Job, Outcome, Preallocator};
@@ -32,6 +33,10 @@ pub struct LogWriter {
     pub(crate) synced_end: SyncedEnd,
     pub(crate) syncer: Syncer,
     pub(crate) preallocator: Preallocator,
+    /// How long the last batch's `write` (with any roll or preallocation
+    /// wait before it) and its `fdatasync` took, for the engine's metrics.
+    pub(crate) last_write: Duration,
+    pub(crate) last_sync: Duration,
 }
 
 impl LogWriter {
@@ -44,6 +49,18 @@ impl LogWriter {
         self.poisoned
     }
 
+    /// How long the `fdatasync` of the last batch written took (zero before
+    /// the first). The log keeps no metrics itself; the engine records this.
+    pub fn last_sync_duration(&self) -> Duration {
+        self.last_sync
+    }
+
+    /// How long the `write` of the last batch written took, with whatever
+    /// roll or wait for preallocated space came before it.
+    pub fn last_write_duration(&self) -> Duration {
+        self.last_write
+    }
+
     /// Writes `batch` with one `write` and one `fdatasync`, and returns the
     /// global position of its first byte: frame positions are that plus the
     /// offsets `FrameBatch::push` returned. When this returns `Ok`, every
@@ -54,7 +71,9 @@ impl LogWriter {
     /// failed fsync poisons the writer (LOG-5).
     pub fn write(&mut self, batch: &FrameBatch) -> Result<u64, LogError> {
         let start = self.write_unsynced(batch)?;
+        let began = Instant::now();
         let synced = self.active.sync_data();
+        self.last_sync = began.elapsed();
         self.finish(batch, synced)?;
         Ok(start)
     }
@@ -71,7 +90,13 @@ impl LogWriter {
         let start = self.write_unsynced(batch)?;
         let overlapped = self.syncer.begin(Arc::clone(&self.active));
         let result = while_syncing(start);
-        let synced = if overlapped { self.syncer.wait() } else { self.active.sync_data() };
+        let (synced, sync_duration) = if overlapped {
+            self.syncer.wait()
+        } else {
+            let began = Instant::now();
+            (self.active.sync_data(), began.elapsed())
+        };
+        self.last_sync = sync_duration;
         self.finish(batch, synced)?;
         Ok((start, result))
     }
@@ -79,6 +104,13 @@ impl LogWriter {
     /// Rolls and preallocates when due, then writes the batch at the end;
     /// returns its start. Nothing is durable yet.
     fn write_unsynced(&mut self, batch: &FrameBatch) -> Result<u64, LogError> {
+        let began = Instant::now();
+        let start = self.write_unsynced_untimed(batch)?;
+        self.last_write = began.elapsed();
+        Ok(start)
+    }
+
+    fn write_unsynced_untimed(&mut self, batch: &FrameBatch) -> Result<u64, LogError> {
         debug_assert!(!batch.has_open_transaction(), "a batch must end on a transaction boundary");
         self.prepare(batch.len_bytes() as u64)?;
         if let Err(error) = self.active.write_all_at(batch.as_bytes(), self.active_len) {

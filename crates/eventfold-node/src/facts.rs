@@ -7,7 +7,7 @@ use std::time::Instant;
 use eventfold_store::Timestamp;
 use uuid::Uuid;
 
-use crate::{PROTOCOL_SERVER_VERSION, VERSION};
+use crate::{MetricsText, PROTOCOL_SERVER_VERSION, VERSION};
 
 /// How the node presents itself; what is not set comes from the listener.
 #[derive(Clone, Debug)]
@@ -21,11 +21,19 @@ pub struct NodeOptions {
     pub advertise_host: Option<String>,
     /// The port clients are told to use; by default the bound one.
     pub advertise_port: Option<u16>,
+    /// What `GET /metrics` serves; without it there is no such endpoint
+    /// (requests are still measured, for whatever recorder is installed).
+    pub metrics: Option<MetricsText>,
 }
 
 impl Default for NodeOptions {
     fn default() -> Self {
-        Self { max_append_bytes: eventfold_store::DEFAULT_MAX_APPEND_BYTES, advertise_host: None, advertise_port: None }
+        Self {
+            max_append_bytes: eventfold_store::DEFAULT_MAX_APPEND_BYTES,
+            advertise_host: None,
+            advertise_port: None,
+            metrics: None,
+        }
     }
 }
 

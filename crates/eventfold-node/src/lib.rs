@@ -16,6 +16,7 @@
 mod connections;
 mod facts;
 mod members;
+mod metrics;
 mod state;
 
 use std::net::SocketAddr;
@@ -27,6 +28,7 @@ use eventfold_store::{AccessPolicy, ClientAccess, EventStore};
 pub use connections::OpenConnections;
 pub use facts::{NodeFacts, NodeOptions};
 pub use members::{ClusterMember, MemberState};
+pub use metrics::MetricsText;
 pub use state::NodeState;
 
 /// eventfold's own version, reported by its own faces.
@@ -52,6 +54,7 @@ struct Inner {
     facts: NodeFacts,
     state: state::SharedState,
     connections: OpenConnections,
+    metrics: Option<MetricsText>,
 }
 
 impl Node {
@@ -67,6 +70,7 @@ impl Node {
         let persistent = PersistentSubscriptions::start(Arc::clone(&store)).await;
         let client_store: Arc<dyn EventStore> = Arc::new(ClientAccess::new(store, AccessPolicy));
         let facts = NodeFacts::new(&options, bound);
+        let metrics = options.metrics;
         Self {
             inner: Arc::new(Inner {
                 client_store,
@@ -74,6 +78,7 @@ impl Node {
                 facts,
                 state: state::SharedState::default(),
                 connections: OpenConnections::default(),
+                metrics,
             }),
         }
     }
@@ -114,6 +119,11 @@ impl Node {
     /// The connections the transport serves now.
     pub fn connections(&self) -> &OpenConnections {
         &self.inner.connections
+    }
+
+    /// What `GET /metrics` serves, if the binary installed a recorder.
+    pub fn metrics(&self) -> Option<&MetricsText> {
+        self.inner.metrics.as_ref()
     }
 
     /// The cluster as clients discover it (gRPC Gossip, HTTP `/gossip`): a

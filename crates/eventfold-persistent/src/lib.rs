@@ -45,6 +45,7 @@ pub use config_store::CONFIG_STREAM;
 pub use consumer::{Consumer, ConsumerControl, ConsumerEvent, ConsumerOptions, DropReason, NackAction};
 pub use definition::{Cursor, GroupDefinition, GroupSpec};
 pub use error::{ConnectError, CreateError, GroupError, GroupStopped, UpdateError};
+pub use group::metric_names;
 pub use info::{ConnectionInfo, GroupInfo, GroupStatus};
 pub use key::{GroupKey, InvalidGroupName, Source};
 pub use manager::PersistentSubscriptions;

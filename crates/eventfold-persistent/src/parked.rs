@@ -58,6 +58,15 @@ impl Parked {
         self.next_revision.saturating_sub(self.truncate_before)
     }
 
+    /// The revision of the oldest link still parked, if any is.
+    pub fn first_visible(&self) -> Option<u64> {
+        (self.count() > 0).then_some(self.truncate_before)
+    }
+
+    pub fn stream(&self) -> &StreamName {
+        &self.stream
+    }
+
     /// Writes a link to each event; all or nothing per batch of
     /// [`PARK_BATCH`]. On error, the events of the failed batch and after
     /// are not parked (the caller keeps them).

@@ -6,6 +6,7 @@
 //! embedded engine or on PostgreSQL.
 
 mod http;
+pub mod metrics;
 mod transport;
 
 use std::future::Future;
@@ -21,7 +22,8 @@ pub use transport::ConnectionLimits;
 /// Every face of `node` in one router: eventfold's HTTP/JSON, the gRPC
 /// services, and an answer for anything else.
 pub fn app(node: &Node) -> Router {
-    router(node.clone()).merge(eventfold_grpc::routes(node).into_axum_router()).fallback(fallback)
+    let app = router(node.clone()).merge(eventfold_grpc::routes(node).into_axum_router()).fallback(fallback);
+    metrics::instrument(app, node.metrics().cloned())
 }
 
 /// Serves `node` (gRPC over HTTP/2 plaintext, and HTTP/1.1) on `listener`

@@ -49,6 +49,7 @@ impl GroupState {
         self.consumers.release(holder);
         match action {
             NackAction::Park => {
+                self.metrics.parked_by_client();
                 self.to_park.push(ToPark { message, reason: format!("Client explicitly NAK'ed message.\n{reason}") })
             }
             NackAction::Retry | NackAction::Unknown => self.retry_or_park(message),
@@ -80,6 +81,7 @@ impl GroupState {
     pub fn retry_or_park(&mut self, mut message: Message) {
         let max_retry_count = self.definition.spec.settings.max_retry_count;
         if message.delivery.retry_count >= max_retry_count {
+            self.metrics.parked_after_retries();
             self.to_park.push(ToPark { message, reason: format!("Reached retry count of {max_retry_count}") });
         } else {
             message.delivery.retry_count += 1;
@@ -125,6 +127,7 @@ impl GroupState {
         }
         let (gone, delivered) = (std::mem::take(&mut target.gone), target.delivered);
         self.meter.record(delivered);
+        self.metrics.delivered(delivered);
         for consumer in gone {
             self.disconnect(consumer);
         }

@@ -7,6 +7,7 @@
 mod delivery;
 mod failed;
 mod info;
+mod metrics;
 mod reading;
 mod saving;
 mod state;
@@ -27,6 +28,8 @@ use crate::info::GroupInfo;
 use crate::reader::ReadItem;
 use crate::replay::ReplayItem;
 use state::GroupState;
+
+pub use metrics::names as metric_names;
 
 /// Commands waiting for a group's task before senders wait.
 const COMMAND_QUEUE: usize = 1024;
@@ -170,6 +173,8 @@ async fn run(
             None => return,
         },
     };
+    // A new group shows in the metrics at once, not at its first wake.
+    state.record_metrics(Instant::now()).await;
     loop {
         let pull = state.wants_pull();
         let replay = state.wants_replay();
@@ -219,5 +224,6 @@ async fn run(
             }
         }
         state.settle(Instant::now()).await;
+        state.record_metrics(Instant::now()).await;
     }
 }

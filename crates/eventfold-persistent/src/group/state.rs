@@ -9,6 +9,7 @@ use std::time::Duration;
 use eventfold_store::{EventFilter, EventStore, StorageError, StorageErrorKind};
 use tokio::time::Instant;
 
+use super::metrics::{self, GroupMetrics};
 use super::{Command, Connected, Flow};
 use crate::checkpoint;
 use crate::consumer::DropReason;
@@ -55,6 +56,7 @@ pub(crate) struct GroupState {
     pub meter: Meter,
     /// When unacked events count as timed out.
     pub timeouts: TimeoutClock,
+    pub metrics: GroupMetrics,
 }
 
 impl GroupState {
@@ -73,6 +75,7 @@ impl GroupState {
             None => None,
         };
         Ok(GroupState {
+            metrics: GroupMetrics::new(key.source(), key.group()),
             progress: Progress::new(checkpoint, origin_cursor(definition.origin)),
             definition,
             store,
@@ -119,6 +122,7 @@ impl GroupState {
             }
             Command::StopConsumer { consumer } => self.consumers.stop(consumer),
             Command::ReplayParked { stop_at, reply } => {
+                self.metrics.replay_requested();
                 if self.replay.is_none() {
                     self.replay = self.parked.replay(Arc::clone(&self.store), stop_at);
                 }
@@ -150,7 +154,8 @@ impl GroupState {
 
     /// When the task must wake without a command or an event.
     pub fn next_wake(&self) -> Instant {
-        let idle = Instant::now() + IDLE_WAKE;
+        // Never later than the next refresh of the metrics (`metrics.rs`).
+        let idle = Instant::now() + IDLE_WAKE.min(metrics::REFRESH);
         let deadline = self.in_flight.next_deadline().map_or(idle, |deadline| self.timeouts.first_tick_after(deadline));
         deadline.min(self.next_save().unwrap_or(idle))
     }

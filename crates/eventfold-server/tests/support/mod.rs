@@ -3,6 +3,9 @@
 
 #![allow(dead_code, reason = "each test file uses a different part")]
 
+pub mod groups;
+pub mod scrape;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,0 +1,28 @@
+//! The composition of `/metrics`: the exporter installed before the engine
+//! opens (so that recovery's statuses are recorded), and what is sampled
+//! before each scrape: the engine's state and the process's.
+
+use std::path::Path;
+
+use eventfold_engine::Engine;
+use eventfold_node::MetricsText;
+use eventfold_server::metrics::SystemSampler;
+use metrics_exporter_prometheus::PrometheusHandle;
+
+/// Installs eventfold's recorder as the global one; `None` if one was.
+pub fn install() -> Option<PrometheusHandle> {
+    eventfold_server::metrics::install()
+}
+
+/// What `GET /metrics` serves, sampling `engine` and the process and disk
+/// of `data_dir`; also starts folding histogram samples in between scrapes
+/// (on the current runtime, until it stops).
+pub fn text(handle: PrometheusHandle, engine: &Engine, data_dir: &Path) -> MetricsText {
+    tokio::spawn(eventfold_server::metrics::run_upkeep(handle.clone()));
+    let engine = engine.clone();
+    let system = SystemSampler::new(data_dir);
+    eventfold_server::metrics::text(handle, move || {
+        engine.record_metrics();
+        system.sample();
+    })
+}
