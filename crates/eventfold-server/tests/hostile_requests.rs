@@ -64,9 +64,14 @@ async fn generated_requests_to_every_method_are_answered_and_the_server_keeps_se
         for round in 0..REQUESTS_PER_METHOD {
             // Client- and bidi-streaming methods take several messages.
             let messages = 1 + random.below(3) as usize;
+            let seeds = seeds(method);
             let mut body = BytesMut::new();
-            for _ in 0..messages {
-                let message = if round % 4 == 0 { random.bytes(64) } else { random.message(3) };
+            for index in 0..messages {
+                let message = match (round % 4, seeds.get(index.min(seeds.len().saturating_sub(1)))) {
+                    (0, _) => random.bytes(64),
+                    (1, _) | (_, None) => random.message(3),
+                    (_, Some(seed)) => random.mutate(seed, 3),
+                };
                 body.put_u8(0);
                 body.put_u32(message.len() as u32);
                 body.put_slice(&message);
@@ -122,6 +127,112 @@ async fn get(address: std::net::SocketAddr, path: &str) -> String {
         .expect("answered in time")
         .expect("read");
     answer
+}
+
+/// Valid requests of the methods whose handlers do the most, for mutation:
+/// changed, dropped and added fields at every depth reach much further into
+/// a handler than random messages, which mostly miss a required option.
+fn seeds(method: &str) -> Vec<Bytes> {
+    use eventfold_proto::event_store::client::streams::append_req::options::ExpectedStreamRevision;
+    use eventfold_proto::event_store::client::streams::read_req::options::{
+        AllOptions, ControlOption, CountOption, FilterOption, FilterOptions, ReadDirection, StreamOption,
+        StreamOptions, SubscriptionOptions, UuidOption, all_options, filter_options, stream_options, uuid_option,
+    };
+    use eventfold_proto::event_store::client::streams::{
+        AppendReq, DeleteReq, ReadReq, TombstoneReq, append_req, delete_req, read_req, tombstone_req,
+    };
+    use eventfold_proto::event_store::client::{Empty, StreamIdentifier, Uuid, uuid};
+    use prost::Message;
+
+    let stream = || Some(StreamIdentifier { stream_name: b"hostile-s".to_vec().into() });
+    let read = |stream_option, count_option, filter_option| ReadReq {
+        options: Some(read_req::Options {
+            stream_option: Some(stream_option),
+            read_direction: ReadDirection::Forwards as i32,
+            resolve_links: true,
+            count_option: Some(count_option),
+            filter_option: Some(filter_option),
+            uuid_option: Some(UuidOption { content: Some(uuid_option::Content::String(Empty {})) }),
+            control_option: Some(ControlOption { compatibility: 1 }),
+        }),
+    };
+    let encode = |message: &dyn Fn() -> Vec<u8>| Bytes::from(message());
+    match method.rsplit('/').next().unwrap_or_default() {
+        "Append" => vec![
+            encode(&|| {
+                AppendReq {
+                    content: Some(append_req::Content::Options(append_req::Options {
+                        stream_identifier: stream(),
+                        expected_stream_revision: Some(ExpectedStreamRevision::Any(Empty {})),
+                    })),
+                }
+                .encode_to_vec()
+            }),
+            encode(&|| {
+                AppendReq {
+                    content: Some(append_req::Content::ProposedMessage(append_req::ProposedMessage {
+                        id: Some(Uuid {
+                            value: Some(uuid::Value::String("3f1c6d2e-8a5b-4c1d-9e7f-0a1b2c3d4e5f".into())),
+                        }),
+                        metadata: [("type", "Hostile"), ("content-type", "application/json")]
+                            .into_iter()
+                            .map(|(key, value)| (key.to_owned(), value.to_owned()))
+                            .collect(),
+                        custom_metadata: b"{}".to_vec().into(),
+                        data: br#"{"a":1}"#.to_vec().into(),
+                    })),
+                }
+                .encode_to_vec()
+            }),
+        ],
+        "Read" if method.contains("Streams") => vec![
+            encode(&|| {
+                read(
+                    StreamOption::Stream(StreamOptions {
+                        stream_identifier: stream(),
+                        revision_option: Some(stream_options::RevisionOption::Start(Empty {})),
+                    }),
+                    CountOption::Count(10),
+                    FilterOption::NoFilter(Empty {}),
+                )
+                .encode_to_vec()
+            }),
+            encode(&|| {
+                read(
+                    StreamOption::All(AllOptions { all_option: Some(all_options::AllOption::Start(Empty {})) }),
+                    CountOption::Subscription(SubscriptionOptions {}),
+                    FilterOption::Filter(FilterOptions {
+                        filter: Some(filter_options::Filter::StreamIdentifier(filter_options::Expression {
+                            regex: "^hostile".into(),
+                            prefix: Vec::new(),
+                        })),
+                        window: Some(filter_options::Window::Max(4)),
+                        checkpoint_interval_multiplier: 1,
+                    }),
+                )
+                .encode_to_vec()
+            }),
+        ],
+        "Delete" if method.contains("Streams") => vec![encode(&|| {
+            DeleteReq {
+                options: Some(delete_req::Options {
+                    stream_identifier: stream(),
+                    expected_stream_revision: Some(delete_req::options::ExpectedStreamRevision::Any(Empty {})),
+                }),
+            }
+            .encode_to_vec()
+        })],
+        "Tombstone" => vec![encode(&|| {
+            TombstoneReq {
+                options: Some(tombstone_req::Options {
+                    stream_identifier: stream(),
+                    expected_stream_revision: Some(tombstone_req::options::ExpectedStreamRevision::Any(Empty {})),
+                }),
+            }
+            .encode_to_vec()
+        })],
+        _ => Vec::new(),
+    }
 }
 
 /// A small deterministic generator: the same seed, the same requests.
@@ -186,6 +297,55 @@ impl XorShift {
         message.freeze()
     }
 
+    /// `seed` with one change at some depth: a field's value replaced, the
+    /// field dropped, a random field added, or a nested message mutated.
+    fn mutate(&mut self, seed: &[u8], depth: u32) -> Bytes {
+        let Some(fields) = fields(seed) else { return self.message(depth) };
+        let mut out = BytesMut::new();
+        let target = self.below(fields.len() as u64 + 1) as usize;
+        for (index, (key, value)) in fields.iter().enumerate() {
+            if index != target {
+                out.put_slice(key);
+                out.put_slice(value);
+                continue;
+            }
+            match self.below(4) {
+                0 => {}
+                1 => {
+                    out.put_slice(key);
+                    out.put_slice(value);
+                    out.put_slice(&self.message(0));
+                }
+                2 if depth > 0 && key.last().is_some_and(|byte| byte & 7 == 2) => {
+                    // A length-delimited field: mutate what it holds.
+                    let inner = value.get(varint_length(value)..).unwrap_or_default();
+                    let mutated = self.mutate(inner, depth - 1);
+                    out.put_slice(key);
+                    put_varint(&mut out, mutated.len() as u64);
+                    out.put_slice(&mutated);
+                }
+                _ => {
+                    out.put_slice(key);
+                    let wire = key.last().map_or(0, |byte| byte & 7);
+                    match wire {
+                        0 => put_varint(&mut out, self.next() >> self.below(64)),
+                        1 => out.put_u64_le(self.next()),
+                        5 => out.put_u32_le(self.next() as u32),
+                        _ => {
+                            let text = self.text();
+                            put_varint(&mut out, text.len() as u64);
+                            out.put_slice(&text);
+                        }
+                    }
+                }
+            }
+        }
+        if target == fields.len() {
+            out.put_slice(&self.message(0));
+        }
+        out.freeze()
+    }
+
     fn text(&mut self) -> Vec<u8> {
         const WORDS: &[&str] =
             &["", "s", "$all", "$$s", "$ce-s", "$persistentsubscription-config", "-1", "a-b", "$>", "\u{0}", "é"];
@@ -202,4 +362,45 @@ fn put_varint(buffer: &mut BytesMut, mut value: u64) {
         value >>= 7;
     }
     buffer.put_u8(value as u8);
+}
+
+/// The top-level fields of a protobuf message as (key bytes, value bytes),
+/// or `None` when it does not parse (then it is not mutated field-wise).
+fn fields(message: &[u8]) -> Option<Vec<(Vec<u8>, Vec<u8>)>> {
+    let mut fields = Vec::new();
+    let mut rest = message;
+    while !rest.is_empty() {
+        let key_length = varint_length(rest);
+        let key = rest.get(..key_length)?;
+        let (_, tag) = read_varint(key)?;
+        let body = rest.get(key_length..)?;
+        let value_length = match tag & 7 {
+            0 => varint_length(body),
+            1 => 8,
+            5 => 4,
+            2 => {
+                let (prefix, length) = read_varint(body)?;
+                prefix + usize::try_from(length).ok()?
+            }
+            _ => return None,
+        };
+        fields.push((key.to_vec(), body.get(..value_length)?.to_vec()));
+        rest = body.get(value_length..)?;
+    }
+    Some(fields)
+}
+
+fn varint_length(bytes: &[u8]) -> usize {
+    bytes.iter().position(|byte| byte & 0x80 == 0).map_or(bytes.len(), |last| last + 1)
+}
+
+fn read_varint(bytes: &[u8]) -> Option<(usize, u64)> {
+    let mut value = 0u64;
+    for (index, byte) in bytes.iter().enumerate().take(10) {
+        value |= u64::from(byte & 0x7f) << (7 * index);
+        if byte & 0x80 == 0 {
+            return Some((index + 1, value));
+        }
+    }
+    None
 }
