@@ -121,6 +121,13 @@ fn grpc_timeout(headers: &HeaderMap) -> Option<Duration> {
     }
 }
 
+/// How much earlier than its deadline a call may end unanswered and still
+/// count as past it: the client's clock started before the request reached
+/// the server, so the server sees the cancellation a transit time early.
+fn deadline_slack(deadline: Duration) -> Duration {
+    (deadline / 10).min(Duration::from_millis(100))
+}
+
 /// One gRPC call from its request to the end of its response.
 struct GrpcCall {
     began: Instant,
@@ -145,7 +152,9 @@ impl GrpcCall {
         let elapsed = self.began.elapsed();
         let status = match status {
             Some(status) => status,
-            None if self.deadline.is_some_and(|deadline| elapsed >= deadline) => DEADLINE_EXCEEDED,
+            None if self.deadline.is_some_and(|deadline| elapsed + deadline_slack(deadline) >= deadline) => {
+                DEADLINE_EXCEEDED
+            }
             None => return,
         };
         let kind = match status {
