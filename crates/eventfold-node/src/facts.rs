@@ -21,11 +21,19 @@ pub struct NodeOptions {
     pub advertise_host: Option<String>,
     /// The port clients are told to use; by default the bound one.
     pub advertise_port: Option<u16>,
+    /// KurrentDB's HTTP stream API (AtomPub) and the persistent
+    /// subscription routes beyond listing: off by default, as in KurrentDB.
+    pub atom_pub_over_http: bool,
 }
 
 impl Default for NodeOptions {
     fn default() -> Self {
-        Self { max_append_bytes: eventfold_store::DEFAULT_MAX_APPEND_BYTES, advertise_host: None, advertise_port: None }
+        Self {
+            max_append_bytes: eventfold_store::DEFAULT_MAX_APPEND_BYTES,
+            advertise_host: None,
+            advertise_port: None,
+            atom_pub_over_http: false,
+        }
     }
 }
 
@@ -43,6 +51,9 @@ pub struct NodeFacts {
     /// (`event_store_server_version`, `/info`'s `esVersion`).
     pub protocol_version: &'static str,
     pub max_append_bytes: usize,
+    /// Whether the HTTP stream API is served (`/info` reports it as
+    /// `atomPub`).
+    pub atom_pub_over_http: bool,
     /// Wall-clock time the node started, to report.
     pub started: Timestamp,
     /// The same moment on the monotonic clock, to measure uptime by.
@@ -58,6 +69,7 @@ impl NodeFacts {
             version: VERSION,
             protocol_version: PROTOCOL_SERVER_VERSION,
             max_append_bytes: options.max_append_bytes,
+            atom_pub_over_http: options.atom_pub_over_http,
             started: Timestamp::now(),
             started_at: Instant::now(),
         }
