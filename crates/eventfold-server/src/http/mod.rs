@@ -1,6 +1,7 @@
 //! eventfold's own HTTP/JSON face: the management endpoints, always on.
 //! Each handler reads the [`Node`]; none keeps state of its own.
 
+mod atom;
 mod error;
 mod fallback;
 mod gossip;
@@ -10,6 +11,7 @@ mod ping;
 mod process;
 mod scavenge;
 mod stats;
+mod subscriptions;
 mod time;
 
 pub use fallback::fallback;
@@ -31,6 +33,8 @@ pub fn router(node: Node) -> Router {
         .route("/admin/scavenge/current", get(scavenge::current).delete(scavenge::stop_current))
         .route("/admin/scavenge/last", get(scavenge::last))
         .route("/admin/scavenge/{id}", get(scavenge::by_id).delete(scavenge::stop))
+        .merge(atom::routes(&node))
+        .merge(subscriptions::routes(&node))
         .method_not_allowed_fallback(error::method_not_allowed)
         .with_state(node)
 }
