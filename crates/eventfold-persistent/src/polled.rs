@@ -50,8 +50,7 @@ impl PersistentSubscriptions {
             Err(GroupError::Unavailable(reason)) => return Err(ConnectError::Unavailable(reason)),
             Err(_) => return Err(ConnectError::ShutDown),
         };
-        let options =
-            ConsumerOptions { max_in_flight: count, from: read.from, name: POLLING_CONSUMER_NAME.to_owned() };
+        let options = ConsumerOptions { max_in_flight: count, from: read.from, name: POLLING_CONSUMER_NAME.to_owned() };
         let mut consumer = self.connect(key, options).await?;
         let first_deadline = Instant::now() + read.first_event_wait;
         let mut deliveries = Vec::with_capacity(count);

@@ -137,10 +137,8 @@ async fn each_embed_level_carries_its_fields_and_links_resolve_unless_told_not_t
     let address = running.address;
     let mut event = ProposedEvent::json("Placed", r#"{"n":0}"#);
     event.metadata = Bytes::from_static(br#"{"by":"me"}"#);
-    let binary_json = ProposedEvent {
-        content_type: ContentType::Binary,
-        ..ProposedEvent::json("Raw", r#"{"raw":true}"#)
-    };
+    let binary_json =
+        ProposedEvent { content_type: ContentType::Binary, ..ProposedEvent::json("Raw", r#"{"raw":true}"#) };
     append(&running.engine, "embed-1", vec![event, binary_json]).await;
     let first = |feed: &Value| feed["entries"][1].clone();
 

@@ -16,6 +16,9 @@ use futures::StreamExt;
 use support::http::{HttpResponse, get, request};
 use support::{open_engine, serve, serve_with_atom_pub};
 
+/// A post with bad input: path, headers, body, the status expected.
+type BadPost = (&'static str, Vec<(&'static str, &'static str)>, String, u16);
+
 const EVENTS_JSON: &str = "application/vnd.eventstore.events+json";
 const ATOM_JSON: (&str, &str) = ("accept", "application/vnd.eventstore.atom+json");
 
@@ -169,7 +172,7 @@ async fn bad_input_is_a_4xx_with_a_reason_and_writes_nothing() {
     let events = ("content-type", EVENTS_JSON);
     let good = batch(&[UUID_1]);
     let oversized = format!(r#"[{{"eventId":"{UUID_1}","eventType":"T","data":"{}"}}]"#, "x".repeat(2 * 1024 * 1024));
-    let cases: Vec<(&str, Vec<(&str, &str)>, String, u16)> = vec![
+    let cases: Vec<BadPost> = vec![
         ("/streams/bad-1", vec![events], "[{\"eventId\":".into(), 400),
         ("/streams/bad-1", vec![events], "{}".into(), 400),
         ("/streams/bad-1", vec![events], "[]".into(), 400),

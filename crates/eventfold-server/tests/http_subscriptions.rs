@@ -59,7 +59,10 @@ async fn listing_and_info_are_served_without_the_stream_api() {
     assert_eq!((group["eventStreamId"].as_str(), group["groupName"].as_str()), (Some("orders"), Some("billing")));
     assert_eq!(group["links"][0]["rel"], "detail");
     assert_eq!(group["links"][0]["href"], "http://localhost/subscriptions/orders/billing/info");
-    assert_eq!(group["parkedMessageUri"], "http://localhost/streams/%24persistentsubscription-orders%3A%3Abilling-parked");
+    assert_eq!(
+        group["parkedMessageUri"],
+        "http://localhost/streams/%24persistentsubscription-orders%3A%3Abilling-parked"
+    );
     assert_eq!(group["getMessagesUri"], "http://localhost/subscriptions/orders/billing");
     assert!(group["status"].is_string() && group["connectionCount"] == 0 && group["totalInFlightMessages"] == 0);
     assert_eq!(get(address, "/subscriptions/orders", &[]).await.json().as_array().map(Vec::len), Some(1));
@@ -126,12 +129,13 @@ async fn groups_are_managed_read_acked_nacked_and_replayed_over_http() {
     // The third event, then the parked one again after a replay.
     let third = get(address, "/subscriptions/jobs/workers?embed=rich", &[]).await.json();
     assert_eq!(third["entries"][0]["eventNumber"], 2, "{third}");
-    let ack_all = relative(
-        third["links"].as_array().expect("links").iter().find(|link| link["relation"] == "ackAll").expect("ackAll")
-            ["uri"]
-            .as_str()
-            .expect("uri"),
-    );
+    let ack_all =
+        relative(
+            third["links"].as_array().expect("links").iter().find(|link| link["relation"] == "ackAll").expect("ackAll")
+                ["uri"]
+                .as_str()
+                .expect("uri"),
+        );
     assert_eq!(send(address, "POST", &ack_all, "").await.status, 202);
     assert_eq!(send(address, "POST", "/subscriptions/jobs/workers/replayParked", "").await.status, 200);
     let started = Instant::now();

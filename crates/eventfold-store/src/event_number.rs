@@ -17,9 +17,7 @@ pub const EXPECTED_STREAM_EXISTS: i64 = -4;
 
 /// A number that names no expectation (-3, or below -4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "expected version {0} is not one of -2 (any), -1 (no stream), -4 (stream exists) or a revision of 0 or more"
-)]
+#[error("expected version {0} is not one of -2 (any), -1 (no stream), -4 (stream exists) or a revision of 0 or more")]
 pub struct InvalidExpectedVersion(pub i64);
 
 impl ExpectedRevision {
@@ -29,7 +27,9 @@ impl ExpectedRevision {
             EXPECTED_ANY => Ok(ExpectedRevision::Any),
             EXPECTED_NO_STREAM => Ok(ExpectedRevision::NoStream),
             EXPECTED_STREAM_EXISTS => Ok(ExpectedRevision::StreamExists),
-            revision => u64::try_from(revision).map(ExpectedRevision::Exact).map_err(|_| InvalidExpectedVersion(number)),
+            revision => {
+                u64::try_from(revision).map(ExpectedRevision::Exact).map_err(|_| InvalidExpectedVersion(number))
+            }
         }
     }
 }

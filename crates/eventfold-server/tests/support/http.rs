@@ -75,9 +75,8 @@ fn parse(raw: &[u8]) -> HttpResponse {
         .map(|(name, value)| (name.trim().to_owned(), value.trim().to_owned()))
         .collect();
     let rest = &raw[split + 4..];
-    let chunked = headers
-        .iter()
-        .any(|(name, value)| name.eq_ignore_ascii_case("transfer-encoding") && value.contains("chunked"));
+    let chunked =
+        headers.iter().any(|(name, value)| name.eq_ignore_ascii_case("transfer-encoding") && value.contains("chunked"));
     let body = if chunked { dechunk(rest) } else { rest.to_vec() };
     HttpResponse { status, reason, headers, body }
 }

@@ -21,7 +21,9 @@ pub enum AtomError {
     PayloadTooLarge(String),
     /// KurrentDB's 400 "Wrong expected EventNumber", with the stream's
     /// current version in `ES-CurrentVersion`.
-    WrongExpectedVersion { current: CurrentRevision },
+    WrongExpectedVersion {
+        current: CurrentRevision,
+    },
     AccessDenied(String),
     /// The store cannot serve now (disk full, shutting down): retry later.
     Unavailable(String),

@@ -58,7 +58,7 @@ impl Feed {
         Self {
             title,
             id,
-            updated: newest.map_or_else(|| NEVER_UPDATED.to_owned(), |newest| updated(newest)),
+            updated: newest.map_or_else(|| NEVER_UPDATED.to_owned(), updated),
             stream_id: None,
             author: AUTHOR,
             head_of_stream: false,
@@ -179,11 +179,8 @@ pub fn entry(base: &str, event: &ResolvedEvent, embed: Embed, with_content: bool
             entry.is_json = Some(true);
         }
         entry.meta_data = (!target.metadata.is_empty()).then(|| text_of(&target.metadata, pretty));
-        entry.link_meta_data = event
-            .link
-            .as_ref()
-            .filter(|link| !link.metadata.is_empty())
-            .map(|link| text_of(&link.metadata, pretty));
+        entry.link_meta_data =
+            event.link.as_ref().filter(|link| !link.metadata.is_empty()).map(|link| text_of(&link.metadata, pretty));
     }
     entry
 }

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use eventfold_store::{
-    EventStore, Position, StreamName, SubscribeFrom, SubscribeToAllRequest, SubscribeToStreamRequest,
-    SubscriptionItem, SubscriptionStream,
+    EventStore, Position, StreamName, SubscribeFrom, SubscribeToAllRequest, SubscribeToStreamRequest, SubscriptionItem,
+    SubscriptionStream,
 };
 use futures::StreamExt;
 

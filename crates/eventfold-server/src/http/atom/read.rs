@@ -50,9 +50,8 @@ pub async fn page(
             let start = all::parse_start(&start)?;
             all::page(&node, start, direction, count, &headers, uri.query()).await
         } else {
-            let start = PageStart::parse(&start).ok_or_else(|| {
-                AtomError::BadRequest(format!("`{start}` is neither `head` nor an event number"))
-            })?;
+            let start = PageStart::parse(&start)
+                .ok_or_else(|| AtomError::BadRequest(format!("`{start}` is neither `head` nor an event number")))?;
             stream_page(&node, &stream, start, direction, count, &headers, uri.query()).await
         }
     };

@@ -82,7 +82,7 @@ fn stream_group(stream: &str, group: &str) -> Result<GroupKey, AtomError> {
 }
 
 async fn read_settings(body: Body) -> Result<axum::body::Bytes, AtomError> {
-    axum::body::to_bytes(body, SETTINGS_BODY_MAX_BYTES).await.map_err(|_| {
-        AtomError::PayloadTooLarge(format!("a settings body is at most {SETTINGS_BODY_MAX_BYTES} bytes"))
-    })
+    axum::body::to_bytes(body, SETTINGS_BODY_MAX_BYTES)
+        .await
+        .map_err(|_| AtomError::PayloadTooLarge(format!("a settings body is at most {SETTINGS_BODY_MAX_BYTES} bytes")))
 }

@@ -126,7 +126,8 @@ mod tests {
         assert_eq!(start, StartFrom::End);
         assert!(settings.resolve_links);
         assert_eq!(settings.consumer_strategy, ConsumerStrategy::Pinned);
-        for bad in [&br#"{"startFrom":-2}"#[..], br#"{"namedConsumerStrategy":"Random"}"#, b"{", br#"{"readBatchSize":600}"#]
+        for bad in
+            [&br#"{"startFrom":-2}"#[..], br#"{"namedConsumerStrategy":"Random"}"#, b"{", br#"{"readBatchSize":600}"#]
         {
             assert!(parse(bad).is_err(), "{bad:?}");
         }
