@@ -216,6 +216,8 @@ async fn bad_input_is_a_4xx_with_a_reason_and_writes_nothing() {
         ("/streams/bad-1/x/forward/20", vec![], 400),
         ("/streams/bad-1/0/sideways/20", vec![], 400),
         ("/streams/bad-1/0/forward/0", vec![], 400),
+        ("/streams/bad-1/head/forward/20", vec![], 400),
+        ("/streams/%24all/head/forward/20", vec![], 400),
         ("/streams/bad-1/0/forward/5000", vec![], 400),
         ("/streams/bad-1/0/forward/-1", vec![], 400),
         ("/streams/bad-1/-1", vec![], 400),

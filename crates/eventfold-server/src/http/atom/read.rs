@@ -46,6 +46,11 @@ pub async fn page(
     let answer = async {
         let direction = page_direction(&direction)?;
         let count = page_count(&count)?;
+        // The head is where backward pages start; forward from it there is
+        // nothing to read.
+        if start.eq_ignore_ascii_case("head") && direction == Direction::Forwards {
+            return Err(AtomError::BadRequest("pages from `head` go backward".into()));
+        }
         if stream == ALL_STREAM {
             let start = all::parse_start(&start)?;
             all::page(&node, start, direction, count, &headers, uri.query()).await
