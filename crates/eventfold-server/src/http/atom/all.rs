@@ -92,12 +92,14 @@ pub async fn page(
     let page = |position: Position, direction: &str| format!("{all}/{}/{direction}/{count}", format_position(position));
     let mut links = vec![Link::new("self", all.clone()), Link::new("first", format!("{all}/head/backward/{count}"))];
     let after_newest = |fallback: Position| newest.map_or(fallback, |newest| Position(newest.0 + 1));
-    match (direction, start) {
-        (Direction::Forwards, _) => {
-            let from = match start {
-                AllStart::At(from) => from,
-                AllStart::Head => node.client_store().head_position().map_or(Position(0), |head| Position(head.0 + 1)),
-            };
+    // Where the page starts. A head page (backward only) that read nothing
+    // found an empty log: its next event will be the first.
+    let from = match start {
+        AllStart::At(from) => from,
+        AllStart::Head => Position(0),
+    };
+    match direction {
+        Direction::Forwards => {
             if from.0 != 0 {
                 links.push(Link::new("last", page(Position(0), "forward")));
                 links.push(Link::new("next", page(from, "backward")));
@@ -106,15 +108,11 @@ pub async fn page(
                 links.push(Link::new("previous", page(after_newest(from), "forward")));
             }
         }
-        (Direction::Backwards, _) => {
+        Direction::Backwards => {
             if let (true, Some(oldest)) = (more, oldest) {
                 links.push(Link::new("last", page(Position(0), "forward")));
                 links.push(Link::new("next", page(oldest, "backward")));
             }
-            let from = match start {
-                AllStart::At(from) => from,
-                AllStart::Head => node.client_store().head_position().map_or(Position(0), |head| Position(head.0 + 1)),
-            };
             links.push(Link::new("previous", page(after_newest(from), "forward")));
         }
     }
