@@ -93,6 +93,22 @@ def server(server_binary: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
 
 
 @pytest.fixture(scope="session")
+def atom_server(server_binary: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[EventfoldServer]:
+    """A server with KurrentDB's HTTP stream API on (it is off by default),
+    shared by the tests of that API."""
+    root = tmp_path_factory.mktemp("eventfold-atom")
+    instance = EventfoldServer(
+        server_binary, root / "db", root / "server.log", ("--enable-atom-pub-over-http",)
+    )
+    instance.start()
+    _servers_for_reports.append(instance)
+    try:
+        yield instance
+    finally:
+        instance.stop()
+
+
+@pytest.fixture(scope="session")
 def client(api: ClientApi, server: EventfoldServer) -> Iterator[Any]:
     connected = api.connect(server.address)
     try:

@@ -23,7 +23,12 @@ CLIENT_NAMES = ("kurrentdbclient", "esdbclient")
 
 # Environment variables the server reads: a developer's shell must not change
 # what the tests start.
-_SERVER_ENV_VARS = ("EVENTFOLD_DB", "EVENTFOLD_LISTEN", "EVENTFOLD_MAX_APPEND_BYTES")
+_SERVER_ENV_VARS = (
+    "EVENTFOLD_DB",
+    "EVENTFOLD_LISTEN",
+    "EVENTFOLD_MAX_APPEND_BYTES",
+    "EVENTFOLD_ENABLE_ATOM_PUB_OVER_HTTP",
+)
 
 MAX_APPEND_BYTES = 1024 * 1024  # the server's default
 SERVER_START_TIMEOUT_S = 30.0

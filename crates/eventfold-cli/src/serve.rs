@@ -44,6 +44,11 @@ pub struct ServeArgs {
     /// Milliseconds a ping may go unanswered before the connection is closed.
     #[arg(long, env = "EVENTFOLD_KEEP_ALIVE_TIMEOUT", default_value_t = millis(ConnectionLimits::default().keep_alive_timeout))]
     keep_alive_timeout: u64,
+    /// Serve KurrentDB's HTTP stream API (`/streams/...`) and the persistent
+    /// subscription routes beyond listing, as KurrentDB does with the same
+    /// option. Off by default, as there.
+    #[arg(long, env = "EVENTFOLD_ENABLE_ATOM_PUB_OVER_HTTP")]
+    enable_atom_pub_over_http: bool,
 }
 
 /// The host of a `HOST:PORT` listen address when it is a name, not an IP
@@ -94,6 +99,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         advertise_host: args.advertise_host_to_client_as.clone().or_else(|| configured_host_name(&args.listen)),
         advertise_port: args.advertise_node_port_to_client_as,
         metrics: exporter.map(|handle| crate::metrics::text(handle, &engine, &args.db)),
+        atom_pub_over_http: args.enable_atom_pub_over_http,
     };
     // The node is composed once, here: the store behind the access check,
     // the subsystems over the store, the facts every face reports.

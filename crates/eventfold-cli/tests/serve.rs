@@ -9,7 +9,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::process::Command;
 use std::time::Duration;
 
-use support::{Server, logged_address, spawn_serve, start};
+use support::{Server, logged_address, spawn_serve, start, start_with_env};
 
 fn get(address: SocketAddr, path: &str) -> String {
     let mut socket = TcpStream::connect(address).expect("connect");
@@ -82,4 +82,19 @@ fn serve_keeps_serving_when_nobody_reads_its_log_any_more() {
     assert!(child.try_wait().expect("wait").is_none(), "still running");
     let _ = child.kill();
     let _ = child.wait();
+}
+
+#[test]
+fn the_http_stream_api_is_turned_on_by_its_environment_variable() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let off = start(dir.path());
+    assert!(get(off.address, "/streams/orders").starts_with("HTTP/1.1 404"));
+    assert!(get(off.address, "/info").contains(r#""atomPub":false"#));
+    terminate(off);
+    let on = start_with_env(dir.path(), &[("EVENTFOLD_ENABLE_ATOM_PUB_OVER_HTTP", "true")]);
+    assert!(get(on.address, "/info").contains(r#""atomPub":true"#));
+    assert!(get(on.address, "/streams/orders").starts_with("HTTP/1.1 404"), "a stream not written yet");
+    let all = get(on.address, "/streams/%24all");
+    assert!(all.starts_with("HTTP/1.1 200") && all.contains("All events"), "{all}");
+    terminate(on);
 }

@@ -24,6 +24,9 @@ pub struct NodeOptions {
     /// What `GET /metrics` serves; without it there is no such endpoint
     /// (requests are still measured, for whatever recorder is installed).
     pub metrics: Option<MetricsText>,
+    /// KurrentDB's HTTP stream API (AtomPub) and the persistent
+    /// subscription routes beyond listing: off by default, as in KurrentDB.
+    pub atom_pub_over_http: bool,
 }
 
 impl Default for NodeOptions {
@@ -33,6 +36,7 @@ impl Default for NodeOptions {
             advertise_host: None,
             advertise_port: None,
             metrics: None,
+            atom_pub_over_http: false,
         }
     }
 }
@@ -51,6 +55,9 @@ pub struct NodeFacts {
     /// (`event_store_server_version`, `/info`'s `esVersion`).
     pub protocol_version: &'static str,
     pub max_append_bytes: usize,
+    /// Whether the HTTP stream API is served (`/info` reports it as
+    /// `atomPub`).
+    pub atom_pub_over_http: bool,
     /// Wall-clock time the node started, to report.
     pub started: Timestamp,
     /// The same moment on the monotonic clock, to measure uptime by.
@@ -66,6 +73,7 @@ impl NodeFacts {
             version: VERSION,
             protocol_version: PROTOCOL_SERVER_VERSION,
             max_append_bytes: options.max_append_bytes,
+            atom_pub_over_http: options.atom_pub_over_http,
             started: Timestamp::now(),
             started_at: Instant::now(),
         }

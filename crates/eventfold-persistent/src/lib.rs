@@ -31,6 +31,7 @@ mod latency;
 mod manager;
 mod message;
 mod parked;
+mod polled;
 mod progress;
 mod reader;
 mod records;
@@ -50,6 +51,7 @@ pub use info::{ConnectionInfo, GroupInfo, GroupStatus};
 pub use key::{GroupKey, InvalidGroupName, Source};
 pub use manager::PersistentSubscriptions;
 pub use message::Delivery;
+pub use polled::PolledRead;
 pub use records::RecordError;
 pub use settings::{
     ConsumerStrategy, FilterExpression, FilterSpec, FilterTarget, GroupSettings, InvalidSettings, StartFrom,

@@ -285,7 +285,7 @@ impl PersistentSubscriptions {
     }
 
     /// The group's handle, or why there is none.
-    fn existing(&self, key: &GroupKey) -> Result<Arc<GroupHandle>, GroupError> {
+    pub(crate) fn existing(&self, key: &GroupKey) -> Result<Arc<GroupHandle>, GroupError> {
         if let Some(reason) = self.unavailable() {
             return Err(GroupError::Unavailable(reason));
         }

@@ -26,7 +26,12 @@ impl Drop for Server {
 
 /// Starts `eventfold serve` on `db` and waits for the address it logs.
 pub fn start(db: &std::path::Path) -> Server {
-    let mut child = spawn_serve(db);
+    start_with_env(db, &[])
+}
+
+/// As [`start`], with `env` set for the server.
+pub fn start_with_env(db: &std::path::Path, env: &[(&str, &str)]) -> Server {
+    let mut child = spawn_serve_with_env(db, env);
     let stderr = child.stderr.take().expect("stderr is piped");
     let (lines, log) = mpsc::channel();
     std::thread::spawn(move || {
@@ -47,9 +52,16 @@ pub fn start(db: &std::path::Path) -> Server {
 
 /// `eventfold serve` on `db` and a free loopback port, stderr piped.
 pub fn spawn_serve(db: &std::path::Path) -> Child {
+    spawn_serve_with_env(db, &[])
+}
+
+pub fn spawn_serve_with_env(db: &std::path::Path, env: &[(&str, &str)]) -> Child {
     Command::new(env!("CARGO_BIN_EXE_eventfold"))
         .args(["serve", "--listen", "127.0.0.1:0"])
         .env("EVENTFOLD_DB", db)
+        // What the test does not set comes from the defaults, not the shell.
+        .env_remove("EVENTFOLD_ENABLE_ATOM_PUB_OVER_HTTP")
+        .envs(env.iter().copied())
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
         .spawn()

@@ -114,6 +114,15 @@ impl GroupHandle {
         answer.await.map_err(|_| GroupError::ShutDown)
     }
 
+    /// Acks by id, from no consumer in particular (a client that polls).
+    pub async fn ack(&self, ids: Vec<EventId>) -> Result<(), GroupError> {
+        self.commands.send(Command::Ack { ids }).await.map_err(|_| GroupError::ShutDown)
+    }
+
+    pub async fn nack(&self, ids: Vec<EventId>, action: NackAction, reason: String) -> Result<(), GroupError> {
+        self.commands.send(Command::Nack { ids, action, reason }).await.map_err(|_| GroupError::ShutDown)
+    }
+
     pub async fn replay_parked(&self, stop_at: Option<u64>) -> Result<(), GroupError> {
         let (reply, answer) = oneshot::channel();
         self.commands.send(Command::ReplayParked { stop_at, reply }).await.map_err(|_| GroupError::ShutDown)?;

@@ -9,9 +9,9 @@ use axum::extract::State;
 use eventfold_node::{MemberState, Node};
 use serde::Serialize;
 
-/// KurrentDB's optional features and whether this node has them. Tools (the
-/// KurrentDB UI, exporters) hide what is off.
-const FEATURES: &[(&str, bool)] = &[("projections", false), ("userManagement", false), ("atomPub", false)];
+/// KurrentDB's optional features this node never has. Tools (the KurrentDB
+/// UI, exporters) hide what is off.
+const FEATURES_OFF: &[&str] = &["projections", "userManagement"];
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -41,7 +41,11 @@ pub async fn info(State(node): State<Node>) -> Json<Info> {
     Json(Info {
         es_version: facts.protocol_version,
         state: MemberState::from(node.state()).as_str().to_lowercase(),
-        features: FEATURES.iter().copied().collect(),
+        features: FEATURES_OFF
+            .iter()
+            .map(|feature| (*feature, false))
+            .chain([("atomPub", facts.atom_pub_over_http)])
+            .collect(),
         authentication: Authentication { kind: "insecure", properties: BTreeMap::new() },
         version: facts.version,
     })

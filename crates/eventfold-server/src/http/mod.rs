@@ -1,6 +1,7 @@
 //! eventfold's own HTTP/JSON face: the management endpoints, always on.
 //! Each handler reads the [`Node`]; none keeps state of its own.
 
+mod atom;
 mod error;
 mod fallback;
 mod gossip;
@@ -11,6 +12,7 @@ mod ping;
 pub(crate) mod process;
 mod scavenge;
 mod stats;
+mod subscriptions;
 mod time;
 mod verify;
 
@@ -35,6 +37,8 @@ pub fn router(node: Node) -> Router {
         .route("/admin/scavenge/last", get(scavenge::last))
         .route("/admin/scavenge/{id}", get(scavenge::by_id).delete(scavenge::stop))
         .route("/admin/verify", post(verify::verify))
+        .merge(atom::routes(&node))
+        .merge(subscriptions::routes(&node))
         .method_not_allowed_fallback(error::method_not_allowed)
         .with_state(node)
 }

@@ -5,6 +5,7 @@
 
 pub mod groups;
 pub mod scrape;
+pub mod http;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -37,6 +38,12 @@ pub fn open_engine(dir: &tempfile::TempDir) -> Engine {
 /// Serves `engine` on a free loopback port.
 pub async fn serve(engine: Engine) -> Running {
     serve_with(engine, "127.0.0.1:0", ServeOptions::default()).await
+}
+
+/// Serves `engine` with KurrentDB's HTTP stream API on.
+pub async fn serve_with_atom_pub(engine: Engine) -> Running {
+    let node = NodeOptions { atom_pub_over_http: true, ..NodeOptions::default() };
+    serve_with(engine, "127.0.0.1:0", ServeOptions { node, ..ServeOptions::default() }).await
 }
 
 /// Serves `engine` on `listen` (a port of 0 picks a free one) with `options`.
