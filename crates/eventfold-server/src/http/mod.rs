@@ -1,6 +1,7 @@
 //! eventfold's own HTTP/JSON face: the management endpoints, always on.
 //! Each handler reads the [`Node`]; none keeps state of its own.
 
+mod api;
 mod error;
 mod fallback;
 mod gossip;
@@ -31,6 +32,7 @@ pub fn router(node: Node) -> Router {
         .route("/admin/scavenge/current", get(scavenge::current).delete(scavenge::stop_current))
         .route("/admin/scavenge/last", get(scavenge::last))
         .route("/admin/scavenge/{id}", get(scavenge::by_id).delete(scavenge::stop))
+        .merge(api::routes(&node))
         .method_not_allowed_fallback(error::method_not_allowed)
         .with_state(node)
 }
