@@ -8,13 +8,17 @@
 //! cannot name a route that is not served, or miss one that is.
 
 mod append;
+mod delete;
 mod docs;
 mod error;
 mod events;
 mod expected;
 mod extract;
+mod live;
+mod metadata;
 mod params;
 mod read;
+mod streams;
 
 use std::sync::OnceLock;
 
@@ -46,9 +50,13 @@ struct ApiDoc;
 /// The API's routes and the document describing them, from one list.
 fn documented() -> OpenApiRouter<Node> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
-        .routes(routes!(append::append, read::read_stream))
+        .routes(routes!(streams::list))
+        .routes(routes!(append::append, read::read_stream, delete::delete))
+        .routes(routes!(metadata::get, metadata::put))
+        .routes(routes!(live::stream_live))
         .routes(routes!(append::transaction))
         .routes(routes!(read::read_all))
+        .routes(routes!(live::all_live))
 }
 
 /// The OpenAPI document, built once.

@@ -147,6 +147,8 @@ mod tests {
         assert!(filter(&both).is_err());
         assert!(filter(&FilterParams::default()).is_ok_and(|filter| filter.is_none()));
         let bad = FilterParams { stream_regex: Some("(unclosed"), ..FilterParams::default() };
-        assert!(filter(&bad).is_err_and(|error| error.status() == axum::http::StatusCode::BAD_REQUEST));
+        assert!(filter(&bad).is_err_and(|error| {
+            axum::response::IntoResponse::into_response(error).status() == axum::http::StatusCode::BAD_REQUEST
+        }));
     }
 }
