@@ -18,7 +18,9 @@ mod live;
 mod metadata;
 mod params;
 mod read;
+mod scavenges;
 mod streams;
+mod subscriptions;
 
 use std::sync::OnceLock;
 
@@ -57,6 +59,13 @@ fn documented() -> OpenApiRouter<Node> {
         .routes(routes!(append::transaction))
         .routes(routes!(read::read_all))
         .routes(routes!(live::all_live))
+        .routes(routes!(subscriptions::list))
+        .routes(routes!(subscriptions::put, subscriptions::get, subscriptions::delete))
+        .routes(routes!(subscriptions::replay_parked))
+        .routes(routes!(scavenges::start))
+        .routes(routes!(scavenges::last))
+        .routes(routes!(scavenges::current, scavenges::stop_current))
+        .routes(routes!(scavenges::by_id, scavenges::stop))
 }
 
 /// The OpenAPI document, built once.
