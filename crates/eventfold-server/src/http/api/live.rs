@@ -27,8 +27,8 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use eventfold_node::Node;
 use eventfold_store::{
-    EventStore, Position, ResolvedEvent, SubscribeFrom, SubscribeToAllRequest, SubscribeToStreamRequest,
-    SubscriptionItem, SubscriptionStream,
+    EventStore, Position, ReadError, ResolvedEvent, SubscribeFrom, SubscribeToAllRequest, SubscribeToStreamRequest,
+    SubscriptionItem, SubscriptionStream, refuse_metadata_of_tombstoned,
 };
 use futures::StreamExt;
 use serde::Deserialize;
@@ -109,6 +109,12 @@ pub async fn stream_live(
     let stream = stream_name(&stream)?;
     let from = subscribe_from(query.from.as_deref(), last_event_id(&headers)?)?;
     let store = Arc::clone(node.client_store());
+    // A feed of a tombstoned stream (or of its metadata) would only ever
+    // say so inside the feed; answered before it opens, it is a 410.
+    refuse_metadata_of_tombstoned(store.as_ref(), &stream).await?;
+    if let Err(error @ ReadError::StreamDeleted { .. }) = store.stream_revision(&stream).await {
+        return Err(error.into());
+    }
     let subscription = store.subscribe_to_stream(SubscribeToStreamRequest { stream, from }).await?;
     Ok(feed(store, subscription, query.resolve_links.unwrap_or(false), Id::Revision))
 }

@@ -40,6 +40,7 @@ pub struct StreamReadQuery {
     #[param(pattern = "^(start|end|[0-9]+)$")]
     pub from: Option<String>,
     /// `forwards` (default) or `backwards`.
+    #[param(inline)]
     pub direction: Option<DirectionParam>,
     /// At most this many events (default 100).
     #[param(minimum = 1, maximum = 10000)]
@@ -100,6 +101,7 @@ pub struct AllReadQuery {
     #[param(pattern = "^(start|end|[0-9]+)$")]
     pub from: Option<String>,
     /// `forwards` (default) or `backwards`.
+    #[param(inline)]
     pub direction: Option<DirectionParam>,
     /// At most this many events (default 100).
     #[param(minimum = 1, maximum = 10000)]
@@ -183,6 +185,8 @@ async fn ndjson(
     mut events: BoxStream<'static, Result<RecordedEvent, ReadError>>,
     resolve_links: bool,
 ) -> Result<Response, ApiError> {
+    // Fused: a read that ended must not be polled again.
+    let mut events = events.fuse();
     let first = events.next().await.transpose()?;
     let rest = futures::stream::iter(first.map(Ok)).chain(events);
     let body = rest.then(move |event| {

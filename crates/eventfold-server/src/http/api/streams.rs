@@ -40,6 +40,7 @@ pub enum ListOrder {
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// `changed` (default) or `created`.
+    #[param(inline)]
     pub order: Option<ListOrder>,
     /// At most this many streams (default 50).
     #[param(minimum = 1, maximum = 1000)]
