@@ -47,7 +47,9 @@ async fn expected_revisions_are_checked_and_a_conflict_says_the_current_one() {
     conflict.assert_error(StatusCode::CONFLICT, "wrong-expected-revision");
     assert_eq!(conflict.json()["currentRevision"], 0);
     assert_eq!(api.post("/api/v1/streams/cart-1", &body(json!(0))).await.json()["revision"], 1);
-    api.post("/api/v1/streams/cart-1", &body(json!(0))).await.assert_error(StatusCode::CONFLICT, "wrong-expected-revision");
+    api.post("/api/v1/streams/cart-1", &body(json!(0)))
+        .await
+        .assert_error(StatusCode::CONFLICT, "wrong-expected-revision");
     assert_eq!(api.post("/api/v1/streams/cart-1", &body(json!("any"))).await.json()["revision"], 2);
     api.finish().await;
 }
@@ -79,7 +81,10 @@ async fn binary_events_go_in_and_come_out_as_base64() {
     let [event] = api.get("/api/v1/streams/blob-1").await.lines().try_into().expect("one event");
     assert_eq!(event["contentType"], "application/octet-stream");
     assert_eq!((event["dataEncoding"].clone(), event["data"].clone()), (json!("base64"), json!("AAECAw==")));
-    assert_eq!((event["metadataEncoding"].clone(), event["metadata"].clone()), (json!("json"), json!({"source": "test"})));
+    assert_eq!(
+        (event["metadataEncoding"].clone(), event["metadata"].clone()),
+        (json!("json"), json!({"source": "test"}))
+    );
     api.finish().await;
 }
 
@@ -111,7 +116,9 @@ async fn a_transaction_writes_every_stream_or_none() {
         .await;
     refused.assert_error(StatusCode::CONFLICT, "wrong-expected-revision");
     api.get("/api/v1/streams/tx-c").await.assert_error(StatusCode::NOT_FOUND, "stream-not-found");
-    api.post("/api/v1/transactions", &json!({"appends": []})).await.assert_error(StatusCode::BAD_REQUEST, "bad-request");
+    api.post("/api/v1/transactions", &json!({"appends": []}))
+        .await
+        .assert_error(StatusCode::BAD_REQUEST, "bad-request");
     api.finish().await;
 }
 
@@ -127,10 +134,30 @@ async fn bad_input_is_a_json_4xx_and_nothing_is_written() {
         (None, valid.clone(), StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported-media-type"),
         (Some("application/json"), r#"{"events": [{"type": "T"}]}"#.into(), StatusCode::BAD_REQUEST, "invalid-json"),
         (Some("application/json"), r#"{"events": [], "extra": 1}"#.into(), StatusCode::BAD_REQUEST, "invalid-json"),
-        (Some("application/json"), r#"{"expectedRevision": -1, "events": []}"#.into(), StatusCode::BAD_REQUEST, "invalid-json"),
-        (Some("application/json"), r#"{"events": [{"type": "T", "data": {}, "id": "nope"}]}"#.into(), StatusCode::BAD_REQUEST, "invalid-json"),
-        (Some("application/json"), r#"{"events": [{"type": "", "data": {}}]}"#.into(), StatusCode::BAD_REQUEST, "invalid-event"),
-        (Some("application/json"), r#"{"events": [{"type": "T", "dataEncoding": "base64", "data": "!!"}]}"#.into(), StatusCode::BAD_REQUEST, "bad-request"),
+        (
+            Some("application/json"),
+            r#"{"expectedRevision": -1, "events": []}"#.into(),
+            StatusCode::BAD_REQUEST,
+            "invalid-json",
+        ),
+        (
+            Some("application/json"),
+            r#"{"events": [{"type": "T", "data": {}, "id": "nope"}]}"#.into(),
+            StatusCode::BAD_REQUEST,
+            "invalid-json",
+        ),
+        (
+            Some("application/json"),
+            r#"{"events": [{"type": "", "data": {}}]}"#.into(),
+            StatusCode::BAD_REQUEST,
+            "invalid-event",
+        ),
+        (
+            Some("application/json"),
+            r#"{"events": [{"type": "T", "dataEncoding": "base64", "data": "!!"}]}"#.into(),
+            StatusCode::BAD_REQUEST,
+            "bad-request",
+        ),
         (Some("application/json"), "[1, 2]".into(), StatusCode::BAD_REQUEST, "invalid-json"),
     ];
     for (content_type, body, status, code) in cases {
@@ -138,16 +165,24 @@ async fn bad_input_is_a_json_4xx_and_nothing_is_written() {
         answer.assert_error(status, code);
     }
     for bad_name in ["%0Abad", "%24all"] {
-        let answer = api.send(Method::POST, &format!("/api/v1/streams/{bad_name}"), Some("application/json"), valid.clone()).await;
+        let answer = api
+            .send(Method::POST, &format!("/api/v1/streams/{bad_name}"), Some("application/json"), valid.clone())
+            .await;
         answer.assert_error(StatusCode::BAD_REQUEST, "invalid-stream-name");
     }
     // Past the node's append limit (1 MiB by default), and past the body limit.
     let big = json!({"events": [{"type": "T", "data": "x".repeat(1024 * 1024 + 1)}]}).to_string();
-    api.send(Method::POST, path, Some("application/json"), big).await.assert_error(StatusCode::PAYLOAD_TOO_LARGE, "maximum-append-size-exceeded");
+    api.send(Method::POST, path, Some("application/json"), big)
+        .await
+        .assert_error(StatusCode::PAYLOAD_TOO_LARGE, "maximum-append-size-exceeded");
     let huge = format!("{{\"events\": [{{\"type\": \"T\", \"data\": \"{}\"}}]}}", "x".repeat(3 * 1024 * 1024));
-    api.send(Method::POST, path, Some("application/json"), huge).await.assert_error(StatusCode::PAYLOAD_TOO_LARGE, "body-too-large");
+    api.send(Method::POST, path, Some("application/json"), huge)
+        .await
+        .assert_error(StatusCode::PAYLOAD_TOO_LARGE, "body-too-large");
     // eventfold's own state streams are not the client's to write.
-    let own = api.send(Method::POST, "/api/v1/streams/%24persistentsubscription-config", Some("application/json"), valid).await;
+    let own = api
+        .send(Method::POST, "/api/v1/streams/%24persistentsubscription-config", Some("application/json"), valid)
+        .await;
     own.assert_error(StatusCode::FORBIDDEN, "access-denied");
 
     assert!(all_events(&api).await.is_empty(), "nothing was written");

@@ -48,8 +48,15 @@ async fn every_documented_operation_is_served_and_every_api_route_is_documented(
     let api = Api::start().await;
     let document = api.get("/api/v1/openapi.json").await.json();
     let paths = document["paths"].as_object().expect("paths");
-    for expected in ["/api/v1/streams/{stream}", "/api/v1/all", "/api/v1/all/live", "/api/v1/transactions",
-        "/api/v1/streams", "/api/v1/subscriptions", "/api/v1/scavenges"] {
+    for expected in [
+        "/api/v1/streams/{stream}",
+        "/api/v1/all",
+        "/api/v1/all/live",
+        "/api/v1/transactions",
+        "/api/v1/streams",
+        "/api/v1/subscriptions",
+        "/api/v1/scavenges",
+    ] {
         assert!(paths.contains_key(expected), "{expected} is documented");
     }
     for (path, item) in paths {

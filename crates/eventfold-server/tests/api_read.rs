@@ -58,7 +58,8 @@ async fn all_pages_by_position_and_filters_narrow_it() {
     let mut backwards = Vec::new();
     let mut from = "end".to_owned();
     loop {
-        let page = api.get(&format!("/api/v1/all?from={from}&direction=backwards&limit=3&excludeSystem=true")).await.lines();
+        let page =
+            api.get(&format!("/api/v1/all?from={from}&direction=backwards&limit=3&excludeSystem=true")).await.lines();
         let Some(last) = page.last() else { break };
         from = last["position"].as_str().expect("position").to_owned();
         backwards.extend(page);
@@ -95,7 +96,9 @@ async fn missing_deleted_and_tombstoned_streams_answer_404_and_410() {
     let api = Api::start().await;
     api.get("/api/v1/streams/nothing-here").await.assert_error(StatusCode::NOT_FOUND, "stream-not-found");
     api.append("gone-1", "T", 2).await;
-    api.delete("/api/v1/streams/gone-1?expectedRevision=0").await.assert_error(StatusCode::CONFLICT, "wrong-expected-revision");
+    api.delete("/api/v1/streams/gone-1?expectedRevision=0")
+        .await
+        .assert_error(StatusCode::CONFLICT, "wrong-expected-revision");
     let deleted = api.delete("/api/v1/streams/gone-1?expectedRevision=1").await;
     assert_eq!(deleted.status, StatusCode::OK, "{}", String::from_utf8_lossy(&deleted.body));
     api.get("/api/v1/streams/gone-1").await.assert_error(StatusCode::NOT_FOUND, "stream-not-found");
@@ -109,7 +112,9 @@ async fn missing_deleted_and_tombstoned_streams_answer_404_and_410() {
         .await
         .assert_error(StatusCode::GONE, "stream-deleted");
     api.get("/api/v1/streams/gone-2/metadata").await.assert_error(StatusCode::GONE, "stream-deleted");
-    api.delete("/api/v1/streams/gone-3?expectedRevision=maybe").await.assert_error(StatusCode::BAD_REQUEST, "bad-request");
+    api.delete("/api/v1/streams/gone-3?expectedRevision=maybe")
+        .await
+        .assert_error(StatusCode::BAD_REQUEST, "bad-request");
     api.finish().await;
 }
 
@@ -126,7 +131,8 @@ async fn metadata_is_read_and_replaced_and_the_store_applies_it() {
     assert_eq!(read["metadata"], json!({"$maxCount": 2, "owner": "me"}));
     assert_eq!(read["revision"], 0);
     assert_eq!(revisions(&api.get("/api/v1/streams/meta-1").await.lines()), vec![3, 4], "$maxCount applies");
-    let stale = api.put("/api/v1/streams/meta-1/metadata", &json!({"metadata": {}, "expectedRevision": "noStream"})).await;
+    let stale =
+        api.put("/api/v1/streams/meta-1/metadata", &json!({"metadata": {}, "expectedRevision": "noStream"})).await;
     stale.assert_error(StatusCode::CONFLICT, "wrong-expected-revision");
     let not_an_object = api.put("/api/v1/streams/meta-1/metadata", &json!({"metadata": [1]})).await;
     not_an_object.assert_error(StatusCode::BAD_REQUEST, "invalid-json");
@@ -141,7 +147,12 @@ async fn streams_are_listed_newest_created_or_changed_first() {
     }
     api.append("list-a", "T", 1).await;
     let names = |answer: api_client::Answer| -> Vec<String> {
-        answer.json()["streams"].as_array().expect("list").iter().map(|s| s["stream"].as_str().expect("name").to_owned()).collect()
+        answer.json()["streams"]
+            .as_array()
+            .expect("list")
+            .iter()
+            .map(|s| s["stream"].as_str().expect("name").to_owned())
+            .collect()
     };
     assert_eq!(names(api.get("/api/v1/streams?order=changed").await), ["list-a", "list-c", "list-b"]);
     assert_eq!(names(api.get("/api/v1/streams?order=created").await), ["list-c", "list-b", "list-a"]);
@@ -163,7 +174,9 @@ async fn persistent_subscription_groups_are_created_updated_listed_and_deleted()
     let updated = api.put(path, &json!({"consumerStrategy": "RoundRobin"})).await;
     assert_eq!(updated.status, StatusCode::OK);
     assert_eq!(api.get(path).await.json()["consumerStrategy"], "RoundRobin");
-    let all = api.put("/api/v1/subscriptions/%24all/audit", &json!({"filter": {"target": "eventType", "prefixes": ["Order"]}})).await;
+    let all = api
+        .put("/api/v1/subscriptions/%24all/audit", &json!({"filter": {"target": "eventType", "prefixes": ["Order"]}}))
+        .await;
     assert_eq!(all.status, StatusCode::CREATED, "{}", String::from_utf8_lossy(&all.body));
     let listed = api.get("/api/v1/subscriptions").await.json();
     let keys: Vec<(String, String)> = listed["subscriptions"]
@@ -173,7 +186,10 @@ async fn persistent_subscription_groups_are_created_updated_listed_and_deleted()
         .map(|group| (group["stream"].as_str().expect("s").to_owned(), group["group"].as_str().expect("g").to_owned()))
         .collect();
     assert!(keys.contains(&("orders-1".into(), "workers".into())) && keys.contains(&("$all".into(), "audit".into())));
-    assert_eq!(api.send(axum::http::Method::POST, &format!("{path}/replay-parked"), None, "").await.status, StatusCode::ACCEPTED);
+    assert_eq!(
+        api.send(axum::http::Method::POST, &format!("{path}/replay-parked"), None, "").await.status,
+        StatusCode::ACCEPTED
+    );
 
     api.put(path, &json!({"consumerStrategy": "Nope"})).await.assert_error(StatusCode::BAD_REQUEST, "invalid-settings");
     api.put(path, &json!({"readBatchSize": 600})).await.assert_error(StatusCode::BAD_REQUEST, "invalid-settings");

@@ -52,11 +52,7 @@ fn result(stream: &StreamName, outcome: AppendOutcome) -> AppendResult {
     }
 }
 
-fn request(
-    stream: StreamName,
-    body: AppendBody,
-    budget: &mut AppendSizeBudget,
-) -> Result<AppendRequest, ApiError> {
+fn request(stream: StreamName, body: AppendBody, budget: &mut AppendSizeBudget) -> Result<AppendRequest, ApiError> {
     let mut events = Vec::with_capacity(body.events.len());
     for event in body.events {
         let event = event.into_proposed()?;

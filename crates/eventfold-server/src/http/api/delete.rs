@@ -55,5 +55,8 @@ pub async fn delete(
     let expected = query.expected_revision.as_deref().map(parse_expected).transpose()?.unwrap_or(ExpectedRevision::Any);
     let mode = if query.tombstone.unwrap_or(false) { DeleteMode::Tombstone } else { DeleteMode::Soft };
     let outcome = node.client_store().delete_stream(stream.clone(), expected, mode).await?;
-    Ok(Json(DeleteResult { stream: stream.to_string(), position: outcome.position.map(|position| position.0.to_string()) }))
+    Ok(Json(DeleteResult {
+        stream: stream.to_string(),
+        position: outcome.position.map(|position| position.0.to_string()),
+    }))
 }

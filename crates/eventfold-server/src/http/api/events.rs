@@ -133,9 +133,9 @@ pub struct NewEvent {
 
 fn decode(value: Value, encoding: Encoding, field: &str) -> Result<Bytes, ApiError> {
     match encoding {
-        Encoding::Json => serde_json::to_vec(&value).map(Bytes::from).map_err(|error| {
-            ApiError::bad_request(format!("`{field}` cannot be written as JSON: {error}"))
-        }),
+        Encoding::Json => serde_json::to_vec(&value)
+            .map(Bytes::from)
+            .map_err(|error| ApiError::bad_request(format!("`{field}` cannot be written as JSON: {error}"))),
         Encoding::Base64 => {
             let Value::String(text) = value else {
                 return Err(ApiError::bad_request(format!("`{field}` must be a base64 string")));
@@ -155,8 +155,11 @@ impl NewEvent {
             Encoding::Base64 => ContentType::Binary,
         };
         let data = decode(self.data, self.data_encoding, "data")?;
-        let metadata =
-            if self.metadata.is_null() { Bytes::new() } else { decode(self.metadata, self.metadata_encoding, "metadata")? };
+        let metadata = if self.metadata.is_null() {
+            Bytes::new()
+        } else {
+            decode(self.metadata, self.metadata_encoding, "metadata")?
+        };
         Ok(ProposedEvent {
             id: self.id.map_or_else(EventId::random, EventId),
             event_type: self.event_type,

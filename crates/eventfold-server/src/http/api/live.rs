@@ -60,9 +60,10 @@ fn subscribe_from(from: Option<&str>, last_event_id: Option<u64>) -> Result<Subs
     match from.unwrap_or("end") {
         "start" => Ok(SubscribeFrom::Start),
         "end" => Ok(SubscribeFrom::End),
-        number => number.parse().map(SubscribeFrom::After).map_err(|_| {
-            ApiError::bad_request(format!("`from` must be start, end or a number, not `{number}`"))
-        }),
+        number => number
+            .parse()
+            .map(SubscribeFrom::After)
+            .map_err(|_| ApiError::bad_request(format!("`from` must be start, end or a number, not `{number}`"))),
     }
 }
 

@@ -29,19 +29,20 @@ impl From<DirectionParam> for Direction {
 }
 
 /// `start`, `end` or a decimal number: the words clients use, then the value.
-enum Start {
+enum Origin {
     Start,
     End,
     At(u64),
 }
 
-fn parse_start(text: &str, what: &str) -> Result<Start, ApiError> {
+fn parse_start(text: &str, what: &str) -> Result<Origin, ApiError> {
     match text {
-        "start" => Ok(Start::Start),
-        "end" => Ok(Start::End),
-        number => number.parse().map(Start::At).map_err(|_| {
-            ApiError::bad_request(format!("`from` must be start, end or a {what}, not `{number}`"))
-        }),
+        "start" => Ok(Origin::Start),
+        "end" => Ok(Origin::End),
+        number => number
+            .parse()
+            .map(Origin::At)
+            .map_err(|_| ApiError::bad_request(format!("`from` must be start, end or a {what}, not `{number}`"))),
     }
 }
 
@@ -50,9 +51,9 @@ fn parse_start(text: &str, what: &str) -> Result<Start, ApiError> {
 pub fn revision_from(from: Option<&str>, direction: Direction) -> Result<RevisionFrom, ApiError> {
     Ok(match from.map(|text| parse_start(text, "revision")).transpose()? {
         None if direction == Direction::Backwards => RevisionFrom::End,
-        None | Some(Start::Start) => RevisionFrom::Start,
-        Some(Start::End) => RevisionFrom::End,
-        Some(Start::At(revision)) => RevisionFrom::Revision(revision),
+        None | Some(Origin::Start) => RevisionFrom::Start,
+        Some(Origin::End) => RevisionFrom::End,
+        Some(Origin::At(revision)) => RevisionFrom::Revision(revision),
     })
 }
 
@@ -61,9 +62,9 @@ pub fn revision_from(from: Option<&str>, direction: Direction) -> Result<Revisio
 pub fn all_from(from: Option<&str>, direction: Direction) -> Result<AllFrom, ApiError> {
     Ok(match from.map(|text| parse_start(text, "position")).transpose()? {
         None if direction == Direction::Backwards => AllFrom::End,
-        None | Some(Start::Start) => AllFrom::Start,
-        Some(Start::End) => AllFrom::End,
-        Some(Start::At(position)) => AllFrom::Position(Position(position)),
+        None | Some(Origin::Start) => AllFrom::Start,
+        Some(Origin::End) => AllFrom::End,
+        Some(Origin::At(position)) => AllFrom::Position(Position(position)),
     })
 }
 

@@ -16,8 +16,8 @@ use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use eventfold_node::Node;
 use eventfold_store::{
-    Direction, EventStore, ReadAllRequest, ReadError, ReadStreamRequest, RecordedEvent, ResolvedEvent,
-    StreamReadItem, read_stream_with_bounds,
+    Direction, EventStore, ReadAllRequest, ReadError, ReadStreamRequest, RecordedEvent, ResolvedEvent, StreamReadItem,
+    read_stream_with_bounds,
 };
 use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
@@ -145,10 +145,7 @@ impl AllReadQuery {
         (status = 400, description = "Malformed parameter, filter or position", body = ErrorBody),
     )
 )]
-pub async fn read_all(
-    State(node): State<Node>,
-    ApiQuery(query): ApiQuery<AllReadQuery>,
-) -> Result<Response, ApiError> {
+pub async fn read_all(State(node): State<Node>, ApiQuery(query): ApiQuery<AllReadQuery>) -> Result<Response, ApiError> {
     let direction: Direction = query.direction.unwrap_or_default().into();
     let request = ReadAllRequest {
         from: params::all_from(query.from.as_deref(), direction)?,
@@ -182,7 +179,7 @@ async fn resolved(store: &Arc<dyn EventStore>, event: RecordedEvent, resolve_lin
 /// sees as a cut-off response rather than a page that looks complete.
 async fn ndjson(
     store: Arc<dyn EventStore>,
-    mut events: BoxStream<'static, Result<RecordedEvent, ReadError>>,
+    events: BoxStream<'static, Result<RecordedEvent, ReadError>>,
     resolve_links: bool,
 ) -> Result<Response, ApiError> {
     // Fused: a read that ended must not be polled again.

@@ -3,8 +3,8 @@
 //! their answers described in the OpenAPI document. One implementation,
 //! two addresses.
 
-use axum::extract::{Path, RawQuery, Request, State};
 use axum::Json;
+use axum::extract::{Path, RawQuery, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use eventfold_node::Node;

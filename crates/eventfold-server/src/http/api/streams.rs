@@ -77,7 +77,10 @@ pub struct StreamList {
         (status = 400, description = "Malformed parameter", body = ErrorBody),
     )
 )]
-pub async fn list(State(node): State<Node>, ApiQuery(query): ApiQuery<ListQuery>) -> Result<Json<StreamList>, ApiError> {
+pub async fn list(
+    State(node): State<Node>,
+    ApiQuery(query): ApiQuery<ListQuery>,
+) -> Result<Json<StreamList>, ApiError> {
     let limit = query.limit.unwrap_or(LIST_LIMIT_DEFAULT);
     if limit == 0 || limit > LIST_LIMIT_MAX {
         return Err(ApiError::bad_request(format!("`limit` must be between 1 and {LIST_LIMIT_MAX}")));
