@@ -189,24 +189,54 @@ enum Id {
     Position,
 }
 
-/// Runs the subscription on a task of its own into a bounded buffer, and
-/// answers with the buffer as SSE. The task ends when the subscription
-/// does, when the client goes (the buffer's receiver is dropped), or when
-/// the client leaves the buffer full too long.
-fn feed(store: Arc<dyn EventStore>, mut subscription: SubscriptionStream, resolve_links: bool, id: Id) -> Response {
-    let (sender, receiver) = mpsc::channel::<Event>(BUFFER_EVENTS);
+/// How much one client may hold back.
+#[derive(Clone, Copy)]
+struct FeedLimits {
+    buffer_events: usize,
+    slow_client_timeout: Duration,
+}
+
+const LIMITS: FeedLimits = FeedLimits { buffer_events: BUFFER_EVENTS, slow_client_timeout: SLOW_CLIENT_TIMEOUT };
+
+/// Answers with the subscription as SSE, through [`spawn_feed`]'s buffer.
+fn feed(store: Arc<dyn EventStore>, subscription: SubscriptionStream, resolve_links: bool, id: Id) -> Response {
+    let receiver = spawn_feed(subscription, resolve_links.then_some(store), id, LIMITS);
+    let events = futures::stream::unfold(receiver, |mut receiver| async move {
+        receiver.recv().await.map(|event| (Ok::<Event, Infallible>(event), receiver))
+    });
+    Sse::new(events).keep_alive(KeepAlive::new().interval(HEARTBEAT_INTERVAL).text("heartbeat")).into_response()
+}
+
+/// Runs the subscription on a task of its own into a bounded buffer, whose
+/// receiving end the response drains. The task ends when the subscription
+/// does, when the client goes (the receiver is dropped), or when the client
+/// leaves the buffer full too long; the subscription ends with it. Links
+/// are resolved through `resolve` when given.
+fn spawn_feed(
+    mut subscription: SubscriptionStream,
+    resolve: Option<Arc<dyn EventStore>>,
+    id: Id,
+    limits: FeedLimits,
+) -> mpsc::Receiver<Event> {
+    let (sender, receiver) = mpsc::channel::<Event>(limits.buffer_events);
     tokio::spawn(async move {
-        while let Some(item) = subscription.next().await {
+        loop {
+            // A client that went away ends the task at once, not at the
+            // next event, which on a quiet stream may never come.
+            let item = tokio::select! {
+                item = subscription.next() => item,
+                () = sender.closed() => return,
+            };
+            let Some(item) = item else { return };
             let event = match item {
                 Ok(SubscriptionItem::Event(event)) => {
                     let sse_id = match id {
                         Id::Revision => event.revision,
                         Id::Position => event.position.0,
                     };
-                    let body = if resolve_links {
-                        EventBody::from(&ResolvedEvent::resolve(store.as_ref(), event).await)
-                    } else {
-                        EventBody::from(&event)
+                    let body = match &resolve {
+                        Some(store) => EventBody::from(&ResolvedEvent::resolve(store.as_ref(), event).await),
+                        None => EventBody::from(&event),
                     };
                     let data = serde_json::to_string(&body).unwrap_or_default();
                     Event::default().event("event").id(sse_id.to_string()).data(data)
@@ -220,17 +250,85 @@ fn feed(store: Arc<dyn EventStore>, mut subscription: SubscriptionStream, resolv
                     // The client is told why before the feed ends; it may
                     // reconnect and resume.
                     let data = serde_json::json!({"error": error.to_string()}).to_string();
-                    let _ = sender.send_timeout(Event::default().event("error").data(data), SLOW_CLIENT_TIMEOUT).await;
+                    let _ = sender.send_timeout(Event::default().event("error").data(data), limits.slow_client_timeout).await;
                     return;
                 }
             };
-            if sender.send_timeout(event, SLOW_CLIENT_TIMEOUT).await.is_err() {
+            if sender.send_timeout(event, limits.slow_client_timeout).await.is_err() {
                 return;
             }
         }
     });
-    let events = futures::stream::unfold(receiver, |mut receiver| async move {
-        receiver.recv().await.map(|event| (Ok::<Event, Infallible>(event), receiver))
-    });
-    Sse::new(events).keep_alive(KeepAlive::new().interval(HEARTBEAT_INTERVAL).text("heartbeat")).into_response()
+    receiver
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use bytes::Bytes;
+    use eventfold_store::{ContentType, EventId, RecordedEvent, StreamName, Timestamp};
+
+    use super::*;
+
+    /// An endless subscription that records when it is dropped.
+    fn endless(dropped: Arc<AtomicBool>) -> SubscriptionStream {
+        struct Flag(Arc<AtomicBool>);
+        impl Drop for Flag {
+            fn drop(&mut self) {
+                self.0.store(true, Ordering::SeqCst);
+            }
+        }
+        let flag = Flag(dropped);
+        let stream = StreamName::new("s").expect("valid name");
+        futures::stream::iter(0u64..)
+            .map(move |revision| {
+                let _ = &flag;
+                Ok(SubscriptionItem::Event(RecordedEvent {
+                    stream: stream.clone(),
+                    revision,
+                    position: Position(32 + revision),
+                    id: EventId::random(),
+                    event_type: "T".into(),
+                    content_type: ContentType::Json,
+                    created: Timestamp(0),
+                    data: Bytes::from_static(b"{}"),
+                    metadata: Bytes::new(),
+                }))
+            })
+            .boxed()
+    }
+
+    async fn ended(dropped: &AtomicBool) -> bool {
+        for _ in 0..200 {
+            if dropped.load(Ordering::SeqCst) {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        false
+    }
+
+    #[tokio::test]
+    async fn a_client_that_stops_reading_is_dropped_with_its_subscription_and_holds_a_bounded_buffer() {
+        let dropped = Arc::new(AtomicBool::new(false));
+        let limits = FeedLimits { buffer_events: 4, slow_client_timeout: Duration::from_millis(50) };
+        let mut receiver = spawn_feed(endless(Arc::clone(&dropped)), None, Id::Revision, limits);
+        assert!(ended(&dropped).await, "the subscription of a client that reads nothing ends");
+        let mut held = 0;
+        while receiver.recv().await.is_some() {
+            held += 1;
+        }
+        assert_eq!(held, 4, "no more than the buffer was held for it");
+    }
+
+    #[tokio::test]
+    async fn a_client_that_leaves_ends_its_subscription_at_once() {
+        let dropped = Arc::new(AtomicBool::new(false));
+        let quiet = endless(Arc::clone(&dropped)).take(1).chain(futures::stream::pending()).boxed();
+        let receiver = spawn_feed(quiet, None, Id::Position, LIMITS);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        drop(receiver);
+        assert!(ended(&dropped).await, "no event needs to come for the subscription to end");
+    }
 }
