@@ -13,6 +13,7 @@ use bytes::Bytes;
 use eventfold_store::{ContentType, EventId, ProposedEvent, RecordedEvent, ResolvedEvent};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use serde_json::value::RawValue;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -46,10 +47,12 @@ pub struct EventBody {
     /// When the event was committed, Unix milliseconds.
     pub created: i64,
     pub data_encoding: Encoding,
-    pub data: Value,
+    #[schema(value_type = Value)]
+    pub data: Box<RawValue>,
     pub metadata_encoding: Encoding,
     /// Null when the event has no metadata.
-    pub metadata: Value,
+    #[schema(value_type = Value)]
+    pub metadata: Box<RawValue>,
     /// With `resolveLinks`: the link event that led here, when this event
     /// was reached through one.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -66,19 +69,28 @@ pub struct LinkBody {
     pub position: String,
 }
 
-/// Bytes as JSON when they parse as JSON, else as base64.
-fn encode(bytes: &Bytes, json_allowed: bool) -> (Encoding, Value) {
-    if json_allowed && let Ok(value) = serde_json::from_slice::<Value>(bytes) {
-        return (Encoding::Json, value);
+/// Bytes as JSON when they parse as JSON, else as base64. JSON is only
+/// checked, not parsed into a tree: reads go out at the speed of copying.
+fn encode(bytes: &Bytes, json_allowed: bool) -> (Encoding, Box<RawValue>) {
+    if json_allowed && let Ok(raw) = serde_json::from_slice::<Box<RawValue>>(bytes) {
+        return (Encoding::Json, raw);
     }
-    (Encoding::Base64, Value::String(BASE64.encode(bytes)))
+    (Encoding::Base64, raw_string(&BASE64.encode(bytes)))
+}
+
+fn raw_string(text: &str) -> Box<RawValue> {
+    serde_json::value::to_raw_value(text).unwrap_or_else(|_| null())
+}
+
+fn null() -> Box<RawValue> {
+    RawValue::from_string("null".to_owned()).unwrap_or_default()
 }
 
 impl From<&RecordedEvent> for EventBody {
     fn from(event: &RecordedEvent) -> Self {
         let (data_encoding, data) = encode(&event.data, event.content_type == ContentType::Json);
         let (metadata_encoding, metadata) =
-            if event.metadata.is_empty() { (Encoding::Json, Value::Null) } else { encode(&event.metadata, true) };
+            if event.metadata.is_empty() { (Encoding::Json, null()) } else { encode(&event.metadata, true) };
         Self {
             stream: event.stream.to_string(),
             revision: event.revision,
@@ -197,7 +209,9 @@ mod tests {
     #[test]
     fn json_events_that_do_not_parse_are_shown_as_base64() {
         assert_eq!(encode(&Bytes::from_static(b"{\"a\":1}"), true).0, Encoding::Json);
-        assert_eq!(encode(&Bytes::from_static(b"not json"), true), (Encoding::Base64, Value::from("bm90IGpzb24=")));
+        let (encoding, raw) = encode(&Bytes::from_static(b"not json"), true);
+        assert_eq!((encoding, raw.get()), (Encoding::Base64, "\"bm90IGpzb24=\""));
         assert_eq!(encode(&Bytes::from_static(b"{}"), false).0, Encoding::Base64, "binary events stay base64");
+        assert_eq!(null().get(), "null");
     }
 }

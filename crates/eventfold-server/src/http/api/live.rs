@@ -250,7 +250,9 @@ fn spawn_feed(
                     // The client is told why before the feed ends; it may
                     // reconnect and resume.
                     let data = serde_json::json!({"error": error.to_string()}).to_string();
-                    let _ = sender.send_timeout(Event::default().event("error").data(data), limits.slow_client_timeout).await;
+                    let _ = sender
+                        .send_timeout(Event::default().event("error").data(data), limits.slow_client_timeout)
+                        .await;
                     return;
                 }
             };

@@ -31,6 +31,9 @@ use super::params::{self, DirectionParam, FilterParams};
 
 pub const NDJSON: &str = "application/x-ndjson";
 
+/// At most this many events ready at once are written as one chunk.
+const CHUNK_EVENTS: usize = 256;
+
 #[derive(Deserialize, IntoParams, Debug)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
@@ -186,14 +189,30 @@ async fn ndjson(
     let mut events = events.fuse();
     let first = events.next().await.transpose()?;
     let rest = futures::stream::iter(first.map(Ok)).chain(events);
-    let body = rest.then(move |event| {
-        let store = Arc::clone(&store);
-        async move {
-            match event {
-                Ok(event) => Ok(line(&resolved(&store, event, resolve_links).await)),
-                Err(error) => Err(std::io::Error::other(error.to_string())),
+    let body = if resolve_links {
+        rest.then(move |event| {
+            let store = Arc::clone(&store);
+            async move {
+                match event {
+                    Ok(event) => Ok(line(&resolved(&store, event, true).await)),
+                    Err(error) => Err(std::io::Error::other(error.to_string())),
+                }
             }
-        }
-    });
+        })
+        .boxed()
+    } else {
+        // The events that are ready go out in one chunk: one write for many
+        // lines, not one per event.
+        rest.ready_chunks(CHUNK_EVENTS)
+            .map(|batch| {
+                let mut chunk = Vec::new();
+                for event in batch {
+                    let event = event.map_err(|error| std::io::Error::other(error.to_string()))?;
+                    chunk.extend_from_slice(&line(&EventBody::from(&event)));
+                }
+                Ok(Bytes::from(chunk))
+            })
+            .boxed()
+    };
     Ok(([(CONTENT_TYPE, NDJSON)], Body::from_stream(body)).into_response())
 }
