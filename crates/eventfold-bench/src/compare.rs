@@ -11,7 +11,7 @@ use anyhow::Context;
 use serde_json::{Value, json};
 
 use crate::goals;
-use crate::target::TargetKind::{self, Engine, Grpc, Kurrentdb, Postgres};
+use crate::target::TargetKind::{self, Engine, Grpc, Http, Kurrentdb, Postgres};
 use crate::{Settings, Workload, measure_one, stats};
 
 /// One row of the matrix: a name, the workload, the targets it runs on.
@@ -23,10 +23,11 @@ pub struct Case {
 
 /// Columns of the Markdown table: a target's name in the results, and its
 /// heading.
-const COLUMNS: [(&str, &str); 5] = [
+const COLUMNS: [(&str, &str); 6] = [
     ("engine", "engine (in-process)"),
     ("grpc", "gRPC (lean client)"),
     ("kurrentdb", "gRPC (official `kurrentdb` client)"),
+    ("http", "HTTP JSON API"),
     ("postgres", "PostgreSQL"),
     ("disk", "disk"),
 ];
@@ -34,6 +35,8 @@ const COLUMNS: [(&str, &str); 5] = [
 pub fn cases() -> Vec<Case> {
     let append = |writers, events_per_append| Workload::Append { writers, events_per_append };
     let all: &'static [TargetKind] = &[Engine, Grpc, Kurrentdb, Postgres];
+    // The JSON API beside them on the cases a browser or a script makes.
+    let with_http: &'static [TargetKind] = &[Engine, Grpc, Kurrentdb, Http, Postgres];
     let live: &'static [TargetKind] = &[Engine, Grpc, Kurrentdb];
     vec![
         Case {
@@ -56,15 +59,15 @@ pub fn cases() -> Vec<Case> {
             workload: Workload::Fsync { records_per_sync: 100, preallocated: true },
             targets: &[Engine],
         },
-        Case { name: "append 1 writer x 1 event", workload: append(1, 1), targets: all },
+        Case { name: "append 1 writer x 1 event", workload: append(1, 1), targets: with_http },
         Case { name: "append 8 writers x 1 event", workload: append(8, 1), targets: all },
-        Case { name: "append 64 writers x 1 event", workload: append(64, 1), targets: all },
+        Case { name: "append 64 writers x 1 event", workload: append(64, 1), targets: with_http },
         Case { name: "append 256 writers x 1 event", workload: append(256, 1), targets: all },
         Case { name: "append 1 writer x 10 events", workload: append(1, 10), targets: all },
         Case { name: "append 1 writer x 100 events", workload: append(1, 100), targets: all },
-        Case { name: "append 8 writers x 100 events", workload: append(8, 100), targets: all },
+        Case { name: "append 8 writers x 100 events", workload: append(8, 100), targets: with_http },
         Case { name: "contended, 8 writers on 1 stream", workload: Workload::Contended { writers: 8 }, targets: all },
-        Case { name: "read", workload: Workload::Read, targets: all },
+        Case { name: "read", workload: Workload::Read, targets: with_http },
         Case { name: "catch-up subscription from 0", workload: Workload::Catchup, targets: live },
         Case { name: "live, 1 subscriber", workload: Workload::Live, targets: live },
         Case { name: "fan-out, 8 subscribers", workload: Workload::Fanout { subscribers: 8 }, targets: live },
@@ -164,6 +167,14 @@ fn ratios(results: &[Value]) -> Value {
         "append_8x100_kurrentdb_vs_fsync_100": stats::ratio(rate(batches, "kurrentdb"), fsync_100),
         "append_8x100_kurrentdb_vs_postgres": stats::ratio(rate(batches, "kurrentdb"), rate(batches, "postgres")),
         "append_8x100_kurrentdb_vs_grpc": stats::ratio(rate(batches, "kurrentdb"), rate(batches, "grpc")),
+        "append_1x1_http_vs_grpc": stats::ratio(rate(one, "http"), rate(one, "grpc")),
+        "append_1x1_http_vs_engine": stats::ratio(rate(one, "http"), rate(one, "engine")),
+        "append_64x1_http_vs_grpc": stats::ratio(rate(many, "http"), rate(many, "grpc")),
+        "append_64x1_http_vs_engine": stats::ratio(rate(many, "http"), rate(many, "engine")),
+        "append_8x100_http_vs_grpc": stats::ratio(rate(batches, "http"), rate(batches, "grpc")),
+        "append_8x100_http_vs_engine": stats::ratio(rate(batches, "http"), rate(batches, "engine")),
+        "read_all_http_vs_grpc": stats::ratio(all_warm("http"), all_warm("grpc")),
+        "read_all_http_vs_engine": stats::ratio(all_warm("http"), all_warm("engine")),
         "read_all_grpc_vs_engine": stats::ratio(all_warm("grpc"), all_warm("engine")),
         "read_all_engine_vs_postgres": stats::ratio(all_warm("engine"), all_warm("postgres")),
         "read_all_grpc_vs_postgres": stats::ratio(all_warm("grpc"), all_warm("postgres")),

@@ -18,6 +18,7 @@ mod fanout;
 mod fsync;
 mod goals;
 mod grpc_client;
+mod http_client;
 mod kurrentdb_client;
 mod lagging;
 mod pg_client;
@@ -158,8 +159,9 @@ impl Workload {
     fn supports(&self, kind: TargetKind) -> bool {
         match self {
             Workload::Append { .. } | Workload::Contended { .. } | Workload::Read => true,
+            // Live feeds over HTTP are Server-Sent Events, not measured yet.
             Workload::Catchup | Workload::Live | Workload::Fanout { .. } | Workload::Lagging { .. } => {
-                kind != TargetKind::Postgres
+                kind != TargetKind::Postgres && kind != TargetKind::Http
             }
             Workload::Fsync { .. } | Workload::Restart | Workload::Compare { .. } => kind == TargetKind::Engine,
         }

@@ -1,11 +1,14 @@
 //! The client a server target is driven through: the bench's lean gRPC
-//! client or the official `kurrentdb` one. Both face the same server (a
-//! child process or `--server-url`), so the gap between their figures is
-//! what the client and its way of using the protocol cost.
+//! client, the official `kurrentdb` one, or the JSON API over HTTP. All
+//! face the same server (a child process or `--server-url`), so the gap
+//! between their figures is what the client and the protocol cost.
 
 use eventfold_store::ExpectedRevision;
 
+use anyhow::bail;
+
 use crate::grpc_client::GrpcClient;
+use crate::http_client::HttpClient;
 use crate::kurrentdb_client::KurrentdbClient;
 use crate::target::{AppendResult, DeliveryStream};
 
@@ -15,6 +18,7 @@ pub enum ServerClient {
     // Boxed: the official client is a few hundred bytes, the lean one a
     // handle to a channel.
     Official(Box<KurrentdbClient>),
+    Http(HttpClient),
 }
 
 /// Which of the two clients to connect.
@@ -22,6 +26,7 @@ pub enum ServerClient {
 pub enum ClientKind {
     Lean,
     Official,
+    Http,
 }
 
 impl ServerClient {
@@ -30,6 +35,7 @@ impl ServerClient {
         Ok(match kind {
             ClientKind::Lean => ServerClient::Lean(GrpcClient::connect(url).await?),
             ClientKind::Official => ServerClient::Official(Box::new(KurrentdbClient::connect(url).await?)),
+            ClientKind::Http => ServerClient::Http(HttpClient::connect(url).await?),
         })
     }
 
@@ -37,6 +43,7 @@ impl ServerClient {
         match self {
             ServerClient::Lean(_) => ClientKind::Lean,
             ServerClient::Official(_) => ClientKind::Official,
+            ServerClient::Http(_) => ClientKind::Http,
         }
     }
 
@@ -49,6 +56,7 @@ impl ServerClient {
         match self {
             ServerClient::Lean(client) => client.append(stream, expected, bodies).await,
             ServerClient::Official(client) => client.append(stream, expected, bodies).await,
+            ServerClient::Http(client) => client.append(stream, expected, bodies).await,
         }
     }
 
@@ -56,6 +64,7 @@ impl ServerClient {
         match self {
             ServerClient::Lean(client) => client.read_to_end(stream).await,
             ServerClient::Official(client) => client.read_to_end(stream).await,
+            ServerClient::Http(client) => client.read_to_end(stream).await,
         }
     }
 
@@ -63,6 +72,7 @@ impl ServerClient {
         match self {
             ServerClient::Lean(client) => client.subscribe(stream).await,
             ServerClient::Official(client) => client.subscribe(stream).await,
+            ServerClient::Http(_) => bail!("subscriptions over HTTP are not measured"),
         }
     }
 }

@@ -1,5 +1,6 @@
 //! What a workload runs against: the engine in this process, a server over
-//! gRPC (through the lean client or the official one), or the PostgreSQL
+//! gRPC (through the lean client or the official one) or over its JSON API,
+//! or the PostgreSQL
 //! baseline, behind one small set of operations so
 //! every workload measures each target the same way. A target is opened
 //! fresh for each measurement (its own database), so bytes on disk and peak
@@ -35,6 +36,9 @@ pub enum TargetKind {
     Kurrentdb,
     /// A plain PostgreSQL events table (a throwaway server unless --pg-url).
     Postgres,
+    /// The same server through its JSON API (`/api/v1`), over HTTP/1.1
+    /// keep-alive connections.
+    Http,
 }
 
 impl TargetKind {
@@ -44,6 +48,7 @@ impl TargetKind {
             TargetKind::Grpc => "grpc",
             TargetKind::Kurrentdb => "kurrentdb",
             TargetKind::Postgres => "postgres",
+            TargetKind::Http => "http",
         }
     }
 }
@@ -117,6 +122,7 @@ impl Target {
             }
             TargetKind::Grpc => open_server(ClientKind::Lean, options, scratch).await?,
             TargetKind::Kurrentdb => open_server(ClientKind::Official, options, scratch).await?,
+            TargetKind::Http => open_server(ClientKind::Http, options, scratch).await?,
             TargetKind::Postgres => {
                 let (config, server) = match &options.pg_url {
                     Some(url) => (url.parse().context("the --pg-url")?, None),

@@ -1,7 +1,7 @@
 //! Goal: every `eventfold-bench` workload runs end to end through the real
 //! binary, in a smoke size, against the engine, a child `eventfold serve`
 //! over gRPC through the lean client and through the official `kurrentdb`
-//! client, and the PostgreSQL baseline (reported as skipped where
+//! client and over its JSON API, and the PostgreSQL baseline (reported as skipped where
 //! PostgreSQL is not installed), and prints JSON of the documented shape
 //! with positive counts. The figures themselves are never asserted.
 //!
@@ -108,6 +108,19 @@ fn append_runs_on_every_target() {
     assert!(report["ratio"]["engine_vs_grpc"].as_f64().is_some(), "{report}");
     assert!(report["ratio"]["grpc_vs_kurrentdb"].as_f64().is_some(), "{report}");
     assert!(report["results"][2]["latency"]["p50_us"].as_f64().is_some_and(|p50| p50 > 0.0), "{report}");
+}
+
+#[test]
+fn the_http_target_appends_and_reads_beside_grpc() {
+    let targets = ["--target", "engine", "--target", "grpc", "--target", "http"];
+    let append = bench(&[&["append", "--writers", "4", "--events-per-append", "10"][..], &targets].concat());
+    check_workload(&append, "append", &["engine", "grpc", "http"], "events_per_second");
+    assert!(append["ratio"]["grpc_vs_http"].as_f64().is_some(), "{append}");
+    let read = bench(&[&["read"][..], &targets].concat());
+    check_workload(&read, "read", &["engine", "grpc", "http"], "all_warm_events_per_second");
+    assert!(read["results"][2]["all_events"].as_u64().is_some_and(|events| events >= 600), "{read}");
+    let live = bench(&["live", "--target", "http"]);
+    assert!(live["results"][0]["skipped"].is_string(), "{live}");
 }
 
 #[test]

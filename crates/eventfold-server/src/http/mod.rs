@@ -1,6 +1,7 @@
 //! eventfold's own HTTP/JSON face: the management endpoints, always on.
 //! Each handler reads the [`Node`]; none keeps state of its own.
 
+mod api;
 mod atom;
 mod error;
 mod fallback;
@@ -39,6 +40,7 @@ pub fn router(node: Node) -> Router {
         .route("/admin/verify", post(verify::verify))
         .merge(atom::routes(&node))
         .merge(subscriptions::routes(&node))
+        .merge(api::routes(&node))
         .method_not_allowed_fallback(error::method_not_allowed)
         .with_state(node)
 }

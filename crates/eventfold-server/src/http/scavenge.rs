@@ -34,7 +34,7 @@ use serde::{Deserialize, Serialize};
 use super::error::{error_response, query_value, unknown_query_names};
 
 /// A scavenge's status as JSON.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, utoipa::ToSchema)]
 pub struct ScavengeStatusBody {
     /// KurrentDB's name for `id`.
     #[serde(rename = "scavengeId", default)]

@@ -4,8 +4,8 @@
 #![allow(dead_code, reason = "each test file uses a different part")]
 
 pub mod groups;
-pub mod scrape;
 pub mod http;
+pub mod scrape;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
