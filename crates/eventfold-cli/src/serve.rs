@@ -81,6 +81,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let mut signals = ShutdownSignals::listen();
     raise_open_files_limit();
     let exporter = crate::metrics::install();
     let mut config = EngineConfig::new(&args.db);
@@ -112,7 +113,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     tokio::pin!(server);
     tokio::select! {
         served = &mut server => served.context("serving")?,
-        () = shutdown_signal() => {
+        () = signals.received() => {
             tracing::info!("shutting down: no new connections; flushing the index and closing files");
             // `notify_one` keeps the permit if the server is not waiting yet.
             stop_accepting.notify_one();
@@ -149,20 +150,45 @@ const GRACE_PERIOD: std::time::Duration = std::time::Duration::from_secs(1);
 /// a half-sent request) before it exits anyway.
 const DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// Completes on SIGINT (Ctrl-C) or SIGTERM.
-async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
-    let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(signal) => signal,
-        Err(error) => {
-            tracing::warn!(%error, "cannot listen for SIGTERM; only Ctrl-C stops the server");
-            let _ = interrupt.await;
-            return;
+/// SIGINT (Ctrl-C) and SIGTERM, listened for from the moment this is made.
+/// It is made before anything else starts: a signal that arrives while the
+/// engine opens or the first requests are served must stop the server
+/// cleanly, not kill it with the signal's default action.
+struct ShutdownSignals {
+    interrupt: Option<tokio::signal::unix::Signal>,
+    terminate: Option<tokio::signal::unix::Signal>,
+}
+
+impl ShutdownSignals {
+    fn listen() -> Self {
+        use tokio::signal::unix::{SignalKind, signal};
+        let listen = |kind: SignalKind, name: &str| {
+            signal(kind)
+                .inspect_err(
+                    |error| tracing::warn!(%error, "cannot listen for {name}; it will not stop the server cleanly"),
+                )
+                .ok()
+        };
+        Self {
+            interrupt: listen(SignalKind::interrupt(), "SIGINT"),
+            terminate: listen(SignalKind::terminate(), "SIGTERM"),
         }
-    };
-    tokio::select! {
-        _ = interrupt => {}
-        _ = terminate.recv() => {}
+    }
+
+    /// Completes when either signal has come (at once if one already has).
+    async fn received(&mut self) {
+        async fn next(signal: Option<&mut tokio::signal::unix::Signal>) {
+            match signal {
+                Some(signal) => {
+                    signal.recv().await;
+                }
+                None => std::future::pending().await,
+            }
+        }
+        tokio::select! {
+            () = next(self.interrupt.as_mut()) => {}
+            () = next(self.terminate.as_mut()) => {}
+        }
     }
 }
 

@@ -53,6 +53,19 @@ fn serve_answers_health_and_stops_cleanly_on_sigterm() {
     terminate(again);
 }
 
+/// A SIGTERM that comes the moment the server says it serves, before it has
+/// answered anything, still stops it cleanly: the signal is listened for
+/// from the start, not only once serving is under way (otherwise the
+/// signal's default action kills the process and the next start repairs).
+#[test]
+fn a_sigterm_right_after_start_stops_cleanly() {
+    for _ in 0..3 {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let log = terminate(start(dir.path()));
+        assert!(log.iter().any(|line| line.contains("stopped")), "{log:?}");
+    }
+}
+
 #[test]
 fn serve_keeps_serving_when_nobody_reads_its_log_any_more() {
     let dir = tempfile::tempdir().expect("tempdir");
