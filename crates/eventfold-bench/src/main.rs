@@ -21,7 +21,6 @@ mod grpc_client;
 mod kurrentdb_client;
 mod lagging;
 mod pg_client;
-mod pg_server;
 mod progress;
 mod read;
 mod restart;

@@ -249,7 +249,7 @@ pub async fn read_all(pool: Pool, head: u64, request: ReadAllRequest) -> Result<
         (AllFrom::Start, true) => 0,
         (AllFrom::Start, false) => 1,
         (AllFrom::End, true) => head,
-        (AllFrom::End, false) => i64::MAX as u64,
+        (AllFrom::End, false) => head.saturating_add(1),
         (AllFrom::Position(position), true) => position.0.saturating_sub(1),
         (AllFrom::Position(position), false) => position.0,
     };

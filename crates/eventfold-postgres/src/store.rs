@@ -175,6 +175,11 @@ impl EventStore for PostgresStore {
     }
 
     async fn read_all(&self, request: ReadAllRequest) -> Result<EventStream, ReadError> {
+        // Reads from the end start at the sequenced end as of now, which
+        // other nodes may have moved since this node last heard.
+        if request.from == eventfold_store::AllFrom::End {
+            self.refresh_head().await?;
+        }
         read::read_all(self.inner.pool.clone(), self.inner.head.get(), request).await
     }
 
