@@ -318,7 +318,9 @@ impl AllCursor {
                         let exhausted = events.is_empty() && !self.more_after(upper).await;
                         (!exhausted).then_some(upper)
                     }
-                    (_, Some(lower)) => (lower > 0).then_some(lower),
+                    // The window held positions above `lower`: the next
+                    // one ends at `lower` itself (the bound is exclusive).
+                    (_, Some(lower)) => (lower > 0).then_some(lower + 1),
                     _ => None,
                 };
             } else {
