@@ -468,6 +468,6 @@ pub fn outcome(pending: Pending, positions: &HashMap<i64, i64>) -> AppendOutcome
         .last_key
         .and_then(|key| positions.get(&key))
         .and_then(|position| u64::try_from(*position).ok())
-        .map(eventfold_store::Position);
+        .map(crate::rows::external);
     AppendOutcome { current_revision: pending.current_revision, position }
 }

@@ -25,5 +25,6 @@ mod store;
 mod subscribe;
 
 pub use config::PostgresConfig;
+pub use rows::POSITION_STRIDE;
 pub use schema::SCHEMA_VERSION;
 pub use store::{OpenError, PostgresStore};

@@ -13,7 +13,9 @@ use tokio_postgres::types::ToSql;
 
 use crate::errors::{pool as pool_error, storage};
 use crate::filter_sql::pushed_down;
-use crate::rows::{EVENT_COLUMNS, EVENTS_FROM, EXTRA_COLUMN, decode, to_i64, to_u64};
+use crate::rows::{
+    EVENT_COLUMNS, EVENTS_FROM, EXTRA_COLUMN, decode, dense_at_or_after, dense_at_or_before, to_i64, to_u64,
+};
 
 /// Events per page (per query).
 pub const PAGE_EVENTS: i64 = 512;
@@ -250,8 +252,8 @@ pub async fn read_all(pool: Pool, head: u64, request: ReadAllRequest) -> Result<
         (AllFrom::Start, false) => 1,
         (AllFrom::End, true) => head,
         (AllFrom::End, false) => head.saturating_add(1),
-        (AllFrom::Position(position), true) => position.0.saturating_sub(1),
-        (AllFrom::Position(position), false) => position.0,
+        (AllFrom::Position(position), true) => dense_at_or_after(position).saturating_sub(1),
+        (AllFrom::Position(position), false) => dense_at_or_after(position),
     };
     let cursor = AllCursor { pool, bound: Some(bound), forwards, remaining: request.max_count, filter: request.filter };
     Ok(futures::stream::unfold(cursor, |mut cursor| async move {
@@ -325,7 +327,7 @@ impl AllCursor {
                 };
             } else {
                 let full = events.len() as i64 == limit;
-                self.bound = events.last().filter(|_| full).map(|last| last.position.0);
+                self.bound = events.last().filter(|_| full).map(|last| dense_at_or_before(last.position));
             }
             events.truncate(usize::try_from(self.remaining).unwrap_or(usize::MAX));
             self.remaining -= events.len() as u64;

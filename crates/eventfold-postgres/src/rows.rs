@@ -31,7 +31,7 @@ pub fn decode(row: &Row) -> Result<RecordedEvent, StorageError> {
     Ok(RecordedEvent {
         stream: StreamName::new(name).map_err(|error| corrupt(format!("stream name `{name}`: {error}")))?,
         revision: to_u64(revision)?,
-        position: Position(to_u64(position)?),
+        position: external(to_u64(position)?),
         id: EventId(id),
         event_type,
         content_type: if is_json { ContentType::Json } else { ContentType::Binary },
@@ -39,6 +39,28 @@ pub fn decode(row: &Row) -> Result<RecordedEvent, StorageError> {
         data: Bytes::from(data),
         metadata: Bytes::from(metadata),
     })
+}
+
+/// The `$all` positions clients see are the dense sequence numbers the
+/// sequencer hands out, times this (PG-4). Clients compute "the position
+/// after the one I saw" as that position plus one, expecting it to lie
+/// inside an event, as it does with byte positions; with a stride of 2 it
+/// does here too, and every rule about positions between events holds.
+pub const POSITION_STRIDE: u64 = 2;
+
+/// The position clients see for sequence number `dense`.
+pub fn external(dense: u64) -> Position {
+    Position(dense.saturating_mul(POSITION_STRIDE))
+}
+
+/// The first sequence number at or after client position `position`.
+pub fn dense_at_or_after(position: Position) -> u64 {
+    position.0.div_ceil(POSITION_STRIDE)
+}
+
+/// The last sequence number at or before client position `position`.
+pub fn dense_at_or_before(position: Position) -> u64 {
+    position.0 / POSITION_STRIDE
 }
 
 pub fn to_u64(value: i64) -> Result<u64, StorageError> {
@@ -49,4 +71,19 @@ pub fn to_u64(value: i64) -> Result<u64, StorageError> {
 /// makes one past `i64::MAX` (a soft delete's `$tb` is exactly that).
 pub fn to_i64(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_position_plus_one_lies_inside_an_event() {
+        let third = external(3);
+        assert_eq!(third, Position(6));
+        assert_eq!(dense_at_or_after(third), 3, "forwards from an event's position includes it");
+        assert_eq!(dense_at_or_after(Position(third.0 + 1)), 4, "one past it reads from the next");
+        assert_eq!(dense_at_or_before(Position(third.0 + 1)), 3, "a subscription after it skips it");
+        assert_eq!(dense_at_or_after(Position(0)), 0);
+    }
 }

@@ -205,7 +205,7 @@ impl EventStore for PostgresStore {
                 self.refresh_head().await?;
                 self.inner.head.get()
             }
-            SubscribeFrom::After(position) => position.0,
+            SubscribeFrom::After(position) => crate::rows::dense_at_or_before(position),
         };
         let target = Target::All {
             after,
@@ -227,7 +227,7 @@ impl EventStore for PostgresStore {
     fn head_position(&self) -> Option<Position> {
         match self.inner.head.get() {
             0 => None,
-            head => Some(Position(head)),
+            head => Some(crate::rows::external(head)),
         }
     }
 

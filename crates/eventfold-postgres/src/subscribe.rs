@@ -9,14 +9,15 @@ use std::time::Duration;
 
 use deadpool_postgres::Pool;
 use eventfold_store::{
-    EventFilter, Position, ReadError, StorageError, StreamName, SubscriptionError, SubscriptionItem,
-    SubscriptionStream, Timestamp, oldest_visible,
+    EventFilter, ReadError, StorageError, StreamName, SubscriptionError, SubscriptionItem, SubscriptionStream,
+    Timestamp, oldest_visible,
 };
 use futures::StreamExt;
 use tokio::sync::watch;
 
 use crate::errors::{pool as pool_error, storage};
 use crate::read::{PAGE_EVENTS, all_page, stream_page, stream_state};
+use crate::rows::{dense_at_or_before, external};
 
 /// The longest a live subscriber waits without news before it looks again
 /// itself: the floor under the head's own polling.
@@ -79,7 +80,7 @@ impl Subscription {
             if exhausted && !self.caught_up_sent {
                 self.caught_up_sent = true;
                 if let Target::All { after, filter: Some(_), checkpoint_interval: Some(_), .. } = &self.target {
-                    self.pending.push_back(SubscriptionItem::Checkpoint(Position(*after)));
+                    self.pending.push_back(SubscriptionItem::Checkpoint(external(*after)));
                 }
                 self.pending.push_back(SubscriptionItem::CaughtUp);
                 continue;
@@ -115,7 +116,9 @@ impl Subscription {
                 let limit = if filtered { i64::MAX } else { PAGE_EVENTS };
                 let events = all_page(&self.pool, *after, Some(upper), true, limit, filter.as_ref()).await?;
                 let reached = if filtered || events.len() as i64 == limit {
-                    events.last().map_or(upper, |event| if filtered { upper } else { event.position.0 })
+                    events
+                        .last()
+                        .map_or(upper, |event| if filtered { upper } else { dense_at_or_before(event.position) })
                 } else {
                     upper
                 };
@@ -124,7 +127,7 @@ impl Subscription {
                     *scanned_since_checkpoint += reached - *after;
                     if *scanned_since_checkpoint >= u64::from(interval.max(1)) {
                         *scanned_since_checkpoint = 0;
-                        self.pending.push_back(SubscriptionItem::Checkpoint(Position(reached)));
+                        self.pending.push_back(SubscriptionItem::Checkpoint(external(reached)));
                     }
                 }
                 *after = reached;

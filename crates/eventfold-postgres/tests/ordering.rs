@@ -98,7 +98,8 @@ async fn a_late_commit_lands_after_what_readers_have_passed() {
     // Positions are dense and `$all` reads what the subscriber saw.
     let all: Vec<_> = store.read_all(ReadAllRequest::forwards()).await.expect("read").try_collect().await.expect("all");
     let positions: Vec<u64> = all.iter().map(|event| event.position.0).collect();
-    assert_eq!(positions, (1..=8).collect::<Vec<_>>());
+    let stride = eventfold_postgres::POSITION_STRIDE;
+    assert_eq!(positions, (1..=8).map(|sequence| sequence * stride).collect::<Vec<_>>());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -98,6 +98,10 @@ pub async fn all_reads_both_ways_and_position_zero_means_the_first_event(store: 
     // Backwards from a position starts before the event there.
     let before_third = ReadAllRequest { from: AllFrom::Position(third), max_count: 2, ..ReadAllRequest::backwards() };
     assert_eq!(read_all(store.as_ref(), before_third).await, vec![forwards[2].clone(), forwards[1].clone()]);
+    // Clients compute "after the event I saw" as its position plus one: a
+    // position inside an event reads from the next one.
+    let inside = ReadAllRequest { from: AllFrom::Position(Position(third.0 + 1)), ..ReadAllRequest::forwards() };
+    assert_eq!(read_all(store.as_ref(), inside).await, forwards[4..].to_vec());
     let limited = ReadAllRequest { max_count: 3, ..ReadAllRequest::backwards() };
     assert_eq!(read_all(store.as_ref(), limited).await.len(), 3);
     let from_end = ReadAllRequest { from: AllFrom::End, ..ReadAllRequest::forwards() };
