@@ -18,9 +18,12 @@ use crate::rows::{to_i64, to_u64};
 /// Events deleted per statement.
 const DELETE_BATCH: i64 = 1000;
 
+/// The running (or last) scavenge, and the flag that asks it to stop.
+type Current = Option<(ScavengeStatus, Arc<AtomicBool>)>;
+
 #[derive(Default, Clone)]
 pub struct Scavenges {
-    current: Arc<Mutex<Option<(ScavengeStatus, Arc<AtomicBool>)>>>,
+    current: Arc<Mutex<Current>>,
 }
 
 impl Scavenges {

@@ -8,8 +8,8 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use eventfold_store::{
     AppendError, AppendOutcome, AppendRequest, CurrentRevision, DeleteMode, DeleteOutcome, EventStore, EventStream,
     ExpectedRevision, Position, ReadAllRequest, ReadError, ReadStreamRequest, ScavengeError, ScavengeOptions,
-    ScavengeStatus, StorageError, StorageErrorKind, StreamName, SubscribeFrom, SubscribeToAllRequest,
-    SubscribeToStreamRequest, SubscriptionError, SubscriptionStream, check_append,
+    ScavengeStatus, StorageError, StreamName, SubscribeFrom, SubscribeToAllRequest, SubscribeToStreamRequest,
+    SubscriptionError, SubscriptionStream, check_append,
 };
 use tokio::sync::watch;
 
@@ -248,9 +248,4 @@ impl From<StorageError> for OpenError {
     fn from(error: StorageError) -> Self {
         OpenError::Unreachable { waited: Duration::ZERO, last: error.to_string() }
     }
-}
-
-#[allow(dead_code)]
-fn closed() -> StorageError {
-    StorageError::new(StorageErrorKind::Closed, "the store is closed")
 }
