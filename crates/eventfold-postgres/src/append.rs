@@ -5,13 +5,13 @@
 
 use std::collections::HashMap;
 
+use deadpool_postgres::Transaction;
 use eventfold_store::{
     AppendError, AppendOutcome, AppendRequest, CurrentRevision, DeleteMode, Effect, ExpectedRevision,
     METADATA_STREAM_PREFIX, ProposedEvent, SOFT_DELETED_TRUNCATE_BEFORE, StreamName, StreamState, TOMBSTONE_EVENT_TYPE,
     Timestamp, effect_of, expectation_met, metadata_event, metadata_stream_of, metadata_target, recreation_metadata,
     system_event, with_truncate_before,
 };
-use tokio_postgres::Transaction;
 use tokio_postgres::error::SqlState;
 
 use crate::errors::storage;
@@ -136,9 +136,13 @@ async fn lock(
     }
     let rows = transaction
         .query(
-            "INSERT INTO eventfold_streams (name) SELECT name FROM unnest($1::text[]) AS u(name) ORDER BY name \
+            &transaction
+                .prepare_cached(
+                    "INSERT INTO eventfold_streams (name) SELECT name FROM unnest($1::text[]) AS u(name) ORDER BY name \
              ON CONFLICT (name) DO UPDATE SET name = excluded.name \
              RETURNING stream_id, name, next_revision, truncate_before, max_count, max_age_seconds, tombstoned",
+                )
+                .await?,
             &[&names],
         )
         .await?;
@@ -235,7 +239,9 @@ async fn delete_request(
 async fn last_data(transaction: &Transaction<'_>, stream_id: i64) -> Result<Option<Vec<u8>>, Failure> {
     let row = transaction
         .query_opt(
-            "SELECT data FROM eventfold_events WHERE stream_id = $1 ORDER BY revision DESC LIMIT 1",
+            &transaction
+                .prepare_cached("SELECT data FROM eventfold_events WHERE stream_id = $1 ORDER BY revision DESC LIMIT 1")
+                .await?,
             &[&stream_id],
         )
         .await?;
@@ -350,8 +356,12 @@ async fn idempotent(
         ExpectedRevision::Any | ExpectedRevision::StreamExists => {
             let row = transaction
                 .query_opt(
-                    "SELECT revision FROM eventfold_events WHERE stream_id = $1 AND event_id = $2 \
+                    &transaction
+                        .prepare_cached(
+                            "SELECT revision FROM eventfold_events WHERE stream_id = $1 AND event_id = $2 \
                      ORDER BY revision LIMIT 1",
+                        )
+                        .await?,
                     &[&stream_id, &first.id.0],
                 )
                 .await?;
@@ -370,8 +380,12 @@ async fn idempotent(
     }
     let rows = transaction
         .query(
-            "SELECT revision, event_id, event_key FROM eventfold_events \
+            &transaction
+                .prepare_cached(
+                    "SELECT revision, event_id, event_key FROM eventfold_events \
              WHERE stream_id = $1 AND revision >= $2 AND revision < $3 ORDER BY revision",
+                )
+                .await?,
             &[&stream_id, &to_i64(first_revision), &to_i64(first_revision + count)],
         )
         .await?;
@@ -414,11 +428,15 @@ async fn insert(transaction: &Transaction<'_>, rows: &Rows) -> Result<HashMap<(i
     }
     let inserted = transaction
         .query(
-            "INSERT INTO eventfold_events \
+            &transaction
+                .prepare_cached(
+                    "INSERT INTO eventfold_events \
              (stream_id, revision, event_id, event_type, category, is_json, created, data, metadata) \
              SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::uuid[], $4::text[], $5::text[], \
              $6::boolean[], $7::bigint[], $8::bytea[], $9::bytea[]) \
              RETURNING event_key, stream_id, revision",
+                )
+                .await?,
             &[
                 &rows.stream_id,
                 &rows.revision,
@@ -449,13 +467,11 @@ async fn write_streams(transaction: &Transaction<'_>, locked: &LockedStreams) ->
         columns.4.push(state.max_age_seconds.map(to_i64));
         columns.5.push(state.tombstoned);
     }
-    transaction
-        .execute(
-            "UPDATE eventfold_streams s SET next_revision = u.next_revision, truncate_before = u.truncate_before, \
+    transaction.execute(&transaction.prepare_cached("UPDATE eventfold_streams s SET next_revision = u.next_revision, truncate_before = u.truncate_before, \
              max_count = u.max_count, max_age_seconds = u.max_age_seconds, tombstoned = u.tombstoned \
              FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::boolean[]) \
              AS u(stream_id, next_revision, truncate_before, max_count, max_age_seconds, tombstoned) \
-             WHERE s.stream_id = u.stream_id",
+             WHERE s.stream_id = u.stream_id").await?,
             &[&columns.0, &columns.1, &columns.2, &columns.3, &columns.4, &columns.5],
         )
         .await?;

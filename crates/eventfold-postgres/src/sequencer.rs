@@ -106,9 +106,15 @@ async fn run(pool: Pool, head: Head, mut receiver: mpsc::Receiver<Request>, rech
         }
         match sequence_all(&pool, &head).await {
             Ok(mut numbered) => {
+                let any = !numbered.is_empty();
                 for request in waiting {
                     let answer = answer(&pool, &mut numbered, &head, &request.keys).await;
                     let _ = request.reply.send(answer);
+                }
+                // A wake-up hint for other nodes, after the appends are
+                // answered; engines without NOTIFY fall back to polling (PG-6).
+                if any && let Ok(client) = pool.get().await {
+                    let _ = client.batch_execute("NOTIFY eventfold_head").await;
                 }
             }
             Err(error) => {
@@ -182,14 +188,7 @@ async fn step_with_retries(pool: &Pool) -> Result<(Positions, bool), StorageErro
     loop {
         let mut client = pool.get().await.map_err(|error| crate::errors::pool(&error))?;
         match step(&mut client).await {
-            Ok(done) => {
-                if !done.0.is_empty() {
-                    // A wake-up hint for other nodes; engines without
-                    // NOTIFY fall back to polling (PG-6).
-                    let _ = client.batch_execute("NOTIFY eventfold_head").await;
-                }
-                return Ok(done);
-            }
+            Ok(done) => return Ok(done),
             Err(error) if is_retryable(&error) && attempt < STEP_RETRIES_MAX => attempt += 1,
             Err(error) => return Err(storage(&error)),
         }
@@ -212,13 +211,13 @@ async fn step(client: &mut deadpool_postgres::Object) -> Result<(Positions, bool
     let counter =
         transaction.query_one("SELECT last_position FROM eventfold_sequencer WHERE id = 1 FOR UPDATE", &[]).await?;
     let last_position: i64 = counter.try_get(0)?;
-    let rows = transaction
-        .query(
+    let unpositioned = transaction
+        .prepare_cached(
             "SELECT event_key, stream_id, revision, category, event_type FROM eventfold_events \
              WHERE position IS NULL ORDER BY event_key LIMIT $1",
-            &[&STEP_EVENTS_MAX],
         )
         .await?;
+    let rows = transaction.query(&unpositioned, &[&STEP_EVENTS_MAX]).await?;
     if rows.is_empty() {
         transaction.commit().await?;
         return Ok((Positions::new(), false));
@@ -244,7 +243,7 @@ async fn step(client: &mut deadpool_postgres::Object) -> Result<(Positions, bool
              type_revision = u.type_revision, streams_revision = u.streams_revision \
              FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[]) \
              AS u(event_key, position, category_revision, type_revision, streams_revision) \
-             WHERE e.event_key = u.event_key",
+             WHERE e.event_key = u.event_key AND e.position IS NULL",
             &[&keys, &positions, &links.category, &links.event_type, &links.streams],
         )
         .await?;

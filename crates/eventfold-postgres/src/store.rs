@@ -130,9 +130,8 @@ impl PostgresStore {
         let mut attempt = 0;
         let pending: Vec<Pending> = loop {
             let mut client = self.inner.pool.get().await.map_err(|error| AppendError::Storage(pool_error(&error)))?;
-            // The plain client's transaction (the pool's wrapper caches
-            // statements, which these one-off statements do not need).
-            let client: &mut tokio_postgres::Client = &mut client;
+            // The pool's transaction: it prepares each statement once per
+            // connection (a round trip and a plan saved on every append).
             let transaction = client.transaction().await.map_err(|error| AppendError::Storage(storage(&error)))?;
             match append::run(transaction, &work).await {
                 Ok(pending) => break pending,
