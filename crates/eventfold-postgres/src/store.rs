@@ -90,10 +90,9 @@ impl PostgresStore {
             .build()
             .map_err(|error| OpenError::Url(error.to_string()))?;
         let head = Head::new(0);
+        // Its timer also numbers events committed but never sequenced (a
+        // node died between an append's commit and its sequencing).
         let sequencer = Sequencer::start(pool.clone(), head.clone(), config.poll_interval * 5);
-        // Events committed but never sequenced (a node died between its
-        // commit and its sequencing) are numbered now.
-        sequencer.positions(Vec::new()).await.ok();
         let (stop, stopped) = watch::channel(());
         head::follow(pool.clone(), pg_config, head.clone(), config.poll_interval, stopped);
         let store = Self {
