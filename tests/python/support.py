@@ -28,7 +28,31 @@ _SERVER_ENV_VARS = (
     "EVENTFOLD_LISTEN",
     "EVENTFOLD_MAX_APPEND_BYTES",
     "EVENTFOLD_ENABLE_ATOM_PUB_OVER_HTTP",
+    "EVENTFOLD_STORE",
 )
+
+# Set by scripts/test-python when the suite runs on PostgreSQL: the URL of
+# a throwaway cluster without the database, e.g. postgres://postgres@127.0.0.1:5433
+_PG_BASE = os.environ.get("EVENTFOLD_PY_PG_BASE")
+_PG_CREATEDB = os.environ.get("EVENTFOLD_PY_PG_CREATEDB", "createdb")
+
+
+def store_args(data_dir: Path) -> list[str]:
+    """`--store` for a server on PostgreSQL: one database per data dir, so a
+    server that restarts finds its events and a new one starts empty."""
+    if not _PG_BASE:
+        return []
+    import hashlib
+
+    database = "ef_" + hashlib.sha1(str(data_dir).encode()).hexdigest()[:16]
+    host_port = _PG_BASE.rsplit("@", 1)[-1]
+    host, port = host_port.rsplit(":", 1)
+    created = subprocess.run(
+        [_PG_CREATEDB, "-h", host, "-p", port, "-U", "postgres", database], capture_output=True, text=True
+    )
+    if created.returncode != 0 and "already exists" not in created.stderr:
+        raise ServerError(f"createdb {database} failed: {created.stderr.strip()}")
+    return ["--store", f"{_PG_BASE}/{database}"]
 
 MAX_APPEND_BYTES = 1024 * 1024  # the server's default
 SERVER_START_TIMEOUT_S = 30.0
@@ -151,6 +175,7 @@ class EventfoldServer:
             str(self.data_dir),
             "--listen",
             f"127.0.0.1:{port}",
+            *store_args(self.data_dir),
             *self.extra_args,
         ]
         log = open(self.log_path, "ab")

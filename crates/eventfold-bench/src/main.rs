@@ -22,7 +22,6 @@ mod http_client;
 mod kurrentdb_client;
 mod lagging;
 mod pg_client;
-mod pg_server;
 mod progress;
 mod read;
 mod restart;

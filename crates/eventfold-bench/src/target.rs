@@ -20,9 +20,9 @@ use serde_json::{Value, json};
 
 use crate::child_server::{self, ChildServer};
 use crate::pg_client::PgClients;
-use crate::pg_server::{self, PgServer};
 use crate::server_client::{ClientKind, ServerClient};
 use crate::stats::{directory_bytes, peak_rss_bytes, rss_bytes};
+use eventfold_testkit::pg_server::{self, PgServer};
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug, clap::ValueEnum)]
 pub enum TargetKind {
@@ -137,7 +137,7 @@ impl Target {
                             Err(error) => return Ok(Opened::Skipped(format!("{error:#}"))),
                         };
                         let mut config = tokio_postgres::Config::new();
-                        config.host_path(&server.socket_dir).port(pg_server::PORT).user("postgres").dbname("postgres");
+                        config.host_path(&server.socket_dir).port(server.port).user("postgres").dbname("postgres");
                         (config, Some(server))
                     }
                 };

@@ -20,7 +20,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the server on the embedded storage engine.
+    /// Run the server, on the embedded storage engine or on PostgreSQL.
     Serve(serve::ServeArgs),
     /// Operate a running server (scavenge, verify) or a stopped one's data
     /// directory (verify, repair).

@@ -17,12 +17,14 @@ pub fn install() -> Option<PrometheusHandle> {
 /// What `GET /metrics` serves, sampling `engine` and the process and disk
 /// of `data_dir`; also starts folding histogram samples in between scrapes
 /// (on the current runtime, until it stops).
-pub fn text(handle: PrometheusHandle, engine: &Engine, data_dir: &Path) -> MetricsText {
+pub fn text(handle: PrometheusHandle, engine: Option<&Engine>, data_dir: &Path) -> MetricsText {
     tokio::spawn(eventfold_server::metrics::run_upkeep(handle.clone()));
-    let engine = engine.clone();
+    let engine = engine.cloned();
     let system = SystemSampler::new(data_dir);
     eventfold_server::metrics::text(handle, move || {
-        engine.record_metrics();
+        if let Some(engine) = &engine {
+            engine.record_metrics();
+        }
         system.sample();
     })
 }

@@ -13,6 +13,14 @@ pub struct ServeArgs {
     /// Data directory of the embedded engine.
     #[arg(long, env = "EVENTFOLD_DB", default_value = "./data")]
     db: PathBuf,
+    /// Where events are stored: unset for the embedded engine in --db, or a
+    /// PostgreSQL URL (`postgres://user@host/db`); several eventfold nodes
+    /// may share one database.
+    #[arg(long, env = "EVENTFOLD_STORE")]
+    store: Option<String>,
+    /// Connections to PostgreSQL per node (with --store postgres://...).
+    #[arg(long, env = "EVENTFOLD_PG_POOL_SIZE", default_value_t = eventfold_postgres::PostgresConfig::new("").pool_size)]
+    pg_pool_size: usize,
     /// Address to listen on, `HOST:PORT` (gRPC and HTTP share it). A host
     /// name is resolved, and is what Gossip tells clients to use.
     #[arg(long, env = "EVENTFOLD_LISTEN", default_value = "127.0.0.1:2113")]
@@ -84,22 +92,17 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let mut signals = ShutdownSignals::listen();
     raise_open_files_limit();
     let exporter = crate::metrics::install();
-    let mut config = EngineConfig::new(&args.db);
-    config.max_append_bytes = args.max_append_bytes;
-    let engine = tokio::task::spawn_blocking(move || Engine::open(config))
-        .await
-        .context("opening the engine")?
-        .with_context(|| format!("opening the database in {}", args.db.display()))?;
+    let backend = Backend::open(&args).await?;
     let listener =
         tokio::net::TcpListener::bind(&args.listen).await.with_context(|| format!("listening on {}", args.listen))?;
     let address = listener.local_addr().context("reading the listening address")?;
-    tracing::info!(%address, db = %args.db.display(), version = eventfold_server::VERSION, "eventfold is serving");
-    let store: Arc<dyn EventStore> = Arc::new(engine.clone());
+    tracing::info!(%address, store = %backend.describe(&args), version = eventfold_server::VERSION, "eventfold is serving");
+    let store = backend.store();
     let options = NodeOptions {
         max_append_bytes: args.max_append_bytes,
         advertise_host: args.advertise_host_to_client_as.clone().or_else(|| configured_host_name(&args.listen)),
         advertise_port: args.advertise_node_port_to_client_as,
-        metrics: exporter.map(|handle| crate::metrics::text(handle, &engine, &args.db)),
+        metrics: exporter.map(|handle| crate::metrics::text(handle, backend.engine(), &args.db)),
         atom_pub_over_http: args.enable_atom_pub_over_http,
     };
     // The node is composed once, here: the store behind the access check,
@@ -126,7 +129,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 // Stopping the engine answers queued appends, then ends every
                 // live subscription, so open streams finish instead of
                 // holding the drain open.
-                engine.shutdown().await;
+                backend.shutdown().await;
                 match tokio::time::timeout(DRAIN_TIMEOUT, server).await {
                     Ok(served) => served.context("serving")?,
                     Err(_) => tracing::warn!(
@@ -137,9 +140,78 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             }
         }
     }
-    engine.shutdown().await;
+    backend.shutdown().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The storage backend the node serves.
+enum Backend {
+    Engine(Engine),
+    Postgres(eventfold_postgres::PostgresStore),
+}
+
+impl Backend {
+    async fn open(args: &ServeArgs) -> anyhow::Result<Self> {
+        match args.store.as_deref() {
+            None => {
+                let mut config = EngineConfig::new(&args.db);
+                config.max_append_bytes = args.max_append_bytes;
+                let engine = tokio::task::spawn_blocking(move || Engine::open(config))
+                    .await
+                    .context("opening the engine")?
+                    .with_context(|| format!("opening the database in {}", args.db.display()))?;
+                Ok(Backend::Engine(engine))
+            }
+            Some(url) if eventfold_postgres::PostgresConfig::is_postgres_url(url) => {
+                let mut config = eventfold_postgres::PostgresConfig::new(url);
+                config.pool_size = args.pg_pool_size;
+                config.max_append_bytes = args.max_append_bytes;
+                let store =
+                    eventfold_postgres::PostgresStore::open(config).await.context("opening the PostgreSQL store")?;
+                Ok(Backend::Postgres(store))
+            }
+            Some(other) => {
+                anyhow::bail!("--store must be a postgres:// URL (or unset for the embedded engine), not `{other}`")
+            }
+        }
+    }
+
+    fn store(&self) -> Arc<dyn EventStore> {
+        match self {
+            Backend::Engine(engine) => Arc::new(engine.clone()),
+            Backend::Postgres(store) => Arc::new(store.clone()),
+        }
+    }
+
+    /// What the log line says: the directory, or the database without the
+    /// URL's password.
+    fn describe(&self, args: &ServeArgs) -> String {
+        match self {
+            Backend::Engine(_) => args.db.display().to_string(),
+            // Whatever precedes `@` may hold a password.
+            Backend::Postgres(_) => {
+                let url = args.store.as_deref().unwrap_or_default();
+                format!("postgresql {}", url.rsplit_once('@').map_or(url, |(_, database)| database))
+            }
+        }
+    }
+
+    /// The embedded engine, whose own gauges `/metrics` samples.
+    fn engine(&self) -> Option<&Engine> {
+        match self {
+            Backend::Engine(engine) => Some(engine),
+            Backend::Postgres(_) => None,
+        }
+    }
+
+    /// Stops the engine (answers queued appends, ends live subscriptions);
+    /// the PostgreSQL store holds nothing that needs stopping.
+    async fn shutdown(&self) {
+        if let Backend::Engine(engine) = self {
+            engine.shutdown().await;
+        }
+    }
 }
 
 /// How long a stopping server lets its own stop and open requests run

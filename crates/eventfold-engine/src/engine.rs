@@ -18,9 +18,6 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::EngineConfig;
 use crate::caches::{RecentEventIds, StreamCache};
-use crate::effects::{
-    METADATA_EVENT_TYPE, TOMBSTONE_EVENT_TYPE, check_metadata, is_metadata_stream, is_virtual_stream,
-};
 use crate::index_sample::{Sample, check_sample};
 use crate::metrics::WriterMetrics;
 use crate::metrics::{EngineGauges, IndexStatus, ScavengePhase};
@@ -218,38 +215,12 @@ impl Engine {
     }
 
     fn check_append(&self, requests: &[AppendRequest]) -> Result<(), AppendError> {
-        let size_bytes: usize = requests.iter().map(AppendRequest::size_bytes).sum();
         let max_bytes = self.inner.config.max_append_bytes;
-        if size_bytes > max_bytes {
-            return Err(AppendError::MaximumAppendSizeExceeded { size_bytes, max_bytes });
-        }
-        let mut encoded_bytes = 0;
-        for request in requests {
-            if is_virtual_stream(request.stream.as_str()) {
-                return Err(AppendError::InvalidEvent {
-                    reason: format!("stream `{}` is derived from the log and cannot be appended to", request.stream),
-                });
-            }
-            for event in &request.events {
-                if event.event_type.is_empty() {
-                    return Err(AppendError::InvalidEvent { reason: "event type is empty".into() });
-                }
-                if event.event_type == TOMBSTONE_EVENT_TYPE {
-                    return Err(AppendError::InvalidEvent {
-                        reason: format!(
-                            "event type `{TOMBSTONE_EVENT_TYPE}` is reserved: tombstone the stream instead"
-                        ),
-                    });
-                }
-                if event.event_type.len() > usize::from(u16::MAX) {
-                    return Err(AppendError::InvalidEvent { reason: "event type is longer than 65535 bytes".into() });
-                }
-                if event.event_type == METADATA_EVENT_TYPE && is_metadata_stream(request.stream.as_str()) {
-                    check_metadata(&event.data).map_err(|reason| AppendError::InvalidEvent { reason })?;
-                }
-                encoded_bytes += encoded_size(&request.stream, event);
-            }
-        }
+        eventfold_store::check_append(requests, max_bytes)?;
+        let encoded_bytes: usize = requests
+            .iter()
+            .flat_map(|request| request.events.iter().map(|event| encoded_size(&request.stream, event)))
+            .sum();
         // Per-event overhead (the stream name repeated in every record) can
         // make a small append large on disk; bound what one write can tear.
         let encoded_max = self.inner.config.batch_bytes_max.max(max_bytes + EVENT_RECORD_FIXED_BYTES);

@@ -295,13 +295,7 @@ pub(crate) fn stream_page_read(state: &mut StreamRead) -> Result<(Vec<RecordedEv
     Ok((events, finished))
 }
 
-/// The creation time below which `$maxAge` hides events.
+/// The creation time below which `$maxAge` hides events (the store's rule).
 pub(crate) fn oldest_visible(max_age_seconds: Option<u64>) -> Timestamp {
-    match max_age_seconds {
-        Some(seconds) => {
-            let age_ticks = i64::try_from(seconds).unwrap_or(i64::MAX / 10_000_000).saturating_mul(10_000_000);
-            Timestamp(Timestamp::now().ticks().saturating_sub(age_ticks))
-        }
-        None => Timestamp(i64::MIN),
-    }
+    eventfold_store::oldest_visible(max_age_seconds, Timestamp::now())
 }

@@ -817,11 +817,9 @@ fn current_revision(entry: Option<&StreamEntry>) -> CurrentRevision {
     }
 }
 
-/// A soft-deleted stream also accepts `NoStream`: appending to it recreates
-/// it, its revisions going on from where they were.
-fn expectation_met(entry: Option<&StreamEntry>, current: CurrentRevision, expected: ExpectedRevision) -> bool {
-    current.satisfies(expected)
-        || (expected == ExpectedRevision::NoStream && entry.is_some_and(StreamEntry::is_soft_deleted))
+/// The store's rule ([`eventfold_store::expectation_met`]) on an index entry.
+fn expectation_met(entry: Option<&StreamEntry>, _current: CurrentRevision, expected: ExpectedRevision) -> bool {
+    eventfold_store::expectation_met(entry.map(crate::effects::state_of).as_ref(), expected)
 }
 
 /// Names the writer derives (metadata targets, virtual streams) come from

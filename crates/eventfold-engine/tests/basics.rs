@@ -1,10 +1,12 @@
-//! The engine's contract, case by case: appends with each expectation,
-//! reads in both directions, idempotent repeats, bad input, reopening.
+//! What only the engine does with the store contract: idempotency across a
+//! restart, its own size limit and directory lock, reopening, rebuilding a
+//! lost index. The contract itself, case by case, is the conformance suite
+//! (`eventfold_testkit::conformance`), run on every backend.
 
 use eventfold_engine::{Engine, EngineConfig};
 use eventfold_store::{
-    AllFrom, AppendError, AppendRequest, CurrentRevision, DeleteMode, Direction, EventStore, ExpectedRevision,
-    Position, ProposedEvent, ReadAllRequest, ReadError, ReadStreamRequest, RecordedEvent, RevisionFrom, StreamName,
+    AppendError, AppendRequest, CurrentRevision, DeleteMode, EventStore, ExpectedRevision, ProposedEvent,
+    ReadAllRequest, ReadError, ReadStreamRequest, RecordedEvent, StreamName,
 };
 use futures::{StreamExt, TryStreamExt};
 
@@ -23,69 +25,6 @@ async fn read_stream(engine: &Engine, request: ReadStreamRequest) -> Result<Vec<
 async fn read_all(engine: &Engine, request: ReadAllRequest) -> Vec<RecordedEvent> {
     engine.read_all(request).await.expect("read all").try_collect().await.expect("events")
 }
-
-#[tokio::test]
-async fn appends_check_every_kind_of_expected_revision() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let engine = Engine::open(EngineConfig::new(dir.path())).expect("open");
-    let stream = name("order-1");
-    let append = |expected, count| engine.append(AppendRequest::new(stream.clone(), expected, events(count)));
-
-    let error = append(ExpectedRevision::StreamExists, 1).await.expect_err("stream does not exist");
-    assert!(matches!(error, AppendError::WrongExpectedVersion { actual: CurrentRevision::NoStream, .. }));
-    let first = append(ExpectedRevision::NoStream, 2).await.expect("create");
-    assert_eq!(first.current_revision, CurrentRevision::Current(1));
-    assert!(first.position.is_some_and(|position| position.0 > 0));
-    let error = append(ExpectedRevision::NoStream, 1).await.expect_err("exists now");
-    assert_eq!(
-        error,
-        AppendError::WrongExpectedVersion {
-            stream: stream.clone(),
-            expected: ExpectedRevision::NoStream,
-            actual: CurrentRevision::Current(1)
-        }
-    );
-    append(ExpectedRevision::Exact(1), 1).await.expect("exact");
-    let error = append(ExpectedRevision::Exact(1), 1).await.expect_err("stale");
-    assert!(matches!(error, AppendError::WrongExpectedVersion { actual: CurrentRevision::Current(2), .. }));
-    append(ExpectedRevision::StreamExists, 1).await.expect("exists");
-    let last = append(ExpectedRevision::Any, 1).await.expect("any");
-    assert_eq!(last.current_revision, CurrentRevision::Current(4));
-    assert_eq!(engine.stream_revision(&stream).await.expect("revision"), CurrentRevision::Current(4));
-    assert_eq!(engine.head_position(), last.position);
-
-    let forwards = read_stream(&engine, ReadStreamRequest::forwards(stream.clone())).await.expect("read");
-    assert_eq!(forwards.iter().map(|event| event.revision).collect::<Vec<_>>(), vec![0, 1, 2, 3, 4]);
-    let backwards = read_stream(&engine, ReadStreamRequest::backwards(stream.clone())).await.expect("read");
-    assert_eq!(backwards.iter().map(|event| event.revision).collect::<Vec<_>>(), vec![4, 3, 2, 1, 0]);
-    let middle = read_stream(
-        &engine,
-        ReadStreamRequest {
-            stream: stream.clone(),
-            from: RevisionFrom::Revision(3),
-            direction: Direction::Backwards,
-            max_count: 2,
-        },
-    )
-    .await
-    .expect("read");
-    assert_eq!(middle.iter().map(|event| event.revision).collect::<Vec<_>>(), vec![3, 2]);
-    let past_end = read_stream(
-        &engine,
-        ReadStreamRequest {
-            stream: stream.clone(),
-            from: RevisionFrom::Revision(99),
-            direction: Direction::Forwards,
-            max_count: 10,
-        },
-    )
-    .await
-    .expect("read");
-    assert!(past_end.is_empty());
-    let missing = read_stream(&engine, ReadStreamRequest::forwards(name("nope"))).await.expect_err("no stream");
-    assert_eq!(missing, ReadError::StreamNotFound { stream: name("nope") });
-}
-
 #[tokio::test]
 async fn repeated_event_ids_return_the_original_result_and_write_nothing() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -114,75 +53,6 @@ async fn repeated_event_ids_return_the_original_result_and_write_nothing() {
     let all = read_stream(&engine, ReadStreamRequest::forwards(stream)).await.expect("read");
     assert_eq!(all.len(), 3);
 }
-
-#[tokio::test]
-async fn all_reads_both_ways_and_position_zero_means_the_first_event() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let engine = Engine::open(EngineConfig::new(dir.path())).expect("open");
-    for index in 0..5 {
-        engine
-            .append(AppendRequest::new(name(&format!("s-{index}")), ExpectedRevision::Any, events(2)))
-            .await
-            .expect("append");
-    }
-    let forwards = read_all(&engine, ReadAllRequest::forwards()).await;
-    assert_eq!(forwards.len(), 10);
-    assert!(forwards.windows(2).all(|pair| pair[0].position < pair[1].position));
-    let from_zero =
-        read_all(&engine, ReadAllRequest { from: AllFrom::Position(Position(0)), ..ReadAllRequest::forwards() }).await;
-    assert_eq!(from_zero, forwards);
-    let mut backwards = read_all(&engine, ReadAllRequest::backwards()).await;
-    backwards.reverse();
-    assert_eq!(backwards, forwards);
-    let third = forwards[3].position;
-    let from_third = read_all(
-        &engine,
-        ReadAllRequest { from: AllFrom::Position(third), max_count: 2, ..ReadAllRequest::forwards() },
-    )
-    .await;
-    assert_eq!(from_third, forwards[3..5].to_vec());
-    let before_third = read_all(
-        &engine,
-        ReadAllRequest { from: AllFrom::Position(third), max_count: 2, ..ReadAllRequest::backwards() },
-    )
-    .await;
-    // Backwards from a position starts before the event there.
-    assert_eq!(before_third, vec![forwards[2].clone(), forwards[1].clone()]);
-    // A position inside an event reads from the next one (see positions.rs).
-    let inside_third = read_all(
-        &engine,
-        ReadAllRequest { from: AllFrom::Position(Position(third.0 + 3)), max_count: 1, ..ReadAllRequest::forwards() },
-    )
-    .await;
-    assert_eq!(inside_third, vec![forwards[4].clone()]);
-}
-
-#[tokio::test]
-async fn multi_stream_transactions_are_all_or_nothing() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let engine = Engine::open(EngineConfig::new(dir.path())).expect("open");
-    engine.append(AppendRequest::new(name("a"), ExpectedRevision::NoStream, events(1))).await.expect("seed");
-    let refused = engine
-        .append_transaction(vec![
-            AppendRequest::new(name("b"), ExpectedRevision::NoStream, events(2)),
-            AppendRequest::new(name("a"), ExpectedRevision::NoStream, events(1)),
-        ])
-        .await
-        .expect_err("a exists");
-    assert!(matches!(refused, AppendError::WrongExpectedVersion { .. }));
-    assert_eq!(engine.stream_revision(&name("b")).await.expect("revision"), CurrentRevision::NoStream);
-    let outcomes = engine
-        .append_transaction(vec![
-            AppendRequest::new(name("b"), ExpectedRevision::NoStream, events(2)),
-            AppendRequest::new(name("a"), ExpectedRevision::Exact(0), events(1)),
-            AppendRequest::new(name("b"), ExpectedRevision::Exact(1), events(1)),
-        ])
-        .await
-        .expect("transaction");
-    let revisions: Vec<_> = outcomes.iter().map(|outcome| outcome.current_revision).collect();
-    assert_eq!(revisions, vec![CurrentRevision::Current(1), CurrentRevision::Current(1), CurrentRevision::Current(2)]);
-}
-
 #[tokio::test]
 async fn bad_input_gets_typed_errors() {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -1,13 +1,13 @@
-//! Goal: stream metadata (`$tb`, `$maxCount`, `$maxAge`) hides events at
-//! once, bad metadata is refused, and the virtual streams `$ce-<category>`,
-//! `$et-<type>` and `$streams` serve link events from the index, in reads
-//! and in catch-up subscriptions, and survive losing the index.
+//! Goal: what stream metadata and the virtual streams `$ce-<category>`,
+//! `$et-<type>` and `$streams` make of the index survives losing the index
+//! (the engine derives it from the log). Their behaviour on every backend
+//! is the conformance suite's (`eventfold_testkit::conformance`).
 
 use std::time::Duration;
 
 use eventfold_engine::{Engine, EngineConfig};
 use eventfold_store::{
-    AppendError, AppendRequest, DeleteMode, EventStore, ExpectedRevision, ProposedEvent, ReadError, ReadStreamRequest,
+    AppendError, AppendRequest, EventStore, ExpectedRevision, ProposedEvent, ReadError, ReadStreamRequest,
     RecordedEvent, StreamName, SubscribeFrom, SubscribeToStreamRequest, SubscriptionItem,
 };
 use futures::{StreamExt, TryStreamExt};
@@ -33,32 +33,6 @@ async fn set_metadata(engine: &Engine, stream: &str, document: &str) -> Result<(
 fn revisions(events: &[RecordedEvent]) -> Vec<u64> {
     events.iter().map(|event| event.revision).collect()
 }
-
-#[tokio::test]
-async fn metadata_truncates_and_limits_what_reads_see() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let engine = Engine::open(EngineConfig::new(dir.path())).expect("open");
-    engine.append(AppendRequest::new(name("cart-1"), ExpectedRevision::Any, typed("Added", 6))).await.expect("append");
-
-    set_metadata(&engine, "cart-1", r#"{"$maxCount": 2}"#).await.expect("max count");
-    assert_eq!(revisions(&read(&engine, "cart-1").await.expect("read")), vec![4, 5]);
-    set_metadata(&engine, "cart-1", r#"{"$tb": 3, "owner": "ann"}"#).await.expect("truncate before");
-    assert_eq!(revisions(&read(&engine, "cart-1").await.expect("read")), vec![3, 4, 5]);
-    set_metadata(&engine, "cart-1", r#"{"$maxAge": 1}"#).await.expect("max age");
-    assert_eq!(read(&engine, "cart-1").await.expect("read").len(), 6, "nothing is a second old yet");
-    tokio::time::sleep(Duration::from_millis(1100)).await;
-    assert!(read(&engine, "cart-1").await.expect("read").is_empty(), "every event is older than a second");
-    set_metadata(&engine, "cart-1", "{}").await.expect("clear");
-    assert_eq!(read(&engine, "cart-1").await.expect("read").len(), 6);
-
-    for bad in ["not json", "[1]", r#"{"$maxCount": "two"}"#, r#"{"$tb": -1}"#] {
-        let refused = set_metadata(&engine, "cart-1", bad).await;
-        assert!(matches!(refused, Err(AppendError::InvalidEvent { .. })), "{bad}: {refused:?}");
-    }
-    let metadata = read(&engine, "$$cart-1").await.expect("metadata stream");
-    assert_eq!(metadata.len(), 4, "refused documents wrote nothing");
-}
-
 #[tokio::test]
 async fn categories_event_types_and_the_streams_list_are_served_as_links() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -134,55 +108,4 @@ async fn zero_max_count_and_max_age_are_no_limit() {
     std::fs::remove_file(dir.path().join("index.redb")).expect("remove index");
     let engine = Engine::open(EngineConfig::new(dir.path())).expect("reopen");
     assert_eq!(revisions(&read(&engine, "cart-1").await.expect("read")), vec![2]);
-}
-
-#[tokio::test]
-async fn the_metadata_stream_of_a_tombstoned_stream_refuses_appends() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let engine = Engine::open(EngineConfig::new(dir.path())).expect("open");
-    engine.append(AppendRequest::new(name("cart-1"), ExpectedRevision::Any, typed("Added", 2))).await.expect("append");
-    set_metadata(&engine, "cart-1", r#"{"owner": "ann"}"#).await.expect("metadata before");
-    engine.delete_stream(name("cart-1"), ExpectedRevision::Any, DeleteMode::Tombstone).await.expect("tombstone");
-
-    let refused = set_metadata(&engine, "cart-1", r#"{"owner": "bob"}"#).await;
-    match refused {
-        Err(AppendError::StreamDeleted { stream }) => assert_eq!(stream.as_str(), "$$cart-1"),
-        other => panic!("expected StreamDeleted, got {other:?}"),
-    }
-    assert_eq!(read(&engine, "$$cart-1").await.expect("metadata stream").len(), 1, "nothing was written");
-
-    // A soft-deleted stream's metadata can still be written; so can other
-    // streams' metadata, and a tombstoned stream's neighbours.
-    engine.append(AppendRequest::new(name("cart-2"), ExpectedRevision::Any, typed("Added", 1))).await.expect("append");
-    engine.delete_stream(name("cart-2"), ExpectedRevision::Any, DeleteMode::Soft).await.expect("soft delete");
-    set_metadata(&engine, "cart-2", r#"{"owner": "ann"}"#).await.expect("metadata of a soft-deleted stream");
-    set_metadata(&engine, "cart-3", r#"{"owner": "ann"}"#).await.expect("metadata of a stream yet to exist");
-}
-
-/// A metadata append racing a tombstone of its stream is refused whenever
-/// the tombstone commits first, even in the same writer batch.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_metadata_append_racing_a_tombstone_never_lands_after_it() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let engine = Engine::open(EngineConfig::new(dir.path())).expect("open");
-    for index in 0..50 {
-        let stream = format!("race-{index}");
-        engine.append(AppendRequest::new(name(&stream), ExpectedRevision::Any, typed("Created", 1))).await.expect("a");
-        let metadata = ProposedEvent::json("$metadata", r#"{"$maxCount": 3}"#.to_owned());
-        let (tombstone, append) = tokio::join!(
-            engine.delete_stream(name(&stream), ExpectedRevision::Any, DeleteMode::Tombstone),
-            engine.append(AppendRequest::new(name(&format!("$${stream}")), ExpectedRevision::Any, vec![metadata])),
-        );
-        let tombstone = tombstone.expect("tombstone").position.expect("a tombstone position");
-        match append {
-            Ok(outcome) => {
-                assert!(
-                    outcome.position.expect("a position") < tombstone,
-                    "{stream}: metadata landed after the tombstone"
-                )
-            }
-            Err(AppendError::StreamDeleted { .. }) => {}
-            Err(other) => panic!("{stream}: {other}"),
-        }
-    }
 }

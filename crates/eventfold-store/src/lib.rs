@@ -6,6 +6,7 @@
 //! embedded engine, PostgreSQL) both depend on it and on nothing of each other.
 
 mod access;
+mod append_checks;
 mod append_size;
 mod client_access;
 mod error;
@@ -20,13 +21,17 @@ mod position;
 mod request;
 mod scavenge;
 mod store;
+mod stream_metadata;
 mod stream_read;
+mod stream_state;
 mod system_names;
 #[cfg(test)]
 mod testing;
 mod verify;
+mod virtual_streams;
 
 pub use access::{AccessDenied, AccessPolicy, Operation, Resource, holds_server_state};
+pub use append_checks::{EVENT_TYPE_MAX_BYTES, check_append};
 pub use append_size::AppendSizeBudget;
 pub use client_access::ClientAccess;
 pub use error::{AppendError, ReadError, StorageError, StorageErrorKind, SubscriptionError};
@@ -44,13 +49,21 @@ pub use request::{
 };
 pub use scavenge::{ScavengeError, ScavengeOptions, ScavengeState, ScavengeStatus};
 pub use store::{EventStore, EventStream, SubscriptionItem, SubscriptionStream};
+pub use stream_metadata::{
+    Effect, Retention, SOFT_DELETED_TRUNCATE_BEFORE, check_metadata, effect_of, metadata_event, recreation_metadata,
+    retention_of, system_event, with_truncate_before,
+};
 pub use stream_read::{StreamReadItem, StreamReadItems, read_stream_with_bounds};
+pub use stream_state::{StreamState, expectation_met, oldest_visible};
 pub use system_names::{
     ALL_STREAM, CATEGORY_STREAM_PREFIX, EVENT_TYPE_STREAM_PREFIX, LINK_EVENT_TYPE, METADATA_EVENT_TYPE,
     METADATA_STREAM_PREFIX, PERSISTENT_SUBSCRIPTION_STREAM_PREFIX, STREAMS_STREAM, TOMBSTONE_EVENT_TYPE,
     metadata_stream_of, metadata_target,
 };
 pub use verify::{DamagedRange, IndexMismatch, IndexReport, LostEvent, SegmentReport, VerifyError, VerifyReport};
+pub use virtual_streams::{
+    category_and_type_links, is_virtual_stream, link_event, links_first_event, links_into, virtual_streams_of,
+};
 
 /// Default largest total size of one append (the sum of its events' data,
 /// metadata and type bytes), as EventStoreDB's default `MaxAppendSize`.

@@ -21,8 +21,11 @@
 use std::fmt;
 use std::str::FromStr;
 
+pub mod conformance;
 #[cfg(unix)]
 mod killed;
+#[cfg(unix)]
+pub mod pg_server;
 #[cfg(unix)]
 pub use killed::{KilledOutput, run_until_killed};
 

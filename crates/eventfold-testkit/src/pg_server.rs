@@ -1,18 +1,18 @@
-//! A throwaway PostgreSQL for the baseline: the installed server binaries,
-//! `initdb` into a temporary directory, listening only on a unix socket in
-//! that directory (so no port can clash and nothing leaves the machine).
-//! Dropping the guard stops it and removes the directory, on error too.
+//! A throwaway PostgreSQL for tests and the benchmark: the installed server
+//! binaries, `initdb` into a temporary directory, listening on a unix socket
+//! in that directory and on a free loopback port (nothing leaves the
+//! machine). Dropping the guard stops it and removes the directory, on
+//! error and on panic too.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use anyhow::{Context, bail};
 
-/// Any number works: the socket lives in our own directory.
-pub const PORT: u16 = 5432;
-
 pub struct PgServer {
     bin: PathBuf,
+    /// The loopback TCP port (the unix socket's name carries it too).
+    pub port: u16,
     data: PathBuf,
     run_as_postgres: bool,
     pub socket_dir: PathBuf,
@@ -39,8 +39,7 @@ impl PgServer {
     pub fn start(bin: PathBuf) -> anyhow::Result<Self> {
         // In the system temp directory rather than the scratch one: the
         // `postgres` user must be able to reach it.
-        let dir =
-            tempfile::Builder::new().prefix("eventfold-bench-pg").tempdir().context("creating the PG directory")?;
+        let dir = tempfile::Builder::new().prefix("eventfold-pg").tempdir().context("creating the PG directory")?;
         let run_as_postgres = is_root();
         if run_as_postgres {
             let uid = postgres_id("-u")?;
@@ -49,18 +48,44 @@ impl PgServer {
                 .context("handing the PG directory to postgres")?;
         }
         let data = dir.path().join("data");
-        let server = Self { bin, data, run_as_postgres, socket_dir: dir.path().to_path_buf(), _dir: dir };
+        let port = free_port()?;
+        let server = Self { bin, port, data, run_as_postgres, socket_dir: dir.path().to_path_buf(), _dir: dir };
         server
             .run("initdb", &["-D", path(&server.data)?, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"])?;
         // Durable commits, as an event store needs; more connections than
         // the default so 256 writers can each have one.
         let options = format!(
-            "-c listen_addresses='' -k {} -p {PORT} -c max_connections=300 -c synchronous_commit=on -c fsync=on",
-            path(&server.socket_dir)?
+            "-c listen_addresses=127.0.0.1 -k {} -p {} -c max_connections=300 -c synchronous_commit=on -c fsync=on",
+            path(&server.socket_dir)?,
+            server.port
         );
         let log = server.socket_dir.join("server.log");
         server.run("pg_ctl", &["-D", path(&server.data)?, "-l", path(&log)?, "-o", &options, "-w", "start"])?;
         Ok(server)
+    }
+
+    /// Starts one for a test, or says why the test is skipped: only where
+    /// PostgreSQL is not installed (`scripts/test` installs it).
+    pub fn for_test() -> Option<Self> {
+        let Some(bin) = find_binaries() else {
+            eprintln!("SKIPPED: PostgreSQL is not installed (apt-get install -y postgresql); no PostgreSQL test ran");
+            return None;
+        };
+        match Self::start(bin) {
+            Ok(server) => Some(server),
+            Err(error) => panic!("PostgreSQL is installed but did not start: {error:#}"),
+        }
+    }
+
+    /// The URL of database `database` as user `postgres`, over loopback TCP.
+    pub fn url(&self, database: &str) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/{database}", self.port)
+    }
+
+    /// Creates an empty database (as `createdb` does).
+    pub fn create_database(&self, database: &str) -> anyhow::Result<()> {
+        let port = self.port.to_string();
+        self.run("createdb", &["-h", "127.0.0.1", "-p", &port, "-U", "postgres", database])
     }
 
     /// Every process of the server (postmaster and backends), for RSS.
@@ -102,6 +127,13 @@ impl Drop for PgServer {
 
 fn path(path: &Path) -> anyhow::Result<&str> {
     path.to_str().with_context(|| format!("{} is not UTF-8", path.display()))
+}
+
+/// A loopback port nothing listens on now (the kernel's pick, released at
+/// once: PostgreSQL binds it a moment later).
+fn free_port() -> anyhow::Result<u16> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").context("finding a free port")?;
+    Ok(listener.local_addr().context("reading the free port")?.port())
 }
 
 fn is_root() -> bool {
