@@ -97,7 +97,7 @@ impl QueryDefinition {
             // fromAll leaves out the system's streams.
             !stream.starts_with('$')
         } else {
-            self.streams.iter().any(|name| name == stream)
+            self.streams.iter().any(|name| stream_source_selects(name, stream, event_type))
                 || self.categories.iter().any(|category| category_of(stream) == category)
         };
         if !from_source {
@@ -109,6 +109,18 @@ impl QueryDefinition {
         // Event-type handlers narrow what is read; `$created` alone sees all.
         self.handlers.created || self.handlers.types.iter().any(|handled| handled == event_type)
     }
+}
+
+/// Whether source stream `source` holds an event of `stream`: itself, or
+/// the index streams `$ce-<category>` and `$et-<type>` read from the log.
+fn stream_source_selects(source: &str, stream: &str, event_type: &str) -> bool {
+    if let Some(category) = source.strip_prefix("$ce-") {
+        return category_of(stream) == category;
+    }
+    if let Some(indexed_type) = source.strip_prefix("$et-") {
+        return indexed_type == event_type;
+    }
+    source == stream
 }
 
 /// The category of a stream: the part before its first `-`.
