@@ -5,6 +5,7 @@ use std::time::Duration;
 use anyhow::Context;
 use eventfold_engine::{Engine, EngineConfig};
 use eventfold_node::{Node, NodeOptions};
+use eventfold_projections::{ProjectionsOptions, RunProjections};
 use eventfold_server::ConnectionLimits;
 use eventfold_store::EventStore;
 
@@ -44,6 +45,15 @@ pub struct ServeArgs {
     /// Milliseconds a ping may go unanswered before the connection is closed.
     #[arg(long, env = "EVENTFOLD_KEEP_ALIVE_TIMEOUT", default_value_t = millis(ConnectionLimits::default().keep_alive_timeout))]
     keep_alive_timeout: u64,
+    /// Which projections run: None, System (the standard projections only)
+    /// or All. `$ce-`, `$et-` and `$streams` are read from the index
+    /// whatever this says.
+    #[arg(long, env = "EVENTFOLD_RUN_PROJECTIONS", default_value = "All")]
+    run_projections: RunProjections,
+    /// Enables the standard projections (`$by_category`, `$by_event_type`,
+    /// `$stream_by_category`, `$streams`, `$by_correlation_id`) at start.
+    #[arg(long, env = "EVENTFOLD_START_STANDARD_PROJECTIONS")]
+    start_standard_projections: bool,
 }
 
 /// The host of a `HOST:PORT` listen address when it is a name, not an IP
@@ -92,6 +102,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         max_append_bytes: args.max_append_bytes,
         advertise_host: args.advertise_host_to_client_as.clone().or_else(|| configured_host_name(&args.listen)),
         advertise_port: args.advertise_node_port_to_client_as,
+        projections: ProjectionsOptions {
+            run: args.run_projections,
+            start_standard_projections: args.start_standard_projections,
+            ..ProjectionsOptions::default()
+        },
     };
     // The node is composed once, here: the store behind the access check,
     // the subsystems over the store, the facts every face reports.

@@ -21,11 +21,18 @@ pub struct NodeOptions {
     pub advertise_host: Option<String>,
     /// The port clients are told to use; by default the bound one.
     pub advertise_port: Option<u16>,
+    /// Which projections run, and their limits.
+    pub projections: eventfold_projections::ProjectionsOptions,
 }
 
 impl Default for NodeOptions {
     fn default() -> Self {
-        Self { max_append_bytes: eventfold_store::DEFAULT_MAX_APPEND_BYTES, advertise_host: None, advertise_port: None }
+        Self {
+            max_append_bytes: eventfold_store::DEFAULT_MAX_APPEND_BYTES,
+            advertise_host: None,
+            advertise_port: None,
+            projections: eventfold_projections::ProjectionsOptions::default(),
+        }
     }
 }
 
