@@ -129,6 +129,17 @@ impl Node {
         .await;
     }
 
+    pub async fn read(&self, stream: &str) -> Vec<(String, String)> {
+        Reader { store: Arc::clone(&self.store) }.read(stream).await
+    }
+}
+
+/// Reads streams of a store that a test opened itself.
+pub struct Reader {
+    pub store: Arc<dyn EventStore>,
+}
+
+impl Reader {
     /// The events of `stream` as (type, data) pairs; none when it does not exist.
     pub async fn read(&self, stream: &str) -> Vec<(String, String)> {
         let Ok(events) =
