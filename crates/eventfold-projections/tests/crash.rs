@@ -67,7 +67,7 @@ fn crash_child() {
             let request =
                 AppendRequest::new(StreamName::new(&stream).expect("name"), ExpectedRevision::Any, vec![event]);
             store.append(request).await.expect("append");
-            if n % 8 == 0 {
+            if n.is_multiple_of(8) {
                 tokio::time::sleep(Duration::from_millis(2)).await;
             }
         }
