@@ -1,8 +1,10 @@
 //! `eventfold`: the one binary. `eventfold serve` runs the database;
-//! `eventfold admin` operates a running one. Benchmarks live apart, in
+//! `eventfold admin` operates a running one; `eventfold projection` tests
+//! a query offline or manages a running server's projections. Benchmarks live apart, in
 //! `eventfold-bench`, so this binary links no benchmark client.
 
 mod admin;
+mod projection;
 mod serve;
 
 use std::io::{IsTerminal, Write};
@@ -22,6 +24,8 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Operate a running server (scavenge).
     Admin(admin::AdminArgs),
+    /// Test a projection offline, or manage a running server's projections.
+    Projection(projection::ProjectionArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -36,6 +40,7 @@ fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Serve(args) => serve::run(args),
         Command::Admin(args) => admin::run(args),
+        Command::Projection(args) => projection::run(args),
     }
 }
 
