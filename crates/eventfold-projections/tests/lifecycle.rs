@@ -247,3 +247,20 @@ async fn system_projections_are_listed_and_link_by_correlation_id() {
     node.projections.disable("$by_category", true).await.expect("disabled");
     assert_eq!(node.status("$by_category").await, "Stopped");
 }
+
+#[tokio::test]
+async fn reset_to_a_position_processes_only_the_events_after_it() {
+    let node = Node::start().await;
+    node.append("order-1", "added", json!({"n": 100})).await;
+    node.create("counter", COUNTER, false).await;
+    node.await_state("counter", "", json!({"count": 100})).await;
+    let after = node.store.head_position().expect("a head");
+    node.append("order-1", "added", json!({"n": 1})).await;
+    node.append("order-2", "added", json!({"n": 2})).await;
+    node.await_state("counter", "", json!({"count": 103})).await;
+    node.projections.reset("counter", Some(after)).await.expect("reset");
+    node.await_state("counter", "", json!({"count": 3})).await;
+    let node = node.restart().await;
+    node.append("order-2", "added", json!({"n": 4})).await;
+    node.await_state("counter", "", json!({"count": 7})).await;
+}
