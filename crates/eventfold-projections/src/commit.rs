@@ -202,7 +202,11 @@ pub async fn commit(
         )?;
     }
     if settings.definition.output_state {
-        let result_stream = settings.streams.result(settings.definition.options.result_stream_name.as_deref());
+        let output_to = settings.definition.output_to.as_ref();
+        let result_stream = match output_to {
+            Some(output) => output.stream.clone(),
+            None => settings.streams.result(settings.definition.options.result_stream_name.as_deref()),
+        };
         for change in pending.changed.values() {
             let (event_type, data) = match &change.result {
                 Some(result) => (names::RESULT, result.clone()),
@@ -213,7 +217,11 @@ pub async fn commit(
                 writes.push(&result_stream, ExpectedRevision::Any, result)?;
                 continue;
             }
-            let partition_stream = settings.streams.partition_result(&change.partition);
+            // `outputTo(stream, pattern)`: `{0}` in the pattern is the partition.
+            let partition_stream = match output_to.and_then(|output| output.pattern.as_deref()) {
+                Some(pattern) => pattern.replace("{0}", &change.partition),
+                None => settings.streams.partition_result(&change.partition),
+            };
             let current = match committed.result_revisions.get(&partition_stream) {
                 Some(current) => *current,
                 None => store

@@ -264,3 +264,24 @@ async fn reset_to_a_position_processes_only_the_events_after_it() {
     node.append("order-2", "added", json!({"n": 4})).await;
     node.await_state("counter", "", json!({"count": 7})).await;
 }
+
+#[tokio::test]
+async fn output_to_names_the_result_streams() {
+    let node = Node::start().await;
+    node.append("order-1", "added", json!({"n": 3})).await;
+    let query = "fromCategory('order').foreachStream().when({ $init: function () { return { count: 0 }; }, \
+        added: function (s, e) { s.count += e.data.n; } }).outputTo('order-counts', 'order-count-{0}')";
+    node.create("counts", query, false).await;
+    within(async {
+        while node.read("order-count-order-1").await != vec![("Result".to_owned(), r#"{"count":3}"#.to_owned())] {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    within(async {
+        while node.read("order-counts").await.len() != 1 {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+}
