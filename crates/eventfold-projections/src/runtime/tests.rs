@@ -157,3 +157,53 @@ fn bi_state_keeps_a_shared_state_beside_each_partition() {
     assert_eq!(changes.shared.as_deref(), Some(r#"{"total":2}"#));
     assert_eq!(query.state("a-2").expect("state").as_deref(), Some(r#"{"n":1}"#));
 }
+
+#[test]
+fn created_runs_once_per_partition_and_deleted_on_request() {
+    let mut query = runtime(
+        "fromCategory('a').foreachStream().when({ $init: function () { return { created: 0, n: 0, deleted: false }; }, \
+           $created: function (s, e) { s.created++; }, \
+           $deleted: function (s, e, partition, soft) { s.deleted = true; }, \
+           x: function (s, e) { s.n++; } })",
+    );
+    query.handle(&event("a-1", 0, "x", "{}")).expect("handled");
+    query.handle(&event("a-1", 1, "x", "{}")).expect("handled");
+    query.handle_deleted("a-1", false).expect("deleted");
+    assert_eq!(query.state("a-1").expect("state").as_deref(), Some(r#"{"created":1,"n":2,"deleted":true}"#));
+}
+
+#[test]
+fn without_when_the_state_is_the_last_body_and_filter_by_hides_results() {
+    let mut plain = runtime("fromStream('a-1')");
+    plain.handle(&event("a-1", 0, "x", r#"{"v":1}"#)).expect("handled");
+    plain.handle(&event("a-1", 1, "x", r#"{"v":2}"#)).expect("handled");
+    assert_eq!(plain.state("").expect("state").as_deref(), Some(r#"{"v":2}"#));
+
+    let mut filtered = runtime(
+        "fromAll().when({ $init: function () { return { n: 0 }; }, $any: function (s, e) { s.n++; } }) \
+         .filterBy(function (s) { return s.n > 1; })",
+    );
+    filtered.handle(&event("a-1", 0, "x", "{}")).expect("handled");
+    assert_eq!(filtered.result("").expect("result"), None);
+    filtered.handle(&event("a-1", 1, "x", "{}")).expect("handled");
+    assert_eq!(filtered.result("").expect("result").as_deref(), Some(r#"{"n":2}"#));
+}
+
+#[test]
+fn the_event_object_carries_its_fields() {
+    let mut query = runtime(
+        "fromAll().when({ $any: function (s, e) { return { stream: e.streamId, seq: e.sequenceNumber, \
+           type: e.eventType, id: e.eventId, json: e.isJson, raw: e.bodyRaw, body: e.body.k, category: e.category, \
+           partition: e.partition, created: e.created, meta: e.metadata }; } })",
+    );
+    let mut source = event("order-7", 3, "placed", r#"{"k":"v"}"#);
+    source.metadata = r#"{"m":1}"#.into();
+    query.handle(&source).expect("handled");
+    let state: serde_json::Value = serde_json::from_str(&query.state("").expect("state").expect("some")).expect("json");
+    assert_eq!(
+        state,
+        serde_json::json!({ "stream": "order-7", "seq": 3, "type": "placed", "id": "id-order-7-3", "json": true,
+            "raw": "{\"k\":\"v\"}", "body": "v", "category": "order", "partition": "", "created": "2026-01-01T00:00:00Z",
+            "meta": { "m": 1 } })
+    );
+}
