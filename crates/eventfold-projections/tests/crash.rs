@@ -20,7 +20,10 @@ use eventfold_store::{AppendRequest, EventStore, ExpectedRevision, ProposedEvent
 use eventfold_testkit::run_until_killed;
 
 const CHILD_DIR: &str = "CRASH_CHILD_DIR";
-const KILLS: usize = 20;
+/// Kills per run; `EVENTFOLD_PROJECTION_CRASH_KILLS` for more.
+fn kills() -> usize {
+    std::env::var("EVENTFOLD_PROJECTION_CRASH_KILLS").ok().and_then(|text| text.parse().ok()).unwrap_or(20).max(20)
+}
 const PARTITIONS: usize = 4;
 const NAME: &str = "totals";
 const QUERY: &str = "fromCategory('order').foreachStream().when({ \
@@ -81,7 +84,7 @@ fn kill_nine_never_loses_or_repeats_an_emitted_event() {
     }
     let dir = tempfile::tempdir().expect("temporary directory");
     let exe = std::env::current_exe().expect("the test binary");
-    for kill in 0..KILLS {
+    for kill in 0..kills() {
         let mut command = Command::new(&exe);
         command.args(["crash_child", "--exact", "--nocapture", "--test-threads=1"]).env(CHILD_DIR, dir.path());
         let run_for = Duration::from_millis(80 + (kill as u64 * 37) % 250);
@@ -112,7 +115,7 @@ async fn verify(dir: &std::path::Path) {
         }
         expected.insert(stream, folded);
     }
-    assert!(source_events > KILLS, "the children appended only {source_events} events");
+    assert!(source_events > kills(), "the children appended only {source_events} events");
 
     // Wait until the projection has caught up with every source event.
     support::within(async {
