@@ -11,6 +11,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "proto/gossip.proto",
         "proto/persistent.proto",
         "proto/operations.proto",
+        "proto/projections.proto",
     ];
     for file in files {
         println!("cargo:rerun-if-changed={file}");

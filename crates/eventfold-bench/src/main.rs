@@ -23,6 +23,7 @@ mod kurrentdb_client;
 mod lagging;
 mod pg_client;
 mod progress;
+mod projection;
 mod read;
 mod restart;
 mod server_client;
@@ -91,6 +92,9 @@ enum Workload {
     Read,
     /// A catch-up subscription to `$all` from the start.
     Catchup,
+    /// A counting and a `partitionBy` projection over `--events` events,
+    /// beside a plain `$all` read of them (in-process).
+    Projection,
     /// Live latency: one writer, one subscriber.
     Live,
     /// One writer, many live subscribers to its stream.
@@ -122,6 +126,7 @@ impl Workload {
             Workload::Contended { .. } => "contended",
             Workload::Read => "read",
             Workload::Catchup => "catchup",
+            Workload::Projection => "projection",
             Workload::Live => "live",
             Workload::Fanout { .. } => "fanout",
             Workload::Lagging { .. } => "lagging",
@@ -144,7 +149,11 @@ impl Workload {
                 json!({ "subscribers": subscribers })
             }
             Workload::Live => json!({ "subscribers": 1 }),
-            Workload::Read | Workload::Catchup | Workload::Restart | Workload::Compare { .. } => json!({}),
+            Workload::Read
+            | Workload::Catchup
+            | Workload::Projection
+            | Workload::Restart
+            | Workload::Compare { .. } => json!({}),
         };
         if let Value::Object(map) = &mut parameters {
             map.insert("seconds".into(), json!(settings.duration.as_secs_f64()));
@@ -162,7 +171,9 @@ impl Workload {
             Workload::Catchup | Workload::Live | Workload::Fanout { .. } | Workload::Lagging { .. } => {
                 kind != TargetKind::Postgres && kind != TargetKind::Http
             }
-            Workload::Fsync { .. } | Workload::Restart | Workload::Compare { .. } => kind == TargetKind::Engine,
+            Workload::Fsync { .. } | Workload::Restart | Workload::Projection | Workload::Compare { .. } => {
+                kind == TargetKind::Engine
+            }
         }
     }
 }
@@ -252,6 +263,7 @@ async fn measure(workload: &Workload, kind: TargetKind, settings: &Settings) -> 
         }
         Workload::Read => on_target(kind, settings, 8, |target| read::run(target, events)).await,
         Workload::Catchup => on_target(kind, settings, 8, |target| catchup::run(target, events)).await,
+        Workload::Projection => on_target(kind, settings, 8, |target| projection::run(target, events)).await,
         Workload::Live => on_target(kind, settings, 8, |target| fanout::run(target, 1, duration)).await,
         Workload::Fanout { subscribers } => {
             on_target(kind, settings, 8, |target| fanout::run(target, subscribers, duration)).await

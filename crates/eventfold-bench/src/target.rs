@@ -148,6 +148,14 @@ impl Target {
         Ok(Opened::Ready(Box::new(Target { kind, backend, prefix })))
     }
 
+    /// The in-process engine, for workloads that run subsystems over it.
+    pub fn engine(&self) -> Option<&Engine> {
+        match &self.backend {
+            Backend::Engine { engine, .. } => Some(engine),
+            _ => None,
+        }
+    }
+
     /// A stream name unique to this measurement.
     pub fn stream(&self, name: &str) -> String {
         format!("{name}_{}", self.prefix)

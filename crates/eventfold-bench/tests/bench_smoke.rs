@@ -159,6 +159,17 @@ fn catch_up_live_and_fan_out_run_on_engine_and_both_grpc_clients() {
 }
 
 #[test]
+fn projections_run_in_process_beside_a_read() {
+    let report = bench(&["projection"]);
+    let engine = &report["results"][0];
+    for query in ["counting", "partitioned"] {
+        assert!(engine[query]["events_per_second"].as_f64().is_some_and(|rate| rate > 0.0), "{report}");
+        assert!(engine[query]["share_of_read_rate"].as_f64().is_some_and(|share| share > 0.0), "{report}");
+    }
+    assert!(engine["read_all"]["events_per_second"].as_f64().is_some_and(|rate| rate > 0.0), "{report}");
+}
+
+#[test]
 fn disk_and_restart_run_on_the_engine_side() {
     let fsync = bench(&["fsync", "--records-per-sync", "100"]);
     assert_eq!(fsync["results"][0]["target"], "disk", "{fsync}");

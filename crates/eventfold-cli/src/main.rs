@@ -1,10 +1,12 @@
 //! `eventfold`: the one binary. `eventfold serve` runs the database;
 //! `eventfold admin` operates a running one, or checks and repairs a data
-//! directory no server holds. Benchmarks live apart, in
+//! directory no server holds; `eventfold projection` tests a query offline
+//! or manages a running server's projections. Benchmarks live apart, in
 //! `eventfold-bench`, so this binary links no benchmark client.
 
 mod admin;
 mod metrics;
+mod projection;
 mod serve;
 
 use std::io::{IsTerminal, Write};
@@ -25,6 +27,8 @@ enum Command {
     /// Operate a running server (scavenge, verify) or a stopped one's data
     /// directory (verify, repair).
     Admin(admin::AdminArgs),
+    /// Test a projection offline, or manage a running server's projections.
+    Projection(projection::ProjectionArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -39,6 +43,7 @@ fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Serve(args) => serve::run(args),
         Command::Admin(args) => admin::run(args),
+        Command::Projection(args) => projection::run(args),
     }
 }
 

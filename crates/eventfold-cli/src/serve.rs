@@ -5,6 +5,7 @@ use std::time::Duration;
 use anyhow::Context;
 use eventfold_engine::{Engine, EngineConfig};
 use eventfold_node::{Node, NodeOptions};
+use eventfold_projections::{ProjectionsOptions, RunProjections};
 use eventfold_server::ConnectionLimits;
 use eventfold_store::EventStore;
 
@@ -57,6 +58,15 @@ pub struct ServeArgs {
     /// option. Off by default, as there.
     #[arg(long, env = "EVENTFOLD_ENABLE_ATOM_PUB_OVER_HTTP")]
     enable_atom_pub_over_http: bool,
+    /// Which projections run: None, System (the standard projections only)
+    /// or All. `$ce-`, `$et-` and `$streams` are read from the index
+    /// whatever this says.
+    #[arg(long, env = "EVENTFOLD_RUN_PROJECTIONS", default_value = "All")]
+    run_projections: RunProjections,
+    /// Enables the standard projections (`$by_category`, `$by_event_type`,
+    /// `$stream_by_category`, `$streams`, `$by_correlation_id`) at start.
+    #[arg(long, env = "EVENTFOLD_START_STANDARD_PROJECTIONS")]
+    start_standard_projections: bool,
 }
 
 /// The host of a `HOST:PORT` listen address when it is a name, not an IP
@@ -104,6 +114,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         advertise_port: args.advertise_node_port_to_client_as,
         metrics: exporter.map(|handle| crate::metrics::text(handle, backend.engine(), &args.db)),
         atom_pub_over_http: args.enable_atom_pub_over_http,
+        projections: ProjectionsOptions {
+            run: args.run_projections,
+            start_standard_projections: args.start_standard_projections,
+            ..ProjectionsOptions::default()
+        },
     };
     // The node is composed once, here: the store behind the access check,
     // the subsystems over the store, the facts every face reports.

@@ -9,6 +9,7 @@ mod errors;
 mod gossip;
 mod operations;
 mod persistent;
+mod projections;
 mod server_features;
 mod streams;
 
@@ -18,12 +19,13 @@ use eventfold_node::Node;
 use eventfold_proto::event_store::client::gossip::gossip_server::GossipServer;
 use eventfold_proto::event_store::client::operations::operations_server::OperationsServer;
 use eventfold_proto::event_store::client::persistent_subscriptions::persistent_subscriptions_server::PersistentSubscriptionsServer;
+use eventfold_proto::event_store::client::projections::projections_server::ProjectionsServer;
 use eventfold_proto::event_store::client::server_features::server_features_server::ServerFeaturesServer;
 use eventfold_proto::event_store::client::streams::streams_server::StreamsServer;
 
 /// All gRPC services of `node`, ready to be merged into the one HTTP router.
 /// Every client call reaches the node's client store (behind the access
-/// check); persistent subscriptions go to the node's subsystem.
+/// check); persistent subscriptions and projections go to the node's subsystems.
 pub fn routes(node: &Node) -> tonic::service::Routes {
     let store = Arc::clone(node.client_store());
     let persistent = node.persistent_subscriptions().clone();
@@ -41,4 +43,5 @@ pub fn routes(node: &Node) -> tonic::service::Routes {
         .add_service(GossipServer::new(gossip::GossipService::new(node.clone())))
         .add_service(OperationsServer::new(operations::OperationsService::new(store, persistent.clone())))
         .add_service(PersistentSubscriptionsServer::new(persistent::PersistentSubscriptionsService::new(persistent)))
+        .add_service(ProjectionsServer::new(projections::ProjectionsService::new(node.projections().clone())))
 }

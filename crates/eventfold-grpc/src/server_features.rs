@@ -29,7 +29,19 @@ const SUPPORTED: &[(&str, &str, &[&str])] = &[
     (OPERATIONS, "stopscavenge", &[]),
     (OPERATIONS, "mergeindexes", &[]),
     (OPERATIONS, "restartpersistentsubscriptions", &[]),
+    (PROJECTIONS, "create", &["track_emitted_streams", "emit_enabled"]),
+    (PROJECTIONS, "update", &[]),
+    (PROJECTIONS, "delete", &[]),
+    (PROJECTIONS, "statistics", &[]),
+    (PROJECTIONS, "disable", &[]),
+    (PROJECTIONS, "enable", &[]),
+    (PROJECTIONS, "reset", &[]),
+    (PROJECTIONS, "state", &[]),
+    (PROJECTIONS, "result", &[]),
+    (PROJECTIONS, "restartsubsystem", &[]),
 ];
+
+const PROJECTIONS: &str = "event_store.client.projections.projections";
 
 const OPERATIONS: &str = "event_store.client.operations.operations";
 

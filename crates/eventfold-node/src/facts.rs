@@ -27,6 +27,8 @@ pub struct NodeOptions {
     /// KurrentDB's HTTP stream API (AtomPub) and the persistent
     /// subscription routes beyond listing: off by default, as in KurrentDB.
     pub atom_pub_over_http: bool,
+    /// Which projections run, and their limits.
+    pub projections: eventfold_projections::ProjectionsOptions,
 }
 
 impl Default for NodeOptions {
@@ -37,6 +39,7 @@ impl Default for NodeOptions {
             advertise_port: None,
             metrics: None,
             atom_pub_over_http: false,
+            projections: eventfold_projections::ProjectionsOptions::default(),
         }
     }
 }

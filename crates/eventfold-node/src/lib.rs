@@ -4,7 +4,7 @@
 //! - the store as clients see it, behind the access check ([`ClientAccess`]):
 //!   whatever protocol a client speaks, what it may do is decided there;
 //! - the subsystems running over the store itself (persistent
-//!   subscriptions), which write their own state streams;
+//!   subscriptions, projections), which write their own state streams;
 //! - facts about this node ([`NodeFacts`]: advertised address, versions,
 //!   limits, start time) and its lifecycle ([`NodeState`]);
 //! - what the faces report but only the transport knows (open connections).
@@ -23,6 +23,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use eventfold_persistent::PersistentSubscriptions;
+use eventfold_projections::Projections;
 use eventfold_store::{AccessPolicy, ClientAccess, EventStore};
 
 pub use connections::OpenConnections;
@@ -51,6 +52,7 @@ pub struct Node {
 struct Inner {
     client_store: Arc<dyn EventStore>,
     persistent: PersistentSubscriptions,
+    projections: Projections,
     facts: NodeFacts,
     state: state::SharedState,
     connections: OpenConnections,
@@ -62,12 +64,13 @@ impl Node {
     /// state [`NodeState::Starting`]. `bound` is the address the listener
     /// is bound to, advertised unless `options` say otherwise.
     ///
-    /// Persistent subscriptions run over the store itself: their state
-    /// streams are theirs to write, and clients may not. A start that cannot
-    /// read their state leaves them reporting why; the log is served all the
-    /// same.
+    /// Persistent subscriptions and projections run over the store itself:
+    /// their state streams are theirs to write, and clients may not. A start
+    /// that cannot read their state leaves them reporting why; the log is
+    /// served all the same.
     pub async fn start(store: Arc<dyn EventStore>, options: NodeOptions, bound: SocketAddr) -> Self {
         let persistent = PersistentSubscriptions::start(Arc::clone(&store)).await;
+        let projections = Projections::start(Arc::clone(&store), options.projections).await;
         let client_store: Arc<dyn EventStore> = Arc::new(ClientAccess::new(store, AccessPolicy));
         let facts = NodeFacts::new(&options, bound);
         let metrics = options.metrics;
@@ -75,6 +78,7 @@ impl Node {
             inner: Arc::new(Inner {
                 client_store,
                 persistent,
+                projections,
                 facts,
                 state: state::SharedState::default(),
                 connections: OpenConnections::default(),
@@ -91,6 +95,10 @@ impl Node {
 
     pub fn persistent_subscriptions(&self) -> &PersistentSubscriptions {
         &self.inner.persistent
+    }
+
+    pub fn projections(&self) -> &Projections {
+        &self.inner.projections
     }
 
     pub fn facts(&self) -> &NodeFacts {
@@ -110,10 +118,12 @@ impl Node {
     /// Begins the node's stop: it reports [`NodeState::Stopping`] from now on
     /// and its subsystems stop (persistent subscriptions write their last
     /// checkpoints and drop their consumers, so that their open calls end
-    /// rather than hold the drain open). Calling it again does no harm.
+    /// rather than hold the drain open; projections checkpoint what they
+    /// processed). Calling it again does no harm.
     pub async fn stop(&self) {
         self.inner.state.stopping();
         self.inner.persistent.shutdown().await;
+        self.inner.projections.shutdown().await;
     }
 
     /// The connections the transport serves now.

@@ -31,5 +31,8 @@ pub mod event_store {
         pub mod operations {
             tonic::include_proto!("event_store.client.operations");
         }
+        pub mod projections {
+            tonic::include_proto!("event_store.client.projections");
+        }
     }
 }

@@ -1,0 +1,332 @@
+//! QuickJS (through `rquickjs`) runs queries: one runtime and one context per
+//! projection, its heap capped, every call under a deadline enforced by the
+//! interrupt handler.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use rquickjs::context::EvalOptions;
+use rquickjs::function::Args;
+use rquickjs::{CatchResultExt, CaughtError, Context, Ctx, Function, Object, Runtime, Value};
+use serde::Deserialize;
+
+use super::{Changes, Effect, PartitionChange, QueryError, QueryRuntime, RuntimeError, RuntimeLimits, SourceEvent};
+use crate::definition::QueryDefinition;
+
+const PRELUDE: &str = include_str!("../js/prelude.js");
+const QUERY_FILE: &str = "query.js";
+
+/// Compiles `query`: runs it once to learn its definition and checks that.
+/// A syntax error names its line and column.
+pub fn compile(query: &str, limits: RuntimeLimits) -> Result<Box<dyn QueryRuntime>, QueryError> {
+    let runtime = QuickJs::new(query, limits)?;
+    runtime.definition.validate()?;
+    Ok(Box::new(runtime))
+}
+
+struct QuickJs {
+    // Dropped before the runtime: a context holds on to it.
+    context: Context,
+    _runtime: Runtime,
+    definition: QueryDefinition,
+    limits: RuntimeLimits,
+    clock: Arc<Deadline>,
+}
+
+/// The deadline of the call in progress, read by the interrupt handler.
+struct Deadline {
+    origin: Instant,
+    /// Nanoseconds after `origin`; `u64::MAX` while no call runs.
+    at_nanos: AtomicU64,
+    expired: AtomicBool,
+}
+
+impl Deadline {
+    fn arm(&self, within: Duration) {
+        let at = self.origin.elapsed().saturating_add(within);
+        self.expired.store(false, Ordering::Relaxed);
+        self.at_nanos.store(u64::try_from(at.as_nanos()).unwrap_or(u64::MAX), Ordering::Relaxed);
+    }
+
+    fn disarm(&self) {
+        self.at_nanos.store(u64::MAX, Ordering::Relaxed);
+    }
+
+    fn passed(&self) -> bool {
+        let at = self.at_nanos.load(Ordering::Relaxed);
+        if at == u64::MAX {
+            return false;
+        }
+        let now = u64::try_from(self.origin.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        if now >= at {
+            self.expired.store(true, Ordering::Relaxed);
+            return true;
+        }
+        false
+    }
+}
+
+impl QuickJs {
+    fn new(query: &str, limits: RuntimeLimits) -> Result<Self, QueryError> {
+        let internal = |error: rquickjs::Error| QueryError::Definition(error.to_string());
+        let runtime = Runtime::new().map_err(internal)?;
+        runtime.set_memory_limit(limits.memory_bytes);
+        runtime.set_max_stack_size(1024 * 1024);
+        let clock = Arc::new(Deadline {
+            origin: Instant::now(),
+            at_nanos: AtomicU64::new(u64::MAX),
+            expired: AtomicBool::new(false),
+        });
+        let watched = Arc::clone(&clock);
+        runtime.set_interrupt_handler(Some(Box::new(move || watched.passed())));
+        let context = Context::full(&runtime).map_err(internal)?;
+        let mut engine = QuickJs { context, _runtime: runtime, definition: QueryDefinition::default(), limits, clock };
+        engine.clock.arm(limits.event_deadline.max(Duration::from_secs(1)));
+        let defined = engine.context.with(|ctx| -> Result<String, QueryError> {
+            eval(&ctx, PRELUDE, "prelude.js").map_err(|error| QueryError::Definition(error.to_string()))?;
+            match eval(&ctx, query, QUERY_FILE) {
+                Ok(()) => {}
+                Err(Thrown::Syntax { line, column, message }) => {
+                    return Err(QueryError::Syntax { line, column, message });
+                }
+                Err(other) => return Err(QueryError::Definition(other.to_string())),
+            }
+            let text: String = host(&ctx, "definition")
+                .and_then(|function| function.call(()))
+                .map_err(|error| QueryError::Definition(error.to_string()))?;
+            Ok(text)
+        });
+        engine.clock.disarm();
+        if engine.clock.expired.load(Ordering::Relaxed) {
+            return Err(QueryError::Definition("the query ran too long while defining the projection".into()));
+        }
+        engine.definition =
+            serde_json::from_str(&defined?).map_err(|error| QueryError::Definition(error.to_string()))?;
+        Ok(engine)
+    }
+
+    /// Runs `call` under the per-event deadline and turns what QuickJS
+    /// threw into the reason the projection faults with.
+    fn guarded<T>(&self, call: impl for<'js> FnOnce(&Ctx<'js>) -> rquickjs::Result<T>) -> Result<T, RuntimeError> {
+        self.clock.arm(self.limits.event_deadline);
+        let outcome = self.context.with(|ctx| match call(&ctx).catch(&ctx) {
+            Ok(value) => Ok(value),
+            Err(caught) => Err(describe(caught)),
+        });
+        self.clock.disarm();
+        outcome.map_err(|message| {
+            if self.clock.expired.load(Ordering::Relaxed) {
+                RuntimeError::DeadlineExceeded(self.limits.event_deadline)
+            } else if message.contains("out of memory") || message.contains("Allocation") {
+                RuntimeError::OutOfMemory(self.limits.memory_bytes)
+            } else {
+                RuntimeError::Threw(message)
+            }
+        })
+    }
+}
+
+impl QueryRuntime for QuickJs {
+    fn definition(&self) -> &QueryDefinition {
+        &self.definition
+    }
+
+    fn set_emit_enabled(&mut self, enabled: bool) -> Result<(), RuntimeError> {
+        self.guarded(|ctx| host(ctx, "setEmitEnabled")?.call((enabled,)))
+    }
+
+    fn load_state(&mut self, partition: &str, state: &str) -> Result<(), RuntimeError> {
+        self.guarded(|ctx| host(ctx, "loadState")?.call((partition, state)))
+    }
+
+    fn load_shared(&mut self, state: &str) -> Result<(), RuntimeError> {
+        self.guarded(|ctx| host(ctx, "loadShared")?.call((state,)))
+    }
+
+    fn handle(&mut self, event: &SourceEvent) -> Result<Option<String>, RuntimeError> {
+        self.guarded(|ctx| {
+            let handle = host(ctx, "handle")?;
+            let mut args = Args::new(ctx.clone(), 10);
+            args.push_arg(event.stream.as_str())?;
+            args.push_arg(event.revision as f64)?;
+            args.push_arg(event.event_type.as_str())?;
+            args.push_arg(event.event_id.as_str())?;
+            args.push_arg(event.data.as_str())?;
+            args.push_arg(event.metadata.as_str())?;
+            args.push_arg(event.link_metadata.as_deref())?;
+            args.push_arg(event.is_json)?;
+            args.push_arg(event.created.as_str())?;
+            args.push_arg(event.category())?;
+            handle.call_arg::<Option<String>>(args)
+        })
+    }
+
+    fn handle_deleted(&mut self, partition: &str, soft: bool) -> Result<(), RuntimeError> {
+        self.guarded(|ctx| host(ctx, "handleDeleted")?.call((partition, soft)))
+    }
+
+    fn take_changes(&mut self) -> Result<Changes, RuntimeError> {
+        let text: String = self.guarded(|ctx| host(ctx, "takeChanges")?.call(()))?;
+        let raw: RawChanges = serde_json::from_str(&text).map_err(|error| RuntimeError::Internal(error.to_string()))?;
+        let max = self.limits.max_state_bytes;
+        let mut partitions = Vec::with_capacity(raw.changed.len());
+        for (partition, state, result) in raw.changed {
+            let bytes = state.as_ref().map_or(0, String::len);
+            if bytes > max {
+                return Err(RuntimeError::StateTooLarge { partition, bytes, max });
+            }
+            partitions.push(PartitionChange { partition, state, result });
+        }
+        if let Some(shared) = &raw.shared
+            && shared.len() > max
+        {
+            return Err(RuntimeError::StateTooLarge { partition: "$shared".into(), bytes: shared.len(), max });
+        }
+        let effects = raw.effects.into_iter().map(RawEffect::into_effect).collect();
+        Ok(Changes { partitions, shared: raw.shared, effects })
+    }
+
+    fn state(&mut self, partition: &str) -> Result<Option<String>, RuntimeError> {
+        self.guarded(|ctx| host(ctx, "stateOf")?.call((partition,)))
+    }
+
+    fn result(&mut self, partition: &str) -> Result<Option<String>, RuntimeError> {
+        self.guarded(|ctx| host(ctx, "resultOf")?.call((partition,)))
+    }
+}
+
+#[derive(Deserialize)]
+struct RawChanges {
+    changed: Vec<(String, Option<String>, Option<String>)>,
+    effects: Vec<RawEffect>,
+    shared: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+enum RawEffect {
+    #[serde(rename_all = "camelCase")]
+    Emit {
+        stream: String,
+        event_type: String,
+        data: String,
+        metadata: Option<String>,
+        caused_by: Option<String>,
+    },
+    #[serde(rename_all = "camelCase")]
+    Link {
+        stream: String,
+        target: String,
+        metadata: Option<String>,
+        caused_by: Option<String>,
+    },
+    #[serde(rename_all = "camelCase")]
+    LinkStream {
+        stream: String,
+        target: String,
+        metadata: Option<String>,
+        caused_by: Option<String>,
+    },
+    Log {
+        message: Option<String>,
+    },
+}
+
+impl RawEffect {
+    fn into_effect(self) -> Effect {
+        match self {
+            RawEffect::Emit { stream, event_type, data, metadata, caused_by } => {
+                Effect::Emit { stream, event_type, data, metadata, caused_by }
+            }
+            RawEffect::Link { stream, target, metadata, caused_by } => {
+                Effect::Link { stream, target, metadata, caused_by }
+            }
+            RawEffect::LinkStream { stream, target, metadata, caused_by } => {
+                Effect::LinkStream { stream, target, metadata, caused_by }
+            }
+            RawEffect::Log { message } => Effect::Log(message.unwrap_or_default()),
+        }
+    }
+}
+
+/// One of the host functions the prelude exposes.
+fn host<'js>(ctx: &Ctx<'js>, name: &str) -> rquickjs::Result<Function<'js>> {
+    let api: Object<'js> = ctx.globals().get("__eventfold")?;
+    api.get(name)
+}
+
+enum Thrown {
+    Syntax { line: u32, column: u32, message: String },
+    Other(String),
+}
+
+impl std::fmt::Display for Thrown {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Thrown::Syntax { line, column, message } => write!(formatter, "{message} at {line}:{column}"),
+            Thrown::Other(message) => formatter.write_str(message),
+        }
+    }
+}
+
+fn eval(ctx: &Ctx<'_>, source: &str, file: &str) -> Result<(), Thrown> {
+    let mut options = EvalOptions::default();
+    options.global = true;
+    options.strict = false;
+    options.filename = Some(file.to_owned());
+    match ctx.eval_with_options::<Value<'_>, _>(source, options).catch(ctx) {
+        Ok(_) => Ok(()),
+        Err(CaughtError::Exception(exception)) => {
+            let message = exception.message().unwrap_or_default();
+            let is_syntax = exception
+                .get::<_, Value<'_>>("name")
+                .ok()
+                .and_then(|name| name.as_string().and_then(|name| name.to_string().ok()))
+                .is_some_and(|name| name == "SyntaxError");
+            if is_syntax {
+                let (line, column) = location(&exception, file).unwrap_or((0, 0));
+                Err(Thrown::Syntax { line, column, message })
+            } else {
+                Err(Thrown::Other(describe(CaughtError::Exception(exception))))
+            }
+        }
+        Err(other) => Err(Thrown::Other(describe(other))),
+    }
+}
+
+/// Where QuickJS says an error is: its `lineNumber`/`columnNumber`, or the
+/// `file:line:column` its stack names.
+fn location(exception: &rquickjs::Exception<'_>, file: &str) -> Option<(u32, u32)> {
+    let line = exception.get::<_, Option<u32>>("lineNumber").ok().flatten();
+    let column = exception.get::<_, Option<u32>>("columnNumber").ok().flatten();
+    if let (Some(line), Some(column)) = (line, column) {
+        return Some((line, column));
+    }
+    let stack = exception.stack()?;
+    let marker = format!("{file}:");
+    let start = stack.find(&marker)? + marker.len();
+    let mut parts = stack[start..].split(|c: char| !c.is_ascii_digit());
+    let line = parts.next()?.parse().ok()?;
+    let column = parts.next().and_then(|text| text.parse().ok()).unwrap_or(0);
+    Some((line, column))
+}
+
+fn describe(caught: CaughtError<'_>) -> String {
+    match caught {
+        CaughtError::Exception(exception) => {
+            let message = exception.message().unwrap_or_default();
+            let name = exception
+                .get::<_, Value<'_>>("name")
+                .ok()
+                .and_then(|name| name.as_string().and_then(|name| name.to_string().ok()))
+                .unwrap_or_else(|| "Error".into());
+            format!("{name}: {message}")
+        }
+        CaughtError::Value(value) => value
+            .as_string()
+            .and_then(|text| text.to_string().ok())
+            .unwrap_or_else(|| format!("a {} was thrown", value.type_name())),
+        CaughtError::Error(error) => error.to_string(),
+    }
+}

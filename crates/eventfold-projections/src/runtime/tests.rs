@@ -1,0 +1,209 @@
+use std::time::{Duration, Instant};
+
+use super::{QueryError, QueryRuntime, RuntimeError, RuntimeLimits, SourceEvent, compile};
+
+fn event(stream: &str, revision: u64, event_type: &str, data: &str) -> SourceEvent {
+    SourceEvent {
+        stream: stream.into(),
+        revision,
+        event_type: event_type.into(),
+        event_id: format!("id-{stream}-{revision}"),
+        data: data.into(),
+        metadata: String::new(),
+        link_metadata: None,
+        is_json: true,
+        created: "2026-01-01T00:00:00Z".into(),
+    }
+}
+
+fn runtime(query: &str) -> Box<dyn QueryRuntime> {
+    compile(query, RuntimeLimits::default()).expect("the query compiles")
+}
+
+#[test]
+fn a_counting_query_counts() {
+    let mut query = runtime(
+        "fromAll().when({ $init: function () { return { count: 0 }; }, \
+         added: function (s, e) { s.count += e.data.n; } })",
+    );
+    for revision in 0..3 {
+        query.handle(&event("a-1", revision, "added", r#"{"n":2}"#)).expect("handled");
+    }
+    assert_eq!(query.state("").expect("state").as_deref(), Some(r#"{"count":6}"#));
+}
+
+#[test]
+fn a_syntax_error_names_line_and_column() {
+    let error = compile("fromAll()\n  .when({ $any: function (s, e) { s.x = ; } })", RuntimeLimits::default())
+        .err()
+        .expect("refused");
+    match error {
+        QueryError::Syntax { line, column, .. } => {
+            assert_eq!(line, 2);
+            assert!(column > 0, "column {column}");
+        }
+        other => panic!("not a syntax error: {other:?}"),
+    }
+}
+
+#[test]
+fn an_unknown_option_is_refused() {
+    let error = compile("options({ noSuchOption: true }); fromAll().when({})", RuntimeLimits::default())
+        .err()
+        .expect("refused");
+    assert!(error.to_string().contains("noSuchOption"), "{error}");
+}
+
+#[test]
+fn a_query_without_source_is_refused() {
+    assert_eq!(compile("", RuntimeLimits::default()).err(), Some(QueryError::NoSource));
+}
+
+#[test]
+fn an_endless_loop_is_stopped_at_the_deadline() {
+    let limits = RuntimeLimits { event_deadline: Duration::from_millis(100), ..RuntimeLimits::default() };
+    let mut query = compile("fromAll().when({ $any: function (s, e) { while (true) {} } })", limits).expect("compiles");
+    let started = Instant::now();
+    let error = query.handle(&event("a-1", 0, "x", "{}")).expect_err("faults");
+    assert_eq!(error, RuntimeError::DeadlineExceeded(Duration::from_millis(100)));
+    assert!(started.elapsed() < Duration::from_secs(2));
+    // The runtime stays usable for reads after a fault.
+    assert!(query.state("").is_ok());
+}
+
+#[test]
+fn a_memory_hog_runs_out_of_its_own_memory() {
+    let limits = RuntimeLimits { memory_bytes: 16 * 1024 * 1024, ..RuntimeLimits::default() };
+    let mut query = compile(
+        "fromAll().when({ $any: function (s, e) { var a = []; while (true) { a.push('x'.repeat(1000) + a.length); } } })",
+        limits,
+    )
+    .expect("compiles");
+    let error = query.handle(&event("a-1", 0, "x", "{}")).expect_err("faults");
+    assert!(matches!(error, RuntimeError::OutOfMemory(_) | RuntimeError::DeadlineExceeded(_)), "{error:?}");
+}
+
+#[test]
+fn a_state_over_the_limit_faults() {
+    let limits = RuntimeLimits { max_state_bytes: 1000, ..RuntimeLimits::default() };
+    let mut query =
+        compile("fromAll().when({ $any: function (s, e) { s.text = 'y'.repeat(2000); } })", limits).expect("compiles");
+    query.handle(&event("a-1", 0, "x", "{}")).expect("handled");
+    let error = query.take_changes().expect_err("too large");
+    assert!(matches!(error, RuntimeError::StateTooLarge { bytes, max: 1000, .. } if bytes > 2000));
+}
+
+#[test]
+fn a_throwing_handler_reports_its_message() {
+    let mut query = runtime("fromAll().when({ $any: function (s, e) { throw new Error('bad event'); } })");
+    let error = query.handle(&event("a-1", 0, "x", "{}")).expect_err("faults");
+    assert_eq!(error, RuntimeError::Threw("Error: bad event".into()));
+}
+
+#[test]
+fn emit_without_emit_enabled_faults_with_the_reference_reason() {
+    let mut query = runtime("fromAll().when({ $any: function (s, e) { emit('out', 'T', {}); } })");
+    let error = query.handle(&event("a-1", 0, "x", "{}")).expect_err("faults");
+    assert!(error.to_string().contains("'emit' is not allowed by the projection/configuration/mode"), "{error}");
+}
+
+#[test]
+fn partitions_effects_and_results_come_back_from_take_changes() {
+    let mut query = runtime(
+        "fromAll().partitionBy(function (e) { return e.data.k; }).when({ \
+           $init: function () { return { n: 0 }; }, \
+           $any: function (s, e) { s.n++; linkTo('by-' + e.partition, e); } }) \
+         .transformBy(function (s) { return { doubled: s.n * 2 }; })",
+    );
+    query.set_emit_enabled(true).expect("set");
+    query.handle(&event("a-1", 0, "x", r#"{"k":"p"}"#)).expect("handled");
+    query.handle(&event("a-1", 1, "x", r#"{"k":"q"}"#)).expect("handled");
+    query.handle(&event("a-2", 0, "x", r#"{"k":"p"}"#)).expect("handled");
+    let changes = query.take_changes().expect("changes");
+    let mut states: Vec<_> = changes
+        .partitions
+        .iter()
+        .map(|change| (change.partition.as_str(), change.state.as_deref(), change.result.as_deref()))
+        .collect();
+    states.sort();
+    assert_eq!(
+        states,
+        vec![("p", Some(r#"{"n":2}"#), Some(r#"{"doubled":4}"#)), ("q", Some(r#"{"n":1}"#), Some(r#"{"doubled":2}"#))]
+    );
+    assert_eq!(changes.effects.len(), 3);
+    assert!(query.take_changes().expect("none").partitions.is_empty());
+}
+
+#[test]
+fn the_definition_narrows_sources_and_types() {
+    let query = runtime("fromCategory('order').foreachStream().when({ placed: function (s, e) {} })");
+    let definition = query.definition();
+    assert!(definition.foreach_stream);
+    assert!(definition.selects("order-1", "placed"));
+    assert!(!definition.selects("order-1", "other"));
+    assert!(!definition.selects("invoice-1", "placed"));
+}
+
+#[test]
+fn bi_state_keeps_a_shared_state_beside_each_partition() {
+    let mut query = runtime(
+        "options({ biState: true }); fromAll().foreachStream().when({ \
+           $init: function () { return { n: 0 }; }, $initShared: function () { return { total: 0 }; }, \
+           $any: function (s, e) { s[0].n++; s[1].total++; return s; } })",
+    );
+    query.handle(&event("a-1", 0, "x", "{}")).expect("handled");
+    query.handle(&event("a-2", 0, "x", "{}")).expect("handled");
+    let changes = query.take_changes().expect("changes");
+    assert_eq!(changes.shared.as_deref(), Some(r#"{"total":2}"#));
+    assert_eq!(query.state("a-2").expect("state").as_deref(), Some(r#"{"n":1}"#));
+}
+
+#[test]
+fn created_runs_once_per_partition_and_deleted_on_request() {
+    let mut query = runtime(
+        "fromCategory('a').foreachStream().when({ $init: function () { return { created: 0, n: 0, deleted: false }; }, \
+           $created: function (s, e) { s.created++; }, \
+           $deleted: function (s, e, partition, soft) { s.deleted = true; }, \
+           x: function (s, e) { s.n++; } })",
+    );
+    query.handle(&event("a-1", 0, "x", "{}")).expect("handled");
+    query.handle(&event("a-1", 1, "x", "{}")).expect("handled");
+    query.handle_deleted("a-1", false).expect("deleted");
+    assert_eq!(query.state("a-1").expect("state").as_deref(), Some(r#"{"created":1,"n":2,"deleted":true}"#));
+}
+
+#[test]
+fn without_when_the_state_is_the_last_body_and_filter_by_hides_results() {
+    let mut plain = runtime("fromStream('a-1')");
+    plain.handle(&event("a-1", 0, "x", r#"{"v":1}"#)).expect("handled");
+    plain.handle(&event("a-1", 1, "x", r#"{"v":2}"#)).expect("handled");
+    assert_eq!(plain.state("").expect("state").as_deref(), Some(r#"{"v":2}"#));
+
+    let mut filtered = runtime(
+        "fromAll().when({ $init: function () { return { n: 0 }; }, $any: function (s, e) { s.n++; } }) \
+         .filterBy(function (s) { return s.n > 1; })",
+    );
+    filtered.handle(&event("a-1", 0, "x", "{}")).expect("handled");
+    assert_eq!(filtered.result("").expect("result"), None);
+    filtered.handle(&event("a-1", 1, "x", "{}")).expect("handled");
+    assert_eq!(filtered.result("").expect("result").as_deref(), Some(r#"{"n":2}"#));
+}
+
+#[test]
+fn the_event_object_carries_its_fields() {
+    let mut query = runtime(
+        "fromAll().when({ $any: function (s, e) { return { stream: e.streamId, seq: e.sequenceNumber, \
+           type: e.eventType, id: e.eventId, json: e.isJson, raw: e.bodyRaw, body: e.body.k, category: e.category, \
+           partition: e.partition, created: e.created, meta: e.metadata }; } })",
+    );
+    let mut source = event("order-7", 3, "placed", r#"{"k":"v"}"#);
+    source.metadata = r#"{"m":1}"#.into();
+    query.handle(&source).expect("handled");
+    let state: serde_json::Value = serde_json::from_str(&query.state("").expect("state").expect("some")).expect("json");
+    assert_eq!(
+        state,
+        serde_json::json!({ "stream": "order-7", "seq": 3, "type": "placed", "id": "id-order-7-3", "json": true,
+            "raw": "{\"k\":\"v\"}", "body": "v", "category": "order", "partition": "", "created": "2026-01-01T00:00:00Z",
+            "meta": { "m": 1 } })
+    );
+}
