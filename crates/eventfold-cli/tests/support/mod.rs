@@ -61,6 +61,9 @@ pub fn spawn_serve_with_env(db: &std::path::Path, env: &[(&str, &str)]) -> Child
         .env("EVENTFOLD_DB", db)
         // What the test does not set comes from the defaults, not the shell.
         .env_remove("EVENTFOLD_ENABLE_ATOM_PUB_OVER_HTTP")
+        .env_remove("EVENTFOLD_RUN_PROJECTIONS")
+        .env_remove("EVENTFOLD_START_STANDARD_PROJECTIONS")
+        .env_remove("EVENTFOLD_STORE")
         .envs(env.iter().copied())
         .stderr(Stdio::piped())
         .stdout(Stdio::null())

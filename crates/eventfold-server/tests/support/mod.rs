@@ -17,10 +17,21 @@ use eventfold_server::ConnectionLimits;
 use eventfold_store::EventStore;
 
 /// How a test server presents itself and treats connections.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct ServeOptions {
     pub node: NodeOptions,
     pub connections: ConnectionLimits,
+}
+
+impl Default for ServeOptions {
+    /// Projections off: they write their registrations to the log at start,
+    /// and these tests check what a face wrote and read; projections have
+    /// tests of their own.
+    fn default() -> Self {
+        let mut node = NodeOptions::default();
+        node.projections.run = eventfold_projections::RunProjections::None;
+        Self { node, connections: ConnectionLimits::default() }
+    }
 }
 
 pub struct Running {
@@ -42,8 +53,9 @@ pub async fn serve(engine: Engine) -> Running {
 
 /// Serves `engine` with KurrentDB's HTTP stream API on.
 pub async fn serve_with_atom_pub(engine: Engine) -> Running {
-    let node = NodeOptions { atom_pub_over_http: true, ..NodeOptions::default() };
-    serve_with(engine, "127.0.0.1:0", ServeOptions { node, ..ServeOptions::default() }).await
+    let mut options = ServeOptions::default();
+    options.node.atom_pub_over_http = true;
+    serve_with(engine, "127.0.0.1:0", options).await
 }
 
 /// Serves `engine` on `listen` (a port of 0 picks a free one) with `options`.
