@@ -1,9 +1,13 @@
 //! `eventfold`: the one binary. `eventfold serve` runs the database;
-//! `eventfold admin` operates a running one. Benchmarks live apart, in
+//! `eventfold admin` operates a running one; the stream commands (`append`,
+//! `read`, `tail`, `streams`, `metadata`, `delete`, `export`, `import`) talk
+//! to any server over the gRPC protocol. Benchmarks live apart, in
 //! `eventfold-bench`, so this binary links no benchmark client.
 
 mod admin;
+mod progress;
 mod serve;
+mod streams;
 
 use std::io::{IsTerminal, Write};
 
@@ -22,6 +26,22 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Operate a running server (scavenge).
     Admin(admin::AdminArgs),
+    /// Append one event to a stream.
+    Append(streams::append::AppendArgs),
+    /// Read a stream or `$all`.
+    Read(streams::read::ReadArgs),
+    /// Follow a stream or `$all` live.
+    Tail(streams::read::TailArgs),
+    /// The streams written to last.
+    Streams(streams::list::StreamsArgs),
+    /// Get or set a stream's metadata.
+    Metadata(streams::metadata::MetadataArgs),
+    /// Delete a stream (soft, or for good with --tombstone).
+    Delete(streams::delete::DeleteArgs),
+    /// Write events as JSON lines.
+    Export(streams::export::ExportArgs),
+    /// Append exported events (or another server's) to a server.
+    Import(streams::import::ImportArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -36,6 +56,14 @@ fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Serve(args) => serve::run(args),
         Command::Admin(args) => admin::run(args),
+        Command::Append(args) => streams::append::run(args),
+        Command::Read(args) => streams::read::run_read(args),
+        Command::Tail(args) => streams::read::run_tail(args),
+        Command::Streams(args) => streams::list::run(args),
+        Command::Metadata(args) => streams::metadata::run(args),
+        Command::Delete(args) => streams::delete::run(args),
+        Command::Export(args) => streams::export::run(args),
+        Command::Import(args) => streams::import::run(args),
     }
 }
 
