@@ -44,6 +44,8 @@ pub enum EngineError {
     Locked { path: PathBuf },
     #[error("{op} {path}: {source}")]
     Io { op: &'static str, path: PathBuf, source: std::io::Error },
+    #[error("{path}: {reason}")]
+    DataFormat { path: PathBuf, reason: String },
 }
 
 /// The embedded event store. Cheap to clone; all clones share one writer.
@@ -59,6 +61,7 @@ struct Inner {
     commands: Option<mpsc::Sender<Command>>,
     writer: Mutex<Option<JoinHandle<()>>>,
     scavenges: Scavenges,
+    backups: crate::backup::Backups,
     _lock: File,
 }
 
@@ -73,6 +76,7 @@ impl Engine {
             source,
         })?;
         let lock = lock_directory(&config)?;
+        crate::format_version::check_on_open(&config)?;
         let index_path = config.index_path();
         let index = match Index::open(&index_path) {
             Ok(index) => index,
@@ -132,6 +136,7 @@ impl Engine {
                 commands: Some(commands),
                 writer: Mutex::new(Some(writer)),
                 scavenges: Scavenges::default(),
+                backups: crate::backup::Backups::default(),
                 _lock: lock,
             }),
         })
@@ -162,6 +167,10 @@ impl Engine {
 
     pub fn config(&self) -> &EngineConfig {
         &self.inner.config
+    }
+
+    pub(crate) fn backups(&self) -> &crate::backup::Backups {
+        &self.inner.backups
     }
 
     #[cfg(test)]
@@ -432,5 +441,12 @@ impl EventStore for Engine {
 
     async fn scavenge_status(&self) -> Option<ScavengeStatus> {
         self.inner.scavenges.status()
+    }
+
+    async fn backup(
+        &self,
+        request: eventfold_store::BackupRequest,
+    ) -> Result<eventfold_store::BackupReport, eventfold_store::BackupError> {
+        crate::backup::backup_for_store(self, request).await
     }
 }

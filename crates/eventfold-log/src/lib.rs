@@ -36,11 +36,12 @@ pub use batch::{BatchMark, FrameBatch, PayloadSizeError};
 pub use compact::{CompactionOutcome, CompactionPolicy, SealedSegment};
 pub use error::{FrameError, LogError};
 pub use format::{
-    FORMAT_VERSION, FRAME_HEADER_BYTES, FRAME_OVERHEAD_BYTES, FRAME_PAYLOAD_MAX_BYTES, FRAME_TRAILER_BYTES,
-    SEGMENT_HEADER_BYTES,
+    COMPACTED_FORMAT_VERSION, FORMAT_VERSION, FRAME_HEADER_BYTES, FRAME_OVERHEAD_BYTES, FRAME_PAYLOAD_MAX_BYTES,
+    FRAME_TRAILER_BYTES, SEGMENT_HEADER_BYTES, decode_segment_header,
 };
 pub use reader::{BackwardScan, ForwardScan, Frame, LogReader};
 pub use recovery::{LogConfig, RecoveryReport, open};
+pub use segment::list_segments;
 pub use synced_end::{SYNCED_END_FILE, reset_synced_end};
 pub use writer::LogWriter;
 

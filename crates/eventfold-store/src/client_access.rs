@@ -111,6 +111,11 @@ impl EventStore for ClientAccess {
     async fn scavenge_status(&self) -> Option<ScavengeStatus> {
         self.inner.scavenge_status().await
     }
+
+    // A backup reads every stream, and writes only outside the store.
+    async fn backup(&self, request: crate::BackupRequest) -> Result<crate::BackupReport, crate::BackupError> {
+        self.inner.backup(request).await
+    }
 }
 
 #[cfg(test)]

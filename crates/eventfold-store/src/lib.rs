@@ -7,6 +7,7 @@
 
 mod access;
 mod append_size;
+mod backup;
 mod client_access;
 mod error;
 mod event;
@@ -26,6 +27,7 @@ mod testing;
 
 pub use access::{AccessDenied, AccessPolicy, Operation, Resource, holds_server_state};
 pub use append_size::AppendSizeBudget;
+pub use backup::{BackupError, BackupReport, BackupRequest};
 pub use client_access::ClientAccess;
 pub use error::{AppendError, ReadError, StorageError, StorageErrorKind, SubscriptionError};
 pub use event::{ContentType, EventId, ProposedEvent, RecordedEvent, Timestamp};

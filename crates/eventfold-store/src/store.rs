@@ -93,4 +93,11 @@ pub trait EventStore: Send + Sync + 'static {
     async fn scavenge_status(&self) -> Option<ScavengeStatus> {
         None
     }
+
+    /// Copies the store's data to `request.destination` while it keeps
+    /// serving; returns once the copy is durable.
+    async fn backup(&self, request: crate::BackupRequest) -> Result<crate::BackupReport, crate::BackupError> {
+        let _ = request;
+        Err(crate::BackupError::Unsupported)
+    }
 }
