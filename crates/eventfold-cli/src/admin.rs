@@ -31,6 +31,13 @@ enum AdminCommand {
     /// 1 when it failed or was stopped. Interrupting the wait leaves the
     /// scavenge running; `--stop ID` stops it.
     Scavenge(ScavengeArgs),
+    /// Back up a running server (`--server`) or a stopped data directory
+    /// (`--db`) into a directory; a second backup there copies only what
+    /// changed.
+    Backup(crate::backup::BackupArgs),
+    /// Lay out a backup as a new data directory, after checking it against
+    /// its manifest.
+    Restore(crate::backup::RestoreArgs),
 }
 
 #[derive(clap::Args)]
@@ -60,6 +67,8 @@ pub fn run(args: AdminArgs) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the runtime")?;
     match args.command {
         AdminCommand::Scavenge(args) => runtime.block_on(scavenge(args)),
+        AdminCommand::Backup(args) => runtime.block_on(crate::backup::backup(args)),
+        AdminCommand::Restore(args) => crate::backup::restore(args),
     }
 }
 
@@ -244,13 +253,13 @@ fn human_bytes(bytes: u64) -> String {
 
 /// Where the server is: `host:port` to connect to, and the path prefix its
 /// API lives under (empty unless the address names one).
-struct Server {
+pub(crate) struct Server {
     authority: String,
     base_path: String,
 }
 
 impl Server {
-    fn parse(address: &str) -> anyhow::Result<Self> {
+    pub(crate) fn parse(address: &str) -> anyhow::Result<Self> {
         let uri: Uri = address.parse().with_context(|| format!("`{address}` is not an HTTP address"))?;
         match uri.scheme_str() {
             Some("http") | None => {}
@@ -269,10 +278,21 @@ impl Server {
 
     /// One request on a fresh connection; the status and the whole body.
     async fn request(&self, method: Method, path: &str, body: Option<String>) -> anyhow::Result<(StatusCode, Bytes)> {
+        self.request_within(REQUEST_TIMEOUT, method, path, body).await
+    }
+
+    /// [`Self::request`] for requests that take longer, such as a backup.
+    pub(crate) async fn request_within(
+        &self,
+        timeout: Duration,
+        method: Method,
+        path: &str,
+        body: Option<String>,
+    ) -> anyhow::Result<(StatusCode, Bytes)> {
         let exchange = self.exchange(method.clone(), path, body);
-        tokio::time::timeout(REQUEST_TIMEOUT, exchange)
+        tokio::time::timeout(timeout, exchange)
             .await
-            .map_err(|_| anyhow!("{method} {path} on {}: no answer within {REQUEST_TIMEOUT:?}", self.authority))?
+            .map_err(|_| anyhow!("{method} {path} on {}: no answer within {timeout:?}", self.authority))?
     }
 
     async fn exchange(&self, method: Method, path: &str, body: Option<String>) -> anyhow::Result<(StatusCode, Bytes)> {

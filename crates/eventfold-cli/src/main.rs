@@ -5,6 +5,7 @@
 //! `eventfold-bench`, so this binary links no benchmark client.
 
 mod admin;
+mod backup;
 mod progress;
 mod serve;
 mod streams;

@@ -13,6 +13,10 @@ pub struct ServeArgs {
     /// Data directory of the embedded engine.
     #[arg(long, env = "EVENTFOLD_DB", default_value = "./data")]
     db: PathBuf,
+    /// Migrate a data directory of an older format version in place (take
+    /// a backup first); without it, an older directory is opened as it is.
+    #[arg(long, env = "EVENTFOLD_UPGRADE_FORMAT")]
+    upgrade_format: bool,
     /// Address to listen on, `HOST:PORT` (gRPC and HTTP share it). A host
     /// name is resolved, and is what Gossip tells clients to use.
     #[arg(long, env = "EVENTFOLD_LISTEN", default_value = "127.0.0.1:2113")]
@@ -79,6 +83,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     raise_open_files_limit();
     let mut config = EngineConfig::new(&args.db);
     config.max_append_bytes = args.max_append_bytes;
+    config.upgrade_format = args.upgrade_format;
     let engine = tokio::task::spawn_blocking(move || Engine::open(config))
         .await
         .context("opening the engine")?

@@ -1,6 +1,7 @@
 //! eventfold's own HTTP/JSON face: the management endpoints, always on.
 //! Each handler reads the [`Node`]; none keeps state of its own.
 
+mod backup;
 mod error;
 mod fallback;
 mod gossip;
@@ -12,11 +13,12 @@ mod scavenge;
 mod stats;
 mod time;
 
+pub use backup::BackupReportBody;
 pub use fallback::fallback;
 pub use scavenge::ScavengeStatusBody;
 
 use axum::Router;
-use axum::routing::get;
+use axum::routing::{get, post};
 use eventfold_node::Node;
 
 pub fn router(node: Node) -> Router {
@@ -27,6 +29,7 @@ pub fn router(node: Node) -> Router {
         .route("/info", get(info::info))
         .route("/gossip", get(gossip::gossip))
         .route("/stats", get(stats::stats))
+        .route("/admin/backup", post(backup::start))
         .route("/admin/scavenge", get(scavenge::last).post(scavenge::start))
         .route("/admin/scavenge/current", get(scavenge::current).delete(scavenge::stop_current))
         .route("/admin/scavenge/last", get(scavenge::last))
