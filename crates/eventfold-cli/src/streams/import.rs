@@ -194,8 +194,8 @@ impl Importer {
         let start = first.revision;
         let count = run.len() as u64;
         let known = self.next_revisions.get(&stream).copied();
-        let remaining = match known {
-            Some(next) if next == start => run,
+        let (remaining, target_next) = match known {
+            Some(next) if next == start => (run, next),
             _ => self.skip_present(&stream, start, run).await?,
         };
         if let Some(first) = remaining.first() {
@@ -211,14 +211,21 @@ impl Importer {
                 Err(error) => return Err(anyhow!(error).context(format!("appending to `{stream}` at revision {from}"))),
             }
         }
-        self.next_revisions.insert(stream, start + count);
+        // The target may hold more than this run (an import resumed).
+        self.next_revisions.insert(stream, target_next.max(start + count));
         self.rate.add(count, source_bytes);
         Ok(())
     }
 
-    /// What of `run` the target does not hold yet; refuses where it holds
-    /// other events at those revisions, or would need a gap.
-    async fn skip_present(&mut self, stream: &str, start: u64, run: Vec<LineEvent>) -> anyhow::Result<Vec<LineEvent>> {
+    /// What of `run` the target does not hold yet, and the target's next
+    /// revision; refuses where it holds other events at those revisions, or
+    /// would need a gap.
+    async fn skip_present(
+        &mut self,
+        stream: &str,
+        start: u64,
+        run: Vec<LineEvent>,
+    ) -> anyhow::Result<(Vec<LineEvent>, u64)> {
         let last = match self.target.read(stream, ReadFrom::End, Direction::Backwards, 1, None).await {
             Ok(events) => match events.try_collect::<Vec<_>>().await {
                 Ok(events) => events.first().map(|event| event.revision),
@@ -230,7 +237,7 @@ impl Importer {
         };
         let next = last.map_or(0, |last| last + 1);
         if next == start {
-            return Ok(run);
+            return Ok((run, next));
         }
         if next < start {
             bail!(
@@ -262,7 +269,7 @@ impl Importer {
             }
             run.next();
         }
-        Ok(run.collect())
+        Ok((run.collect(), next))
     }
 }
 
