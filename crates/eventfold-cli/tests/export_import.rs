@@ -34,11 +34,11 @@ async fn populate(url: &str) {
                     let n = round * PER_APPEND + index;
                     let mut event =
                         ProposedEvent::json("Recorded", format!(r#"{{"stream":{stream},"n":{n},"pad":"abcdefgh"}}"#));
-                    if n % 97 == 0 {
+                    if n.is_multiple_of(97) {
                         event.is_json = false;
                         event.data = vec![0, 1, 2, 255, 254, (n % 251) as u8].into();
                     }
-                    if n % 13 == 0 {
+                    if n.is_multiple_of(13) {
                         event.metadata = format!(r#"{{"n":{n}}}"#).into();
                     }
                     event
