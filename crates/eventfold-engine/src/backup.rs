@@ -1,7 +1,7 @@
 //! Online backup: a consistent copy of the log while appends and scavenges
 //! go on, brought up to date incrementally, with a manifest of checksums.
 //!
-//! What is copied, and why it is consistent:
+//! What is copied, and why it is consistent (BAK-1 in `docs/format.md`):
 //! - the *durable point* is the committed end read when the backup starts:
 //!   every event acknowledged before it is durable and indexed (LOG-2), and
 //!   it is always the end of a transaction;
@@ -19,7 +19,7 @@
 //! compacted between reading the point and opening it (its file no longer
 //! holds the data at `base + offset`): the snapshot is taken again.
 //!
-//! Incremental: a plain segment only grows (below a durable point its bytes
+//! Incremental (BAK-2): a plain segment only grows (below a durable point its bytes
 //! never change) and a sealed one changes only by compaction, which changes
 //! its header version and its footer. So a segment already in the backup
 //! with the same version and length (and footer) is kept; a plain segment

@@ -1,4 +1,4 @@
-//! Restore: checks a backup against its manifest while copying it into a
+//! Restore (BAK-3): checks a backup against its manifest while copying it into a
 //! new data directory, which then opens like any other.
 //!
 //! The files are copied into `<db>.restoring` and checked on the way (length
