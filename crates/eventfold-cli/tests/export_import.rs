@@ -182,3 +182,32 @@ fn a_line_that_is_not_json_stops_the_import_there_and_what_came_before_is_append
     assert!(fails(&["import", "/no/such/file", "--server", &url]).contains("/no/such/file"));
     assert!(fails(&["import", "--server", &url]).contains("FILE"));
 }
+
+#[test]
+fn deleted_streams_import_as_they_were() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let source = start(&dir.path().join("source"));
+    let url = format!("http://{}", source.address);
+    let append = |stream: &str, url: &str| ok(&["append", stream, "--type", "T", "--data", "{}", "--server", url]);
+    for _ in 0..3 {
+        append("again", &url);
+        append("gone", &url);
+    }
+    ok(&["delete", "again", "--server", &url]);
+    append("again", &url);
+    ok(&["delete", "gone", "--tombstone", "--server", &url]);
+    let file = dir.path().join("export.jsonl");
+    ok(&["export", "--server", &url, "-o", &file.to_string_lossy()]);
+
+    let target = start(&dir.path().join("target"));
+    let target_url = format!("http://{}", target.address);
+    ok(&["import", &file.to_string_lossy(), "--server", &target_url]);
+    let read = |url: &str| cli_support::json_lines(&ok(&["read", "again", "--server", url]));
+    let revisions = |events: Vec<serde_json::Value>| events.iter().map(|e| e["revision"].as_u64()).collect::<Vec<_>>();
+    assert_eq!(revisions(read(&target_url)), revisions(read(&url)));
+    assert_eq!(revisions(read(&target_url)), [Some(3)]);
+    assert!(fails(&["read", "gone", "--server", &target_url]).contains("deleted"));
+    // And again, resumed over what is there.
+    ok(&["import", &file.to_string_lossy(), "--server", &target_url]);
+    assert_eq!(revisions(read(&target_url)), [Some(3)]);
+}

@@ -18,7 +18,7 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -196,25 +196,55 @@ impl Importer {
         let known = self.next_revisions.get(&stream).copied();
         let (remaining, target_next) = match known {
             Some(next) if next == start => (run, next),
-            _ => self.skip_present(&stream, start, run).await?,
+            _ => self.skip_present(&stream, start, run, None).await?,
         };
-        if let Some(first) = remaining.first() {
-            let from = first.revision;
-            let expected = if from == 0 { Expected::NoStream } else { Expected::Revision(from - 1) };
-            let events = remaining.into_iter().map(|line| line.event).collect();
-            match self.target.append(&stream, expected, events).await {
-                Ok(_) => {}
-                Err(ClientError::WrongExpectedVersion { actual, .. }) => bail!(
-                    "stream `{stream}` changed in the target during the import: it expected revision {} and is at {actual}",
-                    from.saturating_sub(1)
-                ),
-                Err(error) => return Err(anyhow!(error).context(format!("appending to `{stream}` at revision {from}"))),
+        let mut target_next = target_next;
+        if !remaining.is_empty() {
+            match self.append_run(&stream, remaining.clone()).await {
+                Ok(()) => {}
+                // The target wrote some of these revisions itself since it
+                // was asked: see what is there, and append the rest.
+                Err(ClientError::WrongExpectedVersion { actual, .. }) => {
+                    let from = remaining.first().map_or(start, |first| first.revision);
+                    let last = match actual {
+                        Expected::Revision(last) => Some(last),
+                        _ => None,
+                    };
+                    let (rest, next) = self.skip_present(&stream, from, remaining, last).await?;
+                    target_next = next;
+                    if !rest.is_empty() {
+                        self.append_run(&stream, rest)
+                            .await
+                            .with_context(|| format!("stream `{stream}` changed in the target during the import"))?;
+                    }
+                }
+                Err(ClientError::StreamDeleted { .. }) => {
+                    self.skip_deleted(&stream, remaining);
+                }
+                Err(error) => return Err(anyhow!(error).context(format!("appending to `{stream}`"))),
             }
         }
         // The target may hold more than this run (an import resumed).
         self.next_revisions.insert(stream, target_next.max(start + count));
         self.rate.add(count, source_bytes);
         Ok(())
+    }
+
+    /// A stream tombstoned in the target takes nothing more: an import
+    /// resumed after the tombstone it carries. Said once per stream.
+    fn skip_deleted(&mut self, stream: &str, run: Vec<LineEvent>) -> (Vec<LineEvent>, u64) {
+        let end = run.last().map_or(0, |last| last.revision + 1);
+        let mut stderr = std::io::stderr().lock();
+        let _ = writeln!(stderr, "import: stream `{stream}` is deleted in the target; its events are skipped");
+        (Vec::new(), end)
+    }
+
+    /// Appends `run` at the revisions it carries.
+    async fn append_run(&self, stream: &str, run: Vec<LineEvent>) -> Result<(), ClientError> {
+        let from = run.first().map_or(0, |first| first.revision);
+        let expected = if from == 0 { Expected::NoStream } else { Expected::Revision(from - 1) };
+        let events = run.into_iter().map(|line| line.event).collect();
+        self.target.append(stream, expected, events).await.map(|_| ())
     }
 
     /// What of `run` the target does not hold yet, and the target's next
@@ -225,16 +255,22 @@ impl Importer {
         stream: &str,
         start: u64,
         run: Vec<LineEvent>,
+        known_last: Option<u64>,
     ) -> anyhow::Result<(Vec<LineEvent>, u64)> {
-        let last = match self.target.read(stream, ReadFrom::End, Direction::Backwards, 1, None).await {
+        // A soft-deleted stream reads as not found: the revision a conflict
+        // reported is the better answer.
+        let read_last = match self.target.read(stream, ReadFrom::End, Direction::Backwards, 1, None).await {
             Ok(events) => match events.try_collect::<Vec<_>>().await {
                 Ok(events) => events.first().map(|event| event.revision),
                 Err(ClientError::StreamNotFound { .. }) => None,
+                Err(ClientError::StreamDeleted { .. }) => return Ok(self.skip_deleted(stream, run)),
                 Err(error) => return Err(error.into()),
             },
             Err(ClientError::StreamNotFound { .. }) => None,
+            Err(ClientError::StreamDeleted { .. }) => return Ok(self.skip_deleted(stream, run)),
             Err(error) => return Err(error.into()),
         };
+        let last = known_last.or(read_last);
         let next = last.map_or(0, |last| last + 1);
         if next == start {
             return Ok((run, next));
@@ -256,8 +292,19 @@ impl Importer {
         let present: Vec<_> = present.try_collect().await?;
         let mut run = run.into_iter().peekable();
         for existing in &present {
+            // Revisions the target hides (truncated, deleted) cannot be
+            // compared; they are there.
+            while run.peek().is_some_and(|wanted| wanted.revision < existing.revision) {
+                run.next();
+            }
             let Some(wanted) = run.peek() else { break };
-            if existing.revision != wanted.revision || existing.id != wanted.event.id {
+            // The metadata event a server writes by itself when a
+            // soft-deleted stream is written again has an id of its own
+            // in each server, and the same type and document.
+            let same_metadata = stream.starts_with("$$")
+                && existing.event_type == wanted.event.event_type
+                && existing.data == wanted.event.data;
+            if existing.revision != wanted.revision || (existing.id != wanted.event.id && !same_metadata) {
                 bail!(
                     "stream `{stream}` already exists in the target with other events: at revision {} it holds \
                      event {}, the source has event {} at revision {}",
@@ -269,7 +316,8 @@ impl Importer {
             }
             run.next();
         }
-        Ok((run.collect(), next))
+        // Below the target's end and not readable there: hidden there too.
+        Ok((run.filter(|wanted| wanted.revision >= next).collect(), next))
     }
 }
 
