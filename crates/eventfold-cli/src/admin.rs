@@ -49,6 +49,13 @@ enum AdminCommand {
     /// `log/damaged/`. The index is rebuilt from the log. Prints exactly
     /// what was lost.
     Repair(repair::RepairArgs),
+    /// Back up a running server (`--server`) or a stopped data directory
+    /// (`--db`) into a directory; a second backup there copies only what
+    /// changed.
+    Backup(crate::backup::BackupArgs),
+    /// Lay out a backup as a new data directory, after checking it against
+    /// its manifest.
+    Restore(crate::backup::RestoreArgs),
 }
 
 #[derive(clap::Args)]
@@ -85,6 +92,8 @@ pub fn run(args: AdminArgs) -> anyhow::Result<()> {
             let _context = runtime.enter();
             repair::run(args)
         }
+        AdminCommand::Backup(args) => runtime.block_on(crate::backup::backup(args)),
+        AdminCommand::Restore(args) => crate::backup::restore(args),
     }
 }
 
@@ -269,13 +278,13 @@ fn human_bytes(bytes: u64) -> String {
 
 /// Where the server is: `host:port` to connect to, and the path prefix its
 /// API lives under (empty unless the address names one).
-struct Server {
+pub(crate) struct Server {
     authority: String,
     base_path: String,
 }
 
 impl Server {
-    fn parse(address: &str) -> anyhow::Result<Self> {
+    pub(crate) fn parse(address: &str) -> anyhow::Result<Self> {
         let uri: Uri = address.parse().with_context(|| format!("`{address}` is not an HTTP address"))?;
         match uri.scheme_str() {
             Some("http") | None => {}
@@ -298,7 +307,7 @@ impl Server {
     }
 
     /// As [`Self::request`], for a request the server takes `limit` to answer.
-    async fn request_within(
+    pub(crate) async fn request_within(
         &self,
         method: Method,
         path: &str,

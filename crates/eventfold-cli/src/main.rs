@@ -1,13 +1,18 @@
 //! `eventfold`: the one binary. `eventfold serve` runs the database;
 //! `eventfold admin` operates a running one, or checks and repairs a data
 //! directory no server holds; `eventfold projection` tests a query offline
-//! or manages a running server's projections. Benchmarks live apart, in
-//! `eventfold-bench`, so this binary links no benchmark client.
+//! or manages a running server's projections; the stream commands
+//! (`append`, `read`, `tail`, `streams`, `metadata`, `delete`, `export`,
+//! `import`) talk to any server over the gRPC protocol. Benchmarks live
+//! apart, in `eventfold-bench`, so this binary links no benchmark client.
 
 mod admin;
+mod backup;
 mod metrics;
+mod progress;
 mod projection;
 mod serve;
+mod streams;
 
 use std::io::{IsTerminal, Write};
 
@@ -29,6 +34,22 @@ enum Command {
     Admin(admin::AdminArgs),
     /// Test a projection offline, or manage a running server's projections.
     Projection(projection::ProjectionArgs),
+    /// Append one event to a stream.
+    Append(streams::append::AppendArgs),
+    /// Read a stream or `$all`.
+    Read(streams::read::ReadArgs),
+    /// Follow a stream or `$all` live.
+    Tail(streams::read::TailArgs),
+    /// The streams written to last.
+    Streams(streams::list::StreamsArgs),
+    /// Get or set a stream's metadata.
+    Metadata(streams::metadata::MetadataArgs),
+    /// Delete a stream (soft, or for good with --tombstone).
+    Delete(streams::delete::DeleteArgs),
+    /// Write events as JSON lines.
+    Export(streams::export::ExportArgs),
+    /// Append exported events (or another server's) to a server.
+    Import(streams::import::ImportArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -44,6 +65,14 @@ fn main() -> anyhow::Result<()> {
         Command::Serve(args) => serve::run(args),
         Command::Admin(args) => admin::run(args),
         Command::Projection(args) => projection::run(args),
+        Command::Append(args) => streams::append::run(args),
+        Command::Read(args) => streams::read::run_read(args),
+        Command::Tail(args) => streams::read::run_tail(args),
+        Command::Streams(args) => streams::list::run(args),
+        Command::Metadata(args) => streams::metadata::run(args),
+        Command::Delete(args) => streams::delete::run(args),
+        Command::Export(args) => streams::export::run(args),
+        Command::Import(args) => streams::import::run(args),
     }
 }
 

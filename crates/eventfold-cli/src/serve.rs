@@ -22,6 +22,10 @@ pub struct ServeArgs {
     /// Connections to PostgreSQL per node (with --store postgres://...).
     #[arg(long, env = "EVENTFOLD_PG_POOL_SIZE", default_value_t = eventfold_postgres::PostgresConfig::new("").pool_size)]
     pg_pool_size: usize,
+    /// Migrate a data directory of an older format version in place (take
+    /// a backup first); without it, an older directory is opened as it is.
+    #[arg(long, env = "EVENTFOLD_UPGRADE_FORMAT")]
+    upgrade_format: bool,
     /// Address to listen on, `HOST:PORT` (gRPC and HTTP share it). A host
     /// name is resolved, and is what Gossip tells clients to use.
     #[arg(long, env = "EVENTFOLD_LISTEN", default_value = "127.0.0.1:2113")]
@@ -172,6 +176,7 @@ impl Backend {
             None => {
                 let mut config = EngineConfig::new(&args.db);
                 config.max_append_bytes = args.max_append_bytes;
+                config.upgrade_format = args.upgrade_format;
                 let engine = tokio::task::spawn_blocking(move || Engine::open(config))
                     .await
                     .context("opening the engine")?

@@ -32,6 +32,9 @@ pub struct EngineConfig {
     /// Zeros written and synced ahead of the data in the active segment, so
     /// that an append's `fdatasync` carries no file size change (0: none).
     pub preallocate_bytes: u64,
+    /// Migrate a data directory of an older format version in place on
+    /// open (`format_version.rs`); otherwise it is opened as it is.
+    pub upgrade_format: bool,
 }
 
 impl EngineConfig {
@@ -47,6 +50,7 @@ impl EngineConfig {
             idempotency_window: 100_000,
             stream_cache_capacity: 100_000,
             preallocate_bytes: 4 * 1024 * 1024,
+            upgrade_format: false,
         }
     }
 

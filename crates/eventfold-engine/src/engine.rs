@@ -46,6 +46,8 @@ pub enum EngineError {
     Locked { path: PathBuf },
     #[error("{op} {path}: {source}")]
     Io { op: &'static str, path: PathBuf, source: std::io::Error },
+    #[error("{path}: {reason}")]
+    DataFormat { path: PathBuf, reason: String },
 }
 
 /// The embedded event store. Cheap to clone; all clones share one writer.
@@ -61,6 +63,7 @@ struct Inner {
     commands: Option<mpsc::Sender<Command>>,
     writer: Mutex<Option<JoinHandle<()>>>,
     scavenges: Scavenges,
+    backups: crate::backup::Backups,
     _lock: File,
 }
 
@@ -81,6 +84,7 @@ impl Engine {
     /// lock (a repair, which rebuilds the index this way).
     pub(crate) fn open_locked(config: EngineConfig, lock: File) -> Result<Self, EngineError> {
         let started = Instant::now();
+        crate::format_version::check_on_open(&config)?;
         let index_path = config.index_path();
         let opened = Index::open(&index_path).and_then(|index| {
             let checkpoint = index.snapshot()?.checkpoint()?;
@@ -165,6 +169,7 @@ impl Engine {
                 commands: Some(commands),
                 writer: Mutex::new(Some(writer)),
                 scavenges: Scavenges::default(),
+                backups: crate::backup::Backups::default(),
                 _lock: lock,
             }),
         })
@@ -207,6 +212,10 @@ impl Engine {
 
     pub fn config(&self) -> &EngineConfig {
         &self.inner.config
+    }
+
+    pub(crate) fn backups(&self) -> &crate::backup::Backups {
+        &self.inner.backups
     }
 
     #[cfg(test)]
@@ -465,5 +474,12 @@ impl EventStore for Engine {
 
     async fn scavenge_status(&self) -> Option<ScavengeStatus> {
         self.inner.scavenges.status()
+    }
+
+    async fn backup(
+        &self,
+        request: eventfold_store::BackupRequest,
+    ) -> Result<eventfold_store::BackupReport, eventfold_store::BackupError> {
+        crate::backup::backup_for_store(self, request).await
     }
 }

@@ -7,10 +7,12 @@
 //! committed end the writer publishes. `docs/ARCHITECTURE.md` traces an
 //! append and a subscription through these pieces.
 
+mod backup;
 mod caches;
 mod config;
 mod effects;
 mod engine;
+mod format_version;
 #[doc(hidden)]
 pub mod fuzzing;
 #[cfg(test)]
@@ -27,8 +29,12 @@ mod subscription;
 mod verify;
 mod writer;
 
+pub use backup::{
+    BackupFailure, BackupOptions, BackupProgress, MANIFEST_FILE, Manifest, ManifestFile, RestoreReport, restore,
+};
 pub use config::EngineConfig;
 pub use engine::{Engine, EngineError};
+pub use format_version::{DATA_FORMAT_VERSION, FORMAT_VERSION_FILE, read_format_version};
 pub use metrics::names as metric_names;
 pub use repair::{RepairReport, RepairedSegment, repair_offline};
 pub use verify::{VerifyProgress, VerifyStage, verify_offline};

@@ -41,13 +41,14 @@ pub use batch::{BatchMark, FrameBatch, PayloadSizeError};
 pub use compact::{CompactionOutcome, CompactionPolicy, SealedSegment};
 pub use error::{FrameError, LogError};
 pub use format::{
-    FORMAT_VERSION, FRAME_HEADER_BYTES, FRAME_OVERHEAD_BYTES, FRAME_PAYLOAD_MAX_BYTES, FRAME_TRAILER_BYTES,
-    SEGMENT_HEADER_BYTES,
+    COMPACTED_FORMAT_VERSION, FORMAT_VERSION, FRAME_HEADER_BYTES, FRAME_OVERHEAD_BYTES, FRAME_PAYLOAD_MAX_BYTES,
+    FRAME_TRAILER_BYTES, SEGMENT_HEADER_BYTES, decode_segment_header,
 };
 pub use read_only::open_read_only;
 pub use reader::{BackwardScan, ForwardScan, Frame, LogReader};
 pub use recovery::{LogConfig, RecoveryReport, open};
 pub use salvage::{DAMAGED_FOLDER, SalvageReport, SalvagedSegment, salvage_log};
+pub use segment::list_segments;
 pub use synced_end::{SYNCED_END_FILE, reset_synced_end};
 pub use verify::{CheckedFrame, Damage, LogCheck, Progress, SegmentCheck, Visit, verify_log};
 pub use writer::LogWriter;

@@ -16,7 +16,7 @@ use tokio::net::TcpListener;
 
 use eventfold_node::Node;
 pub use eventfold_node::{PROTOCOL_SERVER_VERSION, VERSION};
-pub use http::{DamagedRangeBody, ScavengeStatusBody, VerifyReportBody, fallback, router};
+pub use http::{BackupReportBody, DamagedRangeBody, ScavengeStatusBody, VerifyReportBody, fallback, router};
 pub use transport::ConnectionLimits;
 
 /// Every face of `node` in one router: eventfold's HTTP/JSON, the gRPC

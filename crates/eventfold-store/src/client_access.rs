@@ -116,6 +116,11 @@ impl EventStore for ClientAccess {
     async fn verify_storage(&self) -> Result<VerifyReport, VerifyError> {
         self.inner.verify_storage().await
     }
+
+    // A backup reads every stream, and writes only outside the store.
+    async fn backup(&self, request: crate::BackupRequest) -> Result<crate::BackupReport, crate::BackupError> {
+        self.inner.backup(request).await
+    }
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@
 mod access;
 mod append_checks;
 mod append_size;
+mod backup;
 mod client_access;
 mod error;
 mod event;
@@ -33,6 +34,7 @@ mod virtual_streams;
 pub use access::{AccessDenied, AccessPolicy, Operation, Resource, holds_server_state};
 pub use append_checks::{EVENT_TYPE_MAX_BYTES, check_append};
 pub use append_size::AppendSizeBudget;
+pub use backup::{BackupError, BackupReport, BackupRequest};
 pub use client_access::ClientAccess;
 pub use error::{AppendError, ReadError, StorageError, StorageErrorKind, SubscriptionError};
 pub use event::{ContentType, EventId, ProposedEvent, RecordedEvent, Timestamp};

@@ -100,4 +100,11 @@ pub trait EventStore: Send + Sync + 'static {
     async fn verify_storage(&self) -> Result<VerifyReport, VerifyError> {
         Err(VerifyError::Unsupported)
     }
+
+    /// Copies the store's data to `request.destination` while it keeps
+    /// serving; returns once the copy is durable.
+    async fn backup(&self, request: crate::BackupRequest) -> Result<crate::BackupReport, crate::BackupError> {
+        let _ = request;
+        Err(crate::BackupError::Unsupported)
+    }
 }

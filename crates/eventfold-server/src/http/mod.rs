@@ -3,6 +3,7 @@
 
 mod api;
 mod atom;
+mod backup;
 mod error;
 mod fallback;
 mod gossip;
@@ -17,6 +18,7 @@ mod subscriptions;
 mod time;
 mod verify;
 
+pub use backup::BackupReportBody;
 pub use fallback::fallback;
 pub use scavenge::ScavengeStatusBody;
 pub use verify::{DamagedRangeBody, VerifyReportBody};
@@ -33,6 +35,7 @@ pub fn router(node: Node) -> Router {
         .route("/info", get(info::info))
         .route("/gossip", get(gossip::gossip))
         .route("/stats", get(stats::stats))
+        .route("/admin/backup", post(backup::start))
         .route("/admin/scavenge", get(scavenge::last).post(scavenge::start))
         .route("/admin/scavenge/current", get(scavenge::current).delete(scavenge::stop_current))
         .route("/admin/scavenge/last", get(scavenge::last))

@@ -1,0 +1,40 @@
+use std::time::Duration;
+
+use eventfold_proto::event_store::client::operations::operations_client::OperationsClient;
+use eventfold_proto::event_store::client::streams::streams_client::StreamsClient;
+use tonic::transport::{Channel, Endpoint};
+
+use crate::{ClientError, ServerUrl};
+
+/// How long connecting may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A connection to one server. Cheap to clone; clones share the connection,
+/// as the official clients share theirs.
+#[derive(Clone)]
+pub struct Client {
+    pub(crate) streams: StreamsClient<Channel>,
+    pub(crate) operations: OperationsClient<Channel>,
+}
+
+impl Client {
+    /// Connects to `address` (see [`ServerUrl`]).
+    pub async fn connect(address: &str) -> Result<Self, ClientError> {
+        let url = ServerUrl::parse(address)?;
+        let endpoint = url.endpoint();
+        let channel = Endpoint::from_shared(endpoint.clone())
+            .map_err(|error| ClientError::InvalidUrl { url: address.to_owned(), reason: error.to_string() })?
+            .tcp_nodelay(true)
+            .connect_timeout(CONNECT_TIMEOUT)
+            .connect()
+            .await
+            .map_err(|source| ClientError::Connect { url: endpoint, source })?;
+        Ok(Self { streams: StreamsClient::new(channel.clone()), operations: OperationsClient::new(channel) })
+    }
+
+    /// The generated `Streams` client on this connection, for calls this
+    /// crate does not wrap.
+    pub fn streams(&self) -> StreamsClient<Channel> {
+        self.streams.clone()
+    }
+}
