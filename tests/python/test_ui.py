@@ -162,6 +162,11 @@ def test_every_page_opens_with_no_console_error(ui, server):
     page.locator("#subscriptions td", has_text="ui-group").first.wait_for()
     ui.shot("subscriptions")
 
+    page.emulate_media(color_scheme="dark")
+    ui.open("#/").get_by_text("Events written/s").wait_for()
+    ui.shot("dashboard-dark")
+
+    page.emulate_media(color_scheme="light")
     page.set_viewport_size({"width": 380, "height": 800})
     ui.open(f"#/stream/{stream}").locator("#events details.event").first.wait_for()
     ui.shot("stream-narrow")
