@@ -301,3 +301,31 @@ def test_a_soft_delete_asks_first(ui, server):
     page.get_by_role("dialog").get_by_role("button", name="Delete").click()
     page.get_by_text("Deleted.").wait_for()
     assert read(server, stream).status_code == 404
+
+
+def test_all_is_filtered_and_paged_by_position(ui, server):
+    stream = unique("ui-all")
+    append(server, stream, *[f"Step{index}" for index in range(25)])
+    page = ui.open("#/all")
+    page.locator("#all-events details.event").first.wait_for()
+    page.locator("select[name=filter]").select_option("streamRegex")
+    page.get_by_label("Filter value").fill("(")
+    page.get_by_role("button", name="Apply").click()
+    # The server's refusal of the regex is said next to the value.
+    page.locator("input[name=value][aria-invalid=true]").wait_for()
+    page.get_by_label("Filter value").fill(f"^{stream}$")
+    page.get_by_role("button", name="Apply").click()
+
+    def shown() -> list[str]:
+        page.wait_for_function("document.querySelectorAll('#all-events details.event').length > 0")
+        return page.locator("#all-events details.event summary .type").all_inner_texts()
+
+    page.wait_for_function("document.querySelectorAll('#all-events details.event').length === 20")
+    assert shown() == [f"Step{index}" for index in range(24, 4, -1)]
+    page.get_by_role("button", name="Next").click()
+    page.wait_for_function("document.querySelectorAll('#all-events details.event').length === 5")
+    assert shown() == [f"Step{index}" for index in range(4, -1, -1)]
+    assert page.get_by_role("button", name="Next").is_disabled()
+    page.get_by_role("button", name="Previous").click()
+    page.wait_for_function("document.querySelectorAll('#all-events details.event').length === 20")
+    assert shown() == [f"Step{index}" for index in range(24, 4, -1)]
