@@ -329,3 +329,36 @@ def test_all_is_filtered_and_paged_by_position(ui, server):
     page.get_by_role("button", name="Previous").click()
     page.wait_for_function("document.querySelectorAll('#all-events details.event').length === 20")
     assert shown() == [f"Step{index}" for index in range(24, 4, -1)]
+
+
+def test_a_scavenge_started_in_the_admin_page_reaches_completion(ui, browser, server_factory):
+    # A server of its own: a scavenge rewrites the log the other tests share.
+    own = server_factory()
+    stream = unique("ui-scavenge")
+    append(own, stream, *[f"Old{index}" for index in range(10)])
+    requests.put(api(own, f"/streams/{stream}/metadata"), json={"metadata": {"$maxCount": 1}}, timeout=TIMEOUT_S)
+    # One scavenge first, so the page opens on a status rather than a 404.
+    first = requests.post(api(own, "/scavenges"), timeout=TIMEOUT_S)
+    assert first.status_code == 202, first.text
+    first_id = first.json()["id"]
+    page = Page(browser, own)
+    try:
+        admin = page.open("#/admin")
+        admin.get_by_text("completed").wait_for()
+        admin.get_by_role("button", name="Start scavenge").click()
+        admin.get_by_text("Scavenge started.").wait_for()
+        # Done when the page shows a scavenge other than the first, completed,
+        # with its bar full.
+        admin.wait_for_function(
+            """first => { const p = document.getElementById('scavenge-progress');
+               const text = document.getElementById('scavenge-figures').innerText;
+               return !text.includes(first) && text.includes('completed') && p.value === p.max; }""",
+            arg=first_id,
+        )
+        last = requests.get(api(own, "/scavenges/last"), timeout=TIMEOUT_S).json()
+        assert last["id"] != first_id and last["state"] == "completed"
+        assert last["id"] in admin.locator("#scavenge-figures").inner_text()
+        page.shot("admin")
+        assert page.errors == []
+    finally:
+        page.context.close()

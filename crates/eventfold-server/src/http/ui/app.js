@@ -7,6 +7,7 @@ import { streams } from "./streams.js";
 import { stream } from "./stream.js";
 import { all } from "./all.js";
 import { subscriptions } from "./subscriptions.js";
+import { admin } from "./admin.js";
 
 const routes = [
   [/^#?\/?$/, () => dashboard, "#/"],
@@ -14,6 +15,7 @@ const routes = [
   [/^#\/stream\/([^?]+)$/, (match) => (main, params) => stream(main, decodeURIComponent(match[1]), params), "#/streams"],
   [/^#\/all$/, () => all, "#/all"],
   [/^#\/subscriptions$/, () => subscriptions, "#/subscriptions"],
+  [/^#\/admin$/, () => admin, "#/admin"],
 ];
 
 let cleanup = () => {};

@@ -34,6 +34,7 @@ const ASSETS: &[Asset] = &[
     Asset { name: "stream.js", content_type: JS, body: include_str!("stream.js") },
     Asset { name: "all.js", content_type: JS, body: include_str!("all.js") },
     Asset { name: "subscriptions.js", content_type: JS, body: include_str!("subscriptions.js") },
+    Asset { name: "admin.js", content_type: JS, body: include_str!("admin.js") },
 ];
 
 const JS: &str = "text/javascript; charset=utf-8";
