@@ -138,8 +138,8 @@ def test_every_page_opens_with_no_console_error(ui, server):
     page.get_by_text("Events written/s").wait_for()
     # Rates need two samples: the second refresh turns them into numbers.
     page.wait_for_function(
-        "[...document.querySelectorAll('.card')].some(c => c.innerText.startsWith('Events written/s')"
-        " && /\\d/.test(c.querySelector('dd').innerText))"
+        "['Events written/s', 'Events read/s'].every(name => [...document.querySelectorAll('.card')]"
+        ".some(c => c.innerText.startsWith(name) && /\\d/.test(c.querySelector('dd').innerText)))"
     )
     page.locator("td", has_text="ui-group").first.wait_for()
     ui.shot("dashboard")

@@ -73,8 +73,9 @@ export function dashboard(main) {
       ]);
       if (stopped) return;
       const now = performance.now();
-      const written = counter(metrics, "kurrentdb_io_events_total", 'activity="written"');
-      const read = counter(metrics, "kurrentdb_io_events_total", 'activity="read"');
+      // A counter appears with its first event: absent means none yet.
+      const written = counter(metrics, "kurrentdb_io_events_total", 'activity="written"') ?? 0;
+      const read = counter(metrics, "kurrentdb_io_events_total", 'activity="read"') ?? 0;
       const rate = (current, before) => {
         if (!previous || current === null || before === null) return "…";
         return (((current - before) * 1000) / Math.max(1, now - previous.at)).toFixed(1);
