@@ -19,7 +19,7 @@ from typing import Iterator
 import pytest
 import requests
 
-from support import json_event, unique
+from support import is_event, json_event, unique
 
 TIMEOUT_S = 10.0
 WAIT_MS = 10_000
@@ -362,3 +362,26 @@ def test_a_scavenge_started_in_the_admin_page_reaches_completion(ui, browser, se
         assert page.errors == []
     finally:
         page.context.close()
+
+
+def test_parked_events_are_replayed_from_the_subscriptions_page(ui, server, client, api):
+    stream = unique("ui-park")
+    append(server, stream, "Troubled")
+    group = unique("ui-parking")
+    client.create_subscription_to_stream(group, stream, timeout=10)
+    subscription = client.read_subscription_to_stream(group, stream, timeout=10)
+    try:
+        parked = next(item for item in subscription if is_event(item))
+        subscription.nack(parked, "park")
+        page = ui.open("#/subscriptions")
+        row = page.locator("#subscriptions tr", has_text=group)
+        row.locator("td:nth-child(6)", has_text="1").wait_for()
+        row.get_by_role("button", name="Replay parked").click()
+        page.get_by_text(f"Replaying the parked events of {group}").wait_for()
+        replayed = next(item for item in subscription if is_event(item))
+        assert replayed.id == parked.id
+        subscription.ack(replayed)
+        row.locator("td:nth-child(6)", has_text="0").wait_for()
+        assert row.get_by_role("button", name="Replay parked").is_disabled()
+    finally:
+        subscription.stop()
