@@ -229,6 +229,13 @@ def test_the_live_tail_shows_an_event_appended_by_a_grpc_client(ui, server, clie
     page.get_by_label("Live tail").uncheck()
     page.get_by_label("Live tail").check()
     page.get_by_text("live", exact=True).wait_for()
+    # An append through the form while tailing shows once, not twice.
+    form = page.locator("#append-form")
+    form.get_by_label("Event type").fill("FromForm")
+    form.get_by_role("button", name="Append").click()
+    page.locator("#events details.event summary", has_text="FromForm").wait_for()
+    page.wait_for_timeout(500)
+    assert revisions(page) == [2, 1, 0]
 
 
 def test_pages_of_a_stream_go_first_previous_next_last(ui, server):

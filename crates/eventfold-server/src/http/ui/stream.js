@@ -121,6 +121,8 @@ export function stream(main, name, params) {
     let unseen = 0;
     follow(`${path}/live${query({ from: head === null ? "start" : head, resolveLinks: true })}`, (event) => {
       if (onFirstPage) {
+        // A reload after the form's append may already show it.
+        if (list.querySelector(`[data-revision="${event.revision}"]`)) return;
         list.querySelector("p.muted")?.remove();
         list.prepend(eventRow(event, true));
         head = event.revision;
