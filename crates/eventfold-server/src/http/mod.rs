@@ -16,6 +16,7 @@ mod scavenge;
 mod stats;
 mod subscriptions;
 mod time;
+mod ui;
 mod verify;
 
 pub use backup::BackupReportBody;
@@ -44,6 +45,7 @@ pub fn router(node: Node) -> Router {
         .merge(atom::routes(&node))
         .merge(subscriptions::routes(&node))
         .merge(api::routes(&node))
+        .merge(ui::routes())
         .method_not_allowed_fallback(error::method_not_allowed)
         .with_state(node)
 }
