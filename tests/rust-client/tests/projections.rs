@@ -64,8 +64,12 @@ async fn projection_lifecycle_through_the_rust_client() {
         .expect("result")
         .expect("json");
     assert_eq!(result["count"].as_f64(), Some(2.0));
-    let status = projections.get_status(&name, &GenericProjectionOptions::default()).await.expect("status");
-    assert_eq!(status.expect("a projection").status, "Running");
+    // A projection reports Starting until its task has read its checkpoint.
+    eventually("the projection runs", || async {
+        let status = projections.get_status(&name, &GenericProjectionOptions::default()).await;
+        status.ok().flatten().is_some_and(|status| status.status == "Running")
+    })
+    .await;
     eventually("the emitted event", || async {
         let Ok(mut events) = client.read_stream(format!("{source}out"), &ReadStreamOptions::default()).await else {
             return false;
