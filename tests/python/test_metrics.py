@@ -7,11 +7,13 @@ aged, the group's cursors the stream's revisions)."""
 
 from __future__ import annotations
 
+import os
 import shlex
 import time
 from pathlib import Path
 from typing import Any, Callable
 
+import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -158,6 +160,11 @@ def load(api: ClientApi, client: Any, server: EventfoldServer) -> tuple[str, str
     return stream, group
 
 
+@pytest.mark.skipif(
+    bool(os.environ.get("EVENTFOLD_PY_PG_BASE")),
+    reason="the storage metrics the dashboards query (I/O, checkpoints, index and scavenge statuses) "
+    "are recorded by the embedded engine; the PostgreSQL backend records none yet",
+)
 def test_every_dashboard_metric_exists_with_its_labels_after_load(
     api: ClientApi, client: Any, server: EventfoldServer
 ) -> None:

@@ -12,14 +12,21 @@ use eventfold_store::EventFilter;
 pub fn pushed_down(filter: Option<&EventFilter>, parameter: usize) -> Option<(String, Vec<String>)> {
     match filter? {
         EventFilter::StreamNamePrefix(prefixes) => {
-            Some((format!("s.name LIKE ANY(${parameter}::text[])"), prefixes.iter().map(|p| like_prefix(p)).collect()))
+            Some((format!("s.name LIKE ANY(${parameter}::text[])"), like_prefixes(prefixes)))
         }
-        EventFilter::EventTypePrefix(prefixes) => Some((
-            format!("e.event_type LIKE ANY(${parameter}::text[])"),
-            prefixes.iter().map(|p| like_prefix(p)).collect(),
-        )),
+        EventFilter::EventTypePrefix(prefixes) => {
+            Some((format!("e.event_type LIKE ANY(${parameter}::text[])"), like_prefixes(prefixes)))
+        }
         EventFilter::StreamNameRegex(_) | EventFilter::EventTypeRegex(_) => None,
     }
+}
+
+/// The patterns of `prefixes`, leaving out those with a NUL: PostgreSQL
+/// text cannot hold one (it would fail the whole query), and no stored name
+/// or event type has one (both refuse control characters), so such a prefix
+/// matches nothing. With none left, `LIKE ANY` of an empty array is false.
+fn like_prefixes(prefixes: &[String]) -> Vec<String> {
+    prefixes.iter().filter(|prefix| !prefix.contains('\0')).map(|prefix| like_prefix(prefix)).collect()
 }
 
 /// A `LIKE` pattern matching strings that start with `prefix` (the
@@ -44,6 +51,13 @@ mod tests {
     fn like_wildcards_in_a_prefix_are_taken_literally() {
         assert_eq!(like_prefix("order-"), "order-%");
         assert_eq!(like_prefix("50%_off\\"), "50\\%\\_off\\\\%");
+    }
+
+    #[test]
+    fn a_prefix_with_a_nul_matches_nothing_and_is_left_out() {
+        let prefix = EventFilter::StreamNamePrefix(vec!["a\0b".into(), "order-".into()]);
+        let (_, values) = pushed_down(Some(&prefix), 1).expect("pushed down");
+        assert_eq!(values, vec!["order-%".to_owned()]);
     }
 
     #[test]

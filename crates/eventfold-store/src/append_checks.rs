@@ -30,6 +30,11 @@ pub fn check_append(requests: &[AppendRequest], max_append_bytes: usize) -> Resu
                     reason: format!("event type `{TOMBSTONE_EVENT_TYPE}` is reserved: tombstone the stream instead"),
                 });
             }
+            if event.event_type.chars().any(char::is_control) {
+                // As in stream names: a control character (a NUL above all)
+                // is a client's bug, and not every backend can store one.
+                return Err(AppendError::InvalidEvent { reason: "event type contains a control character".into() });
+            }
             if event.event_type.len() > EVENT_TYPE_MAX_BYTES {
                 return Err(AppendError::InvalidEvent { reason: "event type is longer than 65535 bytes".into() });
             }
@@ -58,6 +63,8 @@ mod tests {
         assert!(refused(&[request("$ce-order", "x", "{}")]));
         assert!(refused(&[request("order-1", "", "{}")]));
         assert!(refused(&[request("order-1", TOMBSTONE_EVENT_TYPE, "{}")]));
+        assert!(refused(&[request("order-1", "Order\u{0}Placed", "{}")]));
+        assert!(refused(&[request("order-1", "Order\nPlaced", "{}")]));
         assert!(refused(&[request("$$order-1", METADATA_EVENT_TYPE, "[1]")]));
         assert!(check_append(&[request("order-1", "x", "{}")], 1024).is_ok());
         assert!(matches!(
