@@ -1,5 +1,7 @@
 //! Timestamps as handlers see them (`event.created`).
 
+use eventfold_store::civil_from_days;
+
 /// `ticks` (100 ns since the Unix epoch) as ISO 8601 in UTC, with seven
 /// fractional digits as .NET prints them.
 pub fn iso8601(ticks: i64) -> String {
@@ -14,21 +16,6 @@ pub fn iso8601(ticks: i64) -> String {
         of_day % 3600 / 60,
         of_day % 60
     )
-}
-
-/// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's
-/// algorithm).
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let day_of_era = z.rem_euclid(146_097);
-    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let shifted_month = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * shifted_month + 2) / 5 + 1;
-    let month = if shifted_month < 10 { shifted_month + 3 } else { shifted_month - 9 };
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    (year, month, day)
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ mod access;
 mod append_checks;
 mod append_size;
 mod backup;
+mod calendar;
 mod client_access;
 mod error;
 mod event;
@@ -35,6 +36,7 @@ pub use access::{AccessDenied, AccessPolicy, Operation, Resource, holds_server_s
 pub use append_checks::{EVENT_TYPE_MAX_BYTES, check_append};
 pub use append_size::AppendSizeBudget;
 pub use backup::{BackupError, BackupReport, BackupRequest};
+pub use calendar::civil_from_days;
 pub use client_access::ClientAccess;
 pub use error::{AppendError, ReadError, StorageError, StorageErrorKind, SubscriptionError};
 pub use event::{ContentType, EventId, ProposedEvent, RecordedEvent, Timestamp};

@@ -1,7 +1,7 @@
 //! Times as the HTTP face writes them where KurrentDB's does (gossip
 //! time stamps, start times): ISO 8601 in UTC, to the millisecond.
 
-use eventfold_store::Timestamp;
+use eventfold_store::{Timestamp, civil_from_days};
 
 /// `2026-01-31T12:34:56.789Z`.
 pub fn iso8601(timestamp: Timestamp) -> String {
@@ -19,21 +19,6 @@ pub fn iso8601(timestamp: Timestamp) -> String {
 }
 
 const MILLIS_PER_DAY: i64 = 86_400_000;
-
-/// The proleptic Gregorian date `days` after 1970-01-01 (Howard Hinnant's
-/// `civil_from_days`, which counts in 400-year eras of 146,097 days).
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let shifted = days + 719_468;
-    let era = shifted.div_euclid(146_097);
-    let day_of_era = shifted.rem_euclid(146_097);
-    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let month_from_march = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * month_from_march + 2) / 5 + 1;
-    let month = if month_from_march < 10 { month_from_march + 3 } else { month_from_march - 9 };
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    (year, month, day)
-}
 
 #[cfg(test)]
 mod tests {
