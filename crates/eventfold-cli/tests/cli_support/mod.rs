@@ -13,6 +13,11 @@ pub const LIMIT: Duration = Duration::from_secs(180);
 /// Runs `eventfold` with `args` (and `EVENTFOLD_SERVER` unset), killed past
 /// [`LIMIT`].
 pub fn eventfold<S: AsRef<std::ffi::OsStr> + std::fmt::Debug>(args: &[S]) -> Output {
+    eventfold_within(args, LIMIT)
+}
+
+/// As [`eventfold`], killed past `limit`.
+pub fn eventfold_within<S: AsRef<std::ffi::OsStr> + std::fmt::Debug>(args: &[S], limit: Duration) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_eventfold"))
         .args(args)
         .env_remove("EVENTFOLD_SERVER")
@@ -34,14 +39,15 @@ pub fn eventfold<S: AsRef<std::ffi::OsStr> + std::fmt::Debug>(args: &[S]) -> Out
         let _ = stderr.read_to_end(&mut text);
         text
     });
-    let deadline = Instant::now() + LIMIT;
+    let deadline = Instant::now() + limit;
     let status = loop {
         if let Some(status) = child.try_wait().expect("wait") {
             break status;
         }
         if Instant::now() > deadline {
             let _ = child.kill();
-            panic!("eventfold {args:?} ran longer than {LIMIT:?}");
+            let _ = child.wait();
+            panic!("eventfold {args:?} ran longer than {limit:?}");
         }
         std::thread::sleep(Duration::from_millis(10));
     };
