@@ -3,8 +3,7 @@
 //! `Last-Event-ID` misses nothing and sees nothing twice, on a stream and on
 //! `$all`; bad starts are 4xx JSON errors.
 
-mod api_client;
-mod support;
+use crate::api_client;
 
 use std::collections::BTreeSet;
 use std::time::Duration;

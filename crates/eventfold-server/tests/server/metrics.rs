@@ -6,7 +6,7 @@
 //! carry its stream and group name. The recorder is the process's global one,
 //! so this file holds a single test.
 
-mod support;
+use crate::support;
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};

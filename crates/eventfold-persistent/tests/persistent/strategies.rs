@@ -3,7 +3,7 @@
 //! stream on one consumer), and a consumer that leaves has its unacked
 //! events delivered to the others.
 
-mod support;
+use crate::support;
 
 use std::collections::{BTreeSet, HashMap};
 

@@ -2,8 +2,7 @@
 //! revisions, idempotent event ids, all-or-nothing transactions) and bad
 //! input is a 4xx JSON error with nothing written.
 
-mod api_client;
-mod support;
+use crate::api_client;
 
 use api_client::Api;
 use axum::http::{Method, StatusCode};

@@ -5,7 +5,7 @@
 //! alike. A filter regex of megabytes is refused before it is compiled, and
 //! the answer does not repeat it (it would not fit in the trailers).
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 

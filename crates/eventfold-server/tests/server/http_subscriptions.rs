@@ -4,7 +4,7 @@
 //! events at a time, acked and nacked by id (a parked event comes back on
 //! replay), and bad requests are 4xx that change nothing.
 
-mod support;
+use crate::support;
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};

@@ -6,7 +6,7 @@
 //!
 //! `cargo test --release -p eventfold-persistent --test throughput -- --nocapture`
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -5,7 +5,7 @@
 //! While the node starts or stops, liveness is 503: checked on the node's
 //! router in process, where the state can be set exactly.
 
-mod support;
+use crate::support;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;

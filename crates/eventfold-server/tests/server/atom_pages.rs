@@ -5,7 +5,7 @@
 //! head page revalidated by its ETag (304), and a long poll that answers
 //! as soon as an event arrives.
 
-mod support;
+use crate::support;
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};

@@ -4,7 +4,7 @@
 //! soft-deleted one is restored from what the log still holds; a group
 //! whose own checkpoint stream is tombstoned fails alone.
 
-mod support;
+use crate::support;
 
 use eventfold_persistent::{CONFIG_STREAM, ConnectError, ConsumerOptions, CreateError, GroupError};
 use eventfold_store::{DeleteMode, ExpectedRevision, ReadStreamRequest};

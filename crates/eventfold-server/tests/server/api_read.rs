@@ -3,8 +3,7 @@
 //! around streams (listings, metadata, deletes, persistent subscription
 //! groups) answer as documented, with 4xx JSON errors for bad input.
 
-mod api_client;
-mod support;
+use crate::api_client;
 
 use api_client::Api;
 use axum::http::StatusCode;

@@ -6,7 +6,7 @@
 //! more than `max_connections` are served at once, the next one being served
 //! as soon as a slot frees.
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 

@@ -3,8 +3,7 @@
 //! reference resolvable, and the reference page renders it from the binary
 //! with no script from elsewhere.
 
-mod api_client;
-mod support;
+use crate::api_client;
 
 use api_client::Api;
 use axum::body::Body;

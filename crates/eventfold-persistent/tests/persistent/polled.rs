@@ -2,7 +2,7 @@
 //! for, keeps it in flight across requests until it acks or nacks by id,
 //! gets back what timed out, and waits only briefly when nothing is ready.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

@@ -4,7 +4,7 @@
 //! events come back (all, or only as many as asked), and the checkpoint
 //! moves only past events that are done.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

@@ -2,7 +2,7 @@
 //! clients expect, with the errors they expect (exists, not found, invalid
 //! settings, too many consumers), and a deleted group's consumers are told.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

@@ -5,7 +5,7 @@
 //! in `eventfold serve`), so the test sees the group appear, then go. The
 //! recorder is the process's global one, so this file holds a single test.
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 

@@ -3,7 +3,7 @@
 //! no more in flight than consumers allow, and reads nothing while no
 //! consumer would take it.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

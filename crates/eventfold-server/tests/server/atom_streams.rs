@@ -7,7 +7,7 @@
 //! off unless asked for, Atom XML is 406, and bad input is a 4xx that
 //! writes nothing.
 
-mod support;
+use crate::support;
 
 use std::net::SocketAddr;
 

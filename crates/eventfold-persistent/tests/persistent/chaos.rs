@@ -8,7 +8,7 @@
 //! The seed is printed; `EVENTFOLD_CHAOS_SEED` replays a run and
 //! `EVENTFOLD_CHAOS_ROUNDS` makes it longer.
 
-mod support;
+use crate::support;
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};

@@ -2,7 +2,7 @@
 //! to advertise, else the bound address, or `localhost` for a server bound to
 //! every interface (not `0.0.0.0`, which no client can connect to).
 
-mod support;
+use crate::support;
 
 use eventfold_node::NodeOptions;
 use eventfold_proto::event_store::client::Empty;

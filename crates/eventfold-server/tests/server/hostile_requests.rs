@@ -11,7 +11,7 @@
 //! The byte-level decoders are also fuzzed with cargo-fuzz (`fuzz/`); this
 //! drives what the decoded requests do.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

@@ -3,7 +3,7 @@
 //! loses no acked progress; a crash re-delivers what was not checkpointed
 //! and loses nothing), its parked events, and where "start from end" put it.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

@@ -3,7 +3,7 @@
 //! `/health` says degraded and why (503) and `/health/live` stays up, and
 //! both are ok again once the store heals.
 
-mod support;
+use crate::support;
 
 use eventfold_engine::{Engine, EngineConfig};
 use eventfold_log::faults::{self, FaultPoint};

@@ -3,7 +3,7 @@
 //! unknown field are 400s with a JSON reason, and a second backup into the
 //! same place copies nothing that did not change.
 
-mod support;
+use crate::support;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -6,7 +6,7 @@
 //! And a data directory where an older version let a client tombstone the
 //! config stream still starts and serves the log.
 
-mod support;
+use crate::support;
 
 use std::collections::HashMap;
 

@@ -1,0 +1,24 @@
+//! The server's integration tests, one binary: each module is a scenario
+//! file of its own; `support` starts a real server on loopback.
+
+mod api_client;
+mod support;
+
+mod access;
+mod api_append;
+mod api_openapi;
+mod api_read;
+mod api_sse;
+mod atom_pages;
+mod atom_streams;
+mod backup;
+mod bad_requests;
+mod connections;
+mod gossip;
+mod health;
+mod hostile_requests;
+mod http_subscriptions;
+mod management;
+mod metrics;
+mod metrics_deleted_group;
+mod scavenge;
