@@ -260,6 +260,8 @@ class ClientApi:
     MaximumAppendSizeExceeded: type
     FailedPrecondition: type
     DeadlineExceeded: type
+    # What a follower answers a call only the leader serves.
+    NodeIsNotLeader: type
     # What a refused request raises (for `pytest.raises`).
     AccessDenied: tuple
     # Features.
@@ -297,6 +299,7 @@ def load_client_api(name: str) -> ClientApi:
             MaximumAppendSizeExceeded=errors.MaximumAppendSizeExceededError,
             FailedPrecondition=errors.FailedPreconditionError,
             DeadlineExceeded=errors.DeadlineExceededError,
+            NodeIsNotLeader=errors.NodeIsNotLeaderError,
             AccessDenied=(errors.AccessDeniedError,),
             supports_prefix_filters=True,
         )
@@ -324,6 +327,7 @@ def load_client_api(name: str) -> ClientApi:
             MaximumAppendSizeExceeded=errors.MaximumAppendSizeExceededError,
             FailedPrecondition=errors.FailedPrecondition,
             DeadlineExceeded=errors.DeadlineExceeded,
+            NodeIsNotLeader=errors.NodeIsNotLeader,
             # esdbclient raises AccessDeniedError only for BatchAppend's
             # detail; a PERMISSION_DENIED status is its generic GrpcError.
             AccessDenied=(errors.AccessDeniedError, errors.GrpcError),

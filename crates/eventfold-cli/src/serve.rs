@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use eventfold_engine::{Engine, EngineConfig};
-use eventfold_node::{Node, NodeOptions};
+use eventfold_node::{ClusterOptions, Node, NodeOptions};
 use eventfold_projections::{ProjectionsOptions, RunProjections};
 use eventfold_server::ConnectionLimits;
 use eventfold_store::EventStore;
@@ -22,6 +22,12 @@ pub struct ServeArgs {
     /// Connections to PostgreSQL per node (with --store postgres://...).
     #[arg(long, env = "EVENTFOLD_PG_POOL_SIZE", default_value_t = eventfold_postgres::PostgresConfig::new("").pool_size)]
     pg_pool_size: usize,
+    /// Nodes sharing one PostgreSQL database agree on a leader, which runs
+    /// persistent subscriptions and projections, through a lease in the
+    /// database: a dead leader is replaced within this time. Each node
+    /// renews its entry six times per lease.
+    #[arg(long, env = "EVENTFOLD_PG_LEADER_LEASE_MS", default_value_t = 6000, value_parser = clap::value_parser!(u64).range(600..=600_000))]
+    pg_leader_lease_ms: u64,
     /// Migrate a data directory of an older format version in place (take
     /// a backup first); without it, an older directory is opened as it is.
     #[arg(long, env = "EVENTFOLD_UPGRADE_FORMAT")]
@@ -123,6 +129,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             start_standard_projections: args.start_standard_projections,
             ..ProjectionsOptions::default()
         },
+        cluster: backend.cluster(&args),
     };
     // The node is composed once, here: the store behind the access check,
     // the subsystems over the store, the facts every face reports.
@@ -213,6 +220,20 @@ impl Backend {
             Backend::Postgres(_) => {
                 let url = args.store.as_deref().unwrap_or_default();
                 format!("postgresql {}", url.rsplit_once('@').map_or(url, |(_, database)| database))
+            }
+        }
+    }
+
+    /// How nodes sharing the store agree on a leader; the embedded engine's
+    /// directory is locked to one node, which leads alone.
+    fn cluster(&self, args: &ServeArgs) -> Option<ClusterOptions> {
+        match self {
+            Backend::Engine(_) => None,
+            Backend::Postgres(store) => {
+                let mut cluster = ClusterOptions::new(Arc::new(store.clone()));
+                cluster.lease = Duration::from_millis(args.pg_leader_lease_ms);
+                cluster.heartbeat = cluster.lease / 6;
+                Some(cluster)
             }
         }
     }

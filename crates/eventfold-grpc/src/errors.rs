@@ -90,6 +90,22 @@ pub fn access_denied_message(denied: &AccessDenied) -> String {
 /// (Append and BatchAppend alike): a full disk is `RESOURCE_EXHAUSTED`; a
 /// store that will take the call again later (a missing resource, a
 /// shutdown) is `UNAVAILABLE`, which clients may retry.
+/// A call that only the leader of a shared store serves, made to another
+/// node: KurrentDB's answer, NOT_FOUND "Leader info available" with the
+/// leader's address in trailers, which the clients follow (they reconnect
+/// to the leader and the application retries).
+pub fn not_leader(leader: &eventfold_store::NodeEndpoint) -> Status {
+    with_trailers(
+        Code::NotFound,
+        "Leader info available".into(),
+        &[
+            ("exception", "not-leader".into()),
+            ("leader-endpoint-host", leader.host.clone()),
+            ("leader-endpoint-port", leader.port.to_string()),
+        ],
+    )
+}
+
 pub fn storage_code(kind: StorageErrorKind) -> Code {
     match kind {
         StorageErrorKind::DiskFull => Code::ResourceExhausted,
@@ -188,6 +204,17 @@ mod tests {
             assert_eq!(trailer("exception"), Some("access-denied"));
             assert_eq!(trailer("stream-name"), Some("$persistentsubscription-config"));
         }
+    }
+
+    #[test]
+    fn a_follower_answers_with_the_leaders_address_as_kurrentdb_followers_do() {
+        let status = not_leader(&eventfold_store::NodeEndpoint { host: "10.0.0.7".into(), port: 2113 });
+        assert_eq!(status.code(), Code::NotFound);
+        assert_eq!(status.message(), "Leader info available");
+        let trailer = |key: &str| status.metadata().get(key).and_then(|value| value.to_str().ok()).map(str::to_owned);
+        assert_eq!(trailer("exception").as_deref(), Some("not-leader"));
+        assert_eq!(trailer("leader-endpoint-host").as_deref(), Some("10.0.0.7"));
+        assert_eq!(trailer("leader-endpoint-port").as_deref(), Some("2113"));
     }
 
     #[test]

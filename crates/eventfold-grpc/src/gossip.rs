@@ -31,6 +31,7 @@ fn member_info(member: &ClusterMember) -> MemberInfo {
     let state = match member.state {
         MemberState::Initializing => VNodeState::Initializing,
         MemberState::Leader => VNodeState::Leader,
+        MemberState::Follower => VNodeState::Follower,
         MemberState::ShuttingDown => VNodeState::ShuttingDown,
     };
     MemberInfo {

@@ -29,6 +29,9 @@ pub struct NodeOptions {
     pub atom_pub_over_http: bool,
     /// Which projections run, and their limits.
     pub projections: eventfold_projections::ProjectionsOptions,
+    /// Set when the store is shared with other nodes: they agree through it
+    /// on which one runs persistent subscriptions and projections.
+    pub cluster: Option<crate::ClusterOptions>,
 }
 
 impl Default for NodeOptions {
@@ -40,6 +43,7 @@ impl Default for NodeOptions {
             metrics: None,
             atom_pub_over_http: false,
             projections: eventfold_projections::ProjectionsOptions::default(),
+            cluster: None,
         }
     }
 }

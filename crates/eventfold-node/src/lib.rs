@@ -7,7 +7,10 @@
 //!   subscriptions, projections), which write their own state streams;
 //! - facts about this node ([`NodeFacts`]: advertised address, versions,
 //!   limits, start time) and its lifecycle ([`NodeState`]);
-//! - what the faces report but only the transport knows (open connections).
+//! - what the faces report but only the transport knows (open connections);
+//! - on a store shared by several nodes, which of them leads
+//!   ([`ClusterOptions`], `leadership.rs`): the leader runs the subsystems,
+//!   the others answer their calls with where it is.
 //!
 //! The faces translate their protocol to calls on these and hold no state of
 //! their own, so gRPC and HTTP cannot tell two stories about one node. The
@@ -15,6 +18,7 @@
 
 mod connections;
 mod facts;
+mod leadership;
 mod members;
 mod metrics;
 mod state;
@@ -22,12 +26,14 @@ mod state;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use eventfold_persistent::PersistentSubscriptions;
+use eventfold_persistent::{PersistentSubscriptions, SubsystemOptions};
 use eventfold_projections::Projections;
-use eventfold_store::{AccessPolicy, ClientAccess, EventStore};
+use eventfold_store::{AccessPolicy, ClientAccess, EventStore, NodeAnnouncement, NodeEndpoint};
+use leadership::{Leadership, Led, Role};
 
 pub use connections::OpenConnections;
 pub use facts::{NodeFacts, NodeOptions};
+pub use leadership::ClusterOptions;
 pub use members::{ClusterMember, MemberState};
 pub use metrics::MetricsText;
 pub use state::NodeState;
@@ -57,6 +63,8 @@ struct Inner {
     state: state::SharedState,
     connections: OpenConnections,
     metrics: Option<MetricsText>,
+    /// Set on a store shared with other nodes.
+    leadership: Option<Arc<Leadership>>,
 }
 
 impl Node {
@@ -69,10 +77,38 @@ impl Node {
     /// that cannot read their state leaves them reporting why; the log is
     /// served all the same.
     pub async fn start(store: Arc<dyn EventStore>, options: NodeOptions, bound: SocketAddr) -> Self {
-        let persistent = PersistentSubscriptions::start(Arc::clone(&store)).await;
-        let projections = Projections::start(Arc::clone(&store), options.projections).await;
-        let client_store: Arc<dyn EventStore> = Arc::new(ClientAccess::new(store, AccessPolicy));
         let facts = NodeFacts::new(&options, bound);
+        let (persistent, projections, leadership) = match options.cluster.clone() {
+            None => {
+                let persistent = PersistentSubscriptions::start(Arc::clone(&store)).await;
+                let projections = Projections::start(Arc::clone(&store), options.projections).await;
+                (persistent, projections, None)
+            }
+            Some(cluster) => {
+                let me = NodeAnnouncement {
+                    instance_id: facts.instance_id,
+                    endpoint: NodeEndpoint { host: facts.advertised_host.clone(), port: facts.advertised_port },
+                };
+                let (leadership, role, granted_at) = Leadership::join(cluster, me).await;
+                let (persistent, projections) = match role {
+                    Role::Leader => (
+                        PersistentSubscriptions::start(Arc::clone(&store)).await,
+                        Projections::start(Arc::clone(&store), options.projections).await,
+                    ),
+                    Role::Follower(leader) => (
+                        PersistentSubscriptions::follower(
+                            Arc::clone(&store),
+                            SubsystemOptions::default(),
+                            leader.clone(),
+                        ),
+                        Projections::follower(Arc::clone(&store), options.projections, leader),
+                    ),
+                };
+                leadership.run(Led { persistent: persistent.clone(), projections: projections.clone() }, granted_at);
+                (persistent, projections, Some(leadership))
+            }
+        };
+        let client_store: Arc<dyn EventStore> = Arc::new(ClientAccess::new(store, AccessPolicy));
         let metrics = options.metrics;
         Self {
             inner: Arc::new(Inner {
@@ -83,6 +119,7 @@ impl Node {
                 state: state::SharedState::default(),
                 connections: OpenConnections::default(),
                 metrics,
+                leadership,
             }),
         }
     }
@@ -124,6 +161,9 @@ impl Node {
         self.inner.state.stopping();
         self.inner.persistent.shutdown().await;
         self.inner.projections.shutdown().await;
+        if let Some(leadership) = &self.inner.leadership {
+            leadership.leave().await;
+        }
     }
 
     /// The connections the transport serves now.
@@ -136,9 +176,29 @@ impl Node {
         self.inner.metrics.as_ref()
     }
 
+    /// This node's role as clients see it (Gossip, `/gossip`, `/info`).
+    pub fn member_state(&self) -> MemberState {
+        let leads = self.inner.leadership.as_ref().is_none_or(|leadership| leadership.role() == Role::Leader);
+        MemberState::of(self.state(), leads)
+    }
+
     /// The cluster as clients discover it (gRPC Gossip, HTTP `/gossip`): a
-    /// single node is its own cluster and its leader while it serves.
+    /// node alone on its store is its own cluster and its leader while it
+    /// serves; on a shared store, every node the store has heard from, with
+    /// the lease holder as leader.
     pub fn cluster_members(&self) -> Vec<ClusterMember> {
-        vec![ClusterMember::of_this_node(&self.inner.facts, self.state())]
+        let me = ClusterMember::of_this_node(&self.inner.facts, self.member_state());
+        let Some(view) = self.inner.leadership.as_ref().and_then(|leadership| leadership.view()) else {
+            return vec![me];
+        };
+        let mut members: Vec<ClusterMember> = view
+            .peers
+            .iter()
+            .filter(|peer| peer.instance_id != me.instance_id)
+            .map(|peer| ClusterMember::of_peer(peer, view.leader == Some(peer.instance_id)))
+            .collect();
+        members.push(me);
+        members.sort_by_key(|member| member.instance_id);
+        members
     }
 }

@@ -43,6 +43,9 @@ pub enum DropReason {
     ShuttingDown,
     /// Reading the group's source failed.
     Failed(String),
+    /// Another node of a shared store leads now (`None`: none is known
+    /// yet); the group runs there.
+    NotLeader(Option<eventfold_store::NodeEndpoint>),
 }
 
 /// What to do with an event a consumer could not handle.

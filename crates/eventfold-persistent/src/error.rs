@@ -2,7 +2,7 @@
 //! besides success. The protocol layer maps each variant to the status and
 //! `exception` trailer the clients expect.
 
-use eventfold_store::StorageError;
+use eventfold_store::{NodeEndpoint, StorageError};
 
 use crate::key::GroupKey;
 use crate::settings::InvalidSettings;
@@ -22,6 +22,10 @@ pub enum CreateError {
     /// (or restarted): why, as logged then.
     #[error("persistent subscriptions are unavailable: {0}")]
     Unavailable(String),
+    /// Another node of a shared store leads and runs the groups: the
+    /// client is told where (KurrentDB's `not-leader`).
+    #[error("persistent subscriptions run on the leader, {0}")]
+    NotLeader(NodeEndpoint),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -39,6 +43,10 @@ pub enum UpdateError {
     /// (or restarted): why, as logged then.
     #[error("persistent subscriptions are unavailable: {0}")]
     Unavailable(String),
+    /// Another node of a shared store leads and runs the groups: the
+    /// client is told where (KurrentDB's `not-leader`).
+    #[error("persistent subscriptions run on the leader, {0}")]
+    NotLeader(NodeEndpoint),
 }
 
 /// For operations on one existing group: delete, info, replay.
@@ -55,6 +63,10 @@ pub enum GroupError {
     /// (or restarted): why, as logged then.
     #[error("persistent subscriptions are unavailable: {0}")]
     Unavailable(String),
+    /// Another node of a shared store leads and runs the groups: the
+    /// client is told where (KurrentDB's `not-leader`).
+    #[error("persistent subscriptions run on the leader, {0}")]
+    NotLeader(NodeEndpoint),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -71,6 +83,10 @@ pub enum ConnectError {
     /// (or restarted): why, as logged then.
     #[error("persistent subscriptions are unavailable: {0}")]
     Unavailable(String),
+    /// Another node of a shared store leads and runs the groups: the
+    /// client is told where (KurrentDB's `not-leader`).
+    #[error("persistent subscriptions run on the leader, {0}")]
+    NotLeader(NodeEndpoint),
 }
 
 /// The consumer's group stopped: acks and nacks have nowhere to go.

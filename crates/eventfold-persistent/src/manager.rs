@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 
-use eventfold_store::{EventStore, StorageError};
+use eventfold_store::{EventStore, NodeEndpoint, StorageError};
 use futures::future::join_all;
 use tokio::sync::Mutex;
 use uuid::Uuid;
@@ -33,11 +33,39 @@ struct Inner {
     options: SubsystemOptions,
     groups: RwLock<BTreeMap<GroupKey, Arc<GroupHandle>>>,
     admin: Mutex<Admin>,
-    /// Why the group definitions could not be read at the last (re)start;
-    /// while set, every call answers it. Kept outside `admin` so that
-    /// lookups do not wait for a create or delete.
-    unavailable: RwLock<Option<String>>,
+    /// Why no groups run here: their definitions could not be read at the
+    /// last (re)start, or another node leads. While set, every call answers
+    /// it. Kept outside `admin` so that lookups do not wait for a create or
+    /// delete.
+    unavailable: RwLock<Option<Absent>>,
 }
+
+/// Why the groups are not running on this node.
+#[derive(Clone, Debug)]
+enum Absent {
+    /// Their definitions could not be read: why, as logged then.
+    Broken(String),
+    /// Another node of a shared store leads (`None`: no node is known to
+    /// lead now); the groups run there.
+    Following(Option<NodeEndpoint>),
+}
+
+const NO_LEADER: &str = "no node leads the shared store now (it cannot be reached, or another node is taking over)";
+
+macro_rules! absent_into {
+    ($($error:ident),*) => {$(
+        impl From<Absent> for $error {
+            fn from(absent: Absent) -> Self {
+                match absent {
+                    Absent::Broken(reason) => $error::Unavailable(reason),
+                    Absent::Following(Some(leader)) => $error::NotLeader(leader),
+                    Absent::Following(None) => $error::Unavailable(NO_LEADER.to_owned()),
+                }
+            }
+        }
+    )*};
+}
+absent_into!(CreateError, UpdateError, GroupError, ConnectError);
 
 struct Admin {
     /// `None` while the definitions cannot be read.
@@ -58,7 +86,53 @@ impl PersistentSubscriptions {
     /// [`Self::start`] with other subsystem options (tests use a short
     /// timeout tick to run quickly).
     pub async fn start_with(store: Arc<dyn EventStore>, options: SubsystemOptions) -> PersistentSubscriptions {
-        let subscriptions = PersistentSubscriptions {
+        let subscriptions = Self::stopped(store, options);
+        {
+            let mut admin = subscriptions.inner.admin.lock().await;
+            // Logged inside; the subsystem answers with it from now on.
+            let _ = subscriptions.load(&mut admin).await;
+        }
+        subscriptions
+    }
+
+    /// The subsystem on a node that follows `leader` over a shared store:
+    /// no group runs here, and every call answers where the leader is,
+    /// until [`Self::lead`].
+    pub fn follower(store: Arc<dyn EventStore>, options: SubsystemOptions, leader: Option<NodeEndpoint>) -> Self {
+        let subscriptions = Self::stopped(store, options);
+        subscriptions.set_unavailable(Some(Absent::Following(leader)));
+        subscriptions
+    }
+
+    /// This node leads now: the groups are loaded and start here (from
+    /// their checkpoints). A node that leads already is left as it is.
+    pub async fn lead(&self) {
+        let mut admin = self.inner.admin.lock().await;
+        if admin.shut_down || !matches!(self.unavailable(), Some(Absent::Following(_))) {
+            return;
+        }
+        // Logged inside; the subsystem answers with it from now on.
+        let _ = self.load(&mut admin).await;
+    }
+
+    /// Another node leads now: every group stops here (writing its last
+    /// checkpoint; its consumers are dropped and told where the leader is),
+    /// and calls answer where the leader is.
+    pub async fn follow(&self, leader: Option<NodeEndpoint>) {
+        let mut admin = self.inner.admin.lock().await;
+        if admin.shut_down {
+            return;
+        }
+        let was_following = matches!(self.unavailable(), Some(Absent::Following(_)));
+        admin.config = None;
+        self.set_unavailable(Some(Absent::Following(leader.clone())));
+        if !was_following {
+            self.stop_all(DropReason::NotLeader(leader)).await;
+        }
+    }
+
+    fn stopped(store: Arc<dyn EventStore>, options: SubsystemOptions) -> PersistentSubscriptions {
+        PersistentSubscriptions {
             inner: Arc::new(Inner {
                 store,
                 options,
@@ -66,13 +140,7 @@ impl PersistentSubscriptions {
                 admin: Mutex::new(Admin { config: None, shut_down: false }),
                 unavailable: RwLock::new(None),
             }),
-        };
-        {
-            let mut admin = subscriptions.inner.admin.lock().await;
-            // Logged inside; the subsystem answers with it from now on.
-            let _ = subscriptions.load(&mut admin).await;
         }
-        subscriptions
     }
 
     /// Reads the definitions and starts a task per group, or records why
@@ -95,7 +163,7 @@ impl PersistentSubscriptions {
                     "persistent subscriptions are unavailable: their definitions cannot be read; the log is served without them"
                 );
                 admin.config = None;
-                self.set_unavailable(Some(error.to_string()));
+                self.set_unavailable(Some(Absent::Broken(error.to_string())));
                 Err(error)
             }
         }
@@ -108,7 +176,7 @@ impl PersistentSubscriptions {
             return Err(CreateError::ShutDown);
         }
         let Some(config) = admin.config.as_mut() else {
-            return Err(CreateError::Unavailable(self.unavailable_reason()));
+            return Err(self.not_loaded().into());
         };
         if self.handle(&spec.key).is_some() {
             return Err(CreateError::AlreadyExists(spec.key));
@@ -137,7 +205,7 @@ impl PersistentSubscriptions {
             return Err(UpdateError::ShutDown);
         }
         let Some(config) = admin.config.as_mut() else {
-            return Err(UpdateError::Unavailable(self.unavailable_reason()));
+            return Err(self.not_loaded().into());
         };
         let Some(current) = self.handle(key) else {
             return Err(UpdateError::NotFound(key.clone()));
@@ -167,7 +235,7 @@ impl PersistentSubscriptions {
             return Err(GroupError::ShutDown);
         }
         let Some(config) = admin.config.as_mut() else {
-            return Err(GroupError::Unavailable(self.unavailable_reason()));
+            return Err(self.not_loaded().into());
         };
         let Some(current) = self.remove(key) else {
             return Err(GroupError::NotFound(key.clone()));
@@ -188,8 +256,8 @@ impl PersistentSubscriptions {
 
     /// Joins a group as a consumer.
     pub async fn connect(&self, key: &GroupKey, options: ConsumerOptions) -> Result<Consumer, ConnectError> {
-        if let Some(reason) = self.unavailable() {
-            return Err(ConnectError::Unavailable(reason));
+        if let Some(absent) = self.unavailable() {
+            return Err(absent.into());
         }
         let handle = self.handle(key).ok_or_else(|| ConnectError::NotFound(key.clone()))?;
         handle.connect(options).await
@@ -202,8 +270,8 @@ impl PersistentSubscriptions {
 
     /// Every group, or those on `source`, in key order.
     pub async fn list(&self, source: Option<&Source>) -> Result<Vec<GroupInfo>, GroupError> {
-        if let Some(reason) = self.unavailable() {
-            return Err(GroupError::Unavailable(reason));
+        if let Some(absent) = self.unavailable() {
+            return Err(absent.into());
         }
         let handles: Vec<Arc<GroupHandle>> = self
             .read_groups()
@@ -286,22 +354,22 @@ impl PersistentSubscriptions {
 
     /// The group's handle, or why there is none.
     pub(crate) fn existing(&self, key: &GroupKey) -> Result<Arc<GroupHandle>, GroupError> {
-        if let Some(reason) = self.unavailable() {
-            return Err(GroupError::Unavailable(reason));
+        if let Some(absent) = self.unavailable() {
+            return Err(absent.into());
         }
         self.handle(key).ok_or_else(|| GroupError::NotFound(key.clone()))
     }
 
-    fn unavailable(&self) -> Option<String> {
+    fn unavailable(&self) -> Option<Absent> {
         self.inner.unavailable.read().unwrap_or_else(|poison| poison.into_inner()).clone()
     }
 
     /// For a call that found no definitions loaded.
-    fn unavailable_reason(&self) -> String {
-        self.unavailable().unwrap_or_else(|| "the group definitions are not loaded".to_owned())
+    fn not_loaded(&self) -> Absent {
+        self.unavailable().unwrap_or_else(|| Absent::Broken("the group definitions are not loaded".to_owned()))
     }
 
-    fn set_unavailable(&self, reason: Option<String>) {
+    fn set_unavailable(&self, reason: Option<Absent>) {
         *self.inner.unavailable.write().unwrap_or_else(|poison| poison.into_inner()) = reason;
     }
 

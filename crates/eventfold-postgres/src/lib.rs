@@ -12,6 +12,7 @@
 //! Only transactions, row locks and unique indexes are relied on.
 
 mod append;
+mod cluster;
 mod config;
 mod errors;
 mod filter_sql;

@@ -61,6 +61,20 @@ const MIGRATIONS: &[&str] = &[
         next_revision bigint NOT NULL
     );
     "#,
+    // 2: the nodes that serve the database, and the leader lease (PG-9).
+    r#"
+    CREATE TABLE eventfold_nodes (
+        instance_id uuid PRIMARY KEY,
+        host text NOT NULL,
+        port integer NOT NULL,
+        seen_at timestamptz NOT NULL
+    );
+    CREATE TABLE eventfold_leader_lease (
+        id smallint PRIMARY KEY CHECK (id = 1),
+        holder uuid NOT NULL,
+        expires_at timestamptz NOT NULL
+    );
+    "#,
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -106,6 +106,10 @@ impl PostgresStore {
         Ok(store)
     }
 
+    pub(crate) fn pool(&self) -> &Pool {
+        &self.inner.pool
+    }
+
     async fn refresh_head(&self) -> Result<(), StorageError> {
         let client = self.inner.pool.get().await.map_err(|error| pool_error(&error))?;
         let row = client

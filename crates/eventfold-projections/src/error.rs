@@ -18,6 +18,10 @@ pub enum ProjectionError {
     InvalidQuery(QueryError),
     #[error("projections are not running on this node")]
     NotRunning,
+    /// Another node of a shared store leads and runs the projections: the
+    /// client is told where (KurrentDB's `not-leader`).
+    #[error("projections run on the leader, {0}")]
+    NotLeader(eventfold_store::NodeEndpoint),
     #[error("projections cannot reach their streams: {0}")]
     Storage(String),
 }

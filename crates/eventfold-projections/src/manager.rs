@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use eventfold_store::{EventStore, Position};
+use eventfold_store::{EventStore, NodeEndpoint, Position};
 use tokio::sync::{Mutex, watch};
 use tokio::task::JoinHandle;
 
@@ -69,6 +69,9 @@ struct Admin {
     entries: BTreeMap<String, Entry>,
     /// Why the definitions could not be read at the last (re)start.
     unavailable: Option<String>,
+    /// Another node of a shared store leads: nothing runs here. Where the
+    /// leader is, when known.
+    following: Option<Option<NodeEndpoint>>,
     shut_down: bool,
 }
 
@@ -96,6 +99,45 @@ impl Projections {
             projections.load(&mut admin).await;
         }
         projections
+    }
+
+    /// The subsystem on a node that follows `leader` over a shared store:
+    /// nothing runs here, and every call answers where the leader is, until
+    /// [`Self::lead`].
+    pub fn follower(
+        store: Arc<dyn EventStore>,
+        options: ProjectionsOptions,
+        leader: Option<NodeEndpoint>,
+    ) -> Projections {
+        let admin = Admin { following: Some(leader), ..Admin::default() };
+        Projections { inner: Arc::new(Inner { store, options, admin: Mutex::new(admin) }) }
+    }
+
+    /// This node leads now: the projections are loaded and the enabled ones
+    /// start here, from their checkpoints. A node that leads already is left
+    /// as it is.
+    pub async fn lead(&self) {
+        let mut admin = self.inner.admin.lock().await;
+        if admin.shut_down || admin.following.take().is_none() {
+            return;
+        }
+        if self.inner.options.run != RunProjections::None {
+            self.load(&mut admin).await;
+        }
+    }
+
+    /// Another node leads now: every projection stops here with a last
+    /// checkpoint, and calls answer where the leader is.
+    pub async fn follow(&self, leader: Option<NodeEndpoint>) {
+        let mut admin = self.inner.admin.lock().await;
+        if admin.shut_down {
+            return;
+        }
+        for entry in admin.entries.values_mut() {
+            Self::stop_task(entry, StopMode::Checkpoint).await;
+        }
+        admin.entries.clear();
+        admin.following = Some(leader);
     }
 
     pub fn options(&self) -> &ProjectionsOptions {
@@ -204,6 +246,9 @@ impl Projections {
         let admin = self.inner.admin.lock().await;
         if admin.shut_down {
             return Err(ProjectionError::NotRunning);
+        }
+        if let Some(leader) = &admin.following {
+            return Err(not_leader(leader.as_ref()));
         }
         if let Some(reason) = &admin.unavailable {
             return Err(ProjectionError::Storage(reason.clone()));
@@ -429,6 +474,9 @@ impl Projections {
                 "Projection Subsystem cannot be restarted as it is in the wrong state: Stopped".into(),
             ));
         }
+        if let Some(leader) = &admin.following {
+            return Err(not_leader(leader.as_ref()));
+        }
         let transient: Vec<(String, ProjectionRecord)> = admin
             .entries
             .iter()
@@ -457,6 +505,14 @@ impl Projections {
         for entry in admin.entries.values_mut() {
             Self::stop_task(entry, StopMode::Checkpoint).await;
         }
+    }
+}
+
+/// What a follower answers: where the leader is, when it is known.
+fn not_leader(leader: Option<&NodeEndpoint>) -> ProjectionError {
+    match leader {
+        Some(leader) => ProjectionError::NotLeader(leader.clone()),
+        None => ProjectionError::Storage("no node leads the shared store now".into()),
     }
 }
 

@@ -7,7 +7,7 @@ use eventfold_persistent::{ConnectError, CreateError, DropReason, GroupError, Gr
 use tonic::{Code, Status};
 
 pub use crate::errors::storage;
-use crate::errors::with_trailers;
+use crate::errors::{not_leader, with_trailers};
 
 fn with_group(code: Code, message: String, exception: &str, key: &GroupKey) -> Status {
     let trailers = [
@@ -52,6 +52,7 @@ pub fn create(error: &CreateError) -> Status {
         CreateError::Storage(error) => storage(error),
         CreateError::ShutDown => shut_down(),
         CreateError::Unavailable(reason) => unavailable(reason),
+        CreateError::NotLeader(leader) => not_leader(leader),
         other => Status::internal(other.to_string()),
     }
 }
@@ -63,6 +64,7 @@ pub fn update(error: &UpdateError) -> Status {
         UpdateError::Storage(error) => storage(error),
         UpdateError::ShutDown => shut_down(),
         UpdateError::Unavailable(reason) => unavailable(reason),
+        UpdateError::NotLeader(leader) => not_leader(leader),
         other => Status::internal(other.to_string()),
     }
 }
@@ -73,6 +75,7 @@ pub fn group(error: &GroupError) -> Status {
         GroupError::Storage(error) => storage(error),
         GroupError::ShutDown => shut_down(),
         GroupError::Unavailable(reason) => unavailable(reason),
+        GroupError::NotLeader(leader) => not_leader(leader),
         other => Status::internal(other.to_string()),
     }
 }
@@ -90,6 +93,7 @@ pub fn connect(error: &ConnectError) -> Status {
         }
         ConnectError::ShutDown => shut_down(),
         ConnectError::Unavailable(reason) => unavailable(reason),
+        ConnectError::NotLeader(leader) => not_leader(leader),
         other => Status::internal(other.to_string()),
     }
 }
@@ -103,6 +107,8 @@ pub fn dropped(key: &GroupKey, reason: &DropReason) -> Status {
             with_group(Code::Internal, message, "persistent-subscription-failed", key)
         }
         DropReason::ShuttingDown => Status::unavailable("Server is shutting down."),
+        DropReason::NotLeader(Some(leader)) => not_leader(leader),
+        DropReason::NotLeader(None) => Status::unavailable("no node leads the shared store now"),
         DropReason::Deleted | DropReason::Updated | DropReason::Restarted => {
             let message = format!("Subscription group {group} on stream {stream} was dropped.");
             with_group(Code::Cancelled, message, "persistent-subscription-dropped", key)

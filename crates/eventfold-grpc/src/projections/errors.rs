@@ -42,6 +42,7 @@ pub fn status(error: ProjectionError, expected: Expected) -> Status {
         ProjectionError::InvalidQuery(error) => Status::unknown(format!("Exception was thrown by handler. {error}")),
         ProjectionError::NotRunning => Status::unavailable("projections are not running on this node"),
         ProjectionError::Storage(reason) => Status::unavailable(reason),
+        ProjectionError::NotLeader(leader) => crate::errors::not_leader(&leader),
     }
 }
 

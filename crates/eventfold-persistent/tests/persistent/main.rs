@@ -7,6 +7,7 @@ mod bounded;
 mod chaos;
 mod damaged_state;
 mod delivery;
+mod leadership;
 mod lifecycle;
 mod polled;
 mod restart;

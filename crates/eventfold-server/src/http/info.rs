@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use axum::Json;
 use axum::extract::State;
-use eventfold_node::{MemberState, Node};
+use eventfold_node::Node;
 use serde::Serialize;
 
 /// KurrentDB's optional features this node never has. Tools (the KurrentDB
@@ -40,7 +40,7 @@ pub async fn info(State(node): State<Node>) -> Json<Info> {
     let facts = node.facts();
     Json(Info {
         es_version: facts.protocol_version,
-        state: MemberState::from(node.state()).as_str().to_lowercase(),
+        state: node.member_state().as_str().to_lowercase(),
         features: FEATURES_OFF
             .iter()
             .map(|feature| (*feature, false))
