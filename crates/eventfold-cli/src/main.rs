@@ -9,6 +9,7 @@
 mod admin;
 mod backup;
 mod metrics;
+mod pg;
 mod progress;
 mod projection;
 mod serve;
@@ -50,6 +51,8 @@ enum Command {
     Export(streams::export::ExportArgs),
     /// Append exported events (or another server's) to a server.
     Import(streams::import::ImportArgs),
+    /// PostgreSQL tasks: import an existing events table.
+    Pg(pg::PgArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -73,6 +76,7 @@ fn main() -> anyhow::Result<()> {
         Command::Delete(args) => streams::delete::run(args),
         Command::Export(args) => streams::export::run(args),
         Command::Import(args) => streams::import::run(args),
+        Command::Pg(args) => pg::run(args),
     }
 }
 

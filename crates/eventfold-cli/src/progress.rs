@@ -1,7 +1,7 @@
 //! Progress of long commands on stderr: one line a second, and a summary
 //! with the rates at the end. A closed stderr stops nothing.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
 
 const EVERY: Duration = Duration::from_secs(1);
@@ -48,4 +48,65 @@ impl Rate {
 
 fn megabytes(bytes: u64) -> String {
     format!("{:.1} MB", bytes as f64 / 1e6)
+}
+
+/// Progress on stderr: a bar redrawn in place on a terminal, otherwise a
+/// plain line every tenth of the way.
+pub struct ProgressBar {
+    what: &'static str,
+    terminal: bool,
+    drawn: bool,
+    last_tenth: Option<(&'static str, u64)>,
+}
+
+const BAR_WIDTH: u64 = 30;
+
+impl ProgressBar {
+    pub fn new(what: &'static str) -> Self {
+        Self { what, terminal: std::io::stderr().is_terminal(), drawn: false, last_tenth: None }
+    }
+
+    /// `done` of `total` in `stage`, described as `amount`.
+    pub fn show_amount(&mut self, stage: &'static str, done: u64, total: u64, amount: &str) {
+        let fraction = |scale: u64| done.saturating_mul(scale).checked_div(total).unwrap_or(scale);
+        let mut stderr = std::io::stderr().lock();
+        // Progress is a courtesy: a closed stderr must not stop the work.
+        if self.terminal {
+            let filled = fraction(BAR_WIDTH).min(BAR_WIDTH);
+            let bar = format!(
+                "{}{}",
+                "#".repeat(usize::try_from(filled).unwrap_or(0)),
+                "-".repeat(usize::try_from(BAR_WIDTH - filled).unwrap_or(0))
+            );
+            let _ = write!(stderr, "\r\x1b[2K{} {stage} [{bar}] {amount}", self.what);
+            self.drawn = true;
+        } else {
+            let tenth = (stage, fraction(10));
+            if self.last_tenth != Some(tenth) {
+                let _ = writeln!(stderr, "{} {stage}: {amount}", self.what);
+                self.last_tenth = Some(tenth);
+            }
+        }
+        let _ = stderr.flush();
+    }
+
+    /// For a check the server runs: only the time it has taken so far.
+    pub fn waiting(&mut self, elapsed: Duration) {
+        let mut stderr = std::io::stderr().lock();
+        if self.terminal {
+            let _ = write!(stderr, "\r\x1b[2K{} on the server: {} s", self.what, elapsed.as_secs());
+            self.drawn = true;
+        } else if elapsed.as_secs().is_multiple_of(10) {
+            let _ = writeln!(stderr, "{} on the server: {} s", self.what, elapsed.as_secs());
+        }
+        let _ = stderr.flush();
+    }
+
+    /// Ends the redrawn line, so that what follows starts on its own.
+    pub fn end(&mut self) {
+        if self.drawn {
+            let _ = writeln!(std::io::stderr());
+            self.drawn = false;
+        }
+    }
 }

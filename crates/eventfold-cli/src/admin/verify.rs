@@ -5,7 +5,7 @@
 //! meanwhile. The report goes to stdout, as text or `--json`; the command
 //! exits 1 when it found damage.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -16,6 +16,7 @@ use eventfold_store::VerifyReport;
 use hyper::{Method, StatusCode};
 
 use super::{Server, error_text, human_bytes, text_of};
+pub(crate) use crate::progress::ProgressBar;
 
 #[derive(clap::Args)]
 pub struct VerifyArgs {
@@ -182,68 +183,14 @@ pub fn damage_text(damage: &eventfold_store::DamagedRange) -> String {
     text
 }
 
-/// Progress on stderr: a bar redrawn in place on a terminal, otherwise a
-/// plain line every tenth of the way.
-pub struct ProgressBar {
-    what: &'static str,
-    terminal: bool,
-    drawn: bool,
-    last_tenth: Option<(&'static str, u64)>,
-}
-
-const BAR_WIDTH: u64 = 30;
-
 impl ProgressBar {
-    pub fn new(what: &'static str) -> Self {
-        Self { what, terminal: std::io::stderr().is_terminal(), drawn: false, last_tenth: None }
-    }
-
     pub fn show(&mut self, progress: VerifyProgress) {
         let stage = progress.stage.as_str();
-        let fraction = |scale: u64| progress.done.saturating_mul(scale).checked_div(progress.total).unwrap_or(scale);
         let amount = if stage == "index" {
             format!("{}/{} entries", progress.done, progress.total)
         } else {
             format!("{}/{}", human_bytes(progress.done), human_bytes(progress.total))
         };
-        let mut stderr = std::io::stderr().lock();
-        // Progress is a courtesy: a closed stderr must not stop the work.
-        if self.terminal {
-            let filled = fraction(BAR_WIDTH).min(BAR_WIDTH);
-            let bar = format!(
-                "{}{}",
-                "#".repeat(usize::try_from(filled).unwrap_or(0)),
-                "-".repeat(usize::try_from(BAR_WIDTH - filled).unwrap_or(0))
-            );
-            let _ = write!(stderr, "\r\x1b[2K{} {stage} [{bar}] {amount}", self.what);
-            self.drawn = true;
-        } else {
-            let tenth = (stage, fraction(10));
-            if self.last_tenth != Some(tenth) {
-                let _ = writeln!(stderr, "{} {stage}: {amount}", self.what);
-                self.last_tenth = Some(tenth);
-            }
-        }
-        let _ = stderr.flush();
-    }
-
-    /// For a check the server runs: only the time it has taken so far.
-    pub fn waiting(&mut self, elapsed: Duration) {
-        let mut stderr = std::io::stderr().lock();
-        if self.terminal {
-            let _ = write!(stderr, "\r\x1b[2K{} on the server: {} s", self.what, elapsed.as_secs());
-            self.drawn = true;
-        } else if elapsed.as_secs().is_multiple_of(10) {
-            let _ = writeln!(stderr, "{} on the server: {} s", self.what, elapsed.as_secs());
-        }
-        let _ = stderr.flush();
-    }
-
-    /// Ends the redrawn line, so that what follows starts on its own.
-    pub fn end(&mut self) {
-        if self.drawn {
-            let _ = writeln!(std::io::stderr());
-            self.drawn = false;
-        }
+        self.show_amount(stage, progress.done, progress.total, &amount);
     }
 }
