@@ -29,6 +29,11 @@ pub struct NodeOptions {
     pub atom_pub_over_http: bool,
     /// Which projections run, and their limits.
     pub projections: eventfold_projections::ProjectionsOptions,
+    /// Users, credentials and per-stream ACLs (secure mode): without it
+    /// every request acts with full rights.
+    pub authentication: bool,
+    /// The passwords `admin` and `ops` get on a new node (`changeit` if unset).
+    pub default_passwords: eventfold_users::DefaultPasswords,
 }
 
 impl Default for NodeOptions {
@@ -40,6 +45,8 @@ impl Default for NodeOptions {
             metrics: None,
             atom_pub_over_http: false,
             projections: eventfold_projections::ProjectionsOptions::default(),
+            authentication: false,
+            default_passwords: eventfold_users::DefaultPasswords::default(),
         }
     }
 }

@@ -2,7 +2,10 @@
 //! composed once by the binary and handed to every face (gRPC, HTTP).
 //!
 //! - the store as clients see it, behind the access check ([`ClientAccess`]):
-//!   whatever protocol a client speaks, what it may do is decided there;
+//!   whatever protocol a client speaks, what it may do is decided there, for
+//!   the caller's [`Principal`] ([`Node::for_principal`]);
+//! - the users (when authentication is on), who the faces authenticate
+//!   through [`Node::authenticate`];
 //! - the subsystems running over the store itself (persistent
 //!   subscriptions, projections), which write their own state streams;
 //! - facts about this node ([`NodeFacts`]: advertised address, versions,
@@ -24,9 +27,11 @@ use std::sync::Arc;
 
 use eventfold_persistent::PersistentSubscriptions;
 use eventfold_projections::Projections;
-use eventfold_store::{AccessPolicy, ClientAccess, EventStore};
+use eventfold_store::{AccessDenied, AccessPolicy, AclRules, ClientAccess, EventStore, Operation, Principal, Resource};
+use eventfold_users::AuthenticationError;
 
 pub use connections::OpenConnections;
+pub use eventfold_users::{DefaultPasswords, Users};
 pub use facts::{NodeFacts, NodeOptions};
 pub use members::{ClusterMember, MemberState};
 pub use metrics::MetricsText;
@@ -40,17 +45,25 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 /// not eventfold's release.
 pub const PROTOCOL_SERVER_VERSION: &str = "25.1.0";
 
-/// A running node. Cheap to clone: every clone is the same node.
+/// A running node. Cheap to clone: every clone is the same node. A node
+/// acts for one principal ([`Node::for_principal`]): the node itself (full
+/// rights) unless a face scoped it to a request's caller.
 #[derive(Clone)]
 pub struct Node {
     inner: Arc<Inner>,
+    principal: Principal,
+    /// The store behind the access check for `principal`.
+    client_store: Arc<dyn EventStore>,
 }
 
 /// Everything here is built once, in [`Node::start`]; a handle that faces
 /// share (a metrics recorder, projections, authentication) belongs here
 /// beside the others, so that every face reaches the same one.
 struct Inner {
-    client_store: Arc<dyn EventStore>,
+    /// The store itself, for the per-principal access checks to wrap.
+    store: Arc<dyn EventStore>,
+    /// `None` while authentication is off.
+    users: Option<Users>,
     persistent: PersistentSubscriptions,
     projections: Projections,
     facts: NodeFacts,
@@ -71,12 +84,19 @@ impl Node {
     pub async fn start(store: Arc<dyn EventStore>, options: NodeOptions, bound: SocketAddr) -> Self {
         let persistent = PersistentSubscriptions::start(Arc::clone(&store)).await;
         let projections = Projections::start(Arc::clone(&store), options.projections).await;
-        let client_store: Arc<dyn EventStore> = Arc::new(ClientAccess::new(store, AccessPolicy));
+        let users = match options.authentication {
+            true => Some(Users::start(Arc::clone(&store), &options.default_passwords).await),
+            false => None,
+        };
+        let client_store: Arc<dyn EventStore> = Arc::new(ClientAccess::new(Arc::clone(&store), AccessPolicy));
         let facts = NodeFacts::new(&options, bound);
         let metrics = options.metrics;
         Self {
+            principal: Principal::System,
+            client_store,
             inner: Arc::new(Inner {
-                client_store,
+                store,
+                users,
                 persistent,
                 projections,
                 facts,
@@ -88,9 +108,63 @@ impl Node {
     }
 
     /// The store as every client request must reach it: behind the access
-    /// check.
+    /// check, for this node's principal (full rights unless the node was
+    /// scoped with [`Node::for_principal`]).
     pub fn client_store(&self) -> &Arc<dyn EventStore> {
-        &self.inner.client_store
+        &self.client_store
+    }
+
+    /// The store behind the access check for `principal`.
+    pub fn client_store_for(&self, principal: &Principal) -> Arc<dyn EventStore> {
+        Arc::clone(self.for_principal(principal.clone()).client_store())
+    }
+
+    /// This node acting for `principal`: its `client_store()` checks every
+    /// call for that caller, and [`Node::authorize`] decides for it. While
+    /// authentication is off, every caller has full rights.
+    pub fn for_principal(&self, principal: Principal) -> Node {
+        if !self.authentication_enabled() || principal == Principal::System {
+            return Node { principal: Principal::System, ..self.clone() };
+        }
+        let store = ClientAccess::for_principal(Arc::clone(&self.inner.store), AccessPolicy, principal.clone());
+        Node { inner: Arc::clone(&self.inner), principal, client_store: Arc::new(store) }
+    }
+
+    /// Who this node acts for.
+    pub fn principal(&self) -> &Principal {
+        &self.principal
+    }
+
+    /// Whether requests must authenticate (secure mode).
+    pub fn authentication_enabled(&self) -> bool {
+        self.inner.users.is_some()
+    }
+
+    /// The principal of a request without credentials: full rights while
+    /// authentication is off, anonymous otherwise.
+    pub fn unauthenticated_principal(&self) -> Principal {
+        if self.authentication_enabled() { Principal::Anonymous } else { Principal::System }
+    }
+
+    /// Who `login` with `password` is. While authentication is off any
+    /// credentials act with full rights, as no credentials do.
+    pub async fn authenticate(&self, login: &str, password: &str) -> Result<Principal, AuthenticationError> {
+        match &self.inner.users {
+            Some(users) => users.authenticate(login, password).await,
+            None => Ok(Principal::System),
+        }
+    }
+
+    /// The users, while authentication is on.
+    pub fn users(&self) -> Option<&Users> {
+        self.inner.users.as_ref()
+    }
+
+    /// Whether this node's principal may run `operation` on the node
+    /// (scavenge, subsystems, projections or persistent subscription
+    /// management), by the access policy.
+    pub fn authorize(&self, operation: Operation) -> Result<(), AccessDenied> {
+        AccessPolicy.check(&self.principal, Resource::Node, operation, &AclRules::default())
     }
 
     pub fn persistent_subscriptions(&self) -> &PersistentSubscriptions {
@@ -124,6 +198,9 @@ impl Node {
         self.inner.state.stopping();
         self.inner.persistent.shutdown().await;
         self.inner.projections.shutdown().await;
+        if let Some(users) = &self.inner.users {
+            users.shutdown();
+        }
     }
 
     /// The connections the transport serves now.

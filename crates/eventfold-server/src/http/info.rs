@@ -2,11 +2,11 @@
 //! `state`, `features`, `authentication`) so that tools written for it read
 //! it, plus eventfold's own `version`.
 
+use crate::http::caller::Caller;
 use std::collections::BTreeMap;
 
 use axum::Json;
-use axum::extract::State;
-use eventfold_node::{MemberState, Node};
+use eventfold_node::MemberState;
 use serde::Serialize;
 
 /// KurrentDB's optional features this node never has. Tools (the KurrentDB
@@ -36,7 +36,7 @@ struct Authentication {
     properties: BTreeMap<&'static str, String>,
 }
 
-pub async fn info(State(node): State<Node>) -> Json<Info> {
+pub async fn info(Caller(node): Caller) -> Json<Info> {
     let facts = node.facts();
     Json(Info {
         es_version: facts.protocol_version,

@@ -4,6 +4,7 @@
 mod api;
 mod atom;
 mod backup;
+mod caller;
 mod error;
 mod fallback;
 mod gossip;
