@@ -13,6 +13,7 @@ mod persistent;
 mod projections;
 mod server_features;
 mod streams;
+mod users;
 
 use eventfold_node::Node;
 use eventfold_proto::event_store::client::gossip::gossip_server::GossipServer;
@@ -21,6 +22,7 @@ use eventfold_proto::event_store::client::persistent_subscriptions::persistent_s
 use eventfold_proto::event_store::client::projections::projections_server::ProjectionsServer;
 use eventfold_proto::event_store::client::server_features::server_features_server::ServerFeaturesServer;
 use eventfold_proto::event_store::client::streams::streams_server::StreamsServer;
+use eventfold_proto::event_store::client::users::users_server::UsersServer;
 
 /// All gRPC services of `node`, ready to be merged into the one HTTP router.
 /// Every client call reaches the node's client store behind the access check
@@ -46,4 +48,5 @@ pub fn routes(node: &Node) -> tonic::service::Routes {
             persistent,
         )))
         .add_service(ProjectionsServer::new(projections::ProjectionsService::new(node.clone())))
+        .add_service(UsersServer::new(users::UsersService::new(node.clone())))
 }
