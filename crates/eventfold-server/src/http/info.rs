@@ -27,8 +27,8 @@ pub struct Info {
     version: &'static str,
 }
 
-/// No authentication: every client is let in (the access policy still
-/// decides what it may do).
+/// `insecure` (no authentication: every request has full rights) or
+/// `internal` (the node's own users).
 #[derive(Serialize)]
 struct Authentication {
     #[serde(rename = "type")]
@@ -46,7 +46,11 @@ pub async fn info(Caller(node): Caller) -> Json<Info> {
             .map(|feature| (*feature, false))
             .chain([("atomPub", facts.atom_pub_over_http)])
             .collect(),
-        authentication: Authentication { kind: "insecure", properties: BTreeMap::new() },
+        // KurrentDB names its built-in users provider `internal`.
+        authentication: Authentication {
+            kind: if node.authentication_enabled() { "internal" } else { "insecure" },
+            properties: BTreeMap::new(),
+        },
         version: facts.version,
     })
 }
