@@ -54,6 +54,8 @@ pub struct Node {
     principal: Principal,
     /// The store behind the access check for `principal`.
     client_store: Arc<dyn EventStore>,
+    /// The same check, for what is read on the caller's behalf elsewhere.
+    access: Arc<ClientAccess>,
 }
 
 /// Everything here is built once, in [`Node::start`]; a handle that faces
@@ -88,12 +90,14 @@ impl Node {
             true => Some(Users::start(Arc::clone(&store), &options.default_passwords).await),
             false => None,
         };
-        let client_store: Arc<dyn EventStore> = Arc::new(ClientAccess::new(Arc::clone(&store), AccessPolicy));
+        let access = Arc::new(ClientAccess::new(Arc::clone(&store), AccessPolicy));
+        let client_store: Arc<dyn EventStore> = access.clone();
         let facts = NodeFacts::new(&options, bound);
         let metrics = options.metrics;
         Self {
             principal: Principal::System,
             client_store,
+            access,
             inner: Arc::new(Inner {
                 store,
                 users,
@@ -126,8 +130,9 @@ impl Node {
         if !self.authentication_enabled() || principal == Principal::System {
             return Node { principal: Principal::System, ..self.clone() };
         }
-        let store = ClientAccess::for_principal(Arc::clone(&self.inner.store), AccessPolicy, principal.clone());
-        Node { inner: Arc::clone(&self.inner), principal, client_store: Arc::new(store) }
+        let access =
+            Arc::new(ClientAccess::for_principal(Arc::clone(&self.inner.store), AccessPolicy, principal.clone()));
+        Node { inner: Arc::clone(&self.inner), principal, client_store: access.clone(), access }
     }
 
     /// Who this node acts for.
@@ -158,6 +163,13 @@ impl Node {
     /// The users, while authentication is on.
     pub fn users(&self) -> Option<&Users> {
         self.inner.users.as_ref()
+    }
+
+    /// Whether this node's principal may read `resource` (a stream or
+    /// `$all`), for reads made on its behalf outside the client store: a
+    /// persistent subscription's consumer reads the group's source.
+    pub async fn authorize_read(&self, resource: Resource<'_>) -> Result<(), eventfold_store::ReadError> {
+        self.access.authorize_read(resource).await
     }
 
     /// Whether this node's principal may run `operation` on the node

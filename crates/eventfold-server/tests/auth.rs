@@ -399,3 +399,45 @@ async fn operations_are_for_ops_and_admins() {
     assert_eq!(http(server.address, "POST", "/admin/verify", OPS, None).await.status, 200);
     server.finish().await;
 }
+
+/// Joins `group` on `stream` as a consumer; returns once the server has
+/// confirmed (or refused) the subscription.
+async fn join_group(channel: &Channel, credentials: Credentials, stream: &str, group: &str) -> Result<(), Status> {
+    use eventfold_proto::event_store::client::persistent_subscriptions::persistent_subscriptions_client::PersistentSubscriptionsClient;
+    use eventfold_proto::event_store::client::persistent_subscriptions::read_req;
+    let options = eventfold_proto::event_store::client::persistent_subscriptions::ReadReq {
+        content: Some(read_req::Content::Options(read_req::Options {
+            stream_option: identifier(stream).map(read_req::options::StreamOption::StreamIdentifier),
+            group_name: group.to_owned(),
+            buffer_size: 10,
+            uuid_option: Some(read_req::options::UuidOption {
+                content: Some(read_req::options::uuid_option::Content::String(Empty {})),
+            }),
+        })),
+    };
+    // Only the options: the call ends once the confirmation is read.
+    let requests = futures::stream::iter(vec![options]);
+    let mut responses = PersistentSubscriptionsClient::new(channel.clone())
+        .read(with_credentials(requests, credentials))
+        .await?
+        .into_inner();
+    responses.message().await.map(|_| ())
+}
+
+#[tokio::test]
+async fn persistent_subscriptions_are_managed_by_ops_and_read_by_those_who_may_read_the_stream() {
+    let (_dir, server) = start().await;
+    let channel = server.channel().await;
+    let address = server.address;
+    grpc_append(&channel, ADMIN, "ledger-1", "{}").await.expect("admin appends");
+    grpc_append(&channel, ADMIN, "$$ledger-1", r#"{"$acl": {"$r": "alice"}}"#).await.expect("alice alone reads");
+    let group = "/api/v1/subscriptions/ledger-1/auditors";
+    let settings = json!({"startFrom": "start"});
+    assert_eq!(http(address, "PUT", group, ALICE, Some(settings.clone())).await.status, 403, "users do not manage");
+    assert_eq!(http(address, "PUT", group, OPS, Some(settings)).await.status, 201);
+    assert!(denied(&join_group(&channel, BOB, "ledger-1", "auditors").await), "bob may not read ledger-1");
+    join_group(&channel, ALICE, "ledger-1", "auditors").await.expect("alice joins");
+    assert_eq!(http(address, "DELETE", group, BOB, None).await.status, 403);
+    assert_eq!(http(address, "DELETE", group, ADMIN, None).await.status, 204);
+    server.finish().await;
+}

@@ -85,6 +85,14 @@ impl ClientAccess {
         self.policy.check(&self.principal, resource, operation, &rules).map_err(Refusal::Denied)
     }
 
+    /// Whether the caller may read `resource`, for what reads it on the
+    /// caller's behalf outside this store (a persistent subscription's
+    /// consumer).
+    pub async fn authorize_read(&self, resource: Resource<'_>) -> Result<(), ReadError> {
+        self.authorize(resource, Operation::Read).await?;
+        Ok(())
+    }
+
     fn authorize_node(&self, operation: Operation) -> Result<(), AccessDenied> {
         self.policy.check(&self.principal, Resource::Node, operation, &AclRules::default())
     }

@@ -21,7 +21,7 @@ use eventfold_proto::event_store::client::persistent_subscriptions::{
 use eventfold_store::Operation;
 use tonic::{Request, Response, Status, Streaming};
 
-use crate::caller::authorize;
+use crate::caller::{authorize, caller};
 
 use crate::streams::ResponseStream;
 
@@ -61,7 +61,7 @@ impl Service for PersistentSubscriptionsService {
     }
 
     async fn read(&self, request: Request<Streaming<ReadReq>>) -> Result<Response<Self::ReadStream>, Status> {
-        read::read(self.subscriptions.clone(), request).await.map(Response::new)
+        read::read(caller(&self.node, &request), self.subscriptions.clone(), request).await.map(Response::new)
     }
 
     async fn get_info(&self, request: Request<GetInfoReq>) -> Result<Response<GetInfoResp>, Status> {

@@ -98,6 +98,8 @@ async fn read_feed(
         from: "http".to_owned(),
         first_event_wait: FIRST_EVENT_WAIT,
     };
+    // A consumer reads the group's source: it needs the right to read it.
+    node.authorize_read(key.source().resource()).await?;
     let deliveries = node.persistent_subscriptions().read_polled(&key, read).await.map_err(errors::connect)?;
     let base = base_uri(headers, node);
     let feed = feed(&base, &key, count, &deliveries, embed);
