@@ -12,6 +12,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "proto/persistent.proto",
         "proto/operations.proto",
         "proto/projections.proto",
+        "proto/users.proto",
     ];
     for file in files {
         println!("cargo:rerun-if-changed={file}");

@@ -264,6 +264,8 @@ class ClientApi:
     NodeIsNotLeader: type
     # What a refused request raises (for `pytest.raises`).
     AccessDenied: tuple
+    # What a request without valid credentials raises where they are needed.
+    Unauthenticated: tuple
     # Features.
     supports_prefix_filters: bool
 
@@ -301,6 +303,7 @@ def load_client_api(name: str) -> ClientApi:
             DeadlineExceeded=errors.DeadlineExceededError,
             NodeIsNotLeader=errors.NodeIsNotLeaderError,
             AccessDenied=(errors.AccessDeniedError,),
+            Unauthenticated=(errors.UnauthenticatedError,),
             supports_prefix_filters=True,
         )
     if name == "esdbclient":
@@ -331,6 +334,8 @@ def load_client_api(name: str) -> ClientApi:
             # esdbclient raises AccessDeniedError only for BatchAppend's
             # detail; a PERMISSION_DENIED status is its generic GrpcError.
             AccessDenied=(errors.AccessDeniedError, errors.GrpcError),
+            # No class of its own: UNAUTHENTICATED is its generic GrpcError.
+            Unauthenticated=(errors.GrpcError,),
             supports_prefix_filters=False,
         )
     raise ValueError(f"unknown client {name!r}: one of {CLIENT_NAMES}")

@@ -7,6 +7,7 @@
 //! apart, in `eventfold-bench`, so this binary links no benchmark client.
 
 mod admin;
+mod authentication;
 mod backup;
 mod metrics;
 mod pg;

@@ -77,6 +77,8 @@ pub struct ServeArgs {
     /// `$stream_by_category`, `$streams`, `$by_correlation_id`) at start.
     #[arg(long, env = "EVENTFOLD_START_STANDARD_PROJECTIONS")]
     start_standard_projections: bool,
+    #[command(flatten)]
+    authentication: crate::authentication::AuthenticationArgs,
 }
 
 /// The host of a `HOST:PORT` listen address when it is a name, not an IP
@@ -130,6 +132,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             ..ProjectionsOptions::default()
         },
         cluster: backend.cluster(&args),
+        authentication: args.authentication.authentication,
+        default_passwords: args.authentication.default_passwords(),
     };
     // The node is composed once, here: the store behind the access check,
     // the subsystems over the store, the facts every face reports.

@@ -180,6 +180,7 @@ pub fn scavenge(error: &ScavengeError) -> Status {
             Status::failed_precondition(format!("scavenge {} is already in progress", running.id))
         }
         ScavengeError::Storage(storage_error) => storage(storage_error),
+        ScavengeError::AccessDenied(denied) => access_denied(denied),
         other => Status::internal(other.to_string()),
     }
 }

@@ -7,8 +7,7 @@
 //! stopping an id that is not the running scavenge is `NOT_FOUND` with the
 //! message `Scavenge id was invalid.` and the `scavenge-not-found` trailer.
 
-use std::sync::Arc;
-
+use eventfold_node::Node;
 use eventfold_persistent::PersistentSubscriptions;
 use eventfold_proto::event_store::client::Empty;
 use eventfold_proto::event_store::client::operations::operations_server::Operations;
@@ -16,19 +15,20 @@ use eventfold_proto::event_store::client::operations::scavenge_resp::ScavengeRes
 use eventfold_proto::event_store::client::operations::{
     ScavengeResp, SetNodePriorityReq, StartScavengeReq, StopScavengeReq,
 };
-use eventfold_store::{EventStore, ScavengeError, ScavengeOptions, ScavengeState};
+use eventfold_store::{Operation, ScavengeError, ScavengeOptions, ScavengeState};
 use tonic::{Request, Response, Status};
 
+use crate::caller::{authorize, caller};
 use crate::errors;
 
 pub struct OperationsService {
-    store: Arc<dyn EventStore>,
+    node: Node,
     persistent: PersistentSubscriptions,
 }
 
 impl OperationsService {
-    pub fn new(store: Arc<dyn EventStore>, persistent: PersistentSubscriptions) -> Self {
-        Self { store, persistent }
+    pub fn new(node: Node, persistent: PersistentSubscriptions) -> Self {
+        Self { node, persistent }
     }
 }
 
@@ -41,8 +41,8 @@ impl Operations for OperationsService {
     /// `thread_count` and `start_from_chunk` are accepted and ignored: the
     /// store scavenges its sealed segments one at a time, from the first,
     /// and the protocol has no field for the rate limit the store does take.
-    async fn start_scavenge(&self, _request: Request<StartScavengeReq>) -> Result<Response<ScavengeResp>, Status> {
-        match self.store.start_scavenge(ScavengeOptions::default()).await {
+    async fn start_scavenge(&self, request: Request<StartScavengeReq>) -> Result<Response<ScavengeResp>, Status> {
+        match caller(&self.node, &request).client_store().start_scavenge(ScavengeOptions::default()).await {
             Ok(status) => Ok(scavenge_response(status.id, ScavengeResult::Started)),
             Err(ScavengeError::InProgress(running)) => Ok(scavenge_response(running.id, ScavengeResult::InProgress)),
             Err(error) => Err(errors::scavenge(&error)),
@@ -54,8 +54,9 @@ impl Operations for OperationsService {
     /// EventStoreDB answers once its scavenge is over. The answer comes as
     /// soon as the stop is asked for; the scavenge ends after its segment.
     async fn stop_scavenge(&self, request: Request<StopScavengeReq>) -> Result<Response<ScavengeResp>, Status> {
+        let node = caller(&self.node, &request);
         let scavenge_id = request.into_inner().options.map(|options| options.scavenge_id).unwrap_or_default();
-        match self.store.stop_scavenge(&scavenge_id).await {
+        match node.client_store().stop_scavenge(&scavenge_id).await {
             Ok(status) if matches!(status.state, ScavengeState::Completed | ScavengeState::Failed) => {
                 Err(errors::scavenge_not_found(&scavenge_id))
             }
@@ -66,7 +67,8 @@ impl Operations for OperationsService {
 
     /// Stopping the process belongs to whoever runs it (a signal); a client
     /// of the protocol cannot stop this server.
-    async fn shutdown(&self, _request: Request<Empty>) -> Result<Response<Empty>, Status> {
+    async fn shutdown(&self, request: Request<Empty>) -> Result<Response<Empty>, Status> {
+        authorize(&self.node, &request, Operation::Shutdown)?;
         Err(Status::unimplemented("Shutdown is not supported"))
     }
 
@@ -87,7 +89,8 @@ impl Operations for OperationsService {
     }
 
     /// The same restart as `PersistentSubscriptions.RestartSubsystem`.
-    async fn restart_persistent_subscriptions(&self, _request: Request<Empty>) -> Result<Response<Empty>, Status> {
+    async fn restart_persistent_subscriptions(&self, request: Request<Empty>) -> Result<Response<Empty>, Status> {
+        authorize(&self.node, &request, Operation::RestartSubsystems)?;
         self.persistent.restart().await.map_err(|error| errors::storage(&error))?;
         Ok(Response::new(Empty {}))
     }

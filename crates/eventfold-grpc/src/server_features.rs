@@ -39,7 +39,17 @@ const SUPPORTED: &[(&str, &str, &[&str])] = &[
     (PROJECTIONS, "state", &[]),
     (PROJECTIONS, "result", &[]),
     (PROJECTIONS, "restartsubsystem", &[]),
+    (USERS, "create", &[]),
+    (USERS, "update", &[]),
+    (USERS, "delete", &[]),
+    (USERS, "disable", &[]),
+    (USERS, "enable", &[]),
+    (USERS, "details", &[]),
+    (USERS, "changepassword", &[]),
+    (USERS, "resetpassword", &[]),
 ];
+
+const USERS: &str = "event_store.client.users.users";
 
 const PROJECTIONS: &str = "event_store.client.projections.projections";
 

@@ -32,6 +32,11 @@ pub struct NodeOptions {
     /// Set when the store is shared with other nodes: they agree through it
     /// on which one runs persistent subscriptions and projections.
     pub cluster: Option<crate::ClusterOptions>,
+    /// Users, credentials and per-stream ACLs (secure mode): without it
+    /// every request acts with full rights.
+    pub authentication: bool,
+    /// The passwords `admin` and `ops` get on a new node (`changeit` if unset).
+    pub default_passwords: eventfold_users::DefaultPasswords,
 }
 
 impl Default for NodeOptions {
@@ -44,6 +49,8 @@ impl Default for NodeOptions {
             atom_pub_over_http: false,
             projections: eventfold_projections::ProjectionsOptions::default(),
             cluster: None,
+            authentication: false,
+            default_passwords: eventfold_users::DefaultPasswords::default(),
         }
     }
 }

@@ -2,7 +2,10 @@
 //! composed once by the binary and handed to every face (gRPC, HTTP).
 //!
 //! - the store as clients see it, behind the access check ([`ClientAccess`]):
-//!   whatever protocol a client speaks, what it may do is decided there;
+//!   whatever protocol a client speaks, what it may do is decided there, for
+//!   the caller's [`Principal`] ([`Node::for_principal`]);
+//! - the users (when authentication is on), who the faces authenticate
+//!   through [`Node::authenticate`];
 //! - the subsystems running over the store itself (persistent
 //!   subscriptions, projections), which write their own state streams;
 //! - facts about this node ([`NodeFacts`]: advertised address, versions,
@@ -28,10 +31,15 @@ use std::sync::Arc;
 
 use eventfold_persistent::{PersistentSubscriptions, SubsystemOptions};
 use eventfold_projections::Projections;
-use eventfold_store::{AccessPolicy, ClientAccess, EventStore, NodeAnnouncement, NodeEndpoint};
+use eventfold_store::{
+    AccessDenied, AccessPolicy, AclRules, ClientAccess, EventStore, NodeAnnouncement, NodeEndpoint, Operation,
+    Principal, Resource,
+};
+use eventfold_users::AuthenticationError;
 use leadership::{Leadership, Led, Role};
 
 pub use connections::OpenConnections;
+pub use eventfold_users::{DefaultPasswords, Users};
 pub use facts::{NodeFacts, NodeOptions};
 pub use leadership::ClusterOptions;
 pub use members::{ClusterMember, MemberState};
@@ -46,17 +54,27 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 /// not eventfold's release.
 pub const PROTOCOL_SERVER_VERSION: &str = "25.1.0";
 
-/// A running node. Cheap to clone: every clone is the same node.
+/// A running node. Cheap to clone: every clone is the same node. A node
+/// acts for one principal ([`Node::for_principal`]): the node itself (full
+/// rights) unless a face scoped it to a request's caller.
 #[derive(Clone)]
 pub struct Node {
     inner: Arc<Inner>,
+    principal: Principal,
+    /// The store behind the access check for `principal`.
+    client_store: Arc<dyn EventStore>,
+    /// The same check, for what is read on the caller's behalf elsewhere.
+    access: Arc<ClientAccess>,
 }
 
 /// Everything here is built once, in [`Node::start`]; a handle that faces
 /// share (a metrics recorder, projections, authentication) belongs here
 /// beside the others, so that every face reaches the same one.
 struct Inner {
-    client_store: Arc<dyn EventStore>,
+    /// The store itself, for the per-principal access checks to wrap.
+    store: Arc<dyn EventStore>,
+    /// `None` while authentication is off.
+    users: Option<Users>,
     persistent: PersistentSubscriptions,
     projections: Projections,
     facts: NodeFacts,
@@ -77,6 +95,10 @@ impl Node {
     /// that cannot read their state leaves them reporting why; the log is
     /// served all the same.
     pub async fn start(store: Arc<dyn EventStore>, options: NodeOptions, bound: SocketAddr) -> Self {
+        let users = match options.authentication {
+            true => Some(Users::start(Arc::clone(&store), &options.default_passwords).await),
+            false => None,
+        };
         let facts = NodeFacts::new(&options, bound);
         let (persistent, projections, leadership) = match options.cluster.clone() {
             None => {
@@ -108,11 +130,16 @@ impl Node {
                 (persistent, projections, Some(leadership))
             }
         };
-        let client_store: Arc<dyn EventStore> = Arc::new(ClientAccess::new(store, AccessPolicy));
+        let access = Arc::new(ClientAccess::new(Arc::clone(&store), AccessPolicy));
+        let client_store: Arc<dyn EventStore> = access.clone();
         let metrics = options.metrics;
         Self {
+            principal: Principal::System,
+            client_store,
+            access,
             inner: Arc::new(Inner {
-                client_store,
+                store,
+                users,
                 persistent,
                 projections,
                 facts,
@@ -125,9 +152,71 @@ impl Node {
     }
 
     /// The store as every client request must reach it: behind the access
-    /// check.
+    /// check, for this node's principal (full rights unless the node was
+    /// scoped with [`Node::for_principal`]).
     pub fn client_store(&self) -> &Arc<dyn EventStore> {
-        &self.inner.client_store
+        &self.client_store
+    }
+
+    /// The store behind the access check for `principal`.
+    pub fn client_store_for(&self, principal: &Principal) -> Arc<dyn EventStore> {
+        Arc::clone(self.for_principal(principal.clone()).client_store())
+    }
+
+    /// This node acting for `principal`: its `client_store()` checks every
+    /// call for that caller, and [`Node::authorize`] decides for it. While
+    /// authentication is off, every caller has full rights.
+    pub fn for_principal(&self, principal: Principal) -> Node {
+        if !self.authentication_enabled() || principal == Principal::System {
+            return Node { principal: Principal::System, ..self.clone() };
+        }
+        let access =
+            Arc::new(ClientAccess::for_principal(Arc::clone(&self.inner.store), AccessPolicy, principal.clone()));
+        Node { inner: Arc::clone(&self.inner), principal, client_store: access.clone(), access }
+    }
+
+    /// Who this node acts for.
+    pub fn principal(&self) -> &Principal {
+        &self.principal
+    }
+
+    /// Whether requests must authenticate (secure mode).
+    pub fn authentication_enabled(&self) -> bool {
+        self.inner.users.is_some()
+    }
+
+    /// The principal of a request without credentials: full rights while
+    /// authentication is off, anonymous otherwise.
+    pub fn unauthenticated_principal(&self) -> Principal {
+        if self.authentication_enabled() { Principal::Anonymous } else { Principal::System }
+    }
+
+    /// Who `login` with `password` is. While authentication is off any
+    /// credentials act with full rights, as no credentials do.
+    pub async fn authenticate(&self, login: &str, password: &str) -> Result<Principal, AuthenticationError> {
+        match &self.inner.users {
+            Some(users) => users.authenticate(login, password).await,
+            None => Ok(Principal::System),
+        }
+    }
+
+    /// The users, while authentication is on.
+    pub fn users(&self) -> Option<&Users> {
+        self.inner.users.as_ref()
+    }
+
+    /// Whether this node's principal may read `resource` (a stream or
+    /// `$all`), for reads made on its behalf outside the client store: a
+    /// persistent subscription's consumer reads the group's source.
+    pub async fn authorize_read(&self, resource: Resource<'_>) -> Result<(), eventfold_store::ReadError> {
+        self.access.authorize_read(resource).await
+    }
+
+    /// Whether this node's principal may run `operation` on the node
+    /// (scavenge, subsystems, projections or persistent subscription
+    /// management), by the access policy.
+    pub fn authorize(&self, operation: Operation) -> Result<(), AccessDenied> {
+        AccessPolicy.check(&self.principal, Resource::Node, operation, &AclRules::default())
     }
 
     pub fn persistent_subscriptions(&self) -> &PersistentSubscriptions {
@@ -161,6 +250,9 @@ impl Node {
         self.inner.state.stopping();
         self.inner.persistent.shutdown().await;
         self.inner.projections.shutdown().await;
+        if let Some(users) = &self.inner.users {
+            users.shutdown();
+        }
         if let Some(leadership) = &self.inner.leadership {
             leadership.leave().await;
         }

@@ -19,6 +19,14 @@ impl Source {
             Source::All => eventfold_store::ALL_STREAM,
         }
     }
+
+    /// What the access policy checks a read of it as.
+    pub fn resource(&self) -> eventfold_store::Resource<'_> {
+        match self {
+            Source::Stream(stream) => eventfold_store::Resource::Stream(stream),
+            Source::All => eventfold_store::Resource::All,
+        }
+    }
 }
 
 /// A group: its source and its name, unique together.

@@ -34,5 +34,8 @@ pub mod event_store {
         pub mod projections {
             tonic::include_proto!("event_store.client.projections");
         }
+        pub mod users {
+            tonic::include_proto!("event_store.client.users");
+        }
     }
 }

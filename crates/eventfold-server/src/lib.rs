@@ -5,6 +5,7 @@
 //! sees the engine behind the store, so the same server runs on the
 //! embedded engine or on PostgreSQL.
 
+mod auth;
 mod http;
 pub mod metrics;
 mod transport;
@@ -20,10 +21,11 @@ pub use http::{BackupReportBody, DamagedRangeBody, ScavengeStatusBody, VerifyRep
 pub use transport::ConnectionLimits;
 
 /// Every face of `node` in one router: eventfold's HTTP/JSON, the gRPC
-/// services, and an answer for anything else.
+/// services, and an answer for anything else; every request passes the
+/// authentication layer first.
 pub fn app(node: &Node) -> Router {
     let app = router(node.clone()).merge(eventfold_grpc::routes(node).into_axum_router()).fallback(fallback);
-    metrics::instrument(app, node.metrics().cloned())
+    metrics::instrument(auth::layer(app, node), node.metrics().cloned())
 }
 
 /// Serves `node` (gRPC over HTTP/2 plaintext, and HTTP/1.1) on `listener`

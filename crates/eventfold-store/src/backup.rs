@@ -38,4 +38,7 @@ pub enum BackupError {
     InProgress,
     #[error("backup failed: {reason}")]
     Failed { reason: String },
+    /// The caller may not run this operation.
+    #[error(transparent)]
+    AccessDenied(#[from] crate::AccessDenied),
 }

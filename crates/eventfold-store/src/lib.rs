@@ -6,6 +6,7 @@
 //! embedded engine, PostgreSQL) both depend on it and on nothing of each other.
 
 mod access;
+mod acl;
 mod append_checks;
 mod append_size;
 mod backup;
@@ -21,6 +22,7 @@ mod links;
 mod metadata_stream;
 mod name;
 mod position;
+mod principal;
 mod request;
 mod scavenge;
 mod store;
@@ -33,7 +35,11 @@ mod testing;
 mod verify;
 mod virtual_streams;
 
-pub use access::{AccessDenied, AccessPolicy, Operation, Resource, holds_server_state};
+pub use access::{
+    AccessDenied, AccessPolicy, AclRules, NODE_RESOURCE, Operation, Resource, USER_STREAM_PREFIX, USERS_STREAM,
+    holds_server_state,
+};
+pub use acl::{AclRight, DefaultAcls, SETTINGS_EVENT_TYPE, SETTINGS_STREAM, StreamAcl};
 pub use append_checks::{EVENT_TYPE_MAX_BYTES, check_append};
 pub use append_size::AppendSizeBudget;
 pub use backup::{BackupError, BackupReport, BackupRequest};
@@ -49,6 +55,7 @@ pub use links::{ResolvedEvent, link_target, link_to, resolve_link};
 pub use metadata_stream::refuse_metadata_of_tombstoned;
 pub use name::{InvalidStreamName, STREAM_NAME_MAX_BYTES, StreamName};
 pub use position::{CurrentRevision, ExpectedRevision, Position};
+pub use principal::{ADMINS_GROUP, EVERYONE_ROLE, OPS_GROUP, Principal, UserIdentity};
 pub use request::{
     AllFrom, AppendOutcome, AppendRequest, DeleteMode, DeleteOutcome, Direction, ReadAllRequest, ReadStreamRequest,
     RevisionFrom, SubscribeFrom, SubscribeToAllRequest, SubscribeToStreamRequest,

@@ -76,4 +76,7 @@ pub enum ScavengeError {
     Unsupported,
     #[error(transparent)]
     Storage(#[from] crate::StorageError),
+    /// The caller may not run this operation.
+    #[error(transparent)]
+    AccessDenied(#[from] crate::AccessDenied),
 }

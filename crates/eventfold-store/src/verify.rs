@@ -117,4 +117,7 @@ pub enum VerifyError {
     Unsupported,
     #[error(transparent)]
     Storage(#[from] StorageError),
+    /// The caller may not run this operation.
+    #[error(transparent)]
+    AccessDenied(#[from] crate::AccessDenied),
 }

@@ -25,6 +25,7 @@ use crate::convert::{recorded_metadata, stream_identifier, uuid_from_proto, uuid
 use crate::streams::ResponseStream;
 
 pub async fn read(
+    caller: eventfold_node::Node,
     subscriptions: PersistentSubscriptions,
     request: Request<Streaming<ReadReq>>,
 ) -> Result<ResponseStream<ReadResp>, Status> {
@@ -50,6 +51,8 @@ pub async fn read(
     let max_in_flight = usize::try_from(options.buffer_size).ok().filter(|size| *size > 0).ok_or_else(|| {
         Status::invalid_argument(format!("buffer size must be positive (got {})", options.buffer_size))
     })?;
+    // A consumer reads the group's source: it needs the right to read it.
+    caller.authorize_read(key.source().resource()).await.map_err(|error| crate::errors::read(&error))?;
     let consumer = subscriptions
         .connect(&key, ConsumerOptions { max_in_flight, from, name })
         .await

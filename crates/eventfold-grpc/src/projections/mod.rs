@@ -6,6 +6,7 @@ mod convert;
 mod errors;
 
 use errors::{Expected, status};
+use eventfold_node::Node;
 use eventfold_projections::{CreateProjection, DeleteOptions, Mode, Projections, Select};
 use eventfold_proto::event_store::client::Empty;
 use eventfold_proto::event_store::client::projections::projections_server::Projections as Service;
@@ -14,17 +15,26 @@ use eventfold_proto::event_store::client::projections::{
     ResultReq, ResultResp, StateReq, StateResp, StatisticsReq, StatisticsResp, UpdateReq, UpdateResp, create_req,
     statistics_req, update_req,
 };
+use eventfold_store::Operation;
 use tonic::{Request, Response, Status};
+
+use crate::caller::authorize;
 
 use crate::streams::ResponseStream;
 
 pub struct ProjectionsService {
+    /// To decide who may manage projections (`$ops` and `$admins`).
+    node: Node,
     projections: Projections,
 }
 
 impl ProjectionsService {
-    pub fn new(projections: Projections) -> Self {
-        Self { projections }
+    pub fn new(node: Node) -> Self {
+        Self { projections: node.projections().clone(), node }
+    }
+
+    fn may_manage<T>(&self, request: &Request<T>) -> Result<(), Status> {
+        authorize(&self.node, request, Operation::ManageProjections)
     }
 }
 
@@ -37,6 +47,7 @@ impl Service for ProjectionsService {
     type StatisticsStream = ResponseStream<StatisticsResp>;
 
     async fn create(&self, request: Request<CreateReq>) -> Result<Response<CreateResp>, Status> {
+        self.may_manage(&request)?;
         let options = request.into_inner().options.ok_or_else(missing_options)?;
         let (mode, name, emit_enabled, track_emitted_streams) = match options.mode {
             Some(create_req::options::Mode::OneTime(_)) => (Mode::OneTime, String::new(), false, false),
@@ -59,6 +70,7 @@ impl Service for ProjectionsService {
     }
 
     async fn update(&self, request: Request<UpdateReq>) -> Result<Response<UpdateResp>, Status> {
+        self.may_manage(&request)?;
         let options = request.into_inner().options.ok_or_else(missing_options)?;
         let emit = match options.emit_option {
             Some(update_req::options::EmitOption::EmitEnabled(emit)) => Some(emit),
@@ -73,6 +85,7 @@ impl Service for ProjectionsService {
     }
 
     async fn delete(&self, request: Request<DeleteReq>) -> Result<Response<DeleteResp>, Status> {
+        self.may_manage(&request)?;
         let options = request.into_inner().options.ok_or_else(missing_options)?;
         let delete = DeleteOptions {
             emitted_streams: options.delete_emitted_streams,
@@ -101,6 +114,7 @@ impl Service for ProjectionsService {
     }
 
     async fn disable(&self, request: Request<DisableReq>) -> Result<Response<DisableResp>, Status> {
+        self.may_manage(&request)?;
         let options = request.into_inner().options.ok_or_else(missing_options)?;
         self.projections
             .disable(&options.name, options.write_checkpoint)
@@ -110,12 +124,14 @@ impl Service for ProjectionsService {
     }
 
     async fn enable(&self, request: Request<EnableReq>) -> Result<Response<EnableResp>, Status> {
+        self.may_manage(&request)?;
         let options = request.into_inner().options.ok_or_else(missing_options)?;
         self.projections.enable(&options.name).await.map_err(|error| status(error, Expected::Updated))?;
         Ok(Response::new(EnableResp {}))
     }
 
     async fn reset(&self, request: Request<ResetReq>) -> Result<Response<ResetResp>, Status> {
+        self.may_manage(&request)?;
         let options = request.into_inner().options.ok_or_else(missing_options)?;
         self.projections.reset(&options.name, None).await.map_err(|error| status(error, Expected::Updated))?;
         Ok(Response::new(ResetResp {}))
@@ -141,7 +157,8 @@ impl Service for ProjectionsService {
         Ok(Response::new(ResultResp { result: Some(convert::json_value(result.as_deref())) }))
     }
 
-    async fn restart_subsystem(&self, _request: Request<Empty>) -> Result<Response<Empty>, Status> {
+    async fn restart_subsystem(&self, request: Request<Empty>) -> Result<Response<Empty>, Status> {
+        authorize(&self.node, &request, Operation::RestartSubsystems)?;
         match self.projections.restart().await {
             Ok(()) => Ok(Response::new(Empty {})),
             Err(eventfold_projections::ProjectionError::OperationFailed(reason)) => {

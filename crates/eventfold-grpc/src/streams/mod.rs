@@ -8,26 +8,29 @@ mod read;
 use std::pin::Pin;
 use std::sync::Arc;
 
+use eventfold_node::Node;
 use eventfold_proto::event_store::client::streams::streams_server::Streams;
 use eventfold_proto::event_store::client::streams::{
     AppendReq, AppendResp, BatchAppendReq, BatchAppendResp, DeleteReq, DeleteResp, ReadReq, ReadResp, TombstoneReq,
     TombstoneResp,
 };
-use eventfold_store::EventStore;
 use futures::Stream;
 use tonic::{Request, Response, Status, Streaming};
+
+use crate::caller::caller;
 
 pub type ResponseStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'static>>;
 
 pub struct StreamsService {
-    store: Arc<dyn EventStore>,
+    /// Each call reaches the store as its caller ([`crate::caller::caller`]).
+    node: Node,
     /// Appends past this are refused while they arrive.
     max_append_bytes: usize,
 }
 
 impl StreamsService {
-    pub fn new(store: Arc<dyn EventStore>, max_append_bytes: usize) -> Self {
-        Self { store, max_append_bytes }
+    pub fn new(node: Node, max_append_bytes: usize) -> Self {
+        Self { node, max_append_bytes }
     }
 }
 
@@ -37,19 +40,31 @@ impl Streams for StreamsService {
     type BatchAppendStream = ResponseStream<BatchAppendResp>;
 
     async fn read(&self, request: Request<ReadReq>) -> Result<Response<Self::ReadStream>, Status> {
-        read::read(Arc::clone(&self.store), request.into_inner()).await.map(Response::new)
+        read::read(Arc::clone(caller(&self.node, &request).client_store()), request.into_inner())
+            .await
+            .map(Response::new)
     }
 
     async fn append(&self, request: Request<Streaming<AppendReq>>) -> Result<Response<AppendResp>, Status> {
-        append::append(self.store.as_ref(), self.max_append_bytes, request.into_inner()).await.map(Response::new)
+        append::append(
+            caller(&self.node, &request).client_store().as_ref(),
+            self.max_append_bytes,
+            request.into_inner(),
+        )
+        .await
+        .map(Response::new)
     }
 
     async fn delete(&self, request: Request<DeleteReq>) -> Result<Response<DeleteResp>, Status> {
-        delete::delete(self.store.as_ref(), request.into_inner()).await.map(Response::new)
+        delete::delete(caller(&self.node, &request).client_store().as_ref(), request.into_inner())
+            .await
+            .map(Response::new)
     }
 
     async fn tombstone(&self, request: Request<TombstoneReq>) -> Result<Response<TombstoneResp>, Status> {
-        delete::tombstone(self.store.as_ref(), request.into_inner()).await.map(Response::new)
+        delete::tombstone(caller(&self.node, &request).client_store().as_ref(), request.into_inner())
+            .await
+            .map(Response::new)
     }
 
     async fn batch_append(
@@ -57,7 +72,7 @@ impl Streams for StreamsService {
         request: Request<Streaming<BatchAppendReq>>,
     ) -> Result<Response<Self::BatchAppendStream>, Status> {
         Ok(Response::new(batch_append::batch_append(
-            Arc::clone(&self.store),
+            Arc::clone(caller(&self.node, &request).client_store()),
             self.max_append_bytes,
             request.into_inner(),
         )))

@@ -7,14 +7,13 @@
 //! for a backend without backups; `500` with the reason otherwise. The
 //! server logs its progress.
 
+use crate::http::caller::Caller;
 use std::path::PathBuf;
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use eventfold_node::Node;
 use eventfold_store::{BackupError, BackupReport, BackupRequest};
 use serde::{Deserialize, Serialize};
 
@@ -52,7 +51,7 @@ impl From<BackupReport> for BackupReportBody {
     }
 }
 
-pub async fn start(State(node): State<Node>, body: Bytes) -> Response {
+pub async fn start(Caller(node): Caller, body: Bytes) -> Response {
     let body: BackupBody = match serde_json::from_slice(&body) {
         Ok(body) => body,
         Err(error) => return error_response(StatusCode::BAD_REQUEST, format!("invalid backup request: {error}")),
@@ -68,6 +67,7 @@ pub async fn start(State(node): State<Node>, body: Bytes) -> Response {
         Ok(report) => (StatusCode::OK, Json(BackupReportBody::from(report))).into_response(),
         Err(error @ BackupError::InProgress) => error_response(StatusCode::CONFLICT, error.to_string()),
         Err(error @ BackupError::Unsupported) => error_response(StatusCode::NOT_IMPLEMENTED, error.to_string()),
+        Err(error @ BackupError::AccessDenied(_)) => error_response(StatusCode::FORBIDDEN, error.to_string()),
         Err(error) => error_response(StatusCode::INTERNAL_SERVER_ERROR, error.to_string()),
     }
 }

@@ -1,9 +1,9 @@
 //! `GET /gossip`: the cluster as the gRPC Gossip service reports it (the
 //! node builds the members for both), in KurrentDB's JSON shape.
 
+use crate::http::caller::Caller;
 use axum::Json;
-use axum::extract::State;
-use eventfold_node::{ClusterMember, Node};
+use eventfold_node::ClusterMember;
 use serde::Serialize;
 
 use super::time::iso8601;
@@ -31,7 +31,7 @@ struct Member {
     es_version: &'static str,
 }
 
-pub async fn gossip(State(node): State<Node>) -> Json<ClusterInfo> {
+pub async fn gossip(Caller(node): Caller) -> Json<ClusterInfo> {
     let facts = node.facts();
     let member = |member: ClusterMember| Member {
         instance_id: member.instance_id.hyphenated().to_string(),

@@ -9,11 +9,12 @@
 //!   reads are served, and restarting the node would not bring back the
 //!   disk space it waits for.
 
+use crate::http::caller::Caller;
 use axum::Json;
-use axum::extract::{RawQuery, State};
+use axum::extract::RawQuery;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use eventfold_node::{Node, NodeState};
+use eventfold_node::NodeState;
 use eventfold_store::StoreHealth;
 use serde::Serialize;
 
@@ -33,7 +34,7 @@ pub struct Health {
 }
 
 /// `GET /health`.
-pub async fn health(State(node): State<Node>) -> (StatusCode, Json<Health>) {
+pub async fn health(Caller(node): Caller) -> (StatusCode, Json<Health>) {
     let store = node.client_store();
     let (status, reason) = match (node.state(), store.health()) {
         (NodeState::Starting | NodeState::Stopping, _) => (node.state().as_str(), None),
@@ -57,7 +58,7 @@ struct NotLive {
 
 /// `GET`/`HEAD /health/live` (axum answers `HEAD` with the `GET` handler's
 /// status and headers, without the body).
-pub async fn live(State(node): State<Node>, RawQuery(query): RawQuery) -> Response {
+pub async fn live(Caller(node): Caller, RawQuery(query): RawQuery) -> Response {
     let query = query.as_deref();
     if let Some(unknown) = unknown_query_names(query, &["liveCode"]).first() {
         return error_response(StatusCode::BAD_REQUEST, format!("unknown query parameter `{unknown}`; only liveCode"));

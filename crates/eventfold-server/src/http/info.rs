@@ -2,11 +2,10 @@
 //! `state`, `features`, `authentication`) so that tools written for it read
 //! it, plus eventfold's own `version`.
 
+use crate::http::caller::Caller;
 use std::collections::BTreeMap;
 
 use axum::Json;
-use axum::extract::State;
-use eventfold_node::Node;
 use serde::Serialize;
 
 /// KurrentDB's optional features this node never has. Tools (the KurrentDB
@@ -27,8 +26,8 @@ pub struct Info {
     version: &'static str,
 }
 
-/// No authentication: every client is let in (the access policy still
-/// decides what it may do).
+/// `insecure` (no authentication: every request has full rights) or
+/// `internal` (the node's own users).
 #[derive(Serialize)]
 struct Authentication {
     #[serde(rename = "type")]
@@ -36,7 +35,7 @@ struct Authentication {
     properties: BTreeMap<&'static str, String>,
 }
 
-pub async fn info(State(node): State<Node>) -> Json<Info> {
+pub async fn info(Caller(node): Caller) -> Json<Info> {
     let facts = node.facts();
     Json(Info {
         es_version: facts.protocol_version,
@@ -46,7 +45,11 @@ pub async fn info(State(node): State<Node>) -> Json<Info> {
             .map(|feature| (*feature, false))
             .chain([("atomPub", facts.atom_pub_over_http)])
             .collect(),
-        authentication: Authentication { kind: "insecure", properties: BTreeMap::new() },
+        // KurrentDB names its built-in users provider `internal`.
+        authentication: Authentication {
+            kind: if node.authentication_enabled() { "internal" } else { "insecure" },
+            properties: BTreeMap::new(),
+        },
         version: facts.version,
     })
 }

@@ -4,6 +4,7 @@
 mod api;
 mod atom;
 mod backup;
+mod caller;
 mod error;
 mod fallback;
 mod gossip;
@@ -17,6 +18,7 @@ mod stats;
 mod subscriptions;
 mod time;
 mod ui;
+mod users;
 mod verify;
 
 pub use backup::BackupReportBody;
@@ -46,6 +48,7 @@ pub fn router(node: Node) -> Router {
         .merge(subscriptions::routes(&node))
         .merge(api::routes(&node))
         .merge(ui::routes())
+        .merge(users::routes())
         .method_not_allowed_fallback(error::method_not_allowed)
         .with_state(node)
 }

@@ -22,9 +22,10 @@
 //! `{"error": "..."}`. Times (`started`, `finished`) are Unix milliseconds:
 //! plain numbers every language reads without a date parser.
 
+use crate::http::caller::Caller;
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, RawQuery};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use eventfold_node::Node;
@@ -145,6 +146,7 @@ fn scavenge_error(error: ScavengeError) -> Response {
         ScavengeError::InProgress(running) => status_response(StatusCode::CONFLICT, *running),
         ScavengeError::NotFound { .. } => error_response(StatusCode::NOT_FOUND, error.to_string()),
         ScavengeError::Unsupported => error_response(StatusCode::NOT_IMPLEMENTED, error.to_string()),
+        ScavengeError::AccessDenied(denied) => error_response(StatusCode::FORBIDDEN, denied.to_string()),
         ScavengeError::Storage(storage_error) => {
             let code = match storage_error.kind {
                 StorageErrorKind::Closed | StorageErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -159,7 +161,7 @@ fn scavenge_error(error: ScavengeError) -> Response {
 
 /// `POST /admin/scavenge`. The body is read as JSON whatever its content
 /// type, so that `curl -d '{...}'` works; an empty body means defaults.
-pub async fn start(State(node): State<Node>, RawQuery(query): RawQuery, body: Bytes) -> Response {
+pub async fn start(Caller(node): Caller, RawQuery(query): RawQuery, body: Bytes) -> Response {
     if let Err(message) = check_kurrentdb_options(query.as_deref()) {
         return error_response(StatusCode::BAD_REQUEST, message);
     }
@@ -181,7 +183,7 @@ pub async fn start(State(node): State<Node>, RawQuery(query): RawQuery, body: By
 }
 
 /// `GET /admin/scavenge` and `GET /admin/scavenge/last`.
-pub async fn last(State(node): State<Node>) -> Response {
+pub async fn last(Caller(node): Caller) -> Response {
     match node.client_store().scavenge_status().await {
         Some(status) => status_response(StatusCode::OK, status),
         None => error_response(StatusCode::NOT_FOUND, "no scavenge has run since the server started"),
@@ -189,7 +191,7 @@ pub async fn last(State(node): State<Node>) -> Response {
 }
 
 /// `GET /admin/scavenge/current`.
-pub async fn current(State(node): State<Node>) -> Response {
+pub async fn current(Caller(node): Caller) -> Response {
     match running(&node).await {
         Some(status) => status_response(StatusCode::OK, status),
         None => error_response(StatusCode::NOT_FOUND, "no scavenge is running"),
@@ -198,7 +200,7 @@ pub async fn current(State(node): State<Node>) -> Response {
 
 /// `GET /admin/scavenge/{id}`. The store keeps the running or last
 /// scavenge only; an older one is as unknown as a made-up id.
-pub async fn by_id(State(node): State<Node>, Path(id): Path<String>) -> Response {
+pub async fn by_id(Caller(node): Caller, Path(id): Path<String>) -> Response {
     match node.client_store().scavenge_status().await {
         Some(status) if status.id == id => status_response(StatusCode::OK, status),
         _ => error_response(
@@ -213,7 +215,7 @@ async fn running(node: &Node) -> Option<ScavengeStatus> {
 }
 
 /// `DELETE /admin/scavenge/current`.
-pub async fn stop_current(State(node): State<Node>) -> Response {
+pub async fn stop_current(Caller(node): Caller) -> Response {
     match running(&node).await {
         Some(status) => stop_by_id(&node, &status.id).await,
         None => error_response(StatusCode::NOT_FOUND, "no scavenge is running"),
@@ -221,7 +223,7 @@ pub async fn stop_current(State(node): State<Node>) -> Response {
 }
 
 /// `DELETE /admin/scavenge/{id}`.
-pub async fn stop(State(node): State<Node>, Path(id): Path<String>) -> Response {
+pub async fn stop(Caller(node): Caller, Path(id): Path<String>) -> Response {
     stop_by_id(&node, &id).await
 }
 

@@ -9,9 +9,8 @@
 //! - `store`: `lastPosition` (`$all` position of the last event, null when
 //!   empty), `health` (`ok` or `degraded`) and, while degraded, `reason`.
 
+use crate::http::caller::Caller;
 use axum::Json;
-use axum::extract::State;
-use eventfold_node::Node;
 use eventfold_store::StoreHealth;
 use serde::Serialize;
 
@@ -46,7 +45,7 @@ struct Store {
     reason: Option<String>,
 }
 
-pub async fn stats(State(node): State<Node>) -> Json<Stats> {
+pub async fn stats(Caller(node): Caller) -> Json<Stats> {
     let facts = node.facts();
     let figures = process::current();
     let store = node.client_store();

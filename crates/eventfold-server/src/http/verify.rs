@@ -6,16 +6,14 @@
 //! The report's JSON shape is `VerifyReportBody`, which `eventfold admin
 //! verify --json` prints for an offline check as well.
 
+use crate::http::caller::Caller;
 use axum::Json;
-use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use eventfold_store::{
     DamagedRange, IndexMismatch, IndexReport, LostEvent, SegmentReport, StorageErrorKind, VerifyError, VerifyReport,
 };
 use serde::{Deserialize, Serialize};
-
-use eventfold_node::Node;
 
 /// A verification's report as JSON; converts to and from the store's.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
@@ -205,12 +203,13 @@ struct ErrorBody {
 }
 
 /// `POST /admin/verify`.
-pub async fn verify(State(node): State<Node>) -> Response {
+pub async fn verify(Caller(node): Caller) -> Response {
     match node.client_store().verify_storage().await {
         Ok(report) => (StatusCode::OK, Json(VerifyReportBody::from(&report))).into_response(),
         Err(error) => {
             let code = match &error {
                 VerifyError::Unsupported => StatusCode::NOT_IMPLEMENTED,
+                VerifyError::AccessDenied(_) => StatusCode::FORBIDDEN,
                 VerifyError::Storage(storage)
                     if matches!(storage.kind, StorageErrorKind::Closed | StorageErrorKind::Unavailable) =>
                 {

@@ -82,8 +82,8 @@ pub(crate) async fn serve(
             accepted = listener.accept() => accepted,
             () = &mut shutdown => break,
         };
-        let stream = match accepted {
-            Ok((stream, _peer)) => stream,
+        let (stream, peer) = match accepted {
+            Ok(accepted) => accepted,
             Err(error) => {
                 // Out of file descriptors, or a connection reset before it
                 // was accepted: wait a little rather than spin, keep serving.
@@ -101,7 +101,7 @@ pub(crate) async fn serve(
             Connection { builder: Arc::clone(&builder), app: app.clone(), limits: limits.clone(), stop: stop.clone() };
         let counted = open.open();
         tokio::spawn(async move {
-            connection.run(stream).await;
+            connection.run(stream, peer).await;
             drop(counted);
             drop(slot);
         });
@@ -138,13 +138,15 @@ struct Connection {
 }
 
 impl Connection {
-    async fn run(mut self, stream: tokio::net::TcpStream) {
+    async fn run(mut self, stream: tokio::net::TcpStream, peer: std::net::SocketAddr) {
         let activity = Activity::new();
         let service = {
             let activity = activity.clone();
             let app = self.app.clone();
-            hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
+            hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
                 let guard = activity.begin();
+                // Who is calling, for the failed-login limit.
+                request.extensions_mut().insert(crate::auth::PeerAddress(peer));
                 let app = app.clone();
                 async move {
                     let response = app.oneshot(request.map(axum::body::Body::new)).await;

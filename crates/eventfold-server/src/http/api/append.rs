@@ -5,9 +5,8 @@
 //! store's own budget, so an append past the node's limit is refused before
 //! it is handed to the store (which checks the whole append again).
 
+use crate::http::caller::Caller;
 use axum::Json;
-use axum::extract::State;
-use eventfold_node::Node;
 use eventfold_store::{AppendOutcome, AppendRequest, AppendSizeBudget, CurrentRevision, StreamName};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -83,7 +82,7 @@ fn request(stream: StreamName, body: AppendBody, budget: &mut AppendSizeBudget) 
     )
 )]
 pub async fn append(
-    State(node): State<Node>,
+    Caller(node): Caller,
     ApiPath(stream): ApiPath<String>,
     JsonBody(body): JsonBody<AppendBody>,
 ) -> Result<Json<AppendResult>, ApiError> {
@@ -135,7 +134,7 @@ pub struct TransactionResult {
     )
 )]
 pub async fn transaction(
-    State(node): State<Node>,
+    Caller(node): Caller,
     JsonBody(body): JsonBody<TransactionBody>,
 ) -> Result<Json<TransactionResult>, ApiError> {
     if body.appends.is_empty() {

@@ -2,9 +2,8 @@
 //! not found and may be written again, its revisions going on), or with
 //! `tombstone=true` a permanent one.
 
+use crate::http::caller::Caller;
 use axum::Json;
-use axum::extract::State;
-use eventfold_node::Node;
 use eventfold_store::{DeleteMode, ExpectedRevision};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -47,7 +46,7 @@ pub struct DeleteResult {
     )
 )]
 pub async fn delete(
-    State(node): State<Node>,
+    Caller(node): Caller,
     ApiPath(stream): ApiPath<String>,
     ApiQuery(query): ApiQuery<DeleteQuery>,
 ) -> Result<Json<DeleteResult>, ApiError> {

@@ -61,6 +61,12 @@ pub fn storage(error: &StorageError) -> ApiError {
     ApiError::new(status, code, error.to_string())
 }
 
+impl From<eventfold_store::AccessDenied> for ApiError {
+    fn from(denied: eventfold_store::AccessDenied) -> Self {
+        ApiError::new(StatusCode::FORBIDDEN, "access-denied", denied.to_string())
+    }
+}
+
 impl From<AppendError> for ApiError {
     fn from(error: AppendError) -> Self {
         let message = error.to_string();

@@ -17,15 +17,14 @@
 //! holding a subscription open: it reconnects with `Last-Event-ID` and
 //! reads what it missed from storage.
 
+use crate::http::caller::Caller;
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use eventfold_node::Node;
 use eventfold_store::{
     EventStore, Position, ReadError, ResolvedEvent, SubscribeFrom, SubscribeToAllRequest, SubscribeToStreamRequest,
     SubscriptionItem, SubscriptionStream, refuse_metadata_of_tombstoned,
@@ -102,7 +101,7 @@ pub struct StreamLiveQuery {
     )
 )]
 pub async fn stream_live(
-    State(node): State<Node>,
+    Caller(node): Caller,
     ApiPath(stream): ApiPath<String>,
     ApiQuery(query): ApiQuery<StreamLiveQuery>,
     headers: HeaderMap,
@@ -155,7 +154,7 @@ pub struct AllLiveQuery {
     )
 )]
 pub async fn all_live(
-    State(node): State<Node>,
+    Caller(node): Caller,
     ApiQuery(query): ApiQuery<AllLiveQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {

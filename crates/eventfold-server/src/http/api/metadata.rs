@@ -4,11 +4,10 @@
 //! application's own). Written as an ordinary append to `$$<stream>`, so the
 //! store applies it, checks access and keeps its history as for any event.
 
+use crate::http::caller::Caller;
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::State;
-use eventfold_node::Node;
 use eventfold_store::{
     AppendRequest, CurrentRevision, METADATA_EVENT_TYPE, ProposedEvent, ReadError, ReadStreamRequest, StreamReadItem,
     metadata_stream_of, read_stream_with_bounds,
@@ -47,7 +46,7 @@ pub struct MetadataBody {
         (status = 410, description = "The stream is tombstoned", body = ErrorBody),
     )
 )]
-pub async fn get(State(node): State<Node>, ApiPath(stream): ApiPath<String>) -> Result<Json<MetadataBody>, ApiError> {
+pub async fn get(Caller(node): Caller, ApiPath(stream): ApiPath<String>) -> Result<Json<MetadataBody>, ApiError> {
     let stream = stream_name(&stream)?;
     let metadata_stream = stream_name(&metadata_stream_of(stream.as_str()))?;
     let store = Arc::clone(node.client_store());
@@ -99,7 +98,7 @@ pub struct SetMetadataBody {
     )
 )]
 pub async fn put(
-    State(node): State<Node>,
+    Caller(node): Caller,
     ApiPath(stream): ApiPath<String>,
     JsonBody(body): JsonBody<SetMetadataBody>,
 ) -> Result<Json<AppendResult>, ApiError> {

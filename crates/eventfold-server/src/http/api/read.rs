@@ -8,13 +8,12 @@
 //! last position + 1; backwards starts with the event before `from`, so it
 //! goes on from the last position. A page shorter than `limit` is the last.
 
+use crate::http::caller::Caller;
 use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
-use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
-use eventfold_node::Node;
 use eventfold_store::{
     Direction, EventStore, ReadAllRequest, ReadError, ReadStreamRequest, RecordedEvent, ResolvedEvent, StreamReadItem,
     read_stream_with_bounds,
@@ -68,7 +67,7 @@ pub struct StreamReadQuery {
     )
 )]
 pub async fn read_stream(
-    State(node): State<Node>,
+    Caller(node): Caller,
     ApiPath(stream): ApiPath<String>,
     ApiQuery(query): ApiQuery<StreamReadQuery>,
 ) -> Result<Response, ApiError> {
@@ -148,7 +147,7 @@ impl AllReadQuery {
         (status = 400, description = "Malformed parameter, filter or position", body = ErrorBody),
     )
 )]
-pub async fn read_all(State(node): State<Node>, ApiQuery(query): ApiQuery<AllReadQuery>) -> Result<Response, ApiError> {
+pub async fn read_all(Caller(node): Caller, ApiQuery(query): ApiQuery<AllReadQuery>) -> Result<Response, ApiError> {
     let direction: Direction = query.direction.unwrap_or_default().into();
     let request = ReadAllRequest {
         from: params::all_from(query.from.as_deref(), direction)?,

@@ -3,11 +3,11 @@
 //! their answers described in the OpenAPI document. One implementation,
 //! two addresses.
 
+use crate::http::caller::Caller;
 use axum::Json;
-use axum::extract::{Path, RawQuery, Request, State};
+use axum::extract::{Path, RawQuery, Request};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use eventfold_node::Node;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -43,7 +43,7 @@ pub struct ScavengeOptions {
         (status = 501, description = "The store does not scavenge", body = ScavengeError),
     )
 )]
-pub async fn start(node: State<Node>, query: RawQuery, request: Request) -> Response {
+pub async fn start(node: Caller, query: RawQuery, request: Request) -> Response {
     // The options are a few bytes; more is refused, not cut.
     match axum::body::to_bytes(request.into_body(), OPTIONS_BYTES_MAX).await {
         Ok(body) => scavenge::start(node, query, body).await,
@@ -66,7 +66,7 @@ pub async fn start(node: State<Node>, query: RawQuery, request: Request) -> Resp
         (status = 501, description = "The store does not scavenge", body = ScavengeError),
     )
 )]
-pub async fn last(node: State<Node>) -> Response {
+pub async fn last(node: Caller) -> Response {
     scavenge::last(node).await
 }
 
@@ -80,7 +80,7 @@ pub async fn last(node: State<Node>) -> Response {
         (status = 404, description = "None runs", body = ScavengeError),
     )
 )]
-pub async fn current(node: State<Node>) -> Response {
+pub async fn current(node: Caller) -> Response {
     scavenge::current(node).await
 }
 
@@ -95,7 +95,7 @@ pub async fn current(node: State<Node>) -> Response {
         (status = 404, description = "None runs", body = ScavengeError),
     )
 )]
-pub async fn stop_current(node: State<Node>) -> Response {
+pub async fn stop_current(node: Caller) -> Response {
     scavenge::stop_current(node).await
 }
 
@@ -110,7 +110,7 @@ pub async fn stop_current(node: State<Node>) -> Response {
         (status = 404, description = "Not the running or the last one", body = ScavengeError),
     )
 )]
-pub async fn by_id(node: State<Node>, id: Path<String>) -> Response {
+pub async fn by_id(node: Caller, id: Path<String>) -> Response {
     scavenge::by_id(node, id).await
 }
 
@@ -127,6 +127,6 @@ pub async fn by_id(node: State<Node>, id: Path<String>) -> Response {
         (status = 501, description = "The store does not scavenge", body = ScavengeError),
     )
 )]
-pub async fn stop(node: State<Node>, id: Path<String>) -> Response {
+pub async fn stop(node: Caller, id: Path<String>) -> Response {
     scavenge::stop(node, id).await
 }

@@ -6,12 +6,11 @@
 //! the same whatever the size of the log; a log whose last stretch touched
 //! few streams lists fewer than asked.
 
+use crate::http::caller::Caller;
 use std::collections::HashSet;
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::State;
-use eventfold_node::Node;
 use eventfold_store::{ReadAllRequest, ReadError, ReadStreamRequest, STREAMS_STREAM, StreamName, link_target};
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
@@ -77,10 +76,7 @@ pub struct StreamList {
         (status = 400, description = "Malformed parameter", body = ErrorBody),
     )
 )]
-pub async fn list(
-    State(node): State<Node>,
-    ApiQuery(query): ApiQuery<ListQuery>,
-) -> Result<Json<StreamList>, ApiError> {
+pub async fn list(Caller(node): Caller, ApiQuery(query): ApiQuery<ListQuery>) -> Result<Json<StreamList>, ApiError> {
     let limit = query.limit.unwrap_or(LIST_LIMIT_DEFAULT);
     if limit == 0 || limit > LIST_LIMIT_MAX {
         return Err(ApiError::bad_request(format!("`limit` must be between 1 and {LIST_LIMIT_MAX}")));

@@ -4,11 +4,10 @@
 //! whole log); `POST …/replay-parked` delivers its parked events again.
 //! Consumers connect over gRPC; this face manages and watches groups.
 
+use crate::http::caller::Caller;
 use axum::Json;
-use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use eventfold_node::Node;
 use eventfold_persistent::{
     ConsumerStrategy, CreateError, FilterExpression, FilterSpec, FilterTarget, GroupError, GroupInfo, GroupKey,
     GroupSettings, GroupSpec, Source, StartFrom, UpdateError,
@@ -123,7 +122,7 @@ pub struct GroupList {
         (status = 503, description = "Persistent subscriptions are unavailable", body = ErrorBody),
     )
 )]
-pub async fn list(State(node): State<Node>) -> Result<Json<GroupList>, ApiError> {
+pub async fn list(Caller(node): Caller) -> Result<Json<GroupList>, ApiError> {
     let infos = node.persistent_subscriptions().list(None).await.map_err(group_error)?;
     Ok(Json(GroupList { subscriptions: infos.iter().map(GroupBody::from).collect() }))
 }
@@ -247,10 +246,11 @@ pub struct GroupPath {
     )
 )]
 pub async fn put(
-    State(node): State<Node>,
+    Caller(node): Caller,
     ApiPath(path): ApiPath<GroupPath>,
     JsonBody(body): JsonBody<GroupSettingsBody>,
 ) -> Result<Response, ApiError> {
+    node.authorize(eventfold_store::Operation::ManagePersistentSubscriptions)?;
     let key = key(&path.stream, &path.group)?;
     let spec = spec(key.clone(), body)?;
     let subscriptions = node.persistent_subscriptions();
@@ -285,7 +285,7 @@ pub async fn put(
         (status = 404, description = "No such group", body = ErrorBody),
     )
 )]
-pub async fn get(State(node): State<Node>, ApiPath(path): ApiPath<GroupPath>) -> Result<Json<GroupBody>, ApiError> {
+pub async fn get(Caller(node): Caller, ApiPath(path): ApiPath<GroupPath>) -> Result<Json<GroupBody>, ApiError> {
     let key = key(&path.stream, &path.group)?;
     let info = node.persistent_subscriptions().info(&key).await.map_err(group_error)?;
     Ok(Json(GroupBody::from(&info)))
@@ -303,7 +303,8 @@ pub async fn get(State(node): State<Node>, ApiPath(path): ApiPath<GroupPath>) ->
         (status = 404, description = "No such group", body = ErrorBody),
     )
 )]
-pub async fn delete(State(node): State<Node>, ApiPath(path): ApiPath<GroupPath>) -> Result<StatusCode, ApiError> {
+pub async fn delete(Caller(node): Caller, ApiPath(path): ApiPath<GroupPath>) -> Result<StatusCode, ApiError> {
+    node.authorize(eventfold_store::Operation::ManagePersistentSubscriptions)?;
     let key = key(&path.stream, &path.group)?;
     node.persistent_subscriptions().delete(&key).await.map_err(group_error)?;
     Ok(StatusCode::NO_CONTENT)
@@ -331,10 +332,11 @@ pub struct ReplayQuery {
     )
 )]
 pub async fn replay_parked(
-    State(node): State<Node>,
+    Caller(node): Caller,
     ApiPath(path): ApiPath<GroupPath>,
     ApiQuery(query): ApiQuery<ReplayQuery>,
 ) -> Result<StatusCode, ApiError> {
+    node.authorize(eventfold_store::Operation::ManagePersistentSubscriptions)?;
     let key = key(&path.stream, &path.group)?;
     node.persistent_subscriptions().replay_parked(&key, query.stop_at).await.map_err(group_error)?;
     Ok(StatusCode::ACCEPTED)

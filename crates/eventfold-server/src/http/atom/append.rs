@@ -5,8 +5,9 @@
 //! `/streams/{stream}/incoming/{new id}`, so that a retried post keeps its
 //! id. 201 with `Location` on success; appends are idempotent on event ids.
 
+use crate::http::caller::Caller;
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use eventfold_node::Node;
@@ -19,7 +20,7 @@ use super::media::{Posted, posted};
 use super::{body, stream_name};
 
 pub async fn post(
-    State(node): State<Node>,
+    Caller(node): Caller,
     Path(stream): Path<String>,
     request_headers: HeaderMap,
     request_body: Body,
@@ -30,7 +31,7 @@ pub async fn post(
 /// `POST /streams/{stream}/incoming/{id}`: one event with the id the
 /// redirect chose.
 pub async fn post_incoming(
-    State(node): State<Node>,
+    Caller(node): Caller,
     Path((stream, id)): Path<(String, String)>,
     request_headers: HeaderMap,
     request_body: Body,

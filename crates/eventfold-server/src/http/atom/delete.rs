@@ -2,17 +2,17 @@
 //! found, 404, and may be written again), or with `ES-HardDelete: true` a
 //! tombstone (410 for good). `ES-ExpectedVersion` applies as to an append.
 
-use axum::extract::{Path, State};
+use crate::http::caller::Caller;
+use axum::extract::Path;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use eventfold_node::Node;
 use eventfold_store::DeleteMode;
 use hyper::ext::ReasonPhrase;
 
 use super::errors::AtomError;
 use super::{headers, stream_name};
 
-pub async fn delete(State(node): State<Node>, Path(stream): Path<String>, request_headers: HeaderMap) -> Response {
+pub async fn delete(Caller(node): Caller, Path(stream): Path<String>, request_headers: HeaderMap) -> Response {
     let deleted = async {
         let stream = stream_name(&stream)?;
         let expected = headers::expected_version(&request_headers)?;

@@ -31,6 +31,12 @@ pub enum AtomError {
     Storage(String),
 }
 
+impl From<eventfold_store::AccessDenied> for AtomError {
+    fn from(denied: eventfold_store::AccessDenied) -> Self {
+        AtomError::AccessDenied(denied.to_string())
+    }
+}
+
 impl From<ReadError> for AtomError {
     fn from(error: ReadError) -> Self {
         match error {

@@ -5,11 +5,11 @@
 //! Either way the event written to `$$<stream>` is a `$metadata` event,
 //! the one the store reads `$maxAge`, `$maxCount`, `$tb` and the rest from.
 
+use crate::http::caller::Caller;
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::{HeaderMap, Uri};
 use axum::response::{IntoResponse, Response};
-use eventfold_node::Node;
 use eventfold_store::{
     AppendRequest, ContentType, CurrentRevision, Direction, EventId, METADATA_EVENT_TYPE, ProposedEvent, StreamName,
     metadata_stream_of,
@@ -24,7 +24,7 @@ use super::respond::{CACHE_NEVER, with_body};
 use super::{append, body, headers, stream_name};
 use crate::http::error::query_value;
 
-pub async fn get(State(node): State<Node>, Path(stream): Path<String>, headers: HeaderMap, uri: Uri) -> Response {
+pub async fn get(Caller(node): Caller, Path(stream): Path<String>, headers: HeaderMap, uri: Uri) -> Response {
     let answer = async {
         negotiate(&headers, query_value(uri.query(), "format"))?;
         let metadata_stream = metadata_stream(&stream)?;
@@ -41,7 +41,7 @@ pub async fn get(State(node): State<Node>, Path(stream): Path<String>, headers: 
 }
 
 pub async fn post(
-    State(node): State<Node>,
+    Caller(node): Caller,
     Path(stream): Path<String>,
     request_headers: HeaderMap,
     request_body: Body,

@@ -2,9 +2,10 @@
 //! (any page) and `/streams/{stream}/{n|head}` (one event). `$all` is read
 //! by its own pages ([`super::all`]).
 
+use crate::http::caller::Caller;
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::{HeaderMap, HeaderValue, Uri, header};
 use axum::response::{IntoResponse, Response};
 use eventfold_node::Node;
@@ -27,7 +28,7 @@ use crate::http::error::query_value;
 /// KurrentDB's page size when none is asked.
 pub const DEFAULT_PAGE_COUNT: u64 = 20;
 
-pub async fn head(State(node): State<Node>, Path(stream): Path<String>, headers: HeaderMap, uri: Uri) -> Response {
+pub async fn head(Caller(node): Caller, Path(stream): Path<String>, headers: HeaderMap, uri: Uri) -> Response {
     let answer = if stream == ALL_STREAM {
         all::page(&node, all::AllStart::Head, Direction::Backwards, DEFAULT_PAGE_COUNT, &headers, uri.query()).await
     } else {
@@ -38,7 +39,7 @@ pub async fn head(State(node): State<Node>, Path(stream): Path<String>, headers:
 }
 
 pub async fn page(
-    State(node): State<Node>,
+    Caller(node): Caller,
     Path((stream, start, direction, count)): Path<(String, String, String, String)>,
     headers: HeaderMap,
     uri: Uri,
@@ -64,7 +65,7 @@ pub async fn page(
 }
 
 pub async fn event(
-    State(node): State<Node>,
+    Caller(node): Caller,
     Path((stream, number)): Path<(String, String)>,
     headers: HeaderMap,
     uri: Uri,

@@ -3,11 +3,11 @@
 //! `?stopAt=N`). Groups on `$all` are managed over gRPC only, as in
 //! KurrentDB.
 
+use crate::http::caller::Caller;
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use eventfold_node::Node;
 use eventfold_persistent::{GroupKey, GroupSpec, Source};
 
 use super::{errors, group_key, settings};
@@ -18,12 +18,13 @@ use crate::http::error::query_value;
 const SETTINGS_BODY_MAX_BYTES: usize = 64 * 1024;
 
 pub async fn create(
-    State(node): State<Node>,
+    Caller(node): Caller,
     Path((stream, group)): Path<(String, String)>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
     let answer = async {
+        node.authorize(eventfold_store::Operation::ManagePersistentSubscriptions)?;
         let key = stream_group(&stream, &group)?;
         let (start_from, settings) = settings::parse(&read_settings(body).await?)?;
         let spec = GroupSpec { key: key.clone(), start_from, filter: None, settings };
@@ -35,8 +36,9 @@ pub async fn create(
     answer.await.unwrap_or_else(IntoResponse::into_response)
 }
 
-pub async fn update(State(node): State<Node>, Path((stream, group)): Path<(String, String)>, body: Body) -> Response {
+pub async fn update(Caller(node): Caller, Path((stream, group)): Path<(String, String)>, body: Body) -> Response {
     let answer = async {
+        node.authorize(eventfold_store::Operation::ManagePersistentSubscriptions)?;
         let key = stream_group(&stream, &group)?;
         let (start_from, settings) = settings::parse(&read_settings(body).await?)?;
         node.persistent_subscriptions().update(&key, start_from, settings).await.map_err(errors::update)?;
@@ -45,8 +47,9 @@ pub async fn update(State(node): State<Node>, Path((stream, group)): Path<(Strin
     answer.await.unwrap_or_else(IntoResponse::into_response)
 }
 
-pub async fn delete(State(node): State<Node>, Path((stream, group)): Path<(String, String)>) -> Response {
+pub async fn delete(Caller(node): Caller, Path((stream, group)): Path<(String, String)>) -> Response {
     let answer = async {
+        node.authorize(eventfold_store::Operation::ManagePersistentSubscriptions)?;
         let key = stream_group(&stream, &group)?;
         node.persistent_subscriptions().delete(&key).await.map_err(errors::group)?;
         Ok::<_, AtomError>(StatusCode::OK.into_response())
@@ -54,12 +57,9 @@ pub async fn delete(State(node): State<Node>, Path((stream, group)): Path<(Strin
     answer.await.unwrap_or_else(IntoResponse::into_response)
 }
 
-pub async fn replay_parked(
-    State(node): State<Node>,
-    Path((stream, group)): Path<(String, String)>,
-    uri: Uri,
-) -> Response {
+pub async fn replay_parked(Caller(node): Caller, Path((stream, group)): Path<(String, String)>, uri: Uri) -> Response {
     let answer = async {
+        node.authorize(eventfold_store::Operation::ManagePersistentSubscriptions)?;
         let key = group_key(&stream, &group)?;
         let stop_at = query_value(uri.query(), "stopAt")
             .map(|text| {

@@ -5,9 +5,10 @@
 //! (`POST .../ack/{id}`, `.../ack?ids=a,b`, `.../nack/{id}?action=Park|Retry|Skip|Stop`)
 //! or the group's message timeout retries it. Answers 202, as KurrentDB.
 
+use crate::http::caller::Caller;
 use std::time::Duration;
 
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use eventfold_node::Node;
@@ -59,7 +60,7 @@ fn negotiate(headers: &HeaderMap) -> Result<Answer, AtomError> {
 }
 
 pub async fn read_one(
-    State(node): State<Node>,
+    Caller(node): Caller,
     Path((stream, group)): Path<(String, String)>,
     headers: HeaderMap,
     uri: Uri,
@@ -68,7 +69,7 @@ pub async fn read_one(
 }
 
 pub async fn read(
-    State(node): State<Node>,
+    Caller(node): Caller,
     Path((stream, group, count)): Path<(String, String, String)>,
     headers: HeaderMap,
     uri: Uri,
@@ -97,6 +98,8 @@ async fn read_feed(
         from: "http".to_owned(),
         first_event_wait: FIRST_EVENT_WAIT,
     };
+    // A consumer reads the group's source: it needs the right to read it.
+    node.authorize_read(key.source().resource()).await?;
     let deliveries = node.persistent_subscriptions().read_polled(&key, read).await.map_err(errors::connect)?;
     let base = base_uri(headers, node);
     let feed = feed(&base, &key, count, &deliveries, embed);
@@ -138,16 +141,16 @@ fn feed(base: &str, key: &GroupKey, count: u64, deliveries: &[Delivery], embed: 
     feed
 }
 
-pub async fn ack_one(State(node): State<Node>, Path((stream, group, id)): Path<(String, String, String)>) -> Response {
+pub async fn ack_one(Caller(node): Caller, Path((stream, group, id)): Path<(String, String, String)>) -> Response {
     settle(&node, &stream, &group, Some(&id), None, None).await
 }
 
-pub async fn ack_many(State(node): State<Node>, Path((stream, group)): Path<(String, String)>, uri: Uri) -> Response {
+pub async fn ack_many(Caller(node): Caller, Path((stream, group)): Path<(String, String)>, uri: Uri) -> Response {
     settle(&node, &stream, &group, None, Some(uri.query().unwrap_or("")), None).await
 }
 
 pub async fn nack_one(
-    State(node): State<Node>,
+    Caller(node): Caller,
     Path((stream, group, id)): Path<(String, String, String)>,
     uri: Uri,
 ) -> Response {
@@ -155,7 +158,7 @@ pub async fn nack_one(
     settle(&node, &stream, &group, Some(&id), None, Some(query)).await
 }
 
-pub async fn nack_many(State(node): State<Node>, Path((stream, group)): Path<(String, String)>, uri: Uri) -> Response {
+pub async fn nack_many(Caller(node): Caller, Path((stream, group)): Path<(String, String)>, uri: Uri) -> Response {
     let query = uri.query().unwrap_or("");
     settle(&node, &stream, &group, None, Some(query), Some(query)).await
 }

@@ -4,8 +4,9 @@
 //! exporters and the KurrentDB UI read. Event numbers are -1 where none is
 //! known yet; `$all` groups report positions (`C:<commit>/P:<prepare>`).
 
+use crate::http::caller::Caller;
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use eventfold_node::Node;
@@ -76,11 +77,11 @@ pub struct Measurement {
     value: i64,
 }
 
-pub async fn list(State(node): State<Node>, headers: HeaderMap) -> Response {
+pub async fn list(Caller(node): Caller, headers: HeaderMap) -> Response {
     summaries(&node, None, &headers).await.unwrap_or_else(IntoResponse::into_response)
 }
 
-pub async fn list_for_stream(State(node): State<Node>, Path(stream): Path<String>, headers: HeaderMap) -> Response {
+pub async fn list_for_stream(Caller(node): Caller, Path(stream): Path<String>, headers: HeaderMap) -> Response {
     let answer = async {
         let source = source(&stream)?;
         summaries(&node, Some(&source), &headers).await
@@ -88,11 +89,7 @@ pub async fn list_for_stream(State(node): State<Node>, Path(stream): Path<String
     answer.await.unwrap_or_else(IntoResponse::into_response)
 }
 
-pub async fn info(
-    State(node): State<Node>,
-    Path((stream, group)): Path<(String, String)>,
-    headers: HeaderMap,
-) -> Response {
+pub async fn info(Caller(node): Caller, Path((stream, group)): Path<(String, String)>, headers: HeaderMap) -> Response {
     let answer = async {
         let key = group_key(&stream, &group)?;
         let info = node.persistent_subscriptions().info(&key).await.map_err(errors::group)?;

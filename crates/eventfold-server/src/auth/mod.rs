@@ -1,0 +1,134 @@
+//! Authentication, in one place for every request, gRPC and HTTP alike: one
+//! layer reads the `Authorization` header, authenticates it through the
+//! node and puts the caller's [`Principal`] in the request's extensions.
+//! Handlers act for that principal (`Node::for_principal`); what it may do
+//! is the access policy's decision, not this layer's.
+//!
+//! - no credentials: the anonymous principal, which the policy lets reach
+//!   only what KurrentDB opens to it (ping, info, health, gossip, metrics,
+//!   the UI's files, server features) and what `$all` ACLs grant; where it is
+//!   refused, the answer asks for credentials (HTTP 401 with
+//!   `WWW-Authenticate: Basic`, gRPC UNAUTHENTICATED);
+//! - wrong credentials, a disabled or deleted user, a malformed header:
+//!   UNAUTHENTICATED at once, with the reason where it is about the header;
+//! - too many failures from one address: refused without checking, for a
+//!   while ([`failed_logins`]).
+//!
+//! While authentication is off (insecure mode) every request acts with full
+//! rights and nothing here reads the header.
+
+mod basic;
+mod failed_logins;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::header::{CONTENT_TYPE, WWW_AUTHENTICATE};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use eventfold_node::Node;
+use eventfold_store::Principal;
+use eventfold_users::AuthenticationError;
+
+use failed_logins::FailedLogins;
+
+/// The address a request came from; the transport puts it in the request's
+/// extensions.
+#[derive(Clone, Copy, Debug)]
+pub struct PeerAddress(pub SocketAddr);
+
+#[derive(Clone)]
+struct Authentication {
+    node: Node,
+    failed_logins: Arc<FailedLogins>,
+}
+
+/// `app` behind the authentication layer of `node`.
+pub fn layer(app: Router, node: &Node) -> Router {
+    let state = Authentication { node: node.clone(), failed_logins: Arc::default() };
+    app.layer(axum::middleware::from_fn_with_state(state, authenticate))
+}
+
+const GRPC_PERMISSION_DENIED: &str = "7";
+const GRPC_UNAUTHENTICATED: &str = "16";
+
+async fn authenticate(State(auth): State<Authentication>, mut request: Request, next: Next) -> Response {
+    if !auth.node.authentication_enabled() {
+        request.extensions_mut().insert(Principal::System);
+        return next.run(request).await;
+    }
+    let grpc = is_grpc(request.headers());
+    let principal = match basic::credentials(request.headers()) {
+        Err(malformed) => return unauthenticated(grpc, &malformed.to_string()),
+        Ok(None) => Principal::Anonymous,
+        Ok(Some(credentials)) => {
+            let source = request.extensions().get::<PeerAddress>().map(|peer| peer.0.ip());
+            if source.is_some_and(|source| auth.failed_logins.is_locked_out(source, Instant::now())) {
+                return unauthenticated(grpc, "too many failed logins from this address; try again later");
+            }
+            match auth.node.authenticate(&credentials.login, &credentials.password).await {
+                Ok(principal) => principal,
+                Err(AuthenticationError::Storage(error)) => {
+                    tracing::error!(%error, "credentials could not be checked");
+                    return unavailable(grpc, "credentials could not be checked; try again later");
+                }
+                Err(refused) => {
+                    tracing::debug!(login = %credentials.login, %refused, "login refused");
+                    if let Some(source) = source {
+                        auth.failed_logins.record_failure(source, Instant::now());
+                    }
+                    return unauthenticated(grpc, "invalid credentials");
+                }
+            }
+        }
+    };
+    let anonymous = principal == Principal::Anonymous;
+    request.extensions_mut().insert(principal);
+    let response = next.run(request).await;
+    if anonymous { ask_for_credentials(response, grpc) } else { response }
+}
+
+fn is_grpc(headers: &HeaderMap) -> bool {
+    headers
+        .get(CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("application/grpc"))
+}
+
+/// A refusal of an anonymous request means "log in", not "never".
+fn ask_for_credentials(mut response: Response, grpc: bool) -> Response {
+    if grpc {
+        let headers = response.headers_mut();
+        if headers.get("grpc-status").is_some_and(|status| status == GRPC_PERMISSION_DENIED) {
+            headers.insert("grpc-status", HeaderValue::from_static(GRPC_UNAUTHENTICATED));
+        }
+    } else if matches!(response.status(), StatusCode::FORBIDDEN | StatusCode::UNAUTHORIZED) {
+        *response.status_mut() = StatusCode::UNAUTHORIZED;
+        response.headers_mut().insert(WWW_AUTHENTICATE, basic_challenge());
+    }
+    response
+}
+
+fn basic_challenge() -> HeaderValue {
+    HeaderValue::from_static("Basic realm=\"eventfold\"")
+}
+
+fn unauthenticated(grpc: bool, message: &str) -> Response {
+    if grpc {
+        return tonic::Status::unauthenticated(message).into_http::<axum::body::Body>();
+    }
+    let mut response = (StatusCode::UNAUTHORIZED, message.to_owned()).into_response();
+    response.headers_mut().insert(WWW_AUTHENTICATE, basic_challenge());
+    response
+}
+
+fn unavailable(grpc: bool, message: &str) -> Response {
+    if grpc {
+        return tonic::Status::unavailable(message).into_http::<axum::body::Body>();
+    }
+    (StatusCode::SERVICE_UNAVAILABLE, message.to_owned()).into_response()
+}
