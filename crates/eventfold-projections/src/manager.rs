@@ -412,6 +412,33 @@ impl Projections {
         Ok(self.partition(name, partition).await?.and_then(|held| held.result))
     }
 
+    /// Every partition's state and result, in partition order (`""` is the
+    /// root partition), as the projection last published them.
+    pub async fn partitions(&self, name: &str) -> Result<Vec<(String, PartitionState)>, ProjectionError> {
+        let admin = self.guard().await?;
+        let entry = admin.entries.get(name).ok_or_else(|| ProjectionError::NotFound(name.into()))?;
+        Ok(entry.states.all())
+    }
+
+    /// The streams the projection has emitted to, as it tracks them in
+    /// `-emittedstreams` (empty unless it tracks emitted streams).
+    pub async fn emitted_streams(&self, name: &str) -> Result<Vec<String>, ProjectionError> {
+        let tracked = {
+            let admin = self.guard().await?;
+            let entry = admin.entries.get(name).ok_or_else(|| ProjectionError::NotFound(name.into()))?;
+            entry.record.track_emitted_streams
+        };
+        if !tracked {
+            return Ok(Vec::new());
+        }
+        let events = all_events(self.store(), &ProjectionStreams::new(name).emitted_streams()).await?;
+        let mut streams: Vec<String> =
+            events.iter().map(|tracked| String::from_utf8_lossy(&tracked.data).into_owned()).collect();
+        streams.sort();
+        streams.dedup();
+        Ok(streams)
+    }
+
     async fn partition(&self, name: &str, partition: &str) -> Result<Option<PartitionState>, ProjectionError> {
         let admin = self.guard().await?;
         let entry = admin.entries.get(name).ok_or_else(|| ProjectionError::NotFound(name.into()))?;

@@ -7,11 +7,12 @@ use std::collections::BTreeMap;
 use axum::Json;
 use axum::extract::State;
 use eventfold_node::{MemberState, Node};
+use eventfold_projections::RunProjections;
 use serde::Serialize;
 
 /// KurrentDB's optional features this node never has. Tools (the KurrentDB
 /// UI, exporters) hide what is off.
-const FEATURES_OFF: &[&str] = &["projections", "userManagement"];
+const FEATURES_OFF: &[&str] = &["userManagement"];
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -44,7 +45,12 @@ pub async fn info(State(node): State<Node>) -> Json<Info> {
         features: FEATURES_OFF
             .iter()
             .map(|feature| (*feature, false))
-            .chain([("atomPub", facts.atom_pub_over_http)])
+            .chain([
+                ("atomPub", facts.atom_pub_over_http),
+                // On unless `--run-projections None`: with `System` the
+                // standard projections run and user ones are refused.
+                ("projections", node.projections().options().run != RunProjections::None),
+            ])
             .collect(),
         authentication: Authentication { kind: "insecure", properties: BTreeMap::new() },
         version: facts.version,

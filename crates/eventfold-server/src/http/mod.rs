@@ -12,6 +12,7 @@ mod info;
 pub(crate) mod metrics;
 mod ping;
 pub(crate) mod process;
+mod projections;
 mod scavenge;
 mod stats;
 mod subscriptions;
@@ -44,6 +45,7 @@ pub fn router(node: Node) -> Router {
         .route("/admin/verify", post(verify::verify))
         .merge(atom::routes(&node))
         .merge(subscriptions::routes(&node))
+        .merge(projections::routes())
         .merge(api::routes(&node))
         .merge(ui::routes())
         .method_not_allowed_fallback(error::method_not_allowed)
