@@ -17,6 +17,7 @@ mod extract;
 mod live;
 mod metadata;
 mod params;
+mod projections;
 mod read;
 mod scavenges;
 mod streams;
@@ -45,6 +46,7 @@ use utoipa_axum::routes;
         (name = "live", description = "Live feeds as Server-Sent Events"),
         (name = "subscriptions", description = "Persistent subscriptions"),
         (name = "admin", description = "Scavenges"),
+        (name = "projections", description = "Projections"),
     )
 )]
 struct ApiDoc;
@@ -66,6 +68,7 @@ fn documented() -> OpenApiRouter<Node> {
         .routes(routes!(scavenges::last))
         .routes(routes!(scavenges::current, scavenges::stop_current))
         .routes(routes!(scavenges::by_id, scavenges::stop))
+        .merge(projections::documented())
 }
 
 /// The OpenAPI document, built once.
