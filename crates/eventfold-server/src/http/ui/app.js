@@ -8,6 +8,8 @@ import { stream } from "./stream.js";
 import { all } from "./all.js";
 import { subscriptions } from "./subscriptions.js";
 import { admin } from "./admin.js";
+import { projections } from "./projections.js";
+import { projection } from "./projection.js";
 
 const routes = [
   [/^#?\/?$/, () => dashboard, "#/"],
@@ -15,6 +17,8 @@ const routes = [
   [/^#\/stream\/([^?]+)$/, (match) => (main, params) => stream(main, decodeURIComponent(match[1]), params), "#/streams"],
   [/^#\/all$/, () => all, "#/all"],
   [/^#\/subscriptions$/, () => subscriptions, "#/subscriptions"],
+  [/^#\/projections$/, () => projections, "#/projections"],
+  [/^#\/projection\/([^?]+)$/, (match) => (main) => projection(main, decodeURIComponent(match[1])), "#/projections"],
   [/^#\/admin$/, () => admin, "#/admin"],
 ];
 
