@@ -472,3 +472,55 @@ def test_the_projections_page_says_when_projections_are_off(browser, server_fact
         assert page.errors == []
     finally:
         page.context.close()
+
+
+def test_a_group_created_in_the_ui_shows_its_parked_events_and_replays_them(ui, server, client):
+    stream = unique("ui-group-stream")
+    append(server, stream, "Troubled", "Fine")
+    group = unique("ui-made")
+    page = ui.open("#/subscriptions")
+    page.get_by_text("New group").click()
+    page.get_by_label("Stream (or $all)").fill(stream)
+    page.get_by_label("Group", exact=True).fill(group)
+    page.get_by_label("Start from (start, end or a number)").fill("start")
+    page.get_by_label("Max retry count").fill("x")
+    page.get_by_role("button", name="Create group").click()
+    page.get_by_text("A whole number.").wait_for()
+    assert requests.get(api(server, f"/subscriptions/{stream}/{group}"), timeout=TIMEOUT_S).status_code == 404
+    page.get_by_label("Max retry count").fill("3")
+    page.get_by_role("button", name="Create group").click()
+    page.wait_for_url(f"**/ui/#/subscription/{stream}/{group}")
+    settings = requests.get(api(server, f"/subscriptions/{stream}/{group}/settings"), timeout=TIMEOUT_S).json()
+    assert settings["maxRetryCount"] == 3 and settings["startFrom"] == "start", settings
+
+    # A gRPC consumer parks the first event; the page shows it and its consumer.
+    subscription = client.read_subscription_to_stream(group, stream, timeout=10)
+    try:
+        first = next(item for item in subscription if is_event(item))
+        subscription.nack(first, "park")
+        # A consumer's row has its figures (the empty table has one cell).
+        page.locator("#consumers tbody tr td:nth-child(3)").first.wait_for()
+        entry = page.locator("#parked-events details.event", has_text="Troubled")
+        entry.wait_for()
+        assert entry.get_attribute("data-revision") == "0"
+        ui.shot("subscription")
+
+        page.get_by_role("button", name="Replay parked").click()
+        page.get_by_text("Replaying the parked events.").wait_for()
+        replayed = next(item for item in subscription if is_event(item) and item.id == first.id)
+        subscription.ack(replayed)
+    finally:
+        subscription.stop()
+
+    # Edited in place: the new setting is what the server holds.
+    page.get_by_label("Max retry count").fill("5")
+    page.get_by_role("button", name="Save settings").click()
+    page.get_by_text("Settings saved").wait_for()
+    settings = requests.get(api(server, f"/subscriptions/{stream}/{group}/settings"), timeout=TIMEOUT_S).json()
+    assert settings["maxRetryCount"] == 5
+
+    page.get_by_role("button", name="Delete group…").click()
+    page.get_by_role("dialog", name=f"Delete the group {group} on {stream}?").get_by_role("button", name="Delete").click()
+    page.wait_for_url("**/ui/#/subscriptions")
+    assert requests.get(api(server, f"/subscriptions/{stream}/{group}"), timeout=TIMEOUT_S).status_code == 404
+    assert ui.errors == []

@@ -21,6 +21,7 @@ mod projections;
 mod read;
 mod scavenges;
 mod streams;
+mod subscription_details;
 mod subscriptions;
 
 use std::sync::OnceLock;
@@ -64,6 +65,8 @@ fn documented() -> OpenApiRouter<Node> {
         .routes(routes!(subscriptions::list))
         .routes(routes!(subscriptions::put, subscriptions::get, subscriptions::delete))
         .routes(routes!(subscriptions::replay_parked))
+        .routes(routes!(subscription_details::settings))
+        .routes(routes!(subscription_details::truncate_parked))
         .routes(routes!(scavenges::start))
         .routes(routes!(scavenges::last))
         .routes(routes!(scavenges::current, scavenges::stop_current))

@@ -10,6 +10,7 @@ import { subscriptions } from "./subscriptions.js";
 import { admin } from "./admin.js";
 import { projections } from "./projections.js";
 import { projection } from "./projection.js";
+import { subscription } from "./subscription.js";
 
 const routes = [
   [/^#?\/?$/, () => dashboard, "#/"],
@@ -17,6 +18,7 @@ const routes = [
   [/^#\/stream\/([^?]+)$/, (match) => (main, params) => stream(main, decodeURIComponent(match[1]), params), "#/streams"],
   [/^#\/all$/, () => all, "#/all"],
   [/^#\/subscriptions$/, () => subscriptions, "#/subscriptions"],
+  [/^#\/subscription\/([^/?]+)\/([^/?]+)$/, (match) => (main) => subscription(main, decodeURIComponent(match[1]), decodeURIComponent(match[2])), "#/subscriptions"],
   [/^#\/projections$/, () => projections, "#/projections"],
   [/^#\/projection\/([^?]+)$/, (match) => (main) => projection(main, decodeURIComponent(match[1])), "#/projections"],
   [/^#\/admin$/, () => admin, "#/admin"],
