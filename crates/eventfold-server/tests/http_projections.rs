@@ -123,9 +123,19 @@ async fn a_projection_is_created_read_commanded_and_deleted_over_http() {
     assert_eq!(broken.json()["line"], 2, "{broken:?}");
     assert_eq!(get(address, "/projection/tally/query", &[]).await.text(), doubled);
 
+    // A restart of the subsystem keeps it, running on from its checkpoint.
+    assert_eq!(send(address, "POST", "/projections/restart", "").await.status, 200);
+    let state = json_until(address, "/projection/tally/state", |state| state["count"] == 6).await;
+    assert_eq!(state, json!({ "count": 6 }), "the new query counts from the checkpoint on, nothing new came");
+    status_until(address, "tally", "Running").await;
+
     // Deleting a running projection is refused; stopped, it goes.
     let refused = send(address, "DELETE", "/projection/tally", "").await;
     assert_eq!(refused.status, 409, "{refused:?}");
+    let off_dir = tempfile::tempdir().expect("tempdir");
+    let off = serve_projections(open_engine(&off_dir), RunProjections::None).await;
+    assert_eq!(send(off.address, "POST", "/projections/restart", "").await.status, 503);
+    off.finish().await;
     assert!(refused.json()["error"].as_str().is_some_and(|error| error.contains("stopped")), "{refused:?}");
     assert_eq!(send(address, "POST", "/projection/tally/command/abort", "").await.status, 200);
     assert_eq!(get(address, "/projection/tally", &[]).await.json()["status"], "Aborted");

@@ -1,4 +1,5 @@
-//! `POST /projection/{name}/command/enable|disable|reset|abort` and
+//! `POST /projection/{name}/command/enable|disable|reset|abort`,
+//! `POST /projections/restart` (the whole subsystem), and
 //! `DELETE /projection/{name}?deleteCheckpointStream=&deleteStateStream=
 //! &deleteEmittedStreams=`. `disable` keeps what was processed (a
 //! checkpoint), `abort` drops it; `reset?position=P` (eventfold's) starts
@@ -56,6 +57,15 @@ pub async fn delete(State(node): State<Node>, Path(name): Path<String>, Query(pa
         checkpoint_stream: flag_or(&params, "deleteCheckpointStream", false),
     };
     match node.projections().delete(&name, options).await {
+        Ok(()) => StatusCode::OK.into_response(),
+        Err(error) => HttpError::from(error).into_response(),
+    }
+}
+
+/// `POST /projections/restart`: every projection stops with a checkpoint
+/// and the subsystem loads them again.
+pub async fn restart(State(node): State<Node>) -> Response {
+    match node.projections().restart().await {
         Ok(()) => StatusCode::OK.into_response(),
         Err(error) => HttpError::from(error).into_response(),
     }

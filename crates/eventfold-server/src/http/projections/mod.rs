@@ -22,6 +22,7 @@ use eventfold_node::Node;
 
 pub fn routes() -> Router<Node> {
     Router::new()
+        .route("/projections/restart", post(commands::restart))
         .route("/projections/{mode}", get(statistics::list).post(create::create))
         .route("/projection/{name}", get(statistics::one).delete(commands::delete))
         .route("/projection/{name}/statistics", get(statistics::named))
