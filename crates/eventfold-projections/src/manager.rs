@@ -213,6 +213,16 @@ impl Projections {
 
     /// Creates a projection and starts it; answers its name.
     pub async fn create(&self, request: CreateProjection) -> Result<String, ProjectionError> {
+        self.create_as(request, true).await
+    }
+
+    /// Creates a projection disabled (`Stopped`): nothing runs until it is
+    /// enabled, as KurrentDB's `enabled=false` asks.
+    pub async fn create_stopped(&self, request: CreateProjection) -> Result<String, ProjectionError> {
+        self.create_as(request, false).await
+    }
+
+    async fn create_as(&self, request: CreateProjection, enabled: bool) -> Result<String, ProjectionError> {
         if request.track_emitted_streams && !request.emit_enabled {
             return Err(ProjectionError::InvalidArgument(
                 "EmitEnabled must be set to true to track emitted streams.".into(),
@@ -239,7 +249,7 @@ impl Projections {
             handler_type: JS_HANDLER.into(),
             query: request.query,
             mode: request.mode,
-            enabled: true,
+            enabled,
             emit_enabled: request.emit_enabled && request.mode == Mode::Continuous,
             track_emitted_streams: request.track_emitted_streams && request.mode == Mode::Continuous,
             checkpoints_disabled: !request.mode.checkpoints(),

@@ -194,6 +194,18 @@ async fn bad_requests_are_json_refusals_that_store_nothing() {
     let standard = send(address, "DELETE", "/projection/$by_category", "").await;
     assert_eq!(standard.status, 409, "{standard:?}");
 
+    // Created disabled, it runs nothing until enabled.
+    append_counted(&running.engine, 2).await;
+    let stopped = send(address, "POST", "/projections/continuous?name=later&enabled=no", COUNTER).await;
+    assert_eq!(stopped.status, 201, "{stopped:?}");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let later = get(address, "/projection/later", &[]).await.json();
+    assert_eq!(later["status"], "Stopped", "{later}");
+    assert_eq!(get(address, "/projection/later/state", &[]).await.json(), json!({}));
+    assert_eq!(send(address, "POST", "/projection/later/command/enable", "").await.status, 200);
+    let state = json_until(address, "/projection/later/state", |state| state["count"] == 2).await;
+    assert_eq!(state, json!({ "count": 2 }));
+
     let info = get(address, "/info", &[]).await.json();
     assert_eq!(info["features"]["projections"], true, "{info}");
     running.finish().await;

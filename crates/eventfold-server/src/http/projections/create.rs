@@ -46,10 +46,11 @@ pub async fn create(
             engine_version: 1,
         };
         let projections = node.projections();
-        let name = projections.create(request).await?;
-        if !flag_or(&params, "enabled", true) {
-            projections.disable(&name, true).await?;
-        }
+        let name = if flag_or(&params, "enabled", true) {
+            projections.create(request).await?
+        } else {
+            projections.create_stopped(request).await?
+        };
         let location = format!("{}/projection/{}", base_uri(&headers, &node), escape(&name));
         Ok::<_, HttpError>(created(&location))
     };

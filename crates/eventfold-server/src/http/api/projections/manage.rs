@@ -61,19 +61,16 @@ pub async fn create(
     JsonBody(body): JsonBody<CreateBody>,
 ) -> Result<(StatusCode, Json<ProjectionDetail>), Refusal> {
     let projections = node.projections();
-    let name = projections
-        .create(CreateProjection {
-            name: body.name,
-            mode: Mode::from(body.mode),
-            query: body.query,
-            emit_enabled: body.emit_enabled,
-            track_emitted_streams: body.track_emitted_streams,
-            engine_version: 1,
-        })
-        .await?;
-    if !body.enabled {
-        projections.disable(&name, true).await?;
-    }
+    let request = CreateProjection {
+        name: body.name,
+        mode: Mode::from(body.mode),
+        query: body.query,
+        emit_enabled: body.emit_enabled,
+        track_emitted_streams: body.track_emitted_streams,
+        engine_version: 1,
+    };
+    let name =
+        if body.enabled { projections.create(request).await? } else { projections.create_stopped(request).await? };
     Ok((StatusCode::CREATED, Json(detail(&node, &name).await?)))
 }
 
