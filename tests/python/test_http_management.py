@@ -48,7 +48,8 @@ def test_ping_and_info_say_what_the_node_is(server):
     assert body["state"] == "leader"
     assert body["esVersion"].count(".") == 2, body
     assert body["version"], body
-    assert body["features"] == {"projections": False, "userManagement": False, "atomPub": False}
+    # The session server runs with the default `--run-projections All`.
+    assert body["features"] == {"projections": True, "userManagement": False, "atomPub": False}
     assert body["authentication"]["type"] == "insecure"
 
 

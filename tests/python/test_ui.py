@@ -10,9 +10,11 @@ EVENTFOLD_UI_DOCS_SCREENSHOTS=1 the README's two are written to docs/."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
+import uuid
 from pathlib import Path
 from typing import Iterator
 
@@ -392,3 +394,133 @@ def test_parked_events_are_replayed_from_the_subscriptions_page(ui, server, clie
         assert row.get_by_role("button", name="Replay parked").is_disabled()
     finally:
         subscription.stop()
+
+
+def projection_state(server, name: str, partition: str = "") -> requests.Response:
+    return requests.get(api(server, f"/projections/{name}/state?partition={partition}"), timeout=TIMEOUT_S)
+
+
+def test_a_projection_is_written_fixed_run_and_commanded_in_the_ui(ui, server):
+    source = "uip" + uuid.uuid4().hex[:10]
+    name = f"ui-count-{source}"
+    append(server, f"{source}-1", "Added", "Added")
+    broken = (
+        f"fromCategory('{source}')\n"
+        "  .when({ $init: function () { return { count: 0 }; },\n"
+        "    Added: function (s, e) { s.count += ; } })\n"
+    )
+    page = ui.open("#/projections")
+    page.locator("#projections").wait_for()
+    form = page.locator("form", has_text="New projection")
+    form.get_by_label("Name").fill(name)
+    form.get_by_label("Query").fill(broken)
+    form.get_by_role("button", name="Create").click()
+    # The error is shown at its line: the gutter marks line 3 and says so.
+    form.locator('.editor-field[data-error-line="3"]').wait_for()
+    form.locator(".gutter .bad", has_text="3").wait_for()
+    assert "line 3" in form.locator(".editor-field .error").inner_text()
+    assert requests.get(api(server, f"/projections/{name}"), timeout=TIMEOUT_S).status_code == 404
+    ui.shot("projection-syntax-error")
+
+    form.get_by_label("Query").fill(broken.replace("s.count += ;", "s.count += 1;"))
+    form.get_by_role("button", name="Create").click()
+    page.wait_for_url(f"**/ui/#/projection/{name}")
+    status = page.locator("#projection-status")
+    status.get_by_text("Running").wait_for()
+    page.locator("#partitions .json", has_text='"count"').get_by_text("2").wait_for()
+    ui.shot("projection")
+
+    page.get_by_role("button", name="Disable").click()
+    status.get_by_text("Stopped").wait_for()
+    page.get_by_role("button", name="Enable").click()
+    status.get_by_text("Running").wait_for()
+
+    # Reset after the head: the state starts empty and counts only what comes next.
+    head = requests.get(api(server, f"/streams/{source}-1?direction=backwards&limit=1"), timeout=TIMEOUT_S)
+    position = json.loads(head.text.strip().splitlines()[0])["position"]
+    page.get_by_role("button", name="Reset…").click()
+    page.get_by_role("dialog").get_by_label("After log position").fill(position)
+    page.get_by_role("dialog").get_by_role("button", name="Reset").click()
+    page.get_by_text("Reset to after position").wait_for()
+    append(server, f"{source}-1", "Added")
+    page.wait_for_function(
+        "() => document.querySelector('#partitions').innerText.replace(/\\s+/g, ' ').includes('\"count\": 1')"
+    )
+    assert projection_state(server, name).json()["state"] == {"count": 1}
+
+    # Delete asks first; cancelled, nothing happens; a running one is refused.
+    page.get_by_role("button", name="Delete…").click()
+    page.get_by_role("dialog").get_by_role("button", name="Cancel").click()
+    assert requests.get(api(server, f"/projections/{name}"), timeout=TIMEOUT_S).status_code == 200
+    page.get_by_role("button", name="Disable").click()
+    status.get_by_text("Stopped").wait_for()
+    page.get_by_role("button", name="Delete…").click()
+    page.get_by_role("dialog").get_by_label("Also delete its checkpoints").check()
+    page.get_by_role("dialog").get_by_role("button", name="Delete").click()
+    page.wait_for_url("**/ui/#/projections")
+    assert requests.get(api(server, f"/projections/{name}"), timeout=TIMEOUT_S).status_code == 404
+    # The refused create is the one request that failed, as it should have.
+    assert [error for error in ui.errors if "status of 400" not in error] == []
+
+
+def test_the_projections_page_says_when_projections_are_off(browser, server_factory):
+    own = server_factory(extra_args=("--run-projections", "None"))
+    page = Page(browser, own)
+    try:
+        page.open("#/projections").locator("#projections-off").wait_for()
+        assert "not enabled" in page.page.locator("#projections-off").inner_text()
+        assert page.errors == []
+    finally:
+        page.context.close()
+
+
+def test_a_group_created_in_the_ui_shows_its_parked_events_and_replays_them(ui, server, client):
+    stream = unique("ui-group-stream")
+    append(server, stream, "Troubled", "Fine")
+    group = unique("ui-made")
+    page = ui.open("#/subscriptions")
+    page.get_by_text("New group").click()
+    page.get_by_label("Stream (or $all)").fill(stream)
+    page.get_by_label("Group", exact=True).fill(group)
+    page.get_by_label("Start from (start, end or a number)").fill("start")
+    page.get_by_label("Max retry count").fill("x")
+    page.get_by_role("button", name="Create group").click()
+    page.get_by_text("A whole number.").wait_for()
+    assert requests.get(api(server, f"/subscriptions/{stream}/{group}"), timeout=TIMEOUT_S).status_code == 404
+    page.get_by_label("Max retry count").fill("3")
+    page.get_by_role("button", name="Create group").click()
+    page.wait_for_url(f"**/ui/#/subscription/{stream}/{group}")
+    settings = requests.get(api(server, f"/subscriptions/{stream}/{group}/settings"), timeout=TIMEOUT_S).json()
+    assert settings["maxRetryCount"] == 3 and settings["startFrom"] == "start", settings
+
+    # A gRPC consumer parks the first event; the page shows it and its consumer.
+    subscription = client.read_subscription_to_stream(group, stream, timeout=10)
+    try:
+        first = next(item for item in subscription if is_event(item))
+        subscription.nack(first, "park")
+        # A consumer's row has its figures (the empty table has one cell).
+        page.locator("#consumers tbody tr td:nth-child(3)").first.wait_for()
+        entry = page.locator("#parked-events details.event", has_text="Troubled")
+        entry.wait_for()
+        assert entry.get_attribute("data-revision") == "0"
+        ui.shot("subscription")
+
+        page.get_by_role("button", name="Replay parked").click()
+        page.get_by_text("Replaying the parked events.").wait_for()
+        replayed = next(item for item in subscription if is_event(item) and item.id == first.id)
+        subscription.ack(replayed)
+    finally:
+        subscription.stop()
+
+    # Edited in place: the new setting is what the server holds.
+    page.get_by_label("Max retry count").fill("5")
+    page.get_by_role("button", name="Save settings").click()
+    page.get_by_text("Settings saved").wait_for()
+    settings = requests.get(api(server, f"/subscriptions/{stream}/{group}/settings"), timeout=TIMEOUT_S).json()
+    assert settings["maxRetryCount"] == 5
+
+    page.get_by_role("button", name="Delete group…").click()
+    page.get_by_role("dialog", name=f"Delete the group {group} on {stream}?").get_by_role("button", name="Delete").click()
+    page.wait_for_url("**/ui/#/subscriptions")
+    assert requests.get(api(server, f"/subscriptions/{stream}/{group}"), timeout=TIMEOUT_S).status_code == 404
+    assert ui.errors == []

@@ -42,5 +42,6 @@ pub use options::{ProjectionsOptions, RunProjections};
 pub use processor::{Batch, Processor, source_event};
 pub use record::ProjectionRecord;
 pub use runner::CheckpointPolicy;
+pub use states::PartitionState;
 pub use status::{ProjectionStatistics, tag};
 pub use time::iso8601;

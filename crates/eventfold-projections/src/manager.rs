@@ -258,6 +258,16 @@ impl Projections {
 
     /// Creates a projection and starts it; answers its name.
     pub async fn create(&self, request: CreateProjection) -> Result<String, ProjectionError> {
+        self.create_as(request, true).await
+    }
+
+    /// Creates a projection disabled (`Stopped`): nothing runs until it is
+    /// enabled, as KurrentDB's `enabled=false` asks.
+    pub async fn create_stopped(&self, request: CreateProjection) -> Result<String, ProjectionError> {
+        self.create_as(request, false).await
+    }
+
+    async fn create_as(&self, request: CreateProjection, enabled: bool) -> Result<String, ProjectionError> {
         if request.track_emitted_streams && !request.emit_enabled {
             return Err(ProjectionError::InvalidArgument(
                 "EmitEnabled must be set to true to track emitted streams.".into(),
@@ -284,7 +294,7 @@ impl Projections {
             handler_type: JS_HANDLER.into(),
             query: request.query,
             mode: request.mode,
-            enabled: true,
+            enabled,
             emit_enabled: request.emit_enabled && request.mode == Mode::Continuous,
             track_emitted_streams: request.track_emitted_streams && request.mode == Mode::Continuous,
             checkpoints_disabled: !request.mode.checkpoints(),
@@ -455,6 +465,33 @@ impl Projections {
     /// A partition's result (its state through `transformBy`/`filterBy`).
     pub async fn result(&self, name: &str, partition: &str) -> Result<Option<String>, ProjectionError> {
         Ok(self.partition(name, partition).await?.and_then(|held| held.result))
+    }
+
+    /// Every partition's state and result, in partition order (`""` is the
+    /// root partition), as the projection last published them.
+    pub async fn partitions(&self, name: &str) -> Result<Vec<(String, PartitionState)>, ProjectionError> {
+        let admin = self.guard().await?;
+        let entry = admin.entries.get(name).ok_or_else(|| ProjectionError::NotFound(name.into()))?;
+        Ok(entry.states.all())
+    }
+
+    /// The streams the projection has emitted to, as it tracks them in
+    /// `-emittedstreams` (empty unless it tracks emitted streams).
+    pub async fn emitted_streams(&self, name: &str) -> Result<Vec<String>, ProjectionError> {
+        let tracked = {
+            let admin = self.guard().await?;
+            let entry = admin.entries.get(name).ok_or_else(|| ProjectionError::NotFound(name.into()))?;
+            entry.record.track_emitted_streams
+        };
+        if !tracked {
+            return Ok(Vec::new());
+        }
+        let events = all_events(self.store(), &ProjectionStreams::new(name).emitted_streams()).await?;
+        let mut streams: Vec<String> =
+            events.iter().map(|tracked| String::from_utf8_lossy(&tracked.data).into_owned()).collect();
+        streams.sort();
+        streams.dedup();
+        Ok(streams)
     }
 
     async fn partition(&self, name: &str, partition: &str) -> Result<Option<PartitionState>, ProjectionError> {

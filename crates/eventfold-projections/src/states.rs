@@ -23,6 +23,12 @@ impl StateCache {
         self.0.lock().unwrap_or_else(PoisonError::into_inner).get(partition).cloned()
     }
 
+    /// Every partition held, in name order, with its state and result.
+    pub fn all(&self) -> Vec<(String, PartitionState)> {
+        let held = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        held.iter().map(|(partition, state)| (partition.clone(), state.clone())).collect()
+    }
+
     pub fn clear(&self) {
         self.0.lock().unwrap_or_else(PoisonError::into_inner).clear();
     }

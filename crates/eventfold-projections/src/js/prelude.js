@@ -229,7 +229,9 @@
     this.eventId = fields[3];
     this.bodyRaw = fields[4];
     this.metadataRaw = fields[5];
-    this.linkMetadataRaw = fields[6];
+    // Null, not undefined, for an event read directly (no link): handlers
+    // test `e.linkMetadataRaw === null` and stored events keep the key.
+    this.linkMetadataRaw = fields[6] === undefined ? null : fields[6];
     this.isJson = fields[7];
     this.created = fields[8];
     this.category = fields[9];
@@ -264,6 +266,29 @@
       return this._linkMetadata;
     },
   });
+
+  // Storing or logging the whole event (`s.events.push(e)`) writes its
+  // parsed fields too, as the reference server's event object does: the
+  // getters above live on the prototype, which JSON.stringify skips.
+  ProjectionEvent.prototype.toJSON = function () {
+    return {
+      isJson: this.isJson,
+      data: this.data,
+      body: this.body,
+      bodyRaw: this.bodyRaw,
+      sequenceNumber: this.sequenceNumber,
+      metadataRaw: this.metadataRaw,
+      linkMetadataRaw: this.linkMetadataRaw,
+      partition: this.partition,
+      category: this.category,
+      eventType: this.eventType,
+      streamId: this.streamId,
+      eventId: this.eventId,
+      created: this.created,
+      metadata: this.metadata,
+      linkMetadata: this.linkMetadata,
+    };
+  };
 
   function initialState() {
     if (handlers && typeof handlers.$init === "function") {

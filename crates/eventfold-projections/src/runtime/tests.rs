@@ -207,3 +207,22 @@ fn the_event_object_carries_its_fields() {
             "meta": { "m": 1 } })
     );
 }
+
+#[test]
+fn an_event_read_directly_has_null_link_metadata_and_keeps_it_when_stored() {
+    let mut query = runtime(
+        "fromAll().when({ $init: function () { return { events: [] }; }, \
+           $any: function (s, e) { s.raw = e.linkMetadataRaw; s.parsed = e.linkMetadata; s.events.push(e); } })",
+    );
+    query.handle(&event("order-7", 0, "placed", r#"{"k":"v"}"#)).expect("handled");
+    let state: serde_json::Value = serde_json::from_str(&query.state("").expect("state").expect("some")).expect("json");
+    // `get`, not indexing: a missing key would also index as null.
+    let null = Some(&serde_json::Value::Null);
+    assert_eq!(state.get("raw"), null);
+    assert_eq!(state.get("parsed"), null);
+    let stored = &state["events"][0];
+    assert_eq!(stored.get("linkMetadata"), null);
+    assert_eq!(stored.get("linkMetadataRaw"), null);
+    assert_eq!(stored["data"], serde_json::json!({ "k": "v" }));
+    assert_eq!(stored["streamId"], "order-7");
+}

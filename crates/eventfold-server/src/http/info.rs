@@ -6,11 +6,12 @@ use crate::http::caller::Caller;
 use std::collections::BTreeMap;
 
 use axum::Json;
+use eventfold_projections::RunProjections;
 use serde::Serialize;
 
 /// KurrentDB's optional features this node never has. Tools (the KurrentDB
 /// UI, exporters) hide what is off.
-const FEATURES_OFF: &[&str] = &["projections", "userManagement"];
+const FEATURES_OFF: &[&str] = &["userManagement"];
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -43,7 +44,12 @@ pub async fn info(Caller(node): Caller) -> Json<Info> {
         features: FEATURES_OFF
             .iter()
             .map(|feature| (*feature, false))
-            .chain([("atomPub", facts.atom_pub_over_http)])
+            .chain([
+                ("atomPub", facts.atom_pub_over_http),
+                // On unless `--run-projections None`: with `System` the
+                // standard projections run and user ones are refused.
+                ("projections", node.projections().options().run != RunProjections::None),
+            ])
             .collect(),
         // KurrentDB names its built-in users provider `internal`.
         authentication: Authentication {

@@ -13,6 +13,7 @@ mod info;
 pub(crate) mod metrics;
 mod ping;
 pub(crate) mod process;
+mod projections;
 mod scavenge;
 mod stats;
 mod subscriptions;
@@ -46,6 +47,7 @@ pub fn router(node: Node) -> Router {
         .route("/admin/verify", post(verify::verify))
         .merge(atom::routes(&node))
         .merge(subscriptions::routes(&node))
+        .merge(projections::routes())
         .merge(api::routes(&node))
         .merge(ui::routes())
         .merge(users::routes())

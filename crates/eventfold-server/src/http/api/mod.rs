@@ -17,9 +17,11 @@ mod extract;
 mod live;
 mod metadata;
 mod params;
+mod projections;
 mod read;
 mod scavenges;
 mod streams;
+mod subscription_details;
 mod subscriptions;
 
 use std::sync::OnceLock;
@@ -45,6 +47,7 @@ use utoipa_axum::routes;
         (name = "live", description = "Live feeds as Server-Sent Events"),
         (name = "subscriptions", description = "Persistent subscriptions"),
         (name = "admin", description = "Scavenges"),
+        (name = "projections", description = "Projections"),
     )
 )]
 struct ApiDoc;
@@ -62,10 +65,13 @@ fn documented() -> OpenApiRouter<Node> {
         .routes(routes!(subscriptions::list))
         .routes(routes!(subscriptions::put, subscriptions::get, subscriptions::delete))
         .routes(routes!(subscriptions::replay_parked))
+        .routes(routes!(subscription_details::settings))
+        .routes(routes!(subscription_details::truncate_parked))
         .routes(routes!(scavenges::start))
         .routes(routes!(scavenges::last))
         .routes(routes!(scavenges::current, scavenges::stop_current))
         .routes(routes!(scavenges::by_id, scavenges::stop))
+        .merge(projections::documented())
 }
 
 /// The OpenAPI document, built once.

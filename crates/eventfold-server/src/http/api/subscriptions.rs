@@ -20,13 +20,13 @@ use utoipa::{IntoParams, ToSchema};
 use super::error::{ApiError, ErrorBody, storage};
 use super::extract::{ApiPath, ApiQuery, JsonBody, stream_name};
 
-fn key(stream: &str, group: &str) -> Result<GroupKey, ApiError> {
+pub(super) fn key(stream: &str, group: &str) -> Result<GroupKey, ApiError> {
     let source = if stream == ALL_STREAM { Source::All } else { Source::Stream(stream_name(stream)?) };
     GroupKey::new(source, group)
         .map_err(|error| ApiError::new(StatusCode::BAD_REQUEST, "invalid-group-name", error.to_string()))
 }
 
-fn group_error(error: GroupError) -> ApiError {
+pub(super) fn group_error(error: GroupError) -> ApiError {
     let message = error.to_string();
     match error {
         GroupError::NotFound(_) => ApiError::not_found("group-not-found", message),

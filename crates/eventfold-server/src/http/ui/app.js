@@ -8,6 +8,9 @@ import { stream } from "./stream.js";
 import { all } from "./all.js";
 import { subscriptions } from "./subscriptions.js";
 import { admin } from "./admin.js";
+import { projections } from "./projections.js";
+import { projection } from "./projection.js";
+import { subscription } from "./subscription.js";
 
 const routes = [
   [/^#?\/?$/, () => dashboard, "#/"],
@@ -15,6 +18,9 @@ const routes = [
   [/^#\/stream\/([^?]+)$/, (match) => (main, params) => stream(main, decodeURIComponent(match[1]), params), "#/streams"],
   [/^#\/all$/, () => all, "#/all"],
   [/^#\/subscriptions$/, () => subscriptions, "#/subscriptions"],
+  [/^#\/subscription\/([^/?]+)\/([^/?]+)$/, (match) => (main) => subscription(main, decodeURIComponent(match[1]), decodeURIComponent(match[2])), "#/subscriptions"],
+  [/^#\/projections$/, () => projections, "#/projections"],
+  [/^#\/projection\/([^?]+)$/, (match) => (main) => projection(main, decodeURIComponent(match[1])), "#/projections"],
   [/^#\/admin$/, () => admin, "#/admin"],
 ];
 

@@ -35,6 +35,10 @@ const ASSETS: &[Asset] = &[
     Asset { name: "all.js", content_type: JS, body: include_str!("all.js") },
     Asset { name: "subscriptions.js", content_type: JS, body: include_str!("subscriptions.js") },
     Asset { name: "admin.js", content_type: JS, body: include_str!("admin.js") },
+    Asset { name: "editor.js", content_type: JS, body: include_str!("editor.js") },
+    Asset { name: "subscription.js", content_type: JS, body: include_str!("subscription.js") },
+    Asset { name: "projections.js", content_type: JS, body: include_str!("projections.js") },
+    Asset { name: "projection.js", content_type: JS, body: include_str!("projection.js") },
 ];
 
 const JS: &str = "text/javascript; charset=utf-8";
