@@ -8,11 +8,13 @@
 
 mod admin;
 mod backup;
+mod certs;
 mod metrics;
 mod progress;
 mod projection;
 mod serve;
 mod streams;
+mod tls;
 
 use std::io::{IsTerminal, Write};
 
@@ -50,6 +52,9 @@ enum Command {
     Export(streams::export::ExportArgs),
     /// Append exported events (or another server's) to a server.
     Import(streams::import::ImportArgs),
+    /// Create development certificates for secure mode: a CA, and node
+    /// certificates it signs.
+    Certs(certs::CertsArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -73,6 +78,7 @@ fn main() -> anyhow::Result<()> {
         Command::Delete(args) => streams::delete::run(args),
         Command::Export(args) => streams::export::run(args),
         Command::Import(args) => streams::import::run(args),
+        Command::Certs(args) => certs::run(args),
     }
 }
 

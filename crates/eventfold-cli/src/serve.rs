@@ -71,6 +71,8 @@ pub struct ServeArgs {
     /// `$stream_by_category`, `$streams`, `$by_correlation_id`) at start.
     #[arg(long, env = "EVENTFOLD_START_STANDARD_PROJECTIONS")]
     start_standard_projections: bool,
+    #[command(flatten)]
+    tls: crate::tls::TlsArgs,
 }
 
 /// The host of a `HOST:PORT` listen address when it is a name, not an IP
@@ -105,11 +107,14 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let mut signals = ShutdownSignals::listen();
     raise_open_files_limit();
+    let mode = args.tls.mode(&args.listen).await.inspect_err(|error| tracing::error!("{error:#}"))?;
+    crate::tls::reload_on_hangup(&mode);
     let exporter = crate::metrics::install();
     let backend = Backend::open(&args).await?;
     let listener =
         tokio::net::TcpListener::bind(&args.listen).await.with_context(|| format!("listening on {}", args.listen))?;
     let address = listener.local_addr().context("reading the listening address")?;
+    mode.log(address);
     tracing::info!(%address, store = %backend.describe(&args), version = eventfold_server::VERSION, "eventfold is serving");
     let store = backend.store();
     let options = NodeOptions {
@@ -123,12 +128,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             start_standard_projections: args.start_standard_projections,
             ..ProjectionsOptions::default()
         },
+        secure: mode.is_secure(),
     };
     // The node is composed once, here: the store behind the access check,
     // the subsystems over the store, the facts every face reports.
     let node = Node::start(store, options, address).await;
     let stop_accepting = Arc::new(tokio::sync::Notify::new());
-    let server = eventfold_server::serve(node, listener, args.connection_limits(), {
+    let server = eventfold_server::serve(node, listener, args.connection_limits(), mode.server_tls(), {
         let stop_accepting = Arc::clone(&stop_accepting);
         async move { stop_accepting.notified().await }
     });

@@ -29,6 +29,9 @@ pub struct NodeOptions {
     pub atom_pub_over_http: bool,
     /// Which projections run, and their limits.
     pub projections: eventfold_projections::ProjectionsOptions,
+    /// Secure mode: the port is served over TLS (KurrentDB's secure mode,
+    /// in which clients authenticate); off, the node runs insecure.
+    pub secure: bool,
 }
 
 impl Default for NodeOptions {
@@ -40,6 +43,7 @@ impl Default for NodeOptions {
             metrics: None,
             atom_pub_over_http: false,
             projections: eventfold_projections::ProjectionsOptions::default(),
+            secure: false,
         }
     }
 }
@@ -61,6 +65,8 @@ pub struct NodeFacts {
     /// Whether the HTTP stream API is served (`/info` reports it as
     /// `atomPub`).
     pub atom_pub_over_http: bool,
+    /// Whether the node runs in secure mode (TLS on its port).
+    pub secure: bool,
     /// Wall-clock time the node started, to report.
     pub started: Timestamp,
     /// The same moment on the monotonic clock, to measure uptime by.
@@ -77,6 +83,7 @@ impl NodeFacts {
             protocol_version: PROTOCOL_SERVER_VERSION,
             max_append_bytes: options.max_append_bytes,
             atom_pub_over_http: options.atom_pub_over_http,
+            secure: options.secure,
             started: Timestamp::now(),
             started_at: Instant::now(),
         }

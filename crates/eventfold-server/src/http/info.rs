@@ -27,8 +27,8 @@ pub struct Info {
     version: &'static str,
 }
 
-/// No authentication: every client is let in (the access policy still
-/// decides what it may do).
+/// KurrentDB's `authentication` object: `insecure` (no TLS, every client
+/// let in) or, in secure mode, `internal` (its own users).
 #[derive(Serialize)]
 struct Authentication {
     #[serde(rename = "type")]
@@ -46,7 +46,10 @@ pub async fn info(State(node): State<Node>) -> Json<Info> {
             .map(|feature| (*feature, false))
             .chain([("atomPub", facts.atom_pub_over_http)])
             .collect(),
-        authentication: Authentication { kind: "insecure", properties: BTreeMap::new() },
+        authentication: Authentication {
+            kind: if facts.secure { "internal" } else { "insecure" },
+            properties: BTreeMap::new(),
+        },
         version: facts.version,
     })
 }
