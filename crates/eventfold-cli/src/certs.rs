@@ -38,9 +38,11 @@ struct CreateCaArgs {
     /// Days the certificate is valid for.
     #[arg(long, default_value_t = 1825, value_parser = clap::value_parser!(u32).range(1..=36_500))]
     days: u32,
-    /// The CA's common name.
-    #[arg(long, default_value = "eventfold development CA")]
-    common_name: String,
+    /// The CA's common name (by default `eventfold development CA` and a
+    /// few hexadecimal digits of its serial number, so that two CAs never
+    /// share a name and clients tell them apart).
+    #[arg(long)]
+    common_name: Option<String>,
     /// Replace existing files.
     #[arg(long)]
     force: bool,
@@ -85,7 +87,15 @@ pub fn run(args: CertsArgs) -> anyhow::Result<()> {
 fn create_ca(args: &CreateCaArgs) -> anyhow::Result<()> {
     let outputs = Outputs::new(&args.out, "ca", args.force)?;
     let key = KeyPair::generate().context("generating the CA's key")?;
-    let mut params = base_params(&args.common_name, args.days)?;
+    let serial = random_serial();
+    let common_name = match &args.common_name {
+        Some(name) => name.clone(),
+        None => {
+            let digits: String = serial.iter().take(4).map(|byte| format!("{byte:02x}")).collect();
+            format!("eventfold development CA {digits}")
+        }
+    };
+    let mut params = base_params(&common_name, serial, args.days);
     params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
     let certificate = params.self_signed(&key).context("signing the CA certificate")?;
@@ -104,7 +114,7 @@ fn create_node(mut args: CreateNodeArgs) -> anyhow::Result<()> {
         args.dns_names.push("localhost".to_owned());
         args.ip_addresses.push(IpAddr::from([127, 0, 0, 1]));
     }
-    let mut params = base_params(&args.common_name, args.days)?;
+    let mut params = base_params(&args.common_name, random_serial(), args.days);
     params.is_ca = IsCa::ExplicitNoCa;
     params.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
     // Client authentication too: KurrentDB's nodes present theirs to each
@@ -120,22 +130,29 @@ fn create_node(mut args: CreateNodeArgs) -> anyhow::Result<()> {
     outputs.write(&certificate.pem(), &key.serialize_pem())
 }
 
-/// What both certificates share: the subject, a random serial number, and
-/// a validity that starts a little in the past, so that a machine whose
-/// clock is slightly behind accepts it at once.
-fn base_params(common_name: &str, days: u32) -> anyhow::Result<CertificateParams> {
+/// What both certificates share: the subject, the serial number, and a
+/// validity that starts a little in the past, so that a machine whose clock
+/// is slightly behind accepts it at once.
+fn base_params(common_name: &str, serial: [u8; 16], days: u32) -> CertificateParams {
     let mut params = CertificateParams::default();
     let mut subject = DistinguishedName::new();
     subject.push(DnType::CommonName, common_name);
     params.distinguished_name = subject;
-    let mut serial = *uuid::Uuid::new_v4().as_bytes();
-    // A serial number is a positive integer: the top bit stays clear.
-    serial[0] &= 0x7f;
     params.serial_number = Some(SerialNumber::from_slice(&serial));
     let now = time::OffsetDateTime::now_utc();
     params.not_before = now - time::Duration::minutes(5);
     params.not_after = now + time::Duration::days(i64::from(days));
-    Ok(params)
+    params
+}
+
+/// 127 random bits: a serial number is a positive integer, so the top bit
+/// stays clear.
+fn random_serial() -> [u8; 16] {
+    let mut serial = *uuid::Uuid::new_v4().as_bytes();
+    if let Some(first) = serial.first_mut() {
+        *first &= 0x7f;
+    }
+    serial
 }
 
 /// Refuses a CA key that is not the CA certificate's: the node certificate

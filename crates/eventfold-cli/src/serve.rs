@@ -114,8 +114,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let listener =
         tokio::net::TcpListener::bind(&args.listen).await.with_context(|| format!("listening on {}", args.listen))?;
     let address = listener.local_addr().context("reading the listening address")?;
-    mode.log(address);
     tracing::info!(%address, store = %backend.describe(&args), version = eventfold_server::VERSION, "eventfold is serving");
+    mode.log(address);
     let store = backend.store();
     let options = NodeOptions {
         max_append_bytes: args.max_append_bytes,

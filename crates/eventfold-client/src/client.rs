@@ -25,10 +25,15 @@ impl Client {
         let channel = Endpoint::from_shared(endpoint.clone())
             .map_err(|error| ClientError::InvalidUrl { url: address.to_owned(), reason: error.to_string() })?
             .tcp_nodelay(true)
-            .connect_timeout(CONNECT_TIMEOUT)
-            .connect()
-            .await
-            .map_err(|source| ClientError::Connect { url: endpoint, source })?;
+            .connect_timeout(CONNECT_TIMEOUT);
+        let channel = match &url.tls {
+            None => channel.connect().await,
+            Some(settings) => {
+                let connector = crate::tls::TlsConnect::new(settings, url.host(), &url.authority)?;
+                channel.connect_with_connector(connector).await
+            }
+        };
+        let channel = channel.map_err(|source| ClientError::Connect { url: endpoint, source })?;
         Ok(Self { streams: StreamsClient::new(channel.clone()), operations: OperationsClient::new(channel) })
     }
 

@@ -17,10 +17,12 @@ mod event;
 mod metadata;
 mod operations;
 mod read;
+mod tls;
 mod url;
 
 pub use client::Client;
 pub use error::ClientError;
 pub use event::{AllPosition, AppendSuccess, Direction, Expected, ProposedEvent, ReadFrom, RecordedEvent};
 pub use read::{EventStream, Filter, SubscriptionItem, SubscriptionStream};
+pub use tls::TlsSettings;
 pub use url::{DEFAULT_SERVER, ServerUrl};
