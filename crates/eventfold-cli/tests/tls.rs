@@ -140,6 +140,8 @@ fn a_client_trusting_the_ca_appends_and_reads_over_tls() {
     let url = connection_string("localhost", server.address, &ca);
     ok(&["append", "cli-1", "--type", "Placed", "--data", "{}", "--server", &url]);
     assert!(ok(&["read", "cli-1", "--server", &url]).contains("Placed"));
+    // So do the projection commands (the standard projections are listed).
+    assert!(ok(&["projection", "list", "--server", &url]).contains("$by_category"));
 }
 
 #[test]

@@ -20,7 +20,7 @@ mod read;
 mod tls;
 mod url;
 
-pub use client::Client;
+pub use client::{Client, connect_channel};
 pub use error::ClientError;
 pub use event::{AllPosition, AppendSuccess, Direction, Expected, ProposedEvent, ReadFrom, RecordedEvent};
 pub use read::{EventStream, Filter, SubscriptionItem, SubscriptionStream};

@@ -17,7 +17,8 @@ use tonic::transport::Channel;
 
 #[derive(clap::Args)]
 pub struct Server {
-    /// The server's gRPC address.
+    /// The server: `http://host:port`, or a connection string such as
+    /// `esdb://localhost:2113?tls=true&tlsCaFile=ca.crt`.
     #[arg(long, env = "EVENTFOLD_SERVER", default_value = "http://127.0.0.1:2113", global = true)]
     server: String,
 }
@@ -122,12 +123,8 @@ pub fn run(command: RemoteCommand) -> anyhow::Result<()> {
 }
 
 async fn connect(server: &Server) -> anyhow::Result<ProjectionsClient<Channel>> {
-    let channel = Channel::from_shared(server.server.clone())
-        .with_context(|| format!("`{}` is not a server address", server.server))?
-        .timeout(CALL_TIMEOUT)
-        .connect()
-        .await
-        .with_context(|| format!("connecting to {}", server.server))?;
+    // The stream commands' connection strings, TLS included.
+    let channel = eventfold_client::connect_channel(&server.server, |endpoint| endpoint.timeout(CALL_TIMEOUT)).await?;
     Ok(ProjectionsClient::new(channel))
 }
 
