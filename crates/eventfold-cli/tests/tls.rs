@@ -142,6 +142,13 @@ fn a_client_trusting_the_ca_appends_and_reads_over_tls() {
     assert!(ok(&["read", "cli-1", "--server", &url]).contains("Placed"));
     // So do the projection commands (the standard projections are listed).
     assert!(ok(&["projection", "list", "--server", &url]).contains("$by_category"));
+    // And the admin commands, over HTTPS.
+    let https = format!("https://localhost:{}/?tlsCaFile={}", server.address.port(), ca.join("ca.crt").display());
+    let status: serde_json::Value =
+        serde_json::from_str(&ok(&["admin", "scavenge", "--server", &https])).expect("one JSON status");
+    assert_eq!(status["state"], "completed", "{status}");
+    let message = fails(&["admin", "scavenge", "--server", &format!("https://localhost:{}", server.address.port())]);
+    assert!(message.contains("tlsCaFile"), "{message}");
 }
 
 #[test]

@@ -24,5 +24,5 @@ pub use client::{Client, connect_channel};
 pub use error::ClientError;
 pub use event::{AllPosition, AppendSuccess, Direction, Expected, ProposedEvent, ReadFrom, RecordedEvent};
 pub use read::{EventStream, Filter, SubscriptionItem, SubscriptionStream};
-pub use tls::TlsSettings;
+pub use tls::{TlsSettings, tls_connector};
 pub use url::{DEFAULT_SERVER, ServerUrl};

@@ -39,22 +39,33 @@ pub(crate) struct TlsConnect {
 
 impl TlsConnect {
     pub fn new(settings: &TlsSettings, host: &str, authority: &str) -> Result<Self, ClientError> {
-        let invalid = |reason: String| ClientError::Tls { reason };
-        let roots = read_roots(&settings.ca_file).map_err(invalid)?;
-        let mut store = rustls::RootCertStore::empty();
-        for root in roots {
-            store.add(root).map_err(|error| invalid(format!("{}: {error}", settings.ca_file.display())))?;
-        }
-        let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(crypto_provider()))
-            .with_safe_default_protocol_versions()
-            .map_err(|error| invalid(error.to_string()))?
-            .with_root_certificates(store)
-            .with_no_client_auth();
-        config.alpn_protocols = vec![b"h2".to_vec()];
-        let server_name = ServerName::try_from(host.to_owned())
-            .map_err(|error| invalid(format!("`{host}` cannot be checked against a certificate: {error}")))?;
-        Ok(Self { connector: TlsConnector::from(Arc::new(config)), server_name, authority: authority.to_owned() })
+        let (connector, server_name) = tls_connector(&settings.ca_file, host, b"h2")?;
+        Ok(Self { connector, server_name, authority: authority.to_owned() })
     }
+}
+
+/// A TLS connector trusting the CA certificates in `ca_file` (PEM), offering
+/// `alpn`, and the name a server's certificate must carry to be `host`.
+pub fn tls_connector(
+    ca_file: &Path,
+    host: &str,
+    alpn: &[u8],
+) -> Result<(TlsConnector, ServerName<'static>), ClientError> {
+    let invalid = |reason: String| ClientError::Tls { reason };
+    let roots = read_roots(ca_file).map_err(invalid)?;
+    let mut store = rustls::RootCertStore::empty();
+    for root in roots {
+        store.add(root).map_err(|error| invalid(format!("{}: {error}", ca_file.display())))?;
+    }
+    let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(crypto_provider()))
+        .with_safe_default_protocol_versions()
+        .map_err(|error| invalid(error.to_string()))?
+        .with_root_certificates(store)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![alpn.to_vec()];
+    let server_name = ServerName::try_from(host.to_owned())
+        .map_err(|error| invalid(format!("`{host}` cannot be checked against a certificate: {error}")))?;
+    Ok((TlsConnector::from(Arc::new(config)), server_name))
 }
 
 /// rustls' ring provider, named rather than taken from the process default
