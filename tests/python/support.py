@@ -9,6 +9,7 @@ import json
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import threading
 import time
@@ -29,6 +30,10 @@ _SERVER_ENV_VARS = (
     "EVENTFOLD_MAX_APPEND_BYTES",
     "EVENTFOLD_ENABLE_ATOM_PUB_OVER_HTTP",
     "EVENTFOLD_STORE",
+    "EVENTFOLD_CERTIFICATE_FILE",
+    "EVENTFOLD_CERTIFICATE_PRIVATE_KEY_FILE",
+    "EVENTFOLD_TRUSTED_ROOT_CERTIFICATES_PATH",
+    "EVENTFOLD_INSECURE",
 )
 
 # Set by scripts/test-python when the suite runs on PostgreSQL: the URL of
@@ -78,10 +83,21 @@ class EventfoldServer:
     """One `eventfold serve` process on a loopback port and a data dir.
 
     `restart()` stops it (SIGTERM) and starts it again on the same data dir
-    and the same port, so clients that stay connected can reconnect."""
+    and the same port, so clients that stay connected can reconnect.
 
-    def __init__(self, binary: str, data_dir: Path, log_path: Path, extra_args: Iterable[str] = ()):
+    With `ca_file` the server serves TLS (its certificate among `extra_args`)
+    and the health checks trust that CA."""
+
+    def __init__(
+        self,
+        binary: str,
+        data_dir: Path,
+        log_path: Path,
+        extra_args: Iterable[str] = (),
+        ca_file: Path | None = None,
+    ):
         self.binary = binary
+        self.ca_file = ca_file
         self.data_dir = Path(data_dir)
         self.log_path = Path(log_path)
         self.extra_args = list(extra_args)
@@ -153,8 +169,15 @@ class EventfoldServer:
         return f"127.0.0.1:{self.port}"
 
     def health(self, timeout: float = 2.0) -> dict[str, Any]:
-        with urllib.request.urlopen(f"http://{self.address}/health", timeout=timeout) as response:
+        with self._open(f"{self.address}/health", timeout) as response:
             return json.loads(response.read().decode("utf-8"))
+
+    def _open(self, address_and_path: str, timeout: float) -> Any:
+        """An HTTP GET of `host:port/path`, over TLS trusting `ca_file` when set."""
+        if self.ca_file is None:
+            return urllib.request.urlopen(f"http://{address_and_path}", timeout=timeout)
+        context = ssl.create_default_context(cafile=str(self.ca_file))
+        return urllib.request.urlopen(f"https://{address_and_path}", timeout=timeout, context=context)
 
     def log_tail(self, lines: int = 40) -> str:
         try:
@@ -195,7 +218,7 @@ class EventfoldServer:
             if code is not None:
                 raise ServerError(f"the server exited with code {code} while starting")
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1.0) as response:
+                with self._open(f"127.0.0.1:{port}/health", 1.0) as response:
                     body = json.loads(response.read().decode("utf-8"))
                 if body.get("status") == "ok":
                     return

@@ -2,6 +2,7 @@
 //! the kernel picks, over a throwaway database. Dropping the guard kills
 //! it, so an error anywhere in the run leaves no server behind.
 
+use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
@@ -14,6 +15,8 @@ use anyhow::{Context, bail};
 pub struct ChildServer {
     child: Child,
     pub address: SocketAddr,
+    /// In secure mode: the CA certificate the server's certificate chains to.
+    ca_file: Option<PathBuf>,
 }
 
 /// The `eventfold` binary to serve with: the one named (`--server-bin`,
@@ -45,9 +48,46 @@ pub fn server_binary(named: Option<&Path>) -> anyhow::Result<PathBuf> {
 impl ChildServer {
     /// Starts `binary serve` on a database in `db`.
     pub fn start(binary: &Path, db: &Path) -> anyhow::Result<Self> {
-        let mut child = Command::new(binary)
-            .args(["serve", "--listen", "127.0.0.1:0", "--db"])
-            .arg(db)
+        Self::spawn(binary, db, None)
+    }
+
+    /// Starts `binary serve` in secure mode on a database in `db`, with a CA
+    /// and a node certificate for `localhost` made by `binary certs` in
+    /// `db/certs` (outside the engine's own files).
+    pub fn start_secure(binary: &Path, db: &Path) -> anyhow::Result<Self> {
+        let certs = db.join("certs");
+        let (ca, node) = (certs.join("ca"), certs.join("node"));
+        run_certs(binary, &[OsStr::new("create-ca"), OsStr::new("--out"), ca.as_os_str()])?;
+        let (ca_file, ca_key) = (ca.join("ca.crt"), ca.join("ca.key"));
+        run_certs(
+            binary,
+            &[
+                OsStr::new("create-node"),
+                OsStr::new("--ca-certificate"),
+                ca_file.as_os_str(),
+                OsStr::new("--ca-key"),
+                ca_key.as_os_str(),
+                OsStr::new("--out"),
+                node.as_os_str(),
+                OsStr::new("--dns-names"),
+                OsStr::new("localhost"),
+            ],
+        )?;
+        Self::spawn(binary, &db.join("data"), Some((node, ca_file)))
+    }
+
+    fn spawn(binary: &Path, db: &Path, tls: Option<(PathBuf, PathBuf)>) -> anyhow::Result<Self> {
+        let mut command = Command::new(binary);
+        command.args(["serve", "--listen", "127.0.0.1:0", "--db"]).arg(db);
+        if let Some((node, _)) = &tls {
+            command
+                .arg("--certificate-file")
+                .arg(node.join("node.crt"))
+                .arg("--certificate-private-key-file")
+                .arg(node.join("node.key"));
+        }
+        let ca_file = tls.map(|(_, ca_file)| ca_file);
+        let mut child = command
             .env("EVENTFOLD_LOG", "info")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -55,7 +95,7 @@ impl ChildServer {
             .spawn()
             .with_context(|| format!("starting {} serve", binary.display()))?;
         let stderr = child.stderr.take().context("the child's stderr")?;
-        let mut server = Self { child, address: SocketAddr::from(([127, 0, 0, 1], 0)) };
+        let mut server = Self { child, address: SocketAddr::from(([127, 0, 0, 1], 0)), ca_file };
         // Port 0 avoids racing another process for a "free" port; the server
         // logs the address it got. The reader keeps draining afterwards so a
         // chatty server never blocks on a full pipe.
@@ -73,12 +113,23 @@ impl ChildServer {
                 break address.parse().with_context(|| format!("the logged address {address:?}"))?;
             }
         };
-        wait_for_health(server.address, deadline)?;
+        // The health check speaks plaintext HTTP/1.1; a secure server is
+        // ready once it has logged its address (the listener is bound).
+        if server.ca_file.is_none() {
+            wait_for_health(server.address, deadline)?;
+        }
         Ok(server)
     }
 
+    /// The address clients connect to: plaintext, or TLS by the name the
+    /// certificate carries, trusting its CA.
     pub fn url(&self) -> String {
-        format!("http://{}", self.address)
+        match &self.ca_file {
+            None => format!("http://{}", self.address),
+            Some(ca_file) => {
+                format!("esdb://localhost:{}?tls=true&tlsCaFile={}", self.address.port(), ca_file.display())
+            }
+        }
     }
 
     pub fn pid(&self) -> u32 {
@@ -92,6 +143,19 @@ impl Drop for ChildServer {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Runs `binary certs ARGS`, failing with its stderr.
+fn run_certs(binary: &Path, args: &[&OsStr]) -> anyhow::Result<()> {
+    let output = Command::new(binary)
+        .arg("certs")
+        .args(args)
+        .output()
+        .with_context(|| format!("running {} certs", binary.display()))?;
+    if !output.status.success() {
+        bail!("{} certs failed: {}", binary.display(), String::from_utf8_lossy(&output.stderr).trim());
+    }
+    Ok(())
 }
 
 /// Polls `GET /health` until it answers 200 or the deadline passes.

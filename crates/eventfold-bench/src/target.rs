@@ -31,6 +31,11 @@ pub enum TargetKind {
     /// `eventfold serve` through the bench's lean gRPC client (a child
     /// process unless --server-url).
     Grpc,
+    /// The same as `grpc`, over TLS: the server in secure mode with a
+    /// certificate from `eventfold certs`, the lean client trusting its CA.
+    /// Beside `grpc` in one run, the ratio is what TLS costs.
+    #[value(name = "grpc-tls")]
+    GrpcTls,
     /// The same server through the official Rust client, `kurrentdb`, as
     /// an application calls it.
     Kurrentdb,
@@ -46,6 +51,7 @@ impl TargetKind {
         match self {
             TargetKind::Engine => "engine",
             TargetKind::Grpc => "grpc",
+            TargetKind::GrpcTls => "grpc-tls",
             TargetKind::Kurrentdb => "kurrentdb",
             TargetKind::Postgres => "postgres",
             TargetKind::Http => "http",
@@ -120,9 +126,10 @@ impl Target {
                 let engine = Engine::open(EngineConfig::new(db.path())).context("opening the engine")?;
                 Backend::Engine { engine, db }
             }
-            TargetKind::Grpc => open_server(ClientKind::Lean, options, scratch).await?,
-            TargetKind::Kurrentdb => open_server(ClientKind::Official, options, scratch).await?,
-            TargetKind::Http => open_server(ClientKind::Http, options, scratch).await?,
+            TargetKind::Grpc => open_server(ClientKind::Lean, options, scratch, false).await?,
+            TargetKind::GrpcTls => open_server(ClientKind::Lean, options, scratch, true).await?,
+            TargetKind::Kurrentdb => open_server(ClientKind::Official, options, scratch, false).await?,
+            TargetKind::Http => open_server(ClientKind::Http, options, scratch, false).await?,
             TargetKind::Postgres => {
                 let (config, server) = match &options.pg_url {
                     Some(url) => (url.parse().context("the --pg-url")?, None),
@@ -324,14 +331,23 @@ impl Target {
 
 /// A server for `client` to drive: the one at --server-url, or a child
 /// `eventfold serve` on a database of its own.
-async fn open_server(client: ClientKind, options: &TargetOptions, scratch: &Path) -> anyhow::Result<Backend> {
+/// A server target: the one at `--server-url` (whatever its mode), or a
+/// child server, in secure mode when `secure`.
+async fn open_server(
+    client: ClientKind,
+    options: &TargetOptions,
+    scratch: &Path,
+    secure: bool,
+) -> anyhow::Result<Backend> {
     if let Some(url) = &options.server_url {
         let client = ServerClient::connect(client, url).await?;
         return Ok(Backend::Server { client, url: url.clone(), server: None, db: None });
     }
     let db = tempfile::tempdir_in(scratch).context("creating the database directory")?;
     let binary = child_server::server_binary(options.server_bin.as_deref())?;
-    let server = tokio::task::block_in_place(|| ChildServer::start(&binary, db.path()))?;
+    let server = tokio::task::block_in_place(|| {
+        if secure { ChildServer::start_secure(&binary, db.path()) } else { ChildServer::start(&binary, db.path()) }
+    })?;
     let url = server.url();
     let client = ServerClient::connect(client, &url).await?;
     Ok(Backend::Server { client, url, server: Some(server), db: Some(db) })

@@ -124,6 +124,16 @@ fn the_http_target_appends_and_reads_beside_grpc() {
 }
 
 #[test]
+fn the_grpc_tls_target_appends_and_reads_beside_plaintext_grpc() {
+    let targets = ["--target", "grpc", "--target", "grpc-tls"];
+    let append = bench(&[&["append", "--writers", "4"][..], &targets].concat());
+    check_workload(&append, "append", &["grpc", "grpc-tls"], "events_per_second");
+    assert!(append["ratio"]["grpc_vs_grpc-tls"].as_f64().is_some(), "{append}");
+    let read = bench(&[&["read"][..], &targets].concat());
+    check_workload(&read, "read", &["grpc", "grpc-tls"], "all_warm_events_per_second");
+}
+
+#[test]
 fn contended_reports_conflicts() {
     let report = bench(&[&["contended", "--writers", "4"][..], &ALL_TARGETS].concat());
     check_workload(&report, "contended", &ALL_NAMES, "events_per_second");

@@ -6,7 +6,8 @@
 //! follows it (`GET /admin/scavenge`) with a progress bar on stderr, and
 //! prints the final status as JSON on stdout; `--stop ID` stops one
 //! (`DELETE /admin/scavenge/{id}`). A small HTTP/1.1 client on hyper does
-//! the talking: one connection per request, each bounded in time.
+//! the talking: one connection per request, each bounded in time, over TLS
+//! for `https://host:port?tlsCaFile=CA` (a server in secure mode).
 
 use std::io::{IsTerminal, Write};
 use std::time::Duration;
@@ -14,6 +15,7 @@ use std::time::Duration;
 use anyhow::{Context, anyhow, bail};
 use bytes::Bytes;
 use eventfold_server::ScavengeStatusBody;
+use futures::future::BoxFuture;
 use http_body_util::{BodyExt, Full};
 use hyper::{Method, Request, StatusCode, Uri, header};
 use hyper_util::rt::TokioIo;
@@ -281,16 +283,35 @@ fn human_bytes(bytes: u64) -> String {
 pub(crate) struct Server {
     authority: String,
     base_path: String,
+    /// For `https://`: the connector trusting `tlsCaFile`, and the host name
+    /// the server's certificate must carry.
+    tls: Option<(tokio_rustls::TlsConnector, rustls::pki_types::ServerName<'static>)>,
+    /// `Basic …` from `https://user:password@host`, sent over TLS only.
+    authorization: Option<String>,
 }
 
 impl Server {
     pub(crate) fn parse(address: &str) -> anyhow::Result<Self> {
         let uri: Uri = address.parse().with_context(|| format!("`{address}` is not an HTTP address"))?;
-        match uri.scheme_str() {
-            Some("http") | None => {}
-            Some(other) => bail!("`{address}`: only plain http is supported, not {other}"),
-        }
+        let secure = match uri.scheme_str() {
+            Some("http") | None => false,
+            Some("https") => true,
+            Some(other) => bail!("`{address}`: the scheme must be http or https, not {other}"),
+        };
         let host = uri.host().filter(|host| !host.is_empty()).ok_or_else(|| anyhow!("`{address}` names no host"))?;
+        let tls = if secure {
+            let ca_file = uri
+                .query()
+                .unwrap_or("")
+                .split('&')
+                .find_map(|pair| pair.split_once('=').filter(|(key, _)| key.eq_ignore_ascii_case("tlsCaFile")))
+                .map(|(_, path)| std::path::PathBuf::from(path))
+                .ok_or_else(|| anyhow!("`{address}`: https needs the CA certificate as `?tlsCaFile=PATH`"))?;
+            let host = host.trim_start_matches('[').trim_end_matches(']');
+            Some(eventfold_client::tls_connector(&ca_file, host, b"http/1.1")?)
+        } else {
+            None
+        };
         let port = uri.port_u16().unwrap_or(2113);
         let authority = if host.contains(':') && !host.starts_with('[') {
             format!("[{host}]:{port}")
@@ -298,7 +319,15 @@ impl Server {
             format!("{host}:{port}")
         };
         let base_path = uri.path().trim_end_matches('/').to_owned();
-        Ok(Self { authority, base_path })
+        let user_info = uri.authority().and_then(|authority| authority.as_str().rsplit_once('@')).map(|(info, _)| info);
+        let authorization = match (secure, user_info) {
+            (true, Some(info)) => {
+                use base64::Engine as _;
+                Some(format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(info)))
+            }
+            _ => None,
+        };
+        Ok(Self { authority, base_path, tls, authorization })
     }
 
     /// One request on a fresh connection; the status and the whole body.
@@ -325,8 +354,16 @@ impl Server {
         let stream = tokio::net::TcpStream::connect(&self.authority)
             .await
             .with_context(|| format!("connecting to {}", self.authority))?;
-        let (mut sender, connection) =
-            hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.with_context(what)?;
+        let (mut sender, connection) = match &self.tls {
+            None => http1_handshake(stream).await.with_context(what)?,
+            Some((connector, name)) => {
+                let secured = connector
+                    .connect(name.clone(), stream)
+                    .await
+                    .with_context(|| format!("TLS with {}", self.authority))?;
+                http1_handshake(secured).await.with_context(what)?
+            }
+        };
         // The connection is driven apart from the request; it ends when the
         // sender is dropped or the server closes it.
         tokio::spawn(async move {
@@ -339,12 +376,32 @@ impl Server {
         if body.is_some() {
             request = request.header(header::CONTENT_TYPE, "application/json");
         }
+        if let Some(authorization) = &self.authorization {
+            request = request.header(header::AUTHORIZATION, authorization);
+        }
         let request = request.body(Full::new(Bytes::from(body.unwrap_or_default()))).with_context(what)?;
         let response = sender.send_request(request).await.with_context(what)?;
         let code = response.status();
         let body = response.into_body().collect().await.with_context(what)?.to_bytes();
         Ok((code, body))
     }
+}
+
+/// An HTTP/1.1 connection over `stream` (plaintext or TLS), its connection
+/// future boxed so that both kinds of stream give the same type.
+async fn http1_handshake<S>(
+    stream: S,
+) -> hyper::Result<(hyper::client::conn::http1::SendRequest<Full<Bytes>>, BoxFuture<'static, ()>)>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+    Ok((
+        sender,
+        Box::pin(async move {
+            let _ = connection.await;
+        }),
+    ))
 }
 
 #[cfg(test)]
@@ -359,7 +416,8 @@ mod tests {
         assert_eq!(server.authority, "localhost:2113");
         let server = Server::parse("http://[::1]:9000/db/").expect("parse");
         assert_eq!((server.authority.as_str(), server.base_path.as_str()), ("[::1]:9000", "/db"));
-        assert!(Server::parse("https://example.com").is_err());
+        assert!(Server::parse("https://example.com").is_err(), "https without tlsCaFile");
+        assert!(Server::parse("ftp://example.com").is_err());
         assert!(Server::parse("http://").is_err());
     }
 

@@ -9,12 +9,14 @@
 mod admin;
 mod authentication;
 mod backup;
+mod certs;
 mod metrics;
 mod pg;
 mod progress;
 mod projection;
 mod serve;
 mod streams;
+mod tls;
 
 use std::io::{IsTerminal, Write};
 
@@ -54,6 +56,9 @@ enum Command {
     Import(streams::import::ImportArgs),
     /// PostgreSQL tasks: import an existing events table.
     Pg(pg::PgArgs),
+    /// Create development certificates for secure mode: a CA, and node
+    /// certificates it signs.
+    Certs(certs::CertsArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -78,6 +83,7 @@ fn main() -> anyhow::Result<()> {
         Command::Export(args) => streams::export::run(args),
         Command::Import(args) => streams::import::run(args),
         Command::Pg(args) => pg::run(args),
+        Command::Certs(args) => certs::run(args),
     }
 }
 

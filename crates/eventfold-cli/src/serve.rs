@@ -79,6 +79,8 @@ pub struct ServeArgs {
     start_standard_projections: bool,
     #[command(flatten)]
     authentication: crate::authentication::AuthenticationArgs,
+    #[command(flatten)]
+    tls: crate::tls::TlsArgs,
 }
 
 /// The host of a `HOST:PORT` listen address when it is a name, not an IP
@@ -113,12 +115,15 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let mut signals = ShutdownSignals::listen();
     raise_open_files_limit();
+    let mode = args.tls.mode(&args.listen).await.inspect_err(|error| tracing::error!("{error:#}"))?;
+    crate::tls::reload_on_hangup(&mode);
     let exporter = crate::metrics::install();
     let backend = Backend::open(&args).await?;
     let listener =
         tokio::net::TcpListener::bind(&args.listen).await.with_context(|| format!("listening on {}", args.listen))?;
     let address = listener.local_addr().context("reading the listening address")?;
     tracing::info!(%address, store = %backend.describe(&args), version = eventfold_server::VERSION, "eventfold is serving");
+    mode.log(address);
     let store = backend.store();
     let options = NodeOptions {
         max_append_bytes: args.max_append_bytes,
@@ -132,14 +137,16 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             ..ProjectionsOptions::default()
         },
         cluster: backend.cluster(&args),
-        authentication: args.authentication.authentication,
+        // Secure mode is KurrentDB's: TLS, and every client authenticates.
+        authentication: mode.is_secure() || args.authentication.authentication,
         default_passwords: args.authentication.default_passwords(),
+        secure: mode.is_secure(),
     };
     // The node is composed once, here: the store behind the access check,
     // the subsystems over the store, the facts every face reports.
     let node = Node::start(store, options, address).await;
     let stop_accepting = Arc::new(tokio::sync::Notify::new());
-    let server = eventfold_server::serve(node, listener, args.connection_limits(), {
+    let server = eventfold_server::serve(node, listener, args.connection_limits(), mode.server_tls(), {
         let stop_accepting = Arc::clone(&stop_accepting);
         async move { stop_accepting.notified().await }
     });

@@ -7,8 +7,10 @@ use crate::event::Expected;
 pub enum ClientError {
     #[error("`{url}` is not a server address: {reason}")]
     InvalidUrl { url: String, reason: String },
-    #[error("connecting to {url}: {source}")]
+    #[error("connecting to {url}: {}", causes(source))]
     Connect { url: String, source: tonic::transport::Error },
+    #[error("TLS cannot be set up: {reason}")]
+    Tls { reason: String },
     #[error("stream `{stream}` is not at the expected revision: expected {expected}, actual {actual}")]
     WrongExpectedVersion { stream: String, expected: Expected, actual: Expected },
     #[error("stream `{stream}` not found")]
@@ -23,6 +25,24 @@ pub enum ClientError {
     Protocol(String),
     #[error("invalid request: {0}")]
     InvalidRequest(String),
+}
+
+/// `error` and its sources, one after the other: tonic's own message is only
+/// "transport error", the cause (a refused connection, a certificate the CA
+/// did not issue) lies below it.
+fn causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        // Wrappers often repeat their cause's message as their own.
+        let cause_text = cause.to_string();
+        if !text.ends_with(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 impl ClientError {

@@ -11,16 +11,20 @@
 mod append;
 mod client;
 mod convert;
+mod credentials;
 mod delete;
 mod error;
 mod event;
 mod metadata;
 mod operations;
 mod read;
+mod tls;
 mod url;
 
-pub use client::Client;
+pub use client::{Client, connect_channel};
+pub use credentials::{Credentials, Transport};
 pub use error::ClientError;
 pub use event::{AllPosition, AppendSuccess, Direction, Expected, ProposedEvent, ReadFrom, RecordedEvent};
 pub use read::{EventStream, Filter, SubscriptionItem, SubscriptionStream};
+pub use tls::{TlsSettings, tls_connector};
 pub use url::{DEFAULT_SERVER, ServerUrl};

@@ -1,23 +1,33 @@
 //! Server addresses as the official clients write them:
 //! `esdb://host:port?tls=false`, `kurrentdb://…`, `esdb+discover://…`
 //! (one node: discovery is not done), or a plain `http://host:port`.
+//! TLS as the official clients configure it: `tls=true` (the default of
+//! `esdb://`) with the CA in `tlsCaFile=PATH`.
+
+use std::path::PathBuf;
 
 use crate::ClientError;
+use crate::tls::TlsSettings;
 
 /// The local server, where `eventfold serve` listens by default.
 pub const DEFAULT_SERVER: &str = "http://127.0.0.1:2113";
 
-/// A parsed server address: where to connect, over plaintext HTTP/2.
+/// A parsed server address: where to connect, and whether over TLS.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerUrl {
     /// `host:port`, brackets kept around an IPv6 host.
     pub authority: String,
+    /// TLS, or `None` for plaintext HTTP/2.
+    pub tls: Option<TlsSettings>,
+    /// `user:password@` of the connection string, sent with every call
+    /// over TLS.
+    pub credentials: Option<(String, String)>,
 }
 
 impl ServerUrl {
     /// Parses `address`. A connection string without `tls=false` asks for
-    /// TLS, as it does for the official clients; this client has none yet,
-    /// so it refuses it rather than silently speaking plaintext.
+    /// TLS, as it does for the official clients; this client then needs the
+    /// CA in `tlsCaFile` (it does not read the system's roots).
     pub fn parse(address: &str) -> Result<Self, ClientError> {
         let bad = |reason: &str| ClientError::InvalidUrl { url: address.to_owned(), reason: reason.to_owned() };
         let (scheme, rest) = address.split_once("://").ok_or_else(|| bad("expected scheme://host:port"))?;
@@ -26,6 +36,7 @@ impl ServerUrl {
             None => (rest, None),
         };
         let mut tls = None;
+        let mut ca_file = None;
         for pair in query.unwrap_or("").split('&').filter(|pair| !pair.is_empty()) {
             let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
             if key.eq_ignore_ascii_case("tls") {
@@ -34,6 +45,8 @@ impl ServerUrl {
                     "false" => Some(false),
                     _ => return Err(bad("tls must be true or false")),
                 };
+            } else if key.eq_ignore_ascii_case("tlsCaFile") {
+                ca_file = Some(PathBuf::from(value));
             }
             // Other settings of the official connection strings (timeouts,
             // node preference, credentials' options) do not apply to one
@@ -47,12 +60,20 @@ impl ServerUrl {
             }
             _ => return Err(bad("the scheme must be esdb, kurrentdb or http")),
         };
-        if tls {
-            return Err(bad("TLS is not supported by this client: add `?tls=false` (or use http://)"));
-        }
-        // Credentials (`user:password@`) are only sent over TLS by the
-        // official clients; without TLS there is nothing to send them over.
-        let location = location.rsplit_once('@').map_or(location, |(_, host)| host);
+        let tls = match (tls, ca_file) {
+            (false, _) => None,
+            (true, Some(ca_file)) => Some(TlsSettings { ca_file }),
+            (true, None) => {
+                return Err(bad("TLS needs the CA certificate as `tlsCaFile=PATH` (or `tls=false` for plaintext)"));
+            }
+        };
+        let (credentials, location) = match location.rsplit_once('@') {
+            Some((user_info, host)) => {
+                let (login, password) = user_info.split_once(':').unwrap_or((user_info, ""));
+                (Some((login.to_owned(), password.to_owned())), host)
+            }
+            None => (None, location),
+        };
         // One node only: the first of a comma-separated gossip seed list.
         let location = location.split(',').next().unwrap_or("").trim_end_matches('/');
         if location.is_empty() {
@@ -69,12 +90,20 @@ impl ServerUrl {
         } else {
             format!("{location}:2113")
         };
-        Ok(Self { authority })
+        Ok(Self { authority, tls, credentials })
     }
 
     /// The URL the HTTP/2 channel connects to.
     pub fn endpoint(&self) -> String {
-        format!("http://{}", self.authority)
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://{}", self.authority)
+    }
+
+    /// The host of [`ServerUrl::authority`], without brackets: the name a
+    /// server certificate must carry.
+    pub fn host(&self) -> &str {
+        let host = self.authority.rsplit_once(':').map_or(self.authority.as_str(), |(host, _port)| host);
+        host.trim_start_matches('[').trim_end_matches(']')
     }
 }
 
@@ -93,7 +122,17 @@ mod tests {
     }
 
     #[test]
-    fn tls_and_malformed_addresses_are_refused() {
+    fn tls_takes_its_ca_from_tls_ca_file() {
+        let url = ServerUrl::parse("esdb://admin:changeit@localhost:2113?tls=true&tlsCaFile=/certs/ca.crt")
+            .expect("a TLS address");
+        assert_eq!(url.tls, Some(TlsSettings { ca_file: PathBuf::from("/certs/ca.crt") }));
+        assert_eq!(url.endpoint(), "https://localhost:2113");
+        assert_eq!(url.host(), "localhost");
+        assert_eq!(ServerUrl::parse("esdb://[::1]:2113?tls=false").expect("an address").host(), "::1");
+    }
+
+    #[test]
+    fn tls_without_a_ca_and_malformed_addresses_are_refused() {
         for text in
             ["esdb://localhost:2113", "https://x:1", "ftp://x:1", "localhost:2113", "http://:1", "http://x:port"]
         {

@@ -37,6 +37,9 @@ pub struct NodeOptions {
     pub authentication: bool,
     /// The passwords `admin` and `ops` get on a new node (`changeit` if unset).
     pub default_passwords: eventfold_users::DefaultPasswords,
+    /// Secure mode: the port is served over TLS (KurrentDB's secure mode,
+    /// in which clients authenticate); off, the node runs insecure.
+    pub secure: bool,
 }
 
 impl Default for NodeOptions {
@@ -51,6 +54,7 @@ impl Default for NodeOptions {
             cluster: None,
             authentication: false,
             default_passwords: eventfold_users::DefaultPasswords::default(),
+            secure: false,
         }
     }
 }
@@ -72,6 +76,8 @@ pub struct NodeFacts {
     /// Whether the HTTP stream API is served (`/info` reports it as
     /// `atomPub`).
     pub atom_pub_over_http: bool,
+    /// Whether the node runs in secure mode (TLS on its port).
+    pub secure: bool,
     /// Wall-clock time the node started, to report.
     pub started: Timestamp,
     /// The same moment on the monotonic clock, to measure uptime by.
@@ -88,6 +94,7 @@ impl NodeFacts {
             protocol_version: PROTOCOL_SERVER_VERSION,
             max_append_bytes: options.max_append_bytes,
             atom_pub_over_http: options.atom_pub_over_http,
+            secure: options.secure,
             started: Timestamp::now(),
             started_at: Instant::now(),
         }

@@ -8,6 +8,7 @@
 mod auth;
 mod http;
 pub mod metrics;
+pub mod tls;
 mod transport;
 
 use std::future::Future;
@@ -28,9 +29,9 @@ pub fn app(node: &Node) -> Router {
     metrics::instrument(auth::layer(app, node), node.metrics().cloned())
 }
 
-/// Serves `node` (gRPC over HTTP/2 plaintext, and HTTP/1.1) on `listener`
-/// until `shutdown` completes, then stops accepting, lets in-flight requests
-/// finish and returns.
+/// Serves `node` (gRPC over HTTP/2, and HTTP/1.1; over TLS when `tls` is
+/// given, plaintext otherwise) on `listener` until `shutdown` completes,
+/// then stops accepting, lets in-flight requests finish and returns.
 ///
 /// The node is ready from the moment the listener accepts, and stopping from
 /// the moment `shutdown` completes: its subsystems stop then, so that their
@@ -40,6 +41,7 @@ pub async fn serve(
     node: Node,
     listener: TcpListener,
     limits: ConnectionLimits,
+    tls: Option<tls::ServerTls>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let app = app(&node);
@@ -49,7 +51,7 @@ pub async fn serve(
         stopping.stop().await;
     };
     node.mark_ready();
-    let served = transport::serve(listener, app, limits, node.connections().clone(), shutdown).await;
+    let served = transport::serve(listener, app, limits, tls, node.connections().clone(), shutdown).await;
     // Serving may also end on an error; the node stops either way.
     node.stop().await;
     served

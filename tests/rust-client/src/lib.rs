@@ -5,6 +5,7 @@
 //! The server is stopped with SIGTERM by [`Server::stop`]; a server still
 //! running when its [`Server`] is dropped (a failed test) is killed.
 
+use std::ffi::OsString;
 use std::fs::File;
 use std::future::Future;
 use std::io::Read as _;
@@ -25,6 +26,8 @@ pub struct Server {
     child: Option<Child>,
     address: SocketAddr,
     log_path: PathBuf,
+    /// In secure mode: the CA certificate clients trust.
+    ca_file: Option<PathBuf>,
     _dir: TempDir,
 }
 
@@ -50,10 +53,22 @@ impl Server {
     /// answers 200. Retries on another port if the chosen one was taken
     /// in between.
     pub async fn start() -> Server {
+        Self::start_in_mode(false).await
+    }
+
+    /// Starts a server in secure mode: TLS with a node certificate for
+    /// `localhost` and 127.0.0.1 signed by a CA, both made by `eventfold
+    /// certs` in the server's directory. Ready once it logs that it serves.
+    pub async fn start_secure() -> Server {
+        Self::start_in_mode(true).await
+    }
+
+    async fn start_in_mode(secure: bool) -> Server {
         let binary = server_binary();
         let mut last_log = String::new();
         for _attempt in 0..3 {
             let dir = tempfile::Builder::new().prefix("eventfold-client-test").tempdir().expect("temp dir");
+            let (ca_file, tls_args) = if secure { make_certificates(&binary, dir.path()) } else { (None, Vec::new()) };
             let log_path = dir.path().join("server.log");
             let log = File::create(&log_path).expect("creating the server log");
             let address = SocketAddr::from(([127, 0, 0, 1], free_port()));
@@ -63,12 +78,13 @@ impl Server {
                 .arg(dir.path().join("data"))
                 .arg("--listen")
                 .arg(address.to_string())
+                .args(&tls_args)
                 .stdin(Stdio::null())
                 .stdout(log.try_clone().expect("cloning the log file handle"))
                 .stderr(log)
                 .spawn()
                 .unwrap_or_else(|error| panic!("starting {}: {error}", binary.display()));
-            let mut server = Server { child: Some(child), address, log_path, _dir: dir };
+            let mut server = Server { child: Some(child), address, log_path, ca_file, _dir: dir };
             let deadline = Instant::now() + STARTUP_TIMEOUT;
             loop {
                 if let Some(status) = server.try_wait() {
@@ -76,7 +92,13 @@ impl Server {
                     eprintln!("eventfold exited during startup ({status}); log:\n{last_log}");
                     break;
                 }
-                if let Ok(Ok((200, _))) =
+                if secure {
+                    // The health check below speaks plaintext; the listener
+                    // is bound once this line is logged.
+                    if server.log().contains("eventfold is serving") {
+                        return server;
+                    }
+                } else if let Ok(Ok((200, _))) =
                     tokio::time::timeout(Duration::from_secs(2), http_get(address, "/health")).await
                 {
                     return server;
@@ -105,6 +127,13 @@ impl Server {
     /// `esdb://127.0.0.1:PORT?tls=false`: plaintext HTTP/2, one node.
     pub fn connection_string(&self) -> String {
         format!("esdb://127.0.0.1:{}?tls=false", self.port())
+    }
+
+    /// `esdb://admin:changeit@localhost:PORT?tls=true&tlsCaFile=CA` for a
+    /// server started with [`Server::start_secure`].
+    pub fn secure_connection_string(&self) -> String {
+        let ca_file = self.ca_file.as_ref().expect("a server started in secure mode");
+        format!("esdb://admin:changeit@localhost:{}?tls=true&tlsCaFile={}", self.port(), ca_file.display())
     }
 
     /// A new official client, with its own HTTP/2 connection.
@@ -176,6 +205,38 @@ impl Drop for Server {
             let _ = child.wait();
         }
     }
+}
+
+/// A CA and a node certificate in `dir` (by `eventfold certs`): the CA
+/// certificate's path and the server's TLS arguments.
+fn make_certificates(binary: &std::path::Path, dir: &std::path::Path) -> (Option<PathBuf>, Vec<OsString>) {
+    let certs = |args: &[&std::ffi::OsStr]| {
+        let output = Command::new(binary).arg("certs").args(args).output().expect("running eventfold certs");
+        assert!(output.status.success(), "eventfold certs failed: {}", String::from_utf8_lossy(&output.stderr));
+    };
+    let (ca, node) = (dir.join("ca"), dir.join("node"));
+    certs(&["create-ca".as_ref(), "--out".as_ref(), ca.as_os_str()]);
+    let (ca_file, ca_key) = (ca.join("ca.crt"), ca.join("ca.key"));
+    certs(&[
+        "create-node".as_ref(),
+        "--ca-certificate".as_ref(),
+        ca_file.as_os_str(),
+        "--ca-key".as_ref(),
+        ca_key.as_os_str(),
+        "--out".as_ref(),
+        node.as_os_str(),
+        "--ip-addresses".as_ref(),
+        "127.0.0.1".as_ref(),
+        "--dns-names".as_ref(),
+        "localhost".as_ref(),
+    ]);
+    let args = vec![
+        OsString::from("--certificate-file"),
+        node.join("node.crt").into_os_string(),
+        OsString::from("--certificate-private-key-file"),
+        node.join("node.key").into_os_string(),
+    ];
+    (Some(ca_file), args)
 }
 
 /// A minimal HTTP/1.1 GET with `Connection: close`: the status and body.

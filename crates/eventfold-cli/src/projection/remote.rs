@@ -13,11 +13,11 @@ use eventfold_proto::event_store::client::projections::{
 };
 use prost_types::value::Kind;
 use serde_json::{Value, json};
-use tonic::transport::Channel;
 
 #[derive(clap::Args)]
 pub struct Server {
-    /// The server's gRPC address.
+    /// The server: `http://host:port`, or a connection string such as
+    /// `esdb://localhost:2113?tls=true&tlsCaFile=ca.crt`.
     #[arg(long, env = "EVENTFOLD_SERVER", default_value = "http://127.0.0.1:2113", global = true)]
     server: String,
 }
@@ -121,13 +121,9 @@ pub fn run(command: RemoteCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn connect(server: &Server) -> anyhow::Result<ProjectionsClient<Channel>> {
-    let channel = Channel::from_shared(server.server.clone())
-        .with_context(|| format!("`{}` is not a server address", server.server))?
-        .timeout(CALL_TIMEOUT)
-        .connect()
-        .await
-        .with_context(|| format!("connecting to {}", server.server))?;
+async fn connect(server: &Server) -> anyhow::Result<ProjectionsClient<eventfold_client::Transport>> {
+    // The stream commands' connection strings, TLS included.
+    let channel = eventfold_client::connect_channel(&server.server, |endpoint| endpoint.timeout(CALL_TIMEOUT)).await?;
     Ok(ProjectionsClient::new(channel))
 }
 

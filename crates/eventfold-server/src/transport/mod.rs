@@ -5,6 +5,10 @@
 //! writer needs them to roll segments): connections are capped, one that
 //! sends no whole request in time or stays idle too long is closed, and
 //! HTTP/2 keep-alive pings drop peers that went away.
+//!
+//! With TLS, the handshake runs inside the first-request timeout: a client
+//! that connects and never finishes it is dropped like one that sends
+//! nothing, and a failed handshake ends only its own connection.
 
 mod activity;
 mod quick_ack;
@@ -19,12 +23,15 @@ use eventfold_node::OpenConnections;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 use tower::ServiceExt;
 
 use activity::{Activity, TrackedBody};
 use quick_ack::QuickAck;
+
+use crate::tls::ServerTls;
 
 /// Limits on connections. The defaults suit a server with the usual limit of
 /// open files raised (the CLI raises its soft limit to the hard one).
@@ -64,6 +71,7 @@ pub(crate) async fn serve(
     listener: TcpListener,
     app: Router,
     limits: ConnectionLimits,
+    tls: Option<ServerTls>,
     open: OpenConnections,
     shutdown: impl Future<Output = ()> + Send,
 ) -> std::io::Result<()> {
@@ -97,8 +105,13 @@ pub(crate) async fn serve(
         if let Err(error) = stream.set_nodelay(true) {
             tracing::debug!(%error, "could not set TCP_NODELAY on a connection");
         }
-        let connection =
-            Connection { builder: Arc::clone(&builder), app: app.clone(), limits: limits.clone(), stop: stop.clone() };
+        let connection = Connection {
+            builder: Arc::clone(&builder),
+            app: app.clone(),
+            limits: limits.clone(),
+            tls: tls.as_ref().map(ServerTls::acceptor),
+            stop: stop.clone(),
+        };
         let counted = open.open();
         tokio::spawn(async move {
             connection.run(stream, peer).await;
@@ -134,12 +147,31 @@ struct Connection {
     builder: Arc<auto::Builder<TokioExecutor>>,
     app: Router,
     limits: ConnectionLimits,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     stop: watch::Receiver<bool>,
 }
 
 impl Connection {
-    async fn run(mut self, stream: tokio::net::TcpStream, peer: std::net::SocketAddr) {
+    async fn run(self, stream: tokio::net::TcpStream, peer: std::net::SocketAddr) {
+        // The first-request clock starts now, before any handshake.
         let activity = Activity::new();
+        // TLS wraps the quick-ACK socket, so that every read of the socket
+        // itself still acknowledges at once.
+        let stream = QuickAck::new(stream);
+        let Some(acceptor) = self.tls.clone() else {
+            return self.serve(stream, activity, peer).await;
+        };
+        match tokio::time::timeout(self.limits.request_header_timeout, acceptor.accept(stream)).await {
+            Ok(Ok(secured)) => self.serve(secured, activity, peer).await,
+            Ok(Err(error)) => tracing::debug!(%error, "TLS handshake failed; closing the connection"),
+            Err(_) => tracing::debug!("TLS handshake not finished within the first-request timeout; closing"),
+        }
+    }
+
+    async fn serve<S>(mut self, stream: S, activity: Activity, peer: std::net::SocketAddr)
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
         let service = {
             let activity = activity.clone();
             let app = self.app.clone();
@@ -158,7 +190,7 @@ impl Connection {
                 }
             })
         };
-        let connection = self.builder.serve_connection_with_upgrades(TokioIo::new(QuickAck::new(stream)), service);
+        let connection = self.builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
         tokio::pin!(connection);
         let mut closing = false;
         // An idle connection is asked to close, then dropped if it does not

@@ -183,7 +183,7 @@ async fn serve(scavenger: Option<Arc<FakeScavenger>>) -> Running {
     let node = eventfold_node::Node::start(store, eventfold_node::NodeOptions::default(), address).await;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let limits = eventfold_server::ConnectionLimits::default();
-    let server = tokio::spawn(eventfold_server::serve(node, listener, limits, async {
+    let server = tokio::spawn(eventfold_server::serve(node, listener, limits, None, async {
         let _ = stopped.await;
     }));
     Running { address, stop, server, engine, _dir: dir }

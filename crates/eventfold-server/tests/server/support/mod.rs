@@ -65,7 +65,7 @@ pub async fn serve_with(engine: Engine, listen: &str, options: ServeOptions) -> 
     let address = listener.local_addr().expect("address");
     let node = Node::start(store, options.node, address).await;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(eventfold_server::serve(node.clone(), listener, options.connections, async {
+    let server = tokio::spawn(eventfold_server::serve(node.clone(), listener, options.connections, None, async {
         let _ = stopped.await;
     }));
     Running { address, engine, node, stop, server }
