@@ -110,3 +110,59 @@ def test_persistent_subscription_over_tls(api: ClientApi, tls_client: Any) -> No
     finally:
         subscription.stop()
     tls_client.delete_subscription(group, stream, timeout=TIMEOUT_S)
+
+
+def _users_request(server: EventfoldServer, method: str, path: str, body: dict) -> int:
+    import base64
+    import json
+    import ssl
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(
+        f"https://{server.address}{path}", data=json.dumps(body).encode(), method=method
+    )
+    request.add_header("Content-Type", "application/json")
+    request.add_header("Authorization", "Basic " + base64.b64encode(b"admin:changeit").decode())
+    context = ssl.create_default_context(cafile=str(server.ca_file))
+    try:
+        with urllib.request.urlopen(request, timeout=TIMEOUT_S, context=context) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def test_credentials_decide_over_tls(api: ClientApi, tls_server: EventfoldServer, tls_client: Any) -> None:
+    """Secure mode authenticates every call: a wrong password is refused and
+    writes nothing; a user of the clients' own is held to the stream's ACL."""
+    def connect(user: str, password: str) -> Any:
+        return api.Client(
+            uri=f"{api.scheme}://{user}:{password}@localhost:{tls_server.port}?tls=true&tlsCaFile={tls_server.ca_file}"
+        )
+
+    stream = unique("tls-acl")
+    wrong = connect("admin", "not-the-password")
+    try:
+        with pytest.raises(api.BaseError):
+            wrong.append_to_stream(stream, current_version=api.StreamState.ANY, events=json_events(api, 1), timeout=TIMEOUT_S)
+    finally:
+        wrong.close()
+    with pytest.raises(api.NotFound):
+        tls_client.get_stream(stream, timeout=TIMEOUT_S)
+
+    login = unique("reader").replace("-", "")
+    assert _users_request(
+        tls_server, "POST", "/users", {"loginName": login, "fullName": "Reader", "password": "pw", "groups": []}
+    ) in (200, 201)
+    tls_client.append_to_stream(stream, current_version=api.StreamState.NO_STREAM, events=json_events(api, 2), timeout=TIMEOUT_S)
+    tls_client.set_stream_metadata(
+        stream, metadata={"$acl": {"$r": [login], "$w": "$admins"}}, current_version=api.StreamState.NO_STREAM, timeout=TIMEOUT_S
+    )
+    reader = connect(login, "pw")
+    try:
+        assert len(reader.get_stream(stream, timeout=TIMEOUT_S)) == 2
+        with pytest.raises(api.AccessDenied):
+            reader.append_to_stream(stream, current_version=1, events=json_events(api, 1), timeout=TIMEOUT_S)
+    finally:
+        reader.close()
+    assert len(tls_client.get_stream(stream, timeout=TIMEOUT_S)) == 2, "the refused append wrote nothing"
