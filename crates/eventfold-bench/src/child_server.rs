@@ -122,12 +122,17 @@ impl ChildServer {
     }
 
     /// The address clients connect to: plaintext, or TLS by the name the
-    /// certificate carries, trusting its CA.
+    /// certificate carries, trusting its CA, as the built-in admin (secure
+    /// mode authenticates every call, so its cost is measured too).
     pub fn url(&self) -> String {
         match &self.ca_file {
             None => format!("http://{}", self.address),
             Some(ca_file) => {
-                format!("esdb://localhost:{}?tls=true&tlsCaFile={}", self.address.port(), ca_file.display())
+                format!(
+                    "esdb://admin:changeit@localhost:{}?tls=true&tlsCaFile={}",
+                    self.address.port(),
+                    ca_file.display()
+                )
             }
         }
     }
