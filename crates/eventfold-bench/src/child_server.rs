@@ -48,7 +48,12 @@ pub fn server_binary(named: Option<&Path>) -> anyhow::Result<PathBuf> {
 impl ChildServer {
     /// Starts `binary serve` on a database in `db`.
     pub fn start(binary: &Path, db: &Path) -> anyhow::Result<Self> {
-        Self::spawn(binary, db, None)
+        Self::spawn(binary, db, None, None)
+    }
+
+    /// Starts `binary serve --store store_url` (events in PostgreSQL).
+    pub fn start_on_postgres(binary: &Path, db: &Path, store_url: &str) -> anyhow::Result<Self> {
+        Self::spawn(binary, db, None, Some(store_url))
     }
 
     /// Starts `binary serve` in secure mode on a database in `db`, with a CA
@@ -73,12 +78,15 @@ impl ChildServer {
                 OsStr::new("localhost"),
             ],
         )?;
-        Self::spawn(binary, &db.join("data"), Some((node, ca_file)))
+        Self::spawn(binary, &db.join("data"), Some((node, ca_file)), None)
     }
 
-    fn spawn(binary: &Path, db: &Path, tls: Option<(PathBuf, PathBuf)>) -> anyhow::Result<Self> {
+    fn spawn(binary: &Path, db: &Path, tls: Option<(PathBuf, PathBuf)>, store: Option<&str>) -> anyhow::Result<Self> {
         let mut command = Command::new(binary);
         command.args(["serve", "--listen", "127.0.0.1:0", "--db"]).arg(db);
+        if let Some(store) = store {
+            command.arg("--store").arg(store);
+        }
         if let Some((node, _)) = &tls {
             command
                 .arg("--certificate-file")

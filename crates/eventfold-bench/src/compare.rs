@@ -11,7 +11,7 @@ use anyhow::Context;
 use serde_json::{Value, json};
 
 use crate::goals;
-use crate::target::TargetKind::{self, Engine, Grpc, Http, Kurrentdb, Postgres};
+use crate::target::TargetKind::{self, Engine, Grpc, GrpcPostgres, Http, Kurrentdb, Postgres};
 use crate::{Settings, Workload, measure_one, stats};
 
 /// One row of the matrix: a name, the workload, the targets it runs on.
@@ -23,11 +23,12 @@ pub struct Case {
 
 /// Columns of the Markdown table: a target's name in the results, and its
 /// heading.
-const COLUMNS: [(&str, &str); 6] = [
+const COLUMNS: [(&str, &str); 7] = [
     ("engine", "engine (in-process)"),
     ("grpc", "gRPC (lean client)"),
     ("kurrentdb", "gRPC (official `kurrentdb` client)"),
     ("http", "HTTP JSON API"),
+    ("grpc-postgres", "gRPC on the PostgreSQL backend"),
     ("postgres", "PostgreSQL"),
     ("disk", "disk"),
 ];
@@ -36,8 +37,10 @@ pub fn cases() -> Vec<Case> {
     let append = |writers, events_per_append| Workload::Append { writers, events_per_append };
     let all: &'static [TargetKind] = &[Engine, Grpc, Kurrentdb, Postgres];
     // The JSON API beside them on the cases a browser or a script makes.
-    let with_http: &'static [TargetKind] = &[Engine, Grpc, Kurrentdb, Http, Postgres];
+    let with_http: &'static [TargetKind] = &[Engine, Grpc, Kurrentdb, Http, GrpcPostgres, Postgres];
     let live: &'static [TargetKind] = &[Engine, Grpc, Kurrentdb];
+    // The PostgreSQL backend's subscriptions poll and wake on NOTIFY.
+    let live_on_both: &'static [TargetKind] = &[Engine, Grpc, Kurrentdb, GrpcPostgres];
     vec![
         Case {
             name: "disk fsync, 1 record per sync",
@@ -68,8 +71,8 @@ pub fn cases() -> Vec<Case> {
         Case { name: "append 8 writers x 100 events", workload: append(8, 100), targets: with_http },
         Case { name: "contended, 8 writers on 1 stream", workload: Workload::Contended { writers: 8 }, targets: all },
         Case { name: "read", workload: Workload::Read, targets: with_http },
-        Case { name: "catch-up subscription from 0", workload: Workload::Catchup, targets: live },
-        Case { name: "live, 1 subscriber", workload: Workload::Live, targets: live },
+        Case { name: "catch-up subscription from 0", workload: Workload::Catchup, targets: live_on_both },
+        Case { name: "live, 1 subscriber", workload: Workload::Live, targets: live_on_both },
         Case { name: "fan-out, 8 subscribers", workload: Workload::Fanout { subscribers: 8 }, targets: live },
         Case { name: "fan-out, 64 subscribers", workload: Workload::Fanout { subscribers: 64 }, targets: live },
         // A fresh server process only: in-process, the bench's own memory
@@ -142,7 +145,7 @@ fn ratios(results: &[Value]) -> Value {
     let all_warm = |target| figure(results, "read", target, "all_warm_events_per_second");
     let p99 =
         |case: &str, target: &str| find(results, case, target).and_then(|result| result["latency"]["p99_us"].as_f64());
-    json!({
+    let mut ratios = json!({
         "append_1x1_engine_vs_fsync_1": stats::ratio(rate(one, "engine"), fsync_1),
         "append_1x1_grpc_vs_fsync_1": stats::ratio(rate(one, "grpc"), fsync_1),
         "append_1x1_engine_vs_fsync_1_preallocated": stats::ratio(rate(one, "engine"), fsync_1_preallocated),
@@ -183,7 +186,22 @@ fn ratios(results: &[Value]) -> Value {
         "live_latency_p99_us_engine": p99("live, 1 subscriber", "engine"),
         "live_latency_p99_us_grpc": p99("live, 1 subscriber", "grpc"),
         "live_latency_p99_us_kurrentdb": p99("live, 1 subscriber", "kurrentdb"),
-    })
+    });
+    // The PostgreSQL backend through the server, beside the engine's server
+    // and the plain table (a second object: one macro call has a depth limit).
+    let backend = json!({
+        "append_1x1_grpc_postgres_vs_postgres": stats::ratio(rate(one, "grpc-postgres"), rate(one, "postgres")),
+        "append_1x1_grpc_postgres_vs_grpc": stats::ratio(rate(one, "grpc-postgres"), rate(one, "grpc")),
+        "append_64x1_grpc_postgres_vs_postgres_64_clients":
+            stats::ratio(rate(many, "grpc-postgres"), rate(many, "postgres")),
+        "append_64x1_grpc_postgres_vs_grpc": stats::ratio(rate(many, "grpc-postgres"), rate(many, "grpc")),
+        "append_8x100_grpc_postgres_vs_postgres": stats::ratio(rate(batches, "grpc-postgres"), rate(batches, "postgres")),
+        "read_all_grpc_postgres_vs_grpc": stats::ratio(all_warm("grpc-postgres"), all_warm("grpc")),
+    });
+    if let (Some(all), Value::Object(more)) = (ratios.as_object_mut(), backend) {
+        all.extend(more);
+    }
+    ratios
 }
 
 fn markdown(document: &Value) -> String {

@@ -36,6 +36,12 @@ pub enum TargetKind {
     /// Beside `grpc` in one run, the ratio is what TLS costs.
     #[value(name = "grpc-tls")]
     GrpcTls,
+    /// `eventfold serve --store postgres://...` on a throwaway PostgreSQL
+    /// (or --pg-url's), through the lean client: the PostgreSQL backend as
+    /// clients see it, beside `grpc` (the engine) and `postgres` (a plain
+    /// table) in one run.
+    #[value(name = "grpc-postgres")]
+    GrpcPostgres,
     /// The same server through the official Rust client, `kurrentdb`, as
     /// an application calls it.
     Kurrentdb,
@@ -52,6 +58,7 @@ impl TargetKind {
             TargetKind::Engine => "engine",
             TargetKind::Grpc => "grpc",
             TargetKind::GrpcTls => "grpc-tls",
+            TargetKind::GrpcPostgres => "grpc-postgres",
             TargetKind::Kurrentdb => "kurrentdb",
             TargetKind::Postgres => "postgres",
             TargetKind::Http => "http",
@@ -97,10 +104,24 @@ pub struct Target {
 }
 
 enum Backend {
-    Engine { engine: Engine, db: tempfile::TempDir },
-    // Fields drop in order: the client before the server it talks to.
-    Server { client: ServerClient, url: String, server: Option<ChildServer>, db: Option<tempfile::TempDir> },
-    Postgres { clients: PgClients, server: Option<PgServer> },
+    Engine {
+        engine: Engine,
+        db: tempfile::TempDir,
+    },
+    // Fields drop in order: the client before the server it talks to, the
+    // server before the PostgreSQL it stores its events in.
+    Server {
+        client: ServerClient,
+        url: String,
+        server: Option<ChildServer>,
+        db: Option<tempfile::TempDir>,
+        /// Kept running while the server stores its events in it.
+        _pg: Option<PgServer>,
+    },
+    Postgres {
+        clients: PgClients,
+        server: Option<PgServer>,
+    },
 }
 
 /// Either an open target, or why it cannot run here (reported, not fatal).
@@ -128,6 +149,10 @@ impl Target {
             }
             TargetKind::Grpc => open_server(ClientKind::Lean, options, scratch, false).await?,
             TargetKind::GrpcTls => open_server(ClientKind::Lean, options, scratch, true).await?,
+            TargetKind::GrpcPostgres => match open_server_on_postgres(options, scratch).await? {
+                Some(backend) => backend,
+                None => return Ok(Opened::Skipped(NO_POSTGRES.to_owned())),
+            },
             TargetKind::Kurrentdb => open_server(ClientKind::Official, options, scratch, false).await?,
             TargetKind::Http => open_server(ClientKind::Http, options, scratch, false).await?,
             TargetKind::Postgres => {
@@ -135,9 +160,7 @@ impl Target {
                     Some(url) => (url.parse().context("the --pg-url")?, None),
                     None => {
                         let Some(bin) = pg_server::find_binaries() else {
-                            return Ok(Opened::Skipped(
-                                "PostgreSQL is not installed (no /usr/lib/postgresql/*/bin/initdb)".to_owned(),
-                            ));
+                            return Ok(Opened::Skipped(NO_POSTGRES.to_owned()));
                         };
                         let server = match tokio::task::block_in_place(|| PgServer::start(bin)) {
                             Ok(server) => server,
@@ -341,7 +364,7 @@ async fn open_server(
 ) -> anyhow::Result<Backend> {
     if let Some(url) = &options.server_url {
         let client = ServerClient::connect(client, url).await?;
-        return Ok(Backend::Server { client, url: url.clone(), server: None, db: None });
+        return Ok(Backend::Server { client, url: url.clone(), server: None, db: None, _pg: None });
     }
     let db = tempfile::tempdir_in(scratch).context("creating the database directory")?;
     let binary = child_server::server_binary(options.server_bin.as_deref())?;
@@ -350,7 +373,39 @@ async fn open_server(
     })?;
     let url = server.url();
     let client = ServerClient::connect(client, &url).await?;
-    Ok(Backend::Server { client, url, server: Some(server), db: Some(db) })
+    Ok(Backend::Server { client, url, server: Some(server), db: Some(db), _pg: None })
+}
+
+const NO_POSTGRES: &str = "PostgreSQL is not installed (no /usr/lib/postgresql/*/bin/initdb)";
+
+/// `eventfold serve` on a fresh database of --pg-url's server or of a
+/// throwaway one; `None` where PostgreSQL is not installed.
+async fn open_server_on_postgres(options: &TargetOptions, scratch: &Path) -> anyhow::Result<Option<Backend>> {
+    let database = format!("eventfold_bench_{}", uuid::Uuid::new_v4().simple());
+    let (url, pg) = match &options.pg_url {
+        Some(url) => {
+            let (client, connection) =
+                tokio_postgres::connect(url, tokio_postgres::NoTls).await.context("connecting to --pg-url")?;
+            let connection = tokio::spawn(connection);
+            client.batch_execute(&format!("CREATE DATABASE {database}")).await.context("creating a database")?;
+            drop(client);
+            let _ = connection.await;
+            let base = url.rsplit_once('/').map_or(url.as_str(), |(base, _)| base);
+            (format!("{base}/{database}"), None)
+        }
+        None => {
+            let Some(bin) = pg_server::find_binaries() else { return Ok(None) };
+            let server = tokio::task::block_in_place(|| PgServer::start(bin))?;
+            tokio::task::block_in_place(|| server.create_database(&database))?;
+            (server.url(&database), Some(server))
+        }
+    };
+    let db = tempfile::tempdir_in(scratch).context("creating the server's directory")?;
+    let binary = child_server::server_binary(options.server_bin.as_deref())?;
+    let server = tokio::task::block_in_place(|| ChildServer::start_on_postgres(&binary, db.path(), &url))?;
+    let server_url = server.url();
+    let client = ServerClient::connect(ClientKind::Lean, &server_url).await?;
+    Ok(Some(Backend::Server { client, url: server_url, server: Some(server), db: Some(db), _pg: pg }))
 }
 
 fn evict_directory(dir: &Path) -> anyhow::Result<()> {

@@ -134,6 +134,15 @@ fn the_grpc_tls_target_appends_and_reads_beside_plaintext_grpc() {
 }
 
 #[test]
+fn the_grpc_postgres_target_serves_from_postgresql_beside_the_engine_and_the_plain_table() {
+    let targets = ["--target", "grpc", "--target", "grpc-postgres", "--target", "postgres"];
+    let append = bench(&[&["append", "--writers", "4"][..], &targets].concat());
+    check_workload(&append, "append", &["grpc", "grpc-postgres", "postgres"], "events_per_second");
+    let live = bench(&["live", "--target", "grpc", "--target", "grpc-postgres"]);
+    check_workload(&live, "live", &["grpc", "grpc-postgres"], "events_per_second");
+}
+
+#[test]
 fn contended_reports_conflicts() {
     let report = bench(&[&["contended", "--writers", "4"][..], &ALL_TARGETS].concat());
     check_workload(&report, "contended", &ALL_NAMES, "events_per_second");
