@@ -71,6 +71,10 @@ pub struct ServeArgs {
     /// `$stream_by_category`, `$streams`, `$by_correlation_id`) at start.
     #[arg(long, env = "EVENTFOLD_START_STANDARD_PROJECTIONS")]
     start_standard_projections: bool,
+    /// Run connectors (`/connectors`, `eventfold connector`): `true` or
+    /// `false`. Their definitions stay in the log either way.
+    #[arg(long, env = "EVENTFOLD_RUN_CONNECTORS", default_value_t = true, action = clap::ArgAction::Set)]
+    run_connectors: bool,
 }
 
 /// The host of a `HOST:PORT` listen address when it is a name, not an IP
@@ -123,6 +127,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             start_standard_projections: args.start_standard_projections,
             ..ProjectionsOptions::default()
         },
+        connectors: eventfold_connectors::ConnectorsOptions { run: args.run_connectors },
     };
     // The node is composed once, here: the store behind the access check,
     // the subsystems over the store, the facts every face reports.

@@ -31,6 +31,9 @@ use crate::status::{ConnectorState, SharedStatus};
 /// How often the filtered `$all` subscription reports scanned progress, in
 /// store checkpoint windows.
 const SCAN_CHECKPOINT_INTERVAL: u32 = 1;
+/// How often the gauges are set again while nothing moves: the exporter
+/// forgets a gauge left alone for 30 s.
+const GAUGE_REFRESH: Duration = Duration::from_secs(5);
 
 pub(crate) struct Runner {
     pub id: String,
@@ -61,14 +64,21 @@ struct Progress {
     committed: Option<u64>,
     events_since_commit: u64,
     last_commit: Instant,
+    /// The log position of the last event delivered, for the lag.
+    last_log_position: Option<u64>,
 }
 
 impl Runner {
     pub async fn run(mut self) {
         let mut sink = self.settings.sink.build(&self.id);
         self.status.set_state(ConnectorState::Running);
-        let mut progress =
-            Progress { resume: None, committed: None, events_since_commit: 0, last_commit: Instant::now() };
+        let mut progress = Progress {
+            resume: None,
+            committed: None,
+            events_since_commit: 0,
+            last_commit: Instant::now(),
+            last_log_position: None,
+        };
         let mut faults_in_a_row = 0;
         loop {
             match self.session(sink.as_mut(), &mut progress, &mut faults_in_a_row).await {
@@ -122,8 +132,9 @@ impl Runner {
             Ok(subscription) => subscription,
             Err(reason) => return Interrupt::Restart(reason),
         };
-        self.report(progress, None);
+        self.report(progress);
         let mut batch = Batch::new(self.settings.batch);
+        let mut refresh = tokio::time::interval(GAUGE_REFRESH);
         loop {
             let deadline = batch.deadline();
             let checkpoint_due = self.checkpoint_due_at(progress);
@@ -140,6 +151,7 @@ impl Runner {
                         if is_system(&event) || self.settings.filter.as_ref().is_some_and(|filter| !filter.matches(&event)) {
                             if batch.is_empty() {
                                 progress.resume = Some(Some(self.resume_value(&event)));
+                                progress.last_log_position = Some(event.position.0);
                             }
                             continue;
                         }
@@ -153,6 +165,7 @@ impl Runner {
                     Some(Ok(SubscriptionItem::Checkpoint(position))) => {
                         if batch.is_empty() && self.settings.source == Source::All {
                             progress.resume = Some(Some(position.0));
+                            progress.last_log_position = Some(position.0);
                         }
                     }
                     Some(Ok(SubscriptionItem::CaughtUp)) => {}
@@ -163,6 +176,10 @@ impl Runner {
                     if let Err(interrupt) = self.commit(sink, progress).await {
                         return interrupt;
                     }
+                }
+                _ = refresh.tick() => {
+                    self.status.set_state(ConnectorState::Running);
+                    self.report(progress);
                 }
             }
         }
@@ -254,7 +271,8 @@ impl Runner {
                 progress.events_since_commit = 0;
                 progress.last_commit = Instant::now();
             }
-            self.report(progress, Some(last.position.0));
+            progress.last_log_position = Some(last.position.0);
+            self.report(progress);
         }
         if progress.events_since_commit >= self.settings.checkpoint.every_events {
             self.commit(sink, progress).await?;
@@ -344,9 +362,9 @@ impl Runner {
         Ok(())
     }
 
-    fn report(&self, progress: &Progress, log_position: Option<u64>) {
+    fn report(&self, progress: &Progress) {
         let head = self.store.head_position().map(|head| head.0);
-        let lag = match (head, log_position) {
+        let lag = match (head, progress.last_log_position) {
             (Some(head), Some(position)) => Some(head.saturating_sub(position)),
             _ => None,
         };

@@ -29,6 +29,8 @@ pub struct NodeOptions {
     pub atom_pub_over_http: bool,
     /// Which projections run, and their limits.
     pub projections: eventfold_projections::ProjectionsOptions,
+    /// Whether connectors run.
+    pub connectors: eventfold_connectors::ConnectorsOptions,
 }
 
 impl Default for NodeOptions {
@@ -40,6 +42,7 @@ impl Default for NodeOptions {
             metrics: None,
             atom_pub_over_http: false,
             projections: eventfold_projections::ProjectionsOptions::default(),
+            connectors: eventfold_connectors::ConnectorsOptions::default(),
         }
     }
 }

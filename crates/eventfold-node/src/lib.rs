@@ -4,7 +4,8 @@
 //! - the store as clients see it, behind the access check ([`ClientAccess`]):
 //!   whatever protocol a client speaks, what it may do is decided there;
 //! - the subsystems running over the store itself (persistent
-//!   subscriptions, projections), which write their own state streams;
+//!   subscriptions, projections, connectors), which write their own state
+//!   streams;
 //! - facts about this node ([`NodeFacts`]: advertised address, versions,
 //!   limits, start time) and its lifecycle ([`NodeState`]);
 //! - what the faces report but only the transport knows (open connections).
@@ -22,6 +23,7 @@ mod state;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use eventfold_connectors::Connectors;
 use eventfold_persistent::PersistentSubscriptions;
 use eventfold_projections::Projections;
 use eventfold_store::{AccessPolicy, ClientAccess, EventStore};
@@ -53,6 +55,7 @@ struct Inner {
     client_store: Arc<dyn EventStore>,
     persistent: PersistentSubscriptions,
     projections: Projections,
+    connectors: Connectors,
     facts: NodeFacts,
     state: state::SharedState,
     connections: OpenConnections,
@@ -64,13 +67,15 @@ impl Node {
     /// state [`NodeState::Starting`]. `bound` is the address the listener
     /// is bound to, advertised unless `options` say otherwise.
     ///
-    /// Persistent subscriptions and projections run over the store itself:
+    /// Persistent subscriptions, projections and connectors run over the
+    /// store itself:
     /// their state streams are theirs to write, and clients may not. A start
     /// that cannot read their state leaves them reporting why; the log is
     /// served all the same.
     pub async fn start(store: Arc<dyn EventStore>, options: NodeOptions, bound: SocketAddr) -> Self {
         let persistent = PersistentSubscriptions::start(Arc::clone(&store)).await;
         let projections = Projections::start(Arc::clone(&store), options.projections).await;
+        let connectors = Connectors::start(Arc::clone(&store), options.connectors).await;
         let client_store: Arc<dyn EventStore> = Arc::new(ClientAccess::new(store, AccessPolicy));
         let facts = NodeFacts::new(&options, bound);
         let metrics = options.metrics;
@@ -79,6 +84,7 @@ impl Node {
                 client_store,
                 persistent,
                 projections,
+                connectors,
                 facts,
                 state: state::SharedState::default(),
                 connections: OpenConnections::default(),
@@ -101,6 +107,10 @@ impl Node {
         &self.inner.projections
     }
 
+    pub fn connectors(&self) -> &Connectors {
+        &self.inner.connectors
+    }
+
     pub fn facts(&self) -> &NodeFacts {
         &self.inner.facts
     }
@@ -119,11 +129,13 @@ impl Node {
     /// and its subsystems stop (persistent subscriptions write their last
     /// checkpoints and drop their consumers, so that their open calls end
     /// rather than hold the drain open; projections checkpoint what they
-    /// processed). Calling it again does no harm.
+    /// processed; connectors checkpoint what they delivered). Calling it
+    /// again does no harm.
     pub async fn stop(&self) {
         self.inner.state.stopping();
         self.inner.persistent.shutdown().await;
         self.inner.projections.shutdown().await;
+        self.inner.connectors.shutdown().await;
     }
 
     /// The connections the transport serves now.

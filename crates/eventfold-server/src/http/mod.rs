@@ -4,6 +4,7 @@
 mod api;
 mod atom;
 mod backup;
+mod connectors;
 mod error;
 mod fallback;
 mod gossip;
@@ -44,6 +45,7 @@ pub fn router(node: Node) -> Router {
         .route("/admin/verify", post(verify::verify))
         .merge(atom::routes(&node))
         .merge(subscriptions::routes(&node))
+        .merge(connectors::routes(&node))
         .merge(api::routes(&node))
         .merge(ui::routes())
         .method_not_allowed_fallback(error::method_not_allowed)
