@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use eventfold_store::{DeleteMode, EventStore, ExpectedRevision};
+use eventfold_store::EventStore;
 use tokio::sync::{Mutex, watch};
 use tokio::task::JoinHandle;
 
@@ -19,7 +19,7 @@ use crate::runner::Runner;
 use crate::settings::{ConnectorSettings, flatten};
 use crate::sink::SinkError;
 use crate::status::{ConnectorState, SharedStatus};
-use crate::streams::{check_id, checkpoint_stream, limit_checkpoints};
+use crate::streams::{check_id, limit_checkpoints};
 
 /// Longest wait for a target at create (connect and prepare).
 const VALIDATE_TIMEOUT: Duration = Duration::from_secs(15);
@@ -109,12 +109,14 @@ impl Connectors {
         validate(id, &parsed).await?;
         let definition =
             Definition { id: id.to_owned(), name: name.unwrap_or_else(|| id.to_owned()), settings: raw, enabled: true };
-        // A connector of this id deleted earlier leaves no checkpoint.
         let store = inner.store.as_ref();
-        definitions::record(store, Change::Created(&definition)).await.map_err(storage)?;
         if let Err(error) = limit_checkpoints(store, id).await {
             tracing::warn!(connector = id, %error, "cannot limit the connector's checkpoint stream");
         }
+        // A connector of this id deleted earlier must not lend its
+        // checkpoint to this one.
+        checkpoint::save(store, id, None).await.map_err(storage)?;
+        definitions::record(store, Change::Created(&definition)).await.map_err(storage)?;
         let mut entry = Entry { definition, status: SharedStatus::new(id), task: None };
         spawn(&inner.store, &mut entry);
         let info = describe(&entry);
@@ -202,10 +204,8 @@ impl Connectors {
         let entry = registry.get_mut(id).ok_or_else(|| not_found(id))?;
         halt(entry).await;
         definitions::record(inner.store.as_ref(), Change::Deleted(id)).await.map_err(storage)?;
-        let store = inner.store.as_ref();
-        match store.delete_stream(checkpoint_stream(id), ExpectedRevision::Any, DeleteMode::Soft).await {
-            Ok(_) | Err(eventfold_store::AppendError::WrongExpectedVersion { .. }) => {}
-            Err(error) => tracing::warn!(connector = id, %error, "cannot delete the connector's checkpoints"),
+        if let Err(error) = checkpoint::save(inner.store.as_ref(), id, None).await {
+            tracing::warn!(connector = id, %error, "cannot clear the connector's checkpoint");
         }
         if let Ok(settings) = ConnectorSettings::parse(&entry.definition.settings) {
             let mut sink = settings.sink.build(id);

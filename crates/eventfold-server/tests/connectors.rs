@@ -127,4 +127,9 @@ async fn connectors_are_managed_over_http() {
     assert_eq!(get(address, "/connectors/hook", &[]).await.status, 404);
     assert_eq!(post_json(address, "/connectors/hook/start", &json!({})).await.status, 404);
     assert_eq!(get(address, "/connectors", &[]).await.json()["totalSize"], 0);
+
+    // Created again under the same id, it starts afresh: every event again.
+    let again = post_json(address, "/connectors/hook", &json!({ "settings": settings })).await;
+    assert_eq!(again.status, 200, "{again:?}");
+    wait_for_count(&count, 45).await;
 }
