@@ -138,14 +138,12 @@ impl Runner {
         loop {
             let deadline = batch.deadline();
             let checkpoint_due = self.checkpoint_due_at(progress);
+            // Events ready now go into the batch before its deadline is
+            // looked at: a batch goes when it is full, or when its time is up
+            // and nothing more is ready.
             tokio::select! {
                 biased;
                 () = stopped(self.stop.clone()) => return Interrupt::Stopped,
-                () = sleep_until_some(deadline) => {
-                    if let Err(interrupt) = self.flush(sink, &mut batch, progress, faults).await {
-                        return interrupt;
-                    }
-                }
                 item = subscription.next() => match item {
                     Some(Ok(SubscriptionItem::Event(event))) => {
                         if is_system(&event) || self.settings.filter.as_ref().is_some_and(|filter| !filter.matches(&event)) {
@@ -153,10 +151,12 @@ impl Runner {
                                 progress.resume = Some(Some(self.resume_value(&event)));
                                 progress.last_log_position = Some(event.position.0);
                             }
-                            continue;
+                        } else {
+                            batch.push(event);
                         }
-                        batch.push(event);
-                        if batch.is_full()
+                        // Full, or its time is up though events keep coming.
+                        let overdue = batch.deadline().is_some_and(|deadline| deadline <= Instant::now());
+                        if (batch.is_full() || overdue)
                             && let Err(interrupt) = self.flush(sink, &mut batch, progress, faults).await
                         {
                             return interrupt;
@@ -172,6 +172,11 @@ impl Runner {
                     Some(Err(error)) => return Interrupt::Restart(format!("subscription: {error}")),
                     None => return Interrupt::Restart("the subscription ended".into()),
                 },
+                () = sleep_until_some(deadline) => {
+                    if let Err(interrupt) = self.flush(sink, &mut batch, progress, faults).await {
+                        return interrupt;
+                    }
+                }
                 () = sleep_until_some(checkpoint_due) => {
                     if let Err(interrupt) = self.commit(sink, progress).await {
                         return interrupt;
