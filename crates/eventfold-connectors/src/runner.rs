@@ -28,9 +28,10 @@ use crate::settings::{ConnectorSettings, InitialPosition, Source};
 use crate::sink::{Sink, SinkError};
 use crate::status::{ConnectorState, SharedStatus};
 
-/// How often the filtered `$all` subscription reports scanned progress, in
-/// store checkpoint windows.
-const SCAN_CHECKPOINT_INTERVAL: u32 = 1;
+/// How often a filtered `$all` subscription reports how far it scanned
+/// (in events scanned), so that a connector whose filter skips most of the
+/// log need not scan it again after a restart.
+const SCAN_CHECKPOINT_INTERVAL: u32 = 500;
 /// How often the gauges are set again while nothing moves: the exporter
 /// forgets a gauge left alone for 30 s.
 const GAUGE_REFRESH: Duration = Duration::from_secs(5);
@@ -86,6 +87,8 @@ impl Runner {
                 Interrupt::Restart(reason) => {
                     tracing::warn!(connector = %self.id, %reason, "connector restarting from its checkpoint");
                     self.status.error(&reason);
+                    // Faulted while it waits; running again once it resumes.
+                    self.status.set_state(ConnectorState::Faulted { reason });
                     faults_in_a_row += 1;
                     if sink.keeps_checkpoint() {
                         progress.resume = None;
@@ -132,6 +135,7 @@ impl Runner {
             Ok(subscription) => subscription,
             Err(reason) => return Interrupt::Restart(reason),
         };
+        self.status.set_state(ConnectorState::Running);
         self.report(progress);
         let mut batch = Batch::new(self.settings.batch);
         let mut refresh = tokio::time::interval(GAUGE_REFRESH);
@@ -293,7 +297,12 @@ impl Runner {
         loop {
             let outcome = self.interruptible(sink.deliver(events, through)).await?;
             let error = match outcome {
-                Ok(()) => return Ok(Attempt::Delivered),
+                Ok(()) => {
+                    if waits > 0 {
+                        self.status.set_state(ConnectorState::Running);
+                    }
+                    return Ok(Attempt::Delivered);
+                }
                 Err(error) => error,
             };
             self.status.error(&error.to_string());
@@ -305,6 +314,7 @@ impl Runner {
                         return Err(Interrupt::Restart(reason));
                     }
                     waits += 1;
+                    self.status.set_state(ConnectorState::Faulted { reason: format!("target unavailable: {reason}") });
                     policy.delay(waits)
                 }
                 SinkError::Transient(reason) => {
