@@ -32,6 +32,9 @@ use crate::status::{ConnectorState, SharedStatus};
 /// (in events scanned), so that a connector whose filter skips most of the
 /// log need not scan it again after a restart.
 const SCAN_CHECKPOINT_INTERVAL: u32 = 500;
+/// How long a delivery in flight may go on once the connector is told to
+/// stop (the manager waits 10 s for a task to end).
+const STOP_GRACE: Duration = Duration::from_secs(5);
 /// How often the gauges are set again while nothing moves: the exporter
 /// forgets a gauge left alone for 30 s.
 const GAUGE_REFRESH: Duration = Duration::from_secs(5);
@@ -295,7 +298,7 @@ impl Runner {
         let mut retries = 0;
         let mut waits = 0;
         loop {
-            let outcome = self.interruptible(sink.deliver(events, through)).await?;
+            let outcome = self.deliver_or_stop(sink, events, through).await?;
             let error = match outcome {
                 Ok(()) => {
                     if waits > 0 {
@@ -327,6 +330,30 @@ impl Runner {
                 SinkError::Rejected(reason) => return Ok(Attempt::GaveUp(reason)),
             };
             self.sleep(delay).await.map_err(|()| Interrupt::Stopped)?;
+        }
+    }
+
+    /// One delivery. Told to stop meanwhile, the delivery in flight gets
+    /// [`STOP_GRACE`] to finish, so that a clean stop does not send it
+    /// again after the next start; past that it is abandoned (delivered
+    /// again later: at least once).
+    async fn deliver_or_stop(
+        &self,
+        sink: &mut dyn Sink,
+        events: &[RecordedEvent],
+        through: u64,
+    ) -> Result<Result<(), SinkError>, Interrupt> {
+        if *self.stop.borrow() {
+            return Err(Interrupt::Stopped);
+        }
+        let delivery = sink.deliver(events, through);
+        tokio::pin!(delivery);
+        tokio::select! {
+            biased;
+            outcome = &mut delivery => Ok(outcome),
+            () = stopped(self.stop.clone()) => {
+                tokio::time::timeout(STOP_GRACE, delivery).await.map_err(|_| Interrupt::Stopped)
+            }
         }
     }
 
