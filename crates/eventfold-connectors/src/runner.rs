@@ -128,6 +128,15 @@ impl Runner {
                     Ok(Err(reason)) => return Interrupt::Restart(format!("reading the checkpoint: {reason}")),
                     Ok(Ok(resume)) => {
                         progress.committed = resume;
+                        // "Latest" on `$all` is pinned to the head now and
+                        // checkpointed soon, so that a restart before the
+                        // first event does not skip what came meanwhile.
+                        let resume = match (resume, self.settings.initial, &self.settings.source) {
+                            (None, InitialPosition::Latest, Source::All) => {
+                                self.store.head_position().map(|head| head.0)
+                            }
+                            _ => resume,
+                        };
                         progress.resume = Some(resume);
                         resume
                     }

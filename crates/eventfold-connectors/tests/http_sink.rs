@@ -253,3 +253,26 @@ async fn bad_settings_are_refused_and_nothing_is_stored() {
     assert!(node.read(DEFINITIONS_STREAM).await.is_empty(), "nothing stored");
     assert!(node.connectors.list().await.expect("list").is_empty(), "nothing started");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn latest_starts_at_the_head_and_keeps_it_while_stopped() {
+    let node = Node::start().await;
+    let receiver = Receiver::start().await;
+    node.append("old-1", 0, 50, "Old").await;
+    node.create(
+        "hook",
+        json!({ "instanceTypeName": "http-sink", "url": receiver.url("/hook"), "subscription:initialPosition": "latest" }),
+    )
+    .await;
+    // Stopped before any new event: what comes while it is stopped is
+    // still after its start, and is delivered once it starts again.
+    node.connectors.stop("hook").await.expect("stop");
+    node.append("new-1", 0, 20, "New").await;
+    let node = node.restart().await;
+    node.connectors.start_connector("hook").await.expect("start");
+    wait_until("the new events delivered", || async { receiver.count() >= 20 }).await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let streams = by_stream(&receiver.events());
+    assert!(!streams.contains_key("old-1"), "nothing from before the start");
+    assert_eq!(streams["new-1"], (0..20).collect::<Vec<u64>>());
+}
