@@ -13,6 +13,7 @@ mod append;
 mod catchup;
 mod child_server;
 mod compare;
+mod connector;
 mod contended;
 mod fanout;
 mod fsync;
@@ -95,6 +96,9 @@ enum Workload {
     /// A counting and a `partitionBy` projection over `--events` events,
     /// beside a plain `$all` read of them (in-process).
     Projection,
+    /// A PostgreSQL connector over `--events` events beside a plain client
+    /// loop doing the same inserts (in-process), then append → row lag.
+    Connector,
     /// Live latency: one writer, one subscriber.
     Live,
     /// One writer, many live subscribers to its stream.
@@ -127,6 +131,7 @@ impl Workload {
             Workload::Read => "read",
             Workload::Catchup => "catchup",
             Workload::Projection => "projection",
+            Workload::Connector => "connector",
             Workload::Live => "live",
             Workload::Fanout { .. } => "fanout",
             Workload::Lagging { .. } => "lagging",
@@ -152,6 +157,7 @@ impl Workload {
             Workload::Read
             | Workload::Catchup
             | Workload::Projection
+            | Workload::Connector
             | Workload::Restart
             | Workload::Compare { .. } => json!({}),
         };
@@ -171,9 +177,11 @@ impl Workload {
             Workload::Catchup | Workload::Live | Workload::Fanout { .. } | Workload::Lagging { .. } => {
                 kind != TargetKind::Postgres && kind != TargetKind::Http
             }
-            Workload::Fsync { .. } | Workload::Restart | Workload::Projection | Workload::Compare { .. } => {
-                kind == TargetKind::Engine
-            }
+            Workload::Fsync { .. }
+            | Workload::Restart
+            | Workload::Projection
+            | Workload::Connector
+            | Workload::Compare { .. } => kind == TargetKind::Engine,
         }
     }
 }
@@ -264,6 +272,7 @@ async fn measure(workload: &Workload, kind: TargetKind, settings: &Settings) -> 
         Workload::Read => on_target(kind, settings, 8, |target| read::run(target, events)).await,
         Workload::Catchup => on_target(kind, settings, 8, |target| catchup::run(target, events)).await,
         Workload::Projection => on_target(kind, settings, 8, |target| projection::run(target, events)).await,
+        Workload::Connector => on_target(kind, settings, 8, |target| connector::run(target, events)).await,
         Workload::Live => on_target(kind, settings, 8, |target| fanout::run(target, 1, duration)).await,
         Workload::Fanout { subscribers } => {
             on_target(kind, settings, 8, |target| fanout::run(target, subscribers, duration)).await

@@ -189,6 +189,19 @@ fn projections_run_in_process_beside_a_read() {
 }
 
 #[test]
+fn the_postgresql_connector_runs_beside_a_plain_loop() {
+    let report = bench(&["connector"]);
+    let engine = &report["results"][0];
+    if engine["skipped"].is_string() {
+        return;
+    }
+    for part in ["connector", "plain_loop"] {
+        assert!(engine[part]["events_per_second"].as_f64().is_some_and(|rate| rate > 0.0), "{report}");
+    }
+    assert!(engine["append_to_visible"]["p50_us"].as_f64().is_some_and(|lag| lag > 0.0), "{report}");
+}
+
+#[test]
 fn disk_and_restart_run_on_the_engine_side() {
     let fsync = bench(&["fsync", "--records-per-sync", "100"]);
     assert_eq!(fsync["results"][0]["target"], "disk", "{fsync}");

@@ -10,6 +10,7 @@ mod admin;
 mod authentication;
 mod backup;
 mod certs;
+mod connector;
 mod metrics;
 mod pg;
 mod progress;
@@ -38,6 +39,8 @@ enum Command {
     Admin(admin::AdminArgs),
     /// Test a projection offline, or manage a running server's projections.
     Projection(projection::ProjectionArgs),
+    /// Manage a running server's connectors (HTTP and PostgreSQL sinks).
+    Connector(connector::ConnectorArgs),
     /// Append one event to a stream.
     Append(streams::append::AppendArgs),
     /// Read a stream or `$all`.
@@ -74,6 +77,7 @@ fn main() -> anyhow::Result<()> {
         Command::Serve(args) => serve::run(args),
         Command::Admin(args) => admin::run(args),
         Command::Projection(args) => projection::run(args),
+        Command::Connector(args) => connector::run(args),
         Command::Append(args) => streams::append::run(args),
         Command::Read(args) => streams::read::run_read(args),
         Command::Tail(args) => streams::read::run_tail(args),

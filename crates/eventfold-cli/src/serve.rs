@@ -81,6 +81,10 @@ pub struct ServeArgs {
     authentication: crate::authentication::AuthenticationArgs,
     #[command(flatten)]
     tls: crate::tls::TlsArgs,
+    /// Run connectors (`/connectors`, `eventfold connector`): `true` or
+    /// `false`. Their definitions stay in the log either way.
+    #[arg(long, env = "EVENTFOLD_RUN_CONNECTORS", default_value_t = true, action = clap::ArgAction::Set)]
+    run_connectors: bool,
 }
 
 /// The host of a `HOST:PORT` listen address when it is a name, not an IP
@@ -141,6 +145,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         authentication: mode.is_secure() || args.authentication.authentication,
         default_passwords: args.authentication.default_passwords(),
         secure: mode.is_secure(),
+        connectors: eventfold_connectors::ConnectorsOptions { run: args.run_connectors },
     };
     // The node is composed once, here: the store behind the access check,
     // the subsystems over the store, the facts every face reports.

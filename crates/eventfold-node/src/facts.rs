@@ -40,6 +40,8 @@ pub struct NodeOptions {
     /// Secure mode: the port is served over TLS (KurrentDB's secure mode,
     /// in which clients authenticate); off, the node runs insecure.
     pub secure: bool,
+    /// Whether connectors run.
+    pub connectors: eventfold_connectors::ConnectorsOptions,
 }
 
 impl Default for NodeOptions {
@@ -55,6 +57,7 @@ impl Default for NodeOptions {
             authentication: false,
             default_passwords: eventfold_users::DefaultPasswords::default(),
             secure: false,
+            connectors: eventfold_connectors::ConnectorsOptions::default(),
         }
     }
 }

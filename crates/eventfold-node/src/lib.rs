@@ -7,7 +7,8 @@
 //! - the users (when authentication is on), who the faces authenticate
 //!   through [`Node::authenticate`];
 //! - the subsystems running over the store itself (persistent
-//!   subscriptions, projections), which write their own state streams;
+//!   subscriptions, projections, connectors), which write their own state
+//!   streams;
 //! - facts about this node ([`NodeFacts`]: advertised address, versions,
 //!   limits, start time) and its lifecycle ([`NodeState`]);
 //! - what the faces report but only the transport knows (open connections);
@@ -29,6 +30,7 @@ mod state;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use eventfold_connectors::{Connectors, ConnectorsOptions};
 use eventfold_persistent::{PersistentSubscriptions, SubsystemOptions};
 use eventfold_projections::Projections;
 use eventfold_store::{
@@ -77,6 +79,7 @@ struct Inner {
     users: Option<Users>,
     persistent: PersistentSubscriptions,
     projections: Projections,
+    connectors: Connectors,
     facts: NodeFacts,
     state: state::SharedState,
     connections: OpenConnections,
@@ -90,7 +93,8 @@ impl Node {
     /// state [`NodeState::Starting`]. `bound` is the address the listener
     /// is bound to, advertised unless `options` say otherwise.
     ///
-    /// Persistent subscriptions and projections run over the store itself:
+    /// Persistent subscriptions, projections and connectors run over the
+    /// store itself:
     /// their state streams are theirs to write, and clients may not. A start
     /// that cannot read their state leaves them reporting why; the log is
     /// served all the same.
@@ -99,6 +103,19 @@ impl Node {
             true => Some(Users::start(Arc::clone(&store), &options.default_passwords).await),
             false => None,
         };
+        // Connectors keep their registry in memory: on a store shared by
+        // several nodes each would deliver every event, so they run only on
+        // a node alone on its store.
+        let connectors_options = match options.cluster {
+            None => options.connectors,
+            Some(_) => {
+                if options.connectors.run {
+                    tracing::warn!("connectors do not run on a store shared by several nodes");
+                }
+                ConnectorsOptions { run: false }
+            }
+        };
+        let connectors = Connectors::start(Arc::clone(&store), connectors_options).await;
         let facts = NodeFacts::new(&options, bound);
         let (persistent, projections, leadership) = match options.cluster.clone() {
             None => {
@@ -142,6 +159,7 @@ impl Node {
                 users,
                 persistent,
                 projections,
+                connectors,
                 facts,
                 state: state::SharedState::default(),
                 connections: OpenConnections::default(),
@@ -227,6 +245,10 @@ impl Node {
         &self.inner.projections
     }
 
+    pub fn connectors(&self) -> &Connectors {
+        &self.inner.connectors
+    }
+
     pub fn facts(&self) -> &NodeFacts {
         &self.inner.facts
     }
@@ -245,11 +267,13 @@ impl Node {
     /// and its subsystems stop (persistent subscriptions write their last
     /// checkpoints and drop their consumers, so that their open calls end
     /// rather than hold the drain open; projections checkpoint what they
-    /// processed). Calling it again does no harm.
+    /// processed; connectors checkpoint what they delivered). Calling it
+    /// again does no harm.
     pub async fn stop(&self) {
         self.inner.state.stopping();
         self.inner.persistent.shutdown().await;
         self.inner.projections.shutdown().await;
+        self.inner.connectors.shutdown().await;
         if let Some(users) = &self.inner.users {
             users.shutdown();
         }

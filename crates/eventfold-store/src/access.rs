@@ -56,6 +56,9 @@ pub enum Operation {
     RestartSubsystems,
     /// Creates, changes, resets or deletes projections.
     ManageProjections,
+    /// Creates, starts, stops, resets, deletes or reads connectors (their
+    /// settings may hold the targets' credentials).
+    ManageConnectors,
     /// Creates, updates, deletes or replays persistent subscription groups.
     ManagePersistentSubscriptions,
     /// Creates, updates, deletes, enables, disables a user or resets its
@@ -81,6 +84,7 @@ impl Operation {
             Operation::Shutdown => "shut down",
             Operation::RestartSubsystems => "restart the subsystems of",
             Operation::ManageProjections => "manage the projections of",
+            Operation::ManageConnectors => "manage the connectors of",
             Operation::ManagePersistentSubscriptions => "manage the persistent subscriptions of",
             Operation::ManageUsers => "manage",
             Operation::ReadUser => "read the details of",

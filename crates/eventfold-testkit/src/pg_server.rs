@@ -14,6 +14,8 @@ pub struct PgServer {
     /// The loopback TCP port (the unix socket's name carries it too).
     pub port: u16,
     data: PathBuf,
+    /// `pg_ctl -o` options: the same at every start.
+    options: String,
     run_as_postgres: bool,
     pub socket_dir: PathBuf,
     // Last, so it is removed after the server stopped.
@@ -49,19 +51,31 @@ impl PgServer {
         }
         let data = dir.path().join("data");
         let port = free_port()?;
-        let server = Self { bin, port, data, run_as_postgres, socket_dir: dir.path().to_path_buf(), _dir: dir };
-        server
-            .run("initdb", &["-D", path(&server.data)?, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"])?;
         // Durable commits, as an event store needs; more connections than
         // the default so 256 writers can each have one.
         let options = format!(
-            "-c listen_addresses=127.0.0.1 -k {} -p {} -c max_connections=300 -c synchronous_commit=on -c fsync=on",
-            path(&server.socket_dir)?,
-            server.port
+            "-c listen_addresses=127.0.0.1 -k {} -p {port} -c max_connections=300 -c synchronous_commit=on -c fsync=on",
+            path(dir.path())?,
         );
-        let log = server.socket_dir.join("server.log");
-        server.run("pg_ctl", &["-D", path(&server.data)?, "-l", path(&log)?, "-o", &options, "-w", "start"])?;
+        let server =
+            Self { bin, port, data, options, run_as_postgres, socket_dir: dir.path().to_path_buf(), _dir: dir };
+        server
+            .run("initdb", &["-D", path(&server.data)?, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"])?;
+        server.start_again()?;
         Ok(server)
+    }
+
+    /// Stops the server as a crash would (`pg_ctl stop -m immediate`: no
+    /// checkpoint, open connections cut); [`Self::start_again`] recovers it.
+    pub fn stop_immediately(&self) -> anyhow::Result<()> {
+        self.run("pg_ctl", &["-D", path(&self.data)?, "stop", "-m", "immediate", "-w"])
+    }
+
+    /// Starts the server on its data directory and port, and waits until
+    /// it accepts connections.
+    pub fn start_again(&self) -> anyhow::Result<()> {
+        let log = self.socket_dir.join("server.log");
+        self.run("pg_ctl", &["-D", path(&self.data)?, "-l", path(&log)?, "-o", &self.options, "-w", "start"])
     }
 
     /// Starts one for a test, or says why the test is skipped: only where

@@ -5,6 +5,7 @@ mod api;
 mod atom;
 mod backup;
 mod caller;
+mod connectors;
 mod error;
 mod fallback;
 mod gossip;
@@ -48,6 +49,7 @@ pub fn router(node: Node) -> Router {
         .merge(atom::routes(&node))
         .merge(subscriptions::routes(&node))
         .merge(projections::routes())
+        .merge(connectors::routes(&node))
         .merge(api::routes(&node))
         .merge(ui::routes())
         .merge(users::routes())

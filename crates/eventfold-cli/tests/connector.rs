@@ -1,0 +1,223 @@
+//! Goal: `eventfold connector` manages a real `eventfold serve`'s
+//! connectors over HTTP, and a PostgreSQL connector is exactly once across
+//! `kill -9`: the server is killed mid-run several times while events are
+//! appended, and after the last restart the target holds every event of
+//! the log once.
+
+mod cli_support;
+mod support;
+
+use std::time::Duration;
+
+use cli_support::eventfold_within;
+use eventfold_client::{Client, Direction, Expected, ProposedEvent, ReadFrom};
+use eventfold_testkit::pg_server::PgServer;
+use futures::StreamExt;
+use support::start;
+
+const STREAMS: usize = 5;
+
+fn eventfold(args: &[&str]) -> std::process::Output {
+    eventfold_within(args, Duration::from_secs(60))
+}
+
+fn ok(args: &[&str]) -> serde_json::Value {
+    let output = eventfold(args);
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(output.status.success(), "{args:?}: {stdout} {}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_str(&stdout).unwrap_or(serde_json::Value::String(stdout))
+}
+
+async fn target(pg: &PgServer) -> tokio_postgres::Client {
+    let (client, connection) = tokio_postgres::connect(&pg.url("shop"), tokio_postgres::NoTls).await.expect("connect");
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    client
+}
+
+fn create_args<'a>(server: &'a str, pg_url: &'a str) -> Vec<String> {
+    [
+        "connector",
+        "create",
+        "orders",
+        "--server",
+        server,
+        "--name",
+        "Orders to PostgreSQL",
+        "--set",
+        "instanceTypeName=postgres-sink",
+        "--set",
+        &format!("connectionString={pg_url}"),
+        "--set",
+        "statements:Placed=INSERT INTO orders (stream, revision, n) VALUES ($1, $2, $3)",
+        "--set",
+        "parameters:Placed=stream, revision, /n",
+        "--set",
+        "batching:batchSize=100",
+        "--set",
+        "resilience:maxDelayMs=200",
+    ]
+    .iter()
+    .map(|text| (*text).to_owned())
+    .collect()
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime")
+}
+
+#[test]
+fn connector_commands_manage_a_running_server() {
+    let Some(pg) = PgServer::for_test() else { return };
+    pg.create_database("shop").expect("create the database");
+    let runtime = runtime();
+    let client = runtime.block_on(async {
+        let client = target(&pg).await;
+        client.batch_execute("CREATE TABLE orders (stream text, revision bigint, n bigint)").await.expect("table");
+        client
+    });
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = start(dir.path());
+    let url = format!("http://{}", server.address);
+
+    let mut missing_table = create_args(&url, &pg.url("shop"));
+    missing_table[8 + 4] = "statements:Placed=INSERT INTO nowhere (n) VALUES ($1)".into();
+    missing_table[8 + 6] = "parameters:Placed=/n".into();
+    let args: Vec<&str> = missing_table.iter().map(String::as_str).collect();
+    let output = eventfold(&args);
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("nowhere"), "{}", String::from_utf8_lossy(&output.stderr));
+
+    let args = create_args(&url, &pg.url("shop"));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let created = ok(&args);
+    assert_eq!(created["state"], "running", "{created}");
+    assert_eq!(created["name"], "Orders to PostgreSQL");
+
+    runtime.block_on(append_rounds(&url, 2));
+    wait_for_rows(&runtime, &client, (2 * STREAMS * 20) as i64);
+    let status = ok(&["connector", "status", "orders", "--server", &url]);
+    assert_eq!(status["delivered"], 2 * STREAMS * 20, "{status}");
+    let list = eventfold(&["connector", "list", "--server", &url]);
+    let table = String::from_utf8_lossy(&list.stdout);
+    assert!(table.lines().any(|line| line.starts_with("orders ") && line.contains("running")), "{table}");
+
+    assert_eq!(ok(&["connector", "stop", "orders", "--server", &url])["state"], "stopped");
+    assert_eq!(ok(&["connector", "start", "orders", "--server", &url])["state"], "running");
+    ok(&["connector", "reset", "orders", "--server", &url]);
+    wait_for_rows(&runtime, &client, (4 * STREAMS * 20) as i64);
+    ok(&["connector", "delete", "orders", "--server", &url]);
+    let output = eventfold(&["connector", "status", "orders", "--server", &url]);
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("does not exist"));
+}
+
+#[test]
+fn a_postgresql_connector_is_exactly_once_across_kill_9() {
+    let Some(pg) = PgServer::for_test() else { return };
+    pg.create_database("shop").expect("create the database");
+    let runtime = runtime();
+    let client = runtime.block_on(async {
+        let client = target(&pg).await;
+        client.batch_execute("CREATE TABLE orders (stream text, revision bigint, n bigint)").await.expect("table");
+        client
+    });
+    let dir = tempfile::tempdir().expect("tempdir");
+    for round in 0..4u64 {
+        let mut server = start(dir.path());
+        let url = format!("http://{}", server.address);
+        if round == 0 {
+            let args = create_args(&url, &pg.url("shop"));
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            ok(&args);
+        }
+        // Appends go on until the kill cuts them off.
+        let appending = runtime.spawn(append_rounds_owned(url, 1000));
+        std::thread::sleep(Duration::from_millis(400 + 150 * round));
+        server.child.kill().expect("kill -9 the server");
+        let _ = server.child.wait();
+        let _ = runtime.block_on(appending);
+    }
+    let server = start(dir.path());
+    let url = format!("http://{}", server.address);
+    let in_log = runtime.block_on(events_in_log(&url));
+    assert!(in_log > 0);
+    wait_for_rows(&runtime, &client, in_log as i64);
+    std::thread::sleep(Duration::from_millis(500));
+    runtime.block_on(async {
+        let row = client
+            .query_one("SELECT count(*), count(DISTINCT (stream, revision)) FROM orders", &[])
+            .await
+            .expect("count");
+        assert_eq!((row.get::<_, i64>(0), row.get::<_, i64>(1)), (in_log as i64, in_log as i64), "each event once");
+        let wrong = client
+            .query_one(
+                "SELECT count(*) FROM (SELECT stream FROM orders GROUP BY stream \
+                 HAVING min(revision) <> 0 OR max(revision) <> count(*) - 1 OR bool_or(n <> revision)) AS bad",
+                &[],
+            )
+            .await
+            .expect("check");
+        assert_eq!(wrong.get::<_, i64>(0), 0, "each stream's rows are its events");
+    });
+}
+
+async fn append_rounds(url: &str, rounds: usize) {
+    let client = Client::connect(url).await.expect("connect the client");
+    for _ in 0..rounds {
+        if append_round(&client).await.is_err() {
+            return;
+        }
+    }
+}
+
+async fn append_rounds_owned(url: String, rounds: usize) {
+    let Ok(client) = Client::connect(&url).await else { return };
+    for _ in 0..rounds {
+        if append_round(&client).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// 20 events to each stream; `n` is the revision each gets, so the
+/// target's rows can be checked against the log.
+async fn append_round(client: &Client) -> Result<(), eventfold_client::ClientError> {
+    for stream in 0..STREAMS {
+        let name = format!("order-{stream}");
+        let next = last_revision(client, &name).await.map_or(0, |revision| revision + 1);
+        let events =
+            (next..next + 20).map(|n| ProposedEvent::json("Placed", format!("{{\"n\":{n}}}").into_bytes())).collect();
+        let expected = if next == 0 { Expected::NoStream } else { Expected::Revision(next - 1) };
+        client.append(&name, expected, events).await?;
+    }
+    Ok(())
+}
+
+async fn last_revision(client: &Client, stream: &str) -> Option<u64> {
+    let mut events = client.read(stream, ReadFrom::End, Direction::Backwards, 1, None).await.ok()?;
+    events.next().await.and_then(Result::ok).map(|event| event.revision)
+}
+
+async fn events_in_log(url: &str) -> u64 {
+    let client = Client::connect(url).await.expect("connect the client");
+    let mut total = 0;
+    for stream in 0..STREAMS {
+        total += last_revision(&client, &format!("order-{stream}")).await.map_or(0, |revision| revision + 1);
+    }
+    total
+}
+
+fn wait_for_rows(runtime: &tokio::runtime::Runtime, client: &tokio_postgres::Client, expected: i64) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let rows: i64 = runtime
+            .block_on(async { client.query_one("SELECT count(*) FROM orders", &[]).await.expect("count").get(0) });
+        if rows >= expected {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "{rows} of {expected} rows in time");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

@@ -1,0 +1,42 @@
+//! Connectors: keep an outside system in step with the log. A connector is
+//! a catch-up subscription on `$all` or one stream, from its checkpoint,
+//! through a filter, in batches, to a sink (an HTTP endpoint, a PostgreSQL
+//! database), with retries and exponential backoff; what still fails goes
+//! to the dead-letter stream `$connectors-<id>-dlq` and the connector goes
+//! on.
+//!
+//! Delivery is at least once and in order per stream (in log order, in
+//! fact). The PostgreSQL sink is exactly once: it writes each batch's rows
+//! and the checkpoint in one transaction and resumes from there.
+//!
+//! Everything is written against the [`eventfold_store::EventStore`] trait
+//! and stored as events: definitions in `$connectors`, at-least-once
+//! checkpoints in `$connectors/<id>/checkpoints`. [`Connectors`] is the
+//! entry point; `docs/ARCHITECTURE.md` has the design.
+
+#![cfg_attr(not(test), deny(clippy::unwrap_used))]
+
+mod batch;
+mod checkpoint;
+mod dead_letter;
+mod definitions;
+mod error;
+mod filter;
+mod info;
+mod manager;
+mod params;
+mod retry;
+mod runner;
+mod settings;
+mod sink;
+mod status;
+mod streams;
+mod template;
+
+pub use checkpoint::CHECKPOINT_EVENT_TYPE;
+pub use error::{ConnectorError, InvalidSettings};
+pub use info::ConnectorInfo;
+pub use manager::{Connectors, ConnectorsOptions};
+pub use sink::{CHECKPOINT_TABLE, HTTP_SINK, POSTGRES_SINK};
+pub use status::{ConnectorState, metric_names};
+pub use streams::{DEFINITIONS_STREAM, checkpoint_stream, dead_letter_stream};

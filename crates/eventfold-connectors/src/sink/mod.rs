@@ -1,0 +1,86 @@
+//! Sinks: where a connector delivers. Each sink says how its target failed
+//! ([`SinkError`]), and whether it keeps the connector's checkpoint itself,
+//! in the same transaction as the data (exactly once), or leaves it to the
+//! log (at least once).
+
+mod event_json;
+pub(crate) mod http;
+mod pg_value;
+pub(crate) mod postgres;
+
+use async_trait::async_trait;
+use eventfold_store::RecordedEvent;
+
+use crate::error::InvalidSettings;
+use crate::settings::Reader;
+
+pub use http::HttpSinkSettings;
+pub use postgres::{CHECKPOINT_TABLE, PostgresSinkSettings};
+
+pub const HTTP_SINK: &str = "http-sink";
+pub const POSTGRES_SINK: &str = "postgres-sink";
+
+#[derive(Clone, Debug)]
+pub enum SinkSettings {
+    Http(HttpSinkSettings),
+    Postgres(PostgresSinkSettings),
+}
+
+impl SinkSettings {
+    pub(crate) fn parse(reader: &Reader<'_>) -> Result<Self, InvalidSettings> {
+        match reader.required("instanceTypeName")? {
+            HTTP_SINK => Ok(Self::Http(HttpSinkSettings::parse(reader)?)),
+            POSTGRES_SINK => Ok(Self::Postgres(PostgresSinkSettings::parse(reader)?)),
+            other => Err(InvalidSettings::new(
+                "instanceTypeName",
+                &format!("`{other}` is not a sink this server has; it has `{HTTP_SINK}` and `{POSTGRES_SINK}`"),
+            )),
+        }
+    }
+
+    /// A sink for connector `connector`, not yet connected.
+    pub(crate) fn build(&self, connector: &str) -> Box<dyn Sink> {
+        match self {
+            Self::Http(settings) => Box::new(http::HttpSink::new(settings.clone())),
+            Self::Postgres(settings) => Box::new(postgres::PostgresSink::new(connector, settings.clone())),
+        }
+    }
+}
+
+/// How a delivery failed, which decides what the connector does next.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SinkError {
+    /// The target cannot be reached at all: that says nothing about the
+    /// events, so the connector waits (backing off) as long as it takes and
+    /// does not count this against the retry limit.
+    #[error("target unavailable: {0}")]
+    Unavailable(String),
+    /// The target failed this attempt (a 5xx, a timeout, a deadlock):
+    /// retried with backoff up to the retry limit.
+    #[error("{0}")]
+    Transient(String),
+    /// The target refused the events themselves (a 4xx, a constraint
+    /// violation): retrying cannot help.
+    #[error("{0}")]
+    Rejected(String),
+}
+
+#[async_trait]
+pub(crate) trait Sink: Send {
+    /// Whether the sink stores the checkpoint with the data.
+    fn keeps_checkpoint(&self) -> bool;
+
+    /// Checks the settings against the target (reachable, its tables
+    /// exist), at create, before anything is stored.
+    async fn validate(&mut self) -> Result<(), SinkError>;
+
+    /// The checkpoint the sink holds, for a sink that keeps it.
+    async fn stored_checkpoint(&mut self) -> Result<Option<u64>, SinkError>;
+
+    /// Delivers `events` (possibly none) in order; a sink that keeps the
+    /// checkpoint records `checkpoint` with them, all or nothing.
+    async fn deliver(&mut self, events: &[RecordedEvent], checkpoint: u64) -> Result<(), SinkError>;
+
+    /// Replaces the stored checkpoint (`None`: forget it), for a reset.
+    async fn reset(&mut self, checkpoint: Option<u64>) -> Result<(), SinkError>;
+}

@@ -1,0 +1,135 @@
+//! Goal: KurrentDB's connector routes over real loopback HTTP: bad settings
+//! answer 400 and store nothing; a connector is created, delivers to an
+//! HTTP receiver, reports its status, stops, starts, resets, takes new
+//! settings and is deleted.
+
+use crate::support;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use axum::routing::post;
+use eventfold_store::{AppendRequest, EventStore, ExpectedRevision, ProposedEvent, ReadStreamRequest, StreamName};
+use serde_json::{Value, json};
+use support::http::{get, request};
+
+/// A receiver that counts the events posted to it.
+async fn receiver() -> (SocketAddr, Arc<AtomicUsize>) {
+    let count = Arc::new(AtomicUsize::new(0));
+    let router = axum::Router::new().route(
+        "/hook",
+        post({
+            let count = Arc::clone(&count);
+            move |body: axum::Json<Vec<Value>>| async move {
+                count.fetch_add(body.0.len(), Ordering::SeqCst);
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind the receiver");
+    let address = listener.local_addr().expect("address");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    (address, count)
+}
+
+async fn wait_for_count(count: &AtomicUsize, expected: usize) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while count.load(Ordering::SeqCst) < expected {
+        assert!(tokio::time::Instant::now() < deadline, "{expected} events delivered in time");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(count.load(Ordering::SeqCst), expected, "no more than expected");
+}
+
+async fn post_json(address: SocketAddr, path: &str, body: &Value) -> support::http::HttpResponse {
+    let body = body.to_string();
+    request(address, "POST", path, &[("content-type", "application/json")], body.as_bytes()).await
+}
+
+async fn append(store: &dyn EventStore, count: usize) {
+    let events = (0..count).map(|n| ProposedEvent::json("Happened", format!("{{\"n\":{n}}}"))).collect();
+    let stream = StreamName::new("thing-1").expect("valid");
+    store.append(AppendRequest::new(stream, ExpectedRevision::Any, events)).await.expect("append");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connectors_are_managed_over_http() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let running = support::serve(support::open_engine(&dir)).await;
+    let address = running.address;
+    let (receiver, count) = receiver().await;
+    let url = format!("http://{receiver}/hook");
+
+    for settings in [
+        json!({ "instanceTypeName": "http-sink", "url": "nope" }),
+        json!({ "instanceTypeName": "who-knows", "url": url }),
+        json!({ "instanceTypeName": "postgres-sink", "connectionString": "host=127.0.0.1 port=1 connect_timeout=2",
+                "statements:X": "SELECT 1" }),
+    ] {
+        let response = post_json(address, "/connectors/hook", &json!({ "settings": settings })).await;
+        assert_eq!(response.status, 400, "{settings}: {response:?}");
+        assert!(response.json()["error"].as_str().is_some_and(|error| !error.is_empty()));
+    }
+    assert_eq!(post_json(address, "/connectors/hook", &json!({ "name": 5 })).await.status, 400);
+    assert_eq!(request(address, "POST", "/connectors/hook", &[], b"{").await.status, 400);
+    let listed = get(address, "/connectors", &[]).await;
+    assert_eq!((listed.status, listed.json()["totalSize"].as_u64()), (200, Some(0)));
+    let definitions = StreamName::new(eventfold_connectors::DEFINITIONS_STREAM).expect("valid");
+    assert!(
+        running.engine.read_stream(ReadStreamRequest::forwards(definitions.clone())).await.is_err(),
+        "nothing stored"
+    );
+
+    let settings = json!({ "instanceTypeName": "http-sink", "url": url, "batching:batchTimeoutMs": 10 });
+    let created = post_json(address, "/connectors/hook", &json!({ "name": "Hook", "settings": settings })).await;
+    assert_eq!(created.status, 200, "{created:?}");
+    assert_eq!(created.json()["state"], "running");
+    assert_eq!(created.json()["name"], "Hook");
+    assert_eq!(post_json(address, "/connectors/hook", &json!({ "settings": settings })).await.status, 409);
+
+    append(&running.engine, 10).await;
+    wait_for_count(&count, 10).await;
+    let status = get(address, "/connectors/hook", &[]).await.json();
+    assert_eq!(status["delivered"], 10, "{status}");
+    assert!(status["position"].as_u64().is_some(), "{status}");
+    assert_eq!(status["settings"]["url"], Value::from(url.as_str()));
+
+    let stopped = post_json(address, "/connectors/hook/stop", &json!({})).await;
+    assert_eq!((stopped.status, stopped.json()["state"].clone()), (200, Value::from("stopped")));
+    append(&running.engine, 5).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(count.load(Ordering::SeqCst), 10, "a stopped connector delivers nothing");
+    assert_eq!(post_json(address, "/connectors/hook/start", &json!({})).await.status, 200);
+    wait_for_count(&count, 15).await;
+
+    assert_eq!(post_json(address, "/connectors/hook/reset/abc", &json!({})).await.status, 400);
+    assert_eq!(post_json(address, "/connectors/hook/reset", &json!({})).await.status, 200);
+    wait_for_count(&count, 30).await;
+
+    let bad = json!({ "instanceTypeName": "http-sink", "url": "ftp://h/x" });
+    let body = bad.to_string();
+    let refused = request(address, "PUT", "/connectors/hook/settings", &[], body.as_bytes()).await;
+    assert_eq!(refused.status, 400, "{refused:?}");
+    let good =
+        json!({ "settings": { "instanceTypeName": "http-sink", "url": url, "batching:batchSize": 7 } }).to_string();
+    let replaced = request(address, "PUT", "/connectors/hook/settings", &[], good.as_bytes()).await;
+    assert_eq!(replaced.status, 200, "{replaced:?}");
+    assert_eq!(replaced.json()["settings"]["batching:batchSize"], "7");
+
+    let listed = get(address, "/connectors", &[]).await.json();
+    assert_eq!(listed["items"][0]["connectorId"], "hook");
+    assert_eq!(request(address, "DELETE", "/connectors/hook", &[], b"").await.status, 200);
+    assert_eq!(get(address, "/connectors/hook", &[]).await.status, 404);
+    assert_eq!(post_json(address, "/connectors/hook/start", &json!({})).await.status, 404);
+    assert_eq!(get(address, "/connectors", &[]).await.json()["totalSize"], 0);
+
+    // Created again under the same id, it starts afresh: every event again.
+    let again = post_json(address, "/connectors/hook", &json!({ "settings": settings })).await;
+    assert_eq!(again.status, 200, "{again:?}");
+    wait_for_count(&count, 45).await;
+}
