@@ -31,13 +31,26 @@ impl Coordination for PostgresStore {
             )
             .await
             .map_err(|error| storage(&error))?;
+        // A holder that clients reach where this node is reached is this
+        // node's previous run (a process killed and started again: two live
+        // nodes cannot serve one endpoint), so its lease is taken at once
+        // rather than after it expires.
         transaction
             .execute(
                 "INSERT INTO eventfold_leader_lease (id, holder, expires_at)
                  VALUES (1, $1, now() + make_interval(secs => $2))
                  ON CONFLICT (id) DO UPDATE SET holder = $1, expires_at = now() + make_interval(secs => $2)
-                 WHERE eventfold_leader_lease.holder = $1 OR eventfold_leader_lease.expires_at < now()",
-                &[&me.instance_id, &lease_seconds],
+                 WHERE eventfold_leader_lease.holder = $1 OR eventfold_leader_lease.expires_at < now()
+                    OR eventfold_leader_lease.holder IN
+                       (SELECT instance_id FROM eventfold_nodes WHERE host = $3 AND port = $4)",
+                &[&me.instance_id, &lease_seconds, &me.endpoint.host, &port],
+            )
+            .await
+            .map_err(|error| storage(&error))?;
+        transaction
+            .execute(
+                "DELETE FROM eventfold_nodes WHERE host = $2 AND port = $3 AND instance_id <> $1",
+                &[&me.instance_id, &me.endpoint.host, &port],
             )
             .await
             .map_err(|error| storage(&error))?;

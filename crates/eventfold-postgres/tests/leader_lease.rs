@@ -56,3 +56,23 @@ async fn one_leader_at_a_time_and_a_takeover_when_it_stops() {
     assert_eq!(view.leader, Some(first.instance_id));
     assert!(view.peers.iter().all(|peer| peer.instance_id != second.instance_id));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_started_again_where_it_ran_takes_its_lease_back_at_once() {
+    let Some(server) = PgServer::for_test() else { return };
+    server.create_database("restart").expect("createdb");
+    let url = server.url("restart");
+    let store = PostgresStore::open(PostgresConfig::new(&url)).await.expect("open");
+    let lease = Duration::from_secs(60);
+    let (before, other) = (node(2113), node(2114));
+    assert_eq!(store.heartbeat(&before, lease).await.expect("first run").leader, Some(before.instance_id));
+    store.heartbeat(&other, lease).await.expect("another node");
+    // Killed, started again on the same endpoint with a new instance id: it
+    // leads at once, not a minute later, and its previous run is forgotten.
+    let again = NodeAnnouncement { instance_id: Uuid::new_v4(), endpoint: before.endpoint.clone() };
+    let view = store.heartbeat(&again, lease).await.expect("second run");
+    assert_eq!(view.leader, Some(again.instance_id));
+    assert!(view.peers.iter().all(|peer| peer.instance_id != before.instance_id));
+    // Another endpoint does not take a held lease.
+    assert_eq!(store.heartbeat(&other, lease).await.expect("ask").leader, Some(again.instance_id));
+}

@@ -10,7 +10,7 @@
 mod body;
 mod commands;
 mod create;
-mod errors;
+pub(crate) mod errors;
 mod flags;
 mod query;
 mod state;

@@ -5,7 +5,6 @@ use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use eventfold_projections::ProjectionError;
-use eventfold_projections::runtime::QueryError;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -53,17 +52,20 @@ impl From<ProjectionError> for Refusal {
     }
 }
 
+/// The status is the one KurrentDB's routes answer too (mapped once, in
+/// `http/projections/errors.rs`); the code word is this API's.
 fn status_and_code(error: &ProjectionError) -> (StatusCode, &'static str) {
-    match error {
-        ProjectionError::NotFound(_) => (StatusCode::NOT_FOUND, "projection-not-found"),
-        ProjectionError::AlreadyExists(_) => (StatusCode::CONFLICT, "projection-exists"),
-        ProjectionError::OperationFailed(_) => (StatusCode::CONFLICT, "operation-failed"),
-        ProjectionError::InvalidArgument(_) => (StatusCode::BAD_REQUEST, "invalid-argument"),
-        ProjectionError::InvalidQuery(_) => (StatusCode::BAD_REQUEST, "invalid-query"),
-        ProjectionError::NotRunning => (StatusCode::SERVICE_UNAVAILABLE, "projections-not-running"),
-        ProjectionError::Storage(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
-        ProjectionError::NotLeader(_) => (StatusCode::SERVICE_UNAVAILABLE, "not-leader"),
-    }
+    let code = match error {
+        ProjectionError::NotFound(_) => "projection-not-found",
+        ProjectionError::AlreadyExists(_) => "projection-exists",
+        ProjectionError::OperationFailed(_) => "operation-failed",
+        ProjectionError::InvalidArgument(_) => "invalid-argument",
+        ProjectionError::InvalidQuery(_) => "invalid-query",
+        ProjectionError::NotRunning => "projections-not-running",
+        ProjectionError::Storage(_) => "unavailable",
+        ProjectionError::NotLeader(_) => "not-leader",
+    };
+    (crate::http::projections::errors::status_of(error), code)
 }
 
 impl IntoResponse for Refusal {
@@ -72,10 +74,7 @@ impl IntoResponse for Refusal {
             Refusal::Api(error) => error.into_response(),
             Refusal::Projection(error) => {
                 let (status, code) = status_and_code(&error);
-                let position = match &error {
-                    ProjectionError::InvalidQuery(QueryError::Syntax { line, column, .. }) => Some((*line, *column)),
-                    _ => None,
-                };
+                let position = crate::http::projections::errors::syntax_position(&error);
                 let body = ProjectionErrorBody {
                     error: error.to_string(),
                     code: code.to_owned(),
