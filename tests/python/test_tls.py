@@ -5,7 +5,7 @@ string the clients document for TLS
 read, a catch-up subscription and a persistent subscription, all over TLS.
 
 The credentials are in the string because secure mode is where clients
-authenticate; a server that does not check them ignores them."""
+authenticate: the server checks them on every call."""
 
 from __future__ import annotations
 
