@@ -177,11 +177,11 @@ impl Workload {
             Workload::Catchup | Workload::Live | Workload::Fanout { .. } | Workload::Lagging { .. } => {
                 kind != TargetKind::Postgres && kind != TargetKind::Http
             }
-            Workload::Fsync { .. }
-            | Workload::Restart
-            | Workload::Projection
-            | Workload::Connector
-            | Workload::Compare { .. } => kind == TargetKind::Engine,
+            // In-process, or through the server's Projections service.
+            Workload::Projection => matches!(kind, TargetKind::Engine | TargetKind::Grpc),
+            Workload::Fsync { .. } | Workload::Restart | Workload::Connector | Workload::Compare { .. } => {
+                kind == TargetKind::Engine
+            }
         }
     }
 }

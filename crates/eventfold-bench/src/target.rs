@@ -186,6 +186,14 @@ impl Target {
         }
     }
 
+    /// The server's address, for a workload that calls a service of its own.
+    pub fn server_url(&self) -> Option<&str> {
+        match &self.backend {
+            Backend::Server { url, .. } => Some(url),
+            _ => None,
+        }
+    }
+
     /// A stream name unique to this measurement.
     pub fn stream(&self, name: &str) -> String {
         format!("{name}_{}", self.prefix)

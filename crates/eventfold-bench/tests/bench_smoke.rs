@@ -178,14 +178,17 @@ fn catch_up_live_and_fan_out_run_on_engine_and_both_grpc_clients() {
 }
 
 #[test]
-fn projections_run_in_process_beside_a_read() {
-    let report = bench(&["projection"]);
-    let engine = &report["results"][0];
-    for query in ["counting", "partitioned"] {
-        assert!(engine[query]["events_per_second"].as_f64().is_some_and(|rate| rate > 0.0), "{report}");
-        assert!(engine[query]["share_of_read_rate"].as_f64().is_some_and(|share| share > 0.0), "{report}");
+fn projections_run_in_process_and_through_the_server_beside_a_read() {
+    let report = bench(&["projection", "--target", "engine", "--target", "grpc"]);
+    for (index, target) in ["engine", "grpc"].iter().enumerate() {
+        let result = &report["results"][index];
+        assert_eq!(result["target"], *target, "{report}");
+        for query in ["counting", "partitioned"] {
+            assert!(result[query]["events_per_second"].as_f64().is_some_and(|rate| rate > 0.0), "{report}");
+            assert!(result[query]["share_of_read_rate"].as_f64().is_some_and(|share| share > 0.0), "{report}");
+        }
+        assert!(result["read_all"]["events_per_second"].as_f64().is_some_and(|rate| rate > 0.0), "{report}");
     }
-    assert!(engine["read_all"]["events_per_second"].as_f64().is_some_and(|rate| rate > 0.0), "{report}");
 }
 
 #[test]
