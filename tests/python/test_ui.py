@@ -524,3 +524,62 @@ def test_a_group_created_in_the_ui_shows_its_parked_events_and_replays_them(ui, 
     page.wait_for_url("**/ui/#/subscriptions")
     assert requests.get(api(server, f"/subscriptions/{stream}/{group}"), timeout=TIMEOUT_S).status_code == 404
     assert ui.errors == []
+
+
+def test_a_secure_node_asks_for_a_login_and_its_session_carries_pages_and_the_live_tail(browser, server_binary, tmp_path):
+    """Secure mode: the UI's files load, its first call is refused, and the
+    page shows its own login form (no browser prompt: the UI's requests get
+    no Basic challenge). A wrong password is an inline error; the right one
+    opens a session cookie that the pages and the live tail's feed carry."""
+    from support import EventfoldServer
+
+    def certs(*args: str) -> None:
+        subprocess.run([server_binary, "certs", *args], check=True, capture_output=True, timeout=60)
+
+    certs("create-ca", "--out", str(tmp_path / "ca"))
+    certs(
+        "create-node", "--ca-certificate", str(tmp_path / "ca" / "ca.crt"), "--ca-key", str(tmp_path / "ca" / "ca.key"),
+        "--out", str(tmp_path / "node"), "--ip-addresses", "127.0.0.1", "--dns-names", "localhost",
+    )
+    server = EventfoldServer(
+        server_binary, tmp_path / "db", tmp_path / "server.log",
+        ("--certificate-file", str(tmp_path / "node" / "node.crt"),
+         "--certificate-private-key-file", str(tmp_path / "node" / "node.key")),
+        ca_file=tmp_path / "ca" / "ca.crt",
+    )
+    server.start()
+    context = browser.new_context(ignore_https_errors=True, viewport={"width": 1200, "height": 900})
+    try:
+        base = f"https://localhost:{server.port}"
+        stream = unique("ui-secure")
+        admin = ("admin", "changeit")
+
+        def append_as_admin(event_type: str) -> None:
+            response = requests.post(
+                f"{base}/api/v1/streams/{stream}", json={"events": [{"type": event_type, "data": {}}]},
+                auth=admin, verify=str(server.ca_file), timeout=TIMEOUT_S,
+            )
+            assert response.status_code == 200, response.text
+
+        append_as_admin("Started")
+        page = context.new_page()
+        page.set_default_timeout(WAIT_MS)
+        page.goto(f"{base}/ui/#/stream/{stream}")
+        dialog = page.locator("#login")
+        dialog.wait_for(state="visible")
+        dialog.get_by_label("Login").fill("admin")
+        dialog.get_by_label("Password").fill("wrong")
+        dialog.get_by_role("button", name="Log in").click()
+        dialog.get_by_text("invalid credentials").wait_for()
+        dialog.get_by_label("Password").fill("changeit")
+        dialog.get_by_role("button", name="Log in").click()
+        page.locator("#events details.event summary", has_text="Started").wait_for()
+        assert not dialog.is_visible()
+        # The live tail's feed carries the session too.
+        page.get_by_label("Live tail").check()
+        page.get_by_text("live", exact=True).wait_for()
+        append_as_admin("Tailed")
+        page.locator("#events details.event.fresh summary", has_text="Tailed").wait_for()
+    finally:
+        context.close()
+        server.stop()

@@ -12,13 +12,17 @@
 //! - wrong credentials, a disabled or deleted user, a malformed header:
 //!   UNAUTHENTICATED at once, with the reason where it is about the header;
 //! - too many failures from one address: refused without checking, for a
-//!   while ([`failed_logins`]).
+//!   while ([`failed_logins`]);
+//! - no `Authorization` but the web UI's session cookie: the credentials the
+//!   session stands for ([`session`]; `POST`/`DELETE /ui/session` log in and
+//!   out, answered here).
 //!
 //! While authentication is off (insecure mode) every request acts with full
 //! rights and nothing here reads the header.
 
 mod basic;
 mod failed_logins;
+mod session;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -35,6 +39,7 @@ use eventfold_store::Principal;
 use eventfold_users::AuthenticationError;
 
 use failed_logins::FailedLogins;
+use session::Sessions;
 
 /// The address a request came from; the transport puts it in the request's
 /// extensions.
@@ -45,31 +50,56 @@ pub struct PeerAddress(pub SocketAddr);
 struct Authentication {
     node: Node,
     failed_logins: Arc<FailedLogins>,
+    sessions: Arc<Sessions>,
 }
 
 /// `app` behind the authentication layer of `node`.
 pub fn layer(app: Router, node: &Node) -> Router {
-    let state = Authentication { node: node.clone(), failed_logins: Arc::default() };
+    let state = Authentication { node: node.clone(), failed_logins: Arc::default(), sessions: Arc::default() };
     app.layer(axum::middleware::from_fn_with_state(state, authenticate))
 }
 
 const GRPC_PERMISSION_DENIED: &str = "7";
 const GRPC_UNAUTHENTICATED: &str = "16";
 
-async fn authenticate(State(auth): State<Authentication>, mut request: Request, next: Next) -> Response {
+/// The header the web UI sends with its own requests: a refusal then comes
+/// without the Basic challenge, so the browser does not show its own prompt
+/// over the UI's login form.
+const UI_REQUEST_HEADER: &str = "x-eventfold-ui";
+
+async fn authenticate(State(auth): State<Authentication>, request: Request, next: Next) -> Response {
+    let from_ui = request.headers().contains_key(UI_REQUEST_HEADER);
+    let mut response = authenticate_request(auth, request, next).await;
+    if from_ui {
+        response.headers_mut().remove(WWW_AUTHENTICATE);
+    }
+    response
+}
+
+async fn authenticate_request(auth: Authentication, mut request: Request, next: Next) -> Response {
     if !auth.node.authentication_enabled() {
         request.extensions_mut().insert(Principal::System);
         return next.run(request).await;
     }
+    if request.uri().path() == SESSION_PATH {
+        return session_route(&auth, request).await;
+    }
     let grpc = is_grpc(request.headers());
-    let principal = match basic::credentials(request.headers()) {
+    let given = match basic::credentials(request.headers()) {
         Err(malformed) => return unauthenticated(grpc, &malformed.to_string()),
-        Ok(None) => Principal::Anonymous,
-        Ok(Some(credentials)) => {
+        Ok(Some(credentials)) => Some((credentials.login, credentials.password)),
+        Ok(None) => {
+            session::token(request.headers()).and_then(|token| auth.sessions.credentials(token, Instant::now()))
+        }
+    };
+    let principal = match given {
+        None => Principal::Anonymous,
+        Some((login, password)) => {
             let source = request.extensions().get::<PeerAddress>().map(|peer| peer.0.ip());
             if source.is_some_and(|source| auth.failed_logins.is_locked_out(source, Instant::now())) {
                 return unauthenticated(grpc, "too many failed logins from this address; try again later");
             }
+            let credentials = basic::Credentials { login, password };
             match auth.node.authenticate(&credentials.login, &credentials.password).await {
                 Ok(principal) => principal,
                 Err(AuthenticationError::Storage(error)) => {
@@ -131,4 +161,78 @@ fn unavailable(grpc: bool, message: &str) -> Response {
         return tonic::Status::unavailable(message).into_http::<axum::body::Body>();
     }
     (StatusCode::SERVICE_UNAVAILABLE, message.to_owned()).into_response()
+}
+
+/// Where the web UI logs in (`POST`) and out (`DELETE`).
+const SESSION_PATH: &str = "/ui/session";
+
+/// The most a login body may be.
+const SESSION_BODY_LIMIT: usize = 16 * 1024;
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Login {
+    login: String,
+    password: String,
+}
+
+/// `POST /ui/session` with `{"login", "password"}`: 204 with the session
+/// cookie, or 401 (no Basic challenge: the page shows its own form);
+/// `DELETE /ui/session`: the session ends, 204.
+async fn session_route(auth: &Authentication, request: Request) -> Response {
+    let secure = auth.node.facts().secure;
+    let json_error = |status: StatusCode, message: &str| {
+        (status, axum::Json(serde_json::json!({ "error": message }))).into_response()
+    };
+    match request.method().as_str() {
+        "DELETE" => {
+            if let Some(token) = session::token(request.headers()) {
+                auth.sessions.close(token);
+            }
+            let mut response = StatusCode::NO_CONTENT.into_response();
+            set_cookie(&mut response, &session::set_cookie("", secure));
+            response
+        }
+        "POST" => {
+            let source = request.extensions().get::<PeerAddress>().map(|peer| peer.0.ip());
+            if source.is_some_and(|source| auth.failed_logins.is_locked_out(source, Instant::now())) {
+                return json_error(
+                    StatusCode::UNAUTHORIZED,
+                    "too many failed logins from this address; try again later",
+                );
+            }
+            let body = match axum::body::to_bytes(request.into_body(), SESSION_BODY_LIMIT).await {
+                Ok(body) => body,
+                Err(_) => return json_error(StatusCode::BAD_REQUEST, "the login body is too large or unreadable"),
+            };
+            let Ok(login) = serde_json::from_slice::<Login>(&body) else {
+                return json_error(StatusCode::BAD_REQUEST, "expected {\"login\": \"...\", \"password\": \"...\"}");
+            };
+            match auth.node.authenticate(&login.login, &login.password).await {
+                Ok(_) => {
+                    let token = auth.sessions.open(&login.login, &login.password, Instant::now());
+                    let mut response = StatusCode::NO_CONTENT.into_response();
+                    set_cookie(&mut response, &session::set_cookie(&token, secure));
+                    response
+                }
+                Err(AuthenticationError::Storage(error)) => {
+                    tracing::error!(%error, "credentials could not be checked");
+                    json_error(StatusCode::SERVICE_UNAVAILABLE, "credentials could not be checked; try again later")
+                }
+                Err(_) => {
+                    if let Some(source) = source {
+                        auth.failed_logins.record_failure(source, Instant::now());
+                    }
+                    json_error(StatusCode::UNAUTHORIZED, "invalid credentials")
+                }
+            }
+        }
+        _ => json_error(StatusCode::METHOD_NOT_ALLOWED, "POST to log in, DELETE to log out"),
+    }
+}
+
+fn set_cookie(response: &mut Response, cookie: &str) {
+    if let Ok(value) = HeaderValue::from_str(cookie) {
+        response.headers_mut().insert(axum::http::header::SET_COOKIE, value);
+    }
 }

@@ -441,3 +441,61 @@ async fn persistent_subscriptions_are_managed_by_ops_and_read_by_those_who_may_r
     assert_eq!(http(address, "DELETE", group, ADMIN, None).await.status, 204);
     server.finish().await;
 }
+
+#[tokio::test]
+async fn the_web_ui_logs_in_once_and_its_cookie_stands_for_the_user_until_logout() {
+    let (_dir, server) = start().await;
+    let address = server.address;
+    let login = |body: &'static str| {
+        request(address, "POST", "/ui/session", &[("content-type", "application/json")], body.as_bytes())
+    };
+    // Wrong password or a body of another shape: refused, no cookie.
+    let wrong = login(r#"{"login":"alice","password":"nope"}"#).await;
+    assert_eq!(wrong.status, 401, "{wrong:?}");
+    assert!(wrong.header("set-cookie").is_none());
+    assert_eq!(login(r#"{"user":"alice"}"#).await.status, 400);
+    // The UI's own requests are refused without the Basic challenge, so the
+    // browser does not prompt over the UI's form.
+    let ui_refused = request(address, "GET", "/api/v1/streams/$settings", &[("x-eventfold-ui", "1")], b"").await;
+    assert_eq!(ui_refused.status, 401, "{ui_refused:?}");
+    assert!(ui_refused.header("www-authenticate").is_none(), "{ui_refused:?}");
+
+    let logged_in = login(r#"{"login":"alice","password":"alice-pw"}"#).await;
+    assert_eq!(logged_in.status, 204, "{logged_in:?}");
+    let cookie = logged_in.header("set-cookie").expect("a session cookie").to_owned();
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
+    let session = cookie.split(';').next().expect("name=value").to_owned();
+    // The cookie acts as alice: her ACL decides (a stream only she may read).
+    server
+        .engine
+        .append(eventfold_store::AppendRequest::new(
+            StreamName::new("$$alice-only").expect("name"),
+            eventfold_store::ExpectedRevision::Any,
+            vec![eventfold_store::ProposedEvent::json("$metadata", json!({"$acl": {"$r": "alice"}}).to_string())],
+        ))
+        .await
+        .expect("metadata");
+    server
+        .engine
+        .append(eventfold_store::AppendRequest::new(
+            StreamName::new("alice-only").expect("name"),
+            eventfold_store::ExpectedRevision::Any,
+            vec![eventfold_store::ProposedEvent::json("Noted", "{}")],
+        ))
+        .await
+        .expect("event");
+    let as_alice = request(address, "GET", "/api/v1/streams/alice-only", &[("cookie", session.as_str())], b"").await;
+    assert_eq!(as_alice.status, 200, "{as_alice:?}");
+    let anonymous = request(address, "GET", "/api/v1/streams/alice-only", &[], b"").await;
+    assert_eq!(anonymous.status, 401);
+    let forged =
+        request(address, "GET", "/api/v1/streams/alice-only", &[("cookie", "eventfold_session=guess")], b"").await;
+    assert_eq!(forged.status, 401);
+    // Logged out: the same cookie stands for no one.
+    let out = request(address, "DELETE", "/ui/session", &[("cookie", session.as_str())], b"").await;
+    assert_eq!(out.status, 204);
+    assert!(out.header("set-cookie").is_some_and(|cookie| cookie.contains("Max-Age=0")));
+    let after = request(address, "GET", "/api/v1/streams/alice-only", &[("cookie", session.as_str())], b"").await;
+    assert_eq!(after.status, 401);
+    server.finish().await;
+}

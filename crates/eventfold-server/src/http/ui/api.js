@@ -9,7 +9,12 @@ export class ApiError extends Error {
   }
 }
 
+// Sent with every request of the UI: a refusal then comes without the Basic
+// challenge, and the UI shows its own login form instead of the browser's.
+const UI_HEADERS = { "x-eventfold-ui": "1" };
+
 async function failure(response) {
+  if (response.status === 401) showLogin();
   let body = null;
   try {
     body = await response.json();
@@ -20,20 +25,20 @@ async function failure(response) {
 }
 
 export async function getJson(path) {
-  const response = await fetch(path, { headers: { accept: "application/json" } });
+  const response = await fetch(path, { headers: { ...UI_HEADERS, accept: "application/json" } });
   if (!response.ok) throw await failure(response);
   return response.json();
 }
 
 export async function getText(path) {
-  const response = await fetch(path);
+  const response = await fetch(path, { headers: UI_HEADERS });
   if (!response.ok) throw await failure(response);
   return response.text();
 }
 
 /** A JSON request with a body; resolves to the answer's JSON, if any. */
 export async function send(method, path, body) {
-  const init = { method, headers: {} };
+  const init = { method, headers: { ...UI_HEADERS } };
   if (body !== undefined) {
     init.headers["content-type"] = "application/json";
     init.body = JSON.stringify(body);
@@ -83,4 +88,44 @@ export function follow(url, onEvent, onStatus) {
 export function stopFollowing() {
   if (feed) feed.close();
   feed = null;
+}
+
+/** Shows the login form (once): the node authenticates and this browser has
+ * no session. Logging in sets a session cookie, which every later request
+ * and live feed of this browser carries; the page then starts again. */
+export function showLogin() {
+  const dialog = document.getElementById("login");
+  if (!dialog || dialog.open) return;
+  const form = dialog.querySelector("form");
+  const error = dialog.querySelector(".error");
+  form.onsubmit = async (event) => {
+    event.preventDefault();
+    const login = form.elements.login.value;
+    const password = form.elements.password.value;
+    const response = await fetch("/ui/session", {
+      method: "POST",
+      headers: { ...UI_HEADERS, "content-type": "application/json" },
+      body: JSON.stringify({ login, password }),
+    });
+    if (response.ok) {
+      dialog.close();
+      location.reload();
+      return;
+    }
+    let message = `HTTP ${response.status}`;
+    try {
+      message = (await response.json()).error || message;
+    } catch {
+      // the status says enough
+    }
+    error.textContent = message;
+  };
+  dialog.showModal();
+  form.elements.login.focus();
+}
+
+/** Ends this browser's session. */
+export async function logout() {
+  await fetch("/ui/session", { method: "DELETE", headers: UI_HEADERS });
+  location.reload();
 }
