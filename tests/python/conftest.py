@@ -149,3 +149,29 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
     if report.when in ("setup", "call") and report.failed:
         for instance in _servers_for_reports:
             report.sections.append((f"eventfold server log, {instance.log_path} (tail)", instance.log_tail(25)))
+
+
+@pytest.fixture
+def projections_stopped_afterwards(server: EventfoldServer) -> Iterator[None]:
+    """Continuous projections a test leaves running on the shared server keep
+    writing their checkpoints while later tests read `$all`; they are
+    disabled (kept, as the test left them) once the test is over."""
+    yield
+    import json
+    import urllib.request
+
+    base = f"http://{server.address}"
+    try:
+        with urllib.request.urlopen(f"{base}/projections/continuous", timeout=10) as response:
+            listed = json.loads(response.read().decode("utf-8")).get("projections", [])
+    except OSError:
+        return
+    for projection in listed:
+        name = projection.get("name", "")
+        if name.startswith("$") or not str(projection.get("status", "")).startswith("Running"):
+            continue
+        request = urllib.request.Request(f"{base}/projection/{name}/command/disable", method="POST", data=b"")
+        try:
+            urllib.request.urlopen(request, timeout=10).close()
+        except OSError:
+            pass

@@ -17,6 +17,9 @@ import requests
 
 from support import ClientApi, json_event
 
+# Projections left running would write checkpoints under later tests.
+pytestmark = pytest.mark.usefixtures("projections_stopped_afterwards")
+
 TIMEOUT_S = 15.0
 SETTLE_TIMEOUT_S = 20.0
 

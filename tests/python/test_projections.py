@@ -18,6 +18,9 @@ import pytest
 
 from support import ClientApi, json_event
 
+# Projections left running would write checkpoints under later tests.
+pytestmark = pytest.mark.usefixtures("projections_stopped_afterwards")
+
 SETTLE_TIMEOUT_S = 20
 
 
