@@ -24,7 +24,7 @@ mod basic;
 mod failed_logins;
 mod session;
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -51,6 +51,50 @@ struct Authentication {
     node: Node,
     failed_logins: Arc<FailedLogins>,
     sessions: Arc<Sessions>,
+}
+
+const LOCKED_OUT: &str = "too many failed logins from this address; try again later";
+const UNCHECKED: &str = "credentials could not be checked; try again later";
+const INVALID: &str = "invalid credentials";
+
+/// Why [`Authentication::verify`] refused credentials.
+enum Refused {
+    /// The users could not be read: nobody's fault, try again.
+    Unavailable,
+    /// Wrong password, unknown or disabled user: counted against the source.
+    Invalid,
+}
+
+impl Authentication {
+    /// Whether `source` is shut out for its failed logins.
+    fn locked_out(&self, source: Option<IpAddr>) -> bool {
+        source.is_some_and(|source| self.failed_logins.is_locked_out(source, Instant::now()))
+    }
+
+    /// Checks a login and password through the node, counting a refusal
+    /// against `source`: the one check behind Basic credentials, the UI's
+    /// session cookie and its login.
+    async fn verify(&self, source: Option<IpAddr>, login: &str, password: &str) -> Result<Principal, Refused> {
+        match self.node.authenticate(login, password).await {
+            Ok(principal) => Ok(principal),
+            Err(AuthenticationError::Storage(error)) => {
+                tracing::error!(%error, "credentials could not be checked");
+                Err(Refused::Unavailable)
+            }
+            Err(refused) => {
+                tracing::debug!(%login, %refused, "login refused");
+                if let Some(source) = source {
+                    self.failed_logins.record_failure(source, Instant::now());
+                }
+                Err(Refused::Invalid)
+            }
+        }
+    }
+}
+
+/// The address a request came from, as the transport recorded it.
+fn source_of(request: &Request) -> Option<IpAddr> {
+    request.extensions().get::<PeerAddress>().map(|peer| peer.0.ip())
 }
 
 /// `app` behind the authentication layer of `node`.
@@ -95,24 +139,14 @@ async fn authenticate_request(auth: Authentication, mut request: Request, next: 
     let principal = match given {
         None => Principal::Anonymous,
         Some((login, password)) => {
-            let source = request.extensions().get::<PeerAddress>().map(|peer| peer.0.ip());
-            if source.is_some_and(|source| auth.failed_logins.is_locked_out(source, Instant::now())) {
-                return unauthenticated(grpc, "too many failed logins from this address; try again later");
+            let source = source_of(&request);
+            if auth.locked_out(source) {
+                return unauthenticated(grpc, LOCKED_OUT);
             }
-            let credentials = basic::Credentials { login, password };
-            match auth.node.authenticate(&credentials.login, &credentials.password).await {
+            match auth.verify(source, &login, &password).await {
                 Ok(principal) => principal,
-                Err(AuthenticationError::Storage(error)) => {
-                    tracing::error!(%error, "credentials could not be checked");
-                    return unavailable(grpc, "credentials could not be checked; try again later");
-                }
-                Err(refused) => {
-                    tracing::debug!(login = %credentials.login, %refused, "login refused");
-                    if let Some(source) = source {
-                        auth.failed_logins.record_failure(source, Instant::now());
-                    }
-                    return unauthenticated(grpc, "invalid credentials");
-                }
+                Err(Refused::Unavailable) => return unavailable(grpc, UNCHECKED),
+                Err(Refused::Invalid) => return unauthenticated(grpc, INVALID),
             }
         }
     };
@@ -194,12 +228,9 @@ async fn session_route(auth: &Authentication, request: Request) -> Response {
             response
         }
         "POST" => {
-            let source = request.extensions().get::<PeerAddress>().map(|peer| peer.0.ip());
-            if source.is_some_and(|source| auth.failed_logins.is_locked_out(source, Instant::now())) {
-                return json_error(
-                    StatusCode::UNAUTHORIZED,
-                    "too many failed logins from this address; try again later",
-                );
+            let source = source_of(&request);
+            if auth.locked_out(source) {
+                return json_error(StatusCode::UNAUTHORIZED, LOCKED_OUT);
             }
             let body = match axum::body::to_bytes(request.into_body(), SESSION_BODY_LIMIT).await {
                 Ok(body) => body,
@@ -208,23 +239,15 @@ async fn session_route(auth: &Authentication, request: Request) -> Response {
             let Ok(login) = serde_json::from_slice::<Login>(&body) else {
                 return json_error(StatusCode::BAD_REQUEST, "expected {\"login\": \"...\", \"password\": \"...\"}");
             };
-            match auth.node.authenticate(&login.login, &login.password).await {
+            match auth.verify(source, &login.login, &login.password).await {
                 Ok(_) => {
                     let token = auth.sessions.open(&login.login, &login.password, Instant::now());
                     let mut response = StatusCode::NO_CONTENT.into_response();
                     set_cookie(&mut response, &session::set_cookie(&token, secure));
                     response
                 }
-                Err(AuthenticationError::Storage(error)) => {
-                    tracing::error!(%error, "credentials could not be checked");
-                    json_error(StatusCode::SERVICE_UNAVAILABLE, "credentials could not be checked; try again later")
-                }
-                Err(_) => {
-                    if let Some(source) = source {
-                        auth.failed_logins.record_failure(source, Instant::now());
-                    }
-                    json_error(StatusCode::UNAUTHORIZED, "invalid credentials")
-                }
+                Err(Refused::Unavailable) => json_error(StatusCode::SERVICE_UNAVAILABLE, UNCHECKED),
+                Err(Refused::Invalid) => json_error(StatusCode::UNAUTHORIZED, INVALID),
             }
         }
         _ => json_error(StatusCode::METHOD_NOT_ALLOWED, "POST to log in, DELETE to log out"),
