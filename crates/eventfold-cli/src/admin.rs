@@ -322,8 +322,8 @@ impl Server {
         let user_info = uri.authority().and_then(|authority| authority.as_str().rsplit_once('@')).map(|(info, _)| info);
         let authorization = match (secure, user_info) {
             (true, Some(info)) => {
-                use base64::Engine as _;
-                Some(format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(info)))
+                let (login, password) = info.split_once(':').unwrap_or((info, ""));
+                Some(eventfold_client::basic_authorization(login, password))
             }
             _ => None,
         };

@@ -24,13 +24,17 @@ impl Credentials {
     /// Basic credentials for `login` and `password`, or none when the
     /// header could not carry them (never for base64 text).
     pub fn basic(login: &str, password: &str) -> Self {
-        let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{login}:{password}"));
-        Self { header: MetadataValue::try_from(format!("Basic {encoded}")).ok() }
+        Self { header: MetadataValue::try_from(basic_authorization(login, password)).ok() }
     }
 
     pub fn none() -> Self {
         Self::default()
     }
+}
+
+/// The `Authorization` value of Basic credentials, for gRPC and HTTP alike.
+pub fn basic_authorization(login: &str, password: &str) -> String {
+    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{login}:{password}")))
 }
 
 impl Interceptor for Credentials {

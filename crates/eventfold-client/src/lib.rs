@@ -22,7 +22,7 @@ mod tls;
 mod url;
 
 pub use client::{Client, connect_channel};
-pub use credentials::{Credentials, Transport};
+pub use credentials::{Credentials, Transport, basic_authorization};
 pub use error::ClientError;
 pub use event::{AllPosition, AppendSuccess, Direction, Expected, ProposedEvent, ReadFrom, RecordedEvent};
 pub use read::{EventStream, Filter, SubscriptionItem, SubscriptionStream};
