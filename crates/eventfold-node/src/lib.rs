@@ -117,36 +117,32 @@ impl Node {
         };
         let connectors = Connectors::start(Arc::clone(&store), connectors_options).await;
         let facts = NodeFacts::new(&options, bound);
-        let (persistent, projections, leadership) = match options.cluster.clone() {
-            None => {
-                let persistent = PersistentSubscriptions::start(Arc::clone(&store)).await;
-                let projections = Projections::start(Arc::clone(&store), options.projections).await;
-                (persistent, projections, None)
-            }
+        // Alone on its store, a node leads; on a shared one, the lease decides.
+        let joined = match options.cluster.clone() {
+            None => None,
             Some(cluster) => {
                 let me = NodeAnnouncement {
                     instance_id: facts.instance_id,
                     endpoint: NodeEndpoint { host: facts.advertised_host.clone(), port: facts.advertised_port },
                 };
-                let (leadership, role, granted_at) = Leadership::join(cluster, me).await;
-                let (persistent, projections) = match role {
-                    Role::Leader => (
-                        PersistentSubscriptions::start(Arc::clone(&store)).await,
-                        Projections::start(Arc::clone(&store), options.projections).await,
-                    ),
-                    Role::Follower(leader) => (
-                        PersistentSubscriptions::follower(
-                            Arc::clone(&store),
-                            SubsystemOptions::default(),
-                            leader.clone(),
-                        ),
-                        Projections::follower(Arc::clone(&store), options.projections, leader),
-                    ),
-                };
-                leadership.run(Led { persistent: persistent.clone(), projections: projections.clone() }, granted_at);
-                (persistent, projections, Some(leadership))
+                Some(Leadership::join(cluster, me).await)
             }
         };
+        let role = joined.as_ref().map_or(Role::Leader, |(_, role, _)| role.clone());
+        let (persistent, projections) = match role {
+            Role::Leader => (
+                PersistentSubscriptions::start(Arc::clone(&store)).await,
+                Projections::start(Arc::clone(&store), options.projections).await,
+            ),
+            Role::Follower(leader) => (
+                PersistentSubscriptions::follower(Arc::clone(&store), SubsystemOptions::default(), leader.clone()),
+                Projections::follower(Arc::clone(&store), options.projections, leader),
+            ),
+        };
+        let leadership = joined.map(|(leadership, _, granted_at)| {
+            leadership.run(Led { persistent: persistent.clone(), projections: projections.clone() }, granted_at);
+            leadership
+        });
         let access = Arc::new(ClientAccess::new(Arc::clone(&store), AccessPolicy));
         let client_store: Arc<dyn EventStore> = access.clone();
         let metrics = options.metrics;
