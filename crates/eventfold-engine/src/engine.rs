@@ -11,8 +11,8 @@ use eventfold_store::{
     AllFrom, AppendError, AppendOutcome, AppendRequest, CurrentRevision, DeleteMode, DeleteOutcome, Direction,
     EventStore, EventStream, ExpectedRevision, Position, ReadAllRequest, ReadError, ReadStreamRequest, RevisionFrom,
     ScavengeError, ScavengeOptions, ScavengeStatus, StorageError, StorageErrorKind, StoreHealth, StreamName,
-    SubscribeFrom, SubscribeToAllRequest, SubscribeToStreamRequest, SubscriptionError, SubscriptionStream, VerifyError,
-    VerifyReport,
+    SubscribeFrom, SubscribeToAllRequest, SubscribeToStreamRequest, SubscriptionError, SubscriptionStream, Timestamp,
+    VerifyError, VerifyReport,
 };
 use tokio::sync::{mpsc, oneshot};
 
@@ -25,7 +25,7 @@ use crate::read::{
     AllBackwards, AllForwards, StreamRead, all_page_backwards, all_page_forwards_read, frame_start_blocking,
     index_failure, internal, paged, stream_page_read,
 };
-use crate::record::{EVENT_RECORD_FIXED_BYTES, encoded_size};
+use crate::record::{EVENT_RECORD_FIXED_BYTES, decode_event, encoded_size};
 use crate::recovery::replay;
 use crate::scavenge::Scavenges;
 use crate::shared::Shared;
@@ -128,9 +128,9 @@ impl Engine {
         gauges.statuses.scavenge(ScavengePhase::Idle);
         // Replay ends with a durable commit (IDX-2).
         gauges.index_checkpoint.store(report.end, std::sync::atomic::Ordering::Relaxed);
-        let head = match reader.scan_backward(report.end).next_frame()? {
-            Some(frame) => frame.position,
-            None => 0,
+        let (head, last_created) = match reader.scan_backward(report.end).next_frame()? {
+            Some(frame) => (frame.position, last_created(&frame)),
+            None => (0, Timestamp::default()),
         };
         let snapshot = index.snapshot()?;
         let shared =
@@ -143,6 +143,7 @@ impl Engine {
             streams: StreamCache::new(config.stream_cache_capacity),
             recent_ids: RecentEventIds::new(config.idempotency_window),
             next_stream_id: replayed.next_stream_id,
+            last_created,
             last_index_flush: Instant::now(),
             index_dirty: false,
             index_ahead_of_log: false,
@@ -481,5 +482,15 @@ impl EventStore for Engine {
         request: eventfold_store::BackupRequest,
     ) -> Result<eventfold_store::BackupReport, eventfold_store::BackupError> {
         crate::backup::backup_for_store(self, request).await
+    }
+}
+
+/// When the newest event was stamped, so that the writer never stamps one
+/// earlier. A head frame that cannot be decoded leaves no floor: reads report
+/// that damage where they meet it.
+fn last_created(head: &eventfold_log::Frame) -> Timestamp {
+    match decode_event(&head.payload, Position(head.position)) {
+        Ok(Some(event)) => event.created,
+        _ => Timestamp::default(),
     }
 }

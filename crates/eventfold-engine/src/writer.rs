@@ -130,6 +130,10 @@ pub(crate) struct Writer {
     pub streams: StreamCache,
     pub recent_ids: RecentEventIds,
     pub next_stream_id: u64,
+    /// The `created` stamp of the newest event in the log: no batch is
+    /// stamped earlier, so `created` never falls along `$all` even when the
+    /// system clock steps back (windows on `created` close by the log).
+    pub last_created: Timestamp,
     pub last_index_flush: Instant,
     /// Set while the index holds a commit made since `last_index_flush` that
     /// is not durable: the writer then wakes to flush it (`idle.rs`).
@@ -218,6 +222,14 @@ impl Writer {
         self.stop();
     }
 
+    /// The system clock; in tests, the one a test set (`hooks.rs`).
+    fn clock(&self) -> Timestamp {
+        #[cfg(test)]
+        return self.shared.hooks.now();
+        #[cfg(not(test))]
+        Timestamp::now()
+    }
+
     /// Makes the index durable and ends every live subscription.
     fn stop(&mut self) {
         self.flush_index();
@@ -248,7 +260,8 @@ impl Writer {
             }
             return;
         }
-        let created = Timestamp::now();
+        let created = self.clock().max(self.last_created);
+        self.last_created = created;
         let mut batch = FrameBatch::new();
         let mut staged = Staged::new();
         let mut accepted = Vec::new();

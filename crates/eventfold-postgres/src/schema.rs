@@ -75,6 +75,14 @@ const MIGRATIONS: &[&str] = &[
         expires_at timestamptz NOT NULL
     );
     "#,
+    // 3: the newest `created` the sequencer gave, so that `created` never
+    // falls along `$all` (PG-10); a database from before starts at its
+    // newest sequenced event.
+    r#"
+    ALTER TABLE eventfold_sequencer ADD COLUMN last_created bigint NOT NULL DEFAULT 0;
+    UPDATE eventfold_sequencer SET last_created =
+        COALESCE((SELECT max(created) FROM eventfold_events WHERE position IS NOT NULL), 0);
+    "#,
 ];
 
 #[derive(Debug, thiserror::Error)]

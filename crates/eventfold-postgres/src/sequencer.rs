@@ -196,24 +196,28 @@ async fn step_with_retries(pool: &Pool) -> Result<(Positions, bool), StorageErro
 }
 
 /// One unpositioned event as the step reads it.
+#[derive(Clone)]
 struct Unpositioned {
     key: i64,
     stream_id: i64,
     revision: i64,
     category: Option<String>,
     event_type: String,
+    created: i64,
 }
 
 /// One sequencing transaction; returns the positions it gave and whether it
 /// stopped at [`STEP_EVENTS_MAX`].
 async fn step(client: &mut deadpool_postgres::Object) -> Result<(Positions, bool), tokio_postgres::Error> {
     let transaction = client.transaction().await?;
-    let counter =
-        transaction.query_one("SELECT last_position FROM eventfold_sequencer WHERE id = 1 FOR UPDATE", &[]).await?;
+    let counter = transaction
+        .query_one("SELECT last_position, last_created FROM eventfold_sequencer WHERE id = 1 FOR UPDATE", &[])
+        .await?;
     let last_position: i64 = counter.try_get(0)?;
+    let last_created: i64 = counter.try_get(1)?;
     let unpositioned = transaction
         .prepare_cached(
-            "SELECT event_key, stream_id, revision, category, event_type FROM eventfold_events \
+            "SELECT event_key, stream_id, revision, category, event_type, created FROM eventfold_events \
              WHERE position IS NULL ORDER BY event_key LIMIT $1",
         )
         .await?;
@@ -231,26 +235,49 @@ async fn step(client: &mut deadpool_postgres::Object) -> Result<(Positions, bool
             revision: row.try_get(2)?,
             category: row.try_get(3)?,
             event_type: row.try_get(4)?,
+            created: row.try_get(5)?,
         });
     }
     in_revision_order(&mut events);
     let links = number_links(&transaction, &events).await?;
     let keys: Vec<i64> = events.iter().map(|event| event.key).collect();
     let positions: Vec<i64> = (1..=events.len() as i64).map(|offset| last_position + offset).collect();
+    let created = rising_created(last_created, &events);
     transaction
         .execute(
             "UPDATE eventfold_events e SET position = u.position, category_revision = u.category_revision, \
-             type_revision = u.type_revision, streams_revision = u.streams_revision \
-             FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[]) \
-             AS u(event_key, position, category_revision, type_revision, streams_revision) \
+             type_revision = u.type_revision, streams_revision = u.streams_revision, created = u.created \
+             FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[]) \
+             AS u(event_key, position, category_revision, type_revision, streams_revision, created) \
              WHERE e.event_key = u.event_key AND e.position IS NULL",
-            &[&keys, &positions, &links.category, &links.event_type, &links.streams],
+            &[&keys, &positions, &links.category, &links.event_type, &links.streams, &created],
         )
         .await?;
     let new_last = last_position + events.len() as i64;
-    transaction.execute("UPDATE eventfold_sequencer SET last_position = $1 WHERE id = 1", &[&new_last]).await?;
+    let new_last_created = created.last().copied().unwrap_or(last_created);
+    transaction
+        .execute(
+            "UPDATE eventfold_sequencer SET last_position = $1, last_created = $2 WHERE id = 1",
+            &[&new_last, &new_last_created],
+        )
+        .await?;
     transaction.commit().await?;
     Ok((keys.into_iter().zip(positions).collect(), full))
+}
+
+/// The `created` of each event in position order, never below the one
+/// before (PG-10): nodes stamp events with their own clocks when they
+/// append, and clocks differ and step back, so the step raises a stamp that
+/// would fall below the newest one already numbered.
+fn rising_created(last_created: i64, events: &[Unpositioned]) -> Vec<i64> {
+    let mut floor = last_created;
+    events
+        .iter()
+        .map(|event| {
+            floor = floor.max(event.created);
+            floor
+        })
+        .collect()
 }
 
 /// Within the step, each stream's events take the slots its events hold,
@@ -262,15 +289,11 @@ fn in_revision_order(events: &mut [Unpositioned]) {
         by_stream.entry(event.stream_id).or_default().push(slot);
     }
     for slots in by_stream.values().filter(|slots| slots.len() > 1) {
-        let mut sorted: Vec<(i64, i64, Option<String>, String)> = slots
-            .iter()
-            .filter_map(|slot| events.get(*slot))
-            .map(|event| (event.revision, event.key, event.category.clone(), event.event_type.clone()))
-            .collect();
-        sorted.sort_by_key(|(revision, ..)| *revision);
-        for (slot, (revision, key, category, event_type)) in slots.iter().zip(sorted) {
-            if let Some(event) = events.get_mut(*slot) {
-                *event = Unpositioned { key, stream_id: event.stream_id, revision, category, event_type };
+        let mut sorted: Vec<Unpositioned> = slots.iter().filter_map(|slot| events.get(*slot)).cloned().collect();
+        sorted.sort_by_key(|event| event.revision);
+        for (slot, event) in slots.iter().zip(sorted) {
+            if let Some(place) = events.get_mut(*slot) {
+                *place = event;
             }
         }
     }
@@ -343,7 +366,14 @@ mod tests {
     use super::*;
 
     fn event(key: i64, stream_id: i64, revision: i64) -> Unpositioned {
-        Unpositioned { key, stream_id, revision, category: None, event_type: "T".into() }
+        Unpositioned { key, stream_id, revision, category: None, event_type: "T".into(), created: key }
+    }
+
+    #[test]
+    fn created_never_falls_below_the_newest_numbered() {
+        let events = vec![event(5, 1, 0), event(3, 2, 0), event(9, 3, 0), event(4, 4, 0)];
+        assert_eq!(rising_created(4, &events), vec![5, 5, 9, 9]);
+        assert_eq!(rising_created(20, &events), vec![20, 20, 20, 20]);
     }
 
     #[test]

@@ -98,3 +98,32 @@ async fn the_index_is_made_durable_after_the_flush_interval_when_appends_stop() 
     }
     engine.shutdown().await;
 }
+
+/// Goal: `created` never falls along `$all`, even when the system clock steps
+/// back, within one run and across a restart (the floor is the newest event
+/// in the log), so a window on `created` is complete once the log passed it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn created_never_falls_when_the_clock_steps_back() {
+    use eventfold_store::{ReadAllRequest, RecordedEvent, Timestamp};
+    use futures::TryStreamExt;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let hour_ahead = Timestamp(Timestamp::now().ticks() + 36_000_000_000);
+    {
+        let engine = Engine::open(EngineConfig::new(dir.path())).expect("open");
+        let mut readings = vec![hour_ahead, Timestamp(hour_ahead.ticks() - 36_000_000_000)].into_iter();
+        engine.shared().hooks.set_clock(move || readings.next().unwrap_or_default());
+        engine.append(one_event("clock-1")).await.expect("append ahead");
+        engine.append(one_event("clock-2")).await.expect("append after the step back");
+        engine.shutdown().await;
+    }
+    let engine = Engine::open(EngineConfig::new(dir.path())).expect("reopen with the real clock, an hour behind");
+    engine.append(one_event("clock-3")).await.expect("append after the restart");
+
+    let stream = engine.read_all(ReadAllRequest::forwards()).await.expect("read $all");
+    let events: Vec<RecordedEvent> = stream.try_collect().await.expect("events");
+    let created: Vec<i64> = events.iter().map(|event| event.created.ticks()).collect();
+    assert_eq!(created.len(), 3, "{created:?}");
+    assert!(created.iter().all(|ticks| *ticks >= hour_ahead.ticks()), "no event stamped before the first: {created:?}");
+    assert!(created.windows(2).all(|pair| pair[0] <= pair[1]), "created rises along $all: {created:?}");
+}

@@ -108,6 +108,28 @@ pub async fn all_reads_both_ways_and_position_zero_means_the_first_event(store: 
     assert!(read_all(store.as_ref(), from_end).await.is_empty());
 }
 
+/// `created` never falls along `$all`, even for appends racing from many
+/// tasks (on PostgreSQL, stamped before they commit, numbered after): a
+/// window on `created` is complete once the log passed its end.
+pub async fn created_never_falls_along_all(store: Arc<dyn EventStore>) {
+    let appenders = (0..8).map(|task| {
+        let store = Arc::clone(&store);
+        tokio::spawn(async move {
+            for round in 0..10 {
+                let stream = name(&format!("clock-{task}-{}", round % 3));
+                store.append(AppendRequest::new(stream, ExpectedRevision::Any, events(2))).await.expect("append");
+            }
+        })
+    });
+    for appender in appenders.collect::<Vec<_>>() {
+        appender.await.expect("appender");
+    }
+    let all = read_all(store.as_ref(), ReadAllRequest::forwards()).await;
+    assert_eq!(all.len(), 160);
+    let falls: Vec<_> = all.windows(2).filter(|pair| pair[1].created < pair[0].created).collect();
+    assert!(falls.is_empty(), "created falls along $all at {} places", falls.len());
+}
+
 pub async fn multi_stream_transactions_are_all_or_nothing(store: Arc<dyn EventStore>) {
     store.append(AppendRequest::new(name("a"), ExpectedRevision::NoStream, events(1))).await.expect("seed");
     let refused = store

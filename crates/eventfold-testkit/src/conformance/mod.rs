@@ -52,6 +52,7 @@ pub const CASES: &[(&str, Case)] = cases![
     appends::repeated_event_ids_return_the_original_result_and_write_nothing,
     appends::all_reads_both_ways_and_position_zero_means_the_first_event,
     appends::multi_stream_transactions_are_all_or_nothing,
+    appends::created_never_falls_along_all,
     appends::bad_input_gets_typed_errors,
     appends::filtered_all_reads_match_what_the_filter_says,
     deletes::soft_delete_hides_the_stream_and_appends_continue_its_revisions,
