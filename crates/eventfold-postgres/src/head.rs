@@ -3,6 +3,7 @@
 //! through a `LISTEN` hint where the database has one, and by polling the
 //! counter row as the floor (PG-6). Live subscribers wait on it.
 
+use crate::tls::PgTls;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -45,12 +46,13 @@ impl Head {
 pub fn follow(
     pool: Pool,
     config: tokio_postgres::Config,
+    tls: PgTls,
     head: Head,
     poll_interval: Duration,
     mut stopped: watch::Receiver<()>,
 ) {
     let hint = Arc::new(Notify::new());
-    let listener = tokio::spawn(listen(config, Arc::clone(&hint)));
+    let listener = tokio::spawn(listen(config, tls, Arc::clone(&hint)));
     tokio::spawn(async move {
         loop {
             tokio::select! {
@@ -76,9 +78,9 @@ pub fn follow(
 /// A dedicated session that `LISTEN`s for sequencers' hints; reconnects
 /// after a pause when it drops. Hints lost meanwhile cost only latency:
 /// polling goes on.
-async fn listen(config: tokio_postgres::Config, hint: Arc<Notify>) {
+async fn listen(config: tokio_postgres::Config, tls: PgTls, hint: Arc<Notify>) {
     loop {
-        match config.connect(tokio_postgres::NoTls).await {
+        match config.connect(tls.clone()).await {
             Ok((client, mut connection)) => {
                 let mut messages = futures::stream::poll_fn(move |context| connection.poll_message(context));
                 let listening = client.batch_execute("LISTEN eventfold_head");

@@ -25,9 +25,11 @@ mod seed_import;
 mod sequencer;
 mod store;
 mod subscribe;
+mod tls;
 
 pub use config::PostgresConfig;
 pub use rows::POSITION_STRIDE;
 pub use schema::SCHEMA_VERSION;
 pub use seed_import::{ImportError, ImportProgress, ImportReport, SeedTable, import_seed_table};
 pub use store::{OpenError, PostgresStore};
+pub use tls::{PgTls, connection};

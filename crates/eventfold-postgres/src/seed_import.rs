@@ -18,7 +18,7 @@
 use eventfold_store::{
     AppendError, AppendRequest, ContentType, EventId, EventStore, ExpectedRevision, ProposedEvent, StreamName,
 };
-use tokio_postgres::{Client, NoTls, Row};
+use tokio_postgres::{Client, Row};
 use uuid::Uuid;
 
 /// Rows read per query.
@@ -72,8 +72,8 @@ pub async fn import_seed_table(
     mut progress: impl FnMut(ImportProgress),
 ) -> Result<ImportReport, ImportError> {
     let table = quoted_table(&source.table)?;
-    let (client, connection) =
-        tokio_postgres::connect(&source.url, NoTls).await.map_err(|error| ImportError::Source(error.to_string()))?;
+    let (config, tls) = crate::tls::connection(&source.url).map_err(ImportError::Source)?;
+    let (client, connection) = config.connect(tls).await.map_err(|error| ImportError::Source(error.to_string()))?;
     let connection = tokio::spawn(connection);
     let outcome = import_with(&client, &source.table, &table, source.first_version, target, &mut progress).await;
     drop(client);

@@ -59,12 +59,11 @@ impl PostgresStore {
     /// up to `connect_timeout`), migrates the schema and starts this node's
     /// sequencer and head follower.
     pub async fn open(config: PostgresConfig) -> Result<Self, OpenError> {
-        let pg_config: tokio_postgres::Config =
-            config.url.parse().map_err(|error: tokio_postgres::Error| OpenError::Url(error.to_string()))?;
+        let (pg_config, tls) = crate::tls::connection(&config.url).map_err(OpenError::Url)?;
         let started = Instant::now();
         let mut backoff = Duration::from_millis(100);
         let (mut client, connection) = loop {
-            match pg_config.connect(tokio_postgres::NoTls).await {
+            match pg_config.connect(tls.clone()).await {
                 Ok(connected) => break connected,
                 Err(error) if started.elapsed() < config.connect_timeout => {
                     tracing::warn!(%error, retry_in_ms = backoff.as_millis() as u64, "PostgreSQL unreachable");
@@ -82,7 +81,7 @@ impl PostgresStore {
         let _ = connection.await;
         let manager = Manager::from_config(
             pg_config.clone(),
-            tokio_postgres::NoTls,
+            tls.clone(),
             ManagerConfig { recycling_method: RecyclingMethod::Fast },
         );
         let pool = Pool::builder(manager)
@@ -94,7 +93,7 @@ impl PostgresStore {
         // node died between an append's commit and its sequencing).
         let sequencer = Sequencer::start(pool.clone(), head.clone(), config.poll_interval * 5);
         let (stop, stopped) = watch::channel(());
-        head::follow(pool.clone(), pg_config, head.clone(), config.poll_interval, stopped);
+        head::follow(pool.clone(), pg_config, tls, head.clone(), config.poll_interval, stopped);
         let store = Self {
             inner: Arc::new(Inner { pool, sequencer, head, config, scavenges: Scavenges::default(), _stop: stop }),
         };

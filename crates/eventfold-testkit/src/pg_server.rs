@@ -37,8 +37,24 @@ pub fn find_binaries() -> Option<PathBuf> {
     found.pop().map(|(_, bin)| bin)
 }
 
+/// A server certificate and its private key, PEM.
+pub struct ServerTls<'a> {
+    pub certificate_pem: &'a str,
+    pub key_pem: &'a str,
+}
+
 impl PgServer {
     pub fn start(bin: PathBuf) -> anyhow::Result<Self> {
+        Self::start_with(bin, None)
+    }
+
+    /// A server that also offers TLS with `tls` (plain connections are still
+    /// accepted: what a client insists on is the client's `sslmode`).
+    pub fn start_with_tls(bin: PathBuf, tls: &ServerTls<'_>) -> anyhow::Result<Self> {
+        Self::start_with(bin, Some(tls))
+    }
+
+    fn start_with(bin: PathBuf, tls: Option<&ServerTls<'_>>) -> anyhow::Result<Self> {
         // In the system temp directory rather than the scratch one: the
         // `postgres` user must be able to reach it.
         let dir = tempfile::Builder::new().prefix("eventfold-pg").tempdir().context("creating the PG directory")?;
@@ -53,10 +69,31 @@ impl PgServer {
         let port = free_port()?;
         // Durable commits, as an event store needs; more connections than
         // the default so 256 writers can each have one.
-        let options = format!(
+        let mut options = format!(
             "-c listen_addresses=127.0.0.1 -k {} -p {port} -c max_connections=300 -c synchronous_commit=on -c fsync=on",
             path(dir.path())?,
         );
+        if let Some(tls) = tls {
+            let certificate = dir.path().join("server.crt");
+            let key = dir.path().join("server.key");
+            std::fs::write(&certificate, tls.certificate_pem).context("writing the server certificate")?;
+            std::fs::write(&key, tls.key_pem).context("writing the server key")?;
+            // PostgreSQL refuses a key others can read.
+            std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+                .context("restricting the server key")?;
+            if run_as_postgres {
+                let (uid, gid) = (postgres_id("-u")?, postgres_id("-g")?);
+                for file in [&certificate, &key] {
+                    std::os::unix::fs::chown(file, Some(uid), Some(gid))
+                        .context("handing the TLS files to postgres")?;
+                }
+            }
+            options.push_str(&format!(
+                " -c ssl=on -c ssl_cert_file={} -c ssl_key_file={}",
+                path(&certificate)?,
+                path(&key)?
+            ));
+        }
         let server =
             Self { bin, port, data, options, run_as_postgres, socket_dir: dir.path().to_path_buf(), _dir: dir };
         server
