@@ -240,6 +240,39 @@ def test_the_live_tail_shows_an_event_appended_by_a_grpc_client(ui, server, clie
     assert revisions(page) == [2, 1, 0]
 
 
+def test_many_tabs_tailing_streams_share_one_connection(ui, server):
+    """Nine tabs of one browser tail nine streams: each gets its own events
+    live, and a tenth still loads. With a connection per feed, the six
+    connections a browser opens per origin over HTTP/1.1 would be taken by
+    the first six tabs and the rest would hang."""
+    streams = [unique(f"ui-tab{index}") for index in range(9)]
+    pages = []
+    for stream in streams:
+        append(server, stream, "Started")
+        page = ui.context.new_page()
+        page.set_default_timeout(WAIT_MS)
+        page.on("pageerror", lambda error: ui.errors.append(str(error)))
+        page.goto(f"{ui.base}/ui/#/stream/{stream}")
+        page.locator("#events details.event").first.wait_for()
+        page.get_by_label("Live tail").check()
+        page.get_by_text("live", exact=True).wait_for()
+        pages.append(page)
+    for stream in streams:
+        append(server, stream, "Tailed")
+    for stream, page in zip(streams, pages):
+        page.locator("#events details.event.fresh summary", has_text="Tailed").wait_for()
+        assert revisions(page) == [1, 0], stream
+    last = ui.context.new_page()
+    last.set_default_timeout(WAIT_MS)
+    last.goto(f"{ui.base}/ui/#/streams")
+    last.get_by_role("heading", name="Streams").wait_for()
+    # A tab that goes away gives its feed up; the others keep theirs.
+    pages[0].close()
+    append(server, streams[1], "AfterClose")
+    pages[1].locator("#events details.event.fresh summary", has_text="AfterClose").wait_for()
+    assert ui.errors == []
+
+
 def test_pages_of_a_stream_go_first_previous_next_last(ui, server):
     stream = unique("ui-pages")
     append(server, stream, *[f"E{index}" for index in range(45)])

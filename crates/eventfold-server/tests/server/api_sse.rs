@@ -85,3 +85,51 @@ async fn bad_starts_are_refused_before_the_feed_opens() {
     assert!(status.is_client_error(), "{status}");
     api.finish().await;
 }
+
+/// Goal: several stream feeds on one connection (`/api/v1/live`, what the
+/// web UI's tabs share): each event says which feed it belongs to and its
+/// revision; a feed that cannot open says so and the others go on; each
+/// feed starts where it was asked to.
+#[tokio::test]
+async fn several_feeds_share_one_connection_and_a_refused_one_leaves_the_others() {
+    let api = Api::start().await;
+    api.append("many-a", "T", 3).await;
+    api.append("many-b", "T", 2).await;
+    api.append("many-gone", "T", 1).await;
+    api.delete("/api/v1/streams/many-gone?tombstone=true").await;
+
+    let path = "/api/v1/live?follow=many-a%401&follow=many-gone%40start&follow=many-b%40start";
+    let (status, mut feed) = Feed::open(&api, path, None).await;
+    assert_eq!(status, StatusCode::OK);
+    let mut seen = Vec::new();
+    let mut caught_up = BTreeSet::new();
+    let mut refused = None;
+    while seen.len() < 3 || caught_up.len() < 2 || refused.is_none() {
+        let next = feed.next(Duration::from_secs(10)).await.expect("an event within 10 s");
+        match next.event.as_str() {
+            "event" => seen.push((next.id.clone().expect("an id"), data(&next)["stream"].clone())),
+            "caught-up" => {
+                caught_up.insert(data(&next)["feed"].as_u64().expect("feed"));
+            }
+            "error" => refused = Some(data(&next)),
+            other => panic!("unexpected {other}"),
+        }
+    }
+    seen.sort_by(|left, right| left.0.cmp(&right.0));
+    let ids: Vec<&str> = seen.iter().map(|(id, _)| id.as_str()).collect();
+    assert_eq!(ids, ["0:2", "2:0", "2:1"], "many-a after revision 1, many-b from the start");
+    assert!(seen.iter().all(|(id, stream)| stream == if id.starts_with("0:") { "many-a" } else { "many-b" }));
+    assert_eq!(caught_up, BTreeSet::from([0, 2]));
+    let refused = refused.expect("the tombstoned stream's feed is refused");
+    assert_eq!((refused["feed"].as_u64(), refused["status"].as_u64()), (Some(1), Some(410)));
+
+    api.append("many-b", "T", 1).await;
+    let live = feed.events(1).await;
+    assert_eq!(live[0].id.as_deref(), Some("2:2"), "live events keep coming on the same connection");
+
+    for bad in ["/api/v1/live", "/api/v1/live?follow=no-from", "/api/v1/live?follow=x%40soon", "/api/v1/live?other=1"] {
+        let (status, _) = Feed::open(&api, bad, None).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
+    }
+    api.finish().await;
+}

@@ -42,6 +42,17 @@ impl ApiError {
     pub fn not_found(code: &str, message: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, code, message)
     }
+
+    /// What a live feed that could not open says inside a connection that
+    /// carries others: the body an answer would have had, and its status.
+    pub fn in_feed(&self, feed: usize) -> serde_json::Value {
+        serde_json::json!({
+            "feed": feed,
+            "error": self.body.error,
+            "code": self.body.code,
+            "status": self.status.as_u16(),
+        })
+    }
 }
 
 impl IntoResponse for ApiError {

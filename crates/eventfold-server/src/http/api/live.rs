@@ -26,8 +26,8 @@ use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use eventfold_store::{
-    EventStore, Position, ReadError, ResolvedEvent, SubscribeFrom, SubscribeToAllRequest, SubscribeToStreamRequest,
-    SubscriptionItem, SubscriptionStream, refuse_metadata_of_tombstoned,
+    EventStore, Position, ReadError, ResolvedEvent, StreamName, SubscribeFrom, SubscribeToAllRequest,
+    SubscribeToStreamRequest, SubscriptionItem, SubscriptionStream, refuse_metadata_of_tombstoned,
 };
 use futures::StreamExt;
 use serde::Deserialize;
@@ -43,7 +43,7 @@ use super::params::{self, FilterParams};
 pub const BUFFER_EVENTS: usize = 256;
 /// How long a client may leave its buffer full before it is dropped.
 pub const SLOW_CLIENT_TIMEOUT: Duration = Duration::from_secs(30);
-const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(15);
+pub(super) const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(15);
 /// Filtered `$all` feeds send a `checkpoint` (with its position as the SSE
 /// id) every this many scanned events, so that a feed that matches little
 /// still moves its resume point on.
@@ -52,7 +52,7 @@ const CHECKPOINT_INTERVAL: u32 = 1000;
 const LAST_EVENT_ID: &str = "last-event-id";
 
 /// `start`, `end` or a number, exclusive: the feed begins after it.
-fn subscribe_from(from: Option<&str>, last_event_id: Option<u64>) -> Result<SubscribeFrom<u64>, ApiError> {
+pub(super) fn subscribe_from(from: Option<&str>, last_event_id: Option<u64>) -> Result<SubscribeFrom<u64>, ApiError> {
     if let Some(last) = last_event_id {
         return Ok(SubscribeFrom::After(last));
     }
@@ -109,14 +109,23 @@ pub async fn stream_live(
     let stream = stream_name(&stream)?;
     let from = subscribe_from(query.from.as_deref(), last_event_id(&headers)?)?;
     let store = Arc::clone(node.client_store());
-    // A feed of a tombstoned stream (or of its metadata) would only ever
-    // say so inside the feed; answered before it opens, it is a 410.
-    refuse_metadata_of_tombstoned(store.as_ref(), &stream).await?;
+    let subscription = subscribe_to_stream(store.as_ref(), stream, from).await?;
+    Ok(feed(store, subscription, query.resolve_links.unwrap_or(false), Id::Revision))
+}
+
+/// A stream's subscription for a feed. A feed of a tombstoned stream (or of
+/// its metadata) would only ever say so inside the feed; refused before it
+/// opens, it is a 410.
+pub(super) async fn subscribe_to_stream(
+    store: &dyn EventStore,
+    stream: StreamName,
+    from: SubscribeFrom<u64>,
+) -> Result<SubscriptionStream, ApiError> {
+    refuse_metadata_of_tombstoned(store, &stream).await?;
     if let Err(error @ ReadError::StreamDeleted { .. }) = store.stream_revision(&stream).await {
         return Err(error.into());
     }
-    let subscription = store.subscribe_to_stream(SubscribeToStreamRequest { stream, from }).await?;
-    Ok(feed(store, subscription, query.resolve_links.unwrap_or(false), Id::Revision))
+    Ok(store.subscribe_to_stream(SubscribeToStreamRequest { stream, from }).await?)
 }
 
 #[derive(Deserialize, IntoParams, Debug)]
@@ -183,23 +192,24 @@ pub async fn all_live(
 
 /// What a feed's SSE ids count.
 #[derive(Clone, Copy)]
-enum Id {
+pub(super) enum Id {
     Revision,
     Position,
 }
 
 /// How much one client may hold back.
 #[derive(Clone, Copy)]
-struct FeedLimits {
-    buffer_events: usize,
-    slow_client_timeout: Duration,
+pub(super) struct FeedLimits {
+    pub buffer_events: usize,
+    pub slow_client_timeout: Duration,
 }
 
-const LIMITS: FeedLimits = FeedLimits { buffer_events: BUFFER_EVENTS, slow_client_timeout: SLOW_CLIENT_TIMEOUT };
+pub(super) const LIMITS: FeedLimits =
+    FeedLimits { buffer_events: BUFFER_EVENTS, slow_client_timeout: SLOW_CLIENT_TIMEOUT };
 
 /// Answers with the subscription as SSE, through [`spawn_feed`]'s buffer.
 fn feed(store: Arc<dyn EventStore>, subscription: SubscriptionStream, resolve_links: bool, id: Id) -> Response {
-    let receiver = spawn_feed(subscription, resolve_links.then_some(store), id, LIMITS);
+    let receiver = spawn_feed(subscription, resolve_links.then_some(store), id, None, LIMITS);
     let events = futures::stream::unfold(receiver, |mut receiver| async move {
         receiver.recv().await.map(|event| (Ok::<Event, Infallible>(event), receiver))
     });
@@ -211,10 +221,11 @@ fn feed(store: Arc<dyn EventStore>, subscription: SubscriptionStream, resolve_li
 /// does, when the client goes (the receiver is dropped), or when the client
 /// leaves the buffer full too long; the subscription ends with it. Links
 /// are resolved through `resolve` when given.
-fn spawn_feed(
+pub(super) fn spawn_feed(
     mut subscription: SubscriptionStream,
     resolve: Option<Arc<dyn EventStore>>,
     id: Id,
+    feed: Option<usize>,
     limits: FeedLimits,
 ) -> mpsc::Receiver<Event> {
     let (sender, receiver) = mpsc::channel::<Event>(limits.buffer_events);
@@ -238,9 +249,16 @@ fn spawn_feed(
                         None => EventBody::from(&event),
                     };
                     let data = serde_json::to_string(&body).unwrap_or_default();
-                    Event::default().event("event").id(sse_id.to_string()).data(data)
+                    let sse_id = match feed {
+                        Some(feed) => format!("{feed}:{sse_id}"),
+                        None => sse_id.to_string(),
+                    };
+                    Event::default().event("event").id(sse_id).data(data)
                 }
-                Ok(SubscriptionItem::CaughtUp) => Event::default().event("caught-up").data("{}"),
+                Ok(SubscriptionItem::CaughtUp) => Event::default().event("caught-up").data(match feed {
+                    Some(feed) => format!("{{\"feed\":{feed}}}"),
+                    None => "{}".to_owned(),
+                }),
                 Ok(SubscriptionItem::Checkpoint(position)) => Event::default()
                     .event("checkpoint")
                     .id(position.0.to_string())
@@ -248,7 +266,7 @@ fn spawn_feed(
                 Err(error) => {
                     // The client is told why before the feed ends; it may
                     // reconnect and resume.
-                    let data = serde_json::json!({"error": error.to_string()}).to_string();
+                    let data = serde_json::json!({"error": error.to_string(), "feed": feed}).to_string();
                     let _ = sender
                         .send_timeout(Event::default().event("error").data(data), limits.slow_client_timeout)
                         .await;
@@ -314,7 +332,7 @@ mod tests {
     async fn a_client_that_stops_reading_is_dropped_with_its_subscription_and_holds_a_bounded_buffer() {
         let dropped = Arc::new(AtomicBool::new(false));
         let limits = FeedLimits { buffer_events: 4, slow_client_timeout: Duration::from_millis(50) };
-        let mut receiver = spawn_feed(endless(Arc::clone(&dropped)), None, Id::Revision, limits);
+        let mut receiver = spawn_feed(endless(Arc::clone(&dropped)), None, Id::Revision, None, limits);
         assert!(ended(&dropped).await, "the subscription of a client that reads nothing ends");
         let mut held = 0;
         while receiver.recv().await.is_some() {
@@ -327,7 +345,7 @@ mod tests {
     async fn a_client_that_leaves_ends_its_subscription_at_once() {
         let dropped = Arc::new(AtomicBool::new(false));
         let quiet = endless(Arc::clone(&dropped)).take(1).chain(futures::stream::pending()).boxed();
-        let receiver = spawn_feed(quiet, None, Id::Position, LIMITS);
+        let receiver = spawn_feed(quiet, None, Id::Position, None, LIMITS);
         tokio::time::sleep(Duration::from_millis(20)).await;
         drop(receiver);
         assert!(ended(&dropped).await, "no event needs to come for the subscription to end");

@@ -15,6 +15,7 @@ mod events;
 mod expected;
 mod extract;
 mod live;
+mod live_feeds;
 mod metadata;
 mod params;
 mod projections;
@@ -62,6 +63,7 @@ fn documented() -> OpenApiRouter<Node> {
         .routes(routes!(append::transaction))
         .routes(routes!(read::read_all))
         .routes(routes!(live::all_live))
+        .routes(routes!(live_feeds::live_feeds))
         .routes(routes!(subscriptions::list))
         .routes(routes!(subscriptions::put, subscriptions::get, subscriptions::delete))
         .routes(routes!(subscriptions::replay_parked))

@@ -69,12 +69,56 @@ export function streamPath(stream) {
 }
 
 // A browser opens at most six connections per origin over HTTP/1.1, shared by
-// all its tabs: a page holds at most one feed, and opening another closes it.
+// all its tabs: the feeds of every tab go through one shared worker on one
+// connection (`live-worker.js`). A page holds at most one feed, and opening
+// another closes it. Where a browser has no shared workers, the page keeps a
+// connection of its own.
 let feed = null;
+let worker;
+let nextFeedId = 0;
+const handlers = new Map(); // feed id -> { stream, from, onEvent, onStatus }
 
-export function follow(url, onEvent, onStatus) {
+function liveWorker() {
+  if (worker !== undefined) return worker;
+  worker = typeof SharedWorker === "undefined" ? null : new SharedWorker("/ui/live-worker.js", { name: "eventfold-live" });
+  if (!worker) return null;
+  worker.port.onmessage = ({ data }) => {
+    const handler = handlers.get(data.id);
+    if (!handler) return;
+    if (data.type === "event") {
+      handler.from = data.revision;
+      handler.onEvent(data.event);
+    } else {
+      handler.onStatus(data.status);
+    }
+  };
+  // A page going away gives its feeds up; one restored from the back-forward
+  // cache asks for them again, from where it was.
+  addEventListener("pagehide", () => worker.port.postMessage({ type: "leave" }));
+  addEventListener("pageshow", (event) => {
+    if (!event.persisted) return;
+    for (const [id, handler] of handlers) worker.port.postMessage({ type: "follow", id, stream: handler.stream, from: handler.from });
+  });
+  return worker;
+}
+
+/** Follows `stream` after `from` (`start` or a revision), links resolved. */
+export function follow(stream, from, onEvent, onStatus) {
   stopFollowing();
-  const source = new EventSource(url);
+  const shared = liveWorker();
+  if (shared) {
+    const id = ++nextFeedId;
+    handlers.set(id, { stream, from, onEvent, onStatus });
+    shared.port.postMessage({ type: "follow", id, stream, from });
+    feed = {
+      close() {
+        handlers.delete(id);
+        shared.port.postMessage({ type: "stop", id });
+      },
+    };
+    return;
+  }
+  const source = new EventSource(`${streamPath(stream)}/live${query({ from, resolveLinks: true })}`);
   feed = source;
   source.addEventListener("open", () => onStatus("live"));
   source.addEventListener("caught-up", () => onStatus("live"));

@@ -27,6 +27,7 @@ const ASSETS: &[Asset] = &[
     Asset { name: "app.css", content_type: "text/css; charset=utf-8", body: include_str!("app.css") },
     Asset { name: "app.js", content_type: JS, body: include_str!("app.js") },
     Asset { name: "api.js", content_type: JS, body: include_str!("api.js") },
+    Asset { name: "live-worker.js", content_type: JS, body: include_str!("live-worker.js") },
     Asset { name: "dom.js", content_type: JS, body: include_str!("dom.js") },
     Asset { name: "json.js", content_type: JS, body: include_str!("json.js") },
     Asset { name: "dashboard.js", content_type: JS, body: include_str!("dashboard.js") },

@@ -119,7 +119,7 @@ export function stream(main, name, params) {
     }
     liveStatus.textContent = "connecting…";
     let unseen = 0;
-    follow(`${path}/live${query({ from: head === null ? "start" : head, resolveLinks: true })}`, (event) => {
+    follow(name, head === null ? "start" : head, (event) => {
       if (onFirstPage) {
         // A reload after the form's append may already show it.
         if (list.querySelector(`[data-revision="${event.revision}"]`)) return;
