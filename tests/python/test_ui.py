@@ -559,6 +559,33 @@ def test_a_group_created_in_the_ui_shows_its_parked_events_and_replays_them(ui, 
     assert ui.errors == []
 
 
+def test_an_all_group_shows_its_filter_which_an_edit_keeps(ui, server):
+    """A `$all` group's filter is fixed at creation (KurrentDB's update has
+    none): its page shows it, saving the settings keeps it, and a PUT with a
+    different one is refused rather than silently ignored."""
+    group = unique("ui-filtered")
+    prefix = unique("orders")
+    path = api(server, f"/subscriptions/$all/{group}")
+    body = {"startFrom": "end", "filter": {"target": "streamName", "prefixes": [prefix]}}
+    assert requests.put(path, json=body, timeout=TIMEOUT_S).status_code == 201
+    try:
+        page = ui.open(f"#/subscription/$all/{group}")
+        page.locator("#group-filter", has_text=f"stream names starting with {prefix}").wait_for()
+        page.get_by_label("Max retry count").fill("7")
+        page.get_by_role("button", name="Save settings").click()
+        page.get_by_text("Settings saved").wait_for()
+        settings = requests.get(f"{path}/settings", timeout=TIMEOUT_S).json()
+        assert settings["maxRetryCount"] == 7
+        assert settings["filter"] == {"target": "streamName", "prefixes": [prefix]}, settings
+        changed = {**body, "filter": {"target": "eventType", "regex": "^x"}}
+        refused = requests.put(path, json=changed, timeout=TIMEOUT_S)
+        assert refused.status_code == 400 and "fixed" in refused.json()["error"], refused.text
+        assert requests.get(f"{path}/settings", timeout=TIMEOUT_S).json()["filter"]["prefixes"] == [prefix]
+        assert ui.errors == []
+    finally:
+        requests.delete(path, timeout=TIMEOUT_S)
+
+
 def test_a_secure_node_asks_for_a_login_and_its_session_carries_pages_and_the_live_tail(browser, server_binary, tmp_path):
     """Secure mode: the UI's files load, its first call is refused, and the
     page shows its own login form (no browser prompt: the UI's requests get

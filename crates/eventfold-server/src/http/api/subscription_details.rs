@@ -8,13 +8,13 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::http::StatusCode;
-use eventfold_persistent::{GroupSettings, StartFrom};
+use eventfold_persistent::{GroupSpec, StartFrom};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiPath, ApiQuery};
-use super::subscriptions::{GroupPath, group_error, key};
+use super::subscriptions::{GroupFilterBody, GroupPath, group_error, key};
 
 /// A group's settings, named as `PUT /api/v1/subscriptions/{stream}/{group}`
 /// takes them.
@@ -35,6 +35,10 @@ pub struct GroupSettingsView {
     pub min_checkpoint_count: u32,
     pub max_checkpoint_count: u32,
     pub max_subscriber_count: u32,
+    /// A `$all` group's filter, fixed when it was created (not taken back
+    /// by a `PUT` that changes it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub filter: Option<GroupFilterBody>,
     /// The stream its parked events are kept in.
     pub parked_stream: String,
 }
@@ -43,7 +47,8 @@ fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
-fn view(start_from: &StartFrom, settings: &GroupSettings, parked_stream: String) -> GroupSettingsView {
+fn view(spec: &GroupSpec, parked_stream: String) -> GroupSettingsView {
+    let (start_from, settings) = (&spec.start_from, &spec.settings);
     GroupSettingsView {
         start_from: match start_from {
             StartFrom::Start => "start".into(),
@@ -63,6 +68,7 @@ fn view(start_from: &StartFrom, settings: &GroupSettings, parked_stream: String)
         min_checkpoint_count: settings.min_checkpoint_count,
         max_checkpoint_count: settings.max_checkpoint_count,
         max_subscriber_count: settings.max_subscriber_count,
+        filter: spec.filter.as_ref().map(GroupFilterBody::from),
         parked_stream,
     }
 }
@@ -86,7 +92,7 @@ pub async fn settings(
     let key = key(&path.stream, &path.group)?;
     let info = node.persistent_subscriptions().info(&key).await.map_err(group_error)?;
     let parked = key.parked_stream().as_str().to_owned();
-    Ok(Json(view(&info.spec.start_from, &info.spec.settings, parked)))
+    Ok(Json(view(&info.spec, parked)))
 }
 
 #[derive(Deserialize, IntoParams, Debug)]

@@ -127,7 +127,7 @@ pub async fn list(Caller(node): Caller) -> Result<Json<GroupList>, ApiError> {
     Ok(Json(GroupList { subscriptions: infos.iter().map(GroupBody::from).collect() }))
 }
 
-#[derive(Deserialize, ToSchema, Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, ToSchema, Clone, Copy, Debug, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub enum FilterTargetBody {
     StreamName,
@@ -135,12 +135,29 @@ pub enum FilterTargetBody {
 }
 
 /// A `$all` group's filter: prefixes or a regex, on stream names or types.
-#[derive(Deserialize, ToSchema, Debug)]
+/// Fixed when the group is created, as KurrentDB's (its update carries no
+/// filter).
+#[derive(Serialize, Deserialize, ToSchema, Debug)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct GroupFilterBody {
     pub target: FilterTargetBody,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub prefixes: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub regex: Option<String>,
+}
+
+impl From<&FilterSpec> for GroupFilterBody {
+    fn from(filter: &FilterSpec) -> Self {
+        let target = match filter.target {
+            FilterTarget::StreamName => FilterTargetBody::StreamName,
+            FilterTarget::EventType => FilterTargetBody::EventType,
+        };
+        match &filter.expression {
+            FilterExpression::Prefixes(prefixes) => Self { target, prefixes: Some(prefixes.clone()), regex: None },
+            FilterExpression::Regex(regex) => Self { target, prefixes: None, regex: Some(regex.clone()) },
+        }
+    }
 }
 
 /// A group's definition. Every setting is optional, with KurrentDB's default.
@@ -257,6 +274,16 @@ pub async fn put(
     let status = match subscriptions.create(spec.clone()).await {
         Ok(()) => StatusCode::CREATED,
         Err(CreateError::AlreadyExists(_)) => {
+            // A filter sent again must be the group's: it is not changed by
+            // an update, and a different one silently kept would mislead.
+            if spec.filter.is_some() {
+                let current = subscriptions.info(&key).await.map_err(group_error)?;
+                if current.spec.filter != spec.filter {
+                    return Err(invalid(
+                        "a group's filter is fixed when it is created: delete the group and create it again to change it",
+                    ));
+                }
+            }
             subscriptions.update(&key, spec.start_from, spec.settings).await.map_err(|error| match error {
                 UpdateError::InvalidSettings(reason) => invalid(reason.reason),
                 UpdateError::NotFound(_) => ApiError::not_found("group-not-found", error.to_string()),

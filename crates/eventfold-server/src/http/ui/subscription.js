@@ -148,7 +148,8 @@ export function subscription(main, stream, group) {
     const values = await getJson(`${path}/settings`);
     parkedStream = values.parkedStream;
     const controls = settingsControls(values);
-    settingsForm.replaceChildren(h("fieldset", {}, h("legend", {}, "Settings"), h("div", { class: "settings" }, controls.elements),
+    settingsForm.replaceChildren(h("fieldset", {}, h("legend", {}, "Settings"), filterLine(values.filter),
+      h("div", { class: "settings" }, controls.elements),
       h("div", { class: "toolbar" }, h("button", { type: "submit" }, "Save settings"))));
     settingsForm.onsubmit = async (event) => {
       event.preventDefault();
@@ -220,4 +221,14 @@ export function subscription(main, stream, group) {
     stopped = true;
     clearTimeout(timer);
   };
+}
+
+/** A `$all` group's filter, shown but not edited: it is fixed when the group
+ * is created (an update carries none), so changing it means a new group. */
+function filterLine(filter) {
+  if (!filter) return null;
+  const on = filter.target === "eventType" ? "event types" : "stream names";
+  const what = filter.regex !== undefined ? `${on} matching ${filter.regex}` : `${on} starting with ${filter.prefixes.join(", ")}`;
+  return h("p", { id: "group-filter" }, h("strong", {}, "Filter: "), what,
+    h("span", { class: "muted" }, " (fixed when the group was created: delete the group and create it again to change it)"));
 }
