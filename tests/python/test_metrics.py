@@ -163,7 +163,7 @@ def load(api: ClientApi, client: Any, server: EventfoldServer) -> tuple[str, str
 @pytest.mark.skipif(
     bool(os.environ.get("EVENTFOLD_PY_PG_BASE")),
     reason="the storage metrics the dashboards query (I/O, checkpoints, index and scavenge statuses) "
-    "are recorded by the embedded engine; the PostgreSQL backend records none yet",
+    "are the embedded engine's; the PostgreSQL backend records its own (eventfold_postgres_*)",
 )
 def test_every_dashboard_metric_exists_with_its_labels_after_load(
     api: ClientApi, client: Any, server: EventfoldServer
@@ -211,3 +211,34 @@ def test_every_dashboard_metric_exists_with_its_labels_after_load(
     assert one("eventfold_writer_fsync_duration_seconds_count") >= 1
     assert one("eventfold_http_request_duration_seconds_count", method="GET", route="/metrics") >= 1
     assert one("eventfold_data_directory_bytes") > 0
+
+
+@pytest.mark.skipif(
+    not os.environ.get("EVENTFOLD_PY_PG_BASE"),
+    reason="the PostgreSQL backend's metrics: this suite runs on the embedded engine",
+)
+def test_the_postgresql_backend_records_its_ordering_cost_and_pool(
+    api: ClientApi, client: Any, server: EventfoldServer
+) -> None:
+    stream = unique("pg-metrics")
+    for _ in range(3):
+        client.append_to_stream(stream, current_version=api.StreamState.ANY, events=json_events(api, 2), timeout=10)
+
+    def one(samples: list[Sample], name: str, **labels: str) -> float:
+        found = find(samples, name, **labels)
+        assert found, f"{name} {labels} missing"
+        return found[0].value
+
+    samples = eventually(
+        server,
+        "the appends' sequencing is recorded",
+        lambda samples: bool(find(samples, "eventfold_postgres_sequencing_lag_seconds_count")),
+    )
+    assert one(samples, "eventfold_postgres_sequencing_lag_seconds_count") >= 3
+    assert one(samples, "eventfold_postgres_sequencer_batch_events_count") >= 1
+    assert one(samples, "eventfold_postgres_sequencer_batch_events_sum") >= 6
+    assert one(samples, "eventfold_postgres_sequencer_step_duration_seconds_count") >= 1
+    assert one(samples, "eventfold_postgres_pool_max_connections") >= 2
+    assert one(samples, "eventfold_postgres_pool_connections", state="busy") >= 0
+    assert one(samples, "eventfold_postgres_pool_connections", state="idle") >= 0
+    assert one(samples, "eventfold_postgres_pool_waiting") >= 0

@@ -1,10 +1,9 @@
 //! The composition of `/metrics`: the exporter installed before the engine
 //! opens (so that recovery's statuses are recorded), and what is sampled
-//! before each scrape: the engine's state and the process's.
+//! before each scrape: the storage backend's state and the process's.
 
 use std::path::Path;
 
-use eventfold_engine::Engine;
 use eventfold_node::MetricsText;
 use eventfold_server::metrics::SystemSampler;
 use metrics_exporter_prometheus::PrometheusHandle;
@@ -14,17 +13,14 @@ pub fn install() -> Option<PrometheusHandle> {
     eventfold_server::metrics::install()
 }
 
-/// What `GET /metrics` serves, sampling `engine` and the process and disk
-/// of `data_dir`; also starts folding histogram samples in between scrapes
-/// (on the current runtime, until it stops).
-pub fn text(handle: PrometheusHandle, engine: Option<&Engine>, data_dir: &Path) -> MetricsText {
+/// What `GET /metrics` serves, sampling the backend (`sample_store`) and
+/// the process and disk of `data_dir`; also starts folding histogram samples
+/// in between scrapes (on the current runtime, until it stops).
+pub fn text(handle: PrometheusHandle, sample_store: impl Fn() + Send + Sync + 'static, data_dir: &Path) -> MetricsText {
     tokio::spawn(eventfold_server::metrics::run_upkeep(handle.clone()));
-    let engine = engine.cloned();
     let system = SystemSampler::new(data_dir);
     eventfold_server::metrics::text(handle, move || {
-        if let Some(engine) = &engine {
-            engine.record_metrics();
-        }
+        sample_store();
         system.sample();
     })
 }

@@ -133,7 +133,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         max_append_bytes: args.max_append_bytes,
         advertise_host: args.advertise_host_to_client_as.clone().or_else(|| configured_host_name(&args.listen)),
         advertise_port: args.advertise_node_port_to_client_as,
-        metrics: exporter.map(|handle| crate::metrics::text(handle, backend.engine(), &args.db)),
+        metrics: exporter.map(|handle| crate::metrics::text(handle, backend.metrics_sampler(), &args.db)),
         atom_pub_over_http: args.enable_atom_pub_over_http,
         projections: ProjectionsOptions {
             run: args.run_projections,
@@ -254,11 +254,15 @@ impl Backend {
         }
     }
 
-    /// The embedded engine, whose own gauges `/metrics` samples.
-    fn engine(&self) -> Option<&Engine> {
-        match self {
-            Backend::Engine(engine) => Some(engine),
-            Backend::Postgres(_) => None,
+    /// What `/metrics` samples of the backend before each scrape.
+    fn metrics_sampler(&self) -> impl Fn() + Send + Sync + 'static {
+        let backend = match self {
+            Backend::Engine(engine) => Backend::Engine(engine.clone()),
+            Backend::Postgres(store) => Backend::Postgres(store.clone()),
+        };
+        move || match &backend {
+            Backend::Engine(engine) => engine.record_metrics(),
+            Backend::Postgres(store) => store.record_metrics(),
         }
     }
 

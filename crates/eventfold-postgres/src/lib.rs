@@ -17,6 +17,7 @@ mod config;
 mod errors;
 mod filter_sql;
 mod head;
+pub mod metrics;
 mod read;
 mod rows;
 mod scavenge;

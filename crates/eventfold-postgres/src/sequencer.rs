@@ -75,6 +75,7 @@ impl Sequencer {
         let (reply, answer) = oneshot::channel();
         self.requests.send(Request { keys, reply }).await.map_err(|_| closed())?;
         let positions = answer.await.map_err(|_| closed())?;
+        crate::metrics::sequencing_lag(started.elapsed().as_secs_f64());
         let mut lag = self.lag.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if lag.samples_micros.len() < LAG_SAMPLES_MAX {
             lag.samples_micros.push(u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX));
@@ -187,8 +188,14 @@ async fn step_with_retries(pool: &Pool) -> Result<(Positions, bool), StorageErro
     let mut attempt = 0;
     loop {
         let mut client = pool.get().await.map_err(|error| crate::errors::pool(&error))?;
+        let started = Instant::now();
         match step(&mut client).await {
-            Ok(done) => return Ok(done),
+            Ok(done) => {
+                if !done.0.is_empty() {
+                    crate::metrics::step(done.0.len(), started.elapsed().as_secs_f64());
+                }
+                return Ok(done);
+            }
             Err(error) if is_retryable(&error) && attempt < STEP_RETRIES_MAX => attempt += 1,
             Err(error) => return Err(storage(&error)),
         }

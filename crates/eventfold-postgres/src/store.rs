@@ -120,6 +120,12 @@ impl PostgresStore {
         Ok(())
     }
 
+    /// Samples the gauges that describe the store (its connection pool),
+    /// before a scrape.
+    pub fn record_metrics(&self) {
+        crate::metrics::sample_pool(&self.inner.pool);
+    }
+
     /// How long appends waited for their positions since the last call:
     /// the ordering design's cost as appends see it.
     pub fn take_sequencing_lag(&self) -> LagStats {

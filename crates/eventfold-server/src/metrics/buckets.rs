@@ -18,15 +18,17 @@ pub(super) const SECONDS: &[f64] = &[
 /// each): its dashboards' heatmaps name these very bounds.
 const GRPC_METHOD_SECONDS: &[f64] = &[1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0];
 
-/// Histograms of counts: the appends and events sharing one `fdatasync`,
-/// from a single writer's 1 up to the queue's depth under load.
-const COUNT_PREFIX: &str = "eventfold_writer_batch_";
+/// Histograms of counts, named `…_batch_events` or `…_batch_appends`: the
+/// appends and events sharing one `fdatasync` (the engine), the events one
+/// sequencing step numbers (PostgreSQL); from 1 up to a queue's depth.
+const COUNT_SUFFIXES: [&str; 2] = ["_batch_events", "_batch_appends"];
 const COUNTS: &[f64] = &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0, 4096.0, 16384.0, 65536.0];
 
 /// The overrides of [`SECONDS`]; no two of them match the same name.
-pub(super) fn overrides() -> [(Matcher, &'static [f64]); 2] {
+pub(super) fn overrides() -> [(Matcher, &'static [f64]); 3] {
     [
         (Matcher::Full(calls::GRPC_METHOD_DURATION.to_owned()), GRPC_METHOD_SECONDS),
-        (Matcher::Prefix(COUNT_PREFIX.to_owned()), COUNTS),
+        (Matcher::Suffix(COUNT_SUFFIXES[0].to_owned()), COUNTS),
+        (Matcher::Suffix(COUNT_SUFFIXES[1].to_owned()), COUNTS),
     ]
 }
