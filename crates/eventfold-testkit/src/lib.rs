@@ -21,9 +21,13 @@
 use std::fmt;
 use std::str::FromStr;
 
+#[cfg(unix)]
+pub mod child_server;
 pub mod conformance;
 #[cfg(unix)]
 mod killed;
+#[cfg(unix)]
+pub mod moto_server;
 #[cfg(unix)]
 pub mod pg_server;
 #[cfg(unix)]

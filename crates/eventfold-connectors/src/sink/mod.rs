@@ -5,8 +5,11 @@
 
 mod event_json;
 pub(crate) mod http;
+mod http1;
 mod pg_value;
 pub(crate) mod postgres;
+pub(crate) mod s3;
+mod sigv4;
 
 use async_trait::async_trait;
 use eventfold_store::RecordedEvent;
@@ -16,14 +19,17 @@ use crate::settings::Reader;
 
 pub use http::HttpSinkSettings;
 pub use postgres::{CHECKPOINT_TABLE, PostgresSinkSettings};
+pub use s3::S3SinkSettings;
 
 pub const HTTP_SINK: &str = "http-sink";
 pub const POSTGRES_SINK: &str = "postgres-sink";
+pub const S3_SINK: &str = "s3-sink";
 
 #[derive(Clone, Debug)]
 pub enum SinkSettings {
     Http(HttpSinkSettings),
     Postgres(PostgresSinkSettings),
+    S3(S3SinkSettings),
 }
 
 impl SinkSettings {
@@ -31,6 +37,7 @@ impl SinkSettings {
         match reader.required("instanceTypeName")? {
             HTTP_SINK => Ok(Self::Http(HttpSinkSettings::parse(reader)?)),
             POSTGRES_SINK => Ok(Self::Postgres(PostgresSinkSettings::parse(reader)?)),
+            S3_SINK => Ok(Self::S3(S3SinkSettings::parse(reader)?)),
             other => Err(InvalidSettings::new(
                 "instanceTypeName",
                 &format!("`{other}` is not a sink this server has; it has `{HTTP_SINK}` and `{POSTGRES_SINK}`"),
@@ -43,6 +50,7 @@ impl SinkSettings {
         match self {
             Self::Http(settings) => Box::new(http::HttpSink::new(settings.clone())),
             Self::Postgres(settings) => Box::new(postgres::PostgresSink::new(connector, settings.clone())),
+            Self::S3(settings) => Box::new(s3::S3Sink::new(settings.clone())),
         }
     }
 }
