@@ -6,9 +6,11 @@
 mod event_json;
 pub(crate) mod http;
 mod http1;
+mod name_template;
 mod pg_value;
 pub(crate) mod postgres;
 pub(crate) mod s3;
+pub(crate) mod search;
 mod sigv4;
 
 use async_trait::async_trait;
@@ -20,16 +22,19 @@ use crate::settings::Reader;
 pub use http::HttpSinkSettings;
 pub use postgres::{CHECKPOINT_TABLE, PostgresSinkSettings};
 pub use s3::S3SinkSettings;
+pub use search::SearchSinkSettings;
 
 pub const HTTP_SINK: &str = "http-sink";
 pub const POSTGRES_SINK: &str = "postgres-sink";
 pub const S3_SINK: &str = "s3-sink";
+pub const SEARCH_SINK: &str = "elasticsearch-sink";
 
 #[derive(Clone, Debug)]
 pub enum SinkSettings {
     Http(HttpSinkSettings),
     Postgres(PostgresSinkSettings),
     S3(S3SinkSettings),
+    Search(SearchSinkSettings),
 }
 
 impl SinkSettings {
@@ -38,6 +43,7 @@ impl SinkSettings {
             HTTP_SINK => Ok(Self::Http(HttpSinkSettings::parse(reader)?)),
             POSTGRES_SINK => Ok(Self::Postgres(PostgresSinkSettings::parse(reader)?)),
             S3_SINK => Ok(Self::S3(S3SinkSettings::parse(reader)?)),
+            SEARCH_SINK => Ok(Self::Search(SearchSinkSettings::parse(reader)?)),
             other => Err(InvalidSettings::new(
                 "instanceTypeName",
                 &format!("`{other}` is not a sink this server has; it has `{HTTP_SINK}` and `{POSTGRES_SINK}`"),
@@ -51,6 +57,7 @@ impl SinkSettings {
             Self::Http(settings) => Box::new(http::HttpSink::new(settings.clone())),
             Self::Postgres(settings) => Box::new(postgres::PostgresSink::new(connector, settings.clone())),
             Self::S3(settings) => Box::new(s3::S3Sink::new(settings.clone())),
+            Self::Search(settings) => Box::new(search::SearchSink::new(settings.clone())),
         }
     }
 }
