@@ -75,6 +75,25 @@ impl ChildGuard {
         text.get(start..).unwrap_or(&text).to_owned()
     }
 
+    /// Asks the server to stop (SIGTERM), and waits for it at most 30 s
+    /// before killing it.
+    pub fn terminate(&mut self) -> anyhow::Result<()> {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill").args(["-TERM", &pid]).status().context("running kill")?;
+        if !sent.success() {
+            bail!("kill -TERM {pid} failed");
+        }
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while self.child.try_wait().context("polling the child")?.is_none() {
+            if Instant::now() >= deadline {
+                self.kill();
+                bail!("{} did not stop within 30 s of SIGTERM", self.what);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(())
+    }
+
     /// Kills the server (SIGKILL: as a crash would) and reaps it.
     pub fn kill(&mut self) {
         let _ = self.child.kill();

@@ -27,6 +27,8 @@ pub mod conformance;
 #[cfg(unix)]
 mod killed;
 #[cfg(unix)]
+pub mod mosquitto_server;
+#[cfg(unix)]
 pub mod moto_server;
 #[cfg(unix)]
 pub mod pg_server;

@@ -6,6 +6,7 @@
 mod event_json;
 pub(crate) mod http;
 mod http1;
+pub(crate) mod mqtt;
 mod name_template;
 mod pg_value;
 pub(crate) mod postgres;
@@ -20,6 +21,7 @@ use crate::error::InvalidSettings;
 use crate::settings::Reader;
 
 pub use http::HttpSinkSettings;
+pub use mqtt::MqttSinkSettings;
 pub use postgres::{CHECKPOINT_TABLE, PostgresSinkSettings};
 pub use s3::S3SinkSettings;
 pub use search::SearchSinkSettings;
@@ -28,6 +30,7 @@ pub const HTTP_SINK: &str = "http-sink";
 pub const POSTGRES_SINK: &str = "postgres-sink";
 pub const S3_SINK: &str = "s3-sink";
 pub const SEARCH_SINK: &str = "elasticsearch-sink";
+pub const MQTT_SINK: &str = "mqtt-sink";
 
 #[derive(Clone, Debug)]
 pub enum SinkSettings {
@@ -35,6 +38,7 @@ pub enum SinkSettings {
     Postgres(PostgresSinkSettings),
     S3(S3SinkSettings),
     Search(SearchSinkSettings),
+    Mqtt(MqttSinkSettings),
 }
 
 impl SinkSettings {
@@ -44,6 +48,7 @@ impl SinkSettings {
             POSTGRES_SINK => Ok(Self::Postgres(PostgresSinkSettings::parse(reader)?)),
             S3_SINK => Ok(Self::S3(S3SinkSettings::parse(reader)?)),
             SEARCH_SINK => Ok(Self::Search(SearchSinkSettings::parse(reader)?)),
+            MQTT_SINK => Ok(Self::Mqtt(MqttSinkSettings::parse(reader)?)),
             other => Err(InvalidSettings::new(
                 "instanceTypeName",
                 &format!("`{other}` is not a sink this server has; it has `{HTTP_SINK}` and `{POSTGRES_SINK}`"),
@@ -58,6 +63,7 @@ impl SinkSettings {
             Self::Postgres(settings) => Box::new(postgres::PostgresSink::new(connector, settings.clone())),
             Self::S3(settings) => Box::new(s3::S3Sink::new(settings.clone())),
             Self::Search(settings) => Box::new(search::SearchSink::new(settings.clone())),
+            Self::Mqtt(settings) => Box::new(mqtt::MqttSink::new(connector, settings.clone())),
         }
     }
 }
