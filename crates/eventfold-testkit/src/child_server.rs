@@ -1,9 +1,11 @@
 //! What the throwaway target servers of the connector tests share: a free
-//! loopback port, a child process that is killed when its guard drops (on
-//! error and on panic too), and a bounded wait until it accepts
+//! loopback port, a child process in its own process group (a launcher
+//! script and the server it starts go together), signalled as a group and
+//! killed when its guard drops (on error and on panic too), and a bounded wait until it accepts
 //! connections.
 
 use std::net::TcpStream;
+use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -42,6 +44,7 @@ impl ChildGuard {
         let output = std::fs::File::create(log).with_context(|| format!("creating {}", log.display()))?;
         let errors = output.try_clone().context("sharing the log file")?;
         let child = command
+            .process_group(0)
             .stdin(Stdio::null())
             .stdout(output)
             .stderr(errors)
@@ -78,11 +81,7 @@ impl ChildGuard {
     /// Asks the server to stop (SIGTERM), and waits for it at most 30 s
     /// before killing it.
     pub fn terminate(&mut self) -> anyhow::Result<()> {
-        let pid = self.child.id().to_string();
-        let sent = Command::new("kill").args(["-TERM", &pid]).status().context("running kill")?;
-        if !sent.success() {
-            bail!("kill -TERM {pid} failed");
-        }
+        self.signal_group("TERM")?;
         let deadline = Instant::now() + Duration::from_secs(30);
         while self.child.try_wait().context("polling the child")?.is_none() {
             if Instant::now() >= deadline {
@@ -94,10 +93,25 @@ impl ChildGuard {
         Ok(())
     }
 
-    /// Kills the server (SIGKILL: as a crash would) and reaps it.
+    /// Kills the server's whole group (SIGKILL: as a crash would) and
+    /// reaps it.
     pub fn kill(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = self.signal_group("KILL");
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+
+    /// Sends `signal` to every process of the child's group (its id is the
+    /// child's, set at spawn).
+    fn signal_group(&self, signal: &str) -> anyhow::Result<()> {
+        let group = format!("-{}", self.child.id());
+        let sent = Command::new("kill").args([&format!("-{signal}"), "--", &group]).status().context("running kill")?;
+        if !sent.success() {
+            bail!("kill -{signal} -- {group} failed");
+        }
+        Ok(())
     }
 }
 

@@ -33,6 +33,8 @@ pub mod moto_server;
 #[cfg(unix)]
 pub mod pg_server;
 #[cfg(unix)]
+pub mod rabbitmq_server;
+#[cfg(unix)]
 pub use killed::{KilledOutput, run_until_killed};
 
 use eventfold_store::{ContentType, DEFAULT_MAX_APPEND_BYTES, EventId, Position, ProposedEvent, StreamName};

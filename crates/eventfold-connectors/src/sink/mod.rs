@@ -3,6 +3,7 @@
 //! in the same transaction as the data (exactly once), or leaves it to the
 //! log (at least once).
 
+pub(crate) mod amqp;
 mod event_json;
 pub(crate) mod http;
 mod http1;
@@ -20,6 +21,7 @@ use eventfold_store::RecordedEvent;
 use crate::error::InvalidSettings;
 use crate::settings::Reader;
 
+pub use amqp::AmqpSinkSettings;
 pub use http::HttpSinkSettings;
 pub use mqtt::MqttSinkSettings;
 pub use postgres::{CHECKPOINT_TABLE, PostgresSinkSettings};
@@ -31,6 +33,7 @@ pub const POSTGRES_SINK: &str = "postgres-sink";
 pub const S3_SINK: &str = "s3-sink";
 pub const SEARCH_SINK: &str = "elasticsearch-sink";
 pub const MQTT_SINK: &str = "mqtt-sink";
+pub const RABBITMQ_SINK: &str = "rabbitmq-sink";
 
 #[derive(Clone, Debug)]
 pub enum SinkSettings {
@@ -39,6 +42,7 @@ pub enum SinkSettings {
     S3(S3SinkSettings),
     Search(SearchSinkSettings),
     Mqtt(MqttSinkSettings),
+    Amqp(AmqpSinkSettings),
 }
 
 impl SinkSettings {
@@ -49,6 +53,7 @@ impl SinkSettings {
             S3_SINK => Ok(Self::S3(S3SinkSettings::parse(reader)?)),
             SEARCH_SINK => Ok(Self::Search(SearchSinkSettings::parse(reader)?)),
             MQTT_SINK => Ok(Self::Mqtt(MqttSinkSettings::parse(reader)?)),
+            RABBITMQ_SINK => Ok(Self::Amqp(AmqpSinkSettings::parse(reader)?)),
             other => Err(InvalidSettings::new(
                 "instanceTypeName",
                 &format!("`{other}` is not a sink this server has; it has `{HTTP_SINK}` and `{POSTGRES_SINK}`"),
@@ -64,6 +69,7 @@ impl SinkSettings {
             Self::S3(settings) => Box::new(s3::S3Sink::new(settings.clone())),
             Self::Search(settings) => Box::new(search::SearchSink::new(settings.clone())),
             Self::Mqtt(settings) => Box::new(mqtt::MqttSink::new(connector, settings.clone())),
+            Self::Amqp(settings) => Box::new(amqp::AmqpSink::new(settings.clone())),
         }
     }
 }
