@@ -216,6 +216,10 @@ impl Sink for MqttSink {
 
     /// Connects: an unreachable broker or refused credentials are errors.
     async fn validate(&mut self) -> Result<(), SinkError> {
+        // Another client id than the running connector's: a broker lets one
+        // connection hold an id, and would cut the running one off while
+        // new settings are checked.
+        self.client_id.push_str("-check");
         let deadline = Instant::now() + self.settings.request_timeout;
         while !self.session().connected {
             if let Err(error) = self.poll(deadline).await {
