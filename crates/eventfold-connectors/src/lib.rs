@@ -37,6 +37,6 @@ pub use checkpoint::CHECKPOINT_EVENT_TYPE;
 pub use error::{ConnectorError, InvalidSettings};
 pub use info::ConnectorInfo;
 pub use manager::{Connectors, ConnectorsOptions};
-pub use sink::{CHECKPOINT_TABLE, HTTP_SINK, POSTGRES_SINK};
+pub use sink::{CHECKPOINT_TABLE, HTTP_SINK, MQTT_SINK, POSTGRES_SINK, RABBITMQ_SINK, S3_SINK, SEARCH_SINK};
 pub use status::{ConnectorState, metric_names};
 pub use streams::{DEFINITIONS_STREAM, checkpoint_stream, dead_letter_stream};

@@ -21,11 +21,19 @@
 use std::fmt;
 use std::str::FromStr;
 
+#[cfg(unix)]
+pub mod child_server;
 pub mod conformance;
 #[cfg(unix)]
 mod killed;
 #[cfg(unix)]
+pub mod mosquitto_server;
+#[cfg(unix)]
+pub mod moto_server;
+#[cfg(unix)]
 pub mod pg_server;
+#[cfg(unix)]
+pub mod rabbitmq_server;
 #[cfg(unix)]
 pub use killed::{KilledOutput, run_until_killed};
 

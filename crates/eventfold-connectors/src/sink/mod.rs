@@ -3,10 +3,17 @@
 //! in the same transaction as the data (exactly once), or leaves it to the
 //! log (at least once).
 
+pub(crate) mod amqp;
 mod event_json;
 pub(crate) mod http;
+mod http1;
+pub(crate) mod mqtt;
+mod name_template;
 mod pg_value;
 pub(crate) mod postgres;
+pub(crate) mod s3;
+pub(crate) mod search;
+mod sigv4;
 
 use async_trait::async_trait;
 use eventfold_store::RecordedEvent;
@@ -14,16 +21,28 @@ use eventfold_store::RecordedEvent;
 use crate::error::InvalidSettings;
 use crate::settings::Reader;
 
+pub use amqp::AmqpSinkSettings;
 pub use http::HttpSinkSettings;
+pub use mqtt::MqttSinkSettings;
 pub use postgres::{CHECKPOINT_TABLE, PostgresSinkSettings};
+pub use s3::S3SinkSettings;
+pub use search::SearchSinkSettings;
 
 pub const HTTP_SINK: &str = "http-sink";
 pub const POSTGRES_SINK: &str = "postgres-sink";
+pub const S3_SINK: &str = "s3-sink";
+pub const SEARCH_SINK: &str = "elasticsearch-sink";
+pub const MQTT_SINK: &str = "mqtt-sink";
+pub const RABBITMQ_SINK: &str = "rabbitmq-sink";
 
 #[derive(Clone, Debug)]
 pub enum SinkSettings {
     Http(HttpSinkSettings),
     Postgres(PostgresSinkSettings),
+    S3(S3SinkSettings),
+    Search(SearchSinkSettings),
+    Mqtt(MqttSinkSettings),
+    Amqp(AmqpSinkSettings),
 }
 
 impl SinkSettings {
@@ -31,6 +50,10 @@ impl SinkSettings {
         match reader.required("instanceTypeName")? {
             HTTP_SINK => Ok(Self::Http(HttpSinkSettings::parse(reader)?)),
             POSTGRES_SINK => Ok(Self::Postgres(PostgresSinkSettings::parse(reader)?)),
+            S3_SINK => Ok(Self::S3(S3SinkSettings::parse(reader)?)),
+            SEARCH_SINK => Ok(Self::Search(SearchSinkSettings::parse(reader)?)),
+            MQTT_SINK => Ok(Self::Mqtt(MqttSinkSettings::parse(reader)?)),
+            RABBITMQ_SINK => Ok(Self::Amqp(AmqpSinkSettings::parse(reader)?)),
             other => Err(InvalidSettings::new(
                 "instanceTypeName",
                 &format!("`{other}` is not a sink this server has; it has `{HTTP_SINK}` and `{POSTGRES_SINK}`"),
@@ -43,6 +66,10 @@ impl SinkSettings {
         match self {
             Self::Http(settings) => Box::new(http::HttpSink::new(settings.clone())),
             Self::Postgres(settings) => Box::new(postgres::PostgresSink::new(connector, settings.clone())),
+            Self::S3(settings) => Box::new(s3::S3Sink::new(settings.clone())),
+            Self::Search(settings) => Box::new(search::SearchSink::new(settings.clone())),
+            Self::Mqtt(settings) => Box::new(mqtt::MqttSink::new(connector, settings.clone())),
+            Self::Amqp(settings) => Box::new(amqp::AmqpSink::new(settings.clone())),
         }
     }
 }

@@ -5,6 +5,7 @@
 #![allow(dead_code, reason = "each test file uses a different part")]
 
 pub mod receiver;
+pub mod search_server;
 
 use std::future::Future;
 use std::sync::Arc;
