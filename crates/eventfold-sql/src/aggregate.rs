@@ -134,6 +134,30 @@ impl Accumulator {
         Ok(())
     }
 
+    /// The accumulator's state, for a checkpoint (`count(DISTINCT …)` is
+    /// not checkpointed: continuous queries refuse it). Floats go by their
+    /// bits: JSON text read back may differ in the last place.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "count": self.count,
+            "integerSum": self.integer_sum,
+            "floatSumBits": self.float_sum.to_bits(),
+            "sawFloat": self.saw_float,
+            "extreme": self.extreme.to_tagged_json(),
+        })
+    }
+
+    /// An accumulator of `function` in the state [`Self::to_json`] wrote.
+    pub fn from_json(function: AggregateFunction, state: &serde_json::Value) -> Option<Self> {
+        let mut accumulator = Accumulator::new(function, false);
+        accumulator.count = state.get("count")?.as_i64()?;
+        accumulator.integer_sum = state.get("integerSum")?.as_i64()?;
+        accumulator.float_sum = f64::from_bits(state.get("floatSumBits")?.as_u64()?);
+        accumulator.saw_float = state.get("sawFloat")?.as_bool()?;
+        accumulator.extreme = Value::from_tagged_json(state.get("extreme")?)?;
+        Some(accumulator)
+    }
+
     /// The aggregate of the rows added: `NULL` for `sum`, `min`, `max` and
     /// `avg` of no rows, 0 for `count`.
     pub fn finish(&self) -> Value {

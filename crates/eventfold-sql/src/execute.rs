@@ -19,6 +19,7 @@ use crate::expr::{Expr, Row};
 use crate::plan::{Ordering, Plan, SortKey};
 use crate::source::EventRows;
 use crate::value::Value;
+use crate::window;
 
 /// What a running query sends its reader.
 #[derive(Clone, Debug, PartialEq)]
@@ -88,29 +89,30 @@ impl Execution {
                 continue;
             }
             if let Some(grouping) = &plan.grouping {
-                let keys = grouping.keys.iter().map(|key| key.evaluate(row)).collect::<Result<Vec<_>, _>>()?;
-                let hashed: Vec<KeyValue> = keys.iter().map(KeyValue::from).collect();
-                let groups_count = groups.len();
-                let (_, accumulators) = match groups.entry(hashed) {
-                    Entry::Occupied(entry) => entry.into_mut(),
-                    Entry::Vacant(entry) => {
-                        if groups_count >= self.groups_max {
-                            return Err(SqlError::TooManyGroups { limit: self.groups_max });
+                for keys in window::group_keys(&grouping.keys, row)? {
+                    let hashed: Vec<KeyValue> = keys.iter().map(KeyValue::from).collect();
+                    let groups_count = groups.len();
+                    let (_, accumulators) = match groups.entry(hashed) {
+                        Entry::Occupied(entry) => entry.into_mut(),
+                        Entry::Vacant(entry) => {
+                            if groups_count >= self.groups_max {
+                                return Err(SqlError::TooManyGroups { limit: self.groups_max });
+                            }
+                            let accumulators = grouping
+                                .aggregates
+                                .iter()
+                                .map(|call| Accumulator::new(call.function, call.distinct))
+                                .collect();
+                            entry.insert((keys, accumulators))
                         }
-                        let accumulators = grouping
-                            .aggregates
-                            .iter()
-                            .map(|call| Accumulator::new(call.function, call.distinct))
-                            .collect();
-                        entry.insert((keys, accumulators))
-                    }
-                };
-                for (accumulator, call) in accumulators.iter_mut().zip(&grouping.aggregates) {
-                    let value = match &call.argument {
-                        Some(argument) => argument.evaluate(row)?,
-                        None => Value::Null,
                     };
-                    accumulator.add(value)?;
+                    for (accumulator, call) in accumulators.iter_mut().zip(&grouping.aggregates) {
+                        let value = match &call.argument {
+                            Some(argument) => argument.evaluate(row)?,
+                            None => Value::Null,
+                        };
+                        accumulator.add(value)?;
+                    }
                 }
                 continue;
             }

@@ -23,6 +23,10 @@ pub enum ScalarFunction {
     Round,
     DateBin,
     DateTrunc,
+    /// `hop(created, slide, size)`: hopping windows. As a `GROUP BY` key it
+    /// puts each row in every window that holds it (see `window.rs`); as a
+    /// value, it is the start of the latest of them.
+    Hop,
 }
 
 impl ScalarFunction {
@@ -41,6 +45,7 @@ impl ScalarFunction {
             "round" => ScalarFunction::Round,
             "date_bin" => ScalarFunction::DateBin,
             "date_trunc" => ScalarFunction::DateTrunc,
+            "hop" => ScalarFunction::Hop,
             _ => return None,
         };
         Some(function)
@@ -59,6 +64,7 @@ impl ScalarFunction {
             ScalarFunction::Lower | ScalarFunction::Upper | ScalarFunction::Length | ScalarFunction::Abs => (1, 1),
             ScalarFunction::Round => (1, 2),
             ScalarFunction::DateBin => (2, 3),
+            ScalarFunction::Hop => (3, 3),
             ScalarFunction::Coalesce => (1, usize::MAX),
         }
     }
@@ -139,6 +145,12 @@ impl ScalarFunction {
                 let offset = timestamp.saturating_sub(origin);
                 Ok(Value::Timestamp(origin.saturating_add(offset - offset.rem_euclid(width))))
             }
+            ScalarFunction::Hop => {
+                let timestamp = timestamp(next(), "hop")?;
+                let (slide, size) = hop_widths(next(), next())?;
+                let _ = size;
+                Ok(Value::Timestamp(timestamp - timestamp.rem_euclid(slide)))
+            }
             ScalarFunction::DateTrunc => {
                 let unit = text(next(), "date_trunc")?;
                 let width = unit_ticks(&unit).filter(|ticks| *ticks <= TICKS_PER_DAY).ok_or_else(|| {
@@ -179,6 +191,22 @@ fn timestamp(value: Value, function: &str) -> Result<i64, SqlError> {
         Value::Text(text) => parse_timestamp(&text),
         other => Err(SqlError::evaluation(format!("{function} takes a timestamp, not {}", other.type_name()))),
     }
+}
+
+/// Most windows one row may fall in: a hopping window's size over its
+/// slide. Bounds the work and the groups one event can cost.
+pub const HOP_WINDOWS_PER_ROW_MAX: i64 = 1_000;
+
+/// A hopping window's slide and size, checked: both positive, the size a
+/// multiple of the slide, at most [`HOP_WINDOWS_PER_ROW_MAX`] windows per row.
+pub fn hop_widths(slide: Value, size: Value) -> Result<(i64, i64), SqlError> {
+    let (slide, size) = (interval(slide)?, interval(size)?);
+    if size % slide != 0 || size / slide > HOP_WINDOWS_PER_ROW_MAX {
+        return Err(SqlError::evaluation(format!(
+            "hop: the size must be a multiple of the slide, at most {HOP_WINDOWS_PER_ROW_MAX} times it"
+        )));
+    }
+    Ok((slide, size))
 }
 
 /// A window width: an interval, or its text (`'5 minutes'`). Must be positive.

@@ -15,6 +15,8 @@
 //! a timeout; dropping the stream stops the task.
 
 mod aggregate;
+mod continuous;
+mod continuous_runner;
 mod error;
 mod execute;
 mod expr;
@@ -26,6 +28,7 @@ mod source;
 mod statement;
 mod value;
 mod view;
+mod window;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
@@ -35,6 +38,10 @@ use eventfold_store::EventStore;
 use futures::stream::BoxStream;
 use futures::{Stream, StreamExt};
 
+pub use continuous::{ContinuousPlan, plan_continuous};
+pub use continuous_runner::{
+    ContinuousOptions, ContinuousQuery, ContinuousStatus, RESULT_EVENT_TYPE, result_stream, start_continuous,
+};
 pub use error::{SqlError, TextPosition};
 pub use execute::QueryItem;
 pub use value::{Value, format_timestamp};

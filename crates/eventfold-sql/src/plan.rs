@@ -126,6 +126,9 @@ pub fn plan_query(query: &sql::Query) -> Result<Plan, SqlError> {
             let resolved = resolve_reference(key, &items)?;
             keys.push(plan_expr(resolved, &mut Scope::Event)?);
         }
+        if keys.iter().filter(|key| crate::window::is_hop(key)).count() > 1 {
+            return Err(SqlError::plan("one hop(...) window per GROUP BY"));
+        }
         let mut aggregates = Vec::new();
         for (name, expr) in &items {
             columns.push(name.clone());
@@ -567,7 +570,7 @@ fn scalar_call(function: &sql::Function, scope: &mut Scope<'_>) -> Result<Expr, 
         SqlError::plan_at(
             format!(
                 "unknown function `{name}`; there are json_str, json_int, json_float, json_bool, lower, upper, length, \
-                 starts_with, coalesce, abs, round, date_bin, date_trunc, and count, sum, min, max, avg"
+                 starts_with, coalesce, abs, round, date_bin, date_trunc, hop, and count, sum, min, max, avg"
             ),
             function.span(),
         )

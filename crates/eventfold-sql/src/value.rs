@@ -119,6 +119,38 @@ impl Value {
     }
 }
 
+impl Value {
+    /// The value with its type, for state written and read back by the
+    /// server itself (checkpoints); `to_json` is for people and loses types.
+    pub fn to_tagged_json(&self) -> serde_json::Value {
+        match self {
+            Value::Null => serde_json::Value::Null,
+            Value::Bool(flag) => serde_json::json!({ "bool": flag }),
+            Value::Int(number) => serde_json::json!({ "int": number }),
+            Value::Float(number) => serde_json::json!({ "floatBits": number.to_bits() }),
+            Value::Text(text) => serde_json::json!({ "text": text }),
+            Value::Timestamp(ticks) => serde_json::json!({ "timestamp": ticks }),
+            Value::Interval(ticks) => serde_json::json!({ "interval": ticks }),
+        }
+    }
+
+    pub fn from_tagged_json(json: &serde_json::Value) -> Option<Value> {
+        if json.is_null() {
+            return Some(Value::Null);
+        }
+        let (tag, inner) = json.as_object()?.iter().next()?;
+        Some(match tag.as_str() {
+            "bool" => Value::Bool(inner.as_bool()?),
+            "int" => Value::Int(inner.as_i64()?),
+            "floatBits" => Value::Float(f64::from_bits(inner.as_u64()?)),
+            "text" => Value::Text(inner.as_str()?.to_owned()),
+            "timestamp" => Value::Timestamp(inner.as_i64()?),
+            "interval" => Value::Interval(inner.as_i64()?),
+            _ => return None,
+        })
+    }
+}
+
 impl fmt::Display for Value {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
