@@ -16,7 +16,7 @@ mod ping;
 pub(crate) mod process;
 mod projections;
 mod scavenge;
-mod sql;
+pub(crate) mod sql;
 mod stats;
 mod subscriptions;
 mod time;
@@ -52,7 +52,6 @@ pub fn router(node: Node) -> Router {
         .merge(projections::routes())
         .merge(connectors::routes(&node))
         .merge(api::routes(&node))
-        .merge(sql::routes())
         .merge(ui::routes())
         .merge(users::routes())
         .method_not_allowed_fallback(error::method_not_allowed)

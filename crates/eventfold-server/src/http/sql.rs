@@ -11,39 +11,78 @@
 //!   for any statement other than a query, `403` (`401` without
 //!   credentials) for a read the caller may not make, `408` past the
 //!   timeout. Errors are `{"error", "code"}` as in the rest of `/api/v1`.
+//!
+//! Routed with the JSON API (`api/mod.rs`), so the OpenAPI document lists it.
 
 use std::time::Duration;
 
-use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::http::header::{ACCEPT, CONTENT_TYPE};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
-use eventfold_node::Node;
 use eventfold_sql::{QueryItem, QueryRequest, SqlError, SqlLimits, Value, start_query};
 use eventfold_store::{ReadError, StorageErrorKind};
 use futures::StreamExt;
-use serde::Deserialize;
-use serde_json::{Map, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Map;
+use utoipa::ToSchema;
 
 use super::caller::Caller;
 
 const NDJSON: &str = "application/x-ndjson";
 
-pub fn routes() -> Router<Node> {
-    Router::new().route("/api/v1/sql", post(query))
-}
-
-#[derive(Deserialize)]
+/// One ad-hoc query.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct SqlBody {
+pub struct SqlBody {
+    /// `SELECT`, `WITH` or `EXPLAIN`, over `events`, `category('…')`,
+    /// `event_type('…')` or `stream('…')`.
     sql: String,
+    /// At most this many rows (10,000 when not given, at most 1,000,000).
     limit: Option<u64>,
+    /// Stop the query after this many milliseconds (30,000 when not given).
     timeout_ms: Option<u64>,
 }
 
-async fn query(Caller(node): Caller, headers: HeaderMap, body: Bytes) -> Response {
+/// The answer as JSON; with `Accept: application/x-ndjson`, one object per
+/// row instead, keyed by column.
+#[derive(Serialize, ToSchema)]
+pub struct SqlAnswer {
+    columns: Vec<String>,
+    /// Each row's values, in the order of `columns`; timestamps as RFC 3339.
+    #[schema(value_type = Vec<Vec<Object>>)]
+    rows: Vec<Vec<serde_json::Value>>,
+    /// The row limit cut the answer short.
+    truncated: bool,
+}
+
+/// A refused query.
+#[derive(Serialize, ToSchema)]
+pub struct SqlErrorBody {
+    error: String,
+    /// `sql-syntax`, `sql-plan`, `not-a-query`, `sql-evaluation`,
+    /// `too-many-groups`, `query-timeout`, `access-denied`, `invalid-json`…
+    code: String,
+    /// Where in the query the error lies (syntax and planning errors).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    line: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    column: Option<u64>,
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/v1/sql",
+    tag = "sql",
+    request_body(content = SqlBody, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The rows (JSON, or NDJSON when asked for)", body = SqlAnswer),
+        (status = 400, description = "Bad SQL (with line and column), or a statement that is not a query", body = SqlErrorBody),
+        (status = 403, description = "The caller may not read what the query reads", body = SqlErrorBody),
+        (status = 408, description = "The query ran past its timeout", body = SqlErrorBody),
+    )
+)]
+pub async fn query(Caller(node): Caller, headers: HeaderMap, body: Bytes) -> Response {
     let body: SqlBody = match serde_json::from_slice(&body) {
         Ok(body) => body,
         Err(error) => return refusal(StatusCode::BAD_REQUEST, "invalid-json", format!("invalid body: {error}"), None),
@@ -82,7 +121,7 @@ async fn query(Caller(node): Caller, headers: HeaderMap, body: Bytes) -> Respons
             Err(error) => return sql_refusal(&error),
         }
     }
-    axum::Json(json!({ "columns": columns, "rows": answer_rows, "truncated": truncated })).into_response()
+    axum::Json(SqlAnswer { columns, rows: answer_rows, truncated }).into_response()
 }
 
 fn wants_ndjson(headers: &HeaderMap) -> bool {
@@ -124,10 +163,11 @@ fn sql_refusal(error: &SqlError) -> Response {
 }
 
 fn refusal(status: StatusCode, code: &str, message: String, position: Option<(u64, u64)>) -> Response {
-    let mut body = json!({ "error": message, "code": code });
-    if let (Some((line, column)), Some(fields)) = (position, body.as_object_mut()) {
-        fields.insert("line".into(), line.into());
-        fields.insert("column".into(), column.into());
-    }
+    let body = SqlErrorBody {
+        error: message,
+        code: code.to_owned(),
+        line: position.map(|(line, _)| line),
+        column: position.map(|(_, column)| column),
+    };
     (status, axum::Json(body)).into_response()
 }
