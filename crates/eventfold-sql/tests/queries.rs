@@ -287,3 +287,66 @@ async fn bad_queries_are_refused_with_a_reason_and_a_position() {
     let evaluation = refusal("SELECT json_int(data, 'lines') + 'x' FROM events").await;
     assert!(matches!(evaluation, SqlError::Evaluation { .. }), "{evaluation:?}");
 }
+
+#[tokio::test]
+async fn tumbling_and_hopping_windows_count_what_a_plain_loop_over_created_counts() {
+    let store = store_with(400).await;
+    // Spread the events over time: a second batch, later.
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    let more = store_with_appended(&store, 200).await;
+    let created: Vec<i64> = query(&store, "SELECT created FROM events")
+        .await
+        .rows
+        .iter()
+        .map(|row| match row[0] {
+            Value::Timestamp(ticks) => ticks,
+            _ => panic!("a timestamp: {row:?}"),
+        })
+        .collect();
+    assert_eq!(created.len(), 400 + more);
+    let (slide, size) = (10 * 10_000_i64, 30 * 10_000_i64); // 10 ms and 30 ms, in ticks
+    let first = created.iter().min().copied().expect("events");
+    let last = created.iter().max().copied().expect("events");
+
+    let mut tumbling: BTreeMap<i64, i64> = BTreeMap::new();
+    for at in &created {
+        *tumbling.entry(at - at.rem_euclid(size)).or_default() += 1;
+    }
+    let mut hopping: BTreeMap<i64, i64> = BTreeMap::new();
+    let mut start = first - first.rem_euclid(slide) - size;
+    while start <= last {
+        let count = created.iter().filter(|at| start <= **at && **at < start + size).count();
+        if count > 0 {
+            hopping.insert(start, i64::try_from(count).expect("small"));
+        }
+        start += slide;
+    }
+
+    let windows = |answer: QueryAnswer| -> BTreeMap<i64, i64> {
+        answer
+            .rows
+            .iter()
+            .map(|row| match (&row[0], &row[1]) {
+                (Value::Timestamp(start), Value::Int(count)) => (*start, *count),
+                _ => panic!("a window and a count: {row:?}"),
+            })
+            .collect()
+    };
+    let tumbled =
+        query(&store, "SELECT date_bin('30 milliseconds', created) AS w, count(*) FROM events GROUP BY w").await;
+    assert_eq!(windows(tumbled), tumbling);
+    let hopped = query(
+        &store,
+        "SELECT hop(created, INTERVAL '10 milliseconds', INTERVAL '30 milliseconds') AS w, count(*) FROM events GROUP BY w",
+    )
+    .await;
+    assert_eq!(windows(hopped), hopping);
+}
+
+/// Appends `count` more events to `store`; answers how many it appended.
+async fn store_with_appended(store: &Store, count: usize) -> usize {
+    let stream = StreamName::new("later-1").expect("name");
+    let events = (0..count).map(|index| ProposedEvent::json("Later", format!(r#"{{"n":{index}}}"#))).collect();
+    store.store.append(AppendRequest::new(stream, ExpectedRevision::Any, events)).await.expect("append");
+    count
+}
