@@ -268,23 +268,34 @@ fn plan_order(query: &sql::Query, columns: &[String], scope: &mut Scope<'_>) -> 
         }
         // PostgreSQL: NULLs sort as larger than every value.
         let nulls_first = item.options.nulls_first.unwrap_or(descending);
-        let key = match &item.expr {
-            SqlExpr::Identifier(ident) if columns.iter().any(|name| name == &ident.value) => {
-                SortKey::Output(columns.iter().position(|name| name == &ident.value).unwrap_or(0))
-            }
-            SqlExpr::Value(value) if matches!(value.value, sql::Value::Number(..)) => {
-                let sql::Value::Number(number, _) = &value.value else { unreachable!("matched above") };
+        let named = match &item.expr {
+            SqlExpr::Identifier(ident) => columns.iter().position(|name| name == &ident.value),
+            _ => None,
+        };
+        let key = match (named, number_literal(&item.expr)) {
+            (Some(index), _) => SortKey::Output(index),
+            (None, Some(number)) => {
                 let index: usize = number.parse().unwrap_or(0);
                 if index == 0 || index > columns.len() {
                     return Err(SqlError::plan_at(format!("there is no output column {number}"), item.expr.span()));
                 }
                 SortKey::Output(index - 1)
             }
-            expr => SortKey::Expr(plan_expr(expr, scope)?),
+            (None, None) => SortKey::Expr(plan_expr(&item.expr, scope)?),
         };
         order.push(Ordering { key, descending, nulls_first });
     }
     Ok(order)
+}
+
+fn number_literal(expr: &SqlExpr) -> Option<&str> {
+    match expr {
+        SqlExpr::Value(value) => match &value.value {
+            sql::Value::Number(number, _) => Some(number),
+            _ => None,
+        },
+        _ => None,
+    }
 }
 
 fn plan_limit(query: &sql::Query) -> Result<(Option<u64>, u64), SqlError> {
@@ -317,11 +328,10 @@ fn contains_aggregate(expr: &SqlExpr) -> bool {
 }
 
 fn plan_expr(expr: &SqlExpr, scope: &mut Scope<'_>) -> Result<Expr, SqlError> {
-    if let Scope::Grouped { keys, .. } = scope {
+    if let Scope::Grouped { keys, aggregates } = scope {
         if let SqlExpr::Function(function) = expr
             && let Some(aggregate) = aggregate_of(function)?
         {
-            let Scope::Grouped { aggregates, .. } = scope else { unreachable!("matched above") };
             aggregates.push(aggregate);
             return Ok(Expr::Aggregate(aggregates.len() - 1));
         }
