@@ -5,13 +5,14 @@
 mod cli_support;
 mod support;
 
-use cli_support::{fails, ok};
-use support::start;
+use cli_support::{eventfold, fails, ok};
+use support::start_with_env;
 
 #[test]
 fn sql_prints_a_grouped_answer_in_every_format_and_refuses_bad_queries() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let server = start(&dir.path().join("db"));
+    // Answers hold two rows unless a query asks for more.
+    let server = start_with_env(&dir.path().join("db"), &[("EVENTFOLD_SQL_ROW_LIMIT", "2")]);
     let url = format!("http://{}", server.address);
     let with = |args: &[&str]| -> Vec<String> {
         args.iter().map(|arg| (*arg).to_owned()).chain(["--server".to_owned(), url.clone()]).collect()
@@ -32,6 +33,14 @@ fn sql_prints_a_grouped_answer_in_every_format_and_refuses_bad_queries() {
 
     let lines = ok(&with(&["sql", query, "--format", "ndjson"]));
     assert_eq!(lines, "{\"customer\":\"order-1\",\"total\":15}\n{\"customer\":\"order-2\",\"total\":7}\n");
+
+    let every_order = "SELECT stream, revision FROM events WHERE stream LIKE 'order-%' ORDER BY position";
+    let cut = eventfold(&with(&["sql", every_order, "--format", "ndjson"]));
+    assert!(cut.status.success());
+    assert_eq!(String::from_utf8_lossy(&cut.stdout).lines().count(), 2, "the server's row limit");
+    assert!(String::from_utf8_lossy(&cut.stderr).contains("cut at the row limit"));
+    let whole = ok(&with(&["sql", every_order, "--format", "ndjson", "--limit", "10"]));
+    assert_eq!(whole.lines().count(), 3);
 
     let refused = fails(&with(&["sql", "SELECT customer\nFROM events"]));
     assert!(refused.contains("unknown column `customer`") && refused.contains("line 1, column 8"), "{refused}");

@@ -20,7 +20,7 @@ use axum::body::{Body, Bytes};
 use axum::http::header::{ACCEPT, CONTENT_TYPE};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use eventfold_sql::{QueryItem, QueryRequest, SqlError, SqlLimits, Value, start_query};
+use eventfold_sql::{QueryItem, QueryRequest, SqlError, Value, start_query};
 use eventfold_store::{ReadError, StorageErrorKind};
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
@@ -89,7 +89,8 @@ pub async fn query(Caller(node): Caller, headers: HeaderMap, body: Bytes) -> Res
     };
     let request =
         QueryRequest { sql: body.sql, row_limit: body.limit, timeout: body.timeout_ms.map(Duration::from_millis) };
-    let running = match start_query(std::sync::Arc::clone(node.client_store()), request, &SqlLimits::default()).await {
+    let running = match start_query(std::sync::Arc::clone(node.client_store()), request, &node.facts().sql_limits).await
+    {
         Ok(running) => running,
         Err(error) => return sql_refusal(&error),
     };
