@@ -28,6 +28,7 @@ mod projection;
 mod read;
 mod restart;
 mod server_client;
+mod sql;
 mod stats;
 mod target;
 
@@ -96,6 +97,9 @@ enum Workload {
     /// A counting and a `partitionBy` projection over `--events` events,
     /// beside a plain `$all` read of them (in-process).
     Projection,
+    /// A windowed count per key over `--events` events in SQL, ad hoc and
+    /// as a continuous query, beside a plain `$all` read (in-process).
+    Sql,
     /// A PostgreSQL connector over `--events` events beside a plain client
     /// loop doing the same inserts (in-process), then append → row lag.
     Connector,
@@ -131,6 +135,7 @@ impl Workload {
             Workload::Read => "read",
             Workload::Catchup => "catchup",
             Workload::Projection => "projection",
+            Workload::Sql => "sql",
             Workload::Connector => "connector",
             Workload::Live => "live",
             Workload::Fanout { .. } => "fanout",
@@ -157,6 +162,7 @@ impl Workload {
             Workload::Read
             | Workload::Catchup
             | Workload::Projection
+            | Workload::Sql
             | Workload::Connector
             | Workload::Restart
             | Workload::Compare { .. } => json!({}),
@@ -179,9 +185,11 @@ impl Workload {
             }
             // In-process, or through the server's Projections service.
             Workload::Projection => matches!(kind, TargetKind::Engine | TargetKind::Grpc),
-            Workload::Fsync { .. } | Workload::Restart | Workload::Connector | Workload::Compare { .. } => {
-                kind == TargetKind::Engine
-            }
+            Workload::Fsync { .. }
+            | Workload::Restart
+            | Workload::Connector
+            | Workload::Sql
+            | Workload::Compare { .. } => kind == TargetKind::Engine,
         }
     }
 }
@@ -272,6 +280,7 @@ async fn measure(workload: &Workload, kind: TargetKind, settings: &Settings) -> 
         Workload::Read => on_target(kind, settings, 8, |target| read::run(target, events)).await,
         Workload::Catchup => on_target(kind, settings, 8, |target| catchup::run(target, events)).await,
         Workload::Projection => on_target(kind, settings, 8, |target| projection::run(target, events)).await,
+        Workload::Sql => on_target(kind, settings, 8, |target| sql::run(target, events)).await,
         Workload::Connector => on_target(kind, settings, 8, |target| connector::run(target, events)).await,
         Workload::Live => on_target(kind, settings, 8, |target| fanout::run(target, 1, duration)).await,
         Workload::Fanout { subscribers } => {

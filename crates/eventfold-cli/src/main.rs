@@ -16,6 +16,7 @@ mod pg;
 mod progress;
 mod projection;
 mod serve;
+mod sql;
 mod streams;
 mod tls;
 
@@ -41,6 +42,8 @@ enum Command {
     Projection(projection::ProjectionArgs),
     /// Manage a running server's connectors (HTTP and PostgreSQL sinks).
     Connector(connector::ConnectorArgs),
+    /// Run an SQL query over a running server's log and print the rows.
+    Sql(sql::SqlArgs),
     /// Append one event to a stream.
     Append(streams::append::AppendArgs),
     /// Read a stream or `$all`.
@@ -78,6 +81,7 @@ fn main() -> anyhow::Result<()> {
         Command::Admin(args) => admin::run(args),
         Command::Projection(args) => projection::run(args),
         Command::Connector(args) => connector::run(args),
+        Command::Sql(args) => sql::run(args),
         Command::Append(args) => streams::append::run(args),
         Command::Read(args) => streams::read::run_read(args),
         Command::Tail(args) => streams::read::run_tail(args),

@@ -85,6 +85,12 @@ pub struct ServeArgs {
     /// `false`. Their definitions stay in the log either way.
     #[arg(long, env = "EVENTFOLD_RUN_CONNECTORS", default_value_t = true, action = clap::ArgAction::Set)]
     run_connectors: bool,
+    /// Rows an SQL answer (`/api/v1/sql`) holds when the query names no limit.
+    #[arg(long, env = "EVENTFOLD_SQL_ROW_LIMIT", default_value_t = 10_000)]
+    sql_row_limit: u64,
+    /// How long an SQL query runs when it names no timeout, in milliseconds.
+    #[arg(long, env = "EVENTFOLD_SQL_TIMEOUT_MS", default_value_t = 30_000)]
+    sql_timeout_ms: u64,
 }
 
 /// The host of a `HOST:PORT` listen address when it is a name, not an IP
@@ -146,6 +152,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         default_passwords: args.authentication.default_passwords(),
         secure: mode.is_secure(),
         connectors: eventfold_connectors::ConnectorsOptions { run: args.run_connectors },
+        sql: sql_limits(&args),
     };
     // The node is composed once, here: the store behind the access check,
     // the subsystems over the store, the facts every face reports.
@@ -335,6 +342,20 @@ fn raise_open_files_limit() {
         if let Err(error) = setrlimit(Resource::Nofile, raised) {
             tracing::warn!(%error, "could not raise the limit on open files");
         }
+    }
+}
+
+/// The SQL bounds from `serve`'s flags; a default above the built-in
+/// maximum raises the maximum with it.
+fn sql_limits(args: &ServeArgs) -> eventfold_sql::SqlLimits {
+    let built_in = eventfold_sql::SqlLimits::default();
+    let timeout_default = std::time::Duration::from_millis(args.sql_timeout_ms);
+    eventfold_sql::SqlLimits {
+        row_limit_default: args.sql_row_limit,
+        row_limit_max: built_in.row_limit_max.max(args.sql_row_limit),
+        timeout_default,
+        timeout_max: built_in.timeout_max.max(timeout_default),
+        ..built_in
     }
 }
 

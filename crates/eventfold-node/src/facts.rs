@@ -42,6 +42,8 @@ pub struct NodeOptions {
     pub secure: bool,
     /// Whether connectors run.
     pub connectors: eventfold_connectors::ConnectorsOptions,
+    /// The bounds of ad-hoc SQL queries (rows, time, groups).
+    pub sql: eventfold_sql::SqlLimits,
 }
 
 impl Default for NodeOptions {
@@ -58,6 +60,7 @@ impl Default for NodeOptions {
             default_passwords: eventfold_users::DefaultPasswords::default(),
             secure: false,
             connectors: eventfold_connectors::ConnectorsOptions::default(),
+            sql: eventfold_sql::SqlLimits::default(),
         }
     }
 }
@@ -81,6 +84,8 @@ pub struct NodeFacts {
     pub atom_pub_over_http: bool,
     /// Whether the node runs in secure mode (TLS on its port).
     pub secure: bool,
+    /// The bounds of ad-hoc SQL queries.
+    pub sql_limits: eventfold_sql::SqlLimits,
     /// Wall-clock time the node started, to report.
     pub started: Timestamp,
     /// The same moment on the monotonic clock, to measure uptime by.
@@ -98,6 +103,7 @@ impl NodeFacts {
             max_append_bytes: options.max_append_bytes,
             atom_pub_over_http: options.atom_pub_over_http,
             secure: options.secure,
+            sql_limits: options.sql,
             started: Timestamp::now(),
             started_at: Instant::now(),
         }

@@ -16,6 +16,7 @@ mod ping;
 pub(crate) mod process;
 mod projections;
 mod scavenge;
+pub(crate) mod sql;
 mod stats;
 mod subscriptions;
 mod time;

@@ -27,4 +27,5 @@ mod metrics;
 mod metrics_connectors;
 mod metrics_deleted_group;
 mod scavenge;
+mod sql;
 mod users;

@@ -49,6 +49,7 @@ use utoipa_axum::routes;
         (name = "subscriptions", description = "Persistent subscriptions"),
         (name = "admin", description = "Scavenges"),
         (name = "projections", description = "Projections"),
+        (name = "sql", description = "Ad-hoc SQL over the log"),
     )
 )]
 struct ApiDoc;
@@ -73,6 +74,7 @@ fn documented() -> OpenApiRouter<Node> {
         .routes(routes!(scavenges::last))
         .routes(routes!(scavenges::current, scavenges::stop_current))
         .routes(routes!(scavenges::by_id, scavenges::stop))
+        .routes(routes!(crate::http::sql::query))
         .merge(projections::documented())
 }
 

@@ -1,0 +1,310 @@
+//! One continuous query as a task over the store: it subscribes to `$all`
+//! after its checkpoint, feeds each event to its [`ContinuousState`], and
+//! when windows close appends their rows to `$query-{name}` together with
+//! the checkpoint of the state they leave, in one transaction. A crash
+//! therefore loses and repeats nothing: the next start resumes from the
+//! checkpoint that went with the last rows written. Row event ids are
+//! derived from the position that produced them.
+//!
+//! On an idle log, windows close by the clock: once the query has read
+//! up to the store's head, a window whose end is more than a grace period
+//! in the past can receive no more events (`created` follows the log order).
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use eventfold_store::{
+    AppendRequest, CurrentRevision, Direction, EventId, EventStore, ExpectedRevision, ProposedEvent, ReadError,
+    ReadStreamRequest, RevisionFrom, StreamName, SubscribeFrom, SubscribeToAllRequest, SubscriptionItem, Timestamp,
+};
+use futures::StreamExt;
+use serde_json::{Map, json};
+
+use crate::continuous::{ClosedRow, ContinuousState, plan_continuous};
+use crate::error::SqlError;
+use crate::value::{Value, format_timestamp};
+
+/// The type of a result row event in `$query-{name}`.
+pub const RESULT_EVENT_TYPE: &str = "QueryResult";
+/// The type of a checkpoint event in `$query-{name}-checkpoint`.
+pub const CHECKPOINT_EVENT_TYPE: &str = "$QueryCheckpoint";
+
+#[derive(Clone, Copy, Debug)]
+pub struct ContinuousOptions {
+    /// A checkpoint is written at least this often while events are read
+    /// and no window closes.
+    pub checkpoint_every: Duration,
+    /// How often an idle query looks at the clock to close windows.
+    pub clock_tick: Duration,
+    /// How far past a window's end the clock must be before an idle query
+    /// closes it: covers an event stamped just before and published after.
+    pub idle_close_grace: Duration,
+    pub groups_max: usize,
+}
+
+impl Default for ContinuousOptions {
+    fn default() -> Self {
+        Self {
+            checkpoint_every: Duration::from_secs(5),
+            clock_tick: Duration::from_millis(250),
+            idle_close_grace: Duration::from_secs(1),
+            groups_max: 100_000,
+        }
+    }
+}
+
+/// What a running query reports.
+#[derive(Clone, Debug, Default)]
+pub struct ContinuousStatus {
+    /// The position of the last event read.
+    pub position: Option<u64>,
+    pub events_read: u64,
+    pub rows_written: u64,
+    pub open_windows: usize,
+    pub live: bool,
+    /// Why the query stopped, if it failed.
+    pub failure: Option<String>,
+}
+
+pub struct ContinuousQuery {
+    status: Arc<Mutex<ContinuousStatus>>,
+    stop: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl ContinuousQuery {
+    pub fn status(&self) -> ContinuousStatus {
+        self.status.lock().map(|status| status.clone()).unwrap_or_default()
+    }
+
+    /// Stops the task; what it last committed stays.
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+    }
+}
+
+pub fn result_stream(name: &str) -> String {
+    format!("$query-{name}")
+}
+
+fn checkpoint_stream(name: &str) -> String {
+    format!("$query-{name}-checkpoint")
+}
+
+fn stream_name(name: &str) -> Result<StreamName, SqlError> {
+    StreamName::new(name).map_err(|error| SqlError::plan(format!("`{name}` cannot name a stream: {error}")))
+}
+
+/// Starts query `name` over `store` (the store itself: a query writes its
+/// own streams). Refuses, writing nothing, a query that cannot be
+/// maintained continuously, and a checkpoint left by another definition.
+pub async fn start_continuous(
+    store: Arc<dyn EventStore>,
+    name: &str,
+    sql: &str,
+    options: ContinuousOptions,
+) -> Result<ContinuousQuery, SqlError> {
+    if name.is_empty() || name.contains(['/', '$']) {
+        return Err(SqlError::plan("a query name is not empty and holds no `/` or `$`"));
+    }
+    let plan = plan_continuous(sql)?;
+    let mut state = ContinuousState::new(plan, options.groups_max);
+    let results = stream_name(&result_stream(name))?;
+    let checkpoints = stream_name(&checkpoint_stream(name))?;
+    if let Some(checkpoint) = last_event(&store, &checkpoints).await? {
+        let data: serde_json::Value = serde_json::from_slice(&checkpoint)
+            .map_err(|error| SqlError::plan(format!("the checkpoint of `{name}` is not JSON: {error}")))?;
+        state
+            .restore(&data)
+            .ok_or_else(|| SqlError::plan(format!("the checkpoint of `{name}` belongs to another definition")))?;
+    }
+    let next_revision = match store.stream_revision(&results).await? {
+        CurrentRevision::NoStream => ExpectedRevision::NoStream,
+        CurrentRevision::Current(revision) => ExpectedRevision::Exact(revision),
+    };
+    let from = state
+        .position
+        .map_or(SubscribeFrom::Start, |position| SubscribeFrom::After(eventfold_store::Position(position)));
+    // Unfiltered, although the plan has a filter the store could apply:
+    // every event moves `created` forward and so closes windows, and the
+    // query must see the log's head to close windows by the clock.
+    let subscription = store
+        .subscribe_to_all(SubscribeToAllRequest { from, filter: None, checkpoint_interval: None })
+        .await
+        .map_err(|error| SqlError::evaluation(format!("subscribing to $all: {error}")))?;
+    let status = Arc::new(Mutex::new(ContinuousStatus { position: state.position, ..Default::default() }));
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let runner = Runner {
+        store,
+        name: name.to_owned(),
+        results,
+        checkpoints,
+        next_revision,
+        state,
+        options,
+        status: Arc::clone(&status),
+        columns: Vec::new(),
+    };
+    let task = tokio::spawn(runner.run(subscription, stopped));
+    Ok(ContinuousQuery { status, stop, task })
+}
+
+async fn last_event(store: &Arc<dyn EventStore>, stream: &StreamName) -> Result<Option<Bytes>, SqlError> {
+    let request = ReadStreamRequest {
+        stream: stream.clone(),
+        from: RevisionFrom::End,
+        direction: Direction::Backwards,
+        max_count: 1,
+    };
+    let mut events = match store.read_stream(request).await {
+        Ok(events) => events,
+        Err(ReadError::StreamNotFound { .. }) => return Ok(None),
+        Err(error) => return Err(error.into()),
+    };
+    Ok(events.next().await.transpose()?.map(|event| event.data))
+}
+
+struct Runner {
+    store: Arc<dyn EventStore>,
+    name: String,
+    results: StreamName,
+    checkpoints: StreamName,
+    next_revision: ExpectedRevision,
+    state: ContinuousState,
+    options: ContinuousOptions,
+    status: Arc<Mutex<ContinuousStatus>>,
+    columns: Vec<String>,
+}
+
+impl Runner {
+    async fn run(
+        mut self,
+        mut subscription: eventfold_store::SubscriptionStream,
+        mut stopped: tokio::sync::watch::Receiver<bool>,
+    ) {
+        self.columns = self.state_columns();
+        let mut live = false;
+        let mut last_checkpoint = Instant::now();
+        let mut unsaved_events = 0_u64;
+        let mut tick = tokio::time::interval(self.options.clock_tick);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let outcome: Result<(), SqlError> = async {
+            loop {
+                tokio::select! {
+                    _ = stopped.changed() => return Ok(()),
+                    item = subscription.next() => match item {
+                        None => return Err(SqlError::evaluation("the subscription to $all ended")),
+                        Some(Err(error)) => return Err(SqlError::evaluation(format!("the subscription failed: {error}"))),
+                        Some(Ok(SubscriptionItem::CaughtUp)) => live = true,
+                        Some(Ok(SubscriptionItem::Checkpoint(_))) => {}
+                        Some(Ok(SubscriptionItem::Event(event))) => {
+                            let closed = self.state.apply(&event)?;
+                            unsaved_events += 1;
+                            self.update_status(|status| status.events_read += 1);
+                            if !closed.is_empty() || last_checkpoint.elapsed() >= self.options.checkpoint_every {
+                                self.commit(closed, event.position.0).await?;
+                                last_checkpoint = Instant::now();
+                                unsaved_events = 0;
+                            }
+                        }
+                    },
+                    _ = tick.tick() => {
+                        let caught_up = self.store.head_position().is_none_or(|head| Some(head.0) <= self.state.position);
+                        if live && caught_up {
+                            let grace = i64::try_from(self.options.idle_close_grace.as_nanos() / 100).unwrap_or(i64::MAX);
+                            let closed = self.state.close_through(Timestamp::now().ticks().saturating_sub(grace));
+                            if !closed.is_empty() || unsaved_events > 0 {
+                                let position = self.state.position.unwrap_or(0);
+                                self.commit(closed, position).await?;
+                                last_checkpoint = Instant::now();
+                                unsaved_events = 0;
+                            }
+                        }
+                    }
+                }
+                let open = self.state.open_windows();
+                let position = self.state.position;
+                self.update_status(|status| {
+                    status.open_windows = open;
+                    status.position = position;
+                    status.live = live;
+                });
+            }
+        }
+        .await;
+        if let Err(error) = outcome {
+            tracing_failure(&self.name, &error);
+            self.update_status(|status| status.failure = Some(error.to_string()));
+        }
+    }
+
+    fn state_columns(&self) -> Vec<String> {
+        self.state.columns().to_vec()
+    }
+
+    fn update_status(&self, change: impl FnOnce(&mut ContinuousStatus)) {
+        if let Ok(mut status) = self.status.lock() {
+            change(&mut status);
+        }
+    }
+
+    /// Appends the closed windows' rows and the checkpoint of the state
+    /// after them, all or nothing.
+    async fn commit(&mut self, rows: Vec<ClosedRow>, producing_position: u64) -> Result<(), SqlError> {
+        let written = rows.len() as u64;
+        let mut requests = Vec::new();
+        if !rows.is_empty() {
+            let events = rows
+                .into_iter()
+                .enumerate()
+                .map(|(index, row)| self.row_event(row, producing_position, index))
+                .collect();
+            requests.push(AppendRequest::new(self.results.clone(), self.next_revision, events));
+        }
+        let checkpoint = ProposedEvent::json(CHECKPOINT_EVENT_TYPE, self.state.to_json().to_string());
+        requests.push(AppendRequest::new(self.checkpoints.clone(), ExpectedRevision::Any, vec![checkpoint]));
+        let outcomes = self
+            .store
+            .append_transaction(requests)
+            .await
+            .map_err(|error| SqlError::evaluation(format!("writing the results of `{}`: {error}", self.name)))?;
+        if written > 0
+            && let Some(CurrentRevision::Current(revision)) = outcomes.first().map(|outcome| outcome.current_revision)
+        {
+            self.next_revision = ExpectedRevision::Exact(revision);
+        }
+        self.update_status(|status| status.rows_written += written);
+        Ok(())
+    }
+
+    /// One row as an event: its columns as a JSON object; its id from the
+    /// query, the producing position and the row's place among those it
+    /// produced, so a replay would write the same ids.
+    fn row_event(&self, row: ClosedRow, producing_position: u64, index: usize) -> ProposedEvent {
+        let object: Map<String, serde_json::Value> =
+            self.columns.iter().cloned().zip(row.values.iter().map(Value::to_json)).collect();
+        let mut id = [0_u8; 16];
+        id[..8].copy_from_slice(&producing_position.to_be_bytes());
+        id[8..12].copy_from_slice(&u32::try_from(index).unwrap_or(u32::MAX).to_be_bytes());
+        id[12..].copy_from_slice(&name_hash(&self.name).to_be_bytes());
+        let metadata = json!({ "$position": producing_position, "$windowEnd": format_timestamp(row.window_end) });
+        ProposedEvent {
+            id: EventId(uuid::Uuid::from_bytes(id)),
+            event_type: RESULT_EVENT_TYPE.to_owned(),
+            content_type: eventfold_store::ContentType::Json,
+            data: Bytes::from(serde_json::Value::Object(object).to_string()),
+            metadata: Bytes::from(metadata.to_string()),
+        }
+    }
+}
+
+/// FNV-1a of the query's name: the part of a row id that tells queries apart.
+fn name_hash(name: &str) -> u32 {
+    name.bytes().fold(0x811c_9dc5_u32, |hash, byte| (hash ^ u32::from(byte)).wrapping_mul(0x0100_0193))
+}
+
+fn tracing_failure(name: &str, error: &SqlError) {
+    tracing::warn!(query = name, %error, "continuous query stopped");
+}

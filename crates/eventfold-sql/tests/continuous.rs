@@ -1,0 +1,187 @@
+//! Goal: a continuous windowed GROUP BY over the real engine writes to
+//! `$query-{name}` exactly the rows the same query answers ad hoc over the
+//! same events, each window once: with tumbling and hopping windows, with
+//! windows closed by later events and by the clock on an idle log, and
+//! across a stop and restart in the middle of the run.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use eventfold_engine::{Engine, EngineConfig};
+use eventfold_sql::{
+    ContinuousOptions, QueryRequest, RESULT_EVENT_TYPE, SqlLimits, Value, result_stream, start_continuous, start_query,
+};
+use eventfold_store::{
+    AppendRequest, EventStore, ExpectedRevision, ProposedEvent, ReadError, ReadStreamRequest, StreamName,
+};
+use futures::StreamExt;
+
+const WAIT: Duration = Duration::from_secs(20);
+
+fn options() -> ContinuousOptions {
+    ContinuousOptions {
+        checkpoint_every: Duration::from_millis(50),
+        clock_tick: Duration::from_millis(20),
+        idle_close_grace: Duration::from_millis(100),
+        groups_max: 10_000,
+    }
+}
+
+async fn open_store(dir: &tempfile::TempDir) -> (Engine, Arc<dyn EventStore>) {
+    let config = EngineConfig::new(dir.path());
+    let engine = tokio::task::spawn_blocking(move || Engine::open(config))
+        .await
+        .expect("opening task")
+        .expect("open the engine");
+    let store: Arc<dyn EventStore> = Arc::new(engine.clone());
+    (engine, store)
+}
+
+/// A batch of orders (and a payment, which the category leaves out).
+async fn append_batch(store: &Arc<dyn EventStore>, batch: u64) {
+    for index in 0..6_u64 {
+        let stream = StreamName::new(format!("order-{}", index % 3)).expect("name");
+        let data = serde_json::json!({"customer": {"id": format!("c-{}", (batch + index) % 2)}, "lines": index + 1});
+        let event = ProposedEvent::json("OrderPlaced", data.to_string());
+        store.append(AppendRequest::new(stream, ExpectedRevision::Any, vec![event])).await.expect("append");
+    }
+    let payment = ProposedEvent::json("PaymentTaken", r#"{"customer":{"id":"c-0"},"lines":100}"#);
+    let stream = StreamName::new("payment-1").expect("name");
+    store.append(AppendRequest::new(stream, ExpectedRevision::Any, vec![payment])).await.expect("append");
+}
+
+/// The rows in `$query-{name}`, as JSON objects.
+async fn result_rows(store: &Arc<dyn EventStore>, name: &str) -> Vec<serde_json::Value> {
+    let stream = StreamName::new(result_stream(name)).expect("name");
+    let events = match store.read_stream(ReadStreamRequest::forwards(stream)).await {
+        Ok(events) => events,
+        Err(ReadError::StreamNotFound { .. }) => return Vec::new(),
+        Err(error) => panic!("read the results: {error}"),
+    };
+    events
+        .map(|event| {
+            let event = event.expect("a result event");
+            assert_eq!(event.event_type, RESULT_EVENT_TYPE);
+            serde_json::from_slice(&event.data).expect("JSON data")
+        })
+        .collect()
+        .await
+}
+
+/// The same query answered ad hoc, each row as the object a result event holds.
+async fn batch_rows(store: &Arc<dyn EventStore>, sql: &str) -> Vec<serde_json::Value> {
+    let answer = start_query(Arc::clone(store), QueryRequest::new(sql), &SqlLimits::default())
+        .await
+        .expect("start")
+        .collect()
+        .await
+        .expect("answer");
+    answer
+        .rows
+        .iter()
+        .map(|row| {
+            let object: serde_json::Map<String, serde_json::Value> =
+                answer.columns.iter().cloned().zip(row.iter().map(Value::to_json)).collect();
+            serde_json::Value::Object(object)
+        })
+        .collect()
+}
+
+/// Sorted, floats to 9 places: JSON text read back may differ from the
+/// float written in its last place.
+fn sorted(rows: Vec<serde_json::Value>) -> Vec<serde_json::Value> {
+    let mut rows: Vec<serde_json::Value> = rows
+        .into_iter()
+        .map(|row| match row {
+            serde_json::Value::Object(fields) => fields
+                .into_iter()
+                .map(|(key, value)| match value.as_f64() {
+                    Some(number) if !value.is_i64() => (key, serde_json::json!(format!("{number:.9}"))),
+                    _ => (key, value),
+                })
+                .collect(),
+            other => other,
+        })
+        .collect();
+    rows.sort_by_key(|row| row.to_string());
+    rows
+}
+
+/// Waits until the results equal the batch answer (every window closed).
+async fn settle(store: &Arc<dyn EventStore>, name: &str, sql: &str) -> Vec<serde_json::Value> {
+    let expected = sorted(batch_rows(store, sql).await);
+    let started = Instant::now();
+    loop {
+        let written = result_rows(store, name).await;
+        if sorted(written.clone()) == expected || started.elapsed() > WAIT {
+            assert_eq!(sorted(written.clone()), expected, "{name}: the results against the batch answer");
+            return written;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+const TUMBLING: &str = "SELECT date_bin('100 milliseconds', created) AS window, json_str(data, 'customer.id') AS customer, \
+     count(*) AS orders, sum(json_int(data, 'lines')) AS lines, max(json_int(data, 'lines')) AS largest \
+     FROM category('order') GROUP BY window, customer";
+const HOPPING: &str = "SELECT hop(created, '50 milliseconds', '150 milliseconds') AS window, count(*) AS events, \
+     avg(json_float(data, 'lines')) AS mean FROM events WHERE stream LIKE 'order-%' GROUP BY window";
+
+#[tokio::test]
+async fn windowed_results_equal_the_batch_answer_across_a_restart() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (engine, store) = open_store(&dir).await;
+    let tumbling = start_continuous(Arc::clone(&store), "orders", TUMBLING, options()).await.expect("tumbling");
+    let hopping = start_continuous(Arc::clone(&store), "hops", HOPPING, options()).await.expect("hopping");
+    for batch in 0..5 {
+        append_batch(&store, batch).await;
+        tokio::time::sleep(Duration::from_millis(40)).await;
+    }
+    // Stop one query mid-run, append while it is stopped, start it again.
+    let before = tumbling.status();
+    tumbling.stop().await;
+    for batch in 5..10 {
+        append_batch(&store, batch).await;
+        tokio::time::sleep(Duration::from_millis(40)).await;
+    }
+    let tumbling = start_continuous(Arc::clone(&store), "orders", TUMBLING, options()).await.expect("restart");
+
+    let written = settle(&store, "orders", TUMBLING).await;
+    let windows: BTreeMap<String, usize> = written.iter().fold(BTreeMap::new(), |mut seen, row| {
+        *seen.entry(format!("{}{}", row["window"], row["customer"])).or_default() += 1;
+        seen
+    });
+    assert!(windows.values().all(|count| *count == 1), "each window once: {windows:?}");
+    assert!(windows.len() >= 4, "the run spans several windows: {windows:?}");
+    assert!(before.events_read > 0, "the first run read events before it stopped");
+    settle(&store, "hops", HOPPING).await;
+
+    let status = tumbling.status();
+    assert!(status.live && status.failure.is_none(), "{status:?}");
+    tumbling.stop().await;
+    hopping.stop().await;
+    engine.shutdown().await;
+}
+
+#[tokio::test]
+async fn queries_that_cannot_be_maintained_are_refused_and_write_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (engine, store) = open_store(&dir).await;
+    append_batch(&store, 0).await;
+    for sql in [
+        "SELECT stream, count(*) FROM events GROUP BY stream",
+        "SELECT date_bin('1 minute', created) AS w, count(*) FROM events GROUP BY w ORDER BY w",
+        "DELETE FROM events",
+    ] {
+        assert!(start_continuous(Arc::clone(&store), "refused", sql, options()).await.is_err(), "{sql}");
+    }
+    assert!(start_continuous(Arc::clone(&store), "bad$name", TUMBLING, options()).await.is_err());
+    assert!(result_rows(&store, "refused").await.is_empty());
+    let checkpoint = StreamName::new("$query-refused-checkpoint").expect("name");
+    assert!(matches!(
+        store.read_stream(ReadStreamRequest::forwards(checkpoint)).await.err(),
+        Some(ReadError::StreamNotFound { .. })
+    ));
+    engine.shutdown().await;
+}
