@@ -25,7 +25,11 @@ pub mod conformance;
 #[cfg(unix)]
 mod killed;
 #[cfg(unix)]
+pub mod local_server;
+#[cfg(unix)]
 pub mod pg_server;
+#[cfg(unix)]
+pub mod redis_server;
 #[cfg(unix)]
 pub use killed::{KilledOutput, run_until_killed};
 

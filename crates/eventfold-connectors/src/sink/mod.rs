@@ -4,9 +4,11 @@
 //! log (at least once).
 
 mod event_json;
+mod field_template;
 pub(crate) mod http;
 mod pg_value;
 pub(crate) mod postgres;
+pub(crate) mod redis;
 
 use async_trait::async_trait;
 use eventfold_store::RecordedEvent;
@@ -14,16 +16,19 @@ use eventfold_store::RecordedEvent;
 use crate::error::InvalidSettings;
 use crate::settings::Reader;
 
+pub use self::redis::RedisSinkSettings;
 pub use http::HttpSinkSettings;
 pub use postgres::{CHECKPOINT_TABLE, PostgresSinkSettings};
 
 pub const HTTP_SINK: &str = "http-sink";
 pub const POSTGRES_SINK: &str = "postgres-sink";
+pub const REDIS_SINK: &str = "redis-sink";
 
 #[derive(Clone, Debug)]
 pub enum SinkSettings {
     Http(HttpSinkSettings),
     Postgres(PostgresSinkSettings),
+    Redis(RedisSinkSettings),
 }
 
 impl SinkSettings {
@@ -31,6 +36,7 @@ impl SinkSettings {
         match reader.required("instanceTypeName")? {
             HTTP_SINK => Ok(Self::Http(HttpSinkSettings::parse(reader)?)),
             POSTGRES_SINK => Ok(Self::Postgres(PostgresSinkSettings::parse(reader)?)),
+            REDIS_SINK => Ok(Self::Redis(RedisSinkSettings::parse(reader)?)),
             other => Err(InvalidSettings::new(
                 "instanceTypeName",
                 &format!("`{other}` is not a sink this server has; it has `{HTTP_SINK}` and `{POSTGRES_SINK}`"),
@@ -43,6 +49,7 @@ impl SinkSettings {
         match self {
             Self::Http(settings) => Box::new(http::HttpSink::new(settings.clone())),
             Self::Postgres(settings) => Box::new(postgres::PostgresSink::new(connector, settings.clone())),
+            Self::Redis(settings) => Box::new(redis::RedisSink::new(connector, settings.clone())),
         }
     }
 }
