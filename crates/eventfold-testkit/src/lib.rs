@@ -27,6 +27,8 @@ mod killed;
 #[cfg(unix)]
 pub mod local_server;
 #[cfg(unix)]
+pub mod nats_server;
+#[cfg(unix)]
 pub mod pg_server;
 #[cfg(unix)]
 pub mod redis_server;

@@ -94,6 +94,18 @@ impl FieldTemplate {
         Ok(Self { parts })
     }
 
+    /// The template with every placeholder replaced by `sample`: to check a
+    /// target's naming rules before any event comes.
+    pub fn render_sample(&self, sample: &str) -> String {
+        self.parts
+            .iter()
+            .map(|part| match part {
+                Part::Text(text) => text.as_str(),
+                Part::Field(_) => sample,
+            })
+            .collect()
+    }
+
     /// Whether rendering looks into the event's data (parse it once).
     pub fn reads_data(&self) -> bool {
         self.parts.iter().any(|part| matches!(part, Part::Field(Field::DataPointer(_) | Field::Data)))
@@ -202,6 +214,7 @@ mod tests {
         assert!(FieldTemplate::parse("{stream}}").is_err());
         assert!(FieldTemplate::parse("").is_err());
         let template = FieldTemplate::parse("x.{stream}.{/id}").expect("valid");
+        assert_eq!(template.render_sample("s"), "x.s.s");
         assert!(template.reads_data());
         assert!(!FieldTemplate::parse("{stream}").expect("valid").reads_data());
     }

@@ -6,6 +6,7 @@
 mod event_json;
 mod field_template;
 pub(crate) mod http;
+pub(crate) mod nats;
 mod pg_value;
 pub(crate) mod postgres;
 pub(crate) mod redis;
@@ -18,9 +19,11 @@ use crate::settings::Reader;
 
 pub use self::redis::RedisSinkSettings;
 pub use http::HttpSinkSettings;
+pub use nats::NatsSinkSettings;
 pub use postgres::{CHECKPOINT_TABLE, PostgresSinkSettings};
 
 pub const HTTP_SINK: &str = "http-sink";
+pub const NATS_SINK: &str = "nats-sink";
 pub const POSTGRES_SINK: &str = "postgres-sink";
 pub const REDIS_SINK: &str = "redis-sink";
 
@@ -29,6 +32,7 @@ pub enum SinkSettings {
     Http(HttpSinkSettings),
     Postgres(PostgresSinkSettings),
     Redis(RedisSinkSettings),
+    Nats(NatsSinkSettings),
 }
 
 impl SinkSettings {
@@ -37,6 +41,7 @@ impl SinkSettings {
             HTTP_SINK => Ok(Self::Http(HttpSinkSettings::parse(reader)?)),
             POSTGRES_SINK => Ok(Self::Postgres(PostgresSinkSettings::parse(reader)?)),
             REDIS_SINK => Ok(Self::Redis(RedisSinkSettings::parse(reader)?)),
+            NATS_SINK => Ok(Self::Nats(NatsSinkSettings::parse(reader)?)),
             other => Err(InvalidSettings::new(
                 "instanceTypeName",
                 &format!("`{other}` is not a sink this server has; it has `{HTTP_SINK}` and `{POSTGRES_SINK}`"),
@@ -50,6 +55,7 @@ impl SinkSettings {
             Self::Http(settings) => Box::new(http::HttpSink::new(settings.clone())),
             Self::Postgres(settings) => Box::new(postgres::PostgresSink::new(connector, settings.clone())),
             Self::Redis(settings) => Box::new(redis::RedisSink::new(connector, settings.clone())),
+            Self::Nats(settings) => Box::new(nats::NatsSink::new(settings.clone())),
         }
     }
 }
