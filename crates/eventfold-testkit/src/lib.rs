@@ -23,6 +23,8 @@ use std::str::FromStr;
 
 pub mod conformance;
 #[cfg(unix)]
+pub mod kafka_broker;
+#[cfg(unix)]
 mod killed;
 #[cfg(unix)]
 pub mod local_server;

@@ -6,6 +6,7 @@
 mod event_json;
 mod field_template;
 pub(crate) mod http;
+pub(crate) mod kafka;
 pub(crate) mod nats;
 mod pg_value;
 pub(crate) mod postgres;
@@ -19,10 +20,12 @@ use crate::settings::Reader;
 
 pub use self::redis::RedisSinkSettings;
 pub use http::HttpSinkSettings;
+pub use kafka::KafkaSinkSettings;
 pub use nats::NatsSinkSettings;
 pub use postgres::{CHECKPOINT_TABLE, PostgresSinkSettings};
 
 pub const HTTP_SINK: &str = "http-sink";
+pub const KAFKA_SINK: &str = "kafka-sink";
 pub const NATS_SINK: &str = "nats-sink";
 pub const POSTGRES_SINK: &str = "postgres-sink";
 pub const REDIS_SINK: &str = "redis-sink";
@@ -33,6 +36,7 @@ pub enum SinkSettings {
     Postgres(PostgresSinkSettings),
     Redis(RedisSinkSettings),
     Nats(NatsSinkSettings),
+    Kafka(KafkaSinkSettings),
 }
 
 impl SinkSettings {
@@ -42,6 +46,7 @@ impl SinkSettings {
             POSTGRES_SINK => Ok(Self::Postgres(PostgresSinkSettings::parse(reader)?)),
             REDIS_SINK => Ok(Self::Redis(RedisSinkSettings::parse(reader)?)),
             NATS_SINK => Ok(Self::Nats(NatsSinkSettings::parse(reader)?)),
+            KAFKA_SINK => Ok(Self::Kafka(KafkaSinkSettings::parse(reader)?)),
             other => Err(InvalidSettings::new(
                 "instanceTypeName",
                 &format!("`{other}` is not a sink this server has; it has `{HTTP_SINK}` and `{POSTGRES_SINK}`"),
@@ -56,6 +61,7 @@ impl SinkSettings {
             Self::Postgres(settings) => Box::new(postgres::PostgresSink::new(connector, settings.clone())),
             Self::Redis(settings) => Box::new(redis::RedisSink::new(connector, settings.clone())),
             Self::Nats(settings) => Box::new(nats::NatsSink::new(settings.clone())),
+            Self::Kafka(settings) => Box::new(kafka::KafkaSink::new(settings.clone())),
         }
     }
 }
