@@ -62,6 +62,8 @@ pub async fn run(target: Arc<Target>, events: u64) -> anyhow::Result<Value> {
     let connector_elapsed = started.elapsed();
 
     let lag = lag(&store, &client, events).await?;
+    // Gone before the next measurement opens the subsystem again.
+    connectors.delete("bench").await.context("deleting the connector")?;
     connectors.shutdown().await;
     // The same events again, into Redis; the probes above add to them.
     let redis = crate::connector_redis::run(&store, events + LAG_SAMPLES).await?;

