@@ -32,7 +32,10 @@ pub async fn run(store: &Arc<dyn EventStore>, events: u64) -> anyhow::Result<Val
         return Ok(json!({ "skipped": "redis-server is not installed" }));
     };
     let redis = tokio::task::block_in_place(|| RedisServer::start(binary)).context("starting Redis")?;
-    let mut connection = redis::Client::open(redis.url())?.get_multiplexed_async_connection().await?;
+    // Patient: the client's default waits half a second for an answer.
+    let patient = redis::AsyncConnectionConfig::new().set_response_timeout(Some(Duration::from_secs(30)));
+    let mut connection =
+        redis::Client::open(redis.url())?.get_multiplexed_async_connection_with_config(&patient).await?;
 
     let plain = plain_loop(store, &mut connection.clone()).await?;
 

@@ -215,9 +215,11 @@ fn a_redis_connector_is_exactly_once_across_kill_9() {
     });
     assert!(in_log.iter().sum::<u64>() > 0);
     runtime.block_on(async {
+        // Patient: the client's default waits half a second for an answer.
+        let patient = redis::AsyncConnectionConfig::new().set_response_timeout(Some(Duration::from_secs(30)));
         let mut connection = redis::Client::open(redis.url())
             .expect("a Redis URL")
-            .get_multiplexed_async_connection()
+            .get_multiplexed_async_connection_with_config(&patient)
             .await
             .expect("connect to Redis");
         let deadline = std::time::Instant::now() + Duration::from_secs(60);

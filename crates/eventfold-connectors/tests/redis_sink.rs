@@ -16,9 +16,12 @@ use redis::aio::MultiplexedConnection;
 use serde_json::json;
 use support::{Node, name, wait_until};
 
+/// A connection for the checks; patient, as Redis is busy with fsyncs
+/// (the client's default waits half a second for an answer).
 async fn client(redis: &RedisServer) -> MultiplexedConnection {
     let client = redis::Client::open(redis.url()).expect("a Redis URL");
-    client.get_multiplexed_async_connection().await.expect("connect to Redis")
+    let patient = redis::AsyncConnectionConfig::new().set_response_timeout(Some(Duration::from_secs(30)));
+    client.get_multiplexed_async_connection_with_config(&patient).await.expect("connect to Redis")
 }
 
 /// Each event becomes an entry of the Redis stream `orders:<stream>`, its
