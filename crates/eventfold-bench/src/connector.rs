@@ -2,7 +2,8 @@
 //! connector (one row each, with its checkpoint, one transaction per
 //! batch) beside a plain client loop doing the same inserts and checkpoint
 //! upserts in the same batches, both into one throwaway PostgreSQL; then
-//! the end-to-end lag of single appends (append → row visible).
+//! the end-to-end lag of single appends (append → row visible). Then the
+//! same for a Redis connector (`connector_redis.rs`), under `redis`.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -61,7 +62,11 @@ pub async fn run(target: Arc<Target>, events: u64) -> anyhow::Result<Value> {
     let connector_elapsed = started.elapsed();
 
     let lag = lag(&store, &client, events).await?;
+    // Gone before the next measurement opens the subsystem again.
+    connectors.delete("bench").await.context("deleting the connector")?;
     connectors.shutdown().await;
+    // The same events again, into Redis; the probes above add to them.
+    let redis = crate::connector_redis::run(&store, events + LAG_SAMPLES).await?;
 
     let connector_rate = rate(events, connector_elapsed);
     let plain_rate = rate(events, plain);
@@ -72,6 +77,7 @@ pub async fn run(target: Arc<Target>, events: u64) -> anyhow::Result<Value> {
         "plain_loop": { "seconds": plain.as_secs_f64(), "events_per_second": plain_rate },
         "connector_share_of_plain_rate": quotient(Some(connector_rate), Some(plain_rate)),
         "append_to_visible": lag,
+        "redis": redis,
     }))
 }
 

@@ -14,6 +14,7 @@ mod catchup;
 mod child_server;
 mod compare;
 mod connector;
+mod connector_redis;
 mod contended;
 mod fanout;
 mod fsync;
@@ -101,7 +102,8 @@ enum Workload {
     /// as a continuous query, beside a plain `$all` read (in-process).
     Sql,
     /// A PostgreSQL connector over `--events` events beside a plain client
-    /// loop doing the same inserts (in-process), then append → row lag.
+    /// loop doing the same inserts (in-process), then append → row lag; the
+    /// same for a Redis connector.
     Connector,
     /// Live latency: one writer, one subscriber.
     Live,

@@ -192,7 +192,7 @@ fn projections_run_in_process_and_through_the_server_beside_a_read() {
 }
 
 #[test]
-fn the_postgresql_connector_runs_beside_a_plain_loop() {
+fn the_postgresql_and_redis_connectors_run_beside_plain_loops() {
     let report = bench(&["connector"]);
     let engine = &report["results"][0];
     if engine["skipped"].is_string() {
@@ -202,6 +202,14 @@ fn the_postgresql_connector_runs_beside_a_plain_loop() {
         assert!(engine[part]["events_per_second"].as_f64().is_some_and(|rate| rate > 0.0), "{report}");
     }
     assert!(engine["append_to_visible"]["p50_us"].as_f64().is_some_and(|lag| lag > 0.0), "{report}");
+    let redis = &engine["redis"];
+    if redis["skipped"].is_string() {
+        return;
+    }
+    for part in ["connector", "plain_loop"] {
+        assert!(redis[part]["events_per_second"].as_f64().is_some_and(|rate| rate > 0.0), "{report}");
+    }
+    assert!(redis["append_to_visible"]["p50_us"].as_f64().is_some_and(|lag| lag > 0.0), "{report}");
 }
 
 #[test]

@@ -2,7 +2,7 @@
 //! connectors over HTTP, and a PostgreSQL connector is exactly once across
 //! `kill -9`: the server is killed mid-run several times while events are
 //! appended, and after the last restart the target holds every event of
-//! the log once.
+//! the log once. A Redis connector is too, against a Redis with AOF.
 
 mod cli_support;
 mod support;
@@ -12,6 +12,7 @@ use std::time::Duration;
 use cli_support::eventfold_within;
 use eventfold_client::{Client, Direction, Expected, ProposedEvent, ReadFrom};
 use eventfold_testkit::pg_server::PgServer;
+use eventfold_testkit::redis_server::RedisServer;
 use futures::StreamExt;
 use support::start;
 
@@ -160,6 +161,93 @@ fn a_postgresql_connector_is_exactly_once_across_kill_9() {
             .await
             .expect("check");
         assert_eq!(wrong.get::<_, i64>(0), 0, "each stream's rows are its events");
+    });
+}
+
+#[test]
+fn a_redis_connector_is_exactly_once_across_kill_9() {
+    let Some(redis) = RedisServer::for_test() else { return };
+    let runtime = runtime();
+    let dir = tempfile::tempdir().expect("tempdir");
+    for round in 0..4u64 {
+        let mut server = start(dir.path());
+        let url = format!("http://{}", server.address);
+        if round == 0 {
+            let redis_url = format!("url={}", redis.url());
+            ok(&[
+                "connector",
+                "create",
+                "orders",
+                "--server",
+                &url,
+                "--set",
+                "instanceTypeName=redis-sink",
+                "--set",
+                &redis_url,
+                "--set",
+                "command=XADD",
+                "--set",
+                "key=orders:{stream}",
+                "--set",
+                "value={/n}",
+                "--set",
+                "batching:batchSize=100",
+                "--set",
+                "resilience:maxDelayMs=200",
+            ]);
+        }
+        let appending = runtime.spawn(append_rounds_owned(url, 1000));
+        std::thread::sleep(Duration::from_millis(400 + 150 * round));
+        server.child.kill().expect("kill -9 the server");
+        let _ = server.child.wait();
+        let _ = runtime.block_on(appending);
+    }
+    let server = start(dir.path());
+    let url = format!("http://{}", server.address);
+    let in_log = runtime.block_on(async {
+        let client = Client::connect(&url).await.expect("connect the client");
+        let mut per_stream = Vec::new();
+        for stream in 0..STREAMS {
+            per_stream
+                .push(last_revision(&client, &format!("order-{stream}")).await.map_or(0, |revision| revision + 1));
+        }
+        per_stream
+    });
+    assert!(in_log.iter().sum::<u64>() > 0);
+    runtime.block_on(async {
+        // Patient: the client's default waits half a second for an answer.
+        let patient = redis::AsyncConnectionConfig::new().set_response_timeout(Some(Duration::from_secs(30)));
+        let mut connection = redis::Client::open(redis.url())
+            .expect("a Redis URL")
+            .get_multiplexed_async_connection_with_config(&patient)
+            .await
+            .expect("connect to Redis");
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        for (stream, count) in in_log.iter().enumerate() {
+            let key = format!("orders:order-{stream}");
+            type Entry = (String, Vec<(String, String)>);
+            let entries: Vec<Entry> = loop {
+                let entries: Vec<Entry> = redis::cmd("XRANGE")
+                    .arg(&key)
+                    .arg("-")
+                    .arg("+")
+                    .query_async(&mut connection)
+                    .await
+                    .expect("XRANGE");
+                if entries.len() as u64 >= *count || std::time::Instant::now() > deadline {
+                    break entries;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            };
+            let values: Vec<String> = entries
+                .iter()
+                .map(|(_, fields)| {
+                    fields.iter().find(|(name, _)| name == "value").map(|(_, value)| value.clone()).unwrap_or_default()
+                })
+                .collect();
+            let expected: Vec<String> = (0..*count).map(|n| n.to_string()).collect();
+            assert_eq!(values, expected, "{key}: each event once, in order");
+        }
     });
 }
 

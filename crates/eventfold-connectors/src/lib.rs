@@ -6,8 +6,10 @@
 //! on.
 //!
 //! Delivery is at least once and in order per stream (in log order, in
-//! fact). The PostgreSQL sink is exactly once: it writes each batch's rows
-//! and the checkpoint in one transaction and resumes from there.
+//! fact). The PostgreSQL and Redis sinks are exactly once: each writes a
+//! batch and the checkpoint in one transaction and resumes from there; the
+//! NATS JetStream sink relies on JetStream's de-duplication by message id
+//! within its window; the Kafka sink is at least once.
 //!
 //! Everything is written against the [`eventfold_store::EventStore`] trait
 //! and stored as events: definitions in `$connectors`, at-least-once
@@ -37,6 +39,9 @@ pub use checkpoint::CHECKPOINT_EVENT_TYPE;
 pub use error::{ConnectorError, InvalidSettings};
 pub use info::ConnectorInfo;
 pub use manager::{Connectors, ConnectorsOptions};
-pub use sink::{CHECKPOINT_TABLE, HTTP_SINK, MQTT_SINK, POSTGRES_SINK, RABBITMQ_SINK, S3_SINK, SEARCH_SINK};
+pub use sink::{
+    CHECKPOINT_TABLE, HTTP_SINK, KAFKA_SINK, MQTT_SINK, NATS_SINK, POSTGRES_SINK, RABBITMQ_SINK, REDIS_SINK, S3_SINK,
+    SEARCH_SINK,
+};
 pub use status::{ConnectorState, metric_names};
 pub use streams::{DEFINITIONS_STREAM, checkpoint_stream, dead_letter_stream};

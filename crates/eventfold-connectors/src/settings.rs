@@ -209,7 +209,8 @@ mod tests {
         .expect_err("not a number");
         assert!(error.to_string().contains("batching:batchSize"), "{error}");
 
-        let error = ConnectorSettings::parse(&raw(&[("instanceTypeName", "kafka-sink")])).expect_err("unknown sink");
+        let error =
+            ConnectorSettings::parse(&raw(&[("instanceTypeName", "carrier-pigeon-sink")])).expect_err("unknown sink");
         assert!(error.to_string().contains("instanceTypeName"), "{error}");
     }
 }

@@ -1,4 +1,5 @@
-//! What the throwaway target servers of the connector tests share: a free
+//! What the throwaway target servers of the tests share: the installed
+//! binary, a free
 //! loopback port, a child process in its own process group (a launcher
 //! script and the server it starts go together), signalled as a group and
 //! killed when its guard drops (on error and on panic too), and a bounded wait until it accepts
@@ -28,6 +29,12 @@ pub fn find_executable(candidates: &[PathBuf]) -> Option<PathBuf> {
 pub fn on_path(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path).map(|dir| dir.join(name)).find(|candidate| candidate.is_file())
+}
+
+/// `name` on `PATH`, else the first of `known` that exists (Debian puts
+/// some servers in `/usr/sbin`, outside a user's `PATH`).
+pub fn find_binary(name: &str, known: &[&str]) -> Option<PathBuf> {
+    on_path(name).or_else(|| find_executable(&known.iter().map(PathBuf::from).collect::<Vec<_>>()))
 }
 
 /// A running child, killed and reaped on drop.

@@ -25,15 +25,21 @@ use std::str::FromStr;
 pub mod child_server;
 pub mod conformance;
 #[cfg(unix)]
+pub mod kafka_broker;
+#[cfg(unix)]
 mod killed;
 #[cfg(unix)]
 pub mod mosquitto_server;
 #[cfg(unix)]
 pub mod moto_server;
 #[cfg(unix)]
+pub mod nats_server;
+#[cfg(unix)]
 pub mod pg_server;
 #[cfg(unix)]
 pub mod rabbitmq_server;
+#[cfg(unix)]
+pub mod redis_server;
 #[cfg(unix)]
 pub use killed::{KilledOutput, run_until_killed};
 

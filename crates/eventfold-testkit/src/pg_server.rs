@@ -9,6 +9,8 @@ use std::process::{Command, Stdio};
 
 use anyhow::{Context, bail};
 
+use crate::child_server::free_port;
+
 pub struct PgServer {
     bin: PathBuf,
     /// The loopback TCP port (the unix socket's name carries it too).
@@ -178,13 +180,6 @@ impl Drop for PgServer {
 
 fn path(path: &Path) -> anyhow::Result<&str> {
     path.to_str().with_context(|| format!("{} is not UTF-8", path.display()))
-}
-
-/// A loopback port nothing listens on now (the kernel's pick, released at
-/// once: PostgreSQL binds it a moment later).
-fn free_port() -> anyhow::Result<u16> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").context("finding a free port")?;
-    Ok(listener.local_addr().context("reading the free port")?.port())
 }
 
 fn is_root() -> bool {

@@ -5,12 +5,16 @@
 
 pub(crate) mod amqp;
 mod event_json;
+mod field_template;
 pub(crate) mod http;
 mod http1;
+pub(crate) mod kafka;
 pub(crate) mod mqtt;
 mod name_template;
+pub(crate) mod nats;
 mod pg_value;
 pub(crate) mod postgres;
+pub(crate) mod redis;
 pub(crate) mod s3;
 pub(crate) mod search;
 mod sigv4;
@@ -21,19 +25,29 @@ use eventfold_store::RecordedEvent;
 use crate::error::InvalidSettings;
 use crate::settings::Reader;
 
+pub use self::redis::RedisSinkSettings;
 pub use amqp::AmqpSinkSettings;
 pub use http::HttpSinkSettings;
+pub use kafka::KafkaSinkSettings;
 pub use mqtt::MqttSinkSettings;
+pub use nats::NatsSinkSettings;
 pub use postgres::{CHECKPOINT_TABLE, PostgresSinkSettings};
 pub use s3::S3SinkSettings;
 pub use search::SearchSinkSettings;
 
+/// Every sink's `instanceTypeName`, as an unknown one is told.
+const SINKS: [&str; 9] =
+    [HTTP_SINK, POSTGRES_SINK, REDIS_SINK, NATS_SINK, KAFKA_SINK, S3_SINK, SEARCH_SINK, MQTT_SINK, RABBITMQ_SINK];
+
 pub const HTTP_SINK: &str = "http-sink";
+pub const KAFKA_SINK: &str = "kafka-sink";
+pub const NATS_SINK: &str = "nats-sink";
 pub const POSTGRES_SINK: &str = "postgres-sink";
 pub const S3_SINK: &str = "s3-sink";
 pub const SEARCH_SINK: &str = "elasticsearch-sink";
 pub const MQTT_SINK: &str = "mqtt-sink";
 pub const RABBITMQ_SINK: &str = "rabbitmq-sink";
+pub const REDIS_SINK: &str = "redis-sink";
 
 #[derive(Clone, Debug)]
 pub enum SinkSettings {
@@ -43,6 +57,9 @@ pub enum SinkSettings {
     Search(SearchSinkSettings),
     Mqtt(MqttSinkSettings),
     Amqp(AmqpSinkSettings),
+    Redis(RedisSinkSettings),
+    Nats(NatsSinkSettings),
+    Kafka(KafkaSinkSettings),
 }
 
 impl SinkSettings {
@@ -54,9 +71,12 @@ impl SinkSettings {
             SEARCH_SINK => Ok(Self::Search(SearchSinkSettings::parse(reader)?)),
             MQTT_SINK => Ok(Self::Mqtt(MqttSinkSettings::parse(reader)?)),
             RABBITMQ_SINK => Ok(Self::Amqp(AmqpSinkSettings::parse(reader)?)),
+            REDIS_SINK => Ok(Self::Redis(RedisSinkSettings::parse(reader)?)),
+            NATS_SINK => Ok(Self::Nats(NatsSinkSettings::parse(reader)?)),
+            KAFKA_SINK => Ok(Self::Kafka(KafkaSinkSettings::parse(reader)?)),
             other => Err(InvalidSettings::new(
                 "instanceTypeName",
-                &format!("`{other}` is not a sink this server has; it has `{HTTP_SINK}` and `{POSTGRES_SINK}`"),
+                &format!("`{other}` is not a sink this server has; it has {}", SINKS.join(", ")),
             )),
         }
     }
@@ -70,6 +90,9 @@ impl SinkSettings {
             Self::Search(settings) => Box::new(search::SearchSink::new(settings.clone())),
             Self::Mqtt(settings) => Box::new(mqtt::MqttSink::new(connector, settings.clone())),
             Self::Amqp(settings) => Box::new(amqp::AmqpSink::new(settings.clone())),
+            Self::Redis(settings) => Box::new(redis::RedisSink::new(connector, settings.clone())),
+            Self::Nats(settings) => Box::new(nats::NatsSink::new(settings.clone())),
+            Self::Kafka(settings) => Box::new(kafka::KafkaSink::new(settings.clone())),
         }
     }
 }
