@@ -40,7 +40,8 @@ enum Command {
     Admin(admin::AdminArgs),
     /// Test a projection offline, or manage a running server's projections.
     Projection(projection::ProjectionArgs),
-    /// Manage a running server's connectors (HTTP and PostgreSQL sinks).
+    /// Manage a running server's connectors: keep HTTP, PostgreSQL, Redis, NATS, Kafka, S3, search,
+    /// MQTT and RabbitMQ targets in step with the log.
     Connector(connector::ConnectorArgs),
     /// Run an SQL query over a running server's log and print the rows.
     Sql(sql::SqlArgs),
