@@ -3,7 +3,7 @@
 //! through a `LISTEN` hint where the database has one, and by polling the
 //! counter row as the floor (PG-6). Live subscribers wait on it.
 
-use crate::tls::PgTls;
+use eventfold_pg_tls::PgTls;
 use std::sync::Arc;
 use std::time::Duration;
 

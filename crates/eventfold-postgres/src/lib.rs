@@ -26,11 +26,10 @@ mod seed_import;
 mod sequencer;
 mod store;
 mod subscribe;
-mod tls;
 
 pub use config::PostgresConfig;
+pub use eventfold_pg_tls::{PgTls, connection};
 pub use rows::POSITION_STRIDE;
 pub use schema::SCHEMA_VERSION;
 pub use seed_import::{ImportError, ImportProgress, ImportReport, SeedTable, import_seed_table};
 pub use store::{OpenError, PostgresStore};
-pub use tls::{PgTls, connection};

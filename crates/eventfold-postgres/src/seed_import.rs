@@ -72,7 +72,7 @@ pub async fn import_seed_table(
     mut progress: impl FnMut(ImportProgress),
 ) -> Result<ImportReport, ImportError> {
     let table = quoted_table(&source.table)?;
-    let (config, tls) = crate::tls::connection(&source.url).map_err(ImportError::Source)?;
+    let (config, tls) = eventfold_pg_tls::connection(&source.url).map_err(ImportError::Source)?;
     let (client, connection) = config.connect(tls).await.map_err(|error| ImportError::Source(error.to_string()))?;
     let connection = tokio::spawn(connection);
     let outcome = import_with(&client, &source.table, &table, source.first_version, target, &mut progress).await;

@@ -59,7 +59,7 @@ impl PostgresStore {
     /// up to `connect_timeout`), migrates the schema and starts this node's
     /// sequencer and head follower.
     pub async fn open(config: PostgresConfig) -> Result<Self, OpenError> {
-        let (pg_config, tls) = crate::tls::connection(&config.url).map_err(OpenError::Url)?;
+        let (pg_config, tls) = eventfold_pg_tls::connection(&config.url).map_err(OpenError::Url)?;
         let started = Instant::now();
         let mut backoff = Duration::from_millis(100);
         let (mut client, connection) = loop {

@@ -106,6 +106,6 @@ fn a_root_file_that_is_missing_or_holds_no_certificate_is_refused_at_once() {
     let empty = scratch.path().join("empty.pem");
     std::fs::write(&empty, "not a certificate\n").expect("write");
     let url = format!("postgres://h/db?sslmode=verify-ca&sslrootcert={}", empty.display());
-    let error = eventfold_postgres::connection(&url).err().expect("refused");
+    let error = eventfold_postgres::connection(&url).expect_err("refused");
     assert!(error.contains("no certificate"), "{error}");
 }

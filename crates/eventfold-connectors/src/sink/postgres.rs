@@ -11,12 +11,11 @@
 //! of a type with no statement are skipped.
 
 use std::collections::BTreeMap;
-use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use eventfold_store::RecordedEvent;
-use tokio_postgres::{Client, NoTls, Statement};
+use tokio_postgres::{Client, Statement};
 
 use super::pg_value::PgValue;
 use super::{Sink, SinkError};
@@ -30,6 +29,8 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Clone, Debug)]
 pub struct PostgresSinkSettings {
     config: tokio_postgres::Config,
+    /// TLS as the connection string's `sslmode` and `sslrootcert` ask.
+    tls: eventfold_pg_tls::PgTls,
     /// Event type → SQL and what each parameter takes.
     statements: BTreeMap<String, (String, Vec<ParamSource>)>,
 }
@@ -37,8 +38,8 @@ pub struct PostgresSinkSettings {
 impl PostgresSinkSettings {
     pub(crate) fn parse(reader: &Reader<'_>) -> Result<Self, InvalidSettings> {
         let text = reader.required("connectionString")?;
-        let mut config = tokio_postgres::Config::from_str(text)
-            .map_err(|error| InvalidSettings::new("connectionString", &error.to_string()))?;
+        let (mut config, tls) =
+            eventfold_pg_tls::connection(text).map_err(|reason| InvalidSettings::new("connectionString", &reason))?;
         config.connect_timeout(CONNECT_TIMEOUT);
         let mut statements = BTreeMap::new();
         for (event_type, sql) in reader.section("statements") {
@@ -55,7 +56,7 @@ impl PostgresSinkSettings {
                 return Err(InvalidSettings::new(&format!("parameters:{key}"), "has no `statements:` of its type"));
             }
         }
-        Ok(Self { config, statements })
+        Ok(Self { config, tls, statements })
     }
 }
 
@@ -86,7 +87,7 @@ impl PostgresSink {
             self.connection = None;
         }
         if self.connection.is_none() {
-            let (client, driver) = self.settings.config.connect(NoTls).await.map_err(classify)?;
+            let (client, driver) = self.settings.config.connect(self.settings.tls.clone()).await.map_err(classify)?;
             tokio::spawn(async move {
                 let _ = driver.await;
             });

@@ -1,8 +1,9 @@
-//! TLS to PostgreSQL, with libpq's `sslmode` and `sslrootcert` in the URL,
-//! over rustls (no OpenSSL). tokio-postgres parses only `disable`, `prefer`
-//! and `require`, and knows no `sslrootcert`: [`connection`] takes those
-//! options out of the URL, hands the rest to tokio-postgres and builds the
-//! verifier they ask for.
+//! TLS to PostgreSQL, with libpq's `sslmode` and `sslrootcert` in the
+//! connection string (a URL's query, or `key=value` pairs), over rustls (no
+//! OpenSSL), for the PostgreSQL backend and the connectors' PostgreSQL sink.
+//! tokio-postgres parses only `disable`, `prefer` and `require`, and knows no
+//! `sslrootcert`: [`connection`] takes those options out of the string, hands
+//! the rest to tokio-postgres and builds the verifier they ask for.
 //!
 //! | `sslmode` | TLS | the server's certificate |
 //! |-----------|-----|--------------------------|
@@ -53,40 +54,108 @@ pub fn connection(url: &str) -> Result<(tokio_postgres::Config, PgTls), String> 
     Ok((config, tls))
 }
 
-/// Takes `sslmode` (when it is one tokio-postgres does not know) and
-/// `sslrootcert` out of a URL's query; `verify-ca` and `verify-full` become
-/// `require` for tokio-postgres.
-fn take_tls_options(url: &str) -> Result<(String, Option<String>, Option<String>), String> {
-    let Some((base, query)) = url.split_once('?') else {
-        return Ok((url.to_owned(), None, None));
-    };
-    let mut kept = Vec::new();
-    let mut mode = None;
-    let mut root_file = None;
-    for pair in query.split('&').filter(|pair| !pair.is_empty()) {
-        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+/// The TLS options found in a connection string.
+#[derive(Default)]
+struct TlsOptions {
+    mode: Option<String>,
+    root_file: Option<String>,
+}
+
+impl TlsOptions {
+    /// Takes `key=value` if it is a TLS option; answers what tokio-postgres
+    /// gets in its place (`verify-ca` and `verify-full` become `require`).
+    fn take(&mut self, key: &str, value: String) -> Result<Option<(String, String)>, String> {
         match key {
             "sslmode" => {
-                match value {
-                    "disable" | "prefer" | "require" => kept.push(pair.to_owned()),
-                    "verify-ca" | "verify-full" => kept.push("sslmode=require".to_owned()),
+                let passed = match value.as_str() {
+                    "disable" | "prefer" | "require" => value.clone(),
+                    "verify-ca" | "verify-full" => "require".to_owned(),
                     other => {
                         return Err(format!(
                             "sslmode `{other}` is not one of disable, prefer, require, verify-ca, verify-full"
                         ));
                     }
-                }
-                mode = Some(value.to_owned());
+                };
+                self.mode = Some(value);
+                Ok(Some(("sslmode".to_owned(), passed)))
             }
-            "sslrootcert" => root_file = Some(percent_decoded(value)?),
-            _ => kept.push(pair.to_owned()),
+            "sslrootcert" => {
+                self.root_file = Some(value);
+                Ok(None)
+            }
+            _ => Ok(Some((key.to_owned(), value))),
         }
     }
-    if mode.as_deref() == Some("disable") && root_file.is_some() {
+}
+
+/// Takes `sslmode` (when it is one tokio-postgres does not know) and
+/// `sslrootcert` out of a connection string, a URL or `key=value` pairs.
+fn take_tls_options(text: &str) -> Result<(String, Option<String>, Option<String>), String> {
+    let mut options = TlsOptions::default();
+    let kept = if text.starts_with("postgres://") || text.starts_with("postgresql://") {
+        let Some((base, query)) = text.split_once('?') else {
+            return Ok((text.to_owned(), None, None));
+        };
+        let mut kept = Vec::new();
+        for pair in query.split('&').filter(|pair| !pair.is_empty()) {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            let value = if key == "sslrootcert" { percent_decoded(value)? } else { value.to_owned() };
+            if let Some((key, value)) = options.take(key, value)? {
+                kept.push(format!("{key}={value}"));
+            }
+        }
+        if kept.is_empty() { base.to_owned() } else { format!("{base}?{}", kept.join("&")) }
+    } else {
+        let mut kept = Vec::new();
+        for (key, value) in key_values(text)? {
+            if let Some((key, value)) = options.take(&key, value)? {
+                kept.push(format!("{key}='{}'", value.replace('\\', "\\\\").replace('\'', "\\'")));
+            }
+        }
+        kept.join(" ")
+    };
+    if options.mode.as_deref() == Some("disable") && options.root_file.is_some() {
         return Err("sslrootcert needs TLS, and sslmode is disable".to_owned());
     }
-    let url = if kept.is_empty() { base.to_owned() } else { format!("{base}?{}", kept.join("&")) };
-    Ok((url, mode, root_file))
+    Ok((kept, options.mode, options.root_file))
+}
+
+/// libpq's `key = value` pairs: spaces around `=` allowed, a value in single
+/// quotes may hold spaces, `\'` and `\\` escape within it.
+fn key_values(text: &str) -> Result<Vec<(String, String)>, String> {
+    let mut pairs = Vec::new();
+    let mut chars = text.chars().peekable();
+    loop {
+        while chars.next_if(|c| c.is_whitespace()).is_some() {}
+        if chars.peek().is_none() {
+            return Ok(pairs);
+        }
+        let mut key = String::new();
+        while let Some(c) = chars.next_if(|c| *c != '=' && !c.is_whitespace()) {
+            key.push(c);
+        }
+        while chars.next_if(|c| c.is_whitespace()).is_some() {}
+        if chars.next() != Some('=') {
+            return Err(format!("`{key}` in the connection string has no `=`"));
+        }
+        while chars.next_if(|c| c.is_whitespace()).is_some() {}
+        let mut value = String::new();
+        if chars.next_if_eq(&'\'').is_some() {
+            loop {
+                match chars.next() {
+                    Some('\'') => break,
+                    Some('\\') => value.push(chars.next().ok_or("a `\\` ends the connection string")?),
+                    Some(c) => value.push(c),
+                    None => return Err(format!("the quoted value of `{key}` is not closed")),
+                }
+            }
+        } else {
+            while let Some(c) = chars.next_if(|c| !c.is_whitespace()) {
+                value.push(c);
+            }
+        }
+        pairs.push((key, value));
+    }
 }
 
 fn percent_decoded(text: &str) -> Result<String, String> {
@@ -110,6 +179,12 @@ fn percent_decoded(text: &str) -> Result<String, String> {
 #[derive(Clone)]
 pub struct PgTls {
     connector: TlsConnector,
+}
+
+impl std::fmt::Debug for PgTls {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("PgTls")
+    }
 }
 
 impl PgTls {
@@ -341,6 +416,21 @@ mod tests {
         assert_eq!(root.as_deref(), Some("/tmp/ca.pem"));
         let (url, mode, root) = take_tls_options("postgres://u@h/db").expect("parsed");
         assert_eq!((url.as_str(), mode, root), ("postgres://u@h/db", None, None));
+    }
+
+    #[test]
+    fn key_value_strings_keep_their_other_options_and_lose_the_tls_ones() {
+        let (text, mode, root) = take_tls_options(
+            "host=db.internal  port = 5433 sslmode=verify-ca sslrootcert='/etc/my ca.pem' application_name='it\\'s'",
+        )
+        .unwrap_or_else(|error| panic!("{error}"));
+        assert_eq!(mode.as_deref(), Some("verify-ca"));
+        assert_eq!(root.as_deref(), Some("/etc/my ca.pem"));
+        assert!(text.starts_with("host='db.internal' port='5433' sslmode='require'"), "{text}");
+        let config: tokio_postgres::Config = text.parse().expect("tokio-postgres reads what is kept");
+        assert_eq!(config.get_ports(), [5433]);
+        assert!(take_tls_options("host=h port").is_err(), "a key without a value");
+        assert!(take_tls_options("host='h").is_err(), "an unclosed quote");
     }
 
     #[test]
