@@ -39,7 +39,7 @@ pub use manager::{CreateProjection, DeleteOptions, Projections, Select};
 pub use mode::Mode;
 pub use names::ProjectionStreams;
 pub use options::{ProjectionsOptions, RunProjections};
-pub use processor::{Batch, Processor, source_event};
+pub use processor::{Batch, Fault, Processor, source_event};
 pub use record::ProjectionRecord;
 pub use runner::CheckpointPolicy;
 pub use states::PartitionState;

@@ -52,16 +52,22 @@ impl Processor {
         self.known.len()
     }
 
-    /// Handles `events` in order; any fault stops the batch.
-    pub fn process(&mut self, events: &[RecordedEvent]) -> Result<Batch, RuntimeError> {
+    /// Handles `events` in order, the selected ones in runs handed to the
+    /// engine at once; any fault stops the batch, and nothing of it is
+    /// returned.
+    pub fn process(&mut self, events: &[RecordedEvent]) -> Result<Batch, Fault> {
         let mut batch = Batch::default();
+        let mut run = Vec::with_capacity(events.len());
+        let mut created = CreatedText::default();
         for event in events {
             batch.last_position = Some(event.position);
             let definition = self.runtime.definition();
             if event.event_type == TOMBSTONE_EVENT_TYPE {
                 if definition.handlers.deleted && definition.selects(event.stream.as_str(), TOMBSTONE_EVENT_TYPE) {
+                    // `$deleted` runs in log order: after the events before it.
+                    self.handle_run(&mut run, &mut batch)?;
                     let partition = event.stream.as_str().to_owned();
-                    self.runtime.handle_deleted(&partition, false)?;
+                    self.runtime.handle_deleted(&partition, false).map_err(|error| Fault::at(event, error))?;
                     batch.handled += 1;
                 }
                 continue;
@@ -72,30 +78,89 @@ impl Processor {
             if !definition.selects(event.stream.as_str(), &event.event_type) {
                 continue;
             }
-            let source = source_event(event);
-            if let Some(partition) = self.runtime.handle(&source)? {
-                batch.handled += 1;
-                if self.known.insert(partition.clone()) && !partition.is_empty() {
-                    batch.new_partitions.push(partition);
-                }
-            }
+            run.push(source_event_with(event, &mut created));
         }
+        self.handle_run(&mut run, &mut batch)?;
         batch.changes = self.runtime.take_changes()?;
         Ok(batch)
+    }
+
+    fn handle_run(&mut self, run: &mut Vec<SourceEvent>, batch: &mut Batch) -> Result<(), Fault> {
+        if run.is_empty() {
+            return Ok(());
+        }
+        let handled = self.runtime.handle_batch(run).map_err(|fault| Fault {
+            event: run.get(fault.index).map(|event| format!("{}@{}", event.revision, event.stream)),
+            error: fault.error,
+        })?;
+        batch.handled += handled.handled;
+        for partition in handled.partitions {
+            if self.known.insert(partition.clone()) && !partition.is_empty() {
+                batch.new_partitions.push(partition);
+            }
+        }
+        run.clear();
+        Ok(())
+    }
+}
+
+/// Why a batch stopped: the engine's error and, when one event's handlers
+/// raised it, that event (`revision@stream`). Displays as the error alone.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{error}")]
+pub struct Fault {
+    pub error: RuntimeError,
+    pub event: Option<String>,
+}
+
+impl Fault {
+    fn at(event: &RecordedEvent, error: RuntimeError) -> Self {
+        Self { error, event: Some(format!("{}@{}", event.revision, event.stream.as_str())) }
+    }
+}
+
+impl From<RuntimeError> for Fault {
+    fn from(error: RuntimeError) -> Self {
+        Self { error, event: None }
     }
 }
 
 /// A log event as the query's handlers see it.
 pub fn source_event(event: &RecordedEvent) -> SourceEvent {
+    source_event_with(event, &mut CreatedText::default())
+}
+
+fn source_event_with(event: &RecordedEvent, created: &mut CreatedText) -> SourceEvent {
+    let mut id = [0_u8; uuid::fmt::Hyphenated::LENGTH];
     SourceEvent {
         stream: event.stream.as_str().to_owned(),
         revision: event.revision,
         event_type: event.event_type.clone(),
-        event_id: event.id.to_string(),
+        event_id: event.id.0.hyphenated().encode_lower(&mut id).to_owned(),
         data: String::from_utf8_lossy(&event.data).into_owned(),
         metadata: String::from_utf8_lossy(&event.metadata).into_owned(),
         link_metadata: None,
         is_json: event.content_type == ContentType::Json,
-        created: iso8601(event.created.ticks()),
+        created: created.of(event.created.ticks()),
+    }
+}
+
+/// The ISO 8601 text of the last creation time formatted: the events of
+/// one append share it.
+#[derive(Default)]
+struct CreatedText {
+    last: Option<(i64, String)>,
+}
+
+impl CreatedText {
+    fn of(&mut self, ticks: i64) -> String {
+        match &self.last {
+            Some((last, text)) if *last == ticks => text.clone(),
+            _ => {
+                let text = iso8601(ticks);
+                self.last = Some((ticks, text.clone()));
+                text
+            }
+        }
     }
 }

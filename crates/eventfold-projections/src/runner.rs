@@ -14,7 +14,7 @@ use crate::checkpoint::{self, Checkpoint};
 use crate::commit::{self, Committed, Pending, Settings};
 use crate::mode::Mode;
 use crate::names::ProjectionStreams;
-use crate::processor::{Batch, Processor};
+use crate::processor::{Batch, Fault, Processor};
 use crate::record::ProjectionRecord;
 use crate::runtime::{Effect, RuntimeError, RuntimeLimits, compile};
 use crate::states::{PartitionState, StateCache};
@@ -306,10 +306,15 @@ fn effect_bytes(effect: &Effect) -> usize {
     }
 }
 
-/// KurrentDB's clients look for the handler's message in the reason.
-fn fault_reason(error: &RuntimeError) -> String {
-    match error {
+/// KurrentDB's clients look for the handler's message in the reason; the
+/// event it stopped at follows.
+fn fault_reason(fault: &Fault) -> String {
+    let reason = match &fault.error {
         RuntimeError::Threw(message) => format!("The projection's handler threw: {message}"),
         other => other.to_string(),
+    };
+    match &fault.event {
+        Some(event) => format!("{reason} (at event {event})"),
+        None => reason,
     }
 }

@@ -220,21 +220,24 @@
     }
   }
 
-  // One event as handlers see it; `data`, `body` and the metadata parse on
-  // first use, so a handler that ignores them costs no parsing.
-  function ProjectionEvent(fields) {
-    this.streamId = fields[0];
-    this.sequenceNumber = fields[1];
-    this.eventType = fields[2];
-    this.eventId = fields[3];
-    this.bodyRaw = fields[4];
-    this.metadataRaw = fields[5];
+  // One event as handlers see it, from its values in a batch's flat
+  // array (the host's `event_fields` writes them in this order); `data`,
+  // `body` and the metadata parse on first use, so a handler that ignores
+  // them costs no parsing.
+  var EVENT_FIELDS = 10;
+  function ProjectionEvent(fields, at) {
+    this.streamId = fields[at];
+    this.sequenceNumber = fields[at + 1];
+    this.eventType = fields[at + 2];
+    this.eventId = fields[at + 3];
+    this.bodyRaw = fields[at + 4];
+    this.metadataRaw = fields[at + 5];
     // Null, not undefined, for an event read directly (no link): handlers
     // test `e.linkMetadataRaw === null` and stored events keep the key.
-    this.linkMetadataRaw = fields[6] === undefined ? null : fields[6];
-    this.isJson = fields[7];
-    this.created = fields[8];
-    this.category = fields[9];
+    this.linkMetadataRaw = fields[at + 6] === undefined ? null : fields[at + 6];
+    this.isJson = fields[at + 7];
+    this.created = fields[at + 8];
+    this.category = fields[at + 9];
     this.partition = "";
   }
   Object.defineProperty(ProjectionEvent.prototype, "data", {
@@ -342,11 +345,12 @@
     return "";
   }
 
-  // Handles one event; answers its partition, or null when the event was
-  // not for this projection (no handler, no partition).
-  function handle(streamId, sequenceNumber, eventType, eventId, bodyRaw, metadataRaw, linkMetadataRaw, isJson, created, category) {
-    var event = new ProjectionEvent(arguments);
-    if (isJson && (bodyRaw === "" || bodyRaw === null)) {
+  // Handles the event at `at` in `fields`; answers its partition, or null
+  // when the event was not for this projection (no handler, no partition).
+  function handleOne(fields, at) {
+    var event = new ProjectionEvent(fields, at);
+    var eventType = event.eventType;
+    if (event.isJson && (event.bodyRaw === "" || event.bodyRaw === null)) {
       return null;
     }
     current = event;
@@ -378,6 +382,29 @@
     }
     current = null;
     return partition;
+  }
+
+  // Handles `count` events of a batch in order. `nextEvent` (the host's)
+  // restarts the per-event deadline and tells the host which event runs,
+  // so that a fault names it. Answers how many events were handled and
+  // the partitions they fell in, each once, in the order first met.
+  function handleBatch(fields, count, nextEvent) {
+    var handled = 0;
+    var partitions = [];
+    var seen = new Set();
+    for (var index = 0; index < count; index++) {
+      nextEvent();
+      var partition = handleOne(fields, index * EVENT_FIELDS);
+      if (partition === null) {
+        continue;
+      }
+      handled++;
+      if (!seen.has(partition)) {
+        seen.add(partition);
+        partitions.push(partition);
+      }
+    }
+    return [handled, partitions];
   }
 
   function handleDeleted(partition, isSoftDelete) {
@@ -468,7 +495,7 @@
       setEmitEnabled: function (enabled) {
         emitEnabled = enabled;
       },
-      handle: handle,
+      handleBatch: handleBatch,
       handleDeleted: handleDeleted,
       takeChanges: takeChanges,
       loadState: loadState,

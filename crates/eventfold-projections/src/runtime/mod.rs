@@ -70,6 +70,24 @@ pub struct PartitionChange {
     pub result: Option<String>,
 }
 
+/// What one call of [`QueryRuntime::handle_batch`] did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct HandledBatch {
+    /// Events that reached the handlers (the others had no partition).
+    pub handled: usize,
+    /// The partitions the handled events fell in, each once, in the order
+    /// they were first met (`""` for an unpartitioned projection).
+    pub partitions: Vec<String>,
+}
+
+/// A batch stopped by the event at `index`: the handlers of the events
+/// before it ran, those after it did not.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BatchFault {
+    pub index: usize,
+    pub error: RuntimeError,
+}
+
 /// Everything that changed since the last [`QueryRuntime::take_changes`].
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Changes {
@@ -94,9 +112,16 @@ pub trait QueryRuntime: Send {
     /// Restores a `biState` projection's shared state.
     fn load_shared(&mut self, state: &str) -> Result<(), RuntimeError>;
 
+    /// Runs the handlers for each event in order, in one call into the
+    /// engine; each event still gets the whole per-event deadline.
+    fn handle_batch(&mut self, events: &[SourceEvent]) -> Result<HandledBatch, BatchFault>;
+
     /// Runs the handlers for one event. Answers the event's partition (`""`
     /// for an unpartitioned projection), or `None` when it was skipped.
-    fn handle(&mut self, event: &SourceEvent) -> Result<Option<String>, RuntimeError>;
+    fn handle(&mut self, event: &SourceEvent) -> Result<Option<String>, RuntimeError> {
+        let handled = self.handle_batch(std::slice::from_ref(event)).map_err(|fault| fault.error)?;
+        Ok(if handled.handled == 0 { None } else { handled.partitions.into_iter().next() })
+    }
 
     /// Runs `$deleted` for a deleted stream's partition.
     fn handle_deleted(&mut self, partition: &str, soft: bool) -> Result<(), RuntimeError>;

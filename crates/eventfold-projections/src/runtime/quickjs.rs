@@ -3,15 +3,17 @@
 //! interrupt handler.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use rquickjs::context::EvalOptions;
-use rquickjs::function::Args;
-use rquickjs::{CatchResultExt, CaughtError, Context, Ctx, Function, Object, Runtime, Value};
+use rquickjs::{Array, CatchResultExt, CaughtError, Context, Ctx, Function, Object, Runtime, Value};
 use serde::Deserialize;
 
-use super::{Changes, Effect, PartitionChange, QueryError, QueryRuntime, RuntimeError, RuntimeLimits, SourceEvent};
+use super::{
+    BatchFault, Changes, Effect, HandledBatch, PartitionChange, QueryError, QueryRuntime, RuntimeError, RuntimeLimits,
+    SourceEvent,
+};
 use crate::definition::QueryDefinition;
 
 const PRELUDE: &str = include_str!("../js/prelude.js");
@@ -40,6 +42,9 @@ struct Deadline {
     /// Nanoseconds after `origin`; `u64::MAX` while no call runs.
     at_nanos: AtomicU64,
     expired: AtomicBool,
+    /// Events of the batch in progress whose handlers have started: the
+    /// last of them is the one a fault stops at.
+    started: AtomicUsize,
 }
 
 impl Deadline {
@@ -47,6 +52,13 @@ impl Deadline {
         let at = self.origin.elapsed().saturating_add(within);
         self.expired.store(false, Ordering::Relaxed);
         self.at_nanos.store(u64::try_from(at.as_nanos()).unwrap_or(u64::MAX), Ordering::Relaxed);
+    }
+
+    /// Called by the prelude before each event of a batch: the event gets
+    /// the whole deadline, whatever the events before it took.
+    fn next_event(&self, within: Duration) {
+        self.started.fetch_add(1, Ordering::Relaxed);
+        self.arm(within);
     }
 
     fn disarm(&self) {
@@ -77,6 +89,7 @@ impl QuickJs {
             origin: Instant::now(),
             at_nanos: AtomicU64::new(u64::MAX),
             expired: AtomicBool::new(false),
+            started: AtomicUsize::new(0),
         });
         let watched = Arc::clone(&clock);
         runtime.set_interrupt_handler(Some(Box::new(move || watched.passed())));
@@ -144,21 +157,19 @@ impl QueryRuntime for QuickJs {
         self.guarded(|ctx| host(ctx, "loadShared")?.call((state,)))
     }
 
-    fn handle(&mut self, event: &SourceEvent) -> Result<Option<String>, RuntimeError> {
-        self.guarded(|ctx| {
-            let handle = host(ctx, "handle")?;
-            let mut args = Args::new(ctx.clone(), 10);
-            args.push_arg(event.stream.as_str())?;
-            args.push_arg(event.revision as f64)?;
-            args.push_arg(event.event_type.as_str())?;
-            args.push_arg(event.event_id.as_str())?;
-            args.push_arg(event.data.as_str())?;
-            args.push_arg(event.metadata.as_str())?;
-            args.push_arg(event.link_metadata.as_deref())?;
-            args.push_arg(event.is_json)?;
-            args.push_arg(event.created.as_str())?;
-            args.push_arg(event.category())?;
-            handle.call_arg::<Option<String>>(args)
+    fn handle_batch(&mut self, events: &[SourceEvent]) -> Result<HandledBatch, BatchFault> {
+        self.clock.started.store(0, Ordering::Relaxed);
+        let clock = Arc::clone(&self.clock);
+        let deadline = self.limits.event_deadline;
+        let outcome = self.guarded(|ctx| {
+            let fields = event_fields(ctx, events)?;
+            let next_event = Function::new(ctx.clone(), move || clock.next_event(deadline))?;
+            let answer: Array<'_> = host(ctx, "handleBatch")?.call((fields, events.len(), next_event))?;
+            Ok(HandledBatch { handled: answer.get(0)?, partitions: answer.get(1)? })
+        });
+        outcome.map_err(|error| {
+            let index = self.clock.started.load(Ordering::Relaxed).saturating_sub(1);
+            BatchFault { index, error }
         })
     }
 
@@ -247,6 +258,67 @@ impl RawEffect {
             }
             RawEffect::Log { message } => Effect::Log(message.unwrap_or_default()),
         }
+    }
+}
+
+/// Values of one event in the flat array the prelude's `handleBatch` reads,
+/// in the order its `ProjectionEvent` takes them.
+const EVENT_FIELDS: usize = 10;
+
+/// The batch as one flat array of [`EVENT_FIELDS`] values an event: one
+/// call into the engine for the whole batch instead of one per event.
+fn event_fields<'js>(ctx: &Ctx<'js>, events: &[SourceEvent]) -> rquickjs::Result<Array<'js>> {
+    let fields = Array::new(ctx.clone())?;
+    // Neighbouring events mostly share their stream, type, creation time
+    // and (empty) metadata: those strings are made once and shared.
+    let mut streams = Repeated::default();
+    let mut categories = Repeated::default();
+    let mut types = Repeated::default();
+    let mut metadata = Repeated::default();
+    let mut created = Repeated::default();
+    let null = Value::new_null(ctx.clone());
+    for (index, event) in events.iter().enumerate() {
+        let at = index * EVENT_FIELDS;
+        let link_metadata = match event.link_metadata.as_deref() {
+            Some(text) => rquickjs::String::from_str(ctx.clone(), text)?.into_value(),
+            None => null.clone(),
+        };
+        let values = [
+            streams.value(ctx, &event.stream)?,
+            Value::new_number(ctx.clone(), event.revision as f64),
+            types.value(ctx, &event.event_type)?,
+            rquickjs::String::from_str(ctx.clone(), &event.event_id)?.into_value(),
+            rquickjs::String::from_str(ctx.clone(), &event.data)?.into_value(),
+            metadata.value(ctx, &event.metadata)?,
+            link_metadata,
+            Value::new_bool(ctx.clone(), event.is_json),
+            created.value(ctx, &event.created)?,
+            categories.value(ctx, event.category())?,
+        ];
+        for (offset, value) in values.into_iter().enumerate() {
+            fields.set(at + offset, value)?;
+        }
+    }
+    Ok(fields)
+}
+
+/// The JavaScript string of the last text asked for, made again only when
+/// the text changes.
+#[derive(Default)]
+struct Repeated<'a, 'js> {
+    last: Option<(&'a str, Value<'js>)>,
+}
+
+impl<'a, 'js> Repeated<'a, 'js> {
+    fn value(&mut self, ctx: &Ctx<'js>, text: &'a str) -> rquickjs::Result<Value<'js>> {
+        if let Some((last, value)) = &self.last
+            && *last == text
+        {
+            return Ok(value.clone());
+        }
+        let value = rquickjs::String::from_str(ctx.clone(), text)?.into_value();
+        self.last = Some((text, value.clone()));
+        Ok(value)
     }
 }
 
