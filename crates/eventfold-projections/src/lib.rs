@@ -23,6 +23,7 @@ mod mode;
 mod names;
 mod options;
 mod processor;
+mod read_ahead;
 mod record;
 mod registry;
 mod runner;

@@ -137,11 +137,20 @@ fn source_event_with(event: &RecordedEvent, created: &mut CreatedText) -> Source
         revision: event.revision,
         event_type: event.event_type.clone(),
         event_id: event.id.0.hyphenated().encode_lower(&mut id).to_owned(),
-        data: String::from_utf8_lossy(&event.data).into_owned(),
-        metadata: String::from_utf8_lossy(&event.metadata).into_owned(),
+        data: text_of(&event.data),
+        metadata: text_of(&event.metadata),
         link_metadata: None,
         is_json: event.content_type == ContentType::Json,
         created: created.of(event.created.ticks()),
+    }
+}
+
+/// `bytes` as text, invalid UTF-8 replaced; checking first is much cheaper
+/// than the replacing pass for the usual, valid, body.
+fn text_of(bytes: &[u8]) -> String {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => text.to_owned(),
+        Err(_) => String::from_utf8_lossy(bytes).into_owned(),
     }
 }
 

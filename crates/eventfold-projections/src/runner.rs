@@ -15,6 +15,7 @@ use crate::commit::{self, Committed, Pending, Settings};
 use crate::mode::Mode;
 use crate::names::ProjectionStreams;
 use crate::processor::{Batch, Fault, Processor};
+use crate::read_ahead::read_ahead;
 use crate::record::ProjectionRecord;
 use crate::runtime::{Effect, RuntimeError, RuntimeLimits, compile};
 use crate::states::{PartitionState, StateCache};
@@ -143,7 +144,7 @@ impl Runner {
             Ok(subscription) => subscription,
             Err(error) => return Outcome::Faulted(format!("the projection cannot read the log: {error}")),
         };
-        let mut items = subscription.ready_chunks(BATCH_EVENTS);
+        let mut items = read_ahead(subscription.ready_chunks(BATCH_EVENTS).boxed());
         let settings = Settings {
             streams: &streams,
             definition: &definition,

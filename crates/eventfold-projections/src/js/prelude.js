@@ -220,26 +220,48 @@
     }
   }
 
-  // One event as handlers see it, from its values in a batch's flat
-  // array (the host's `event_fields` writes them in this order); `data`,
-  // `body` and the metadata parse on first use, so a handler that ignores
-  // them costs no parsing.
-  var EVENT_FIELDS = 10;
-  function ProjectionEvent(fields, at) {
-    this.streamId = fields[at];
-    this.sequenceNumber = fields[at + 1];
-    this.eventType = fields[at + 2];
-    this.eventId = fields[at + 3];
-    this.bodyRaw = fields[at + 4];
-    this.metadataRaw = fields[at + 5];
-    // Null, not undefined, for an event read directly (no link): handlers
-    // test `e.linkMetadataRaw === null` and stored events keep the key.
-    this.linkMetadataRaw = fields[at + 6] === undefined ? null : fields[at + 6];
-    this.isJson = fields[at + 7];
-    this.created = fields[at + 8];
-    this.category = fields[at + 9];
-    this.partition = "";
+  // One event as handlers see it. Its fields are read from the array of
+  // values the host made for it (in the order of `eventFields`), through
+  // accessors on the prototype: an event costs one property, not fifteen,
+  // which is most of what a simple handler costs. A handler may still
+  // assign a field: the value becomes the event's own. `data`, `body` and
+  // the metadata parse on first use, so a handler that ignores them costs
+  // no parsing.
+  var VALUES = Symbol("values");
+  var eventFields = [
+    "streamId",
+    "sequenceNumber",
+    "eventType",
+    "eventId",
+    "bodyRaw",
+    "metadataRaw",
+    "linkMetadataRaw",
+    "isJson",
+    "created",
+    "category",
+    "partition",
+  ];
+  var PARTITION = eventFields.indexOf("partition");
+  function ProjectionEvent(values) {
+    this[VALUES] = values;
   }
+  function ownValue(object, name, value) {
+    Object.defineProperty(object, name, { value: value, writable: true, enumerable: true, configurable: true });
+  }
+  eventFields.forEach(function (name, index) {
+    Object.defineProperty(ProjectionEvent.prototype, name, {
+      get: function () {
+        var value = this[VALUES][index];
+        // Null, not undefined, for an event read directly (no link), and
+        // "" for the partition until it is known.
+        return value === undefined ? (index === PARTITION ? "" : null) : value;
+      },
+      set: function (value) {
+        ownValue(this, name, value);
+      },
+      enumerable: true,
+    });
+  });
   Object.defineProperty(ProjectionEvent.prototype, "data", {
     get: function () {
       if (this._data === undefined) {
@@ -345,12 +367,13 @@
     return "";
   }
 
-  // Handles the event at `at` in `fields`; answers its partition, or null
+  // Handles one event, given its values; answers its partition, or null
   // when the event was not for this projection (no handler, no partition).
-  function handleOne(fields, at) {
-    var event = new ProjectionEvent(fields, at);
-    var eventType = event.eventType;
-    if (event.isJson && (event.bodyRaw === "" || event.bodyRaw === null)) {
+  function handleOne(values) {
+    var event = new ProjectionEvent(values);
+    var eventType = values[2];
+    var bodyRaw = values[4];
+    if (values[7] && (bodyRaw === "" || bodyRaw === null)) {
       return null;
     }
     current = event;
@@ -359,7 +382,7 @@
       current = null;
       return null;
     }
-    event.partition = partition;
+    values[PARTITION] = partition;
     var fresh = !states.has(partition);
     if (fresh) {
       states.set(partition, initialState());
@@ -384,17 +407,17 @@
     return partition;
   }
 
-  // Handles `count` events of a batch in order. `nextEvent` (the host's)
+  // Handles the events of a batch (each an array of values) in order. `nextEvent` (the host's)
   // restarts the per-event deadline and tells the host which event runs,
   // so that a fault names it. Answers how many events were handled and
   // the partitions they fell in, each once, in the order first met.
-  function handleBatch(fields, count, nextEvent) {
+  function handleBatch(events, nextEvent) {
     var handled = 0;
     var partitions = [];
     var seen = new Set();
-    for (var index = 0; index < count; index++) {
+    for (var index = 0; index < events.length; index++) {
       nextEvent();
-      var partition = handleOne(fields, index * EVENT_FIELDS);
+      var partition = handleOne(events[index]);
       if (partition === null) {
         continue;
       }

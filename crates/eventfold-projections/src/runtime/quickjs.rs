@@ -162,9 +162,9 @@ impl QueryRuntime for QuickJs {
         let clock = Arc::clone(&self.clock);
         let deadline = self.limits.event_deadline;
         let outcome = self.guarded(|ctx| {
-            let fields = event_fields(ctx, events)?;
+            let values = event_values(ctx, events)?;
             let next_event = Function::new(ctx.clone(), move || clock.next_event(deadline))?;
-            let answer: Array<'_> = host(ctx, "handleBatch")?.call((fields, events.len(), next_event))?;
+            let answer: Array<'_> = host(ctx, "handleBatch")?.call((values, next_event))?;
             Ok(HandledBatch { handled: answer.get(0)?, partitions: answer.get(1)? })
         });
         outcome.map_err(|error| {
@@ -261,14 +261,12 @@ impl RawEffect {
     }
 }
 
-/// Values of one event in the flat array the prelude's `handleBatch` reads,
-/// in the order its `ProjectionEvent` takes them.
-const EVENT_FIELDS: usize = 10;
-
-/// The batch as one flat array of [`EVENT_FIELDS`] values an event: one
-/// call into the engine for the whole batch instead of one per event.
-fn event_fields<'js>(ctx: &Ctx<'js>, events: &[SourceEvent]) -> rquickjs::Result<Array<'js>> {
-    let fields = Array::new(ctx.clone())?;
+/// The batch as an array holding, for each event, the array of its values
+/// in the order of the prelude's `eventFields`: one call into the engine
+/// for the whole batch instead of one per event. Each event has an array
+/// of its own, so that a state keeping an event keeps only that event.
+fn event_values<'js>(ctx: &Ctx<'js>, events: &[SourceEvent]) -> rquickjs::Result<Array<'js>> {
+    let batch = Array::new(ctx.clone())?;
     // Neighbouring events mostly share their stream, type, creation time
     // and (empty) metadata: those strings are made once and shared.
     let mut streams = Repeated::default();
@@ -278,7 +276,6 @@ fn event_fields<'js>(ctx: &Ctx<'js>, events: &[SourceEvent]) -> rquickjs::Result
     let mut created = Repeated::default();
     let null = Value::new_null(ctx.clone());
     for (index, event) in events.iter().enumerate() {
-        let at = index * EVENT_FIELDS;
         let link_metadata = match event.link_metadata.as_deref() {
             Some(text) => rquickjs::String::from_str(ctx.clone(), text)?.into_value(),
             None => null.clone(),
@@ -295,11 +292,13 @@ fn event_fields<'js>(ctx: &Ctx<'js>, events: &[SourceEvent]) -> rquickjs::Result
             created.value(ctx, &event.created)?,
             categories.value(ctx, event.category())?,
         ];
-        for (offset, value) in values.into_iter().enumerate() {
-            fields.set(at + offset, value)?;
+        let own = Array::new(ctx.clone())?;
+        for (at, value) in values.into_iter().enumerate() {
+            own.set(at, value)?;
         }
+        batch.set(index, own)?;
     }
-    Ok(fields)
+    Ok(batch)
 }
 
 /// The JavaScript string of the last text asked for, made again only when
@@ -395,6 +394,9 @@ fn describe(caught: CaughtError<'_>) -> String {
                 .unwrap_or_else(|| "Error".into());
             format!("{name}: {message}")
         }
+        // QuickJS throws null when it cannot even allocate the error that
+        // says it is out of memory.
+        CaughtError::Value(value) if value.is_null() => "out of memory".into(),
         CaughtError::Value(value) => value
             .as_string()
             .and_then(|text| text.to_string().ok())

@@ -339,3 +339,33 @@ fn repeated_fields_of_neighbouring_events_stay_each_events_own() {
         ])
     );
 }
+
+#[test]
+fn a_handler_may_assign_the_event_fields_and_enumerate_them() {
+    let mut query = runtime(
+        "fromAll().when({ $any: function (s, e) { var names = []; for (var name in e) { names.push(name); } \
+           e.streamId = 'renamed'; e.partition = 'mine'; \
+           return { names: names, stream: e.streamId, partition: e.partition, type: e.eventType }; } })",
+    );
+    query.handle(&event("order-7", 0, "placed", "{}")).expect("handled");
+    let state: serde_json::Value = serde_json::from_str(&query.state("").expect("state").expect("some")).expect("json");
+    assert_eq!(state["stream"], "renamed");
+    assert_eq!(state["partition"], "mine");
+    assert_eq!(state["type"], "placed");
+    let names: Vec<&str> = state["names"].as_array().expect("names").iter().filter_map(|name| name.as_str()).collect();
+    for field in [
+        "streamId",
+        "sequenceNumber",
+        "eventType",
+        "eventId",
+        "bodyRaw",
+        "metadataRaw",
+        "linkMetadataRaw",
+        "isJson",
+        "created",
+        "category",
+        "partition",
+    ] {
+        assert!(names.contains(&field), "{field} is not enumerated: {names:?}");
+    }
+}
