@@ -407,16 +407,32 @@
     return partition;
   }
 
-  // Handles the events of a batch (each an array of values) in order. `nextEvent` (the host's)
-  // restarts the per-event deadline and tells the host which event runs,
-  // so that a fault names it. Answers how many events were handled and
-  // the partitions they fell in, each once, in the order first met.
-  function handleBatch(events, nextEvent) {
+  // Read before any query runs: a query that replaces `Date.now` cannot
+  // keep the host's deadline from firing.
+  var now = Date.now;
+  var eventInProgress = 0;
+
+  // Handles the events of a batch (each an array of values) in order.
+  // Before an event, when `renewEveryMs` have passed since the last
+  // renewal, `renew` (the host's) arms the per-event deadline again, so
+  // that no event is cut short by the time the events before it took.
+  // Answers how many events were handled and the partitions they fell in,
+  // each once, in the order first met.
+  function handleBatch(events, renew, renewEveryMs) {
     var handled = 0;
     var partitions = [];
     var seen = new Set();
+    // Read before renewing: the host's deadline then never starts before
+    // the time this side counts from.
+    var renewed = now();
+    renew();
     for (var index = 0; index < events.length; index++) {
-      nextEvent();
+      eventInProgress = index;
+      var at = now();
+      if (at - renewed >= renewEveryMs) {
+        renewed = at;
+        renew();
+      }
       var partition = handleOne(events[index]);
       if (partition === null) {
         continue;
@@ -519,6 +535,9 @@
         emitEnabled = enabled;
       },
       handleBatch: handleBatch,
+      eventInProgress: function () {
+        return eventInProgress;
+      },
       handleDeleted: handleDeleted,
       takeChanges: takeChanges,
       loadState: loadState,

@@ -3,7 +3,7 @@
 //! interrupt handler.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use rquickjs::context::EvalOptions;
@@ -36,15 +36,32 @@ struct QuickJs {
     clock: Arc<Deadline>,
 }
 
+/// How a batch keeps every event under the per-event deadline without a
+/// call into Rust per event (that call costs more than a simple handler):
+/// before an event, the prelude renews the deadline when `every` has
+/// passed since it last did, and each renewal arms the deadline plus
+/// `slack`. An event thus always gets the whole deadline, and at most
+/// `slack` more; `slack` covers `every` and the millisecond clock the
+/// prelude reads.
+#[derive(Clone, Copy, Debug)]
+struct Renewal {
+    every: Duration,
+    slack: Duration,
+}
+
+impl Renewal {
+    fn of(deadline: Duration) -> Self {
+        let every = (deadline / 50).clamp(Duration::from_millis(1), Duration::from_millis(5));
+        Self { every, slack: every + Duration::from_millis(1) }
+    }
+}
+
 /// The deadline of the call in progress, read by the interrupt handler.
 struct Deadline {
     origin: Instant,
     /// Nanoseconds after `origin`; `u64::MAX` while no call runs.
     at_nanos: AtomicU64,
     expired: AtomicBool,
-    /// Events of the batch in progress whose handlers have started: the
-    /// last of them is the one a fault stops at.
-    started: AtomicUsize,
 }
 
 impl Deadline {
@@ -52,13 +69,6 @@ impl Deadline {
         let at = self.origin.elapsed().saturating_add(within);
         self.expired.store(false, Ordering::Relaxed);
         self.at_nanos.store(u64::try_from(at.as_nanos()).unwrap_or(u64::MAX), Ordering::Relaxed);
-    }
-
-    /// Called by the prelude before each event of a batch: the event gets
-    /// the whole deadline, whatever the events before it took.
-    fn next_event(&self, within: Duration) {
-        self.started.fetch_add(1, Ordering::Relaxed);
-        self.arm(within);
     }
 
     fn disarm(&self) {
@@ -89,7 +99,6 @@ impl QuickJs {
             origin: Instant::now(),
             at_nanos: AtomicU64::new(u64::MAX),
             expired: AtomicBool::new(false),
-            started: AtomicUsize::new(0),
         });
         let watched = Arc::clone(&clock);
         runtime.set_interrupt_handler(Some(Box::new(move || watched.passed())));
@@ -158,17 +167,20 @@ impl QueryRuntime for QuickJs {
     }
 
     fn handle_batch(&mut self, events: &[SourceEvent]) -> Result<HandledBatch, BatchFault> {
-        self.clock.started.store(0, Ordering::Relaxed);
         let clock = Arc::clone(&self.clock);
-        let deadline = self.limits.event_deadline;
+        let renewal = Renewal::of(self.limits.event_deadline);
+        let armed_for = self.limits.event_deadline + renewal.slack;
         let outcome = self.guarded(|ctx| {
             let values = event_values(ctx, events)?;
-            let next_event = Function::new(ctx.clone(), move || clock.next_event(deadline))?;
-            let answer: Array<'_> = host(ctx, "handleBatch")?.call((values, next_event))?;
+            let renew = Function::new(ctx.clone(), move || clock.arm(armed_for))?;
+            let every = renewal.every.as_millis() as f64;
+            let answer: Array<'_> = host(ctx, "handleBatch")?.call((values, renew, every))?;
             Ok(HandledBatch { handled: answer.get(0)?, partitions: answer.get(1)? })
         });
         outcome.map_err(|error| {
-            let index = self.clock.started.load(Ordering::Relaxed).saturating_sub(1);
+            // The prelude counts the events it started; a failed read of the
+            // count blames the first.
+            let index = self.guarded(|ctx| host(ctx, "eventInProgress")?.call::<_, usize>(())).unwrap_or(0);
             BatchFault { index, error }
         })
     }
