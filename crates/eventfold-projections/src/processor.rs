@@ -2,7 +2,9 @@
 //! effects out. The runner feeds it batches read from the store; `eventfold
 //! projection test` and the model tests feed it events they made.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
 
 use eventfold_store::{ContentType, LINK_EVENT_TYPE, Position, RecordedEvent, TOMBSTONE_EVENT_TYPE};
 
@@ -85,7 +87,7 @@ impl Processor {
         Ok(batch)
     }
 
-    fn handle_run(&mut self, run: &mut Vec<SourceEvent>, batch: &mut Batch) -> Result<(), Fault> {
+    fn handle_run(&mut self, run: &mut Vec<SourceEvent<'_>>, batch: &mut Batch) -> Result<(), Fault> {
         if run.is_empty() {
             return Ok(());
         }
@@ -126,17 +128,17 @@ impl From<RuntimeError> for Fault {
 }
 
 /// A log event as the query's handlers see it.
-pub fn source_event(event: &RecordedEvent) -> SourceEvent {
+pub fn source_event(event: &RecordedEvent) -> SourceEvent<'_> {
     source_event_with(event, &mut CreatedText::default())
 }
 
-fn source_event_with(event: &RecordedEvent, created: &mut CreatedText) -> SourceEvent {
+fn source_event_with<'a>(event: &'a RecordedEvent, created: &mut CreatedText) -> SourceEvent<'a> {
     let mut id = [0_u8; uuid::fmt::Hyphenated::LENGTH];
     SourceEvent {
-        stream: event.stream.as_str().to_owned(),
+        stream: Cow::Borrowed(event.stream.as_str()),
         revision: event.revision,
-        event_type: event.event_type.clone(),
-        event_id: event.id.0.hyphenated().encode_lower(&mut id).to_owned(),
+        event_type: Cow::Borrowed(&event.event_type),
+        event_id: Cow::Owned(event.id.0.hyphenated().encode_lower(&mut id).to_owned()),
         data: text_of(&event.data),
         metadata: text_of(&event.metadata),
         link_metadata: None,
@@ -147,10 +149,10 @@ fn source_event_with(event: &RecordedEvent, created: &mut CreatedText) -> Source
 
 /// `bytes` as text, invalid UTF-8 replaced; checking first is much cheaper
 /// than the replacing pass for the usual, valid, body.
-fn text_of(bytes: &[u8]) -> String {
+fn text_of(bytes: &[u8]) -> Cow<'_, str> {
     match std::str::from_utf8(bytes) {
-        Ok(text) => text.to_owned(),
-        Err(_) => String::from_utf8_lossy(bytes).into_owned(),
+        Ok(text) => Cow::Borrowed(text),
+        Err(_) => String::from_utf8_lossy(bytes),
     }
 }
 
@@ -158,16 +160,16 @@ fn text_of(bytes: &[u8]) -> String {
 /// one append share it.
 #[derive(Default)]
 struct CreatedText {
-    last: Option<(i64, String)>,
+    last: Option<(i64, Arc<str>)>,
 }
 
 impl CreatedText {
-    fn of(&mut self, ticks: i64) -> String {
+    fn of(&mut self, ticks: i64) -> Arc<str> {
         match &self.last {
-            Some((last, text)) if *last == ticks => text.clone(),
+            Some((last, text)) if *last == ticks => Arc::clone(text),
             _ => {
-                let text = iso8601(ticks);
-                self.last = Some((ticks, text.clone()));
+                let text: Arc<str> = iso8601(ticks).into();
+                self.last = Some((ticks, Arc::clone(&text)));
                 text
             }
         }

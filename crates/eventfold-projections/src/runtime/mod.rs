@@ -10,27 +10,32 @@ pub use error::{QueryError, RuntimeError};
 pub use limits::RuntimeLimits;
 pub use quickjs::compile;
 
+use std::borrow::Cow;
+use std::sync::Arc;
+
 use crate::definition::QueryDefinition;
 
-/// One source event, as the query's handlers see it.
+/// One source event, as the query's handlers see it. It borrows what it
+/// can from the log event it comes from: a batch makes no copy of a body
+/// before the engine's own.
 #[derive(Clone, Debug, PartialEq)]
-pub struct SourceEvent {
-    pub stream: String,
+pub struct SourceEvent<'a> {
+    pub stream: Cow<'a, str>,
     pub revision: u64,
-    pub event_type: String,
-    pub event_id: String,
-    pub data: String,
-    pub metadata: String,
-    pub link_metadata: Option<String>,
+    pub event_type: Cow<'a, str>,
+    pub event_id: Cow<'a, str>,
+    pub data: Cow<'a, str>,
+    pub metadata: Cow<'a, str>,
+    pub link_metadata: Option<Cow<'a, str>>,
     pub is_json: bool,
-    /// ISO 8601, UTC.
-    pub created: String,
+    /// ISO 8601, UTC; shared by the events of one append.
+    pub created: Arc<str>,
 }
 
-impl SourceEvent {
+impl SourceEvent<'_> {
     /// The category of the event's stream: the part before the first `-`.
     pub fn category(&self) -> &str {
-        self.stream.split_once('-').map_or(self.stream.as_str(), |(category, _)| category)
+        self.stream.split_once('-').map_or(self.stream.as_ref(), |(category, _)| category)
     }
 }
 
@@ -114,11 +119,11 @@ pub trait QueryRuntime: Send {
 
     /// Runs the handlers for each event in order, in one call into the
     /// engine; each event still gets the whole per-event deadline.
-    fn handle_batch(&mut self, events: &[SourceEvent]) -> Result<HandledBatch, BatchFault>;
+    fn handle_batch(&mut self, events: &[SourceEvent<'_>]) -> Result<HandledBatch, BatchFault>;
 
     /// Runs the handlers for one event. Answers the event's partition (`""`
     /// for an unpartitioned projection), or `None` when it was skipped.
-    fn handle(&mut self, event: &SourceEvent) -> Result<Option<String>, RuntimeError> {
+    fn handle(&mut self, event: &SourceEvent<'_>) -> Result<Option<String>, RuntimeError> {
         let handled = self.handle_batch(std::slice::from_ref(event)).map_err(|fault| fault.error)?;
         Ok(if handled.handled == 0 { None } else { handled.partitions.into_iter().next() })
     }

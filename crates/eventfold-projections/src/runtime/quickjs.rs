@@ -166,7 +166,7 @@ impl QueryRuntime for QuickJs {
         self.guarded(|ctx| host(ctx, "loadShared")?.call((state,)))
     }
 
-    fn handle_batch(&mut self, events: &[SourceEvent]) -> Result<HandledBatch, BatchFault> {
+    fn handle_batch(&mut self, events: &[SourceEvent<'_>]) -> Result<HandledBatch, BatchFault> {
         let clock = Arc::clone(&self.clock);
         let renewal = Renewal::of(self.limits.event_deadline);
         let armed_for = self.limits.event_deadline + renewal.slack;
@@ -277,7 +277,7 @@ impl RawEffect {
 /// in the order of the prelude's `eventFields`: one call into the engine
 /// for the whole batch instead of one per event. Each event has an array
 /// of its own, so that a state keeping an event keeps only that event.
-fn event_values<'js>(ctx: &Ctx<'js>, events: &[SourceEvent]) -> rquickjs::Result<Array<'js>> {
+fn event_values<'js>(ctx: &Ctx<'js>, events: &[SourceEvent<'_>]) -> rquickjs::Result<Array<'js>> {
     let batch = Array::new(ctx.clone())?;
     // Neighbouring events mostly share their stream, type, creation time
     // and (empty) metadata: those strings are made once and shared.

@@ -2,14 +2,14 @@ use std::time::{Duration, Instant};
 
 use super::{QueryError, QueryRuntime, RuntimeError, RuntimeLimits, SourceEvent, compile};
 
-fn event(stream: &str, revision: u64, event_type: &str, data: &str) -> SourceEvent {
+fn event<'a>(stream: &'a str, revision: u64, event_type: &'a str, data: &'a str) -> SourceEvent<'a> {
     SourceEvent {
         stream: stream.into(),
         revision,
         event_type: event_type.into(),
-        event_id: format!("id-{stream}-{revision}"),
+        event_id: format!("id-{stream}-{revision}").into(),
         data: data.into(),
-        metadata: String::new(),
+        metadata: "".into(),
         link_metadata: None,
         is_json: true,
         created: "2026-01-01T00:00:00Z".into(),
