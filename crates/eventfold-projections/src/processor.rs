@@ -2,7 +2,9 @@
 //! effects out. The runner feeds it batches read from the store; `eventfold
 //! projection test` and the model tests feed it events they made.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
 
 use eventfold_store::{ContentType, LINK_EVENT_TYPE, Position, RecordedEvent, TOMBSTONE_EVENT_TYPE};
 
@@ -52,16 +54,22 @@ impl Processor {
         self.known.len()
     }
 
-    /// Handles `events` in order; any fault stops the batch.
-    pub fn process(&mut self, events: &[RecordedEvent]) -> Result<Batch, RuntimeError> {
+    /// Handles `events` in order, the selected ones in runs handed to the
+    /// engine at once; any fault stops the batch, and nothing of it is
+    /// returned.
+    pub fn process(&mut self, events: &[RecordedEvent]) -> Result<Batch, Fault> {
         let mut batch = Batch::default();
+        let mut run = Vec::with_capacity(events.len());
+        let mut created = CreatedText::default();
         for event in events {
             batch.last_position = Some(event.position);
             let definition = self.runtime.definition();
             if event.event_type == TOMBSTONE_EVENT_TYPE {
                 if definition.handlers.deleted && definition.selects(event.stream.as_str(), TOMBSTONE_EVENT_TYPE) {
+                    // `$deleted` runs in log order: after the events before it.
+                    self.handle_run(&mut run, &mut batch)?;
                     let partition = event.stream.as_str().to_owned();
-                    self.runtime.handle_deleted(&partition, false)?;
+                    self.runtime.handle_deleted(&partition, false).map_err(|error| Fault::at(event, error))?;
                     batch.handled += 1;
                 }
                 continue;
@@ -72,30 +80,98 @@ impl Processor {
             if !definition.selects(event.stream.as_str(), &event.event_type) {
                 continue;
             }
-            let source = source_event(event);
-            if let Some(partition) = self.runtime.handle(&source)? {
-                batch.handled += 1;
-                if self.known.insert(partition.clone()) && !partition.is_empty() {
-                    batch.new_partitions.push(partition);
-                }
-            }
+            run.push(source_event_with(event, &mut created));
         }
+        self.handle_run(&mut run, &mut batch)?;
         batch.changes = self.runtime.take_changes()?;
         Ok(batch)
+    }
+
+    fn handle_run(&mut self, run: &mut Vec<SourceEvent<'_>>, batch: &mut Batch) -> Result<(), Fault> {
+        if run.is_empty() {
+            return Ok(());
+        }
+        let handled = self.runtime.handle_batch(run).map_err(|fault| Fault {
+            event: run.get(fault.index).map(|event| format!("{}@{}", event.revision, event.stream)),
+            error: fault.error,
+        })?;
+        batch.handled += handled.handled;
+        for partition in handled.partitions {
+            if self.known.insert(partition.clone()) && !partition.is_empty() {
+                batch.new_partitions.push(partition);
+            }
+        }
+        run.clear();
+        Ok(())
+    }
+}
+
+/// Why a batch stopped: the engine's error and, when one event's handlers
+/// raised it, that event (`revision@stream`). Displays as the error alone.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{error}")]
+pub struct Fault {
+    pub error: RuntimeError,
+    pub event: Option<String>,
+}
+
+impl Fault {
+    fn at(event: &RecordedEvent, error: RuntimeError) -> Self {
+        Self { error, event: Some(format!("{}@{}", event.revision, event.stream.as_str())) }
+    }
+}
+
+impl From<RuntimeError> for Fault {
+    fn from(error: RuntimeError) -> Self {
+        Self { error, event: None }
     }
 }
 
 /// A log event as the query's handlers see it.
-pub fn source_event(event: &RecordedEvent) -> SourceEvent {
+pub fn source_event(event: &RecordedEvent) -> SourceEvent<'_> {
+    source_event_with(event, &mut CreatedText::default())
+}
+
+fn source_event_with<'a>(event: &'a RecordedEvent, created: &mut CreatedText) -> SourceEvent<'a> {
+    let mut id = [0_u8; uuid::fmt::Hyphenated::LENGTH];
     SourceEvent {
-        stream: event.stream.as_str().to_owned(),
+        stream: Cow::Borrowed(event.stream.as_str()),
         revision: event.revision,
-        event_type: event.event_type.clone(),
-        event_id: event.id.to_string(),
-        data: String::from_utf8_lossy(&event.data).into_owned(),
-        metadata: String::from_utf8_lossy(&event.metadata).into_owned(),
+        event_type: Cow::Borrowed(&event.event_type),
+        event_id: Cow::Owned(event.id.0.hyphenated().encode_lower(&mut id).to_owned()),
+        data: text_of(&event.data),
+        metadata: text_of(&event.metadata),
         link_metadata: None,
         is_json: event.content_type == ContentType::Json,
-        created: iso8601(event.created.ticks()),
+        created: created.of(event.created.ticks()),
+    }
+}
+
+/// `bytes` as text, invalid UTF-8 replaced; checking first is much cheaper
+/// than the replacing pass for the usual, valid, body.
+fn text_of(bytes: &[u8]) -> Cow<'_, str> {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => Cow::Borrowed(text),
+        Err(_) => String::from_utf8_lossy(bytes),
+    }
+}
+
+/// The ISO 8601 text of the last creation time formatted: the events of
+/// one append share it.
+#[derive(Default)]
+struct CreatedText {
+    last: Option<(i64, Arc<str>)>,
+}
+
+impl CreatedText {
+    fn of(&mut self, ticks: i64) -> Arc<str> {
+        match &self.last {
+            Some((last, text)) if *last == ticks => Arc::clone(text),
+            _ => {
+                let text: Arc<str> = iso8601(ticks).into();
+                self.last = Some((ticks, Arc::clone(&text)));
+                text
+            }
+        }
     }
 }

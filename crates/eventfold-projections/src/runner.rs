@@ -14,7 +14,8 @@ use crate::checkpoint::{self, Checkpoint};
 use crate::commit::{self, Committed, Pending, Settings};
 use crate::mode::Mode;
 use crate::names::ProjectionStreams;
-use crate::processor::{Batch, Processor};
+use crate::processor::{Batch, Fault, Processor};
+use crate::read_ahead::read_ahead;
 use crate::record::ProjectionRecord;
 use crate::runtime::{Effect, RuntimeError, RuntimeLimits, compile};
 use crate::states::{PartitionState, StateCache};
@@ -143,7 +144,7 @@ impl Runner {
             Ok(subscription) => subscription,
             Err(error) => return Outcome::Faulted(format!("the projection cannot read the log: {error}")),
         };
-        let mut items = subscription.ready_chunks(BATCH_EVENTS);
+        let mut items = read_ahead(subscription.ready_chunks(BATCH_EVENTS).boxed());
         let settings = Settings {
             streams: &streams,
             definition: &definition,
@@ -306,10 +307,15 @@ fn effect_bytes(effect: &Effect) -> usize {
     }
 }
 
-/// KurrentDB's clients look for the handler's message in the reason.
-fn fault_reason(error: &RuntimeError) -> String {
-    match error {
+/// KurrentDB's clients look for the handler's message in the reason; the
+/// event it stopped at follows.
+fn fault_reason(fault: &Fault) -> String {
+    let reason = match &fault.error {
         RuntimeError::Threw(message) => format!("The projection's handler threw: {message}"),
         other => other.to_string(),
+    };
+    match &fault.event {
+        Some(event) => format!("{reason} (at event {event})"),
+        None => reason,
     }
 }

@@ -4,6 +4,7 @@
 mod support;
 
 use eventfold_projections::{CreateProjection, DeleteOptions, Mode, ProjectionError, Select};
+use eventfold_store::{AppendRequest, ExpectedRevision, ProposedEvent, StreamName};
 use serde_json::json;
 use support::{Node, within};
 
@@ -79,6 +80,34 @@ async fn a_throwing_handler_faults_with_its_message() {
     node.await_status("thrower", "Faulted").await;
     let statistics = node.projections.statistics(Select::Named("thrower".into())).await.expect("statistics");
     assert!(statistics[0].state_reason.contains("cannot take this"), "{}", statistics[0].state_reason);
+}
+
+#[tokio::test]
+async fn a_fault_in_a_batch_names_its_event_and_commits_nothing_after_it() {
+    let node = Node::start().await;
+    // One append: the four events reach the projection in one batch.
+    let events = (0..4)
+        .map(|n| {
+            let event_type = if n == 2 { "bad" } else { "ok" };
+            ProposedEvent::json(event_type, serde_json::to_vec(&json!({ "n": n })).expect("json"))
+        })
+        .collect();
+    let stream = StreamName::new("order-1").expect("name");
+    node.store.append(AppendRequest::new(stream, ExpectedRevision::Any, events)).await.expect("append");
+    node.create(
+        "batch-thrower",
+        "fromAll().when({ ok: function (s, e) { emit('seen-ok', 'Seen', { n: e.data.n }); }, \
+           bad: function (s, e) { throw new Error('cannot take this'); } })",
+        true,
+    )
+    .await;
+    node.await_status("batch-thrower", "Faulted").await;
+    let statistics = node.projections.statistics(Select::Named("batch-thrower".into())).await.expect("statistics");
+    let reason = &statistics[0].state_reason;
+    assert!(reason.contains("cannot take this"), "{reason}");
+    assert!(reason.contains("at event 2@order-1"), "{reason}");
+    let emitted: Vec<String> = node.read("seen-ok").await.into_iter().map(|(_, data)| data).collect();
+    assert!(emitted.iter().all(|data| !data.contains("3")), "an event after the fault was committed: {emitted:?}");
 }
 
 #[tokio::test]

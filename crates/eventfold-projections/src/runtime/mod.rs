@@ -10,27 +10,32 @@ pub use error::{QueryError, RuntimeError};
 pub use limits::RuntimeLimits;
 pub use quickjs::compile;
 
+use std::borrow::Cow;
+use std::sync::Arc;
+
 use crate::definition::QueryDefinition;
 
-/// One source event, as the query's handlers see it.
+/// One source event, as the query's handlers see it. It borrows what it
+/// can from the log event it comes from: a batch makes no copy of a body
+/// before the engine's own.
 #[derive(Clone, Debug, PartialEq)]
-pub struct SourceEvent {
-    pub stream: String,
+pub struct SourceEvent<'a> {
+    pub stream: Cow<'a, str>,
     pub revision: u64,
-    pub event_type: String,
-    pub event_id: String,
-    pub data: String,
-    pub metadata: String,
-    pub link_metadata: Option<String>,
+    pub event_type: Cow<'a, str>,
+    pub event_id: Cow<'a, str>,
+    pub data: Cow<'a, str>,
+    pub metadata: Cow<'a, str>,
+    pub link_metadata: Option<Cow<'a, str>>,
     pub is_json: bool,
-    /// ISO 8601, UTC.
-    pub created: String,
+    /// ISO 8601, UTC; shared by the events of one append.
+    pub created: Arc<str>,
 }
 
-impl SourceEvent {
+impl SourceEvent<'_> {
     /// The category of the event's stream: the part before the first `-`.
     pub fn category(&self) -> &str {
-        self.stream.split_once('-').map_or(self.stream.as_str(), |(category, _)| category)
+        self.stream.split_once('-').map_or(self.stream.as_ref(), |(category, _)| category)
     }
 }
 
@@ -70,6 +75,24 @@ pub struct PartitionChange {
     pub result: Option<String>,
 }
 
+/// What one call of [`QueryRuntime::handle_batch`] did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct HandledBatch {
+    /// Events that reached the handlers (the others had no partition).
+    pub handled: usize,
+    /// The partitions the handled events fell in, each once, in the order
+    /// they were first met (`""` for an unpartitioned projection).
+    pub partitions: Vec<String>,
+}
+
+/// A batch stopped by the event at `index`: the handlers of the events
+/// before it ran, those after it did not.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BatchFault {
+    pub index: usize,
+    pub error: RuntimeError,
+}
+
 /// Everything that changed since the last [`QueryRuntime::take_changes`].
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Changes {
@@ -94,9 +117,16 @@ pub trait QueryRuntime: Send {
     /// Restores a `biState` projection's shared state.
     fn load_shared(&mut self, state: &str) -> Result<(), RuntimeError>;
 
+    /// Runs the handlers for each event in order, in one call into the
+    /// engine; each event still gets the whole per-event deadline.
+    fn handle_batch(&mut self, events: &[SourceEvent<'_>]) -> Result<HandledBatch, BatchFault>;
+
     /// Runs the handlers for one event. Answers the event's partition (`""`
     /// for an unpartitioned projection), or `None` when it was skipped.
-    fn handle(&mut self, event: &SourceEvent) -> Result<Option<String>, RuntimeError>;
+    fn handle(&mut self, event: &SourceEvent<'_>) -> Result<Option<String>, RuntimeError> {
+        let handled = self.handle_batch(std::slice::from_ref(event)).map_err(|fault| fault.error)?;
+        Ok(if handled.handled == 0 { None } else { handled.partitions.into_iter().next() })
+    }
 
     /// Runs `$deleted` for a deleted stream's partition.
     fn handle_deleted(&mut self, partition: &str, soft: bool) -> Result<(), RuntimeError>;

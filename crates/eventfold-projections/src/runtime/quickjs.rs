@@ -7,11 +7,13 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use rquickjs::context::EvalOptions;
-use rquickjs::function::Args;
-use rquickjs::{CatchResultExt, CaughtError, Context, Ctx, Function, Object, Runtime, Value};
+use rquickjs::{Array, CatchResultExt, CaughtError, Context, Ctx, Function, Object, Runtime, Value};
 use serde::Deserialize;
 
-use super::{Changes, Effect, PartitionChange, QueryError, QueryRuntime, RuntimeError, RuntimeLimits, SourceEvent};
+use super::{
+    BatchFault, Changes, Effect, HandledBatch, PartitionChange, QueryError, QueryRuntime, RuntimeError, RuntimeLimits,
+    SourceEvent,
+};
 use crate::definition::QueryDefinition;
 
 const PRELUDE: &str = include_str!("../js/prelude.js");
@@ -32,6 +34,26 @@ struct QuickJs {
     definition: QueryDefinition,
     limits: RuntimeLimits,
     clock: Arc<Deadline>,
+}
+
+/// How a batch keeps every event under the per-event deadline without a
+/// call into Rust per event (that call costs more than a simple handler):
+/// before an event, the prelude renews the deadline when `every` has
+/// passed since it last did, and each renewal arms the deadline plus
+/// `slack`. An event thus always gets the whole deadline, and at most
+/// `slack` more; `slack` covers `every` and the millisecond clock the
+/// prelude reads.
+#[derive(Clone, Copy, Debug)]
+struct Renewal {
+    every: Duration,
+    slack: Duration,
+}
+
+impl Renewal {
+    fn of(deadline: Duration) -> Self {
+        let every = (deadline / 50).clamp(Duration::from_millis(1), Duration::from_millis(5));
+        Self { every, slack: every + Duration::from_millis(1) }
+    }
 }
 
 /// The deadline of the call in progress, read by the interrupt handler.
@@ -144,21 +166,22 @@ impl QueryRuntime for QuickJs {
         self.guarded(|ctx| host(ctx, "loadShared")?.call((state,)))
     }
 
-    fn handle(&mut self, event: &SourceEvent) -> Result<Option<String>, RuntimeError> {
-        self.guarded(|ctx| {
-            let handle = host(ctx, "handle")?;
-            let mut args = Args::new(ctx.clone(), 10);
-            args.push_arg(event.stream.as_str())?;
-            args.push_arg(event.revision as f64)?;
-            args.push_arg(event.event_type.as_str())?;
-            args.push_arg(event.event_id.as_str())?;
-            args.push_arg(event.data.as_str())?;
-            args.push_arg(event.metadata.as_str())?;
-            args.push_arg(event.link_metadata.as_deref())?;
-            args.push_arg(event.is_json)?;
-            args.push_arg(event.created.as_str())?;
-            args.push_arg(event.category())?;
-            handle.call_arg::<Option<String>>(args)
+    fn handle_batch(&mut self, events: &[SourceEvent<'_>]) -> Result<HandledBatch, BatchFault> {
+        let clock = Arc::clone(&self.clock);
+        let renewal = Renewal::of(self.limits.event_deadline);
+        let armed_for = self.limits.event_deadline + renewal.slack;
+        let outcome = self.guarded(|ctx| {
+            let values = event_values(ctx, events)?;
+            let renew = Function::new(ctx.clone(), move || clock.arm(armed_for))?;
+            let every = renewal.every.as_millis() as f64;
+            let answer: Array<'_> = host(ctx, "handleBatch")?.call((values, renew, every))?;
+            Ok(HandledBatch { handled: answer.get(0)?, partitions: answer.get(1)? })
+        });
+        outcome.map_err(|error| {
+            // The prelude counts the events it started; a failed read of the
+            // count blames the first.
+            let index = self.guarded(|ctx| host(ctx, "eventInProgress")?.call::<_, usize>(())).unwrap_or(0);
+            BatchFault { index, error }
         })
     }
 
@@ -250,6 +273,66 @@ impl RawEffect {
     }
 }
 
+/// The batch as an array holding, for each event, the array of its values
+/// in the order of the prelude's `eventFields`: one call into the engine
+/// for the whole batch instead of one per event. Each event has an array
+/// of its own, so that a state keeping an event keeps only that event.
+fn event_values<'js>(ctx: &Ctx<'js>, events: &[SourceEvent<'_>]) -> rquickjs::Result<Array<'js>> {
+    let batch = Array::new(ctx.clone())?;
+    // Neighbouring events mostly share their stream, type, creation time
+    // and (empty) metadata: those strings are made once and shared.
+    let mut streams = Repeated::default();
+    let mut categories = Repeated::default();
+    let mut types = Repeated::default();
+    let mut metadata = Repeated::default();
+    let mut created = Repeated::default();
+    let null = Value::new_null(ctx.clone());
+    for (index, event) in events.iter().enumerate() {
+        let link_metadata = match event.link_metadata.as_deref() {
+            Some(text) => rquickjs::String::from_str(ctx.clone(), text)?.into_value(),
+            None => null.clone(),
+        };
+        let values = [
+            streams.value(ctx, &event.stream)?,
+            Value::new_number(ctx.clone(), event.revision as f64),
+            types.value(ctx, &event.event_type)?,
+            rquickjs::String::from_str(ctx.clone(), &event.event_id)?.into_value(),
+            rquickjs::String::from_str(ctx.clone(), &event.data)?.into_value(),
+            metadata.value(ctx, &event.metadata)?,
+            link_metadata,
+            Value::new_bool(ctx.clone(), event.is_json),
+            created.value(ctx, &event.created)?,
+            categories.value(ctx, event.category())?,
+        ];
+        let own = Array::new(ctx.clone())?;
+        for (at, value) in values.into_iter().enumerate() {
+            own.set(at, value)?;
+        }
+        batch.set(index, own)?;
+    }
+    Ok(batch)
+}
+
+/// The JavaScript string of the last text asked for, made again only when
+/// the text changes.
+#[derive(Default)]
+struct Repeated<'a, 'js> {
+    last: Option<(&'a str, Value<'js>)>,
+}
+
+impl<'a, 'js> Repeated<'a, 'js> {
+    fn value(&mut self, ctx: &Ctx<'js>, text: &'a str) -> rquickjs::Result<Value<'js>> {
+        if let Some((last, value)) = &self.last
+            && *last == text
+        {
+            return Ok(value.clone());
+        }
+        let value = rquickjs::String::from_str(ctx.clone(), text)?.into_value();
+        self.last = Some((text, value.clone()));
+        Ok(value)
+    }
+}
+
 /// One of the host functions the prelude exposes.
 fn host<'js>(ctx: &Ctx<'js>, name: &str) -> rquickjs::Result<Function<'js>> {
     let api: Object<'js> = ctx.globals().get("__eventfold")?;
@@ -323,6 +406,9 @@ fn describe(caught: CaughtError<'_>) -> String {
                 .unwrap_or_else(|| "Error".into());
             format!("{name}: {message}")
         }
+        // QuickJS throws null when it cannot even allocate the error that
+        // says it is out of memory.
+        CaughtError::Value(value) if value.is_null() => "out of memory".into(),
         CaughtError::Value(value) => value
             .as_string()
             .and_then(|text| text.to_string().ok())

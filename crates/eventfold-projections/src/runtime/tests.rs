@@ -2,14 +2,14 @@ use std::time::{Duration, Instant};
 
 use super::{QueryError, QueryRuntime, RuntimeError, RuntimeLimits, SourceEvent, compile};
 
-fn event(stream: &str, revision: u64, event_type: &str, data: &str) -> SourceEvent {
+fn event<'a>(stream: &'a str, revision: u64, event_type: &'a str, data: &'a str) -> SourceEvent<'a> {
     SourceEvent {
         stream: stream.into(),
         revision,
         event_type: event_type.into(),
-        event_id: format!("id-{stream}-{revision}"),
+        event_id: format!("id-{stream}-{revision}").into(),
         data: data.into(),
-        metadata: String::new(),
+        metadata: "".into(),
         link_metadata: None,
         is_json: true,
         created: "2026-01-01T00:00:00Z".into(),
@@ -225,4 +225,147 @@ fn an_event_read_directly_has_null_link_metadata_and_keeps_it_when_stored() {
     assert_eq!(stored.get("linkMetadataRaw"), null);
     assert_eq!(stored["data"], serde_json::json!({ "k": "v" }));
     assert_eq!(stored["streamId"], "order-7");
+}
+
+#[test]
+fn a_batch_faults_at_the_event_that_throws_and_runs_nothing_after_it() {
+    let mut query = runtime(
+        "fromAll().when({ $init: function () { return { seen: [] }; }, \
+           $any: function (s, e) { if (e.eventType === 'bad') { throw new Error('cannot take ' + e.sequenceNumber); } \
+             s.seen.push(e.sequenceNumber); } })",
+    );
+    let batch = [
+        event("a-1", 0, "ok", "{}"),
+        event("a-1", 1, "ok", "{}"),
+        event("a-1", 2, "bad", "{}"),
+        event("a-1", 3, "ok", "{}"),
+    ];
+    let fault = query.handle_batch(&batch).expect_err("faults");
+    assert_eq!(fault.index, 2);
+    assert_eq!(fault.error, RuntimeError::Threw("Error: cannot take 2".into()));
+    // As after the event before it: the event after it never ran.
+    assert_eq!(query.state("").expect("state").as_deref(), Some(r#"{"seen":[0,1]}"#));
+}
+
+#[test]
+fn an_endless_loop_in_the_middle_of_a_batch_is_stopped_at_its_own_deadline() {
+    let limits = RuntimeLimits { event_deadline: Duration::from_millis(100), ..RuntimeLimits::default() };
+    let mut query = compile(
+        "fromAll().when({ $init: function () { return { n: 0 }; }, \
+           $any: function (s, e) { s.n++; if (e.eventType === 'spin') { while (true) {} } } })",
+        limits,
+    )
+    .expect("compiles");
+    let batch: Vec<_> =
+        (0..200).map(|revision| event("a-1", revision, if revision == 150 { "spin" } else { "x" }, "{}")).collect();
+    let started = Instant::now();
+    let fault = query.handle_batch(&batch).expect_err("faults");
+    assert_eq!(fault.index, 150);
+    assert_eq!(fault.error, RuntimeError::DeadlineExceeded(Duration::from_millis(100)));
+    assert!(started.elapsed() < Duration::from_secs(2));
+}
+
+#[test]
+fn every_event_of_a_batch_gets_the_whole_deadline() {
+    // Each event takes about half the deadline: the batch takes longer
+    // than one deadline and still completes.
+    let limits = RuntimeLimits { event_deadline: Duration::from_millis(100), ..RuntimeLimits::default() };
+    let mut query = compile(
+        "fromAll().when({ $init: function () { return { n: 0 }; }, \
+           $any: function (s, e) { var until = Date.now() + 50; while (Date.now() < until) {} s.n++; } })",
+        limits,
+    )
+    .expect("compiles");
+    let batch: Vec<_> = (0..6).map(|revision| event("a-1", revision, "x", "{}")).collect();
+    let handled = query.handle_batch(&batch).expect("handled");
+    assert_eq!(handled.handled, 6);
+    assert_eq!(handled.partitions, vec![String::new()]);
+    assert_eq!(query.state("").expect("state").as_deref(), Some(r#"{"n":6}"#));
+}
+
+#[test]
+fn a_batch_answers_its_partitions_once_each_in_the_order_first_met() {
+    let mut query = runtime(
+        "fromAll().partitionBy(function (e) { return e.data.k; }).when({ $any: function (s, e) { s.n = (s.n || 0) + 1; } })",
+    );
+    let batch = [
+        event("a-1", 0, "x", r#"{"k":"q"}"#),
+        event("a-1", 1, "x", r#"{"k":"p"}"#),
+        event("a-1", 2, "x", r#"{}"#),
+        event("a-1", 3, "x", r#"{"k":"q"}"#),
+    ];
+    let handled = query.handle_batch(&batch).expect("handled");
+    // The event without a key has no partition: it is not handled.
+    assert_eq!(handled.handled, 3);
+    assert_eq!(handled.partitions, vec!["q".to_owned(), "p".to_owned()]);
+    assert_eq!(query.state("q").expect("state").as_deref(), Some(r#"{"n":2}"#));
+}
+
+#[test]
+fn a_body_that_is_not_json_is_parsed_only_when_read_and_reads_as_null() {
+    let mut query = runtime(
+        "fromAll().when({ $init: function () { return { n: 0 }; }, \
+           $any: function (s, e) { s.n++; if (e.eventType === 'read') { s.raw = e.bodyRaw; s.data = e.data; \
+             s.body = e.body; s.json = e.isJson; } } })",
+    );
+    // A handler that never reads the body does not trip over it.
+    let batch = [event("a-1", 0, "skip", "{not json"), event("a-1", 1, "read", "{not json")];
+    query.handle_batch(&batch).expect("handled");
+    let state: serde_json::Value = serde_json::from_str(&query.state("").expect("state").expect("some")).expect("json");
+    assert_eq!(state, serde_json::json!({ "n": 2, "raw": "{not json", "data": null, "body": null, "json": true }));
+}
+
+#[test]
+fn repeated_fields_of_neighbouring_events_stay_each_events_own() {
+    let mut query = runtime(
+        "fromAll().when({ $init: function () { return { seen: [] }; }, \
+           $any: function (s, e) { s.seen.push([e.streamId, e.category, e.eventType, e.created, e.metadataRaw, e.bodyRaw]); } })",
+    );
+    let mut first = event("order-1", 0, "placed", r#"{"a":1}"#);
+    first.created = "2026-01-01T00:00:00.0000000Z".into();
+    let mut second = event("order-1", 1, "placed", r#"{"a":2}"#);
+    second.created = "2026-01-01T00:00:00.0000000Z".into();
+    let mut third = event("invoice-1", 0, "sent", r#"{"a":3}"#);
+    third.created = "2026-01-02T00:00:00.0000000Z".into();
+    third.metadata = r#"{"m":1}"#.into();
+    query.handle_batch(&[first, second, third]).expect("handled");
+    let state: serde_json::Value = serde_json::from_str(&query.state("").expect("state").expect("some")).expect("json");
+    assert_eq!(
+        state["seen"],
+        serde_json::json!([
+            ["order-1", "order", "placed", "2026-01-01T00:00:00.0000000Z", "", "{\"a\":1}"],
+            ["order-1", "order", "placed", "2026-01-01T00:00:00.0000000Z", "", "{\"a\":2}"],
+            ["invoice-1", "invoice", "sent", "2026-01-02T00:00:00.0000000Z", "{\"m\":1}", "{\"a\":3}"],
+        ])
+    );
+}
+
+#[test]
+fn a_handler_may_assign_the_event_fields_and_enumerate_them() {
+    let mut query = runtime(
+        "fromAll().when({ $any: function (s, e) { var names = []; for (var name in e) { names.push(name); } \
+           e.streamId = 'renamed'; e.partition = 'mine'; \
+           return { names: names, stream: e.streamId, partition: e.partition, type: e.eventType }; } })",
+    );
+    query.handle(&event("order-7", 0, "placed", "{}")).expect("handled");
+    let state: serde_json::Value = serde_json::from_str(&query.state("").expect("state").expect("some")).expect("json");
+    assert_eq!(state["stream"], "renamed");
+    assert_eq!(state["partition"], "mine");
+    assert_eq!(state["type"], "placed");
+    let names: Vec<&str> = state["names"].as_array().expect("names").iter().filter_map(|name| name.as_str()).collect();
+    for field in [
+        "streamId",
+        "sequenceNumber",
+        "eventType",
+        "eventId",
+        "bodyRaw",
+        "metadataRaw",
+        "linkMetadataRaw",
+        "isJson",
+        "created",
+        "category",
+        "partition",
+    ] {
+        assert!(names.contains(&field), "{field} is not enumerated: {names:?}");
+    }
 }
