@@ -92,6 +92,7 @@ async fn time_projection(
             emit_enabled: false,
             track_emitted_streams: false,
             engine_version: 1,
+            run_as: None,
         })
         .await
         .with_context(|| format!("creating {name}"))?;

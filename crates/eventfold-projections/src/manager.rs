@@ -17,6 +17,7 @@ use crate::names::ProjectionStreams;
 use crate::options::{ProjectionsOptions, RunProjections};
 use crate::record::{JS_HANDLER, ProjectionRecord};
 use crate::registry;
+use crate::run_as::RunAs;
 use crate::runner::{Runner, StopMode};
 use crate::runtime::compile;
 use crate::states::{PartitionState, StateCache};
@@ -34,6 +35,8 @@ pub struct CreateProjection {
     pub emit_enabled: bool,
     pub track_emitted_streams: bool,
     pub engine_version: i32,
+    /// Whose rights it acts with: the creator's (`RunAs::of` the caller).
+    pub run_as: Option<RunAs>,
 }
 
 /// What a delete removes beside the projection.
@@ -302,6 +305,7 @@ impl Projections {
             version: 0,
             engine_version: request.engine_version,
             reset_position: None,
+            run_as: request.run_as,
         };
         if request.mode != Mode::Transient {
             registry::create(self.store(), &name, &record).await?;

@@ -30,6 +30,10 @@ pub struct ProjectionRecord {
     /// processing starts after it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reset_position: Option<u64>,
+    /// The user whose rights it acts with (KurrentDB's `runAs`); none: the
+    /// node's own.
+    #[serde(default, rename = "runAs", skip_serializing_if = "Option::is_none")]
+    pub run_as: Option<crate::run_as::RunAs>,
 }
 
 impl ProjectionRecord {

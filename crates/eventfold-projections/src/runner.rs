@@ -17,6 +17,7 @@ use crate::names::ProjectionStreams;
 use crate::processor::{Batch, Fault, Processor};
 use crate::read_ahead::read_ahead;
 use crate::record::ProjectionRecord;
+use crate::run_as::RunAsAccess;
 use crate::runtime::{Effect, RuntimeError, RuntimeLimits, compile};
 use crate::states::{PartitionState, StateCache};
 use crate::status::{Status, StatusCell};
@@ -98,6 +99,10 @@ impl Runner {
             Err(error) => return Outcome::Faulted(format!("the query could not be compiled: {error}")),
         };
         let definition = runtime.definition().clone();
+        let mut access = RunAsAccess::new(&self.store, self.record.run_as.as_ref());
+        if let Err(reason) = access.check_sources(&definition).await {
+            return Outcome::Faulted(reason);
+        }
         let mode = self.record.mode;
         let loaded = if mode.checkpoints() {
             match checkpoint::load(self.store.as_ref(), &streams, self.record.epoch).await {
@@ -164,7 +169,7 @@ impl Runner {
                     if how == StopMode::Checkpoint && mode.checkpoints() && !pending.is_empty() {
                         pending.root_state = root_state.clone();
                         pending.shared = shared.clone();
-                        if let Err(error) = self.commit(&settings, &mut committed, pending).await {
+                        if let Err(error) = self.commit(&settings, &mut committed, pending, &mut access).await {
                             return Outcome::Faulted(error);
                         }
                     }
@@ -173,7 +178,7 @@ impl Runner {
                 () = commit_due, if mode.checkpoints() && !pending.is_empty() => {
                     pending.root_state = root_state.clone();
                     pending.shared = shared.clone();
-                    if let Err(error) = self.commit(&settings, &mut committed, std::mem::take(&mut pending)).await {
+                    if let Err(error) = self.commit(&settings, &mut committed, std::mem::take(&mut pending), &mut access).await {
                         return Outcome::Faulted(error);
                     }
                     last_commit = Instant::now();
@@ -224,7 +229,9 @@ impl Runner {
             if mode.checkpoints() && over && !pending.is_empty() {
                 pending.root_state = root_state.clone();
                 pending.shared = shared.clone();
-                if let Err(error) = self.commit(&settings, &mut committed, std::mem::take(&mut pending)).await {
+                if let Err(error) =
+                    self.commit(&settings, &mut committed, std::mem::take(&mut pending), &mut access).await
+                {
                     return Outcome::Faulted(error);
                 }
                 last_commit = Instant::now();
@@ -235,7 +242,16 @@ impl Runner {
         }
     }
 
-    async fn commit(&self, settings: &Settings<'_>, committed: &mut Committed, pending: Pending) -> Result<(), String> {
+    /// Writes `pending` with its checkpoint, once the user the projection
+    /// runs as may write every stream it emits or links to.
+    async fn commit(
+        &self,
+        settings: &Settings<'_>,
+        committed: &mut Committed,
+        pending: Pending,
+        access: &mut RunAsAccess,
+    ) -> Result<(), String> {
+        access.check_effects(&pending.effects).await?;
         let position = pending.position;
         commit::commit(self.store.as_ref(), settings, committed, pending).await.map_err(|error| error.to_string())?;
         self.status.update(|live| {

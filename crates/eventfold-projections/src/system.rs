@@ -51,6 +51,7 @@ pub fn standard(enabled: bool) -> Vec<(String, ProjectionRecord)> {
                 version: 0,
                 engine_version: 1,
                 reset_position: None,
+                run_as: None,
             },
         )
     })

@@ -57,6 +57,7 @@ fn crash_child() {
                     emit_enabled: true,
                     track_emitted_streams: true,
                     engine_version: 1,
+                    run_as: None,
                 })
                 .await
                 .expect("created");

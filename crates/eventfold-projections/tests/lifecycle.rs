@@ -142,6 +142,7 @@ async fn a_syntax_error_is_refused_and_nothing_is_stored() {
             emit_enabled: false,
             track_emitted_streams: false,
             engine_version: 1,
+            run_as: None,
         })
         .await
         .expect_err("refused");
@@ -189,6 +190,7 @@ async fn a_duplicate_name_is_refused() {
             emit_enabled: false,
             track_emitted_streams: false,
             engine_version: 1,
+            run_as: None,
         })
         .await;
     assert_eq!(again, Err(ProjectionError::AlreadyExists("counter".into())));
@@ -207,6 +209,7 @@ async fn a_one_time_projection_completes() {
             emit_enabled: false,
             track_emitted_streams: false,
             engine_version: 1,
+            run_as: None,
         })
         .await
         .expect("created");

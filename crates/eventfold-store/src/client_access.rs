@@ -123,6 +123,13 @@ impl ClientAccess {
         }
     }
 
+    /// Whether the caller may make `request`'s append, for what writes on
+    /// the caller's behalf outside this store (a projection's emits, which
+    /// commit in one transaction with its checkpoint).
+    pub async fn authorize_append(&self, request: &AppendRequest) -> Result<(), AppendError> {
+        self.check_append(request).await
+    }
+
     async fn check_append(&self, request: &AppendRequest) -> Result<(), AppendError> {
         let operation = AccessPolicy::append_operation(&request.stream);
         self.authorize(Resource::Stream(&request.stream), operation).await?;

@@ -7,7 +7,7 @@ mod errors;
 
 use errors::{Expected, status};
 use eventfold_node::Node;
-use eventfold_projections::{CreateProjection, DeleteOptions, Mode, Projections, Select};
+use eventfold_projections::{CreateProjection, DeleteOptions, Mode, Projections, RunAs, Select};
 use eventfold_proto::event_store::client::Empty;
 use eventfold_proto::event_store::client::projections::projections_server::Projections as Service;
 use eventfold_proto::event_store::client::projections::{
@@ -18,7 +18,7 @@ use eventfold_proto::event_store::client::projections::{
 use eventfold_store::Operation;
 use tonic::{Request, Response, Status};
 
-use crate::caller::authorize;
+use crate::caller::{authorize, caller};
 
 use crate::streams::ResponseStream;
 
@@ -48,6 +48,7 @@ impl Service for ProjectionsService {
 
     async fn create(&self, request: Request<CreateReq>) -> Result<Response<CreateResp>, Status> {
         self.may_manage(&request)?;
+        let run_as = RunAs::of(caller(&self.node, &request).principal());
         let options = request.into_inner().options.ok_or_else(missing_options)?;
         let (mode, name, emit_enabled, track_emitted_streams) = match options.mode {
             Some(create_req::options::Mode::OneTime(_)) => (Mode::OneTime, String::new(), false, false),
@@ -64,6 +65,7 @@ impl Service for ProjectionsService {
             emit_enabled,
             track_emitted_streams,
             engine_version: options.engine_version,
+            run_as,
         };
         self.projections.create(create).await.map_err(|error| status(error, Expected::Updated))?;
         Ok(Response::new(CreateResp {}))

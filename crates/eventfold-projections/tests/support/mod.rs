@@ -89,6 +89,7 @@ impl Node {
                 emit_enabled: emit,
                 track_emitted_streams: emit,
                 engine_version: 1,
+                run_as: None,
             })
             .await
             .expect("created")

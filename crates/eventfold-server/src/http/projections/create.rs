@@ -7,7 +7,7 @@ use axum::body::Body;
 use axum::extract::{Path, Query};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use eventfold_projections::{CreateProjection, Mode};
+use eventfold_projections::{CreateProjection, Mode, RunAs};
 
 use super::body;
 use super::errors::HttpError;
@@ -47,6 +47,7 @@ pub async fn create(
             emit_enabled,
             track_emitted_streams,
             engine_version: 1,
+            run_as: RunAs::of(node.principal()),
         };
         let projections = node.projections();
         let name = if flag_or(&params, "enabled", true) {

@@ -4,7 +4,7 @@ use crate::http::caller::Caller;
 use axum::Json;
 use axum::http::StatusCode;
 use eventfold_node::Node;
-use eventfold_projections::{CreateProjection, DeleteOptions, Mode, Select};
+use eventfold_projections::{CreateProjection, DeleteOptions, Mode, RunAs, Select};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
@@ -69,6 +69,7 @@ pub async fn create(
         emit_enabled: body.emit_enabled,
         track_emitted_streams: body.track_emitted_streams,
         engine_version: 1,
+        run_as: RunAs::of(node.principal()),
     };
     let name =
         if body.enabled { projections.create(request).await? } else { projections.create_stopped(request).await? };
