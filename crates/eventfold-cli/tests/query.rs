@@ -2,14 +2,20 @@
 //! `eventfold serve` over its HTTP API: create, list, show, result (a table
 //! of the closed windows), reset and delete; bad SQL fails with the
 //! server's reason and where in the text it lies, and nothing is created.
+//! And a continuous query is exactly once across `kill -9`: the server is
+//! killed several times while orders are appended, and after the last
+//! restart `$query-{name}` holds each window's row once, counting every
+//! order of the log.
 
 mod cli_support;
 mod support;
 
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use cli_support::{fails, ok};
-use support::start_with_env;
+use eventfold_client::{Client, Expected, ProposedEvent};
+use support::{start, start_with_env};
 
 #[test]
 fn query_commands_manage_a_continuous_query() {
@@ -69,4 +75,76 @@ fn counted(table: &str) -> u64 {
         .filter(|line| !line.starts_with('('))
         .filter_map(|line| line.split_whitespace().last()?.parse::<u64>().ok())
         .sum()
+}
+
+/// The rows of a printed table (between its rule and its row count): the
+/// first cell and the last.
+fn table_rows(table: &str) -> Vec<(String, u64)> {
+    table
+        .lines()
+        .skip(2)
+        .filter(|line| !line.starts_with('('))
+        .filter_map(|line| {
+            let mut cells = line.split_whitespace();
+            let first = cells.next()?.to_owned();
+            Some((first, cells.last()?.parse().ok()?))
+        })
+        .collect()
+}
+
+/// Appends batches of 10 orders until the server stops answering.
+async fn append_until_killed(url: String) {
+    let Ok(client) = Client::connect(&url).await else { return };
+    for batch in 0_u64.. {
+        let events =
+            (0..10).map(|n| ProposedEvent::json("OrderPlaced", format!("{{\"n\":{n}}}").into_bytes())).collect();
+        if client.append(&format!("order-{}", batch % 4), Expected::Any, events).await.is_err() {
+            return;
+        }
+    }
+}
+
+#[test]
+fn a_continuous_query_writes_each_window_once_across_kill_9() {
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sql = "SELECT date_bin('50 milliseconds', created) AS window, count(*) AS orders \
+               FROM category('order') GROUP BY window";
+    for round in 0..4_u64 {
+        let mut server = start(dir.path());
+        let url = format!("http://{}", server.address);
+        if round == 0 {
+            ok(&["query", "create", "orders", sql, "--server", &url]);
+        }
+        let appending = runtime.spawn(append_until_killed(url));
+        std::thread::sleep(Duration::from_millis(400 + 150 * round));
+        server.child.kill().expect("kill -9 the server");
+        let _ = server.child.wait();
+        let _ = runtime.block_on(appending);
+    }
+    let server = start(dir.path());
+    let url = format!("http://{}", server.address);
+    let counted_in_log =
+        ok(&["sql", "SELECT count(*) AS orders FROM category('order')", "--format", "ndjson", "--server", &url]);
+    let in_log = serde_json::from_str::<serde_json::Value>(&counted_in_log).expect("a JSON row")["orders"]
+        .as_u64()
+        .expect("a count");
+    assert!(in_log > 0, "orders were appended");
+    // The last windows close by the clock on the idle log.
+    let started = Instant::now();
+    let rows = loop {
+        let rows = table_rows(&ok(&["query", "result", "orders", "--server", &url]));
+        let counted: u64 = rows.iter().map(|(_, orders)| orders).sum();
+        if counted >= in_log || started.elapsed() > Duration::from_secs(60) {
+            break rows;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let windows: BTreeMap<&str, usize> = rows.iter().fold(BTreeMap::new(), |mut seen, (window, _)| {
+        *seen.entry(window.as_str()).or_default() += 1;
+        seen
+    });
+    assert!(windows.values().all(|count| *count == 1), "each window once: {windows:?}");
+    assert_eq!(rows.iter().map(|(_, orders)| orders).sum::<u64>(), in_log, "every order counted once");
+    assert!(windows.len() > 4, "the run spans many windows: {windows:?}");
 }
