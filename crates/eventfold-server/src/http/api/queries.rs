@@ -263,6 +263,7 @@ pub async fn info(Caller(node): Caller, ApiPath(path): ApiPath<QueryPath>) -> Re
     params(QueryPath, ResultQuery),
     responses(
         (status = 200, description = "The rows of the windows closed so far", body = QueryResultBody),
+        (status = 400, description = "A malformed limit", body = SqlErrorBody),
         (status = 403, description = "The caller may not read `$all`", body = SqlErrorBody),
         (status = 404, description = "No such query", body = SqlErrorBody),
     )
