@@ -15,6 +15,7 @@ mod metrics;
 mod pg;
 mod progress;
 mod projection;
+mod query;
 mod serve;
 mod sql;
 mod streams;
@@ -45,6 +46,9 @@ enum Command {
     Connector(connector::ConnectorArgs),
     /// Run an SQL query over a running server's log and print the rows.
     Sql(sql::SqlArgs),
+    /// Manage a running server's continuous SQL queries (windowed GROUP BY
+    /// whose rows go to `$query-{name}`).
+    Query(query::QueryArgs),
     /// Append one event to a stream.
     Append(streams::append::AppendArgs),
     /// Read a stream or `$all`.
@@ -83,6 +87,7 @@ fn main() -> anyhow::Result<()> {
         Command::Projection(args) => projection::run(args),
         Command::Connector(args) => connector::run(args),
         Command::Sql(args) => sql::run(args),
+        Command::Query(args) => query::run(args),
         Command::Append(args) => streams::append::run(args),
         Command::Read(args) => streams::read::run_read(args),
         Command::Tail(args) => streams::read::run_tail(args),

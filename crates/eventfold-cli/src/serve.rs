@@ -85,6 +85,10 @@ pub struct ServeArgs {
     /// `false`. Their definitions stay in the log either way.
     #[arg(long, env = "EVENTFOLD_RUN_CONNECTORS", default_value_t = true, action = clap::ArgAction::Set)]
     run_connectors: bool,
+    /// Run continuous SQL queries (`/api/v1/queries`, `eventfold query`):
+    /// `true` or `false`. Their definitions stay in the log either way.
+    #[arg(long, env = "EVENTFOLD_RUN_QUERIES", default_value_t = true, action = clap::ArgAction::Set)]
+    run_queries: bool,
     /// Rows an SQL answer (`/api/v1/sql`) holds when the query names no limit.
     #[arg(long, env = "EVENTFOLD_SQL_ROW_LIMIT", default_value_t = 10_000)]
     sql_row_limit: u64,
@@ -153,6 +157,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         secure: mode.is_secure(),
         connectors: eventfold_connectors::ConnectorsOptions { run: args.run_connectors },
         sql: sql_limits(&args),
+        queries: eventfold_sql::QueriesOptions { run: args.run_queries, ..Default::default() },
     };
     // The node is composed once, here: the store behind the access check,
     // the subsystems over the store, the facts every face reports.

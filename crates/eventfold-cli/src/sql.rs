@@ -99,7 +99,7 @@ fn cell(value: &Value) -> String {
 }
 
 /// Columns padded to their widest cell; numbers to the right.
-fn table(columns: &[String], rows: &[Value]) -> String {
+pub(crate) fn table(columns: &[String], rows: &[Value]) -> String {
     let empty = Vec::new();
     let cells: Vec<Vec<(String, bool)>> = rows
         .iter()

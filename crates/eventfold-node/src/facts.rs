@@ -44,6 +44,8 @@ pub struct NodeOptions {
     pub connectors: eventfold_connectors::ConnectorsOptions,
     /// The bounds of ad-hoc SQL queries (rows, time, groups).
     pub sql: eventfold_sql::SqlLimits,
+    /// Whether continuous queries run, and their limits.
+    pub queries: eventfold_sql::QueriesOptions,
 }
 
 impl Default for NodeOptions {
@@ -61,6 +63,7 @@ impl Default for NodeOptions {
             secure: false,
             connectors: eventfold_connectors::ConnectorsOptions::default(),
             sql: eventfold_sql::SqlLimits::default(),
+            queries: eventfold_sql::QueriesOptions::default(),
         }
     }
 }

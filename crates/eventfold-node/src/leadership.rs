@@ -66,6 +66,7 @@ pub(crate) enum Role {
 pub(crate) struct Led {
     pub persistent: PersistentSubscriptions,
     pub projections: Projections,
+    pub queries: eventfold_sql::ContinuousQueries,
 }
 
 impl Led {
@@ -74,10 +75,12 @@ impl Led {
             Role::Leader => {
                 self.persistent.lead().await;
                 self.projections.lead().await;
+                self.queries.lead().await;
             }
             Role::Follower(leader) => {
                 self.persistent.follow(leader.clone()).await;
                 self.projections.follow(leader.clone()).await;
+                self.queries.follow().await;
             }
         }
     }

@@ -33,6 +33,7 @@ use std::sync::Arc;
 use eventfold_connectors::{Connectors, ConnectorsOptions};
 use eventfold_persistent::{PersistentSubscriptions, SubsystemOptions};
 use eventfold_projections::Projections;
+use eventfold_sql::ContinuousQueries;
 use eventfold_store::{
     AccessDenied, AccessPolicy, AclRules, ClientAccess, EventStore, NodeAnnouncement, NodeEndpoint, Operation,
     Principal, Resource,
@@ -80,6 +81,7 @@ struct Inner {
     persistent: PersistentSubscriptions,
     projections: Projections,
     connectors: Connectors,
+    queries: ContinuousQueries,
     facts: NodeFacts,
     state: state::SharedState,
     connections: OpenConnections,
@@ -129,18 +131,24 @@ impl Node {
             }
         };
         let role = joined.as_ref().map_or(Role::Leader, |(_, role, _)| role.clone());
-        let (persistent, projections) = match role {
+        // Continuous queries run on the leader only: each writes its rows
+        // and checkpoint, which two nodes running it would both write.
+        let (persistent, projections, queries) = match role {
             Role::Leader => (
                 PersistentSubscriptions::start(Arc::clone(&store)).await,
                 Projections::start(Arc::clone(&store), options.projections).await,
+                ContinuousQueries::start(Arc::clone(&store), options.queries).await,
             ),
             Role::Follower(leader) => (
                 PersistentSubscriptions::follower(Arc::clone(&store), SubsystemOptions::default(), leader.clone()),
                 Projections::follower(Arc::clone(&store), options.projections, leader),
+                ContinuousQueries::follower(Arc::clone(&store), options.queries),
             ),
         };
         let leadership = joined.map(|(leadership, _, granted_at)| {
-            leadership.run(Led { persistent: persistent.clone(), projections: projections.clone() }, granted_at);
+            let led =
+                Led { persistent: persistent.clone(), projections: projections.clone(), queries: queries.clone() };
+            leadership.run(led, granted_at);
             leadership
         });
         let access = Arc::new(ClientAccess::new(Arc::clone(&store), AccessPolicy));
@@ -156,6 +164,7 @@ impl Node {
                 persistent,
                 projections,
                 connectors,
+                queries,
                 facts,
                 state: state::SharedState::default(),
                 connections: OpenConnections::default(),
@@ -245,6 +254,11 @@ impl Node {
         &self.inner.connectors
     }
 
+    /// Continuous SQL queries (`/api/v1/queries`).
+    pub fn queries(&self) -> &ContinuousQueries {
+        &self.inner.queries
+    }
+
     pub fn facts(&self) -> &NodeFacts {
         &self.inner.facts
     }
@@ -270,6 +284,7 @@ impl Node {
         self.inner.persistent.shutdown().await;
         self.inner.projections.shutdown().await;
         self.inner.connectors.shutdown().await;
+        self.inner.queries.shutdown().await;
         if let Some(users) = &self.inner.users {
             users.shutdown();
         }

@@ -170,8 +170,12 @@ pub struct ContinuousState {
     pub position: Option<u64>,
     /// Every window ending at or before this is closed (ticks).
     pub closed_through: i64,
-    /// Events that fell in windows already closed (a `created` that went
-    /// back), counted and left out.
+    /// Events that fell in windows already closed, counted and left out.
+    /// The store stamps `created` monotonically along `$all` (LOG-12,
+    /// PG-10), so an event read after another never goes back in time: the
+    /// only way here is a window closed by the clock on an idle log before
+    /// an event stamped inside it was published, more than the idle grace
+    /// late.
     pub late_events: u64,
     groups_max: usize,
 }

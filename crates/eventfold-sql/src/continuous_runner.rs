@@ -78,6 +78,11 @@ impl ContinuousQuery {
         self.status.lock().map(|status| status.clone()).unwrap_or_default()
     }
 
+    /// The task has ended: stopped, or failed (see [`ContinuousStatus::failure`]).
+    pub fn is_finished(&self) -> bool {
+        self.task.is_finished()
+    }
+
     /// Stops the task; what it last committed stays.
     pub async fn stop(self) {
         let _ = self.stop.send(true);
@@ -89,7 +94,7 @@ pub fn result_stream(name: &str) -> String {
     format!("$query-{name}")
 }
 
-fn checkpoint_stream(name: &str) -> String {
+pub fn checkpoint_stream(name: &str) -> String {
     format!("$query-{name}-checkpoint")
 }
 
@@ -105,6 +110,19 @@ pub async fn start_continuous(
     name: &str,
     sql: &str,
     options: ContinuousOptions,
+) -> Result<ContinuousQuery, SqlError> {
+    start_continuous_after(store, name, sql, options, None).await
+}
+
+/// [`start_continuous`], for a query with no checkpoint yet reading only
+/// the events after position `after` (as a catch-up subscription from it
+/// does). A checkpoint, once written, wins: the query resumes from it.
+pub async fn start_continuous_after(
+    store: Arc<dyn EventStore>,
+    name: &str,
+    sql: &str,
+    options: ContinuousOptions,
+    after: Option<eventfold_store::Position>,
 ) -> Result<ContinuousQuery, SqlError> {
     if name.is_empty() || name.contains(['/', '$']) {
         return Err(SqlError::plan("a query name is not empty and holds no `/` or `$`"));
@@ -124,9 +142,11 @@ pub async fn start_continuous(
         CurrentRevision::NoStream => ExpectedRevision::NoStream,
         CurrentRevision::Current(revision) => ExpectedRevision::Exact(revision),
     };
-    let from = state
-        .position
-        .map_or(SubscribeFrom::Start, |position| SubscribeFrom::After(eventfold_store::Position(position)));
+    let from = match (state.position, after) {
+        (Some(position), _) => SubscribeFrom::After(eventfold_store::Position(position)),
+        (None, Some(after)) => SubscribeFrom::After(after),
+        (None, None) => SubscribeFrom::Start,
+    };
     // Unfiltered, although the plan has a filter the store could apply:
     // every event moves `created` forward and so closes windows, and the
     // query must see the log's head to close windows by the clock.

@@ -24,6 +24,7 @@ mod functions;
 mod json_path;
 mod plan;
 mod pushdown;
+mod queries;
 mod source;
 mod statement;
 mod value;
@@ -40,10 +41,12 @@ use futures::{Stream, StreamExt};
 
 pub use continuous::{ContinuousPlan, plan_continuous};
 pub use continuous_runner::{
-    ContinuousOptions, ContinuousQuery, ContinuousStatus, RESULT_EVENT_TYPE, result_stream, start_continuous,
+    ContinuousOptions, ContinuousQuery, ContinuousStatus, RESULT_EVENT_TYPE, checkpoint_stream, result_stream,
+    start_continuous, start_continuous_after,
 };
 pub use error::{SqlError, TextPosition};
 pub use execute::QueryItem;
+pub use queries::{ContinuousQueries, QueriesError, QueriesOptions, QueryInfo, QueryResult, QueryState};
 pub use value::{Value, format_timestamp};
 
 /// The bounds of one ad-hoc query.

@@ -59,6 +59,9 @@ pub enum Operation {
     /// Creates, starts, stops, resets, deletes or reads connectors (their
     /// settings may hold the targets' credentials).
     ManageConnectors,
+    /// Creates, resets or deletes continuous SQL queries (each reads the
+    /// whole log and writes its own streams).
+    ManageQueries,
     /// Creates, updates, deletes or replays persistent subscription groups.
     ManagePersistentSubscriptions,
     /// Creates, updates, deletes, enables, disables a user or resets its
@@ -85,6 +88,7 @@ impl Operation {
             Operation::RestartSubsystems => "restart the subsystems of",
             Operation::ManageProjections => "manage the projections of",
             Operation::ManageConnectors => "manage the connectors of",
+            Operation::ManageQueries => "manage the continuous queries of",
             Operation::ManagePersistentSubscriptions => "manage the persistent subscriptions of",
             Operation::ManageUsers => "manage",
             Operation::ReadUser => "read the details of",
@@ -402,6 +406,8 @@ mod tests {
             Operation::Shutdown,
             Operation::RestartSubsystems,
             Operation::ManageProjections,
+            Operation::ManageConnectors,
+            Operation::ManageQueries,
             Operation::ManagePersistentSubscriptions,
         ];
         let none = AclRules::default();

@@ -142,7 +142,7 @@ fn row_line(columns: &[String], row: Vec<Value>) -> Bytes {
     Bytes::from(line)
 }
 
-fn sql_refusal(error: &SqlError) -> Response {
+pub(crate) fn sql_refusal(error: &SqlError) -> Response {
     let message = error.to_string();
     let (status, code) = match error {
         SqlError::Syntax { .. } => (StatusCode::BAD_REQUEST, "sql-syntax"),

@@ -59,6 +59,8 @@ async fn every_documented_operation_is_served_and_every_api_route_is_documented(
         "/api/v1/projections",
         "/api/v1/projections/{name}/state",
         "/api/v1/sql",
+        "/api/v1/queries",
+        "/api/v1/queries/{name}/result",
     ] {
         assert!(paths.contains_key(expected), "{expected} is documented");
     }

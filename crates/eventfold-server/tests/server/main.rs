@@ -26,6 +26,7 @@ mod management;
 mod metrics;
 mod metrics_connectors;
 mod metrics_deleted_group;
+mod queries;
 mod scavenge;
 mod sql;
 mod users;

@@ -19,6 +19,7 @@ mod live_feeds;
 mod metadata;
 mod params;
 mod projections;
+mod queries;
 mod read;
 mod scavenges;
 mod streams;
@@ -49,7 +50,7 @@ use utoipa_axum::routes;
         (name = "subscriptions", description = "Persistent subscriptions"),
         (name = "admin", description = "Scavenges"),
         (name = "projections", description = "Projections"),
-        (name = "sql", description = "Ad-hoc SQL over the log"),
+        (name = "sql", description = "Ad-hoc and continuous SQL over the log"),
     )
 )]
 struct ApiDoc;
@@ -75,6 +76,10 @@ fn documented() -> OpenApiRouter<Node> {
         .routes(routes!(scavenges::current, scavenges::stop_current))
         .routes(routes!(scavenges::by_id, scavenges::stop))
         .routes(routes!(crate::http::sql::query))
+        .routes(routes!(queries::create, queries::list))
+        .routes(routes!(queries::info, queries::delete))
+        .routes(routes!(queries::result))
+        .routes(routes!(queries::reset))
         .merge(projections::documented())
 }
 
