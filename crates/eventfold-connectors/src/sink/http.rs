@@ -301,6 +301,12 @@ mod tests {
             let error = parse(&[("url", url)]).expect_err(url);
             assert_eq!(error.key, "url", "{url}: {error}");
         }
+        // The URL's placeholders are the event's names and numbers only:
+        // no log position, no data.
+        for url in ["http://h/{position}", "http://h/{data}", "http://h/{/orderId}"] {
+            let error = parse(&[("url", url)]).expect_err(url);
+            assert!(error.to_string().contains("unknown placeholder"), "{url}: {error}");
+        }
         assert_eq!(parse(&[]).expect_err("no url").key, "url");
         assert_eq!(parse(&[("url", "http://h/x"), ("method", "GET")]).expect_err("GET").key, "method");
         assert!(parse(&[("url", "http://h/x"), ("authentication:method", "basic")]).is_err(), "no username");
