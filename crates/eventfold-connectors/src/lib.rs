@@ -11,6 +11,11 @@
 //! NATS JetStream sink relies on JetStream's de-duplication by message id
 //! within its window; the Kafka sink is at least once.
 //!
+//! Whatever a sink names per event (a URL, an index, a topic, a key, a
+//! subject, a payload) is a template of the one language in `template`:
+//! parsed at create against the placeholders that use allows, rendered per
+//! event.
+//!
 //! Everything is written against the [`eventfold_store::EventStore`] trait
 //! and stored as events: definitions in `$connectors`, at-least-once
 //! checkpoints in `$connectors/<id>/checkpoints`. [`Connectors`] is the

@@ -13,7 +13,7 @@
 //!
 //! Settings: `url` (`amqp://user:password@host:port/vhost`), `exchange`
 //! (the default exchange when empty), `routingKey` (a template, see
-//! `name_template.rs`), `requestTimeoutMs` (the longest wait for a batch's
+//! `src/template/`), `requestTimeoutMs` (the longest wait for a batch's
 //! confirmations).
 
 use std::time::Duration;
@@ -26,10 +26,10 @@ use lapin::types::FieldTable;
 use lapin::{BasicProperties, Channel, Connection, ConnectionProperties, ExchangeKind};
 
 use super::event_json::event_json;
-use super::name_template::NameTemplate;
 use super::{Sink, SinkError};
 use crate::error::InvalidSettings;
 use crate::settings::Reader;
+use crate::template::{NAME_PLACEHOLDERS, Template, Written};
 
 /// AMQP's short string: a routing key is at most this long.
 const ROUTING_KEY_MAX_BYTES: usize = 255;
@@ -39,7 +39,7 @@ const PERSISTENT: u8 = 2;
 pub struct AmqpSinkSettings {
     url: String,
     exchange: String,
-    routing_key: NameTemplate,
+    routing_key: Template,
     request_timeout: Duration,
 }
 
@@ -55,7 +55,7 @@ impl AmqpSinkSettings {
         if exchange.len() > ROUTING_KEY_MAX_BYTES {
             return Err(InvalidSettings::new("exchange", "is longer than 255 bytes"));
         }
-        let routing_key = NameTemplate::parse(reader.required("routingKey")?)
+        let routing_key = Template::parse(reader.required("routingKey")?, &NAME_PLACEHOLDERS)
             .map_err(|reason| InvalidSettings::new("routingKey", &reason))?;
         let request_timeout = Duration::from_millis(reader.number("requestTimeoutMs", 1..=600_000, 30_000)?);
         Ok(Self { url, exchange, routing_key, request_timeout })
@@ -111,7 +111,9 @@ impl AmqpSink {
     async fn publish_all(&mut self, events: &[RecordedEvent]) -> Result<(), SinkError> {
         let mut messages = Vec::with_capacity(events.len());
         for event in events {
-            let routing_key = self.settings.routing_key.render(event);
+            let routing_key = self.settings.routing_key.render(event, None, Written::AsTheyAre).map_err(|reason| {
+                SinkError::Rejected(format!("event {}@{}: routing key: {reason}", event.revision, event.stream))
+            })?;
             if routing_key.len() > ROUTING_KEY_MAX_BYTES {
                 return Err(SinkError::Rejected(format!(
                     "event {}@{}: routing key of {} bytes; AMQP allows {ROUTING_KEY_MAX_BYTES}",

@@ -23,14 +23,14 @@ use super::event_json::event_json;
 use super::{Sink, SinkError};
 use crate::error::InvalidSettings;
 use crate::settings::Reader;
-use crate::template::UrlTemplate;
+use crate::template::{Template, URL_PLACEHOLDERS, Written};
 
 /// Bounds the answer read back, which is only looked at for errors.
 const ERROR_BODY_MAX_CHARS: usize = 200;
 
 #[derive(Clone, Debug)]
 pub struct HttpSinkSettings {
-    template: UrlTemplate,
+    template: Template,
     /// `host:port` every rendered URL shares.
     authority: String,
     method: Method,
@@ -41,7 +41,8 @@ pub struct HttpSinkSettings {
 impl HttpSinkSettings {
     pub(crate) fn parse(reader: &Reader<'_>) -> Result<Self, InvalidSettings> {
         let url = reader.required("url")?;
-        let template = UrlTemplate::parse(url).map_err(|reason| InvalidSettings::new("url", &reason))?;
+        let template =
+            Template::parse(url, &URL_PLACEHOLDERS).map_err(|reason| InvalidSettings::new("url", &reason))?;
         let authority = authority_of(&template)?;
         let method_text = reader.text("method").unwrap_or("POST");
         let method = match method_text.to_ascii_uppercase().as_str() {
@@ -72,7 +73,7 @@ impl HttpSinkSettings {
 
 /// The URL must be plain `http` with a host and port that no placeholder
 /// changes: the sink keeps one connection to that authority.
-fn authority_of(template: &UrlTemplate) -> Result<String, InvalidSettings> {
+fn authority_of(template: &Template) -> Result<String, InvalidSettings> {
     let authority_with = |sample: &str| -> Result<String, InvalidSettings> {
         let rendered = template.render_sample(sample);
         let uri: Uri =
@@ -237,14 +238,21 @@ impl Sink for HttpSink {
         }
         // Consecutive events with the same URL share a request; the
         // requests go in the events' order.
+        let urls = events
+            .iter()
+            .map(|event| {
+                self.settings.template.render(event, None, Written::PercentEncoded).map_err(|reason| {
+                    SinkError::Rejected(format!("event {}@{}: url: {reason}", event.revision, event.stream))
+                })
+            })
+            .collect::<Result<Vec<String>, SinkError>>()?;
         let mut start = 0;
         while start < events.len() {
-            let url = self.settings.template.render(&events[start]);
             let mut end = start + 1;
-            while end < events.len() && self.settings.template.render(&events[end]) == url {
+            while end < events.len() && urls[end] == urls[start] {
                 end += 1;
             }
-            self.post(&url, &events[start..end]).await?;
+            self.post(&urls[start], &events[start..end]).await?;
             start = end;
         }
         Ok(())
@@ -292,6 +300,12 @@ mod tests {
         for url in ["not a url", "ftp://h/x", "https://h/x", "http://{stream}/x", "http:///x", "http://h/{nope}"] {
             let error = parse(&[("url", url)]).expect_err(url);
             assert_eq!(error.key, "url", "{url}: {error}");
+        }
+        // The URL's placeholders are the event's names and numbers only:
+        // no log position, no data.
+        for url in ["http://h/{position}", "http://h/{data}", "http://h/{/orderId}"] {
+            let error = parse(&[("url", url)]).expect_err(url);
+            assert!(error.to_string().contains("unknown placeholder"), "{url}: {error}");
         }
         assert_eq!(parse(&[]).expect_err("no url").key, "url");
         assert_eq!(parse(&[("url", "http://h/x"), ("method", "GET")]).expect_err("GET").key, "method");

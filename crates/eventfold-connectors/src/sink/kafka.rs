@@ -13,7 +13,7 @@
 //!
 //! Settings: `bootstrapServers` (`host:port,...`), `topic`, `key` (default
 //! `{stream}`) and `value` (default `{event}`) templates (see
-//! `field_template.rs`), `requestTimeoutMs`.
+//! `src/template/`), `requestTimeoutMs`.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -26,10 +26,10 @@ use rskafka::client::partition::{Compression, PartitionClient, UnknownTopicHandl
 use rskafka::client::{Client, ClientBuilder};
 use rskafka::record::Record;
 
-use super::field_template::{FieldTemplate, parsed_data};
 use super::{Sink, SinkError};
 use crate::error::InvalidSettings;
 use crate::settings::Reader;
+use crate::template::{FIELD_PLACEHOLDERS, Template, Written, parsed_data};
 
 /// Kafka's longest topic name.
 const TOPIC_MAX_CHARS: usize = 249;
@@ -37,9 +37,9 @@ const TOPIC_MAX_CHARS: usize = 249;
 #[derive(Clone, Debug)]
 pub struct KafkaSinkSettings {
     brokers: Vec<String>,
-    topic: FieldTemplate,
-    key: FieldTemplate,
-    value: FieldTemplate,
+    topic: Template,
+    key: Template,
+    value: Template,
     request_timeout: Duration,
 }
 
@@ -58,8 +58,9 @@ impl KafkaSinkSettings {
                 return Err(InvalidSettings::new("bootstrapServers", &format!("`{broker}` is not `host:port`")));
             }
         }
-        let template =
-            |key: &str, text: &str| FieldTemplate::parse(text).map_err(|reason| InvalidSettings::new(key, &reason));
+        let template = |key: &str, text: &str| {
+            Template::parse(text, &FIELD_PLACEHOLDERS).map_err(|reason| InvalidSettings::new(key, &reason))
+        };
         let topic = template("topic", reader.required("topic")?)?;
         check_topic(&topic.render_sample("x")).map_err(|reason| InvalidSettings::new("topic", &reason))?;
         let key = template("key", reader.text("key").unwrap_or("{stream}"))?;
@@ -71,10 +72,13 @@ impl KafkaSinkSettings {
     /// The topic and record for `event`.
     fn record_for(&self, event: &RecordedEvent) -> Result<(String, Record), String> {
         let data = parsed_data(event, &[&self.topic, &self.key, &self.value]);
-        let topic = self.topic.render(event, data.as_ref()).map_err(|reason| format!("topic: {reason}"))?;
+        let topic =
+            self.topic.render(event, data.as_ref(), Written::AsTheyAre).map_err(|reason| format!("topic: {reason}"))?;
         check_topic(&topic).map_err(|reason| format!("topic `{topic}`: {reason}"))?;
-        let key = self.key.render(event, data.as_ref()).map_err(|reason| format!("key: {reason}"))?;
-        let value = self.value.render(event, data.as_ref()).map_err(|reason| format!("value: {reason}"))?;
+        let key =
+            self.key.render(event, data.as_ref(), Written::AsTheyAre).map_err(|reason| format!("key: {reason}"))?;
+        let value =
+            self.value.render(event, data.as_ref(), Written::AsTheyAre).map_err(|reason| format!("value: {reason}"))?;
         let headers = BTreeMap::from([
             ("Eventfold-Stream".to_owned(), event.stream.as_str().as_bytes().to_vec()),
             ("Eventfold-Event-Type".to_owned(), event.event_type.as_bytes().to_vec()),

@@ -4,13 +4,11 @@
 //! log (at least once).
 
 pub(crate) mod amqp;
-mod event_json;
-mod field_template;
+pub(crate) mod event_json;
 pub(crate) mod http;
 mod http1;
 pub(crate) mod kafka;
 pub(crate) mod mqtt;
-mod name_template;
 pub(crate) mod nats;
 mod pg_value;
 pub(crate) mod postgres;

@@ -1,5 +1,5 @@
 //! The MQTT sink: each event is published at QoS 1 to a topic made from
-//! the event (`topic`, see `name_template.rs`), its payload the event as
+//! the event (`topic`, see `src/template/`), its payload the event as
 //! the webhook posts it. A batch is delivered once the broker acknowledged
 //! (PUBACK) every one of its messages, so the checkpoint never passes a
 //! message the broker has not taken: at least once, in order on one
@@ -25,10 +25,10 @@ use rumqttc::{AsyncClient, ClientError, ConnectionError, Event, EventLoop, MqttO
 use tokio::time::Instant;
 
 use super::event_json::event_json;
-use super::name_template::NameTemplate;
 use super::{Sink, SinkError};
 use crate::error::InvalidSettings;
 use crate::settings::Reader;
+use crate::template::{NAME_PLACEHOLDERS, Template, Written};
 
 /// MQTT's largest packet (a four-byte remaining length).
 const MQTT_PACKET_MAX_BYTES: usize = 268_435_455;
@@ -42,7 +42,7 @@ const IN_FLIGHT_MAX: u16 = 500;
 pub struct MqttSinkSettings {
     host: String,
     port: u16,
-    topic: NameTemplate,
+    topic: Template,
     client_id: Option<String>,
     retain: bool,
     credentials: Option<(String, String)>,
@@ -67,8 +67,8 @@ impl MqttSinkSettings {
         if host.is_empty() || host.contains(['/', '@', '?', ' ']) {
             return Err(InvalidSettings::new("url", &format!("`{url}` is not mqtt://host[:port]")));
         }
-        let topic =
-            NameTemplate::parse(reader.required("topic")?).map_err(|reason| InvalidSettings::new("topic", &reason))?;
+        let topic = Template::parse(reader.required("topic")?, &NAME_PLACEHOLDERS)
+            .map_err(|reason| InvalidSettings::new("topic", &reason))?;
         check_topic(&topic.render_sample("x")).map_err(|reason| InvalidSettings::new("topic", &reason))?;
         let retain = match reader.text("retain").unwrap_or("false") {
             "true" => true,
@@ -161,7 +161,9 @@ impl MqttSink {
         let deadline = Instant::now() + self.settings.request_timeout;
         let mut messages = Vec::with_capacity(events.len());
         for event in events {
-            let topic = self.settings.topic.render(event);
+            let topic = self.settings.topic.render(event, None, Written::AsTheyAre).map_err(|reason| {
+                SinkError::Rejected(format!("event {}@{}: topic: {reason}", event.revision, event.stream))
+            })?;
             check_topic(&topic).map_err(|reason| {
                 SinkError::Rejected(format!("event {}@{}: {reason}", event.revision, event.stream))
             })?;

@@ -13,7 +13,7 @@
 //!
 //! Settings: `url` (`nats://host:port`, credentials in it if any),
 //! `subject` and `payload` (default `{event}`) templates (see
-//! `field_template.rs`), `requestTimeoutMs` (connect and acknowledgement
+//! `src/template/`), `requestTimeoutMs` (connect and acknowledgement
 //! wait). At create the server must be reachable and a JetStream stream
 //! must cover the subject.
 
@@ -27,16 +27,16 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use eventfold_store::RecordedEvent;
 
-use super::field_template::{FieldTemplate, parsed_data};
 use super::{Sink, SinkError};
 use crate::error::InvalidSettings;
 use crate::settings::Reader;
+use crate::template::{FIELD_PLACEHOLDERS, Template, Written, parsed_data};
 
 #[derive(Clone, Debug)]
 pub struct NatsSinkSettings {
     url: String,
-    subject: FieldTemplate,
-    payload: FieldTemplate,
+    subject: Template,
+    payload: Template,
     request_timeout: Duration,
 }
 
@@ -52,8 +52,9 @@ impl NatsSinkSettings {
                 .parse::<async_nats::ServerAddr>()
                 .map_err(|error| InvalidSettings::new("url", &format!("`{server}`: {error}")))?;
         }
-        let template =
-            |key: &str, text: &str| FieldTemplate::parse(text).map_err(|reason| InvalidSettings::new(key, &reason));
+        let template = |key: &str, text: &str| {
+            Template::parse(text, &FIELD_PLACEHOLDERS).map_err(|reason| InvalidSettings::new(key, &reason))
+        };
         let subject = template("subject", reader.required("subject")?)?;
         check_subject(&subject.render_sample("x")).map_err(|reason| InvalidSettings::new("subject", &reason))?;
         let payload = template("payload", reader.text("payload").unwrap_or("{event}"))?;
@@ -64,9 +65,15 @@ impl NatsSinkSettings {
     /// The message for `event`: its subject, payload and headers.
     fn message_for(&self, event: &RecordedEvent) -> Result<Outgoing, String> {
         let data = parsed_data(event, &[&self.subject, &self.payload]);
-        let subject = self.subject.render(event, data.as_ref()).map_err(|reason| format!("subject: {reason}"))?;
+        let subject = self
+            .subject
+            .render(event, data.as_ref(), Written::AsTheyAre)
+            .map_err(|reason| format!("subject: {reason}"))?;
         check_subject(&subject).map_err(|reason| format!("subject `{subject}`: {reason}"))?;
-        let payload = self.payload.render(event, data.as_ref()).map_err(|reason| format!("payload: {reason}"))?;
+        let payload = self
+            .payload
+            .render(event, data.as_ref(), Written::AsTheyAre)
+            .map_err(|reason| format!("payload: {reason}"))?;
         let mut headers = HeaderMap::new();
         headers.insert(NATS_MESSAGE_ID, event.id.to_string().as_str());
         headers.insert("Eventfold-Stream", event.stream.as_str());

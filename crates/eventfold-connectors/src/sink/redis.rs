@@ -16,7 +16,7 @@
 //! Settings: `url` (`redis://[:password@]host:port[/db]`), `command`
 //! (`SET`, `HSET`, `XADD` or `PUBLISH`), `key` (the key or channel),
 //! `field` (`HSET` only), `value` (default `{event}`), all templates (see
-//! `field_template.rs`); `checkpointKey`; `requestTimeoutMs`.
+//! `src/template/`); `checkpointKey`; `requestTimeoutMs`.
 //!
 //! A command Redis refuses (a key of another type) does not undo the rest
 //! of its transaction: the others and the checkpoint are in, and the
@@ -33,10 +33,10 @@ use eventfold_store::{EventId, RecordedEvent};
 use redis::aio::MultiplexedConnection;
 use redis::{AsyncConnectionConfig, Cmd, RedisError, Value};
 
-use super::field_template::{FieldTemplate, parsed_data};
 use super::{Sink, SinkError};
 use crate::error::InvalidSettings;
 use crate::settings::Reader;
+use crate::template::{FIELD_PLACEHOLDERS, Template, Written, parsed_data};
 
 /// The entry id's sequence part: ids must be above `0-0`, and the log's
 /// first event may be at position 0.
@@ -54,9 +54,9 @@ enum Command {
 pub struct RedisSinkSettings {
     client: redis::Client,
     command: Command,
-    key: FieldTemplate,
-    field: Option<FieldTemplate>,
-    value: FieldTemplate,
+    key: Template,
+    field: Option<Template>,
+    value: Template,
     checkpoint_key: Option<String>,
     request_timeout: Duration,
 }
@@ -81,8 +81,9 @@ impl RedisSinkSettings {
                 ));
             }
         };
-        let template =
-            |key: &str, text: &str| FieldTemplate::parse(text).map_err(|reason| InvalidSettings::new(key, &reason));
+        let template = |key: &str, text: &str| {
+            Template::parse(text, &FIELD_PLACEHOLDERS).map_err(|reason| InvalidSettings::new(key, &reason))
+        };
         let key = template("key", reader.required("key")?)?;
         let field = match (command, reader.text("field")) {
             (Command::HashSet, Some(text)) => Some(template("field", text)?),
@@ -102,8 +103,10 @@ impl RedisSinkSettings {
     /// The command for `event`, or why the event cannot have one.
     fn command_for(&self, event: &RecordedEvent) -> Result<Cmd, String> {
         let data = parsed_data(event, &[&self.key, &self.value, self.field.as_ref().unwrap_or(&self.key)]);
-        let key = self.key.render(event, data.as_ref()).map_err(|reason| format!("key: {reason}"))?;
-        let value = self.value.render(event, data.as_ref()).map_err(|reason| format!("value: {reason}"))?;
+        let key =
+            self.key.render(event, data.as_ref(), Written::AsTheyAre).map_err(|reason| format!("key: {reason}"))?;
+        let value =
+            self.value.render(event, data.as_ref(), Written::AsTheyAre).map_err(|reason| format!("value: {reason}"))?;
         let mut command;
         match self.command {
             Command::Set => {
@@ -112,7 +115,9 @@ impl RedisSinkSettings {
             }
             Command::HashSet => {
                 let field = match &self.field {
-                    Some(field) => field.render(event, data.as_ref()).map_err(|reason| format!("field: {reason}"))?,
+                    Some(field) => field
+                        .render(event, data.as_ref(), Written::AsTheyAre)
+                        .map_err(|reason| format!("field: {reason}"))?,
                     None => return Err("HSET without a field".to_owned()),
                 };
                 command = redis::cmd("HSET");

@@ -12,7 +12,7 @@
 //! answered 429 or 5xx, are retried. Refused credentials are waited on.
 //!
 //! Settings: `url` (`http://host:port`), `indexName` and `documentId`
-//! (templates, see `name_template.rs`; the id defaults to `{eventId}`, the
+//! (templates, see `src/template/`; the id defaults to `{eventId}`, the
 //! index name is lowercased as the servers require),
 //! `authentication:method` `None|Basic|ApiKey` with
 //! `authentication:basic:username|password` or `authentication:apiKey`,
@@ -30,10 +30,10 @@ use serde_json::{Value, json};
 
 use super::event_json::event_json;
 use super::http1::{Answer, Http1Connection, endpoint_authority};
-use super::name_template::NameTemplate;
 use super::{Sink, SinkError};
 use crate::error::InvalidSettings;
 use crate::settings::Reader;
+use crate::template::{NAME_PLACEHOLDERS, Template, Written};
 
 pub(crate) const BULK_CONTENT_TYPE: &str = "application/x-ndjson";
 /// Characters no index name may hold (both servers' rules).
@@ -42,8 +42,8 @@ const INDEX_FORBIDDEN: &[char] = &['\\', '/', '*', '?', '"', '<', '>', '|', ' ',
 #[derive(Clone, Debug)]
 pub struct SearchSinkSettings {
     authority: String,
-    index: NameTemplate,
-    document_id: NameTemplate,
+    index: Template,
+    document_id: Template,
     authorization: Option<header::HeaderValue>,
     request_timeout: Duration,
 }
@@ -51,7 +51,7 @@ pub struct SearchSinkSettings {
 impl SearchSinkSettings {
     pub(crate) fn parse(reader: &Reader<'_>) -> Result<Self, InvalidSettings> {
         let authority = endpoint_authority("url", reader.required("url")?)?;
-        let index = NameTemplate::parse(reader.required("indexName")?)
+        let index = Template::parse(reader.required("indexName")?, &NAME_PLACEHOLDERS)
             .map_err(|reason| InvalidSettings::new("indexName", &reason))?;
         let literal = index.render_sample("x");
         if literal.starts_with(['-', '_', '+']) || literal.contains(INDEX_FORBIDDEN) || literal.len() > 255 {
@@ -60,7 +60,7 @@ impl SearchSinkSettings {
                 &format!("`{literal}` is not an index name (no leading -, _ or +, none of \\/*?\"<>|,#: or spaces)"),
             ));
         }
-        let document_id = NameTemplate::parse(reader.text("documentId").unwrap_or("{eventId}"))
+        let document_id = Template::parse(reader.text("documentId").unwrap_or("{eventId}"), &NAME_PLACEHOLDERS)
             .map_err(|reason| InvalidSettings::new("documentId", &reason))?;
         let request_timeout = Duration::from_millis(reader.number("requestTimeoutMs", 1..=600_000, 30_000)?);
         Ok(Self { authority, index, document_id, authorization: authorization(reader)?, request_timeout })
@@ -95,10 +95,11 @@ fn authorization(reader: &Reader<'_>) -> Result<Option<header::HeaderValue>, Inv
 pub(crate) fn bulk_body(settings: &SearchSinkSettings, events: &[RecordedEvent]) -> Result<Vec<u8>, String> {
     let mut body = Vec::with_capacity(events.len() * 512);
     for event in events {
-        let action = json!({ "index": {
-            "_index": settings.index.render(event).to_lowercase(),
-            "_id": settings.document_id.render(event),
-        }});
+        let index =
+            settings.index.render(event, None, Written::AsTheyAre).map_err(|reason| format!("index: {reason}"))?;
+        let document_id =
+            settings.document_id.render(event, None, Written::AsTheyAre).map_err(|reason| format!("id: {reason}"))?;
+        let action = json!({ "index": { "_index": index.to_lowercase(), "_id": document_id }});
         serde_json::to_writer(&mut body, &action).map_err(|error| error.to_string())?;
         body.push(b'\n');
         serde_json::to_writer(&mut body, &event_json(event)).map_err(|error| error.to_string())?;
