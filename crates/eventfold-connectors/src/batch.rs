@@ -61,23 +61,11 @@ fn size_of(event: &RecordedEvent) -> usize {
 
 #[cfg(test)]
 mod tests {
-    use bytes::Bytes;
-    use eventfold_store::{ContentType, EventId, Position, StreamName, Timestamp};
 
     use super::*;
 
     fn event(data_bytes: usize) -> RecordedEvent {
-        RecordedEvent {
-            stream: StreamName::new("s").expect("valid"),
-            revision: 0,
-            position: Position(1),
-            id: EventId::random(),
-            event_type: "T".into(),
-            content_type: ContentType::Json,
-            created: Timestamp(0),
-            data: Bytes::from(vec![b'x'; data_bytes]),
-            metadata: Bytes::new(),
-        }
+        crate::testing::recorded("s", "T", 0, 1, vec![b'x'; data_bytes])
     }
 
     fn limits(max_events: usize, max_bytes: usize) -> BatchLimits {

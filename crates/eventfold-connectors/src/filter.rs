@@ -59,28 +59,15 @@ pub(crate) fn from_settings(reader: &Reader<'_>) -> Result<(Source, Option<Event
 #[cfg(test)]
 mod tests {
     use bytes::Bytes;
-    use eventfold_store::{ContentType, EventId, Position, Timestamp};
 
     use super::*;
-    use crate::settings::RawSettings;
 
     fn parse(pairs: &[(&str, &str)]) -> Result<(Source, Option<EventFilter>), InvalidSettings> {
-        let raw: RawSettings = pairs.iter().map(|(key, value)| ((*key).to_owned(), (*value).to_owned())).collect();
-        from_settings(&Reader(&raw))
+        from_settings(&Reader(&crate::testing::raw(pairs)))
     }
 
     fn event(stream: &str, event_type: &str) -> RecordedEvent {
-        RecordedEvent {
-            stream: StreamName::new(stream).expect("valid"),
-            revision: 0,
-            position: Position(1),
-            id: EventId::random(),
-            event_type: event_type.into(),
-            content_type: ContentType::Json,
-            created: Timestamp(0),
-            data: Bytes::new(),
-            metadata: Bytes::new(),
-        }
+        crate::testing::recorded(stream, event_type, 0, 1, Bytes::new())
     }
 
     #[test]

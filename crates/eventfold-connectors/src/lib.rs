@@ -39,6 +39,8 @@ mod sink;
 mod status;
 mod streams;
 mod template;
+#[cfg(test)]
+mod testing;
 
 pub use checkpoint::CHECKPOINT_EVENT_TYPE;
 pub use error::{ConnectorError, InvalidSettings};

@@ -169,9 +169,7 @@ impl Reader<'_> {
 mod tests {
     use super::*;
 
-    fn raw(pairs: &[(&str, &str)]) -> RawSettings {
-        pairs.iter().map(|(key, value)| ((*key).to_owned(), (*value).to_owned())).collect()
-    }
+    use crate::testing::raw;
 
     #[test]
     fn nested_objects_flatten_to_colon_keys() {

@@ -190,16 +190,19 @@ impl std::fmt::Debug for PgTls {
 impl PgTls {
     fn new(check: Check, root_file: Option<&str>) -> Result<Self, String> {
         let provider = Arc::new(crypto_provider());
-        let verifier: Arc<dyn ServerCertVerifier> = match check {
-            Check::Nothing => Arc::new(Unchecked { algorithms: provider.signature_verification_algorithms }),
-            Check::Chain | Check::ChainAndName => {
-                let roots = Arc::new(roots(root_file)?);
-                let webpki = WebPkiServerVerifier::builder_with_provider(roots, Arc::clone(&provider))
+        let chain = match check {
+            Check::Nothing => None,
+            Check::Chain | Check::ChainAndName => Some(
+                WebPkiServerVerifier::builder_with_provider(Arc::new(roots(root_file)?), Arc::clone(&provider))
                     .build()
-                    .map_err(|error| error.to_string())?;
-                Arc::new(Verified { webpki, check_name: check == Check::ChainAndName })
-            }
+                    .map_err(|error| error.to_string())?,
+            ),
         };
+        let verifier = Arc::new(CertificateCheck {
+            chain,
+            check_name: check == Check::ChainAndName,
+            algorithms: provider.signature_verification_algorithms,
+        });
         let config = ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .map_err(|error| error.to_string())?
@@ -247,23 +250,33 @@ fn roots(root_file: Option<&str>) -> Result<RootCertStore, String> {
     Ok(store)
 }
 
-/// libpq's `prefer` and `require`: the session is encrypted, the
-/// certificate is not checked; handshake signatures still are.
+/// The check of the server's certificate: none for libpq's `prefer` and
+/// `require` (the session is still encrypted), the chain to the roots for
+/// `verify-ca`, and the host name too for `verify-full`. Handshake
+/// signatures are always checked.
 #[derive(Debug)]
-struct Unchecked {
+struct CertificateCheck {
+    chain: Option<Arc<WebPkiServerVerifier>>,
+    check_name: bool,
     algorithms: WebPkiSupportedAlgorithms,
 }
 
-impl ServerCertVerifier for Unchecked {
+impl ServerCertVerifier for CertificateCheck {
     fn verify_server_cert(
         &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
+        let Some(chain) = &self.chain else { return Ok(ServerCertVerified::assertion()) };
+        match chain.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now) {
+            Err(rustls::Error::InvalidCertificate(
+                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
+            )) if !self.check_name => Ok(ServerCertVerified::assertion()),
+            other => other,
+        }
     }
 
     fn verify_tls12_signature(
@@ -286,54 +299,6 @@ impl ServerCertVerifier for Unchecked {
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.algorithms.supported_schemes()
-    }
-}
-
-/// `verify-ca` and `verify-full`: the chain to the roots, and for
-/// `verify-full` the host name too.
-#[derive(Debug)]
-struct Verified {
-    webpki: Arc<WebPkiServerVerifier>,
-    check_name: bool,
-}
-
-impl ServerCertVerifier for Verified {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        server_name: &ServerName<'_>,
-        ocsp_response: &[u8],
-        now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        match self.webpki.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now) {
-            Err(rustls::Error::InvalidCertificate(
-                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
-            )) if !self.check_name => Ok(ServerCertVerified::assertion()),
-            other => other,
-        }
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        certificate: &CertificateDer<'_>,
-        signature: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.webpki.verify_tls12_signature(message, certificate, signature)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        certificate: &CertificateDer<'_>,
-        signature: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.webpki.verify_tls13_signature(message, certificate, signature)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.webpki.supported_verify_schemes()
     }
 }
 

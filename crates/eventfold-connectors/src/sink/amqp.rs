@@ -201,11 +201,9 @@ impl Sink for AmqpSink {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::settings::RawSettings;
 
     fn parse(pairs: &[(&str, &str)]) -> Result<AmqpSinkSettings, InvalidSettings> {
-        let raw: RawSettings = pairs.iter().map(|(key, value)| ((*key).to_owned(), (*value).to_owned())).collect();
-        AmqpSinkSettings::parse(&Reader(&raw))
+        AmqpSinkSettings::parse(&Reader(&crate::testing::raw(pairs)))
     }
 
     #[test]

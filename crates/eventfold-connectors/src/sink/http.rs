@@ -11,7 +11,6 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use base64::Engine as _;
 use bytes::Bytes;
 use eventfold_store::RecordedEvent;
 use http_body_util::{BodyExt, Full};
@@ -63,7 +62,7 @@ impl HttpSinkSettings {
         for (name, value) in reader.section("headers") {
             headers.push(header_pair(&format!("headers:{name}"), name, value)?);
         }
-        if let Some(authorization) = authorization(reader)? {
+        if let Some(authorization) = super::http_auth::authorization(reader, &super::http_auth::BEARER)? {
             headers.push((header::AUTHORIZATION, authorization));
         }
         let request_timeout = Duration::from_millis(reader.number("requestTimeoutMs", 1..=600_000, 30_000)?);
@@ -104,29 +103,6 @@ fn header_pair(
     let value = header::HeaderValue::try_from(value.trim())
         .map_err(|_| InvalidSettings::new(key, "the value is not a valid header value"))?;
     Ok((name, value))
-}
-
-fn authorization(reader: &Reader<'_>) -> Result<Option<header::HeaderValue>, InvalidSettings> {
-    let method = reader.text("authentication:method").unwrap_or("None");
-    let value = match method.to_ascii_lowercase().as_str() {
-        "none" => return Ok(None),
-        "basic" => {
-            let username = reader.required("authentication:basic:username")?;
-            let password = reader.text("authentication:basic:password").unwrap_or("");
-            let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{username}:{password}"));
-            format!("Basic {encoded}")
-        }
-        "bearer" => format!("Bearer {}", reader.required("authentication:bearer:token")?),
-        _ => {
-            return Err(InvalidSettings::new(
-                "authentication:method",
-                &format!("`{method}` is not None, Basic or Bearer"),
-            ));
-        }
-    };
-    header::HeaderValue::try_from(value)
-        .map(Some)
-        .map_err(|_| InvalidSettings::new("authentication", "the credentials are not a valid header value"))
 }
 
 pub(crate) struct HttpSink {
@@ -266,11 +242,9 @@ impl Sink for HttpSink {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::settings::RawSettings;
 
     fn parse(pairs: &[(&str, &str)]) -> Result<HttpSinkSettings, InvalidSettings> {
-        let raw: RawSettings = pairs.iter().map(|(key, value)| ((*key).to_owned(), (*value).to_owned())).collect();
-        HttpSinkSettings::parse(&Reader(&raw))
+        HttpSinkSettings::parse(&Reader(&crate::testing::raw(pairs)))
     }
 
     #[test]

@@ -331,11 +331,9 @@ mod tests {
     use eventfold_store::{ContentType, EventId, Position, StreamName, Timestamp};
 
     use super::*;
-    use crate::settings::RawSettings;
 
     fn parse(pairs: &[(&str, &str)]) -> Result<KafkaSinkSettings, InvalidSettings> {
-        let raw: RawSettings = pairs.iter().map(|(key, value)| ((*key).to_owned(), (*value).to_owned())).collect();
-        KafkaSinkSettings::parse(&Reader(&raw))
+        KafkaSinkSettings::parse(&Reader(&crate::testing::raw(pairs)))
     }
 
     #[test]

@@ -7,6 +7,7 @@ pub(crate) mod amqp;
 pub(crate) mod event_json;
 pub(crate) mod http;
 mod http1;
+mod http_auth;
 pub(crate) mod kafka;
 pub(crate) mod mqtt;
 pub(crate) mod nats;

@@ -260,11 +260,9 @@ impl Sink for MqttSink {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::settings::RawSettings;
 
     fn parse(pairs: &[(&str, &str)]) -> Result<MqttSinkSettings, InvalidSettings> {
-        let raw: RawSettings = pairs.iter().map(|(key, value)| ((*key).to_owned(), (*value).to_owned())).collect();
-        MqttSinkSettings::parse(&Reader(&raw))
+        MqttSinkSettings::parse(&Reader(&crate::testing::raw(pairs)))
     }
 
     #[test]

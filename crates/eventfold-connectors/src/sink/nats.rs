@@ -257,28 +257,15 @@ impl Sink for NatsSink {
 
 #[cfg(test)]
 mod tests {
-    use eventfold_store::{ContentType, EventId, Position, StreamName, Timestamp};
 
     use super::*;
-    use crate::settings::RawSettings;
 
     fn parse(pairs: &[(&str, &str)]) -> Result<NatsSinkSettings, InvalidSettings> {
-        let raw: RawSettings = pairs.iter().map(|(key, value)| ((*key).to_owned(), (*value).to_owned())).collect();
-        NatsSinkSettings::parse(&Reader(&raw))
+        NatsSinkSettings::parse(&Reader(&crate::testing::raw(pairs)))
     }
 
     fn event(stream: &str, data: &'static [u8]) -> RecordedEvent {
-        RecordedEvent {
-            stream: StreamName::new(stream).expect("valid"),
-            revision: 4,
-            position: Position(1234),
-            id: EventId::random(),
-            event_type: "Placed".into(),
-            content_type: ContentType::Json,
-            created: Timestamp(0),
-            data: Bytes::from_static(data),
-            metadata: Bytes::new(),
-        }
+        crate::testing::recorded(stream, "Placed", 4, 1234, Bytes::from_static(data))
     }
 
     #[test]

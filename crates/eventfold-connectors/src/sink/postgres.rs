@@ -268,11 +268,9 @@ fn describe(error: &tokio_postgres::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::settings::RawSettings;
 
     fn parse(pairs: &[(&str, &str)]) -> Result<PostgresSinkSettings, InvalidSettings> {
-        let raw: RawSettings = pairs.iter().map(|(key, value)| ((*key).to_owned(), (*value).to_owned())).collect();
-        PostgresSinkSettings::parse(&Reader(&raw))
+        PostgresSinkSettings::parse(&Reader(&crate::testing::raw(pairs)))
     }
 
     #[test]

@@ -330,28 +330,15 @@ impl Sink for RedisSink {
 #[cfg(test)]
 mod tests {
     use bytes::Bytes;
-    use eventfold_store::{ContentType, Position, StreamName, Timestamp};
 
     use super::*;
-    use crate::settings::RawSettings;
 
     fn parse(pairs: &[(&str, &str)]) -> Result<RedisSinkSettings, InvalidSettings> {
-        let raw: RawSettings = pairs.iter().map(|(key, value)| ((*key).to_owned(), (*value).to_owned())).collect();
-        RedisSinkSettings::parse(&Reader(&raw))
+        RedisSinkSettings::parse(&Reader(&crate::testing::raw(pairs)))
     }
 
     fn event(data: &'static [u8]) -> RecordedEvent {
-        RecordedEvent {
-            stream: StreamName::new("order-7").expect("valid"),
-            revision: 4,
-            position: Position(1234),
-            id: EventId::random(),
-            event_type: "Placed".into(),
-            content_type: ContentType::Json,
-            created: Timestamp(0),
-            data: Bytes::from_static(data),
-            metadata: Bytes::new(),
-        }
+        crate::testing::recorded("order-7", "Placed", 4, 1234, Bytes::from_static(data))
     }
 
     /// The command's arguments as text.

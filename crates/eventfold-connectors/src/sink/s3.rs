@@ -222,8 +222,6 @@ fn classify_put(key: &str, answer: &Answer) -> Result<(), SinkError> {
 mod tests {
     use std::io::Read as _;
 
-    use eventfold_store::{ContentType, EventId, Position, StreamName, Timestamp};
-
     use super::*;
     use crate::settings::RawSettings;
 
@@ -244,17 +242,7 @@ mod tests {
     }
 
     fn event(position: u64, data: &'static [u8]) -> RecordedEvent {
-        RecordedEvent {
-            stream: StreamName::new("order-1").expect("valid"),
-            revision: position / 10,
-            position: Position(position),
-            id: EventId::random(),
-            event_type: "Placed".into(),
-            content_type: ContentType::Json,
-            created: Timestamp(0),
-            data: Bytes::from_static(data),
-            metadata: Bytes::new(),
-        }
+        crate::testing::recorded("order-1", "Placed", position / 10, position, Bytes::from_static(data))
     }
 
     #[test]

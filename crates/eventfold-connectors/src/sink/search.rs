@@ -21,7 +21,6 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use base64::Engine as _;
 use bytes::Bytes;
 use eventfold_store::RecordedEvent;
 use http_body_util::Full;
@@ -63,31 +62,14 @@ impl SearchSinkSettings {
         let document_id = Template::parse(reader.text("documentId").unwrap_or("{eventId}"), &NAME_PLACEHOLDERS)
             .map_err(|reason| InvalidSettings::new("documentId", &reason))?;
         let request_timeout = Duration::from_millis(reader.number("requestTimeoutMs", 1..=600_000, 30_000)?);
-        Ok(Self { authority, index, document_id, authorization: authorization(reader)?, request_timeout })
+        Ok(Self {
+            authority,
+            index,
+            document_id,
+            authorization: super::http_auth::authorization(reader, &super::http_auth::API_KEY)?,
+            request_timeout,
+        })
     }
-}
-
-fn authorization(reader: &Reader<'_>) -> Result<Option<header::HeaderValue>, InvalidSettings> {
-    let method = reader.text("authentication:method").unwrap_or("None");
-    let value = match method.to_ascii_lowercase().as_str() {
-        "none" => return Ok(None),
-        "basic" => {
-            let username = reader.required("authentication:basic:username")?;
-            let password = reader.text("authentication:basic:password").unwrap_or("");
-            let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{username}:{password}"));
-            format!("Basic {encoded}")
-        }
-        "apikey" => format!("ApiKey {}", reader.required("authentication:apiKey")?),
-        _ => {
-            return Err(InvalidSettings::new(
-                "authentication:method",
-                &format!("`{method}` is not None, Basic or ApiKey"),
-            ));
-        }
-    };
-    header::HeaderValue::try_from(value)
-        .map(Some)
-        .map_err(|_| InvalidSettings::new("authentication", "the credentials are not a valid header value"))
 }
 
 /// The `_bulk` body: per event an `index` action line and the document
@@ -231,7 +213,6 @@ impl Sink for SearchSink {
 
 #[cfg(test)]
 mod tests {
-    use eventfold_store::{ContentType, EventId, Position, StreamName, Timestamp};
 
     use super::*;
     use crate::settings::RawSettings;
@@ -248,17 +229,7 @@ mod tests {
     }
 
     fn event(stream: &str, revision: u64) -> RecordedEvent {
-        RecordedEvent {
-            stream: StreamName::new(stream).expect("valid"),
-            revision,
-            position: Position(100 + revision),
-            id: EventId::random(),
-            event_type: "Placed".into(),
-            content_type: ContentType::Json,
-            created: Timestamp(0),
-            data: Bytes::from_static(br#"{"total":5}"#),
-            metadata: Bytes::new(),
-        }
+        crate::testing::recorded(stream, "Placed", revision, 100 + revision, Bytes::from_static(br#"{"total":5}"#))
     }
 
     fn answer(status: u16, body: Value) -> Answer {

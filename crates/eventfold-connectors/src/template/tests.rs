@@ -1,20 +1,9 @@
 use bytes::Bytes;
-use eventfold_store::{ContentType, EventId, Position, StreamName, Timestamp};
 
 use super::*;
 
 fn event(stream: &str, event_type: &str, data: &'static [u8]) -> RecordedEvent {
-    RecordedEvent {
-        stream: StreamName::new(stream).expect("valid"),
-        revision: 7,
-        position: Position(1234),
-        id: EventId::random(),
-        event_type: event_type.into(),
-        content_type: ContentType::Json,
-        created: Timestamp(0),
-        data: Bytes::from_static(data),
-        metadata: Bytes::new(),
-    }
+    crate::testing::recorded(stream, event_type, 7, 1234, Bytes::from_static(data))
 }
 
 fn parse(template: &str, placeholders: &Placeholders) -> Template {
