@@ -109,27 +109,7 @@ async fn nats_killed_mid_run_loses_and_duplicates_nothing() {
     drop(orders_stream(&nats).await);
     let node = Node::start().await;
     node.create("orders", settings(&nats)).await;
-    let writer = {
-        let store = std::sync::Arc::clone(&node.store);
-        tokio::spawn(async move {
-            for round in 0..40 {
-                for stream in 0..10 {
-                    let events = (0..50)
-                        .map(|index| {
-                            let n = round * 50 + index;
-                            let data = json!({ "stream": format!("order-{stream}"), "n": n }).to_string();
-                            ProposedEvent::json("OrderPlaced", data)
-                        })
-                        .collect();
-                    store
-                        .append(AppendRequest::new(name(&format!("order-{stream}")), ExpectedRevision::Any, events))
-                        .await
-                        .expect("append");
-                }
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-        })
-    };
+    let writer = support::spawn_orders_writer(std::sync::Arc::clone(&node.store));
     for _ in 0..3 {
         tokio::time::sleep(Duration::from_millis(250)).await;
         nats.kill().expect("kill NATS");

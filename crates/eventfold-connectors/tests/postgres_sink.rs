@@ -99,31 +99,7 @@ async fn postgresql_crashing_mid_run_loses_and_duplicates_nothing() {
     prepared(&pg).await;
     let node = Node::start().await;
     node.create("orders", settings(&pg)).await;
-    let writer = {
-        let store = std::sync::Arc::clone(&node.store);
-        tokio::spawn(async move {
-            for round in 0..40 {
-                for stream in 0..10 {
-                    let events = (0..50)
-                        .map(|index| {
-                            let n = round * 50 + index;
-                            let data = json!({ "stream": format!("order-{stream}"), "n": n }).to_string();
-                            eventfold_store::ProposedEvent::json("OrderPlaced", data)
-                        })
-                        .collect();
-                    store
-                        .append(eventfold_store::AppendRequest::new(
-                            support::name(&format!("order-{stream}")),
-                            eventfold_store::ExpectedRevision::Any,
-                            events,
-                        ))
-                        .await
-                        .expect("append");
-                }
-                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-            }
-        })
-    };
+    let writer = support::spawn_orders_writer(std::sync::Arc::clone(&node.store));
     for _ in 0..3 {
         tokio::time::sleep(std::time::Duration::from_millis(250)).await;
         pg.stop_immediately().expect("crash PostgreSQL");

@@ -105,3 +105,28 @@ where
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// The load a fault test runs under, on a task of its own: 40 rounds of one
+/// append of 50 `OrderPlaced` events (`{"stream": "order-<s>", "n": …}`) to
+/// each of `order-0` … `order-9`, 20 ms apart: 20,000 events, 2,000 a
+/// stream.
+pub fn spawn_orders_writer(store: Arc<dyn EventStore>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        for round in 0..40 {
+            for stream in 0..10 {
+                let events = (0..50)
+                    .map(|index| {
+                        let n = round * 50 + index;
+                        let data = serde_json::json!({ "stream": format!("order-{stream}"), "n": n }).to_string();
+                        ProposedEvent::json("OrderPlaced", data)
+                    })
+                    .collect();
+                store
+                    .append(AppendRequest::new(name(&format!("order-{stream}")), ExpectedRevision::Any, events))
+                    .await
+                    .expect("append");
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+}
