@@ -4,11 +4,13 @@
 //! windows closed by later events and by the clock on an idle log, and
 //! across a stop and restart in the middle of the run.
 
+mod support;
+use support::open_store;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use eventfold_engine::{Engine, EngineConfig};
 use eventfold_sql::{
     ContinuousOptions, QueryRequest, RESULT_EVENT_TYPE, SqlLimits, Value, result_stream, start_continuous, start_query,
 };
@@ -20,22 +22,7 @@ use futures::StreamExt;
 const WAIT: Duration = Duration::from_secs(20);
 
 fn options() -> ContinuousOptions {
-    ContinuousOptions {
-        checkpoint_every: Duration::from_millis(50),
-        clock_tick: Duration::from_millis(20),
-        idle_close_grace: Duration::from_millis(100),
-        groups_max: 10_000,
-    }
-}
-
-async fn open_store(dir: &tempfile::TempDir) -> (Engine, Arc<dyn EventStore>) {
-    let config = EngineConfig::new(dir.path());
-    let engine = tokio::task::spawn_blocking(move || Engine::open(config))
-        .await
-        .expect("opening task")
-        .expect("open the engine");
-    let store: Arc<dyn EventStore> = Arc::new(engine.clone());
-    (engine, store)
+    support::quick_continuous_options()
 }
 
 /// A batch of orders (and a payment, which the category leaves out).

@@ -3,11 +3,13 @@
 //! filter on `events`; pushdown, LIMIT, the row limit and the timeout all
 //! stop the read early; bad queries are refused before anything is read.
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use eventfold_engine::{Engine, EngineConfig};
+use eventfold_engine::Engine;
 use eventfold_sql::{QueryAnswer, QueryRequest, SqlError, SqlLimits, Value, start_query};
 use eventfold_store::{AppendRequest, EventStore, ExpectedRevision, ProposedEvent, StreamName};
 
@@ -35,12 +37,7 @@ struct Store {
 /// in batches per stream.
 async fn store_with(count: u64) -> Store {
     let dir = tempfile::tempdir().expect("temporary directory");
-    let config = EngineConfig::new(dir.path());
-    let engine = tokio::task::spawn_blocking(move || Engine::open(config))
-        .await
-        .expect("opening task")
-        .expect("open the engine");
-    let store: Arc<dyn EventStore> = Arc::new(engine.clone());
+    let (engine, store) = support::open_store(&dir).await;
     let mut events = Vec::new();
     let mut batches: BTreeMap<String, Vec<ProposedEvent>> = BTreeMap::new();
     for index in 0..count {

@@ -3,12 +3,14 @@
 //! maintained, resumes after a restart from its checkpoint without writing
 //! any window twice, rebuilds on reset and forgets on delete.
 
+mod support;
+use support::open_store;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use eventfold_engine::{Engine, EngineConfig};
-use eventfold_sql::{ContinuousOptions, ContinuousQueries, QueriesError, QueriesOptions, QueryState, result_stream};
+use eventfold_sql::{ContinuousQueries, QueriesError, QueriesOptions, QueryState, result_stream};
 use eventfold_store::{
     AppendRequest, EventStore, ExpectedRevision, ProposedEvent, ReadError, ReadStreamRequest, StreamName,
 };
@@ -20,26 +22,7 @@ const COUNT_PER_WINDOW: &str = "SELECT date_bin('100 milliseconds', created) AS 
      FROM category('order') GROUP BY window";
 
 fn options() -> QueriesOptions {
-    QueriesOptions {
-        run: true,
-        continuous: ContinuousOptions {
-            checkpoint_every: Duration::from_millis(50),
-            clock_tick: Duration::from_millis(20),
-            idle_close_grace: Duration::from_millis(100),
-            groups_max: 10_000,
-        },
-        result_rows_max: 1_000,
-    }
-}
-
-async fn open_store(dir: &tempfile::TempDir) -> (Engine, Arc<dyn EventStore>) {
-    let config = EngineConfig::new(dir.path());
-    let engine = tokio::task::spawn_blocking(move || Engine::open(config))
-        .await
-        .expect("opening task")
-        .expect("open the engine");
-    let store: Arc<dyn EventStore> = Arc::new(engine.clone());
-    (engine, store)
+    QueriesOptions { run: true, continuous: support::quick_continuous_options(), result_rows_max: 1_000 }
 }
 
 /// Appends `count` orders, a few milliseconds apart, so they span windows.

@@ -25,11 +25,10 @@ use eventfold_proto::event_store::client::streams::{
 };
 use eventfold_proto::event_store::client::{Empty, StreamIdentifier};
 use eventfold_store::{CurrentRevision, EventStore, Principal, StreamName};
-use eventfold_users::NewUser;
 use futures::TryStreamExt;
 use serde_json::json;
+use support::Running;
 use support::http::{HttpResponse, request};
-use support::{Running, ServeOptions, open_engine, serve_with};
 use tonic::transport::Channel;
 use tonic::{Code, Status};
 
@@ -43,17 +42,7 @@ const ALICE: Credentials = Some(("alice", "alice-pw"));
 const BOB: Credentials = Some(("bob", "bob-pw"));
 
 async fn start() -> (tempfile::TempDir, Running) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut options = ServeOptions::default();
-    options.node.authentication = true;
-    let server = serve_with(open_engine(&dir), "127.0.0.1:0", options).await;
-    let users = server.node.users().expect("authentication is on");
-    let admin = Principal::user("admin", vec!["$admins".into()]);
-    for (login, password, groups) in [("alice", "alice-pw", vec!["readers".to_owned()]), ("bob", "bob-pw", vec![])] {
-        let user = NewUser { login: login.into(), full_name: login.into(), password: password.into(), groups };
-        users.create(&admin, user).await.expect("user created");
-    }
-    (dir, server)
+    support::secure_server_with_users(&[("alice", "alice-pw", &["readers"]), ("bob", "bob-pw", &[])]).await
 }
 
 fn basic(login: &str, password: &str) -> String {

@@ -15,11 +15,8 @@ use api_client::Api;
 use axum::http::StatusCode;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use eventfold_store::Principal;
-use eventfold_users::NewUser;
 use serde_json::{Value, json};
 use support::http::{HttpResponse, request};
-use support::{ServeOptions, open_engine, serve_with};
 
 const PER_WINDOW: &str = "SELECT date_bin('100 milliseconds', created) AS window, count(*) AS orders \
      FROM category('order') GROUP BY window";
@@ -129,14 +126,7 @@ async fn call(address: SocketAddr, method: &str, path: &str, credentials: Creden
 
 #[tokio::test]
 async fn continuous_queries_are_managed_by_operators_and_read_by_those_who_read_all() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut options = ServeOptions::default();
-    options.node.authentication = true;
-    let server = serve_with(open_engine(&dir), "127.0.0.1:0", options).await;
-    let users = server.node.users().expect("authentication is on");
-    let admin = Principal::user("admin", vec!["$admins".into()]);
-    let user = NewUser { login: "bob".into(), full_name: "bob".into(), password: "bob-pw".into(), groups: vec![] };
-    users.create(&admin, user).await.expect("user created");
+    let (_dir, server) = support::secure_server_with_users(&[("bob", "bob-pw", &[])]).await;
     let address = server.address;
     let bob = Some(("bob", "bob-pw"));
     let body = json!({"name": "q", "sql": PER_WINDOW});

@@ -13,11 +13,8 @@ use api_client::Api;
 use axum::http::{Method, StatusCode};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use eventfold_store::Principal;
-use eventfold_users::NewUser;
 use serde_json::{Value, json};
 use support::http::{HttpResponse, request};
-use support::{ServeOptions, open_engine, serve_with};
 
 async fn sql(api: &Api, body: Value) -> api_client::Answer {
     api.post("/api/v1/sql", &body).await
@@ -117,14 +114,7 @@ async fn post_sql(address: SocketAddr, credentials: Credentials, sql: &str) -> H
 
 #[tokio::test]
 async fn sql_reads_only_what_the_caller_may_read() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut options = ServeOptions::default();
-    options.node.authentication = true;
-    let server = serve_with(open_engine(&dir), "127.0.0.1:0", options).await;
-    let users = server.node.users().expect("authentication is on");
-    let admin = Principal::user("admin", vec!["$admins".into()]);
-    let user = NewUser { login: "bob".into(), full_name: "bob".into(), password: "bob-pw".into(), groups: vec![] };
-    users.create(&admin, user).await.expect("user created");
+    let (_dir, server) = support::secure_server_with_users(&[("bob", "bob-pw", &[])]).await;
     let address = server.address;
     let append = request(
         address,

@@ -58,6 +58,27 @@ pub async fn serve_with_atom_pub(engine: Engine) -> Running {
     serve_with(engine, "127.0.0.1:0", options).await
 }
 
+/// A server with authentication on, in a fresh directory, and `users`
+/// (login, password, groups) created by the admin.
+pub async fn secure_server_with_users(users: &[(&str, &str, &[&str])]) -> (tempfile::TempDir, Running) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut options = ServeOptions::default();
+    options.node.authentication = true;
+    let server = serve_with(open_engine(&dir), "127.0.0.1:0", options).await;
+    let subsystem = server.node.users().expect("authentication is on");
+    let admin = eventfold_store::Principal::user("admin", vec!["$admins".into()]);
+    for (login, password, groups) in users {
+        let user = eventfold_users::NewUser {
+            login: (*login).into(),
+            full_name: (*login).into(),
+            password: (*password).into(),
+            groups: groups.iter().map(|group| (*group).to_owned()).collect(),
+        };
+        subsystem.create(&admin, user).await.expect("user created");
+    }
+    (dir, server)
+}
+
 /// Serves `engine` on `listen` (a port of 0 picks a free one) with `options`.
 pub async fn serve_with(engine: Engine, listen: &str, options: ServeOptions) -> Running {
     let store: Arc<dyn EventStore> = Arc::new(engine.clone());
