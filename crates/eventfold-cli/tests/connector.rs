@@ -14,7 +14,7 @@ use eventfold_client::{Client, Direction, Expected, ProposedEvent, ReadFrom};
 use eventfold_testkit::pg_server::PgServer;
 use eventfold_testkit::redis_server::RedisServer;
 use futures::StreamExt;
-use support::start;
+use support::{kill_under_appends, start};
 
 const STREAMS: usize = 5;
 
@@ -125,21 +125,15 @@ fn a_postgresql_connector_is_exactly_once_across_kill_9() {
         client
     });
     let dir = tempfile::tempdir().expect("tempdir");
-    for round in 0..4u64 {
-        let mut server = start(dir.path());
-        let url = format!("http://{}", server.address);
+    // Appends go on until the kill cuts them off.
+    let create = |round: u64, url: &str| {
         if round == 0 {
-            let args = create_args(&url, &pg.url("shop"));
+            let args = create_args(url, &pg.url("shop"));
             let args: Vec<&str> = args.iter().map(String::as_str).collect();
             ok(&args);
         }
-        // Appends go on until the kill cuts them off.
-        let appending = runtime.spawn(append_rounds_owned(url, 1000));
-        std::thread::sleep(Duration::from_millis(400 + 150 * round));
-        server.child.kill().expect("kill -9 the server");
-        let _ = server.child.wait();
-        let _ = runtime.block_on(appending);
-    }
+    };
+    kill_under_appends(&runtime, dir.path(), create, |url| append_rounds_owned(url, 1000));
     let server = start(dir.path());
     let url = format!("http://{}", server.address);
     let in_log = runtime.block_on(events_in_log(&url));
@@ -169,9 +163,7 @@ fn a_redis_connector_is_exactly_once_across_kill_9() {
     let Some(redis) = RedisServer::for_test() else { return };
     let runtime = runtime();
     let dir = tempfile::tempdir().expect("tempdir");
-    for round in 0..4u64 {
-        let mut server = start(dir.path());
-        let url = format!("http://{}", server.address);
+    let create = |round: u64, url: &str| {
         if round == 0 {
             let redis_url = format!("url={}", redis.url());
             ok(&[
@@ -179,7 +171,7 @@ fn a_redis_connector_is_exactly_once_across_kill_9() {
                 "create",
                 "orders",
                 "--server",
-                &url,
+                url,
                 "--set",
                 "instanceTypeName=redis-sink",
                 "--set",
@@ -196,12 +188,8 @@ fn a_redis_connector_is_exactly_once_across_kill_9() {
                 "resilience:maxDelayMs=200",
             ]);
         }
-        let appending = runtime.spawn(append_rounds_owned(url, 1000));
-        std::thread::sleep(Duration::from_millis(400 + 150 * round));
-        server.child.kill().expect("kill -9 the server");
-        let _ = server.child.wait();
-        let _ = runtime.block_on(appending);
-    }
+    };
+    kill_under_appends(&runtime, dir.path(), create, |url| append_rounds_owned(url, 1000));
     let server = start(dir.path());
     let url = format!("http://{}", server.address);
     let in_log = runtime.block_on(async {

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use cli_support::{fails, ok};
 use eventfold_client::{Client, Expected, ProposedEvent};
-use support::{start, start_with_env};
+use support::{kill_under_appends, start, start_with_env};
 
 #[test]
 fn query_commands_manage_a_continuous_query() {
@@ -110,18 +110,12 @@ fn a_continuous_query_writes_each_window_once_across_kill_9() {
     let dir = tempfile::tempdir().expect("tempdir");
     let sql = "SELECT date_bin('50 milliseconds', created) AS window, count(*) AS orders \
                FROM category('order') GROUP BY window";
-    for round in 0..4_u64 {
-        let mut server = start(dir.path());
-        let url = format!("http://{}", server.address);
+    let create = |round: u64, url: &str| {
         if round == 0 {
-            ok(&["query", "create", "orders", sql, "--server", &url]);
+            ok(&["query", "create", "orders", sql, "--server", url]);
         }
-        let appending = runtime.spawn(append_until_killed(url));
-        std::thread::sleep(Duration::from_millis(400 + 150 * round));
-        server.child.kill().expect("kill -9 the server");
-        let _ = server.child.wait();
-        let _ = runtime.block_on(appending);
-    }
+    };
+    kill_under_appends(&runtime, dir.path(), create, append_until_killed);
     let server = start(dir.path());
     let url = format!("http://{}", server.address);
     let counted_in_log =

@@ -80,3 +80,27 @@ pub fn logged_address(line: &str) -> Option<SocketAddr> {
     let rest = line.split("address=").nth(1)?;
     Some(rest.split_whitespace().next().expect("address value").parse().expect("a socket address"))
 }
+
+/// Starts `eventfold serve` on `db` four times; each time calls `on_start`
+/// with the round and the server's URL, runs `appends(url)` on `runtime`
+/// and kills the server with SIGKILL 400 + 150 × round ms later, mid-load.
+pub fn kill_under_appends<F, Fut>(
+    runtime: &tokio::runtime::Runtime,
+    db: &std::path::Path,
+    mut on_start: impl FnMut(u64, &str),
+    appends: F,
+) where
+    F: Fn(String) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    for round in 0..4_u64 {
+        let mut server = start(db);
+        let url = format!("http://{}", server.address);
+        on_start(round, &url);
+        let appending = runtime.spawn(appends(url));
+        std::thread::sleep(Duration::from_millis(400 + 150 * round));
+        server.child.kill().expect("kill -9 the server");
+        let _ = server.child.wait();
+        let _ = runtime.block_on(appending);
+    }
+}
