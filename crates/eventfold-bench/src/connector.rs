@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use eventfold_connectors::{Connectors, ConnectorsOptions};
-use eventfold_store::{AppendRequest, EventStore, ExpectedRevision, ProposedEvent, ReadAllRequest, StreamName};
+use eventfold_store::{
+    AppendRequest, EventStore, ExpectedRevision, ProposedEvent, ReadAllRequest, RecordedEvent, StreamName,
+};
 use eventfold_testkit::pg_server::{self, PgServer};
 use futures::StreamExt;
 use serde_json::{Value, json};
@@ -19,7 +21,7 @@ use crate::append::fill;
 use crate::stats::{Latencies, event_body, quotient, rate};
 use crate::target::Target;
 
-const BATCH: usize = 500;
+pub(crate) const BATCH: usize = 500;
 const LAG_SAMPLES: u64 = 200;
 /// Longest wait for the connector to deliver what was filled.
 const DELIVERY_TIMEOUT: Duration = Duration::from_secs(600);
@@ -98,43 +100,52 @@ async fn plain_loop(store: &Arc<dyn EventStore>, client: &mut tokio_postgres::Cl
     let upsert = client
         .prepare("INSERT INTO plain_checkpoint (id, position) VALUES ('plain', $1) ON CONFLICT (id) DO UPDATE SET position = EXCLUDED.position")
         .await?;
+    order_batches(store, async |batch| {
+        let Some(last) = batch.last() else { return Ok(()) };
+        let position = i64::try_from(last.position.0)?;
+        let mut rows = Vec::with_capacity(batch.len());
+        for event in batch {
+            let data: Value = serde_json::from_slice(&event.data)?;
+            let order_id = data["orderId"].as_str().unwrap_or("").to_owned();
+            let amount = data["amount"].as_f64().unwrap_or(0.0);
+            rows.push((event.stream.as_str().to_owned(), i64::try_from(event.revision)?, order_id, amount));
+        }
+        let transaction = client.transaction().await?;
+        let parameters: Vec<[&(dyn tokio_postgres::types::ToSql + Sync); 4]> = rows
+            .iter()
+            .map(|(stream, revision, order_id, amount)| [stream as _, revision as _, order_id as _, amount as _])
+            .collect();
+        futures::future::try_join_all(parameters.iter().map(|values| transaction.execute(&insert, values))).await?;
+        transaction.execute(&upsert, &[&position]).await?;
+        transaction.commit().await?;
+        Ok(())
+    })
+    .await?;
+    Ok(started.elapsed())
+}
+
+/// What a hand-written loop reads: `$all` from the start, its `OrderPlaced`
+/// events in batches of [`BATCH`] (the last one shorter), each handed to
+/// `write` in log order.
+pub(crate) async fn order_batches(
+    store: &Arc<dyn EventStore>,
+    mut write: impl AsyncFnMut(&[RecordedEvent]) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
     let mut events = store.read_all(ReadAllRequest::forwards()).await?;
     let mut batch = Vec::with_capacity(BATCH);
-    loop {
-        let next = events.next().await.transpose()?;
-        let ended = next.is_none();
-        if let Some(event) = next {
-            if event.event_type == "OrderPlaced" {
-                batch.push(event);
-            }
-            if batch.len() < BATCH {
-                continue;
-            }
+    while let Some(event) = events.next().await.transpose()? {
+        if event.event_type == "OrderPlaced" {
+            batch.push(event);
         }
-        if let Some(last) = batch.last() {
-            let position = i64::try_from(last.position.0)?;
-            let mut rows = Vec::with_capacity(batch.len());
-            for event in &batch {
-                let data: Value = serde_json::from_slice(&event.data)?;
-                let order_id = data["orderId"].as_str().unwrap_or("").to_owned();
-                let amount = data["amount"].as_f64().unwrap_or(0.0);
-                rows.push((event.stream.as_str().to_owned(), i64::try_from(event.revision)?, order_id, amount));
-            }
-            let transaction = client.transaction().await?;
-            let parameters: Vec<[&(dyn tokio_postgres::types::ToSql + Sync); 4]> = rows
-                .iter()
-                .map(|(stream, revision, order_id, amount)| [stream as _, revision as _, order_id as _, amount as _])
-                .collect();
-            futures::future::try_join_all(parameters.iter().map(|values| transaction.execute(&insert, values))).await?;
-            transaction.execute(&upsert, &[&position]).await?;
-            transaction.commit().await?;
+        if batch.len() == BATCH {
+            write(&batch).await?;
             batch.clear();
         }
-        if ended {
-            break;
-        }
     }
-    Ok(started.elapsed())
+    if !batch.is_empty() {
+        write(&batch).await?;
+    }
+    Ok(())
 }
 
 async fn wait_for_rows(client: &tokio_postgres::Client, rows: u64, started: Instant) -> anyhow::Result<()> {

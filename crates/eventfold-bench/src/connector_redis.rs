@@ -10,16 +10,15 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use eventfold_connectors::{Connectors, ConnectorsOptions};
-use eventfold_store::{AppendRequest, EventStore, ExpectedRevision, ProposedEvent, ReadAllRequest, StreamName};
+use eventfold_store::{AppendRequest, EventStore, ExpectedRevision, ProposedEvent, StreamName};
 use eventfold_testkit::child_server;
 use eventfold_testkit::redis_server::RedisServer;
-use futures::StreamExt;
 use redis::aio::MultiplexedConnection;
 use serde_json::{Value, json};
 
+use crate::connector::{BATCH, order_batches};
 use crate::stats::{Latencies, event_body, quotient, rate};
 
-const BATCH: usize = 500;
 const LAG_SAMPLES: u64 = 200;
 /// Longest wait for the connector to deliver what was filled.
 const DELIVERY_TIMEOUT: Duration = Duration::from_secs(600);
@@ -80,48 +79,33 @@ pub async fn run(store: &Arc<dyn EventStore>, events: u64) -> anyhow::Result<Val
 /// add the entries and set the checkpoint in one `MULTI`/`EXEC`.
 async fn plain_loop(store: &Arc<dyn EventStore>, connection: &mut MultiplexedConnection) -> anyhow::Result<Duration> {
     let started = Instant::now();
-    let mut events = store.read_all(ReadAllRequest::forwards()).await?;
-    let mut batch = Vec::with_capacity(BATCH);
-    loop {
-        let next = events.next().await.transpose()?;
-        let ended = next.is_none();
-        if let Some(event) = next {
-            if event.event_type == "OrderPlaced" {
-                batch.push(event);
-            }
-            if batch.len() < BATCH {
-                continue;
-            }
+    order_batches(store, async |batch| {
+        let Some(last) = batch.last() else { return Ok(()) };
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        for event in batch {
+            pipe.cmd("XADD")
+                .arg(PLAIN_KEY)
+                .arg(format!("{}-1", event.position.0))
+                .arg("stream")
+                .arg(event.stream.as_str())
+                .arg("eventType")
+                .arg(&event.event_type)
+                .arg("revision")
+                .arg(event.revision)
+                .arg("position")
+                .arg(event.position.0)
+                .arg("eventId")
+                .arg(event.id.to_string())
+                .arg("value")
+                .arg(event.data.as_ref())
+                .ignore();
         }
-        if let Some(last) = batch.last() {
-            let mut pipe = redis::pipe();
-            pipe.atomic();
-            for event in &batch {
-                pipe.cmd("XADD")
-                    .arg(PLAIN_KEY)
-                    .arg(format!("{}-1", event.position.0))
-                    .arg("stream")
-                    .arg(event.stream.as_str())
-                    .arg("eventType")
-                    .arg(&event.event_type)
-                    .arg("revision")
-                    .arg(event.revision)
-                    .arg("position")
-                    .arg(event.position.0)
-                    .arg("eventId")
-                    .arg(event.id.to_string())
-                    .arg("value")
-                    .arg(event.data.as_ref())
-                    .ignore();
-            }
-            pipe.cmd("SET").arg("bench:plain:position").arg(last.position.0).ignore();
-            let () = pipe.query_async(connection).await?;
-            batch.clear();
-        }
-        if ended {
-            break;
-        }
-    }
+        pipe.cmd("SET").arg("bench:plain:position").arg(last.position.0).ignore();
+        let () = pipe.query_async(&mut *connection).await?;
+        Ok(())
+    })
+    .await?;
     Ok(started.elapsed())
 }
 
