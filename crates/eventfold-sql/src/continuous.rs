@@ -47,14 +47,15 @@ impl ContinuousPlan {
         &self.plan.columns
     }
 
-    /// The `$all` filter the subscription can use.
+    /// The `$all` filter the restriction becomes.
+    #[cfg(test)]
     pub fn filter(&self) -> Option<eventfold_store::EventFilter> {
         self.plan.read.filter.clone()
     }
 }
 
 fn refuse(reason: &str) -> SqlError {
-    SqlError::plan(format!("this query cannot be maintained continuously: {reason}"))
+    SqlError::refused_continuous(reason)
 }
 
 /// Plans `sql` as a continuous query, or says why it cannot be one.

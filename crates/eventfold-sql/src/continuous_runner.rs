@@ -1,6 +1,6 @@
 //! One continuous query as a task over the store: it subscribes to `$all`
-//! after its checkpoint, feeds each event to its [`ContinuousState`], and
-//! when windows close appends their rows to `$query-{name}` together with
+//! after its checkpoint, feeds each event to its [`MaintainedQuery`], and
+//! when that produces rows appends them to `$query-{name}` together with
 //! the checkpoint of the state they leave, in one transaction. A crash
 //! therefore loses and repeats nothing: the next start resumes from the
 //! checkpoint that went with the last rows written. Row event ids are
@@ -21,9 +21,9 @@ use eventfold_store::{
 use futures::StreamExt;
 use serde_json::{Map, json};
 
-use crate::continuous::{ClosedRow, ContinuousState, plan_continuous};
 use crate::error::SqlError;
-use crate::value::{Value, format_timestamp};
+use crate::maintained::{MaintainedQuery, ResultRow, plan_maintained};
+use crate::value::Value;
 
 /// The type of a result row event in `$query-{name}`.
 pub const RESULT_EVENT_TYPE: &str = "QueryResult";
@@ -127,8 +127,7 @@ pub async fn start_continuous_after(
     if name.is_empty() || name.contains(['/', '$']) {
         return Err(SqlError::plan("a query name is not empty and holds no `/` or `$`"));
     }
-    let plan = plan_continuous(sql)?;
-    let mut state = ContinuousState::new(plan, options.groups_max);
+    let mut state = plan_maintained(sql, options.groups_max)?;
     let results = stream_name(&result_stream(name))?;
     let checkpoints = stream_name(&checkpoint_stream(name))?;
     if let Some(checkpoint) = last_event(&store, &checkpoints).await? {
@@ -142,7 +141,7 @@ pub async fn start_continuous_after(
         CurrentRevision::NoStream => ExpectedRevision::NoStream,
         CurrentRevision::Current(revision) => ExpectedRevision::Exact(revision),
     };
-    let from = match (state.position, after) {
+    let from = match (state.position(), after) {
         (Some(position), _) => SubscribeFrom::After(eventfold_store::Position(position)),
         (None, Some(after)) => SubscribeFrom::After(after),
         (None, None) => SubscribeFrom::Start,
@@ -154,7 +153,7 @@ pub async fn start_continuous_after(
         .subscribe_to_all(SubscribeToAllRequest { from, filter: None, checkpoint_interval: None })
         .await
         .map_err(|error| SqlError::evaluation(format!("subscribing to $all: {error}")))?;
-    let status = Arc::new(Mutex::new(ContinuousStatus { position: state.position, ..Default::default() }));
+    let status = Arc::new(Mutex::new(ContinuousStatus { position: state.position(), ..Default::default() }));
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let runner = Runner {
         store,
@@ -192,7 +191,7 @@ struct Runner {
     results: StreamName,
     checkpoints: StreamName,
     next_revision: ExpectedRevision,
-    state: ContinuousState,
+    state: Box<dyn MaintainedQuery>,
     options: ContinuousOptions,
     status: Arc<Mutex<ContinuousStatus>>,
     columns: Vec<String>,
@@ -231,12 +230,12 @@ impl Runner {
                         }
                     },
                     _ = tick.tick() => {
-                        let caught_up = self.store.head_position().is_none_or(|head| Some(head.0) <= self.state.position);
+                        let caught_up = self.store.head_position().is_none_or(|head| Some(head.0) <= self.state.position());
                         if live && caught_up {
                             let grace = i64::try_from(self.options.idle_close_grace.as_nanos() / 100).unwrap_or(i64::MAX);
                             let closed = self.state.close_through(Timestamp::now().ticks().saturating_sub(grace));
                             if !closed.is_empty() || unsaved_events > 0 {
-                                let position = self.state.position.unwrap_or(0);
+                                let position = self.state.position().unwrap_or(0);
                                 self.commit(closed, position).await?;
                                 last_checkpoint = Instant::now();
                                 unsaved_events = 0;
@@ -244,8 +243,8 @@ impl Runner {
                         }
                     }
                 }
-                let open = self.state.open_windows();
-                let position = self.state.position;
+                let open = self.state.held();
+                let position = self.state.position();
                 self.update_status(|status| {
                     status.open_windows = open;
                     status.position = position;
@@ -270,9 +269,9 @@ impl Runner {
         }
     }
 
-    /// Appends the closed windows' rows and the checkpoint of the state
-    /// after them, all or nothing.
-    async fn commit(&mut self, rows: Vec<ClosedRow>, producing_position: u64) -> Result<(), SqlError> {
+    /// Appends the rows and the checkpoint of the state after them, all or
+    /// nothing.
+    async fn commit(&mut self, rows: Vec<ResultRow>, producing_position: u64) -> Result<(), SqlError> {
         let written = rows.len() as u64;
         let mut requests = Vec::new();
         if !rows.is_empty() {
@@ -302,20 +301,21 @@ impl Runner {
     /// One row as an event: its columns as a JSON object; its id from the
     /// query, the producing position and the row's place among those it
     /// produced, so a replay would write the same ids.
-    fn row_event(&self, row: ClosedRow, producing_position: u64, index: usize) -> ProposedEvent {
+    fn row_event(&self, row: ResultRow, producing_position: u64, index: usize) -> ProposedEvent {
         let object: Map<String, serde_json::Value> =
             self.columns.iter().cloned().zip(row.values.iter().map(Value::to_json)).collect();
         let mut id = [0_u8; 16];
         id[..8].copy_from_slice(&producing_position.to_be_bytes());
         id[8..12].copy_from_slice(&u32::try_from(index).unwrap_or(u32::MAX).to_be_bytes());
         id[12..].copy_from_slice(&name_hash(&self.name).to_be_bytes());
-        let metadata = json!({ "$position": producing_position, "$windowEnd": format_timestamp(row.window_end) });
+        let mut metadata = row.metadata;
+        metadata.insert("$position".to_owned(), json!(producing_position));
         ProposedEvent {
             id: EventId(uuid::Uuid::from_bytes(id)),
             event_type: RESULT_EVENT_TYPE.to_owned(),
             content_type: eventfold_store::ContentType::Json,
             data: Bytes::from(serde_json::Value::Object(object).to_string()),
-            metadata: Bytes::from(metadata.to_string()),
+            metadata: Bytes::from(serde_json::Value::Object(metadata).to_string()),
         }
     }
 }

@@ -50,6 +50,12 @@ impl SqlError {
         SqlError::Plan { message: message.into(), position: None }
     }
 
+    /// A query that is valid SQL but cannot be maintained continuously,
+    /// with the reason.
+    pub fn refused_continuous(reason: &str) -> Self {
+        Self::plan(format!("this query cannot be maintained continuously: {reason}"))
+    }
+
     pub fn plan_at(message: impl Into<String>, span: sqlparser::tokenizer::Span) -> Self {
         let position =
             (span.start.line > 0).then_some(TextPosition { line: span.start.line, column: span.start.column });

@@ -22,6 +22,7 @@ mod execute;
 mod expr;
 mod functions;
 mod json_path;
+mod maintained;
 mod plan;
 mod pushdown;
 mod queries;
@@ -39,13 +40,13 @@ use eventfold_store::EventStore;
 use futures::stream::BoxStream;
 use futures::{Stream, StreamExt};
 
-pub use continuous::{ContinuousPlan, plan_continuous};
 pub use continuous_runner::{
     ContinuousOptions, ContinuousQuery, ContinuousStatus, RESULT_EVENT_TYPE, checkpoint_stream, result_stream,
     start_continuous, start_continuous_after,
 };
 pub use error::{SqlError, TextPosition};
 pub use execute::QueryItem;
+pub use maintained::{MaintainedQuery, ResultRow, plan_maintained};
 pub use queries::{ContinuousQueries, QueriesError, QueriesOptions, QueryInfo, QueryResult, QueryState};
 pub use value::{Value, format_timestamp};
 

@@ -15,8 +15,8 @@ use tokio::sync::Mutex;
 use super::definitions::{self, Change, Definition};
 use super::error::QueriesError;
 use super::info::{QueryInfo, QueryResult, QueryState};
-use crate::continuous::plan_continuous;
 use crate::continuous_runner::{ContinuousOptions, ContinuousQuery, checkpoint_stream, result_stream};
+use crate::maintained::plan_maintained;
 use crate::start_continuous_after;
 
 /// Whether the node runs continuous queries, and how.
@@ -113,7 +113,9 @@ impl ContinuousQueries {
         };
         let mut registry = BTreeMap::new();
         for (name, definition) in loaded {
-            let columns = plan_continuous(&definition.sql).map(|plan| plan.columns().to_vec()).unwrap_or_default();
+            let columns = plan_maintained(&definition.sql, inner.options.continuous.groups_max)
+                .map(|plan| plan.columns().to_vec())
+                .unwrap_or_default();
             let run = launch(&inner.store, &inner.options, &definition).await;
             registry.insert(name, Entry { definition, columns, run, rate_sample: std::sync::Mutex::new(None) });
         }
@@ -139,7 +141,7 @@ impl ContinuousQueries {
     pub async fn create(&self, name: &str, sql: &str, from: Option<u64>) -> Result<QueryInfo, QueriesError> {
         let inner = self.inner()?;
         check_name(name)?;
-        let plan = plan_continuous(sql).map_err(QueriesError::Invalid)?;
+        let plan = plan_maintained(sql, inner.options.continuous.groups_max).map_err(QueriesError::Invalid)?;
         let mut guard = inner.registry.lock().await;
         let registry = guard.as_mut().ok_or(QueriesError::Disabled)?;
         if registry.contains_key(name) {
