@@ -17,12 +17,14 @@
 mod aggregate;
 mod continuous;
 mod continuous_runner;
+mod dialect;
 mod error;
 mod execute;
 mod expr;
 mod functions;
 mod json_path;
 mod maintained;
+mod pattern;
 mod plan;
 mod pushdown;
 mod queries;
@@ -161,6 +163,10 @@ pub async fn start_query(
             let plan = plan::plan_query(&query)?;
             let rows = explain(&plan).into_iter().map(|line| Ok(QueryItem::Row(vec![Value::Text(line)])));
             Ok(RunningQuery { columns: vec!["plan".into()], rows: futures::stream::iter(rows).boxed(), events_read })
+        }
+        statement::Parsed::Query(query) if pattern::is_pattern(&query) => {
+            let limits = pattern::AdhocLimits { row_limit, state_max: limits.groups_max, deadline, timeout };
+            pattern::start_adhoc(store, &request.sql, limits, events_read).await
         }
         statement::Parsed::Query(query) => {
             let plan = plan::plan_query(&query)?;

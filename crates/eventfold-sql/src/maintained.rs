@@ -80,7 +80,7 @@ pub fn plan_maintained(sql: &str, state_max: usize) -> Result<Box<dyn Maintained
     match kind_of(&query) {
         Kind::WindowedAggregate => Ok(Box::new(ContinuousState::new(plan_windowed(sql)?, state_max))),
         Kind::Join => Err(SqlError::refused_continuous("joins are not maintained yet")),
-        Kind::Pattern => Err(SqlError::refused_continuous("MATCH_RECOGNIZE is not maintained yet")),
+        Kind::Pattern => Ok(Box::new(crate::pattern::plan_continuous(sql, state_max)?)),
     }
 }
 

@@ -448,6 +448,12 @@ fn plan_expr(expr: &SqlExpr, scope: &mut Scope<'_>) -> Result<Expr, SqlError> {
     Ok(planned)
 }
 
+/// Plans an expression over one event, outside a query's own planning (a
+/// pattern's conditions, measures and partition keys).
+pub(crate) fn plan_event_expr(expr: &SqlExpr) -> Result<Expr, SqlError> {
+    plan_expr(expr, &mut Scope::Event)
+}
+
 fn equals_flag(expr: Box<Expr>, flag: bool) -> Expr {
     // `x IS TRUE` is never NULL: compare, then treat unknown as false.
     let equal = Expr::Binary { left: expr, op: BinaryOp::Eq, right: Box::new(Expr::Literal(Value::Bool(flag))) };

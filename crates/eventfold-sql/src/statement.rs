@@ -4,9 +4,9 @@
 //! planning.
 
 use sqlparser::ast::Statement;
-use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::parser::Parser;
 
+use crate::dialect::EventfoldDialect;
 use crate::error::SqlError;
 
 /// The longest query text accepted, in bytes.
@@ -24,7 +24,9 @@ pub fn parse(text: &str) -> Result<Parsed, SqlError> {
             position: None,
         });
     }
-    let mut statements = Parser::parse_sql(&PostgreSqlDialect {}, text)?;
+    // A pattern's `WITHIN`, which the parser does not read, is blanked out.
+    let text = crate::pattern::within::strip(text)?.text;
+    let mut statements = Parser::parse_sql(&EventfoldDialect::default(), &text)?;
     let statement = match statements.len() {
         1 => statements.remove(0),
         0 => return Err(SqlError::Syntax { message: "there is no statement".into(), position: None }),
