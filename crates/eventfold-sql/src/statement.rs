@@ -24,9 +24,10 @@ pub fn parse(text: &str) -> Result<Parsed, SqlError> {
             position: None,
         });
     }
-    // A pattern's `WITHIN`, which the parser does not read, is blanked out.
-    let text = crate::pattern::within::strip(text)?.text;
-    let mut statements = Parser::parse_sql(&EventfoldDialect::default(), &text)?;
+    // Tokenized here, so that a pattern's tokens can be made ready first.
+    let tokens = crate::pattern::within::prepare(text)?.tokens;
+    let mut statements =
+        Parser::new(&EventfoldDialect::default()).with_tokens_with_locations(tokens).parse_statements()?;
     let statement = match statements.len() {
         1 => statements.remove(0),
         0 => return Err(SqlError::Syntax { message: "there is no statement".into(), position: None }),

@@ -92,7 +92,7 @@ pub fn is_pattern(query: &sql::Query) -> bool {
 
 /// Plans `sql`, which holds a `MATCH_RECOGNIZE`.
 pub fn plan_pattern(sql: &str) -> Result<PatternPlan, SqlError> {
-    let within = within::strip(sql)?.within;
+    let within = within::prepare(sql)?.within;
     let query = match statement::parse(sql)? {
         statement::Parsed::Query(query) => query,
         statement::Parsed::Explain(_) => return Err(refuse("EXPLAIN of a pattern is not supported")),
@@ -159,6 +159,7 @@ pub fn plan_pattern(sql: &str) -> Result<PatternPlan, SqlError> {
         if conditions[index].is_some() {
             return Err(refuse_at(format!("{name} is defined twice"), symbol.symbol.span));
         }
+        let condition = plan_condition(&symbol.definition, &mut previous)?;
         for qualifier in qualifiers(&symbol.definition) {
             if qualifier != name && variables.contains(&qualifier) {
                 return Err(refuse_at(
@@ -167,7 +168,7 @@ pub fn plan_pattern(sql: &str) -> Result<PatternPlan, SqlError> {
                 ));
             }
         }
-        conditions[index] = Some(plan_condition(&symbol.definition, &mut previous)?);
+        conditions[index] = Some(condition);
     }
 
     let mut columns = Vec::new();
