@@ -291,6 +291,22 @@ fn patterns_that_cannot_run_are_refused_with_the_reason() {
     let bad_within = format!("{} WITHIN 'soon'", with(&format!("PATTERN (A B) {define}")));
     assert!(refusal(&bad_within).contains("WITHIN"));
 
+    // The README's examples.
+    let readme = [
+        PAYMENTS.replace("FROM events", "FROM category('account')"),
+        "SELECT * FROM category('machine') MATCH_RECOGNIZE (PARTITION BY stream ORDER BY position \
+         MEASURES FIRST(A.created) AS start, MAX(json_float(UP.data, 't')) AS peak, MATCH_NUMBER() AS n \
+         PATTERN (A UP{3}) DEFINE UP AS json_float(data, 't') > PREV(json_float(data, 't')))"
+            .to_owned(),
+    ];
+    assert_eq!(plan_maintained(&readme[0], 100).expect("payments").columns().len(), 4);
+    assert_eq!(plan_maintained(&readme[1], 100).expect("rising").columns(), ["stream", "start", "peak", "n"]);
+    let flink = "SELECT * FROM events MATCH_RECOGNIZE (MEASURES COUNT(*) AS n \
+                 PATTERN (A{,2} B? C | C) WITHIN INTERVAL '10' MINUTE DEFINE A AS true, B AS true, C AS true)";
+    if let Err(error) = plan_maintained(flink, 100) {
+        panic!("{flink}: {error}");
+    }
+
     // No PARTITION BY and no ORDER BY is fine: the whole log, in its order.
     let whole_log = plan_maintained(
         &with(&format!("MEASURES COUNT(*) AS n, MATCH_NUMBER() AS m PATTERN ((A | B)+? B) {define}, B AS true")),
