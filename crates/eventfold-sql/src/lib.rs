@@ -160,8 +160,12 @@ pub async fn start_query(
     let deadline = tokio::time::Instant::now() + timeout;
     match statement {
         statement::Parsed::Explain(query) => {
-            let plan = plan::plan_query(&query)?;
-            let rows = explain(&plan).into_iter().map(|line| Ok(QueryItem::Row(vec![Value::Text(line)])));
+            let lines = if pattern::is_pattern(&query) {
+                pattern::explain(&request.sql)?
+            } else {
+                explain(&plan::plan_query(&query)?)
+            };
+            let rows = lines.into_iter().map(|line| Ok(QueryItem::Row(vec![Value::Text(line)])));
             Ok(RunningQuery { columns: vec!["plan".into()], rows: futures::stream::iter(rows).boxed(), events_read })
         }
         statement::Parsed::Query(query) if pattern::is_pattern(&query) => {

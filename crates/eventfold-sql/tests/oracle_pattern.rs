@@ -402,3 +402,46 @@ async fn ad_hoc_and_continuous_answers_agree_over_the_engine() {
     query.stop().await;
     engine.shutdown().await;
 }
+
+#[tokio::test]
+async fn when_nothing_follows_a_greedy_run_its_time_bound_makes_the_match_final() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (engine, store) = support::open_store(&dir).await;
+    let sql = "SELECT stream, failures FROM category('account') MATCH_RECOGNIZE (PARTITION BY stream \
+               MEASURES COUNT(F.*) AS failures PATTERN (F{3,}) DEFINE F AS event_type = 'PaymentFailed') \
+               WITHIN '300 milliseconds'";
+    let query =
+        start_continuous(Arc::clone(&store), "runs", sql, support::quick_continuous_options()).await.expect("start");
+    for stream in ["account-1", "account-1", "account-1", "account-1", "account-2"] {
+        append(&store, stream, "PaymentFailed").await;
+    }
+    // No row follows the run: only the time bound passing (by a later
+    // event of the log, or by the clock) ends it.
+    let expected = vec![serde_json::json!({"stream": "account-1", "failures": 4})];
+    let started = Instant::now();
+    loop {
+        let written = result_rows(&store, "runs").await;
+        if written == expected || started.elapsed() > Duration::from_secs(20) {
+            assert_eq!(written, expected);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let answer = start_query(Arc::clone(&store), QueryRequest::new(sql), &SqlLimits::default())
+        .await
+        .expect("ad hoc")
+        .collect()
+        .await
+        .expect("answer");
+    assert_eq!(answer.rows, vec![vec![Value::Text("account-1".into()), Value::Int(4)]]);
+    let explained = start_query(Arc::clone(&store), QueryRequest::new(format!("EXPLAIN {sql}")), &SqlLimits::default())
+        .await
+        .expect("explain")
+        .collect()
+        .await
+        .expect("answer");
+    let text = format!("{:?}", explained.rows);
+    assert!(text.contains("$ce-account") && text.contains("300 ms"), "{text}");
+    query.stop().await;
+    engine.shutdown().await;
+}

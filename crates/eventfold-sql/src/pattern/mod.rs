@@ -21,6 +21,11 @@ pub(crate) use state::PatternState;
 
 use crate::error::SqlError;
 
+/// What `EXPLAIN` of the pattern query `sql` answers.
+pub(crate) fn explain(sql: &str) -> Result<Vec<String>, SqlError> {
+    Ok(plan::plan_pattern(sql)?.explain())
+}
+
 /// Plans `sql` as a continuous pattern query holding at most `state_max`
 /// partitions and partial matches.
 pub(crate) fn plan_continuous(sql: &str, state_max: usize) -> Result<PatternState, SqlError> {

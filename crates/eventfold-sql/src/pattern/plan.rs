@@ -69,6 +69,23 @@ pub struct PatternPlan {
 }
 
 impl PatternPlan {
+    /// What `EXPLAIN` answers: the read, then how rows are matched.
+    pub fn explain(&self) -> Vec<String> {
+        let mut lines = vec![self.read.to_string()];
+        lines.push(format!(
+            "partition by {} key(s); match {} variable(s) with a pattern of {} step(s); {} measure(s)",
+            self.partition_by.len(),
+            self.conditions.len(),
+            self.program.instructions.len(),
+            self.measures.len()
+        ));
+        lines.push(match self.within {
+            Some(ticks) => format!("a match spans less than {} ms", ticks / crate::value::TICKS_PER_MILLISECOND),
+            None => "no time bound: partial matches last until a row ends them".to_owned(),
+        });
+        lines
+    }
+
     /// Whether a partition with nothing pending must still be kept: for
     /// the row before (`PREV`) or the count of matches (`MATCH_NUMBER()`).
     pub fn keeps_idle_partitions(&self) -> bool {
@@ -93,10 +110,7 @@ pub fn is_pattern(query: &sql::Query) -> bool {
 /// Plans `sql`, which holds a `MATCH_RECOGNIZE`.
 pub fn plan_pattern(sql: &str) -> Result<PatternPlan, SqlError> {
     let within = within::prepare(sql)?.within;
-    let query = match statement::parse(sql)? {
-        statement::Parsed::Query(query) => query,
-        statement::Parsed::Explain(_) => return Err(refuse("EXPLAIN of a pattern is not supported")),
-    };
+    let (statement::Parsed::Query(query) | statement::Parsed::Explain(query)) = statement::parse(sql)?;
     let SetExpr::Select(select) = query.body.as_ref() else {
         return Err(refuse("the pattern is read by a plain SELECT"));
     };
