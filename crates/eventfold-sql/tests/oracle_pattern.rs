@@ -445,3 +445,54 @@ async fn when_nothing_follows_a_greedy_run_its_time_bound_makes_the_match_final(
     query.stop().await;
     engine.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_partial_match_survives_a_stop_and_restart() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (engine, store) = support::open_store(&dir).await;
+    let options = support::quick_continuous_options();
+    let query = start_continuous(Arc::clone(&store), "resumed", PAYMENTS, options).await.expect("start");
+    append(&store, "account-1", "PaymentFailed").await;
+    append(&store, "account-1", "PaymentFailed").await;
+    // Wait for a checkpoint that holds the two failures, then stop.
+    let started = Instant::now();
+    while query.status().position.is_none() || query.status().events_read < 2 {
+        assert!(started.elapsed() < Duration::from_secs(20), "the query reads the failures");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    query.stop().await;
+    // The checkpoint holds the partial match (so the restart resumes it,
+    // rather than reading the log again from its start).
+    let checkpoint = StreamName::new("$query-resumed-checkpoint").expect("name");
+    let request = ReadStreamRequest {
+        stream: checkpoint,
+        from: eventfold_store::RevisionFrom::End,
+        direction: eventfold_store::Direction::Backwards,
+        max_count: 1,
+    };
+    let last = store.read_stream(request).await.expect("a checkpoint").next().await.expect("one").expect("read");
+    let state: serde_json::Value = serde_json::from_slice(&last.data).expect("JSON");
+    let pending = state["partitions"].as_array().expect("partitions").iter().any(|partition| {
+        partition["keys"][0]["text"] == "account-1"
+            && !partition["matcher"]["attempts"].as_array().expect("attempts").is_empty()
+    });
+    assert!(pending, "{state}");
+    append(&store, "account-1", "PaymentFailed").await;
+    append(&store, "account-1", "PaymentSucceeded").await;
+    let query = start_continuous(Arc::clone(&store), "resumed", PAYMENTS, options).await.expect("restart");
+    let started = Instant::now();
+    loop {
+        let written = result_rows(&store, "resumed").await;
+        if !written.is_empty() || started.elapsed() > Duration::from_secs(20) {
+            assert_eq!(written.len(), 1, "{written:?}");
+            assert_eq!(written[0]["failures"], 3, "{written:?}");
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(result_rows(&store, "resumed").await.len(), 1, "the match is written once");
+    query.stop().await;
+    engine.shutdown().await;
+}
