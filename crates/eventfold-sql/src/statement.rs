@@ -25,7 +25,7 @@ pub fn parse(text: &str) -> Result<Parsed, SqlError> {
         });
     }
     // Tokenized here, so that a pattern's tokens can be made ready first.
-    let tokens = crate::pattern::within::prepare(text)?.tokens;
+    let tokens = crate::pattern::tokens::prepare(text)?.tokens;
     let mut statements =
         Parser::new(&EventfoldDialect::default()).with_tokens_with_locations(tokens).parse_statements()?;
     let statement = match statements.len() {

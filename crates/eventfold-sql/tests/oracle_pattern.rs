@@ -286,6 +286,8 @@ fn patterns_that_cannot_run_are_refused_with_the_reason() {
         let refused = refusal(&with(&clauses));
         assert!(refused.contains(reason), "{clauses}: {refused}");
     }
+    let twice = with(&format!("PARTITION BY stream MEASURES COUNT(*) AS stream PATTERN (A B) {define}"));
+    assert!(refusal(&twice).contains("two columns are named stream"));
     let around = format!("{} WHERE stream = 'x'", with(&format!("PATTERN (A B) {define}")));
     assert!(refusal(&around).contains("WHERE"));
     let bad_within = format!("{} WITHIN 'soon'", with(&format!("PATTERN (A B) {define}")));

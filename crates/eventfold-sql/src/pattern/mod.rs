@@ -3,7 +3,7 @@
 //!
 //! The pattern is compiled to a Pike virtual machine ([`nfa`]) and run per
 //! partition, one row at a time ([`matcher`]); [`state`] holds the
-//! partitions, the time bounds (`WITHIN`, read by [`within`]) and the
+//! partitions, the time bounds (`WITHIN`, read by [`tokens`]) and the
 //! checkpoint; [`plan`] reads the SQL; [`adhoc`] runs it over a bounded
 //! read. A match is reported once it is final: once no preferred
 //! continuation of it, and no earlier match, can still take a row.
@@ -13,7 +13,7 @@ mod matcher;
 mod nfa;
 mod plan;
 mod state;
-pub(crate) mod within;
+pub(crate) mod tokens;
 
 pub(crate) use adhoc::{AdhocLimits, start_adhoc};
 pub(crate) use plan::is_pattern;

@@ -11,7 +11,7 @@ use sqlparser::ast::{
 
 use super::matcher::{MeasureKind, MeasureSpec, Skip};
 use super::nfa::{Pattern, Program};
-use super::within;
+use super::tokens;
 use crate::aggregate::AggregateFunction;
 use crate::error::SqlError;
 use crate::expr::{BinaryOp, Expr};
@@ -109,7 +109,7 @@ pub fn is_pattern(query: &sql::Query) -> bool {
 
 /// Plans `sql`, which holds a `MATCH_RECOGNIZE`.
 pub fn plan_pattern(sql: &str) -> Result<PatternPlan, SqlError> {
-    let within = within::prepare(sql)?.within;
+    let within = tokens::prepare(sql)?.within;
     let (statement::Parsed::Query(query) | statement::Parsed::Explain(query)) = statement::parse(sql)?;
     let SetExpr::Select(select) = query.body.as_ref() else {
         return Err(refuse("the pattern is read by a plain SELECT"));
@@ -230,6 +230,11 @@ pub fn plan_pattern(sql: &str) -> Result<PatternPlan, SqlError> {
             }
             other => return Err(SqlError::plan_at("this select item is not supported", other.span())),
         }
+    }
+    if let Some((index, name)) =
+        columns.iter().enumerate().find(|(index, name)| columns[..*index].iter().any(|earlier| earlier == *name))
+    {
+        return Err(refuse(format!("two columns are named {name} (column {}); rename a measure", index + 1)));
     }
     Ok(PatternPlan {
         read,
