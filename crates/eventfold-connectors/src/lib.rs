@@ -30,6 +30,7 @@ mod definitions;
 mod error;
 mod filter;
 mod info;
+mod json_filter;
 mod manager;
 mod params;
 mod retry;

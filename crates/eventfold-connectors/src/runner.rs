@@ -23,7 +23,6 @@ use tokio::time::Instant;
 use crate::batch::Batch;
 use crate::checkpoint;
 use crate::dead_letter::dead_letter;
-use crate::filter::is_system;
 use crate::settings::{ConnectorSettings, InitialPosition, Source};
 use crate::sink::{Sink, SinkError};
 use crate::status::{ConnectorState, SharedStatus};
@@ -162,7 +161,7 @@ impl Runner {
                 () = stopped(self.stop.clone()) => return Interrupt::Stopped,
                 item = subscription.next() => match item {
                     Some(Ok(SubscriptionItem::Event(event))) => {
-                        if is_system(&event) || self.settings.filter.as_ref().is_some_and(|filter| !filter.matches(&event)) {
+                        if !self.settings.delivers(&event) {
                             if batch.is_empty() {
                                 progress.resume = Some(Some(self.resume_value(&event)));
                                 progress.last_log_position = Some(event.position.0);

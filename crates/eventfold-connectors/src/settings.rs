@@ -14,6 +14,7 @@ use eventfold_store::{EventFilter, StreamName};
 
 use crate::batch::BatchLimits;
 use crate::error::InvalidSettings;
+use crate::json_filter::JsonFilter;
 use crate::retry::RetryPolicy;
 use crate::sink::SinkSettings;
 
@@ -47,6 +48,8 @@ pub struct CheckpointPolicy {
 pub struct ConnectorSettings {
     pub source: Source,
     pub filter: Option<EventFilter>,
+    /// A filter on the event's JSON data, applied after `filter`.
+    pub json_filter: Option<JsonFilter>,
     pub initial: InitialPosition,
     pub batch: BatchLimits,
     pub retry: RetryPolicy,
@@ -90,9 +93,18 @@ fn flatten_into(
 }
 
 impl ConnectorSettings {
+    /// Whether `event` goes to the sink: not a system event, and through
+    /// both filters.
+    pub fn delivers(&self, event: &eventfold_store::RecordedEvent) -> bool {
+        !crate::filter::is_system(event)
+            && self.filter.as_ref().is_none_or(|filter| filter.matches(event))
+            && self.json_filter.as_ref().is_none_or(|filter| filter.matches(event))
+    }
+
     pub fn parse(raw: &RawSettings) -> Result<Self, InvalidSettings> {
         let reader = Reader(raw);
         let (source, filter) = crate::filter::from_settings(&reader)?;
+        let json_filter = crate::filter::json_filter_from_settings(&reader)?;
         let initial = match reader.text("subscription:initialPosition").unwrap_or("earliest") {
             "earliest" => InitialPosition::Earliest,
             "latest" => InitialPosition::Latest,
@@ -121,7 +133,7 @@ impl ConnectorSettings {
             return Err(InvalidSettings::new("resilience:maxDelayMs", "is below resilience:firstDelayMs"));
         }
         let sink = SinkSettings::parse(&reader)?;
-        Ok(Self { source, filter, initial, batch, retry, checkpoint, sink })
+        Ok(Self { source, filter, json_filter, initial, batch, retry, checkpoint, sink })
     }
 }
 

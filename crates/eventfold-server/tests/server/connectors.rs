@@ -133,3 +133,38 @@ async fn connectors_are_managed_over_http() {
     assert_eq!(again.status, 200, "{again:?}");
     wait_for_count(&count, 45).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connectors_filter_on_the_events_json_data() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let running = support::serve(support::open_engine(&dir)).await;
+    let address = running.address;
+    let (receiver, count) = receiver().await;
+    let url = format!("http://{receiver}/hook");
+    let with_filter = |expression: &str| {
+        json!({ "settings": {
+            "instanceTypeName": "http-sink",
+            "url": url,
+            "batching:batchTimeoutMs": 10,
+            "subscription": { "filter": { "scope": "record", "filterType": "jsonPath", "expression": expression } },
+        } })
+    };
+
+    let refused = post_json(address, "/connectors/big", &with_filter("$[?(@.n >= )]")).await;
+    assert_eq!(refused.status, 400, "{refused:?}");
+    let reason = refused.json()["error"].as_str().unwrap_or_default().to_owned();
+    assert!(reason.contains("subscription:filter:expression") && reason.contains("byte"), "{reason}");
+    assert_eq!(get(address, "/connectors", &[]).await.json()["totalSize"], 0, "nothing stored");
+
+    let created = post_json(address, "/connectors/big", &with_filter("$[?(@.n >= 7)]")).await;
+    assert_eq!(created.status, 200, "{created:?}");
+    // Ten JSON events `{"n": 0..9}` and one that is not JSON: `n` 7, 8, 9 pass.
+    append(&running.engine, 10).await;
+    let binary = ProposedEvent {
+        content_type: eventfold_store::ContentType::Binary,
+        ..ProposedEvent::json("Happened", b"{\"n\":100}".to_vec())
+    };
+    let stream = StreamName::new("thing-2").expect("valid");
+    running.engine.append(AppendRequest::new(stream, ExpectedRevision::Any, vec![binary])).await.expect("append");
+    wait_for_count(&count, 3).await;
+}
