@@ -42,6 +42,7 @@ mod streams;
 mod template;
 #[cfg(test)]
 mod testing;
+mod transform;
 
 pub use checkpoint::CHECKPOINT_EVENT_TYPE;
 pub use error::{ConnectorError, InvalidSettings};

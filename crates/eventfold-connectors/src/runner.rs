@@ -1,4 +1,4 @@
-//! One connector's task: subscribe from the checkpoint, filter, batch,
+//! One connector's task: subscribe from the checkpoint, filter, transform, batch,
 //! deliver with retries, dead-letter what cannot be delivered, checkpoint,
 //! and start over from the last delivered event after any fault, until it
 //! is told to stop.
@@ -26,6 +26,7 @@ use crate::dead_letter::dead_letter;
 use crate::settings::{ConnectorSettings, InitialPosition, Source};
 use crate::sink::{Sink, SinkError};
 use crate::status::{ConnectorState, SharedStatus};
+use crate::transform::{TransformSettings, Transformer};
 
 /// How often a filtered `$all` subscription reports how far it scanned
 /// (in events scanned), so that a connector whose filter skips most of the
@@ -51,6 +52,12 @@ enum Interrupt {
     Stopped,
     /// Start over from the stored checkpoint (the reason is logged).
     Restart(String),
+}
+
+/// What becomes of an event from the subscription.
+enum Prepared {
+    Deliver(RecordedEvent),
+    Skip(RecordedEvent),
 }
 
 enum Attempt {
@@ -82,9 +89,18 @@ impl Runner {
             last_commit: Instant::now(),
             last_log_position: None,
         };
+        let mut transformer = match self.settings.transform.as_ref().map(TransformSettings::start).transpose() {
+            Ok(transformer) => transformer,
+            Err(reason) => {
+                let reason = format!("starting the transform: {reason}");
+                self.status.error(&reason);
+                self.status.set_state(ConnectorState::Faulted { reason });
+                return;
+            }
+        };
         let mut faults_in_a_row = 0;
         loop {
-            match self.session(sink.as_mut(), &mut progress, &mut faults_in_a_row).await {
+            match self.session(sink.as_mut(), &mut transformer, &mut progress, &mut faults_in_a_row).await {
                 Interrupt::Stopped => break,
                 Interrupt::Restart(reason) => {
                     tracing::warn!(connector = %self.id, %reason, "connector restarting from its checkpoint");
@@ -111,7 +127,13 @@ impl Runner {
         self.status.set_state(ConnectorState::Stopped);
     }
 
-    async fn session(&mut self, sink: &mut dyn Sink, progress: &mut Progress, faults: &mut u32) -> Interrupt {
+    async fn session(
+        &mut self,
+        sink: &mut dyn Sink,
+        transformer: &mut Option<Transformer>,
+        progress: &mut Progress,
+        faults: &mut u32,
+    ) -> Interrupt {
         let resume = match progress.resume {
             Some(resume) => resume,
             None => {
@@ -161,13 +183,15 @@ impl Runner {
                 () = stopped(self.stop.clone()) => return Interrupt::Stopped,
                 item = subscription.next() => match item {
                     Some(Ok(SubscriptionItem::Event(event))) => {
-                        if !self.settings.delivers(&event) {
-                            if batch.is_empty() {
-                                progress.resume = Some(Some(self.resume_value(&event)));
-                                progress.last_log_position = Some(event.position.0);
+                        match self.prepare(event, transformer.as_mut()).await {
+                            Err(interrupt) => return interrupt,
+                            Ok(Prepared::Deliver(event)) => batch.push(event),
+                            Ok(Prepared::Skip(event)) => {
+                                if batch.is_empty() {
+                                    progress.resume = Some(Some(self.resume_value(&event)));
+                                    progress.last_log_position = Some(event.position.0);
+                                }
                             }
-                        } else {
-                            batch.push(event);
                         }
                         // Full, or its time is up though events keep coming.
                         let overdue = batch.deadline().is_some_and(|deadline| deadline <= Instant::now());
@@ -231,6 +255,28 @@ impl Runner {
                     .subscribe_to_stream(request)
                     .await
                     .map_err(|error| format!("subscribing to {stream}: {error}"))
+            }
+        }
+    }
+
+    /// The event as the sink is to see it, or skipped: filtered out,
+    /// dropped by the transform, or dead-lettered because the transform
+    /// failed on it.
+    async fn prepare(
+        &self,
+        event: RecordedEvent,
+        transformer: Option<&mut Transformer>,
+    ) -> Result<Prepared, Interrupt> {
+        if !self.settings.delivers(&event) {
+            return Ok(Prepared::Skip(event));
+        }
+        let Some(transformer) = transformer else { return Ok(Prepared::Deliver(event)) };
+        match transformer.apply(&event) {
+            Ok(Some(transformed)) => Ok(Prepared::Deliver(transformed)),
+            Ok(None) => Ok(Prepared::Skip(event)),
+            Err(reason) => {
+                self.dead_letter(&event, &reason).await?;
+                Ok(Prepared::Skip(event))
             }
         }
     }

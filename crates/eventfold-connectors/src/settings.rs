@@ -17,6 +17,7 @@ use crate::error::InvalidSettings;
 use crate::json_filter::JsonFilter;
 use crate::retry::RetryPolicy;
 use crate::sink::SinkSettings;
+use crate::transform::TransformSettings;
 
 /// The raw settings: what was given, kept as given (stored, returned by
 /// `GET /connectors/{id}`).
@@ -50,6 +51,8 @@ pub struct ConnectorSettings {
     pub filter: Option<EventFilter>,
     /// A filter on the event's JSON data, applied after `filter`.
     pub json_filter: Option<JsonFilter>,
+    /// The JavaScript run on each delivered event before the sink.
+    pub transform: Option<TransformSettings>,
     pub initial: InitialPosition,
     pub batch: BatchLimits,
     pub retry: RetryPolicy,
@@ -133,7 +136,8 @@ impl ConnectorSettings {
             return Err(InvalidSettings::new("resilience:maxDelayMs", "is below resilience:firstDelayMs"));
         }
         let sink = SinkSettings::parse(&reader)?;
-        Ok(Self { source, filter, json_filter, initial, batch, retry, checkpoint, sink })
+        let transform = TransformSettings::from_settings(&reader)?;
+        Ok(Self { source, filter, json_filter, transform, initial, batch, retry, checkpoint, sink })
     }
 }
 

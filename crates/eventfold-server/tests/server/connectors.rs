@@ -135,7 +135,7 @@ async fn connectors_are_managed_over_http() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn connectors_filter_on_the_events_json_data() {
+async fn connectors_filter_on_the_events_json_data_and_refuse_bad_transforms() {
     let dir = tempfile::tempdir().expect("temporary directory");
     let running = support::serve(support::open_engine(&dir)).await;
     let address = running.address;
@@ -154,6 +154,12 @@ async fn connectors_filter_on_the_events_json_data() {
     assert_eq!(refused.status, 400, "{refused:?}");
     let reason = refused.json()["error"].as_str().unwrap_or_default().to_owned();
     assert!(reason.contains("subscription:filter:expression") && reason.contains("byte"), "{reason}");
+    let mut with_bad_transform = with_filter("$.n");
+    with_bad_transform["settings"]["transform"] = Value::from("return {n: e.data.n +};");
+    let refused = post_json(address, "/connectors/big", &with_bad_transform).await;
+    assert_eq!(refused.status, 400, "{refused:?}");
+    let reason = refused.json()["error"].as_str().unwrap_or_default().to_owned();
+    assert!(reason.contains("transform") && reason.contains("syntax error"), "{reason}");
     assert_eq!(get(address, "/connectors", &[]).await.json()["totalSize"], 0, "nothing stored");
 
     let created = post_json(address, "/connectors/big", &with_filter("$[?(@.n >= 7)]")).await;
