@@ -35,6 +35,7 @@ mod manager;
 mod params;
 mod retry;
 mod runner;
+mod secrets;
 mod settings;
 mod sink;
 mod status;
@@ -48,6 +49,7 @@ pub use checkpoint::CHECKPOINT_EVENT_TYPE;
 pub use error::{ConnectorError, InvalidSettings};
 pub use info::ConnectorInfo;
 pub use manager::{Connectors, ConnectorsOptions};
+pub use secrets::REDACTED;
 pub use sink::{
     CHECKPOINT_TABLE, HTTP_SINK, KAFKA_SINK, MQTT_SINK, NATS_SINK, POSTGRES_SINK, RABBITMQ_SINK, REDIS_SINK, S3_SINK,
     SEARCH_SINK,
