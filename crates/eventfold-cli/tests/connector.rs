@@ -4,7 +4,9 @@
 //! appended, and after the last restart the target holds every event of
 //! the log once. A Redis connector is too, against a Redis with AOF. A
 //! Kafka connector is at least once across `kill -9`: every event in the
-//! topic, each stream in order, redeliveries counted.
+//! topic, each stream in order, redeliveries counted. A NATS connector
+//! delivers over TLS to a server whose certificate `eventfold certs`
+//! made, and is refused at create without that CA.
 
 mod cli_support;
 mod support;
@@ -14,6 +16,7 @@ use std::time::Duration;
 use cli_support::eventfold_within;
 use eventfold_client::{Client, Direction, Expected, ProposedEvent, ReadFrom};
 use eventfold_testkit::kafka_broker::KafkaBroker;
+use eventfold_testkit::nats_server::NatsServer;
 use eventfold_testkit::pg_server::PgServer;
 use eventfold_testkit::redis_server::RedisServer;
 use futures::StreamExt;
@@ -325,6 +328,64 @@ fn a_kafka_connector_is_at_least_once_across_kill_9() {
         duplicates += values.len() - distinct.len();
     }
     eprintln!("kafka across kill -9: {} events, {duplicates} delivered again", in_log.iter().sum::<u64>());
+}
+
+#[test]
+fn a_nats_connector_delivers_over_tls_with_a_certificate_from_eventfold_certs() {
+    let certs = tempfile::tempdir().expect("tempdir");
+    let (ca, node) = (certs.path().join("ca"), certs.path().join("node"));
+    let text = |path: &std::path::Path| path.to_str().expect("a UTF-8 path").to_owned();
+    ok(&["certs", "create-ca", "--out", &text(&ca)]);
+    let (ca_certificate, ca_key) = (text(&ca.join("ca.crt")), text(&ca.join("ca.key")));
+    ok(&["certs", "create-node", "--ca-certificate", &ca_certificate, "--ca-key", &ca_key, "--out", &text(&node)]);
+    let Some(nats) = NatsServer::for_test_with_tls(node.join("node.crt"), node.join("node.key")) else { return };
+    let runtime = runtime();
+    let stream = runtime.block_on(async {
+        let client = async_nats::ConnectOptions::new()
+            .require_tls(true)
+            .add_root_certificates(ca.join("ca.crt"))
+            .connect(nats.url())
+            .await
+            .expect("connect to NATS over TLS");
+        let config = async_nats::jetstream::stream::Config {
+            name: "ORDERS".into(),
+            subjects: vec!["orders.>".into()],
+            ..Default::default()
+        };
+        async_nats::jetstream::new(client).create_stream(config).await.expect("create the JetStream stream")
+    });
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = start(dir.path());
+    let url = format!("http://{}", server.address);
+    let nats_url = format!("url={}", nats.url());
+    let create = |extra: &[&str]| {
+        let mut args = vec!["connector", "create", "orders", "--server", &url, "--set", "instanceTypeName=nats-sink"];
+        args.extend(["--set", &nats_url, "--set", "subject=orders.{stream}", "--set", "requestTimeoutMs=3000"]);
+        args.extend(extra);
+        eventfold(&args)
+    };
+    // The server's CA is not among the system's: refused, nothing stored.
+    let refused = create(&[]);
+    let reason = String::from_utf8_lossy(&refused.stderr).to_lowercase();
+    assert!(!refused.status.success(), "a certificate no trusted CA issued is refused");
+    assert!(reason.contains("certificate") || reason.contains("tls"), "refused for its certificate: {reason}");
+    let trusted = format!("tls:trustedRootCertificatesPath={ca_certificate}");
+    let created = create(&["--set", &trusted]);
+    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
+
+    runtime.block_on(append_rounds(&url, 2));
+    let expected = (2 * STREAMS * 20) as u64;
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let mut stream = stream;
+    loop {
+        let messages = runtime.block_on(stream.info()).expect("stream info").state.messages;
+        if messages >= expected {
+            assert_eq!(messages, expected, "each event once");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{messages} of {expected} messages in time");
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 const KAFKA_PARTITIONS: i32 = 2;
