@@ -5,8 +5,8 @@
 //! the log once. A Redis connector is too, against a Redis with AOF. A
 //! Kafka connector is at least once across `kill -9`: every event in the
 //! topic, each stream in order, redeliveries counted. A NATS connector
-//! delivers over TLS to a server whose certificate `eventfold certs`
-//! made, and is refused at create without that CA.
+//! and a Redis connector deliver over TLS to servers whose certificate
+//! `eventfold certs` made, and are refused at create without that CA.
 
 mod cli_support;
 mod support;
@@ -333,11 +333,8 @@ fn a_kafka_connector_is_at_least_once_across_kill_9() {
 #[test]
 fn a_nats_connector_delivers_over_tls_with_a_certificate_from_eventfold_certs() {
     let certs = tempfile::tempdir().expect("tempdir");
-    let (ca, node) = (certs.path().join("ca"), certs.path().join("node"));
-    let text = |path: &std::path::Path| path.to_str().expect("a UTF-8 path").to_owned();
-    ok(&["certs", "create-ca", "--out", &text(&ca)]);
-    let (ca_certificate, ca_key) = (text(&ca.join("ca.crt")), text(&ca.join("ca.key")));
-    ok(&["certs", "create-node", "--ca-certificate", &ca_certificate, "--ca-key", &ca_key, "--out", &text(&node)]);
+    let (ca, node) = certificates(certs.path());
+    let ca_certificate = ca.join("ca.crt").to_str().expect("a UTF-8 path").to_owned();
     let Some(nats) = NatsServer::for_test_with_tls(node.join("node.crt"), node.join("node.key")) else { return };
     let runtime = runtime();
     let stream = runtime.block_on(async {
@@ -386,6 +383,68 @@ fn a_nats_connector_delivers_over_tls_with_a_certificate_from_eventfold_certs() 
         assert!(std::time::Instant::now() < deadline, "{messages} of {expected} messages in time");
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+#[test]
+fn a_redis_connector_delivers_over_tls_with_a_certificate_from_eventfold_certs() {
+    let certs = tempfile::tempdir().expect("tempdir");
+    let (ca, node) = certificates(certs.path());
+    let ca_certificate = ca.join("ca.crt").to_str().expect("a UTF-8 path").to_owned();
+    let Some(redis) = RedisServer::for_test_with_tls(node.join("node.crt"), node.join("node.key")) else { return };
+    let redis_url = format!("url={}", redis.tls_url().expect("a TLS port"));
+    let runtime = runtime();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = start(dir.path());
+    let url = format!("http://{}", server.address);
+    let create = |extra: &[&str]| {
+        let mut args = vec!["connector", "create", "orders", "--server", &url, "--set", "instanceTypeName=redis-sink"];
+        args.extend(["--set", &redis_url, "--set", "command=XADD", "--set", "key=orders:{stream}"]);
+        args.extend(["--set", "value={/n}", "--set", "requestTimeoutMs=3000"]);
+        args.extend(extra);
+        eventfold(&args)
+    };
+    let refused = create(&[]);
+    let reason = String::from_utf8_lossy(&refused.stderr).to_lowercase();
+    assert!(!refused.status.success(), "a certificate no trusted CA issued is refused");
+    assert!(reason.contains("certificate") || reason.contains("tls"), "refused for its certificate: {reason}");
+    let trusted = format!("tls:trustedRootCertificatesPath={ca_certificate}");
+    let created = create(&["--set", &trusted]);
+    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
+
+    runtime.block_on(append_rounds(&url, 2));
+    // Read back on the server's plain port: the connector wrote over TLS.
+    runtime.block_on(async {
+        let mut connection = redis::Client::open(redis.url())
+            .expect("a Redis URL")
+            .get_multiplexed_async_connection()
+            .await
+            .expect("connect to Redis");
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        for stream in 0..STREAMS {
+            let key = format!("orders:order-{stream}");
+            loop {
+                let length: u64 = redis::cmd("XLEN").arg(&key).query_async(&mut connection).await.expect("XLEN");
+                if length >= 40 {
+                    assert_eq!(length, 40, "{key}: each event once");
+                    break;
+                }
+                assert!(std::time::Instant::now() < deadline, "{key}: {length} of 40 entries in time");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    });
+}
+
+/// A CA (`ca/ca.crt`, `ca/ca.key`) and a certificate for 127.0.0.1 and
+/// `localhost` that it issued (`node/node.crt`, `node/node.key`), made by
+/// `eventfold certs` under `dir`.
+fn certificates(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let (ca, node) = (dir.join("ca"), dir.join("node"));
+    let text = |path: &std::path::Path| path.to_str().expect("a UTF-8 path").to_owned();
+    ok(&["certs", "create-ca", "--out", &text(&ca)]);
+    let (ca_certificate, ca_key) = (text(&ca.join("ca.crt")), text(&ca.join("ca.key")));
+    ok(&["certs", "create-node", "--ca-certificate", &ca_certificate, "--ca-key", &ca_key, "--out", &text(&node)]);
+    (ca, node)
 }
 
 const KAFKA_PARTITIONS: i32 = 2;
