@@ -9,6 +9,7 @@
 //! requests and never stalls the connector. A target that cannot be
 //! reached is waited for, with backoff, however long.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -56,7 +57,12 @@ enum Interrupt {
 
 /// What becomes of an event from the subscription.
 enum Prepared {
-    Deliver(RecordedEvent),
+    /// To the sink as `event`; `original` is the log's event when a
+    /// transform made `event`.
+    Deliver {
+        event: RecordedEvent,
+        original: Option<RecordedEvent>,
+    },
     Skip(RecordedEvent),
 }
 
@@ -171,6 +177,9 @@ impl Runner {
         self.status.set_state(ConnectorState::Running);
         self.report(progress);
         let mut batch = Batch::new(self.settings.batch);
+        // The log's events that the batch's transformed ones came from, by
+        // log position: a dead letter is always the log's event.
+        let mut originals: BTreeMap<u64, RecordedEvent> = BTreeMap::new();
         let mut refresh = tokio::time::interval(GAUGE_REFRESH);
         loop {
             let deadline = batch.deadline();
@@ -185,7 +194,12 @@ impl Runner {
                     Some(Ok(SubscriptionItem::Event(event))) => {
                         match self.prepare(event, transformer.as_mut()).await {
                             Err(interrupt) => return interrupt,
-                            Ok(Prepared::Deliver(event)) => batch.push(event),
+                            Ok(Prepared::Deliver { event, original }) => {
+                                if let Some(original) = original {
+                                    originals.insert(event.position.0, original);
+                                }
+                                batch.push(event);
+                            }
                             Ok(Prepared::Skip(event)) => {
                                 if batch.is_empty() {
                                     progress.resume = Some(Some(self.resume_value(&event)));
@@ -196,7 +210,7 @@ impl Runner {
                         // Full, or its time is up though events keep coming.
                         let overdue = batch.deadline().is_some_and(|deadline| deadline <= Instant::now());
                         if (batch.is_full() || overdue)
-                            && let Err(interrupt) = self.flush(sink, &mut batch, progress, faults).await
+                            && let Err(interrupt) = self.flush(sink, &mut batch, &mut originals, progress, faults).await
                         {
                             return interrupt;
                         }
@@ -212,7 +226,7 @@ impl Runner {
                     None => return Interrupt::Restart("the subscription ended".into()),
                 },
                 () = sleep_until_some(deadline) => {
-                    if let Err(interrupt) = self.flush(sink, &mut batch, progress, faults).await {
+                    if let Err(interrupt) = self.flush(sink, &mut batch, &mut originals, progress, faults).await {
                         return interrupt;
                     }
                 }
@@ -270,9 +284,9 @@ impl Runner {
         if !self.settings.delivers(&event) {
             return Ok(Prepared::Skip(event));
         }
-        let Some(transformer) = transformer else { return Ok(Prepared::Deliver(event)) };
+        let Some(transformer) = transformer else { return Ok(Prepared::Deliver { event, original: None }) };
         match transformer.apply(&event) {
-            Ok(Some(transformed)) => Ok(Prepared::Deliver(transformed)),
+            Ok(Some(transformed)) => Ok(Prepared::Deliver { event: transformed, original: Some(event) }),
             Ok(None) => Ok(Prepared::Skip(event)),
             Err(reason) => {
                 self.dead_letter(&event, &reason).await?;
@@ -296,10 +310,12 @@ impl Runner {
         &self,
         sink: &mut dyn Sink,
         batch: &mut Batch,
+        originals: &mut BTreeMap<u64, RecordedEvent>,
         progress: &mut Progress,
         faults: &mut u32,
     ) -> Result<(), Interrupt> {
         let events = batch.take();
+        let originals = std::mem::take(originals);
         // Ranges still to deliver, the next on top.
         let mut pending = Vec::with_capacity(8);
         pending.push(0..events.len());
@@ -320,7 +336,7 @@ impl Runner {
                     continue;
                 }
                 Attempt::GaveUp(reason) => {
-                    self.dead_letter(last, &reason).await?;
+                    self.dead_letter(originals.get(&last.position.0).unwrap_or(last), &reason).await?;
                     // The sink that keeps the checkpoint records that this
                     // event is done with, so it is not retried on restart.
                     if sink.keeps_checkpoint()

@@ -1,7 +1,8 @@
 //! The JavaScript transform in front of the HTTP sink, over the embedded
 //! engine: events reach the receiver changed (data, type, stream), dropped
-//! events never do, and events whose transform throws go to the
-//! dead-letter stream with the error while the rest flows.
+//! events never do, and events whose transform throws, or whose
+//! transformed form the sink rejects, go to the dead-letter stream as the
+//! log holds them, with the error, while the rest flows.
 
 mod support;
 
@@ -15,6 +16,7 @@ const TRANSFORM: &str = r"function (e) {
   if (e.data.n % 2 === 1) return null;
   e.eventType = 'Doubled';
   e.stream = 'doubled-' + e.stream;
+  if (e.data.n === 12) return { n: 12, poison: true };
   return { n: e.data.n, twice: e.data.n * 2 };
 }";
 
@@ -33,18 +35,19 @@ async fn transformed_dropped_and_dead_lettered_events() {
         }),
     )
     .await;
-    // n 0..29: the 15 even ones delivered, 7, 17 and 27 dead-lettered, the
-    // other odd ones dropped.
-    wait_until("the even events delivered", || async { receiver.count() >= 15 }).await;
-    wait_until("the throwing events dead-lettered", || async {
-        node.connectors.info("hook").await.is_ok_and(|info| info.dead_lettered == 3)
+    // n 0..29: the even ones delivered but 12, which the receiver rejects;
+    // 7, 17 and 27 throw; the other odd ones are dropped.
+    wait_until("the even events delivered", || async { receiver.count() >= 14 }).await;
+    wait_until("the failing events dead-lettered", || async {
+        node.connectors.info("hook").await.is_ok_and(|info| info.dead_lettered == 4)
     })
     .await;
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
 
     let received = receiver.events();
     let ns: Vec<u64> = received.iter().filter_map(|item| item.event["data"]["n"].as_u64()).collect();
-    assert_eq!(ns, (0..30).step_by(2).collect::<Vec<u64>>(), "the even events, in order, once");
+    let expected: Vec<u64> = (0..30).step_by(2).filter(|n| *n != 12).collect();
+    assert_eq!(ns, expected, "the even events but 12, in order, once");
     for item in &received {
         let n = item.event["data"]["n"].as_u64().expect("n");
         assert_eq!(item.event["data"], json!({ "n": n, "twice": n * 2 }));
@@ -58,14 +61,23 @@ async fn transformed_dropped_and_dead_lettered_events() {
         .iter()
         .map(|event| serde_json::from_slice::<Value>(&event.data).expect("JSON")["n"].as_u64().expect("n"))
         .collect();
-    assert_eq!(dead_ns, [7, 17, 27], "the original events");
-    for event in &dead {
+    // A transform fails as the event comes, a rejection when its batch
+    // goes: the dead letters are not in log order.
+    let mut sorted = dead_ns.clone();
+    sorted.sort_unstable();
+    assert_eq!(sorted, [7, 12, 17, 27]);
+    for (event, n) in dead.iter().zip(dead_ns) {
         let metadata: Value = serde_json::from_slice(&event.metadata).expect("JSON metadata");
         assert_eq!(metadata["$originalStream"], "order-1");
-        assert!(metadata["$error"].as_str().is_some_and(|error| error.contains("unlucky")), "{metadata}");
+        assert_eq!(metadata["$originalRevision"], n);
+        assert_eq!(event.event_type, "Placed", "the log's event, not the transformed one");
+        let data: Value = serde_json::from_slice(&event.data).expect("JSON data");
+        assert_eq!(data, json!({ "stream": "order-1", "n": n }));
+        let said = if n == 12 { "400" } else { "unlucky" };
+        assert!(metadata["$error"].as_str().is_some_and(|error| error.contains(said)), "{metadata}");
     }
     let info = node.connectors.info("hook").await.expect("status");
-    assert_eq!((info.delivered, info.dead_lettered), (15, 3));
+    assert_eq!((info.delivered, info.dead_lettered), (14, 4));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
