@@ -2,7 +2,11 @@
 //! connectors over HTTP, and a PostgreSQL connector is exactly once across
 //! `kill -9`: the server is killed mid-run several times while events are
 //! appended, and after the last restart the target holds every event of
-//! the log once. A Redis connector is too, against a Redis with AOF.
+//! the log once. A Redis connector is too, against a Redis with AOF. A
+//! Kafka connector is at least once across `kill -9`: every event in the
+//! topic, each stream in order, redeliveries counted. A NATS connector
+//! and a Redis connector deliver over TLS to servers whose certificate
+//! `eventfold certs` made, and are refused at create without that CA.
 
 mod cli_support;
 mod support;
@@ -11,6 +15,8 @@ use std::time::Duration;
 
 use cli_support::eventfold_within;
 use eventfold_client::{Client, Direction, Expected, ProposedEvent, ReadFrom};
+use eventfold_testkit::kafka_broker::KafkaBroker;
+use eventfold_testkit::nats_server::NatsServer;
 use eventfold_testkit::pg_server::PgServer;
 use eventfold_testkit::redis_server::RedisServer;
 use futures::StreamExt;
@@ -237,6 +243,236 @@ fn a_redis_connector_is_exactly_once_across_kill_9() {
             assert_eq!(values, expected, "{key}: each event once, in order");
         }
     });
+}
+
+#[test]
+fn a_kafka_connector_is_at_least_once_across_kill_9() {
+    let Some(broker) = KafkaBroker::for_test() else { return };
+    let runtime = runtime();
+    let client = runtime.block_on(async {
+        let client =
+            rskafka::client::ClientBuilder::new(vec![broker.address()]).build().await.expect("connect to the broker");
+        let controller = client.controller_client().expect("a controller client");
+        controller.create_topic("orders", KAFKA_PARTITIONS, 1, 5_000).await.expect("create the topic");
+        client
+    });
+    let dir = tempfile::tempdir().expect("tempdir");
+    let create = |round: u64, url: &str| {
+        if round == 0 {
+            let servers = format!("bootstrapServers={}", broker.address());
+            ok(&[
+                "connector",
+                "create",
+                "orders",
+                "--server",
+                url,
+                "--set",
+                "instanceTypeName=kafka-sink",
+                "--set",
+                &servers,
+                "--set",
+                "topic=orders",
+                "--set",
+                "value={/n}",
+                "--set",
+                "requestTimeoutMs=5000",
+                "--set",
+                "batching:batchSize=100",
+                "--set",
+                "resilience:maxDelayMs=200",
+            ]);
+        }
+    };
+    kill_under_appends(&runtime, dir.path(), create, |url| append_rounds_owned(url, 1000));
+    let server = start(dir.path());
+    let url = format!("http://{}", server.address);
+    let in_log: Vec<u64> = runtime.block_on(async {
+        let client = Client::connect(&url).await.expect("connect the client");
+        let mut per_stream = Vec::new();
+        for stream in 0..STREAMS {
+            per_stream
+                .push(last_revision(&client, &format!("order-{stream}")).await.map_or(0, |revision| revision + 1));
+        }
+        per_stream
+    });
+    assert!(in_log.iter().sum::<u64>() > 0);
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let by_stream = loop {
+        let by_stream = runtime.block_on(kafka_values(&client));
+        let complete = (0..STREAMS).all(|stream| {
+            let count = in_log[stream];
+            count == 0
+                || by_stream
+                    .get(&format!("order-{stream}"))
+                    .is_some_and(|values| values.iter().any(|value| *value == count - 1))
+        });
+        if complete || std::time::Instant::now() > deadline {
+            break by_stream;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let mut duplicates = 0;
+    for (stream, count) in in_log.iter().enumerate() {
+        let key = format!("order-{stream}");
+        let values = by_stream.get(&key).cloned().unwrap_or_default();
+        // In order: each record is at most one past the furthest before it
+        // (a redelivery repeats a run of records, never skips ahead).
+        let mut furthest: Option<u64> = None;
+        for value in &values {
+            let next = furthest.map_or(0, |furthest| furthest + 1);
+            assert!(*value <= next, "{key}: {value} came before {next}: {values:?}");
+            furthest = Some(furthest.map_or(*value, |furthest| furthest.max(*value)));
+        }
+        let distinct: std::collections::BTreeSet<u64> = values.iter().copied().collect();
+        assert_eq!(distinct, (0..*count).collect(), "{key}: every event of the log, nothing else");
+        duplicates += values.len() - distinct.len();
+    }
+    eprintln!("kafka across kill -9: {} events, {duplicates} delivered again", in_log.iter().sum::<u64>());
+}
+
+#[test]
+fn a_nats_connector_delivers_over_tls_with_a_certificate_from_eventfold_certs() {
+    let certs = tempfile::tempdir().expect("tempdir");
+    let (ca, node) = certificates(certs.path());
+    let ca_certificate = ca.join("ca.crt").to_str().expect("a UTF-8 path").to_owned();
+    let Some(nats) = NatsServer::for_test_with_tls(node.join("node.crt"), node.join("node.key")) else { return };
+    let runtime = runtime();
+    let stream = runtime.block_on(async {
+        let client = async_nats::ConnectOptions::new()
+            .require_tls(true)
+            .add_root_certificates(ca.join("ca.crt"))
+            .connect(nats.url())
+            .await
+            .expect("connect to NATS over TLS");
+        let config = async_nats::jetstream::stream::Config {
+            name: "ORDERS".into(),
+            subjects: vec!["orders.>".into()],
+            ..Default::default()
+        };
+        async_nats::jetstream::new(client).create_stream(config).await.expect("create the JetStream stream")
+    });
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = start(dir.path());
+    let url = format!("http://{}", server.address);
+    let nats_url = format!("url={}", nats.url());
+    let create = |extra: &[&str]| {
+        let mut args = vec!["connector", "create", "orders", "--server", &url, "--set", "instanceTypeName=nats-sink"];
+        args.extend(["--set", &nats_url, "--set", "subject=orders.{stream}", "--set", "requestTimeoutMs=3000"]);
+        args.extend(extra);
+        eventfold(&args)
+    };
+    // The server's CA is not among the system's: refused, nothing stored.
+    let refused = create(&[]);
+    let reason = String::from_utf8_lossy(&refused.stderr).to_lowercase();
+    assert!(!refused.status.success(), "a certificate no trusted CA issued is refused");
+    assert!(reason.contains("certificate") || reason.contains("tls"), "refused for its certificate: {reason}");
+    let trusted = format!("tls:trustedRootCertificatesPath={ca_certificate}");
+    let created = create(&["--set", &trusted]);
+    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
+
+    runtime.block_on(append_rounds(&url, 2));
+    let expected = (2 * STREAMS * 20) as u64;
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let mut stream = stream;
+    loop {
+        let messages = runtime.block_on(stream.info()).expect("stream info").state.messages;
+        if messages >= expected {
+            assert_eq!(messages, expected, "each event once");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{messages} of {expected} messages in time");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn a_redis_connector_delivers_over_tls_with_a_certificate_from_eventfold_certs() {
+    let certs = tempfile::tempdir().expect("tempdir");
+    let (ca, node) = certificates(certs.path());
+    let ca_certificate = ca.join("ca.crt").to_str().expect("a UTF-8 path").to_owned();
+    let Some(redis) = RedisServer::for_test_with_tls(node.join("node.crt"), node.join("node.key")) else { return };
+    let redis_url = format!("url={}", redis.tls_url().expect("a TLS port"));
+    let runtime = runtime();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = start(dir.path());
+    let url = format!("http://{}", server.address);
+    let create = |extra: &[&str]| {
+        let mut args = vec!["connector", "create", "orders", "--server", &url, "--set", "instanceTypeName=redis-sink"];
+        args.extend(["--set", &redis_url, "--set", "command=XADD", "--set", "key=orders:{stream}"]);
+        args.extend(["--set", "value={/n}", "--set", "requestTimeoutMs=3000"]);
+        args.extend(extra);
+        eventfold(&args)
+    };
+    let refused = create(&[]);
+    let reason = String::from_utf8_lossy(&refused.stderr).to_lowercase();
+    assert!(!refused.status.success(), "a certificate no trusted CA issued is refused");
+    assert!(reason.contains("certificate") || reason.contains("tls"), "refused for its certificate: {reason}");
+    let trusted = format!("tls:trustedRootCertificatesPath={ca_certificate}");
+    let created = create(&["--set", &trusted]);
+    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
+
+    runtime.block_on(append_rounds(&url, 2));
+    // Read back on the server's plain port: the connector wrote over TLS.
+    runtime.block_on(async {
+        let mut connection = redis::Client::open(redis.url())
+            .expect("a Redis URL")
+            .get_multiplexed_async_connection()
+            .await
+            .expect("connect to Redis");
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        for stream in 0..STREAMS {
+            let key = format!("orders:order-{stream}");
+            loop {
+                let length: u64 = redis::cmd("XLEN").arg(&key).query_async(&mut connection).await.expect("XLEN");
+                if length >= 40 {
+                    assert_eq!(length, 40, "{key}: each event once");
+                    break;
+                }
+                assert!(std::time::Instant::now() < deadline, "{key}: {length} of 40 entries in time");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    });
+}
+
+/// A CA (`ca/ca.crt`, `ca/ca.key`) and a certificate for 127.0.0.1 and
+/// `localhost` that it issued (`node/node.crt`, `node/node.key`), made by
+/// `eventfold certs` under `dir`.
+fn certificates(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let (ca, node) = (dir.join("ca"), dir.join("node"));
+    let text = |path: &std::path::Path| path.to_str().expect("a UTF-8 path").to_owned();
+    ok(&["certs", "create-ca", "--out", &text(&ca)]);
+    let (ca_certificate, ca_key) = (text(&ca.join("ca.crt")), text(&ca.join("ca.key")));
+    ok(&["certs", "create-node", "--ca-certificate", &ca_certificate, "--ca-key", &ca_key, "--out", &text(&node)]);
+    (ca, node)
+}
+
+const KAFKA_PARTITIONS: i32 = 2;
+
+/// The values (each event's `n`, its revision) of every record of
+/// `orders`, per stream, in partition order.
+async fn kafka_values(client: &rskafka::client::Client) -> std::collections::BTreeMap<String, Vec<u64>> {
+    let mut by_stream: std::collections::BTreeMap<String, Vec<u64>> = std::collections::BTreeMap::new();
+    for partition in 0..KAFKA_PARTITIONS {
+        let reader = client
+            .partition_client("orders", partition, rskafka::client::partition::UnknownTopicHandling::Retry)
+            .await
+            .expect("a partition");
+        let mut offset = 0;
+        loop {
+            let (batch, high_watermark) = reader.fetch_records(offset, 1..4_000_000, 50).await.expect("fetch");
+            for record in &batch {
+                let stream = String::from_utf8_lossy(record.record.key.as_deref().unwrap_or_default()).into_owned();
+                let value = String::from_utf8_lossy(record.record.value.as_deref().unwrap_or_default());
+                by_stream.entry(stream).or_default().push(value.parse().expect("a number"));
+                offset = offset.max(record.offset + 1);
+            }
+            if batch.is_empty() || offset >= high_watermark {
+                break;
+            }
+        }
+    }
+    by_stream
 }
 
 async fn append_rounds(url: &str, rounds: usize) {

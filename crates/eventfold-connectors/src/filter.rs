@@ -1,7 +1,9 @@
 //! Which events a connector delivers: KurrentDB's
 //! `subscription:filter:{scope,filterType,expression}` read into a source
 //! (one stream or `$all`) and a store [`EventFilter`], applied by the store
-//! on `$all` so that skipped events cost no delivery work.
+//! on `$all` so that skipped events cost no delivery work, or (filter type
+//! `jsonPath`, either scope) a [`JsonFilter`] on the event's data, applied
+//! by the connector to each event of `$all`.
 //!
 //! System events never reach a sink, whatever the filter: `$`-prefixed
 //! streams hold the server's own state (this subsystem's checkpoints and
@@ -10,15 +12,26 @@
 use eventfold_store::{EventFilter, RecordedEvent, StreamName};
 
 use crate::error::InvalidSettings;
+use crate::json_filter::JsonFilter;
 use crate::settings::{Reader, Source};
 
 const SCOPE: &str = "subscription:filter:scope";
 const FILTER_TYPE: &str = "subscription:filter:filterType";
 const EXPRESSION: &str = "subscription:filter:expression";
+const JSON_PATH: &str = "jsonPath";
 
 /// Stream names and event types a connector never delivers (see module doc).
 pub fn is_system(event: &RecordedEvent) -> bool {
     event.stream.as_str().starts_with('$') || event.event_type.starts_with('$')
+}
+
+/// The filter on the event's data the settings name, if any.
+pub(crate) fn json_filter_from_settings(reader: &Reader<'_>) -> Result<Option<JsonFilter>, InvalidSettings> {
+    if reader.text(FILTER_TYPE) != Some(JSON_PATH) {
+        return Ok(None);
+    }
+    let expression = reader.required(EXPRESSION)?;
+    JsonFilter::parse(expression).map(Some).map_err(|reason| InvalidSettings::new(EXPRESSION, &reason))
 }
 
 /// The source and filter the settings name. No expression: all of `$all`.
@@ -40,6 +53,7 @@ pub(crate) fn from_settings(reader: &Reader<'_>) -> Result<(Source, Option<Event
     let invalid_regex = |error: eventfold_store::FilterError| InvalidSettings::new(EXPRESSION, &error.to_string());
     let prefixes = || expression.split(',').map(str::trim).filter(|prefix| !prefix.is_empty()).map(str::to_owned);
     match (filter_type, by_stream) {
+        (JSON_PATH, _) => Ok((Source::All, None)),
         ("streamId", true) => {
             let stream = StreamName::new(expression)
                 .map_err(|error| InvalidSettings::new(EXPRESSION, &format!("`{expression}`: {error}")))?;
@@ -50,9 +64,10 @@ pub(crate) fn from_settings(reader: &Reader<'_>) -> Result<(Source, Option<Event
         ("regex", true) => Ok((Source::All, Some(EventFilter::stream_name_regex(expression).map_err(invalid_regex)?))),
         ("regex", false) => Ok((Source::All, Some(EventFilter::event_type_regex(expression).map_err(invalid_regex)?))),
         ("streamId", false) => Err(InvalidSettings::new(FILTER_TYPE, "`streamId` needs scope `stream`")),
-        (other, _) => {
-            Err(InvalidSettings::new(FILTER_TYPE, &format!("`{other}` is not one of `streamId`, `prefix`, `regex`")))
-        }
+        (other, _) => Err(InvalidSettings::new(
+            FILTER_TYPE,
+            &format!("`{other}` is not one of `streamId`, `prefix`, `regex`, `jsonPath`"),
+        )),
     }
 }
 
@@ -98,10 +113,28 @@ mod tests {
         assert!(error.to_string().contains(EXPRESSION), "{error}");
         let error = parse(&[(SCOPE, "everything")]).expect_err("bad scope");
         assert!(error.to_string().contains(SCOPE), "{error}");
-        let error = parse(&[(FILTER_TYPE, "jsonPath"), (EXPRESSION, "$.x")]).expect_err("unsupported type");
+        let error = parse(&[(FILTER_TYPE, "xpath"), (EXPRESSION, "/x")]).expect_err("unsupported type");
         assert!(error.to_string().contains(FILTER_TYPE), "{error}");
         assert!(parse(&[(SCOPE, "record"), (FILTER_TYPE, "streamId"), (EXPRESSION, "a")]).is_err());
         assert!(parse(&[]).expect("no filter").1.is_none());
+    }
+
+    #[test]
+    fn a_json_path_reads_all_of_the_log_and_filters_on_the_data() {
+        let settings = crate::testing::raw(&[(FILTER_TYPE, "jsonPath"), (EXPRESSION, "$[?(@.amount > 100)]")]);
+        let (source, filter) = from_settings(&Reader(&settings)).expect("valid");
+        assert!(source == Source::All && filter.is_none());
+        let json = json_filter_from_settings(&Reader(&settings)).expect("valid").expect("a JSON filter");
+        let big = crate::testing::recorded("a", "X", 0, 1, Bytes::from_static(br#"{"amount":101}"#));
+        let small = crate::testing::recorded("a", "X", 0, 1, Bytes::from_static(br#"{"amount":100}"#));
+        assert!(json.matches(&big) && !json.matches(&small));
+
+        let bad = crate::testing::raw(&[(FILTER_TYPE, "jsonPath"), (EXPRESSION, "$.amount >")]);
+        let error = json_filter_from_settings(&Reader(&bad)).expect_err("no literal");
+        assert!(error.to_string().contains(EXPRESSION) && error.to_string().contains("byte 10"), "{error}");
+        let missing = crate::testing::raw(&[(FILTER_TYPE, "jsonPath")]);
+        assert!(json_filter_from_settings(&Reader(&missing)).is_err());
+        assert!(json_filter_from_settings(&Reader(&crate::testing::raw(&[]))).expect("no filter").is_none());
     }
 
     #[test]

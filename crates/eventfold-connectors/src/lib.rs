@@ -30,10 +30,12 @@ mod definitions;
 mod error;
 mod filter;
 mod info;
+mod json_filter;
 mod manager;
 mod params;
 mod retry;
 mod runner;
+mod secrets;
 mod settings;
 mod sink;
 mod status;
@@ -41,11 +43,13 @@ mod streams;
 mod template;
 #[cfg(test)]
 mod testing;
+mod transform;
 
 pub use checkpoint::CHECKPOINT_EVENT_TYPE;
 pub use error::{ConnectorError, InvalidSettings};
 pub use info::ConnectorInfo;
 pub use manager::{Connectors, ConnectorsOptions};
+pub use secrets::REDACTED;
 pub use sink::{
     CHECKPOINT_TABLE, HTTP_SINK, KAFKA_SINK, MQTT_SINK, NATS_SINK, POSTGRES_SINK, RABBITMQ_SINK, REDIS_SINK, S3_SINK,
     SEARCH_SINK,

@@ -16,6 +16,7 @@ use crate::definitions::{self, Change, Definition};
 use crate::error::ConnectorError;
 use crate::info::ConnectorInfo;
 use crate::runner::Runner;
+use crate::secrets;
 use crate::settings::{ConnectorSettings, flatten};
 use crate::sink::SinkError;
 use crate::status::{ConnectorState, SharedStatus};
@@ -180,10 +181,12 @@ impl Connectors {
         settings: &serde_json::Map<String, serde_json::Value>,
     ) -> Result<ConnectorInfo, ConnectorError> {
         let inner = self.inner()?;
-        let raw = flatten(settings)?;
-        let parsed = ConnectorSettings::parse(&raw)?;
+        let mut raw = flatten(settings)?;
         let mut registry = inner.registry.lock().await;
         let entry = registry.get_mut(id).ok_or_else(|| not_found(id))?;
+        // Secrets sent back as `GET` showed them stay as they were.
+        secrets::restore(&mut raw, &entry.definition.settings);
+        let parsed = ConnectorSettings::parse(&raw)?;
         validate(id, &parsed).await?;
         definitions::record(inner.store.as_ref(), Change::Reconfigured { id, settings: &raw })
             .await
@@ -288,7 +291,7 @@ fn describe(entry: &Entry) -> ConnectorInfo {
     ConnectorInfo {
         connector_id: entry.definition.id.clone(),
         name: entry.definition.name.clone(),
-        settings: entry.definition.settings.clone(),
+        settings: secrets::redacted(&entry.definition.settings),
         state: entry.status.state(),
         position: counters.position,
         lag: counters.lag,

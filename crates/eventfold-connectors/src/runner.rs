@@ -1,4 +1,4 @@
-//! One connector's task: subscribe from the checkpoint, filter, batch,
+//! One connector's task: subscribe from the checkpoint, filter, transform, batch,
 //! deliver with retries, dead-letter what cannot be delivered, checkpoint,
 //! and start over from the last delivered event after any fault, until it
 //! is told to stop.
@@ -9,6 +9,7 @@
 //! requests and never stalls the connector. A target that cannot be
 //! reached is waited for, with backoff, however long.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,10 +24,10 @@ use tokio::time::Instant;
 use crate::batch::Batch;
 use crate::checkpoint;
 use crate::dead_letter::dead_letter;
-use crate::filter::is_system;
 use crate::settings::{ConnectorSettings, InitialPosition, Source};
 use crate::sink::{Sink, SinkError};
 use crate::status::{ConnectorState, SharedStatus};
+use crate::transform::{TransformSettings, Transformer};
 
 /// How often a filtered `$all` subscription reports how far it scanned
 /// (in events scanned), so that a connector whose filter skips most of the
@@ -52,6 +53,17 @@ enum Interrupt {
     Stopped,
     /// Start over from the stored checkpoint (the reason is logged).
     Restart(String),
+}
+
+/// What becomes of an event from the subscription.
+enum Prepared {
+    /// To the sink as `event`; `original` is the log's event when a
+    /// transform made `event`.
+    Deliver {
+        event: RecordedEvent,
+        original: Option<RecordedEvent>,
+    },
+    Skip(RecordedEvent),
 }
 
 enum Attempt {
@@ -83,9 +95,18 @@ impl Runner {
             last_commit: Instant::now(),
             last_log_position: None,
         };
+        let mut transformer = match self.settings.transform.as_ref().map(TransformSettings::start).transpose() {
+            Ok(transformer) => transformer,
+            Err(reason) => {
+                let reason = format!("starting the transform: {reason}");
+                self.status.error(&reason);
+                self.status.set_state(ConnectorState::Faulted { reason });
+                return;
+            }
+        };
         let mut faults_in_a_row = 0;
         loop {
-            match self.session(sink.as_mut(), &mut progress, &mut faults_in_a_row).await {
+            match self.session(sink.as_mut(), &mut transformer, &mut progress, &mut faults_in_a_row).await {
                 Interrupt::Stopped => break,
                 Interrupt::Restart(reason) => {
                     tracing::warn!(connector = %self.id, %reason, "connector restarting from its checkpoint");
@@ -112,7 +133,13 @@ impl Runner {
         self.status.set_state(ConnectorState::Stopped);
     }
 
-    async fn session(&mut self, sink: &mut dyn Sink, progress: &mut Progress, faults: &mut u32) -> Interrupt {
+    async fn session(
+        &mut self,
+        sink: &mut dyn Sink,
+        transformer: &mut Option<Transformer>,
+        progress: &mut Progress,
+        faults: &mut u32,
+    ) -> Interrupt {
         let resume = match progress.resume {
             Some(resume) => resume,
             None => {
@@ -150,6 +177,9 @@ impl Runner {
         self.status.set_state(ConnectorState::Running);
         self.report(progress);
         let mut batch = Batch::new(self.settings.batch);
+        // The log's events that the batch's transformed ones came from, by
+        // log position: a dead letter is always the log's event.
+        let mut originals: BTreeMap<u64, RecordedEvent> = BTreeMap::new();
         let mut refresh = tokio::time::interval(GAUGE_REFRESH);
         loop {
             let deadline = batch.deadline();
@@ -162,18 +192,25 @@ impl Runner {
                 () = stopped(self.stop.clone()) => return Interrupt::Stopped,
                 item = subscription.next() => match item {
                     Some(Ok(SubscriptionItem::Event(event))) => {
-                        if is_system(&event) || self.settings.filter.as_ref().is_some_and(|filter| !filter.matches(&event)) {
-                            if batch.is_empty() {
-                                progress.resume = Some(Some(self.resume_value(&event)));
-                                progress.last_log_position = Some(event.position.0);
+                        match self.prepare(event, transformer.as_mut()).await {
+                            Err(interrupt) => return interrupt,
+                            Ok(Prepared::Deliver { event, original }) => {
+                                if let Some(original) = original {
+                                    originals.insert(event.position.0, original);
+                                }
+                                batch.push(event);
                             }
-                        } else {
-                            batch.push(event);
+                            Ok(Prepared::Skip(event)) => {
+                                if batch.is_empty() {
+                                    progress.resume = Some(Some(self.resume_value(&event)));
+                                    progress.last_log_position = Some(event.position.0);
+                                }
+                            }
                         }
                         // Full, or its time is up though events keep coming.
                         let overdue = batch.deadline().is_some_and(|deadline| deadline <= Instant::now());
                         if (batch.is_full() || overdue)
-                            && let Err(interrupt) = self.flush(sink, &mut batch, progress, faults).await
+                            && let Err(interrupt) = self.flush(sink, &mut batch, &mut originals, progress, faults).await
                         {
                             return interrupt;
                         }
@@ -189,7 +226,7 @@ impl Runner {
                     None => return Interrupt::Restart("the subscription ended".into()),
                 },
                 () = sleep_until_some(deadline) => {
-                    if let Err(interrupt) = self.flush(sink, &mut batch, progress, faults).await {
+                    if let Err(interrupt) = self.flush(sink, &mut batch, &mut originals, progress, faults).await {
                         return interrupt;
                     }
                 }
@@ -236,6 +273,28 @@ impl Runner {
         }
     }
 
+    /// The event as the sink is to see it, or skipped: filtered out,
+    /// dropped by the transform, or dead-lettered because the transform
+    /// failed on it.
+    async fn prepare(
+        &self,
+        event: RecordedEvent,
+        transformer: Option<&mut Transformer>,
+    ) -> Result<Prepared, Interrupt> {
+        if !self.settings.delivers(&event) {
+            return Ok(Prepared::Skip(event));
+        }
+        let Some(transformer) = transformer else { return Ok(Prepared::Deliver { event, original: None }) };
+        match transformer.apply(&event) {
+            Ok(Some(transformed)) => Ok(Prepared::Deliver { event: transformed, original: Some(event) }),
+            Ok(None) => Ok(Prepared::Skip(event)),
+            Err(reason) => {
+                self.dead_letter(&event, &reason).await?;
+                Ok(Prepared::Skip(event))
+            }
+        }
+    }
+
     /// What the checkpoint holds after `event`: its log position on `$all`,
     /// its revision on one stream.
     fn resume_value(&self, event: &RecordedEvent) -> u64 {
@@ -251,10 +310,12 @@ impl Runner {
         &self,
         sink: &mut dyn Sink,
         batch: &mut Batch,
+        originals: &mut BTreeMap<u64, RecordedEvent>,
         progress: &mut Progress,
         faults: &mut u32,
     ) -> Result<(), Interrupt> {
         let events = batch.take();
+        let originals = std::mem::take(originals);
         // Ranges still to deliver, the next on top.
         let mut pending = Vec::with_capacity(8);
         pending.push(0..events.len());
@@ -275,7 +336,7 @@ impl Runner {
                     continue;
                 }
                 Attempt::GaveUp(reason) => {
-                    self.dead_letter(last, &reason).await?;
+                    self.dead_letter(originals.get(&last.position.0).unwrap_or(last), &reason).await?;
                     // The sink that keeps the checkpoint records that this
                     // event is done with, so it is not retried on restart.
                     if sink.keeps_checkpoint()

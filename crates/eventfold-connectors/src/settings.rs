@@ -14,8 +14,10 @@ use eventfold_store::{EventFilter, StreamName};
 
 use crate::batch::BatchLimits;
 use crate::error::InvalidSettings;
+use crate::json_filter::JsonFilter;
 use crate::retry::RetryPolicy;
 use crate::sink::SinkSettings;
+use crate::transform::TransformSettings;
 
 /// The raw settings: what was given, kept as given (stored, returned by
 /// `GET /connectors/{id}`).
@@ -47,6 +49,10 @@ pub struct CheckpointPolicy {
 pub struct ConnectorSettings {
     pub source: Source,
     pub filter: Option<EventFilter>,
+    /// A filter on the event's JSON data, applied after `filter`.
+    pub json_filter: Option<JsonFilter>,
+    /// The JavaScript run on each delivered event before the sink.
+    pub transform: Option<TransformSettings>,
     pub initial: InitialPosition,
     pub batch: BatchLimits,
     pub retry: RetryPolicy,
@@ -90,9 +96,18 @@ fn flatten_into(
 }
 
 impl ConnectorSettings {
+    /// Whether `event` goes to the sink: not a system event, and through
+    /// both filters.
+    pub fn delivers(&self, event: &eventfold_store::RecordedEvent) -> bool {
+        !crate::filter::is_system(event)
+            && self.filter.as_ref().is_none_or(|filter| filter.matches(event))
+            && self.json_filter.as_ref().is_none_or(|filter| filter.matches(event))
+    }
+
     pub fn parse(raw: &RawSettings) -> Result<Self, InvalidSettings> {
         let reader = Reader(raw);
         let (source, filter) = crate::filter::from_settings(&reader)?;
+        let json_filter = crate::filter::json_filter_from_settings(&reader)?;
         let initial = match reader.text("subscription:initialPosition").unwrap_or("earliest") {
             "earliest" => InitialPosition::Earliest,
             "latest" => InitialPosition::Latest,
@@ -121,7 +136,8 @@ impl ConnectorSettings {
             return Err(InvalidSettings::new("resilience:maxDelayMs", "is below resilience:firstDelayMs"));
         }
         let sink = SinkSettings::parse(&reader)?;
-        Ok(Self { source, filter, initial, batch, retry, checkpoint, sink })
+        let transform = TransformSettings::from_settings(&reader)?;
+        Ok(Self { source, filter, json_filter, transform, initial, batch, retry, checkpoint, sink })
     }
 }
 

@@ -18,6 +18,8 @@ const START_TIMEOUT: Duration = Duration::from_secs(30);
 pub struct NatsServer {
     binary: PathBuf,
     pub port: u16,
+    /// The certificate and key it serves TLS with, if it does.
+    tls: Option<(PathBuf, PathBuf)>,
     child: Option<Child>,
     // Last, so it is removed after the server stopped.
     dir: tempfile::TempDir,
@@ -39,17 +41,37 @@ impl NatsServer {
         }
     }
 
+    /// As [`Self::for_test`], serving TLS (after its plain `INFO`, as NATS
+    /// does) with the PEM `certificate` and `key`, and requiring it.
+    pub fn for_test_with_tls(certificate: PathBuf, key: PathBuf) -> Option<Self> {
+        let binary =
+            crate::child_server::find_binary("nats-server", &["/usr/sbin/nats-server", "/usr/bin/nats-server"]);
+        let Some(binary) = binary else {
+            eprintln!("SKIPPED: nats-server is not installed (apt-get install -y nats-server); no NATS test ran");
+            return None;
+        };
+        match Self::start_serving(binary, Some((certificate, key))) {
+            Ok(server) => Some(server),
+            Err(error) => panic!("nats-server is installed but did not start with TLS: {error:#}"),
+        }
+    }
+
     pub fn start(binary: PathBuf) -> anyhow::Result<Self> {
+        Self::start_serving(binary, None)
+    }
+
+    fn start_serving(binary: PathBuf, tls: Option<(PathBuf, PathBuf)>) -> anyhow::Result<Self> {
         let dir = tempfile::Builder::new().prefix("eventfold-nats").tempdir().context("creating the NATS directory")?;
         let port = crate::child_server::free_port()?;
-        let mut server = Self { binary, port, child: None, dir };
+        let mut server = Self { binary, port, tls, child: None, dir };
         server.start_again()?;
         Ok(server)
     }
 
-    /// `nats://127.0.0.1:<port>`.
+    /// `nats://127.0.0.1:<port>`, or `tls://…` when it serves TLS.
     pub fn url(&self) -> String {
-        format!("nats://127.0.0.1:{}", self.port)
+        let scheme = if self.tls.is_some() { "tls" } else { "nats" };
+        format!("{scheme}://127.0.0.1:{}", self.port)
     }
 
     /// Kills the server with SIGKILL, as a crash would.
@@ -68,11 +90,16 @@ impl NatsServer {
             bail!("nats-server is already running");
         }
         let log = self.dir.path().join("server.log");
-        let child = Command::new(&self.binary)
+        let mut command = Command::new(&self.binary);
+        command
             .args(["-a", "127.0.0.1", "-p", &self.port.to_string(), "-js", "-sd"])
             .arg(self.dir.path().join("jetstream"))
             .arg("-l")
-            .arg(&log)
+            .arg(&log);
+        if let Some((certificate, key)) = &self.tls {
+            command.args(["--tls", "--tlscert"]).arg(certificate).arg("--tlskey").arg(key);
+        }
+        let child = command
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())

@@ -19,6 +19,8 @@ const START_TIMEOUT: Duration = Duration::from_secs(30);
 pub struct RedisServer {
     binary: PathBuf,
     pub port: u16,
+    /// A second port serving TLS with this certificate and key, if any.
+    tls: Option<(u16, PathBuf, PathBuf)>,
     child: Option<Child>,
     // Last, so it is removed after the server stopped.
     dir: tempfile::TempDir,
@@ -38,11 +40,30 @@ impl RedisServer {
         }
     }
 
+    /// As [`Self::for_test`], also serving TLS on a second port with the
+    /// PEM `certificate` and `key` (clients need no certificate).
+    pub fn for_test_with_tls(certificate: PathBuf, key: PathBuf) -> Option<Self> {
+        let Some(binary) = crate::child_server::find_binary("redis-server", &["/usr/bin/redis-server"]) else {
+            eprintln!("SKIPPED: redis-server is not installed (apt-get install -y redis-server); no Redis test ran");
+            return None;
+        };
+        let started = crate::child_server::free_port()
+            .and_then(|tls_port| Self::start_serving(binary, Some((tls_port, certificate, key))));
+        match started {
+            Ok(server) => Some(server),
+            Err(error) => panic!("redis-server is installed but did not start with TLS: {error:#}"),
+        }
+    }
+
     pub fn start(binary: PathBuf) -> anyhow::Result<Self> {
+        Self::start_serving(binary, None)
+    }
+
+    fn start_serving(binary: PathBuf, tls: Option<(u16, PathBuf, PathBuf)>) -> anyhow::Result<Self> {
         let dir =
             tempfile::Builder::new().prefix("eventfold-redis").tempdir().context("creating the Redis directory")?;
         let port = crate::child_server::free_port()?;
-        let mut server = Self { binary, port, child: None, dir };
+        let mut server = Self { binary, port, tls, child: None, dir };
         server.start_again()?;
         Ok(server)
     }
@@ -50,6 +71,11 @@ impl RedisServer {
     /// `redis://127.0.0.1:<port>`.
     pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// `rediss://127.0.0.1:<TLS port>`, when it serves TLS.
+    pub fn tls_url(&self) -> Option<String> {
+        self.tls.as_ref().map(|(port, _, _)| format!("rediss://127.0.0.1:{port}"))
     }
 
     /// Kills the server with SIGKILL, as a crash would.
@@ -68,11 +94,17 @@ impl RedisServer {
             bail!("redis-server is already running");
         }
         let log = std::fs::File::create(self.dir.path().join("server.log")).context("creating the Redis log")?;
-        let child = Command::new(&self.binary)
+        let mut command = Command::new(&self.binary);
+        command
             .args(["--bind", "127.0.0.1", "--port", &self.port.to_string(), "--save", ""])
             .args(["--appendonly", "yes", "--appendfsync", "always", "--daemonize", "no"])
             .arg("--dir")
-            .arg(self.dir.path())
+            .arg(self.dir.path());
+        if let Some((port, certificate, key)) = &self.tls {
+            command.args(["--tls-port", &port.to_string(), "--tls-auth-clients", "no", "--tls-cert-file"]);
+            command.arg(certificate).arg("--tls-key-file").arg(key);
+        }
+        let child = command
             .stdin(Stdio::null())
             .stdout(log.try_clone().context("sharing the Redis log")?)
             .stderr(log)

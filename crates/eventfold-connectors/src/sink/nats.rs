@@ -11,13 +11,17 @@
 //! fault or a crash within that window is stored once; past the window, or
 //! after a purge, it is stored again. That is all this sink claims.
 //!
-//! Settings: `url` (`nats://host:port`, credentials in it if any),
-//! `subject` and `payload` (default `{event}`) templates (see
-//! `src/template/`), `requestTimeoutMs` (connect and acknowledgement
-//! wait). At create the server must be reachable and a JetStream stream
-//! must cover the subject.
+//! Settings: `url` (`nats://host:port`, or `tls://host:port` for TLS,
+//! credentials in it if any), `tls:trustedRootCertificatesPath` (a PEM
+//! file of the CAs that may issue the server's certificate; without it,
+//! the system's), `subject` and `payload` (default `{event}`) templates
+//! (see `src/template/`), `requestTimeoutMs` (connect and acknowledgement
+//! wait). At create the server must be reachable (over TLS, with a
+//! certificate for its name that those CAs issued, for `tls://`) and a
+//! JetStream stream must cover the subject.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use async_nats::header::{HeaderMap, NATS_MESSAGE_ID};
@@ -35,18 +39,27 @@ use crate::template::{FIELD_PLACEHOLDERS, Template, Written, parsed_data};
 #[derive(Clone, Debug)]
 pub struct NatsSinkSettings {
     url: String,
+    /// Every server is `tls://`: the connection must be TLS.
+    tls_required: bool,
+    trusted_roots: Option<PathBuf>,
     subject: Template,
     payload: Template,
     request_timeout: Duration,
 }
 
+const TRUSTED_ROOTS: &str = "tls:trustedRootCertificatesPath";
+
 impl NatsSinkSettings {
     pub(crate) fn parse(reader: &Reader<'_>) -> Result<Self, InvalidSettings> {
         let url = reader.required("url")?.trim().to_owned();
-        for server in url.split(',') {
-            let server = server.trim();
-            if !server.starts_with("nats://") {
-                return Err(InvalidSettings::new("url", &format!("`{server}` must start with nats:// (no TLS yet)")));
+        let servers: Vec<&str> = url.split(',').map(str::trim).collect();
+        let tls_required = servers.iter().all(|server| server.starts_with("tls://"));
+        for server in &servers {
+            if !server.starts_with("nats://") && !server.starts_with("tls://") {
+                return Err(InvalidSettings::new("url", &format!("`{server}` must start with nats:// or tls://")));
+            }
+            if tls_required != server.starts_with("tls://") {
+                return Err(InvalidSettings::new("url", "mixes tls:// and nats:// servers"));
             }
             server
                 .parse::<async_nats::ServerAddr>()
@@ -59,7 +72,12 @@ impl NatsSinkSettings {
         check_subject(&subject.render_sample("x")).map_err(|reason| InvalidSettings::new("subject", &reason))?;
         let payload = template("payload", reader.text("payload").unwrap_or("{event}"))?;
         let request_timeout = Duration::from_millis(reader.number("requestTimeoutMs", 1..=600_000, 10_000)?);
-        Ok(Self { url, subject, payload, request_timeout })
+        let trusted_roots = match reader.text(TRUSTED_ROOTS).map(str::trim).filter(|path| !path.is_empty()) {
+            None => None,
+            Some(path) if Path::new(path).is_file() => Some(PathBuf::from(path)),
+            Some(path) => return Err(InvalidSettings::new(TRUSTED_ROOTS, &format!("`{path}` is not a file"))),
+        };
+        Ok(Self { url, tls_required, trusted_roots, subject, payload, request_timeout })
     }
 
     /// The message for `event`: its subject, payload and headers.
@@ -142,9 +160,14 @@ impl NatsSink {
     async fn connected(&mut self) -> Result<&mut (async_nats::Client, Context), SinkError> {
         if self.connection.is_none() {
             let timeout = self.settings.request_timeout;
-            let client = async_nats::ConnectOptions::new()
+            let mut options = async_nats::ConnectOptions::new()
                 .connection_timeout(timeout)
                 .request_timeout(Some(timeout))
+                .require_tls(self.settings.tls_required);
+            if let Some(roots) = &self.settings.trusted_roots {
+                options = options.add_root_certificates(roots.clone());
+            }
+            let client = options
                 .connect(self.settings.url.as_str())
                 .await
                 .map_err(|error| SinkError::Unavailable(format!("{}: {error}", self.settings.url)))?;
@@ -306,9 +329,18 @@ mod tests {
     }
 
     #[test]
+    fn tls_urls_require_tls() {
+        let settings = parse(&[("url", "tls://h:4222, tls://g:4222"), ("subject", "s")]).expect("valid");
+        assert!(settings.tls_required && settings.trusted_roots.is_none());
+        assert!(!parse(&[("url", "nats://h:4222"), ("subject", "s")]).expect("valid").tls_required);
+    }
+
+    #[test]
     fn bad_settings_name_their_key() {
-        let cases: [(&[(&str, &str)], &str); 6] = [
+        let cases: [(&[(&str, &str)], &str); 8] = [
             (&[], "url"),
+            (&[("url", "tls://h:4222,nats://g:4222"), ("subject", "s")], "url"),
+            (&[("url", "tls://h:4222"), ("subject", "s"), (TRUSTED_ROOTS, "/nowhere/ca.crt")], TRUSTED_ROOTS),
             (&[("url", "http://h:4222"), ("subject", "s")], "url"),
             (&[("url", "nats://h:4222")], "subject"),
             (&[("url", "nats://h:4222"), ("subject", "orders.>")], "subject"),

@@ -13,7 +13,9 @@
 //! newer and counted as already there. `PUBLISH` goes to whoever is
 //! subscribed at that moment; Redis keeps no messages.
 //!
-//! Settings: `url` (`redis://[:password@]host:port[/db]`), `command`
+//! Settings: `url` (`redis://[:password@]host:port[/db]`, or `rediss://`
+//! for TLS), `tls:trustedRootCertificatesPath` (a PEM file of the CAs that
+//! may issue the server's certificate; without it, the system's), `command`
 //! (`SET`, `HSET`, `XADD` or `PUBLISH`), `key` (the key or channel),
 //! `field` (`HSET` only), `value` (default `{event}`), all templates (see
 //! `src/template/`); `checkpointKey`; `requestTimeoutMs`.
@@ -61,13 +63,33 @@ pub struct RedisSinkSettings {
     request_timeout: Duration,
 }
 
+const TRUSTED_ROOTS: &str = "tls:trustedRootCertificatesPath";
+
+/// The client for `url`; over TLS, trusting the CAs in the PEM file
+/// `trusted_roots` if given (read now: a file that cannot be read is a
+/// setting error), else the system's.
+fn client(url: &str, trusted_roots: Option<&str>) -> Result<redis::Client, InvalidSettings> {
+    let invalid_url = |error: redis::RedisError| InvalidSettings::new("url", &error.to_string());
+    let Some(path) = trusted_roots.map(str::trim).filter(|path| !path.is_empty()) else {
+        return redis::Client::open(url).map_err(invalid_url);
+    };
+    if !url.starts_with("rediss://") {
+        return Err(InvalidSettings::new(TRUSTED_ROOTS, "is for rediss:// URLs only"));
+    }
+    let pem = std::fs::read(path)
+        .map_err(|error| InvalidSettings::new(TRUSTED_ROOTS, &format!("cannot read `{path}`: {error}")))?;
+    let certificates = redis::TlsCertificates { client_tls: None, root_cert: Some(pem) };
+    redis::Client::build_with_tls(url, certificates)
+        .map_err(|error| InvalidSettings::new(TRUSTED_ROOTS, &error.to_string()))
+}
+
 impl RedisSinkSettings {
     pub(crate) fn parse(reader: &Reader<'_>) -> Result<Self, InvalidSettings> {
         let url = reader.required("url")?;
-        if !(url.starts_with("redis://") || url.starts_with("redis+unix://")) {
-            return Err(InvalidSettings::new("url", "must start with redis:// (TLS is not supported yet)"));
+        if !(url.starts_with("redis://") || url.starts_with("rediss://") || url.starts_with("redis+unix://")) {
+            return Err(InvalidSettings::new("url", "must start with redis://, rediss:// or redis+unix://"));
         }
-        let client = redis::Client::open(url).map_err(|error| InvalidSettings::new("url", &error.to_string()))?;
+        let client = client(url, reader.text(TRUSTED_ROOTS))?;
         let command_text = reader.required("command")?;
         let command = match command_text.to_ascii_uppercase().as_str() {
             "SET" => Command::Set,
@@ -412,9 +434,14 @@ mod tests {
 
     #[test]
     fn bad_settings_name_their_key() {
-        let cases: [(&[(&str, &str)], &str); 8] = [
+        let cases: [(&[(&str, &str)], &str); 10] = [
             (&[], "url"),
             (&[("url", "http://h")], "url"),
+            (&[("url", "redis://h"), (TRUSTED_ROOTS, "/nowhere.pem"), ("command", "SET"), ("key", "k")], TRUSTED_ROOTS),
+            (
+                &[("url", "rediss://h"), (TRUSTED_ROOTS, "/nowhere.pem"), ("command", "SET"), ("key", "k")],
+                TRUSTED_ROOTS,
+            ),
             (&[("url", "redis://h:notaport")], "url"),
             (&[("url", "redis://h")], "command"),
             (&[("url", "redis://h"), ("command", "LPUSH"), ("key", "k")], "command"),

@@ -133,3 +133,92 @@ async fn connectors_are_managed_over_http() {
     assert_eq!(again.status, 200, "{again:?}");
     wait_for_count(&count, 45).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connectors_filter_on_the_events_json_data_and_refuse_bad_transforms() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let running = support::serve(support::open_engine(&dir)).await;
+    let address = running.address;
+    let (receiver, count) = receiver().await;
+    let url = format!("http://{receiver}/hook");
+    let with_filter = |expression: &str| {
+        json!({ "settings": {
+            "instanceTypeName": "http-sink",
+            "url": url,
+            "batching:batchTimeoutMs": 10,
+            "subscription": { "filter": { "scope": "record", "filterType": "jsonPath", "expression": expression } },
+        } })
+    };
+
+    let refused = post_json(address, "/connectors/big", &with_filter("$[?(@.n >= )]")).await;
+    assert_eq!(refused.status, 400, "{refused:?}");
+    let reason = refused.json()["error"].as_str().unwrap_or_default().to_owned();
+    assert!(reason.contains("subscription:filter:expression") && reason.contains("byte"), "{reason}");
+    let mut with_bad_transform = with_filter("$.n");
+    with_bad_transform["settings"]["transform"] = Value::from("return {n: e.data.n +};");
+    let refused = post_json(address, "/connectors/big", &with_bad_transform).await;
+    assert_eq!(refused.status, 400, "{refused:?}");
+    let reason = refused.json()["error"].as_str().unwrap_or_default().to_owned();
+    assert!(reason.contains("transform") && reason.contains("syntax error"), "{reason}");
+    assert_eq!(get(address, "/connectors", &[]).await.json()["totalSize"], 0, "nothing stored");
+
+    let created = post_json(address, "/connectors/big", &with_filter("$[?(@.n >= 7)]")).await;
+    assert_eq!(created.status, 200, "{created:?}");
+    // Ten JSON events `{"n": 0..9}` and one that is not JSON: `n` 7, 8, 9 pass.
+    append(&running.engine, 10).await;
+    let binary = ProposedEvent {
+        content_type: eventfold_store::ContentType::Binary,
+        ..ProposedEvent::json("Happened", b"{\"n\":100}".to_vec())
+    };
+    let stream = StreamName::new("thing-2").expect("valid");
+    running.engine.append(AppendRequest::new(stream, ExpectedRevision::Any, vec![binary])).await.expect("append");
+    wait_for_count(&count, 3).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connectors_show_settings_with_their_secrets_redacted() {
+    use futures::StreamExt;
+
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let running = support::serve(support::open_engine(&dir)).await;
+    let address = running.address;
+    let (receiver, count) = receiver().await;
+    let settings = json!({
+        "instanceTypeName": "http-sink",
+        "url": format!("http://{receiver}/hook"),
+        "authentication": { "method": "Basic", "basic": { "username": "admin", "password": "changeit" } },
+        "headers:X-Api-Key": "k3y",
+        "defaultHeaders": "X-One:1",
+        "batching:batchTimeoutMs": 10,
+    });
+    let created = post_json(address, "/connectors/hook", &json!({ "settings": settings })).await;
+    assert_eq!(created.status, 200, "{created:?}");
+    for shown in [created.json(), get(address, "/connectors/hook", &[]).await.json()] {
+        assert_eq!(shown["settings"]["authentication:basic:password"], "***", "{shown}");
+        assert_eq!(shown["settings"]["headers:X-Api-Key"], "***", "{shown}");
+        assert_eq!(shown["settings"]["authentication:basic:username"], "admin", "{shown}");
+        assert!(!shown.to_string().contains("changeit") && !shown.to_string().contains("k3y"), "{shown}");
+    }
+    let listed = get(address, "/connectors", &[]).await.json();
+    assert!(!listed.to_string().contains("changeit"), "{listed}");
+
+    // Sent back as shown: the stored password stays, and delivery goes on.
+    let mut shown = get(address, "/connectors/hook", &[]).await.json()["settings"].clone();
+    shown["batching:batchSize"] = Value::from("9");
+    let body = json!({ "settings": shown }).to_string();
+    let replaced = request(address, "PUT", "/connectors/hook/settings", &[], body.as_bytes()).await;
+    assert_eq!(replaced.status, 200, "{replaced:?}");
+    let definitions = StreamName::new(eventfold_connectors::DEFINITIONS_STREAM).expect("valid");
+    let stored: Vec<String> = running
+        .engine
+        .read_stream(ReadStreamRequest::forwards(definitions))
+        .await
+        .expect("definitions")
+        .map(|event| String::from_utf8_lossy(&event.expect("read").data).into_owned())
+        .collect()
+        .await;
+    let last = stored.last().expect("a reconfiguration");
+    assert!(last.contains("changeit") && !last.contains("***"), "the stored password kept: {last}");
+    append(&running.engine, 4).await;
+    wait_for_count(&count, 4).await;
+}
