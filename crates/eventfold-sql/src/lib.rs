@@ -21,6 +21,7 @@ mod error;
 mod execute;
 mod expr;
 mod functions;
+mod join;
 mod json_path;
 mod maintained;
 mod plan;
@@ -141,7 +142,7 @@ impl RunningQuery {
 }
 
 /// Rows buffered between the query's task and its reader.
-const ROWS_IN_FLIGHT: usize = 256;
+pub(crate) const ROWS_IN_FLIGHT: usize = 256;
 
 /// Checks, plans and starts `request` over `store` (the caller's store: its
 /// reads are checked for the caller). Errors in the query, and a refused
@@ -161,6 +162,11 @@ pub async fn start_query(
             let plan = plan::plan_query(&query)?;
             let rows = explain(&plan).into_iter().map(|line| Ok(QueryItem::Row(vec![Value::Text(line)])));
             Ok(RunningQuery { columns: vec!["plan".into()], rows: futures::stream::iter(rows).boxed(), events_read })
+        }
+        statement::Parsed::Query(query) if join::is_join(&query) => {
+            let bounds =
+                join::adhoc::AdhocBounds { row_limit, held_max: limits.groups_max, deadline, timeout, events_read };
+            join::adhoc::start(store, &query, bounds).await
         }
         statement::Parsed::Query(query) => {
             let plan = plan::plan_query(&query)?;

@@ -1,0 +1,360 @@
+//! The state that maintains a join: one buffer per side of the events that
+//! may still meet a partner, keyed by the join's equality key, in arrival
+//! order. `created` follows the log order, so an event read later is never
+//! stamped earlier: a left event can meet no right event still to come
+//! once `created` has passed its own plus the bound's high end, nor a right
+//! event a left one past its own minus the low end; it is then dropped
+//! (and, in a LEFT JOIN, written with `NULL`s if it never matched). Every
+//! match is produced when the later of its two events is read, so the rows
+//! written up to any position are the join of the events up to there.
+
+use std::collections::{HashMap, VecDeque};
+
+use eventfold_store::RecordedEvent;
+
+use super::plan::{JoinKind, JoinPlan};
+use crate::aggregate::KeyValue;
+use crate::error::SqlError;
+use crate::expr::{Expr, Row, Side};
+use crate::value::Value;
+
+struct Buffered {
+    event: RecordedEvent,
+    /// LEFT JOIN: whether the event met a partner.
+    matched: bool,
+}
+
+/// One side's events that may still match.
+#[derive(Default)]
+struct SideBuffer {
+    /// (created, key) in arrival order: the order they leave in, since
+    /// each stays a fixed time past its `created`.
+    arrivals: VecDeque<(i64, Vec<KeyValue>)>,
+    by_key: HashMap<Vec<KeyValue>, VecDeque<Buffered>>,
+}
+
+impl SideBuffer {
+    fn len(&self) -> usize {
+        self.arrivals.len()
+    }
+
+    fn push(&mut self, key: Vec<KeyValue>, buffered: Buffered) {
+        self.arrivals.push_back((buffered.event.created.ticks(), key.clone()));
+        self.by_key.entry(key).or_default().push_back(buffered);
+    }
+
+    /// Drops the events stamped before `cutoff`, oldest first.
+    fn drop_before(&mut self, cutoff: i64) -> Vec<Buffered> {
+        let mut dropped = Vec::new();
+        while let Some((created, _)) = self.arrivals.front() {
+            if *created >= cutoff {
+                break;
+            }
+            let Some((_, key)) = self.arrivals.pop_front() else { break };
+            // A key's events arrived in the same order as all of them: its
+            // oldest is the one leaving.
+            if let Some(events) = self.by_key.get_mut(&key) {
+                if let Some(buffered) = events.pop_front() {
+                    dropped.push(buffered);
+                }
+                if events.is_empty() {
+                    self.by_key.remove(&key);
+                }
+            }
+        }
+        dropped
+    }
+
+    /// In arrival order.
+    fn events(&self) -> Vec<&Buffered> {
+        let mut cursors: HashMap<&Vec<KeyValue>, usize> = HashMap::new();
+        let mut ordered = Vec::with_capacity(self.arrivals.len());
+        for (_, key) in &self.arrivals {
+            let cursor = cursors.entry(key).or_default();
+            if let Some(buffered) = self.by_key.get(key).and_then(|events| events.get(*cursor)) {
+                ordered.push(buffered);
+            }
+            *cursor += 1;
+        }
+        ordered
+    }
+}
+
+enum Match {
+    No,
+    KeptOut,
+    Row(Vec<Value>),
+}
+
+pub struct JoinState {
+    plan: JoinPlan,
+    left: SideBuffer,
+    right: SideBuffer,
+    /// The position of the last event applied.
+    position: Option<u64>,
+    /// The latest `created` read, or closed through by the clock.
+    now: i64,
+    held_max: usize,
+}
+
+fn pair<'a>(left: Option<&'a RecordedEvent>, right: Option<&'a RecordedEvent>) -> Row<'a> {
+    Row::Pair { left, right }
+}
+
+fn holds(condition: Option<&Expr>, row: Row<'_>) -> Result<bool, SqlError> {
+    match condition {
+        None => Ok(true),
+        Some(condition) => Ok(condition.evaluate(row)?.truth()? == Some(true)),
+    }
+}
+
+/// A key for the buffers: `NULL` when any part is (it equals nothing), and
+/// whole floats as integers, as `1 = 1.0` holds.
+fn key_of(exprs: &[&Expr], row: Row<'_>) -> Result<Option<Vec<KeyValue>>, SqlError> {
+    let mut key = Vec::with_capacity(exprs.len());
+    for expr in exprs {
+        let value = match expr.evaluate(row)? {
+            Value::Null => return Ok(None),
+            Value::Float(number) if number.fract() == 0.0 && number.abs() < 9.0e15 => Value::Int(number as i64),
+            value => value,
+        };
+        key.push(KeyValue::from(&value));
+    }
+    Ok(Some(key))
+}
+
+impl JoinState {
+    pub fn new(plan: JoinPlan, held_max: usize) -> Self {
+        Self {
+            plan,
+            left: SideBuffer::default(),
+            right: SideBuffer::default(),
+            position: None,
+            now: i64::MIN,
+            held_max,
+        }
+    }
+
+    pub fn columns(&self) -> &[String] {
+        &self.plan.columns
+    }
+
+    pub fn held(&self) -> usize {
+        self.left.len() + self.right.len()
+    }
+
+    /// Applies the next event of the log: drops what its `created` puts out
+    /// of reach, then joins it as a left and as a right event (one event
+    /// may be both, in a join of a source with itself).
+    pub fn apply(&mut self, event: &RecordedEvent) -> Result<Vec<Vec<Value>>, SqlError> {
+        self.position = Some(event.position.0);
+        let mut rows = self.advance(event.created.ticks());
+        if holds(self.plan.left.filter.as_ref(), pair(Some(event), None))? {
+            self.arrive_left(event, &mut rows)?;
+        }
+        if holds(self.plan.right.filter.as_ref(), pair(None, Some(event)))? {
+            self.arrive_right(event, &mut rows)?;
+        }
+        Ok(rows)
+    }
+
+    /// On an idle log, the clock passing `through`: a LEFT JOIN writes the
+    /// left events that can no longer match. An inner join waits for the
+    /// next event instead, so that its result never depends on the clock.
+    pub fn close_through(&mut self, through: i64) -> Vec<Vec<Value>> {
+        match self.plan.kind {
+            JoinKind::Left => self.advance(through),
+            JoinKind::Inner => Vec::new(),
+        }
+    }
+
+    fn advance(&mut self, now: i64) -> Vec<Vec<Value>> {
+        if now <= self.now {
+            return Vec::new();
+        }
+        self.now = now;
+        let left_gone = self.left.drop_before(now.saturating_sub(self.plan.high));
+        self.right.drop_before(now.saturating_add(self.plan.low));
+        left_gone
+            .into_iter()
+            .filter(|buffered| !buffered.matched)
+            .filter_map(|buffered| self.unmatched_row(&buffered.event))
+            .collect()
+    }
+
+    /// A LEFT JOIN's row for a left event with no partner; evaluation
+    /// errors read as `NULL` here, whether the row is written on an event
+    /// or by the clock, so that a replay writes the same.
+    fn unmatched_row(&self, event: &RecordedEvent) -> Option<Vec<Value>> {
+        if self.plan.kind != JoinKind::Left {
+            return None;
+        }
+        let row = pair(Some(event), None);
+        if !holds(self.plan.row_filter.as_ref(), row).unwrap_or(false) {
+            return None;
+        }
+        Some(self.plan.outputs.iter().map(|output| output.evaluate(row).unwrap_or(Value::Null)).collect())
+    }
+
+    /// Whether the pair matches, and its row unless `WHERE` keeps it out
+    /// (a left event kept out that way still matched: it gets no `NULL`
+    /// row).
+    fn match_pair(&self, left: &RecordedEvent, right: &RecordedEvent) -> Result<Match, SqlError> {
+        let row = pair(Some(left), Some(right));
+        if !holds(self.plan.condition.as_ref(), row)? {
+            return Ok(Match::No);
+        }
+        if !holds(self.plan.row_filter.as_ref(), row)? {
+            return Ok(Match::KeptOut);
+        }
+        Ok(Match::Row(self.plan.outputs.iter().map(|output| output.evaluate(row)).collect::<Result<Vec<_>, _>>()?))
+    }
+
+    fn ensure_room(&self) -> Result<(), SqlError> {
+        if self.held() >= self.held_max {
+            return Err(SqlError::evaluation(format!(
+                "the join holds {} events waiting for a partner, its limit; narrow its sides with WHERE or its bound on created",
+                self.held_max
+            )));
+        }
+        Ok(())
+    }
+
+    fn arrive_left(&mut self, event: &RecordedEvent, rows: &mut Vec<Vec<Value>>) -> Result<(), SqlError> {
+        let exprs: Vec<&Expr> = self.plan.keys.iter().map(|(left, _)| left).collect();
+        let Some(key) = key_of(&exprs, pair(Some(event), None))? else {
+            rows.extend(self.unmatched_row(event));
+            return Ok(());
+        };
+        let mut matched = false;
+        if let Some(partners) = self.right.by_key.get(&key) {
+            for partner in partners {
+                match self.match_pair(event, &partner.event)? {
+                    Match::No => {}
+                    Match::KeptOut => matched = true,
+                    Match::Row(row) => {
+                        matched = true;
+                        rows.push(row);
+                    }
+                }
+            }
+        }
+        // A right event still to come is stamped at `now` or later.
+        if event.created.ticks().saturating_add(self.plan.high) >= self.now {
+            self.ensure_room()?;
+            self.left.push(key, Buffered { event: event.clone(), matched });
+        } else if !matched {
+            rows.extend(self.unmatched_row(event));
+        }
+        Ok(())
+    }
+
+    fn arrive_right(&mut self, event: &RecordedEvent, rows: &mut Vec<Vec<Value>>) -> Result<(), SqlError> {
+        let exprs: Vec<&Expr> = self.plan.keys.iter().map(|(_, right)| right).collect();
+        let Some(key) = key_of(&exprs, pair(None, Some(event)))? else { return Ok(()) };
+        let mut matches = Vec::new();
+        if let Some(partners) = self.left.by_key.get(&key) {
+            for (index, partner) in partners.iter().enumerate() {
+                match self.match_pair(&partner.event, event)? {
+                    Match::No => {}
+                    Match::KeptOut => matches.push(index),
+                    Match::Row(row) => {
+                        matches.push(index);
+                        rows.push(row);
+                    }
+                }
+            }
+        }
+        if let Some(partners) = self.left.by_key.get_mut(&key) {
+            for index in matches {
+                if let Some(partner) = partners.get_mut(index) {
+                    partner.matched = true;
+                }
+            }
+        }
+        // A left event still to come is stamped at `now` or later.
+        if event.created.ticks().saturating_sub(self.plan.low) >= self.now {
+            self.ensure_room()?;
+            self.right.push(key, Buffered { event: event.clone(), matched: false });
+        }
+        Ok(())
+    }
+
+    /// The state as a checkpoint's data: each side's events in arrival
+    /// order (their keys are computed again on restore).
+    pub fn to_json(&self) -> serde_json::Value {
+        let side = |buffer: &SideBuffer| -> Vec<serde_json::Value> {
+            buffer
+                .events()
+                .into_iter()
+                .map(|buffered| super::checkpoint::event_to_json(&buffered.event, buffered.matched))
+                .collect()
+        };
+        serde_json::json!({
+            "join": true,
+            "position": self.position,
+            "now": self.now,
+            "left": side(&self.left),
+            "right": side(&self.right),
+        })
+    }
+
+    /// Restores the state a checkpoint holds; `None` when it is not one of
+    /// a join.
+    pub fn restore(&mut self, checkpoint: &serde_json::Value) -> Option<()> {
+        if checkpoint.get("join")?.as_bool() != Some(true) {
+            return None;
+        }
+        let mut left = SideBuffer::default();
+        let mut right = SideBuffer::default();
+        for (buffer, name, side) in [(&mut left, "left", Side::Left), (&mut right, "right", Side::Right)] {
+            let exprs: Vec<&Expr> =
+                self.plan.keys.iter().map(|(left, right)| if side == Side::Left { left } else { right }).collect();
+            for entry in checkpoint.get(name)?.as_array()? {
+                let (event, matched) = super::checkpoint::event_from_json(entry)?;
+                let row = if side == Side::Left { pair(Some(&event), None) } else { pair(None, Some(&event)) };
+                let key = key_of(&exprs, row).ok()??;
+                buffer.push(key, Buffered { event, matched });
+            }
+        }
+        self.left = left;
+        self.right = right;
+        self.position = checkpoint.get("position")?.as_u64();
+        self.now = checkpoint.get("now")?.as_i64()?;
+        Some(())
+    }
+}
+
+impl crate::maintained::MaintainedQuery for JoinState {
+    fn columns(&self) -> &[String] {
+        JoinState::columns(self)
+    }
+
+    fn apply(&mut self, event: &RecordedEvent) -> Result<Vec<crate::maintained::ResultRow>, SqlError> {
+        Ok(JoinState::apply(self, event)?.into_iter().map(result_row).collect())
+    }
+
+    fn close_through(&mut self, through: i64) -> Vec<crate::maintained::ResultRow> {
+        JoinState::close_through(self, through).into_iter().map(result_row).collect()
+    }
+
+    fn position(&self) -> Option<u64> {
+        self.position
+    }
+
+    fn held(&self) -> usize {
+        JoinState::held(self)
+    }
+
+    fn to_json(&self) -> serde_json::Value {
+        JoinState::to_json(self)
+    }
+
+    fn restore(&mut self, checkpoint: &serde_json::Value) -> Option<()> {
+        JoinState::restore(self, checkpoint)
+    }
+}
+
+fn result_row(values: Vec<Value>) -> crate::maintained::ResultRow {
+    crate::maintained::ResultRow { values, metadata: serde_json::Map::new() }
+}
