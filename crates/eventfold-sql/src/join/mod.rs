@@ -4,7 +4,6 @@
 
 pub mod adhoc;
 mod bound;
-mod checkpoint;
 mod plan;
 mod state;
 #[cfg(test)]

@@ -7,6 +7,13 @@
 //! (and, in a LEFT JOIN, written with `NULL`s if it never matched). Every
 //! match is produced when the later of its two events is read, so the rows
 //! written up to any position are the join of the events up to there.
+//!
+//! The checkpoint holds no event: only where the oldest buffered event
+//! was read from, how far the state has read, and (for a LEFT JOIN) which
+//! buffered left events have matched. A restored state has the runner read
+//! again from its oldest buffered event, rebuilding the buffers with every
+//! row up to the saved position held back (they were written before), so a
+//! checkpoint stays small however many events the bound holds.
 
 use std::collections::{HashMap, VecDeque};
 
@@ -15,11 +22,14 @@ use eventfold_store::RecordedEvent;
 use super::plan::{JoinKind, JoinPlan};
 use crate::aggregate::KeyValue;
 use crate::error::SqlError;
-use crate::expr::{Expr, Row, Side};
+use crate::expr::{Expr, Row};
 use crate::value::Value;
 
 struct Buffered {
     event: RecordedEvent,
+    /// The position of the event applied before it: where a replay that
+    /// rebuilds this buffer starts after.
+    after: Option<u64>,
     /// LEFT JOIN: whether the event met a partner.
     matched: bool,
 }
@@ -36,6 +46,12 @@ struct SideBuffer {
 impl SideBuffer {
     fn len(&self) -> usize {
         self.arrivals.len()
+    }
+
+    /// Where the oldest event held was read after (`None`: the start).
+    fn oldest_after(&self) -> Option<Option<u64>> {
+        let (_, key) = self.arrivals.front()?;
+        Some(self.by_key.get(key)?.front()?.after)
     }
 
     fn push(&mut self, key: Vec<KeyValue>, buffered: Buffered) {
@@ -64,20 +80,6 @@ impl SideBuffer {
         }
         dropped
     }
-
-    /// In arrival order.
-    fn events(&self) -> Vec<&Buffered> {
-        let mut cursors: HashMap<&Vec<KeyValue>, usize> = HashMap::new();
-        let mut ordered = Vec::with_capacity(self.arrivals.len());
-        for (_, key) in &self.arrivals {
-            let cursor = cursors.entry(key).or_default();
-            if let Some(buffered) = self.by_key.get(key).and_then(|events| events.get(*cursor)) {
-                ordered.push(buffered);
-            }
-            *cursor += 1;
-        }
-        ordered
-    }
 }
 
 enum Match {
@@ -95,6 +97,22 @@ pub struct JoinState {
     /// The latest `created` read, or closed through by the clock.
     now: i64,
     held_max: usize,
+    /// After a restore: the buffers being rebuilt.
+    replay: Option<Replay>,
+}
+
+/// A restored state reading again the events its checkpoint had read.
+struct Replay {
+    /// The last position the checkpoint had applied: rows up to it were
+    /// written already.
+    through: u64,
+    /// The checkpoint's `now`, which the clock may have moved past the
+    /// last event's `created`.
+    now: i64,
+    /// LEFT JOIN: the buffered left events that had matched, by position
+    /// (their partner may have left the buffers since).
+    matched: std::collections::HashSet<u64>,
+    checkpoint: serde_json::Value,
 }
 
 fn pair<'a>(left: Option<&'a RecordedEvent>, right: Option<&'a RecordedEvent>) -> Row<'a> {
@@ -132,11 +150,18 @@ impl JoinState {
             position: None,
             now: i64::MIN,
             held_max,
+            replay: None,
         }
     }
 
     pub fn columns(&self) -> &[String] {
         &self.plan.columns
+    }
+
+    /// The position of the last event applied; after a restore, the one
+    /// to read again after.
+    pub fn position(&self) -> Option<u64> {
+        self.position
     }
 
     pub fn held(&self) -> usize {
@@ -147,21 +172,42 @@ impl JoinState {
     /// of reach, then joins it as a left and as a right event (one event
     /// may be both, in a join of a source with itself).
     pub fn apply(&mut self, event: &RecordedEvent) -> Result<Vec<Vec<Value>>, SqlError> {
+        if self.replay.as_ref().is_some_and(|replay| event.position.0 > replay.through) {
+            self.end_replay();
+        }
+        let after = self.position;
         self.position = Some(event.position.0);
         let mut rows = self.advance(event.created.ticks());
         if holds(self.plan.left.filter.as_ref(), pair(Some(event), None))? {
-            self.arrive_left(event, &mut rows)?;
+            self.arrive_left(event, after, &mut rows)?;
         }
         if holds(self.plan.right.filter.as_ref(), pair(None, Some(event)))? {
-            self.arrive_right(event, &mut rows)?;
+            self.arrive_right(event, after, &mut rows)?;
+        }
+        if let Some(replay) = &self.replay {
+            if event.position.0 >= replay.through {
+                self.end_replay();
+            }
+            return Ok(Vec::new());
         }
         Ok(rows)
+    }
+
+    /// The buffers are rebuilt: bring `now` to the checkpoint's, holding
+    /// back the rows that writes (they were written before).
+    fn end_replay(&mut self) {
+        if let Some(replay) = self.replay.take() {
+            self.advance(replay.now);
+        }
     }
 
     /// On an idle log, the clock passing `through`: a LEFT JOIN writes the
     /// left events that can no longer match. An inner join waits for the
     /// next event instead, so that its result never depends on the clock.
     pub fn close_through(&mut self, through: i64) -> Vec<Vec<Value>> {
+        if self.replay.is_some() {
+            return Vec::new();
+        }
         match self.plan.kind {
             JoinKind::Left => self.advance(through),
             JoinKind::Inner => Vec::new(),
@@ -220,13 +266,18 @@ impl JoinState {
         Ok(())
     }
 
-    fn arrive_left(&mut self, event: &RecordedEvent, rows: &mut Vec<Vec<Value>>) -> Result<(), SqlError> {
+    fn arrive_left(
+        &mut self,
+        event: &RecordedEvent,
+        after: Option<u64>,
+        rows: &mut Vec<Vec<Value>>,
+    ) -> Result<(), SqlError> {
         let exprs: Vec<&Expr> = self.plan.keys.iter().map(|(left, _)| left).collect();
         let Some(key) = key_of(&exprs, pair(Some(event), None))? else {
             rows.extend(self.unmatched_row(event));
             return Ok(());
         };
-        let mut matched = false;
+        let mut matched = self.replay.as_ref().is_some_and(|replay| replay.matched.contains(&event.position.0));
         if let Some(partners) = self.right.by_key.get(&key) {
             for partner in partners {
                 match self.match_pair(event, &partner.event)? {
@@ -242,14 +293,19 @@ impl JoinState {
         // A right event still to come is stamped at `now` or later.
         if event.created.ticks().saturating_add(self.plan.high) >= self.now {
             self.ensure_room()?;
-            self.left.push(key, Buffered { event: event.clone(), matched });
+            self.left.push(key, Buffered { event: event.clone(), after, matched });
         } else if !matched {
             rows.extend(self.unmatched_row(event));
         }
         Ok(())
     }
 
-    fn arrive_right(&mut self, event: &RecordedEvent, rows: &mut Vec<Vec<Value>>) -> Result<(), SqlError> {
+    fn arrive_right(
+        &mut self,
+        event: &RecordedEvent,
+        after: Option<u64>,
+        rows: &mut Vec<Vec<Value>>,
+    ) -> Result<(), SqlError> {
         let exprs: Vec<&Expr> = self.plan.keys.iter().map(|(_, right)| right).collect();
         let Some(key) = key_of(&exprs, pair(None, Some(event)))? else { return Ok(()) };
         let mut matches = Vec::new();
@@ -275,52 +331,59 @@ impl JoinState {
         // A left event still to come is stamped at `now` or later.
         if event.created.ticks().saturating_sub(self.plan.low) >= self.now {
             self.ensure_room()?;
-            self.right.push(key, Buffered { event: event.clone(), matched: false });
+            self.right.push(key, Buffered { event: event.clone(), after, matched: false });
         }
         Ok(())
     }
 
-    /// The state as a checkpoint's data: each side's events in arrival
-    /// order (their keys are computed again on restore).
+    /// The state as a checkpoint's data: where to read again from to
+    /// rebuild the buffers, and what a replay cannot learn again.
     pub fn to_json(&self) -> serde_json::Value {
-        let side = |buffer: &SideBuffer| -> Vec<serde_json::Value> {
-            buffer
-                .events()
-                .into_iter()
-                .map(|buffered| super::checkpoint::event_to_json(&buffered.event, buffered.matched))
-                .collect()
-        };
+        if let Some(replay) = &self.replay {
+            return replay.checkpoint.clone();
+        }
+        // `None` (the start) sorts first: the oldest of the two.
+        let oldest = [self.left.oldest_after(), self.right.oldest_after()].into_iter().flatten().min();
+        let mut matched: Vec<u64> = self
+            .left
+            .by_key
+            .values()
+            .flatten()
+            .filter(|buffered| buffered.matched)
+            .map(|buffered| buffered.event.position.0)
+            .collect();
+        matched.sort_unstable();
         serde_json::json!({
             "join": true,
             "position": self.position,
+            "replayAfter": oldest.unwrap_or(self.position),
             "now": self.now,
-            "left": side(&self.left),
-            "right": side(&self.right),
+            "matched": matched,
         })
     }
 
-    /// Restores the state a checkpoint holds; `None` when it is not one of
-    /// a join.
+    /// Restores the state a checkpoint holds, to be rebuilt by reading
+    /// again after [`JoinState::position`]; `None` when it is not one of a
+    /// join.
     pub fn restore(&mut self, checkpoint: &serde_json::Value) -> Option<()> {
         if checkpoint.get("join")?.as_bool() != Some(true) {
             return None;
         }
-        let mut left = SideBuffer::default();
-        let mut right = SideBuffer::default();
-        for (buffer, name, side) in [(&mut left, "left", Side::Left), (&mut right, "right", Side::Right)] {
-            let exprs: Vec<&Expr> =
-                self.plan.keys.iter().map(|(left, right)| if side == Side::Left { left } else { right }).collect();
-            for entry in checkpoint.get(name)?.as_array()? {
-                let (event, matched) = super::checkpoint::event_from_json(entry)?;
-                let row = if side == Side::Left { pair(Some(&event), None) } else { pair(None, Some(&event)) };
-                let key = key_of(&exprs, row).ok()??;
-                buffer.push(key, Buffered { event, matched });
-            }
-        }
-        self.left = left;
-        self.right = right;
-        self.position = checkpoint.get("position")?.as_u64();
-        self.now = checkpoint.get("now")?.as_i64()?;
+        let now = checkpoint.get("now")?.as_i64()?;
+        let replay_after = checkpoint.get("replayAfter")?;
+        let matched =
+            checkpoint.get("matched")?.as_array()?.iter().map(serde_json::Value::as_u64).collect::<Option<_>>()?;
+        self.left = SideBuffer::default();
+        self.right = SideBuffer::default();
+        self.now = i64::MIN;
+        let Some(through) = checkpoint.get("position")?.as_u64() else {
+            // Nothing was applied: nothing to rebuild.
+            self.position = None;
+            self.replay = None;
+            return Some(());
+        };
+        self.position = if replay_after.is_null() { None } else { Some(replay_after.as_u64()?) };
+        self.replay = Some(Replay { through, now, matched, checkpoint: checkpoint.clone() });
         Some(())
     }
 }
@@ -339,7 +402,7 @@ impl crate::maintained::MaintainedQuery for JoinState {
     }
 
     fn position(&self) -> Option<u64> {
-        self.position
+        JoinState::position(self)
     }
 
     fn held(&self) -> usize {
