@@ -4,7 +4,9 @@
 //! restart of the query) at every round, a LEFT JOIN once the clock has
 //! passed every bound, and the same joins answered ad hoc. The events are
 //! searches and clicks of a few sessions, appended with pauses so that
-//! some clicks fall inside the bound and some outside.
+//! some clicks fall inside the bound and some outside. And: a stream
+//! joined with another query's result meets, for each event, the latest
+//! result row of its key before it, as a plain fold over `$all` finds it.
 
 mod support;
 
@@ -228,5 +230,78 @@ async fn continuous_joins_equal_postgresql_at_every_round() {
 
     inner.stop().await;
     left.stop().await;
+    engine.shutdown().await;
+}
+
+/// Orders per customer per 100 ms window, as a continuous query.
+const PER_WINDOW: &str = "SELECT date_bin('100 milliseconds', created) AS window, \
+    json_str(data, 'customer') AS customer, count(*) AS orders \
+    FROM event_type('OrderPlaced') GROUP BY window, customer";
+
+/// Each payment with its customer's latest closed window.
+const PAYMENT_WITH_WINDOW: &str = "SELECT p.position AS paid, json_str(t.data, 'window') AS window, \
+    json_int(t.data, 'orders') AS orders FROM event_type('PaymentTaken') p LEFT JOIN query('per-window') t \
+    ON json_str(p.data, 'customer') = json_str(t.data, 'customer')";
+
+/// Goal: a join of a stream with another query's result meets, for each
+/// event, the latest result row of its key written before it in the log,
+/// as a plain fold over `$all` finds it, across a restart.
+#[tokio::test]
+async fn a_stream_joined_with_a_query_result_meets_the_latest_row_before_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (engine, store) = support::open_store(&dir).await;
+    let windows = start_continuous(Arc::clone(&store), "per-window", PER_WINDOW, options()).await.expect("windows");
+    let mut payments =
+        start_continuous(Arc::clone(&store), "payments", PAYMENT_WITH_WINDOW, options()).await.expect("payments");
+    let mut generator = Generator(0x51_7cc1_b727_220a);
+    for round in 0..60_u64 {
+        let customer = format!("c{}", generator.below(3));
+        let event_type = if generator.below(3) == 0 { "PaymentTaken" } else { "OrderPlaced" };
+        let event = ProposedEvent::json(event_type, json!({"customer": customer}).to_string());
+        let stream = StreamName::new(format!("shop-{customer}")).expect("name");
+        store.append(AppendRequest::new(stream, ExpectedRevision::Any, vec![event])).await.expect("append");
+        tokio::time::sleep(Duration::from_millis(generator.below(4) * 15)).await;
+        if round == 30 {
+            payments.stop().await;
+            payments = start_continuous(Arc::clone(&store), "payments", PAYMENT_WITH_WINDOW, options())
+                .await
+                .expect("restart");
+        }
+    }
+    let head = store.head_position().expect("a head").0;
+    caught_up(&payments, head).await;
+
+    // The fold: the latest row of `$query-per-window` per customer, met by each payment.
+    let request =
+        ReadAllRequest { from: AllFrom::Start, direction: Direction::Forwards, max_count: u64::MAX, filter: None };
+    let mut events = store.read_all(request).await.expect("read $all");
+    let mut latest: std::collections::HashMap<String, Json> = std::collections::HashMap::new();
+    let mut expected = Vec::new();
+    while let Some(event) = events.next().await {
+        let event = event.expect("an event");
+        if event.position.0 > head {
+            break;
+        }
+        let data: Json = match serde_json::from_slice(&event.data) {
+            Ok(data) => data,
+            Err(_) => continue,
+        };
+        let customer = data["customer"].as_str().unwrap_or_default().to_owned();
+        if event.stream.as_str() == result_stream("per-window") {
+            latest.insert(customer, data);
+        } else if event.event_type == "PaymentTaken" {
+            let row = latest.get(&customer);
+            expected.push(json!({
+                "paid": event.position.0,
+                "window": row.map_or(Json::Null, |row| row["window"].clone()),
+                "orders": row.map_or(Json::Null, |row| row["orders"].clone()),
+            }));
+        }
+    }
+    let expected = sorted(expected);
+    assert!(expected.iter().any(|row| !row["orders"].is_null()), "some payments met a closed window: {expected:?}");
+    assert_eq!(result_rows(&store, "payments").await, expected);
+    windows.stop().await;
+    payments.stop().await;
     engine.shutdown().await;
 }

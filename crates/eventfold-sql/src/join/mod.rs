@@ -4,6 +4,7 @@
 
 pub mod adhoc;
 mod bound;
+mod checkpoint;
 mod plan;
 mod state;
 #[cfg(test)]

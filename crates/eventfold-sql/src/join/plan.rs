@@ -5,7 +5,8 @@
 //! is refused: the state would grow forever.
 
 use sqlparser::ast::{
-    GroupByExpr, JoinConstraint, JoinOperator, Query, SelectItem, SetExpr, TableFactor, TableWithJoins,
+    Expr as SqlExpr, FunctionArg, FunctionArgExpr, GroupByExpr, JoinConstraint, JoinOperator, Query, SelectItem,
+    SetExpr, TableFactor, TableWithJoins, Value as SqlValue,
 };
 
 use super::bound::{CreatedBound, conjuncts, sides_read};
@@ -49,6 +50,9 @@ pub struct JoinPlan {
     /// `low <= right.created - left.created <= high`, in ticks.
     pub low: i64,
     pub high: i64,
+    /// The right side is `query('name')`: a table, the latest result row
+    /// per key, that each left event looks up as it is read (no bound).
+    pub right_is_table: bool,
 }
 
 /// Ad hoc and continuous alike: a join is run by the same state.
@@ -99,8 +103,11 @@ pub fn plan_join(query: &Query) -> Result<JoinPlan, SqlError> {
     let JoinConstraint::On(on) = constraint else {
         return Err(refuse("a join needs ON, with a bound on created between the two sides"));
     };
-    let (left_table, left_alias) = source(left_factor)?;
-    let (right_table, right_alias) = source(right_factor)?;
+    let (left_table, left_alias, left_is_table) = source(left_factor)?;
+    let (right_table, right_alias, right_is_table) = source(right_factor)?;
+    if left_is_table {
+        return Err(refuse("put query('…') on the right: each event of the left side looks the table up"));
+    }
     if left_alias.eq_ignore_ascii_case(&right_alias) {
         return Err(SqlError::plan(format!(
             "both sides of the join are called `{left_alias}`; give each an alias, as in `event_type('A') a JOIN event_type('B') b`"
@@ -133,6 +140,13 @@ pub fn plan_join(query: &Query) -> Result<JoinPlan, SqlError> {
     }
     let mut left_filter = vec![restriction(&left_table, Side::Left)];
     let mut right_filter = vec![restriction(&right_table, Side::Right)];
+    if right_is_table {
+        right_filter.push(Expr::Binary {
+            left: Box::new(Expr::SideColumn { side: Side::Right, column: Column::EventType }),
+            op: BinaryOp::Eq,
+            right: Box::new(Expr::Literal(Value::Text(crate::continuous_runner::RESULT_EVENT_TYPE.to_owned()))),
+        });
+    }
     let mut condition = Vec::new();
     let mut row_filter = Vec::new();
     // In an inner join ON and WHERE say the same; in a LEFT JOIN, ON
@@ -172,6 +186,26 @@ pub fn plan_join(query: &Query) -> Result<JoinPlan, SqlError> {
             }
         }
     }
+    if right_is_table {
+        if keys.is_empty() {
+            return Err(refuse(
+                "a join with query('…') needs an equality between the sides: the table's key, whose latest row each event meets",
+            ));
+        }
+        return Ok(JoinPlan {
+            kind,
+            columns,
+            outputs,
+            left: SidePlan { filter: all_of(left_filter) },
+            right: SidePlan { filter: all_of(right_filter) },
+            keys,
+            condition: all_of(condition),
+            row_filter: all_of(row_filter),
+            low: 0,
+            high: 0,
+            right_is_table: true,
+        });
+    }
     let (Some(low), Some(high)) = (bound.low, bound.high) else {
         return Err(refuse(&format!(
             "a join needs a bound on created between the two sides both ways, as in \
@@ -191,21 +225,33 @@ pub fn plan_join(query: &Query) -> Result<JoinPlan, SqlError> {
         row_filter: all_of(row_filter),
         low,
         high,
+        right_is_table: false,
     })
 }
 
 /// A source's table and the name its columns are qualified by: its alias,
 /// or else the table's own name.
-fn source(factor: &TableFactor) -> Result<(Table, String), SqlError> {
-    let table = plan_table_factor(factor)?;
-    let TableFactor::Table { name, alias, .. } = factor else {
+/// `query('name')` reads as the stream of that query's result rows.
+fn source(factor: &TableFactor) -> Result<(Table, String, bool), SqlError> {
+    let TableFactor::Table { name, alias, args, .. } = factor else {
         return Err(SqlError::plan("FROM takes events or a table function, not a subquery"));
     };
     let alias = match alias {
         Some(alias) => alias.name.value.clone(),
         None => name.to_string().to_ascii_lowercase(),
     };
-    Ok((table, alias))
+    if name.to_string().eq_ignore_ascii_case("query") {
+        let argument = args.as_ref().and_then(|args| match args.args.as_slice() {
+            [FunctionArg::Unnamed(FunctionArgExpr::Expr(SqlExpr::Value(value)))] => match &value.value {
+                SqlValue::SingleQuotedString(text) if !text.is_empty() => Some(text.clone()),
+                _ => None,
+            },
+            _ => None,
+        });
+        let query = argument.ok_or_else(|| SqlError::plan("query(…) takes the name of a continuous query"))?;
+        return Ok((Table::Stream(crate::continuous_runner::result_stream(&query)), alias, true));
+    }
+    Ok((plan_table_factor(factor)?, alias, false))
 }
 
 /// A table function as a condition on `events` (the join reads `$all`).
@@ -296,5 +342,10 @@ mod tests {
         assert!(
             refusal("SELECT s.stream FROM events s RIGHT JOIN events c ON s.created = c.created").contains("LEFT JOIN")
         );
+        assert!(
+            refusal("SELECT t.stream FROM query('totals') t JOIN events e ON t.stream = e.stream").contains("right")
+        );
+        assert!(refusal("SELECT e.stream FROM events e JOIN query('totals') t ON true").contains("equality"));
+        assert!(refusal("SELECT e.stream FROM events e JOIN query(3) t ON e.stream = t.stream").contains("name"));
     }
 }

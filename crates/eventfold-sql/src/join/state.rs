@@ -99,6 +99,8 @@ pub struct JoinState {
     held_max: usize,
     /// After a restore: the buffers being rebuilt.
     replay: Option<Replay>,
+    /// A join with `query('…')`: the table's latest row per key.
+    table: HashMap<Vec<KeyValue>, RecordedEvent>,
 }
 
 /// A restored state reading again the events its checkpoint had read.
@@ -151,6 +153,7 @@ impl JoinState {
             now: i64::MIN,
             held_max,
             replay: None,
+            table: HashMap::new(),
         }
     }
 
@@ -165,7 +168,7 @@ impl JoinState {
     }
 
     pub fn held(&self) -> usize {
-        self.left.len() + self.right.len()
+        self.left.len() + self.right.len() + self.table.len()
     }
 
     /// Applies the next event of the log: drops what its `created` puts out
@@ -277,6 +280,20 @@ impl JoinState {
             rows.extend(self.unmatched_row(event));
             return Ok(());
         };
+        if self.plan.right_is_table {
+            // The table as it is at this event's position: no later row
+            // changes what this event met.
+            let row = match self.table.get(&key) {
+                Some(table_row) => self.match_pair(event, table_row)?,
+                None => Match::No,
+            };
+            match row {
+                Match::Row(row) => rows.push(row),
+                Match::KeptOut => {}
+                Match::No => rows.extend(self.unmatched_row(event)),
+            }
+            return Ok(());
+        }
         let mut matched = self.replay.as_ref().is_some_and(|replay| replay.matched.contains(&event.position.0));
         if let Some(partners) = self.right.by_key.get(&key) {
             for partner in partners {
@@ -308,6 +325,13 @@ impl JoinState {
     ) -> Result<(), SqlError> {
         let exprs: Vec<&Expr> = self.plan.keys.iter().map(|(_, right)| right).collect();
         let Some(key) = key_of(&exprs, pair(None, Some(event)))? else { return Ok(()) };
+        if self.plan.right_is_table {
+            if !self.table.contains_key(&key) {
+                self.ensure_room()?;
+            }
+            self.table.insert(key, event.clone());
+            return Ok(());
+        }
         let mut matches = Vec::new();
         if let Some(partners) = self.left.by_key.get(&key) {
             for (index, partner) in partners.iter().enumerate() {
@@ -342,6 +366,18 @@ impl JoinState {
         if let Some(replay) = &self.replay {
             return replay.checkpoint.clone();
         }
+        if self.plan.right_is_table {
+            // The table depends on every row before it: it is saved whole,
+            // in position order so that a checkpoint is the same text twice.
+            let mut rows: Vec<&RecordedEvent> = self.table.values().collect();
+            rows.sort_by_key(|row| row.position);
+            return serde_json::json!({
+                "join": true,
+                "position": self.position,
+                "now": self.now,
+                "table": rows.into_iter().map(|row| super::checkpoint::event_to_json(row, false)).collect::<Vec<_>>(),
+            });
+        }
         // `None` (the start) sorts first: the oldest of the two.
         let oldest = [self.left.oldest_after(), self.right.oldest_after()].into_iter().flatten().min();
         let mut matched: Vec<u64> = self
@@ -370,6 +406,19 @@ impl JoinState {
             return None;
         }
         let now = checkpoint.get("now")?.as_i64()?;
+        if self.plan.right_is_table {
+            let exprs: Vec<&Expr> = self.plan.keys.iter().map(|(_, right)| right).collect();
+            let mut table = HashMap::new();
+            for entry in checkpoint.get("table")?.as_array()? {
+                let (row, _) = super::checkpoint::event_from_json(entry)?;
+                table.insert(key_of(&exprs, pair(None, Some(&row))).ok()??, row);
+            }
+            self.table = table;
+            self.position = checkpoint.get("position")?.as_u64();
+            self.now = now;
+            self.replay = None;
+            return Some(());
+        }
         let replay_after = checkpoint.get("replayAfter")?;
         let matched =
             checkpoint.get("matched")?.as_array()?.iter().map(serde_json::Value::as_u64).collect::<Option<_>>()?;

@@ -185,3 +185,74 @@ fn a_join_holding_more_than_its_limit_fails_with_the_reason() {
     let failure = events(100).iter().find_map(|event| join.apply(event).err()).expect("the limit is reached");
     assert!(failure.to_string().contains("holds 5 events"), "{failure}");
 }
+
+const WITH_TOTALS: &str = "SELECT o.position AS ordered, json_int(t.data, 'orders') AS orders_before \
+    FROM event_type('OrderPlaced') o LEFT JOIN query('totals') t \
+    ON json_str(o.data, 'customer') = json_str(t.data, 'customer')";
+
+/// Orders and the result rows of a query `totals` (one per customer
+/// update), interleaved.
+fn orders_and_totals(count: u64) -> Vec<RecordedEvent> {
+    let mut seed = 0x1234_5678_u64;
+    let mut next = |below: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % below
+    };
+    (0..count)
+        .map(|index| {
+            let customer = format!("c{}", next(5));
+            let (stream, event_type, data) = if next(3) == 0 {
+                (
+                    "$query-totals".to_owned(),
+                    "QueryResult",
+                    serde_json::json!({"customer": customer, "orders": next(100)}),
+                )
+            } else {
+                (format!("order-{index}"), "OrderPlaced", serde_json::json!({"customer": customer}))
+            };
+            RecordedEvent {
+                stream: StreamName::new(stream).expect("name"),
+                revision: 0,
+                position: Position(index * 100),
+                id: EventId::random(),
+                event_type: event_type.into(),
+                content_type: ContentType::Json,
+                created: Timestamp(i64::try_from(index).expect("small")),
+                data: Bytes::from(data.to_string()),
+                metadata: Bytes::new(),
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn each_event_meets_the_latest_row_of_a_query_result_at_its_position() {
+    let events = orders_and_totals(300);
+    let mut expected = Vec::new();
+    for (index, order) in events.iter().enumerate().filter(|(_, event)| event.event_type == "OrderPlaced") {
+        let latest = events[..index]
+            .iter()
+            .rev()
+            .find(|row| row.event_type == "QueryResult" && field(row, "customer") == field(order, "customer"));
+        expected.push((position(order), latest.map(|row| field(row, "orders").as_i64().expect("orders"))));
+    }
+    let mut join = state(WITH_TOTALS, 100);
+    let mut rows = Vec::new();
+    for (index, event) in events.iter().enumerate() {
+        rows.extend(join.apply(event).expect("apply"));
+        if index == 150 {
+            // A restart: the table is in the checkpoint, reading resumes after it.
+            let saved = join.to_json();
+            join = state(WITH_TOTALS, 100);
+            join.restore(&saved).expect("restore");
+            assert_eq!(join.position(), Some(event.position.0));
+        }
+    }
+    assert_eq!(pairs(&rows), expected);
+    assert!(expected.iter().any(|(_, orders)| orders.is_none()) && expected.iter().any(|(_, orders)| orders.is_some()));
+    assert_eq!(join.held(), 5, "one row per customer");
+    let mut too_small = state(WITH_TOTALS, 2);
+    assert!(events.iter().any(|event| too_small.apply(event).is_err()), "five customers' rows exceed a limit of two");
+}
