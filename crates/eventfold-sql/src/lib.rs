@@ -159,8 +159,9 @@ pub async fn start_query(
     let deadline = tokio::time::Instant::now() + timeout;
     match statement {
         statement::Parsed::Explain(query) => {
-            let plan = plan::plan_query(&query)?;
-            let rows = explain(&plan).into_iter().map(|line| Ok(QueryItem::Row(vec![Value::Text(line)])));
+            let lines =
+                if join::is_join(&query) { join::explain(&query)? } else { explain(&plan::plan_query(&query)?) };
+            let rows = lines.into_iter().map(|line| Ok(QueryItem::Row(vec![Value::Text(line)])));
             Ok(RunningQuery { columns: vec!["plan".into()], rows: futures::stream::iter(rows).boxed(), events_read })
         }
         statement::Parsed::Query(query) if join::is_join(&query) => {

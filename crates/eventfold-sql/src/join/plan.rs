@@ -320,6 +320,16 @@ mod tests {
     }
 
     #[test]
+    fn explain_says_how_a_join_is_kept() {
+        let Parsed::Explain(query) = statement::parse(&format!("EXPLAIN {SEARCHES_AND_CLICKS}")).expect("parse") else {
+            panic!("not an EXPLAIN")
+        };
+        let lines = super::super::explain(&query).expect("explained");
+        assert_eq!(lines[1], "inner join on 1 key(s), filtering each side first");
+        assert!(lines[2].ends_with("from 0 ms to 3600000 ms"), "{lines:?}");
+    }
+
+    #[test]
     fn joins_that_cannot_be_maintained_are_refused_with_the_reason() {
         assert!(
             refusal("SELECT s.stream FROM events s JOIN events c ON s.stream = c.stream").contains("bound on created")
