@@ -256,3 +256,31 @@ fn each_event_meets_the_latest_row_of_a_query_result_at_its_position() {
     let mut too_small = state(WITH_TOTALS, 2);
     assert!(events.iter().any(|event| too_small.apply(event).is_err()), "five customers' rows exceed a limit of two");
 }
+
+#[test]
+fn a_bound_reaching_back_before_the_left_event_is_kept_both_ways() {
+    // Clicks from 30 ms before to 10 ms after the search, written with
+    // comparisons and the left side second.
+    let sql = "SELECT s.position AS searched, c.position AS clicked FROM event_type('Searched') s JOIN \
+        event_type('Clicked') c ON json_str(c.data, 'session') = json_str(s.data, 'session') \
+        AND s.created <= c.created + INTERVAL '30 milliseconds' AND s.created + INTERVAL '10 milliseconds' >= c.created";
+    let events = events(400);
+    let mut join = state(sql, 10_000);
+    let mut rows = Vec::new();
+    let window = 10 * TICKS_PER_MILLISECOND;
+    for (index, event) in events.iter().enumerate() {
+        rows.extend(join.apply(event).expect("apply"));
+        let mut expected = Vec::new();
+        for search in events[..=index].iter().filter(|event| event.event_type == "Searched") {
+            for click in events[..=index].iter().filter(|event| event.event_type == "Clicked") {
+                let within = (search.created.0 - WITHIN..=search.created.0 + window).contains(&click.created.0);
+                if within && field(search, "session") == field(click, "session") {
+                    expected.push((position(search), Some(position(click))));
+                }
+            }
+        }
+        expected.sort();
+        assert_eq!(pairs(&rows), expected, "after event {index}");
+    }
+    assert!(rows.len() > 20);
+}
