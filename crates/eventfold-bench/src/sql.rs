@@ -1,7 +1,8 @@
 //! SQL: a windowed count per key over `--events` events, run ad hoc and as
-//! a continuous query catching up from the start, beside a plain `$all`
-//! read of the same events, timed in one run so that the rates read as
-//! shares of the read rate. In-process on the `engine` target.
+//! a continuous query catching up from the start, and a time-bounded join
+//! catching up, beside a plain `$all` read of the same events, timed in one
+//! run so that the rates read as shares of the read rate. In-process on the
+//! `engine` target.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -62,6 +63,7 @@ pub async fn run(target: Arc<Target>, events: u64) -> anyhow::Result<Value> {
     };
     let continuous_elapsed = started.elapsed();
     query.stop().await;
+    let join = join_catch_up(&store, &target, head, read_elapsed).await?;
 
     let share = |elapsed: Duration| read_elapsed.as_secs_f64() / elapsed.as_secs_f64().max(f64::EPSILON);
     Ok(json!({
@@ -79,5 +81,50 @@ pub async fn run(target: Arc<Target>, events: u64) -> anyhow::Result<Value> {
             "events_per_second": rate(scanned, continuous_elapsed),
             "share_of_read_rate": share(continuous_elapsed),
         },
+        "continuous_join_catch_up": join,
+    }))
+}
+
+/// Orders of one customer placed within 10 ms of each other, in two
+/// different streams: a self-join of the log on a JSON field within a
+/// bound on `created`.
+const JOIN: &str = "SELECT a.position AS first, b.position AS second FROM events a JOIN events b \
+    ON json_str(a.data, 'customer') = json_str(b.data, 'customer') AND a.stream <> b.stream \
+    AND b.created BETWEEN a.created AND a.created + INTERVAL '10 milliseconds'";
+
+/// The time-bounded join catching up from the start, as a share of the
+/// plain read's rate over the same events.
+async fn join_catch_up(
+    store: &Arc<dyn EventStore>,
+    target: &Target,
+    head: Option<u64>,
+    read_elapsed: Duration,
+) -> anyhow::Result<Value> {
+    let name = format!("bench-join-{}", target.stream("q").replace(['/', '$'], "-"));
+    // Every event of the last 10 ms is held, on both sides.
+    let options = ContinuousOptions { groups_max: 10_000_000, ..ContinuousOptions::default() };
+    let started = Instant::now();
+    let query = start_continuous(Arc::clone(store), &name, JOIN, options).await?;
+    let status = loop {
+        let status = query.status();
+        if let Some(failure) = status.failure {
+            bail!("the continuous join failed: {failure}");
+        }
+        if status.position >= head {
+            break status;
+        }
+        if started.elapsed() > CATCH_UP_TIMEOUT {
+            bail!("the continuous join did not catch up within {CATCH_UP_TIMEOUT:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    };
+    let elapsed = started.elapsed();
+    query.stop().await;
+    Ok(json!({
+        "seconds": elapsed.as_secs_f64(),
+        "events": status.events_read,
+        "rows": status.rows_written,
+        "events_per_second": rate(status.events_read, elapsed),
+        "share_of_read_rate": read_elapsed.as_secs_f64() / elapsed.as_secs_f64().max(f64::EPSILON),
     }))
 }

@@ -86,13 +86,34 @@ pub enum Expr {
     GroupKey(usize),
     /// After grouping: the group's `n`th aggregate.
     Aggregate(usize),
+    /// In a join: a column of one side's event (`s.stream`).
+    SideColumn {
+        side: Side,
+        column: Column,
+    },
+}
+
+/// The two sources of a join, in the order the query names them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Side {
+    Left,
+    Right,
 }
 
 /// What an expression is evaluated against.
 #[derive(Clone, Copy)]
 pub enum Row<'a> {
     Event(&'a RecordedEvent),
-    Group { keys: &'a [Value], aggregates: &'a [Value] },
+    Group {
+        keys: &'a [Value],
+        aggregates: &'a [Value],
+    },
+    /// A joined pair; a missing side (a LEFT JOIN with no match) reads as
+    /// `NULL`s.
+    Pair {
+        left: Option<&'a RecordedEvent>,
+        right: Option<&'a RecordedEvent>,
+    },
 }
 
 impl Expr {
@@ -101,6 +122,14 @@ impl Expr {
             Expr::Column(column) => match row {
                 Row::Event(event) => Ok(column.value_of(event)),
                 Row::Group { .. } => Err(SqlError::evaluation(format!("column `{}` after grouping", column.name()))),
+                Row::Pair { .. } => Err(SqlError::evaluation(format!("column `{}` without its side", column.name()))),
+            },
+            Expr::SideColumn { side, column } => match row {
+                Row::Pair { left, right } => {
+                    let event = if *side == Side::Left { left } else { right };
+                    Ok(event.map_or(Value::Null, |event| column.value_of(event)))
+                }
+                _ => Err(SqlError::evaluation(format!("column `{}` of a join side outside a join", column.name()))),
             },
             Expr::Literal(value) => Ok(value.clone()),
             Expr::Not(inner) => Ok(match inner.evaluate(row)?.truth()? {

@@ -22,6 +22,7 @@ mod error;
 mod execute;
 mod expr;
 mod functions;
+mod join;
 mod json_path;
 mod maintained;
 mod pattern;
@@ -143,7 +144,7 @@ impl RunningQuery {
 }
 
 /// Rows buffered between the query's task and its reader.
-const ROWS_IN_FLIGHT: usize = 256;
+pub(crate) const ROWS_IN_FLIGHT: usize = 256;
 
 /// Checks, plans and starts `request` over `store` (the caller's store: its
 /// reads are checked for the caller). Errors in the query, and a refused
@@ -162,6 +163,8 @@ pub async fn start_query(
         statement::Parsed::Explain(query) => {
             let lines = if pattern::is_pattern(&query) {
                 pattern::explain(&request.sql)?
+            } else if join::is_join(&query) {
+                join::explain(&query)?
             } else {
                 explain(&plan::plan_query(&query)?)
             };
@@ -171,6 +174,11 @@ pub async fn start_query(
         statement::Parsed::Query(query) if pattern::is_pattern(&query) => {
             let limits = pattern::AdhocLimits { row_limit, state_max: limits.groups_max, deadline, timeout };
             pattern::start_adhoc(store, &request.sql, limits, events_read).await
+        }
+        statement::Parsed::Query(query) if join::is_join(&query) => {
+            let bounds =
+                join::adhoc::AdhocBounds { row_limit, held_max: limits.groups_max, deadline, timeout, events_read };
+            join::adhoc::start(store, &query, bounds).await
         }
         statement::Parsed::Query(query) => {
             let plan = plan::plan_query(&query)?;

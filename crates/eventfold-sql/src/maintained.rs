@@ -79,7 +79,7 @@ pub fn plan_maintained(sql: &str, state_max: usize) -> Result<Box<dyn Maintained
     };
     match kind_of(&query) {
         Kind::WindowedAggregate => Ok(Box::new(ContinuousState::new(plan_windowed(sql)?, state_max))),
-        Kind::Join => Err(SqlError::refused_continuous("joins are not maintained yet")),
+        Kind::Join => Ok(Box::new(crate::join::JoinState::new(crate::join::plan_join(&query)?, state_max))),
         Kind::Pattern => Ok(Box::new(crate::pattern::plan_continuous(sql, state_max)?)),
     }
 }

@@ -61,7 +61,20 @@ pub struct Plan {
 /// (where a column may appear only as a grouping key or in an aggregate).
 enum Scope<'a> {
     Event,
-    Grouped { keys: &'a [Expr], aggregates: &'a mut Vec<AggregateCall> },
+    Grouped {
+        keys: &'a [Expr],
+        aggregates: &'a mut Vec<AggregateCall>,
+    },
+    /// In a join: every column qualified by one of the two sides' aliases.
+    Joined {
+        aliases: [&'a str; 2],
+    },
+}
+
+/// Plans `expr` over a joined pair whose sides are named `aliases` (left,
+/// right): `s.data` reads the side aliased `s`.
+pub(crate) fn plan_joined_expr(expr: &SqlExpr, aliases: [&str; 2]) -> Result<Expr, SqlError> {
+    plan_expr(expr, &mut Scope::Joined { aliases })
 }
 
 pub fn plan_query(query: &sql::Query) -> Result<Plan, SqlError> {
@@ -167,7 +180,7 @@ fn push_star(columns: &mut Vec<String>, outputs: &mut Vec<Expr>) {
 }
 
 /// A column's name, or the expression's text.
-fn output_name(expr: &SqlExpr) -> String {
+pub(crate) fn output_name(expr: &SqlExpr) -> String {
     match expr {
         SqlExpr::Identifier(ident) => ident.value.clone(),
         SqlExpr::CompoundIdentifier(parts) => parts.last().map_or_else(|| expr.to_string(), |part| part.value.clone()),
@@ -186,8 +199,13 @@ fn plan_table(select: &sql::Select) -> Result<Table, SqlError> {
     if let Some(join) = from.joins.first() {
         return Err(SqlError::plan_at("joins are not supported", join.span()));
     }
-    let TableFactor::Table { name, args, .. } = &from.relation else {
-        return Err(SqlError::plan_at("FROM takes events or a table function, not a subquery", from.relation.span()));
+    plan_table_factor(&from.relation)
+}
+
+/// The table one source names: `events` or a table function.
+pub(crate) fn plan_table_factor(relation: &TableFactor) -> Result<Table, SqlError> {
+    let TableFactor::Table { name, args, .. } = relation else {
+        return Err(SqlError::plan_at("FROM takes events or a table function, not a subquery", relation.span()));
     };
     let [ObjectNamePart::Identifier(ident)] = name.0.as_slice() else {
         return Err(SqlError::plan_at(format!("unknown table `{name}`"), name.span()));
@@ -346,7 +364,10 @@ fn plan_expr(expr: &SqlExpr, scope: &mut Scope<'_>) -> Result<Expr, SqlError> {
     let planned = match expr {
         SqlExpr::Identifier(ident) => column(&ident.value, ident.span, scope)?,
         SqlExpr::CompoundIdentifier(parts) => match parts.as_slice() {
-            [_table, name] => column(&name.value, name.span, scope)?,
+            [table, name] => match scope {
+                Scope::Joined { aliases } => side_column(table, name, *aliases)?,
+                _ => column(&name.value, name.span, scope)?,
+            },
             _ => return Err(SqlError::plan_at(format!("unknown column `{expr}`"), expr.span())),
         },
         SqlExpr::Value(value) => Expr::Literal(literal(&value.value, expr)?),
@@ -472,7 +493,30 @@ fn column(name: &str, span: sqlparser::tokenizer::Span, scope: &Scope<'_>) -> Re
         Scope::Grouped { .. } => {
             Err(SqlError::plan_at(format!("column `{name}` must appear in GROUP BY or be used in an aggregate"), span))
         }
+        Scope::Joined { aliases: [left, _] } => Err(SqlError::plan_at(
+            format!(
+                "column `{name}` is on both sides of the join; qualify it with its side's alias, as in {left}.{name}"
+            ),
+            span,
+        )),
     }
+}
+
+fn side_column(table: &sql::Ident, name: &sql::Ident, aliases: [&str; 2]) -> Result<Expr, SqlError> {
+    let side = if table.value.eq_ignore_ascii_case(aliases[0]) {
+        crate::expr::Side::Left
+    } else if table.value.eq_ignore_ascii_case(aliases[1]) {
+        crate::expr::Side::Right
+    } else {
+        return Err(SqlError::plan_at(
+            format!("unknown table `{}`; the join's sides are {} and {}", table.value, aliases[0], aliases[1]),
+            table.span,
+        ));
+    };
+    let Expr::Column(column) = column(&name.value, name.span, &Scope::Event)? else {
+        return Err(SqlError::plan_at(format!("unknown column `{}`", name.value), name.span));
+    };
+    Ok(Expr::SideColumn { side, column })
 }
 
 fn literal(value: &sql::Value, expr: &SqlExpr) -> Result<Value, SqlError> {

@@ -29,4 +29,5 @@ mod metrics_deleted_group;
 mod queries;
 mod scavenge;
 mod sql;
+mod sqljoin;
 mod users;
