@@ -18,7 +18,7 @@ use eventfold_store::{
     AppendRequest, CurrentRevision, Direction, EventId, EventStore, ExpectedRevision, ProposedEvent, ReadError,
     ReadStreamRequest, RevisionFrom, StreamName, SubscribeFrom, SubscribeToAllRequest, SubscriptionItem, Timestamp,
 };
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use serde_json::{Map, json};
 
 use crate::error::SqlError;
@@ -165,6 +165,8 @@ pub async fn start_continuous_after(
         options,
         status: Arc::clone(&status),
         columns: Vec::new(),
+        pending: Vec::new(),
+        unsaved_events: 0,
     };
     let task = tokio::spawn(runner.run(subscription, stopped));
     Ok(ContinuousQuery { status, stop, task })
@@ -195,7 +197,16 @@ struct Runner {
     options: ContinuousOptions,
     status: Arc<Mutex<ContinuousStatus>>,
     columns: Vec<String>,
+    /// Rows produced since the last commit, in order.
+    pending: Vec<(ResultRow, RowOrigin)>,
+    /// Events applied since the last commit.
+    unsaved_events: u64,
 }
+
+/// A commit covers at most this many rows, or this many events: bounds
+/// what is held between durable writes while catching up.
+const COMMIT_ROWS_MAX: usize = 1_000;
+const COMMIT_EVENTS_MAX: u64 = 10_000;
 
 impl Runner {
     async fn run(
@@ -206,27 +217,26 @@ impl Runner {
         self.columns = self.state_columns();
         let mut live = false;
         let mut last_checkpoint = Instant::now();
-        let mut unsaved_events = 0_u64;
         let mut tick = tokio::time::interval(self.options.clock_tick);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let outcome: Result<(), SqlError> = async {
             loop {
                 tokio::select! {
                     _ = stopped.changed() => return Ok(()),
-                    item = subscription.next() => match item {
-                        None => return Err(SqlError::evaluation("the subscription to $all ended")),
-                        Some(Err(error)) => return Err(SqlError::evaluation(format!("the subscription failed: {error}"))),
-                        Some(Ok(SubscriptionItem::CaughtUp)) => live = true,
-                        Some(Ok(SubscriptionItem::Checkpoint(_))) => {}
-                        Some(Ok(SubscriptionItem::Event(event))) => {
-                            let closed = self.state.apply(&event)?;
-                            unsaved_events += 1;
-                            self.update_status(|status| status.events_read += 1);
-                            if !closed.is_empty() || last_checkpoint.elapsed() >= self.options.checkpoint_every {
-                                self.commit(closed, event.position.0).await?;
-                                last_checkpoint = Instant::now();
-                                unsaved_events = 0;
+                    item = subscription.next() => {
+                        live |= self.take(item)?;
+                        // What is already waiting joins this commit: catching
+                        // up, one durable write covers many events' rows;
+                        // live, an event's rows are written as it arrives.
+                        while self.pending.len() < COMMIT_ROWS_MAX && self.unsaved_events < COMMIT_EVENTS_MAX {
+                            match subscription.next().now_or_never() {
+                                Some(item) => live |= self.take(item)?,
+                                None => break,
                             }
+                        }
+                        if !self.pending.is_empty() || last_checkpoint.elapsed() >= self.options.checkpoint_every {
+                            self.commit().await?;
+                            last_checkpoint = Instant::now();
                         }
                     },
                     _ = tick.tick() => {
@@ -234,11 +244,12 @@ impl Runner {
                         if live && caught_up {
                             let grace = i64::try_from(self.options.idle_close_grace.as_nanos() / 100).unwrap_or(i64::MAX);
                             let closed = self.state.close_through(Timestamp::now().ticks().saturating_sub(grace));
-                            if !closed.is_empty() || unsaved_events > 0 {
-                                let position = self.state.position().unwrap_or(0);
-                                self.commit(closed, position).await?;
+                            // Closed by the clock, not by an event: no position
+                            // produced these rows, so their ids are random.
+                            self.pending.extend(closed.into_iter().map(|row| (row, RowOrigin::Clock)));
+                            if !self.pending.is_empty() || self.unsaved_events > 0 {
+                                self.commit().await?;
                                 last_checkpoint = Instant::now();
-                                unsaved_events = 0;
                             }
                         }
                     }
@@ -259,6 +270,30 @@ impl Runner {
         }
     }
 
+    /// Applies one subscription item, keeping the rows an event produces
+    /// for the next commit; whether the subscription has caught up.
+    fn take(
+        &mut self,
+        item: Option<Result<SubscriptionItem, eventfold_store::SubscriptionError>>,
+    ) -> Result<bool, SqlError> {
+        match item {
+            None => Err(SqlError::evaluation("the subscription to $all ended")),
+            Some(Err(error)) => Err(SqlError::evaluation(format!("the subscription failed: {error}"))),
+            Some(Ok(SubscriptionItem::CaughtUp)) => Ok(true),
+            Some(Ok(SubscriptionItem::Checkpoint(_))) => Ok(false),
+            Some(Ok(SubscriptionItem::Event(event))) => {
+                let rows = self.state.apply(&event)?;
+                self.unsaved_events += 1;
+                self.update_status(|status| status.events_read += 1);
+                let position = event.position.0;
+                self.pending.extend(
+                    rows.into_iter().enumerate().map(|(index, row)| (row, RowOrigin::Event { position, index })),
+                );
+                Ok(false)
+            }
+        }
+    }
+
     fn state_columns(&self) -> Vec<String> {
         self.state.columns().to_vec()
     }
@@ -269,17 +304,14 @@ impl Runner {
         }
     }
 
-    /// Appends the rows and the checkpoint of the state after them, all or
-    /// nothing.
-    async fn commit(&mut self, rows: Vec<ResultRow>, producing_position: u64) -> Result<(), SqlError> {
+    /// Appends the pending rows and the checkpoint of the state after
+    /// them, all or nothing.
+    async fn commit(&mut self) -> Result<(), SqlError> {
+        let rows = std::mem::take(&mut self.pending);
         let written = rows.len() as u64;
         let mut requests = Vec::new();
         if !rows.is_empty() {
-            let events = rows
-                .into_iter()
-                .enumerate()
-                .map(|(index, row)| self.row_event(row, producing_position, index))
-                .collect();
+            let events = rows.into_iter().map(|(row, origin)| self.row_event(row, origin)).collect();
             requests.push(AppendRequest::new(self.results.clone(), self.next_revision, events));
         }
         let checkpoint = ProposedEvent::json(CHECKPOINT_EVENT_TYPE, self.state.to_json().to_string());
@@ -294,30 +326,47 @@ impl Runner {
         {
             self.next_revision = ExpectedRevision::Exact(revision);
         }
+        self.unsaved_events = 0;
         self.update_status(|status| status.rows_written += written);
         Ok(())
     }
 
-    /// One row as an event: its columns as a JSON object; its id from the
-    /// query, the producing position and the row's place among those it
-    /// produced, so a replay would write the same ids.
-    fn row_event(&self, row: ResultRow, producing_position: u64, index: usize) -> ProposedEvent {
+    /// One row as an event: its columns as a JSON object. A row an event
+    /// produced has its id from the query, that event's position and the
+    /// row's place among those it produced, so a replay would write the
+    /// same ids.
+    fn row_event(&self, row: ResultRow, origin: RowOrigin) -> ProposedEvent {
         let object: Map<String, serde_json::Value> =
             self.columns.iter().cloned().zip(row.values.iter().map(Value::to_json)).collect();
-        let mut id = [0_u8; 16];
-        id[..8].copy_from_slice(&producing_position.to_be_bytes());
-        id[8..12].copy_from_slice(&u32::try_from(index).unwrap_or(u32::MAX).to_be_bytes());
-        id[12..].copy_from_slice(&name_hash(&self.name).to_be_bytes());
+        let (id, producing_position) = match origin {
+            RowOrigin::Event { position, index } => {
+                let mut id = [0_u8; 16];
+                id[..8].copy_from_slice(&position.to_be_bytes());
+                id[8..12].copy_from_slice(&u32::try_from(index).unwrap_or(u32::MAX).to_be_bytes());
+                id[12..].copy_from_slice(&name_hash(&self.name).to_be_bytes());
+                (uuid::Uuid::from_bytes(id), position)
+            }
+            RowOrigin::Clock => (uuid::Uuid::new_v4(), self.state.position().unwrap_or(0)),
+        };
         let mut metadata = row.metadata;
         metadata.insert("$position".to_owned(), json!(producing_position));
         ProposedEvent {
-            id: EventId(uuid::Uuid::from_bytes(id)),
+            id: EventId(id),
             event_type: RESULT_EVENT_TYPE.to_owned(),
             content_type: eventfold_store::ContentType::Json,
             data: Bytes::from(serde_json::Value::Object(object).to_string()),
             metadata: Bytes::from(serde_json::Value::Object(metadata).to_string()),
         }
     }
+}
+
+/// What produced a row.
+#[derive(Clone, Copy, Debug)]
+enum RowOrigin {
+    /// The event at `position`, as its `index`th row.
+    Event { position: u64, index: usize },
+    /// The clock, closing what an idle log left open.
+    Clock,
 }
 
 /// FNV-1a of the query's name: the part of a row id that tells queries apart.
