@@ -1,7 +1,10 @@
 // Runs a real `eventfold serve` (the binary named by EVENTFOLD_BIN) on a
-// free loopback port with a temporary data directory.
+// free loopback port with a temporary data directory; on PostgreSQL when
+// EVENTFOLD_TEST_PG_BASE names a cluster (scripts/test-node sets it with
+// EVENTFOLD_NODE_STORE=postgres).
 
-import { spawn } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, openSync, readFileSync, closeSync } from "node:fs";
 import { get } from "node:http";
 import { createServer } from "node:net";
@@ -32,6 +35,28 @@ export function health(port) {
   });
 }
 
+/** The cluster the servers store their events in, when the suite runs on PostgreSQL. */
+export const postgresBase = process.env.EVENTFOLD_TEST_PG_BASE || null;
+
+/**
+ * `--store` for a new server: on PostgreSQL, a database of its own in the
+ * throwaway cluster (so every server starts empty); nothing on the engine.
+ */
+function storeArgs() {
+  if (!postgresBase) return [];
+  const database = `ef_node_${randomUUID().replaceAll("-", "").slice(0, 16)}`;
+  const { hostname, port } = new URL(postgresBase);
+  const createdb = process.env.EVENTFOLD_TEST_PG_CREATEDB || "createdb";
+  const created = spawnSync(createdb, ["-h", hostname, "-p", port, "-U", "postgres", database], {
+    encoding: "utf8",
+    timeout: 30_000,
+  });
+  if (created.status !== 0) {
+    throw new Error(`${createdb} ${database} failed: ${created.error ?? created.stderr}`);
+  }
+  return ["--store", `${postgresBase}/${database}`];
+}
+
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export class Server {
@@ -46,9 +71,8 @@ export class Server {
       const logPath = join(dir, "server.log");
       const log = openSync(logPath, "w");
       const port = await freePort();
-      const child = spawn(binary, ["serve", "--db", join(dir, "data"), "--listen", `127.0.0.1:${port}`], {
-        stdio: ["ignore", log, log],
-      });
+      const args = ["serve", "--db", join(dir, "data"), "--listen", `127.0.0.1:${port}`, ...storeArgs()];
+      const child = spawn(binary, args, { stdio: ["ignore", log, log] });
       closeSync(log);
       const server = new Server(child, port, dir, logPath);
       const deadline = Date.now() + 30_000;

@@ -184,6 +184,22 @@ pub fn wait_for_health(address: SocketAddr, deadline: Instant) -> anyhow::Result
     }
 }
 
+/// `GET path` over HTTP/1.0 (so the answer is never chunked): the body of a
+/// 200 answer.
+pub fn http_get(address: SocketAddr, path: &str) -> anyhow::Result<String> {
+    let mut socket = TcpStream::connect_timeout(&address, Duration::from_secs(2))
+        .with_context(|| format!("connecting to {address}"))?;
+    socket.set_read_timeout(Some(Duration::from_secs(10))).context("setting a read timeout")?;
+    write!(socket, "GET {path} HTTP/1.0\r\nhost: localhost\r\n\r\n").with_context(|| format!("GET {path}"))?;
+    let mut response = String::new();
+    socket.read_to_string(&mut response).with_context(|| format!("reading the answer to GET {path}"))?;
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((response.as_str(), ""));
+    if head.split_whitespace().nth(1) != Some("200") {
+        bail!("GET {path} on {address} answered {:?}", head.lines().next().unwrap_or_default());
+    }
+    Ok(body.to_owned())
+}
+
 fn health_is_ok(address: SocketAddr) -> bool {
     let Ok(mut socket) = TcpStream::connect_timeout(&address, Duration::from_secs(1)) else { return false };
     let _ = socket.set_read_timeout(Some(Duration::from_secs(2)));

@@ -73,6 +73,9 @@ pub fn cases() -> Vec<Case> {
         Case { name: "read", workload: Workload::Read, targets: with_http },
         Case { name: "catch-up subscription from 0", workload: Workload::Catchup, targets: live_on_both },
         Case { name: "live, 1 subscriber", workload: Workload::Live, targets: live_on_both },
+        // Two servers on one PostgreSQL database: a subscriber on the node
+        // that took the append and one on the other.
+        Case { name: "live across nodes", workload: Workload::LiveAcrossNodes, targets: &[GrpcPostgres] },
         Case { name: "fan-out, 8 subscribers", workload: Workload::Fanout { subscribers: 8 }, targets: live },
         Case { name: "fan-out, 64 subscribers", workload: Workload::Fanout { subscribers: 64 }, targets: live },
         // A fresh server process only: in-process, the bench's own memory
@@ -145,6 +148,8 @@ fn ratios(results: &[Value]) -> Value {
     let all_warm = |target| figure(results, "read", target, "all_warm_events_per_second");
     let p99 =
         |case: &str, target: &str| find(results, case, target).and_then(|result| result["latency"]["p99_us"].as_f64());
+    let across_nodes =
+        |key: &str| find(results, "live across nodes", "grpc-postgres").and_then(|result| result[key].as_f64());
     let mut ratios = json!({
         "append_1x1_engine_vs_fsync_1": stats::ratio(rate(one, "engine"), fsync_1),
         "append_1x1_grpc_vs_fsync_1": stats::ratio(rate(one, "grpc"), fsync_1),
@@ -197,6 +202,8 @@ fn ratios(results: &[Value]) -> Value {
         "append_64x1_grpc_postgres_vs_grpc": stats::ratio(rate(many, "grpc-postgres"), rate(many, "grpc")),
         "append_8x100_grpc_postgres_vs_postgres": stats::ratio(rate(batches, "grpc-postgres"), rate(batches, "postgres")),
         "read_all_grpc_postgres_vs_grpc": stats::ratio(all_warm("grpc-postgres"), all_warm("grpc")),
+        "live_across_nodes_p50_other_vs_same_node": across_nodes("other_vs_same_node_p50"),
+        "live_across_nodes_p99_other_vs_same_node": across_nodes("other_vs_same_node_p99"),
     });
     if let (Some(all), Value::Object(more)) = (ratios.as_object_mut(), backend) {
         all.extend(more);
@@ -271,6 +278,20 @@ fn cell(result: &Value) -> String {
             stalled / 1e6,
             highest / 1e6,
             written / 1e6
+        );
+    }
+    if let (Some(same), Some(other)) = (result.get("latency_same_node"), result.get("latency_other_node")) {
+        let lag = &result["sequencing_lag"];
+        let micros =
+            |value: &Value, key: &str| value[key].as_f64().map_or_else(|| "?".to_owned(), |v| format!("{v:.0}"));
+        return format!(
+            "same node {} / {} µs; other node {} / {} µs; sequencing lag {} / {} µs",
+            micros(same, "p50_us"),
+            micros(same, "p99_us"),
+            micros(other, "p50_us"),
+            micros(other, "p99_us"),
+            micros(lag, "p50_us"),
+            micros(lag, "p99_us"),
         );
     }
     let mut text = result["events_per_second"].as_f64().map(thousands).unwrap_or_default();

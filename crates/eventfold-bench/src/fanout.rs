@@ -84,7 +84,7 @@ pub async fn run(target: Arc<Target>, subscribers: usize, duration: Duration) ->
 
 /// Receives until the writer's last event, returning each event's
 /// revision and arrival time.
-async fn receive(
+pub async fn receive(
     deliveries: &mut DeliveryStream,
     ready: tokio::sync::oneshot::Sender<()>,
     mut total: watch::Receiver<Option<u64>>,

@@ -23,6 +23,7 @@ mod grpc_client;
 mod http_client;
 mod kurrentdb_client;
 mod lagging;
+mod nodes;
 mod pg_client;
 mod progress;
 mod projection;
@@ -107,6 +108,10 @@ enum Workload {
     Connector,
     /// Live latency: one writer, one subscriber.
     Live,
+    /// Live latency across nodes (`grpc-postgres` only): one writer through
+    /// node A, one subscriber on node A and one on node B, a second server
+    /// on the same PostgreSQL database; with the appends' sequencing lag.
+    LiveAcrossNodes,
     /// One writer, many live subscribers to its stream.
     Fanout {
         #[arg(long, default_value_t = 8)]
@@ -140,6 +145,7 @@ impl Workload {
             Workload::Sql => "sql",
             Workload::Connector => "connector",
             Workload::Live => "live",
+            Workload::LiveAcrossNodes => "live-across-nodes",
             Workload::Fanout { .. } => "fanout",
             Workload::Lagging { .. } => "lagging",
             Workload::Restart => "restart",
@@ -161,6 +167,7 @@ impl Workload {
                 json!({ "subscribers": subscribers })
             }
             Workload::Live => json!({ "subscribers": 1 }),
+            Workload::LiveAcrossNodes => json!({ "subscribers": 2, "nodes": 2 }),
             Workload::Read
             | Workload::Catchup
             | Workload::Projection
@@ -185,6 +192,7 @@ impl Workload {
             Workload::Catchup | Workload::Live | Workload::Fanout { .. } | Workload::Lagging { .. } => {
                 kind != TargetKind::Postgres && kind != TargetKind::Http
             }
+            Workload::LiveAcrossNodes => kind == TargetKind::GrpcPostgres,
             // In-process, or through the server's Projections service.
             Workload::Projection => matches!(kind, TargetKind::Engine | TargetKind::Grpc),
             Workload::Fsync { .. }
@@ -285,6 +293,10 @@ async fn measure(workload: &Workload, kind: TargetKind, settings: &Settings) -> 
         Workload::Sql => on_target(kind, settings, 8, |target| sql::run(target, events)).await,
         Workload::Connector => on_target(kind, settings, 8, |target| connector::run(target, events)).await,
         Workload::Live => on_target(kind, settings, 8, |target| fanout::run(target, 1, duration)).await,
+        Workload::LiveAcrossNodes => {
+            let options = &settings.target_options;
+            on_target(kind, settings, 8, |target| nodes::run(target, options, scratch, duration)).await
+        }
         Workload::Fanout { subscribers } => {
             on_target(kind, settings, 8, |target| fanout::run(target, subscribers, duration)).await
         }

@@ -115,6 +115,9 @@ enum Backend {
         url: String,
         server: Option<ChildServer>,
         db: Option<tempfile::TempDir>,
+        /// The PostgreSQL database the server stores its events in, when
+        /// it is the bench's own `grpc-postgres` server.
+        store: Option<String>,
         /// Kept running while the server stores its events in it.
         _pg: Option<PgServer>,
     },
@@ -190,6 +193,15 @@ impl Target {
     pub fn server_url(&self) -> Option<&str> {
         match &self.backend {
             Backend::Server { url, .. } => Some(url),
+            _ => None,
+        }
+    }
+
+    /// The PostgreSQL database URL the bench's `grpc-postgres` server stores
+    /// its events in: another node can serve the same database.
+    pub fn postgres_store(&self) -> Option<&str> {
+        match &self.backend {
+            Backend::Server { store, .. } => store.as_deref(),
             _ => None,
         }
     }
@@ -372,7 +384,7 @@ async fn open_server(
 ) -> anyhow::Result<Backend> {
     if let Some(url) = &options.server_url {
         let client = ServerClient::connect(client, url).await?;
-        return Ok(Backend::Server { client, url: url.clone(), server: None, db: None, _pg: None });
+        return Ok(Backend::Server { client, url: url.clone(), server: None, db: None, store: None, _pg: None });
     }
     let db = tempfile::tempdir_in(scratch).context("creating the database directory")?;
     let binary = child_server::server_binary(options.server_bin.as_deref())?;
@@ -381,7 +393,7 @@ async fn open_server(
     })?;
     let url = server.url();
     let client = ServerClient::connect(client, &url).await?;
-    Ok(Backend::Server { client, url, server: Some(server), db: Some(db), _pg: None })
+    Ok(Backend::Server { client, url, server: Some(server), db: Some(db), store: None, _pg: None })
 }
 
 const NO_POSTGRES: &str = "PostgreSQL is not installed (no /usr/lib/postgresql/*/bin/initdb)";
@@ -413,7 +425,7 @@ async fn open_server_on_postgres(options: &TargetOptions, scratch: &Path) -> any
     let server = tokio::task::block_in_place(|| ChildServer::start_on_postgres(&binary, db.path(), &url))?;
     let server_url = server.url();
     let client = ServerClient::connect(ClientKind::Lean, &server_url).await?;
-    Ok(Some(Backend::Server { client, url: server_url, server: Some(server), db: Some(db), _pg: pg }))
+    Ok(Some(Backend::Server { client, url: server_url, server: Some(server), db: Some(db), store: Some(url), _pg: pg }))
 }
 
 fn evict_directory(dir: &Path) -> anyhow::Result<()> {

@@ -143,6 +143,30 @@ fn the_grpc_postgres_target_serves_from_postgresql_beside_the_engine_and_the_pla
 }
 
 #[test]
+fn live_across_nodes_subscribes_on_a_second_server_of_the_same_postgresql_database() {
+    let report = bench(&["live-across-nodes", "--target", "grpc", "--target", "grpc-postgres"]);
+    assert_eq!(report["workload"], "live-across-nodes", "{report}");
+    let results = report["results"].as_array().expect("results");
+    assert_eq!(results.len(), 2, "{report}");
+    // One node of the engine is all there is: it says so.
+    assert!(results[0]["skipped"].as_str().is_some_and(|reason| reason.contains("does not run")), "{report}");
+    let result = &results[1];
+    check_result(result, "appends_per_second");
+    if result.get("skipped").is_some() {
+        return; // PostgreSQL is not installed: the reason was checked.
+    }
+    let events = result["events"].as_u64().expect("events");
+    for node in ["latency_same_node", "latency_other_node"] {
+        assert_eq!(result[node]["samples"].as_u64(), Some(events), "every append reaches {node}: {result}");
+        assert!(result[node]["p99_us"].as_f64().is_some_and(|p99| p99 > 0.0), "{result}");
+    }
+    assert!(result["other_vs_same_node_p50"].as_f64().is_some_and(|ratio| ratio > 0.0), "{result}");
+    let lag = &result["sequencing_lag"];
+    assert!(lag["samples"].as_u64().is_some_and(|samples| samples >= events), "{result}");
+    assert!(lag["p50_us"].as_f64().is_some_and(|p50| p50 > 0.0), "{result}");
+}
+
+#[test]
 fn contended_reports_conflicts() {
     let report = bench(&[&["contended", "--writers", "4"][..], &ALL_TARGETS].concat());
     check_workload(&report, "contended", &ALL_NAMES, "events_per_second");

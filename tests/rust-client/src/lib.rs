@@ -2,6 +2,11 @@
 //! `EVENTFOLD_BIN`) on a free loopback port with a temporary data directory,
 //! and hands out official `kurrentdb` clients connected to it.
 //!
+//! With `EVENTFOLD_TEST_PG_BASE` (a PostgreSQL cluster's URL without a
+//! database, as `scripts/test-rust-client` sets it when
+//! `EVENTFOLD_RUST_CLIENT_STORE=postgres`), every server stores its events
+//! in a fresh database of that cluster instead.
+//!
 //! The server is stopped with SIGTERM by [`Server::stop`]; a server still
 //! running when its [`Server`] is dropped (a failed test) is killed.
 
@@ -43,6 +48,32 @@ pub fn server_binary() -> PathBuf {
     path
 }
 
+/// The PostgreSQL cluster the servers store their events in, when the
+/// suite runs on PostgreSQL.
+pub fn postgres_base() -> Option<String> {
+    std::env::var("EVENTFOLD_TEST_PG_BASE").ok().filter(|base| !base.is_empty())
+}
+
+/// `--store` for a new server: on PostgreSQL, a database of its own (so
+/// every server starts empty) made with the cluster's `createdb`; nothing
+/// on the embedded engine.
+fn store_args() -> Vec<OsString> {
+    let Some(base) = postgres_base() else { return Vec::new() };
+    let database = format!("ef_rust_{}", uuid::Uuid::new_v4().simple());
+    let (host, port) = base
+        .rsplit_once('@')
+        .map_or(base.as_str(), |(_, host_port)| host_port)
+        .rsplit_once(':')
+        .unwrap_or_else(|| panic!("EVENTFOLD_TEST_PG_BASE={base} has no host:port"));
+    let createdb = std::env::var_os("EVENTFOLD_TEST_PG_CREATEDB").unwrap_or_else(|| "createdb".into());
+    let output = Command::new(&createdb)
+        .args(["-h", host, "-p", port, "-U", "postgres", &database])
+        .output()
+        .unwrap_or_else(|error| panic!("running {}: {error}", createdb.to_string_lossy()));
+    assert!(output.status.success(), "createdb {database} failed: {}", String::from_utf8_lossy(&output.stderr));
+    vec![OsString::from("--store"), OsString::from(format!("{base}/{database}"))]
+}
+
 fn free_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").expect("binding a free loopback port");
     listener.local_addr().expect("reading the bound address").port()
@@ -79,6 +110,7 @@ impl Server {
                 .arg("--listen")
                 .arg(address.to_string())
                 .args(&tls_args)
+                .args(store_args())
                 .stdin(Stdio::null())
                 .stdout(log.try_clone().expect("cloning the log file handle"))
                 .stderr(log)

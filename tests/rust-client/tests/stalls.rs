@@ -8,7 +8,7 @@
 
 use std::time::{Duration, Instant};
 
-use eventfold_rust_client_tests::{Server, json_event, numbered_events, unique_stream, within};
+use eventfold_rust_client_tests::{Server, json_event, numbered_events, postgres_base, unique_stream, within};
 use kurrentdb::{
     AppendToStreamOptions, ReadStreamOptions, StreamPosition, StreamState, SubscribeToStreamOptions, SubscriptionEvent,
 };
@@ -20,6 +20,10 @@ const EVENTS: usize = 10_000;
 const APPENDS_BOUND: Duration = Duration::from_secs(2);
 const READ_BOUND: Duration = Duration::from_secs(3);
 const SUBSCRIPTION_BOUND: Duration = Duration::from_secs(3);
+/// On PostgreSQL an append is two transactions (its own, then the
+/// sequencing step that gives its position): twice the appends' bound,
+/// still half of what the stall would add.
+const APPENDS_BOUND_ON_POSTGRES: Duration = Duration::from_secs(4);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sequential_appends_reads_and_subscriptions_do_not_stall() {
@@ -49,9 +53,10 @@ async fn sequential_appends_reads_and_subscriptions_do_not_stall() {
             .expect("append");
     }
     let appends = started.elapsed();
+    let appends_bound = if postgres_base().is_some() { APPENDS_BOUND_ON_POSTGRES } else { APPENDS_BOUND };
     assert!(
-        appends < APPENDS_BOUND,
-        "{APPENDS} sequential one-event appends took {appends:?} (bound {APPENDS_BOUND:?})"
+        appends < appends_bound,
+        "{APPENDS} sequential one-event appends took {appends:?} (bound {appends_bound:?})"
     );
 
     // 10,000 events in batches, then one plain read of them all.
