@@ -27,7 +27,7 @@ mod metrics;
 mod metrics_connectors;
 mod metrics_deleted_group;
 mod queries;
+mod query_kinds;
 mod scavenge;
 mod sql;
-mod sqljoin;
 mod users;
