@@ -10,7 +10,6 @@ import {
   BACKWARDS,
   END,
   FORWARDS,
-  KurrentDBClient,
   NO_STREAM,
   START,
   StreamNotFoundError,
@@ -21,19 +20,9 @@ import {
   streamNameFilter,
 } from "@kurrent/kurrentdb-client";
 
-import { Server, health } from "./server.mjs";
+import { health } from "./server.mjs";
+import { collect, connect, disconnect, numbered, TIMEOUT, unique } from "./helpers.mjs";
 
-const TIMEOUT = 30_000;
-
-const unique = (category) => `${category}-${randomUUID().replaceAll("-", "")}`;
-const numbered = (type, count, from = 0) =>
-  Array.from({ length: count }, (_, index) => jsonEvent({ type, data: { n: from + index } }));
-
-async function collect(iterable) {
-  const items = [];
-  for await (const item of iterable) items.push(item);
-  return items;
-}
 
 /**
  * Watches a subscription: events in arrival order, whether it caught up,
@@ -92,14 +81,12 @@ describe("eventfold with @kurrent/kurrentdb-client", { timeout: 120_000 }, () =>
   const subscriptions = [];
 
   before(async () => {
-    server = await Server.start();
-    client = KurrentDBClient.connectionString`kurrentdb://127.0.0.1:${server.port}?tls=false`;
+    ({ server, client } = await connect());
   });
 
   after(async () => {
     for (const subscription of subscriptions) await subscription.unsubscribe().catch(() => {});
-    if (client) await client.dispose();
-    if (server) await server.stop();
+    await disconnect({ server, client });
   });
 
   test("append and read a stream forwards and backwards", { timeout: TIMEOUT }, async () => {

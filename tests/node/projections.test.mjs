@@ -6,11 +6,9 @@ import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 
-import { KurrentDBClient, jsonEvent } from "@kurrent/kurrentdb-client";
+import { jsonEvent } from "@kurrent/kurrentdb-client";
 
-import { Server } from "./server.mjs";
-
-const TIMEOUT = 30_000;
+import { connect, disconnect, TIMEOUT } from "./helpers.mjs";
 
 // A category is the stream name up to its first dash: none in here.
 const category = () => `n${randomUUID().replaceAll("-", "").slice(0, 12)}`;
@@ -40,14 +38,10 @@ describe("projections with @kurrent/kurrentdb-client", { timeout: 120_000 }, () 
   let client;
 
   before(async () => {
-    server = await Server.start();
-    client = KurrentDBClient.connectionString`kurrentdb://127.0.0.1:${server.port}?tls=false`;
+    ({ server, client } = await connect());
   });
 
-  after(async () => {
-    if (client) await client.dispose();
-    if (server) await server.stop();
-  });
+  after(() => disconnect({ server, client }));
 
   test("the lifecycle of an emitting, partitioned projection", { timeout: TIMEOUT }, async () => {
     const source = category();

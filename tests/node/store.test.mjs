@@ -11,29 +11,16 @@ import { after, before, describe, test } from "node:test";
 import {
   END,
   FORWARDS,
-  KurrentDBClient,
   NO_STREAM,
   START,
   StreamDeletedError,
   StreamNotFoundError,
-  jsonEvent,
   persistentSubscriptionToStreamSettingsFromDefaults,
   streamNameFilter,
 } from "@kurrent/kurrentdb-client";
 
-import { Server } from "./server.mjs";
+import { collect, connect, disconnect, numbered, TIMEOUT, unique } from "./helpers.mjs";
 
-const TIMEOUT = 30_000;
-
-const unique = (category) => `${category}-${randomUUID().replaceAll("-", "")}`;
-const numbered = (type, count, from = 0) =>
-  Array.from({ length: count }, (_, index) => jsonEvent({ type, data: { n: from + index } }));
-
-async function collect(iterable) {
-  const items = [];
-  for await (const item of iterable) items.push(item);
-  return items;
-}
 
 /** The first `count` items of an endless iterable, or an error after `ms`. */
 async function take(iterable, count, what, ms = 10_000) {
@@ -56,14 +43,10 @@ describe("store rules with @kurrent/kurrentdb-client", { timeout: 120_000 }, () 
   let client;
 
   before(async () => {
-    server = await Server.start();
-    client = KurrentDBClient.connectionString`kurrentdb://127.0.0.1:${server.port}?tls=false`;
+    ({ server, client } = await connect());
   });
 
-  after(async () => {
-    if (client) await client.dispose();
-    if (server) await server.stop();
-  });
+  after(() => disconnect({ server, client }));
 
   test("$all from a position: a read includes it, a subscription starts after it", { timeout: TIMEOUT }, async () => {
     const prefix = `npos${randomUUID().replaceAll("-", "")}`;

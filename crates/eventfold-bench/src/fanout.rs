@@ -37,22 +37,8 @@ pub async fn run(target: Arc<Target>, subscribers: usize, duration: Duration) ->
         let total = total.clone();
         tasks.push(tokio::spawn(async move { receive(&mut deliveries, ready, total).await }));
     }
-    for ready in caught_up {
-        tokio::time::timeout(DRAIN_TIMEOUT, ready).await.context("a subscriber did not catch up")?.ok();
-    }
-    let started = Instant::now();
-    let mut sent = Vec::new();
-    let mut revision = 0u64;
-    while started.elapsed() < duration {
-        let call = Instant::now();
-        if let AppendResult::Conflict { actual } =
-            target.append(0, &stream, ExpectedRevision::Exact(revision), vec![event_body(revision + 1)]).await?
-        {
-            bail!("the only writer of {stream} conflicted ({actual:?})");
-        }
-        sent.push((call, Instant::now()));
-        revision += 1;
-    }
+    wait_caught_up(caught_up).await?;
+    let (sent, revision) = append_one_by_one(&target, &stream, duration).await?;
     let _ = total_sender.send(Some(revision));
     let mut from_append = Latencies::new();
     let mut from_ack = Latencies::new();
@@ -84,6 +70,37 @@ pub async fn run(target: Arc<Target>, subscribers: usize, duration: Duration) ->
 
 /// Receives until the writer's last event, returning each event's
 /// revision and arrival time.
+/// Waits until every subscriber has said it caught up.
+pub async fn wait_caught_up(caught_up: Vec<tokio::sync::oneshot::Receiver<()>>) -> anyhow::Result<()> {
+    for ready in caught_up {
+        tokio::time::timeout(DRAIN_TIMEOUT, ready).await.context("a subscriber did not catch up")?.ok();
+    }
+    Ok(())
+}
+
+/// The only writer of `stream` appends one event at a time for `duration`:
+/// when each call began and was answered, and how many it made.
+pub async fn append_one_by_one(
+    target: &Target,
+    stream: &str,
+    duration: Duration,
+) -> anyhow::Result<(Vec<(Instant, Instant)>, u64)> {
+    let started = Instant::now();
+    let mut sent = Vec::new();
+    let mut revision = 0u64;
+    while started.elapsed() < duration {
+        let call = Instant::now();
+        if let AppendResult::Conflict { actual } =
+            target.append(0, stream, ExpectedRevision::Exact(revision), vec![event_body(revision + 1)]).await?
+        {
+            bail!("the only writer of {stream} conflicted ({actual:?})");
+        }
+        sent.push((call, Instant::now()));
+        revision += 1;
+    }
+    Ok((sent, revision))
+}
+
 pub async fn receive(
     deliveries: &mut DeliveryStream,
     ready: tokio::sync::oneshot::Sender<()>,

@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 use tokio::sync::{oneshot, watch};
 
 use crate::child_server::{self, ChildServer};
-use crate::fanout::receive;
+use crate::fanout::{append_one_by_one, receive, wait_caught_up};
 use crate::server_client::{ClientKind, ServerClient};
 use crate::stats::{Latencies, event_body, rate, ratio};
 use crate::target::{AppendResult, Target, TargetOptions};
@@ -63,24 +63,10 @@ pub async fn run(
         let total = total.clone();
         subscribers.push(tokio::spawn(async move { receive(&mut deliveries, ready, total).await }));
     }
-    for ready in caught_up {
-        tokio::time::timeout(DRAIN_TIMEOUT, ready).await.context("a subscriber did not catch up")?.ok();
-    }
+    wait_caught_up(caught_up).await?;
 
     let lag_before = tokio::task::block_in_place(|| scrape_histogram(address_a, SEQUENCING_LAG))?;
-    let started = Instant::now();
-    let mut sent = Vec::new();
-    let mut revision = 0u64;
-    while started.elapsed() < duration {
-        let call = Instant::now();
-        if let AppendResult::Conflict { actual } =
-            target.append(0, &stream, ExpectedRevision::Exact(revision), vec![event_body(revision + 1)]).await?
-        {
-            bail!("the only writer of {stream} conflicted ({actual:?})");
-        }
-        sent.push((call, Instant::now()));
-        revision += 1;
-    }
+    let (sent, revision) = append_one_by_one(&target, &stream, duration).await?;
     let _ = total_sender.send(Some(revision));
     let mut latencies = Vec::new();
     for subscriber in subscribers {

@@ -361,14 +361,7 @@ fn a_nats_connector_delivers_over_tls_with_a_certificate_from_eventfold_certs() 
         args.extend(extra);
         eventfold(&args)
     };
-    // The server's CA is not among the system's: refused, nothing stored.
-    let refused = create(&[]);
-    let reason = String::from_utf8_lossy(&refused.stderr).to_lowercase();
-    assert!(!refused.status.success(), "a certificate no trusted CA issued is refused");
-    assert!(reason.contains("certificate") || reason.contains("tls"), "refused for its certificate: {reason}");
-    let trusted = format!("tls:trustedRootCertificatesPath={ca_certificate}");
-    let created = create(&["--set", &trusted]);
-    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
+    created_once_its_ca_is_trusted(create, &ca_certificate);
 
     runtime.block_on(append_rounds(&url, 2));
     let expected = (2 * STREAMS * 20) as u64;
@@ -383,6 +376,19 @@ fn a_nats_connector_delivers_over_tls_with_a_certificate_from_eventfold_certs() 
         assert!(std::time::Instant::now() < deadline, "{messages} of {expected} messages in time");
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// `create` (with extra `--set` arguments) is refused while the sink's
+/// certificate is issued by a CA the system does not trust, storing
+/// nothing, and succeeds once the connector names that CA.
+fn created_once_its_ca_is_trusted(create: impl Fn(&[&str]) -> std::process::Output, ca_certificate: &str) {
+    let refused = create(&[]);
+    let reason = String::from_utf8_lossy(&refused.stderr).to_lowercase();
+    assert!(!refused.status.success(), "a certificate no trusted CA issued is refused");
+    assert!(reason.contains("certificate") || reason.contains("tls"), "refused for its certificate: {reason}");
+    let trusted = format!("tls:trustedRootCertificatesPath={ca_certificate}");
+    let created = create(&["--set", &trusted]);
+    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
 }
 
 #[test]
@@ -403,13 +409,7 @@ fn a_redis_connector_delivers_over_tls_with_a_certificate_from_eventfold_certs()
         args.extend(extra);
         eventfold(&args)
     };
-    let refused = create(&[]);
-    let reason = String::from_utf8_lossy(&refused.stderr).to_lowercase();
-    assert!(!refused.status.success(), "a certificate no trusted CA issued is refused");
-    assert!(reason.contains("certificate") || reason.contains("tls"), "refused for its certificate: {reason}");
-    let trusted = format!("tls:trustedRootCertificatesPath={ca_certificate}");
-    let created = create(&["--set", &trusted]);
-    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
+    created_once_its_ca_is_trusted(create, &ca_certificate);
 
     runtime.block_on(append_rounds(&url, 2));
     // Read back on the server's plain port: the connector wrote over TLS.

@@ -538,7 +538,7 @@ fn literal(value: &sql::Value, expr: &SqlExpr) -> Result<Value, SqlError> {
     })
 }
 
-fn binary_op(op: &sql::BinaryOperator) -> Option<BinaryOp> {
+pub(crate) fn binary_op(op: &sql::BinaryOperator) -> Option<BinaryOp> {
     Some(match op {
         sql::BinaryOperator::And => BinaryOp::And,
         sql::BinaryOperator::Or => BinaryOp::Or,

@@ -186,33 +186,23 @@ pub fn plan_join(query: &Query) -> Result<JoinPlan, SqlError> {
             }
         }
     }
-    if right_is_table {
-        if keys.is_empty() {
-            return Err(refuse(
-                "a join with query('…') needs an equality between the sides: the table's key, whose latest row each event meets",
-            ));
-        }
-        return Ok(JoinPlan {
-            kind,
-            columns,
-            outputs,
-            left: SidePlan { filter: all_of(left_filter) },
-            right: SidePlan { filter: all_of(right_filter) },
-            keys,
-            condition: all_of(condition),
-            row_filter: all_of(row_filter),
-            low: 0,
-            high: 0,
-            right_is_table: true,
-        });
+    if right_is_table && keys.is_empty() {
+        return Err(refuse(
+            "a join with query('…') needs an equality between the sides: the table's key, whose latest row each event meets",
+        ));
     }
-    let (Some(low), Some(high)) = (bound.low, bound.high) else {
-        return Err(refuse(&format!(
-            "a join needs a bound on created between the two sides both ways, as in \
-             `{right_alias}.created BETWEEN {left_alias}.created AND {left_alias}.created + INTERVAL '1 hour'` \
-             (in ON{}): without one, every event would be kept for a partner that may still come",
-            if kind == JoinKind::Left { "" } else { " or WHERE" }
-        )));
+    // A table needs no bound: it holds one row per key, not events.
+    let (low, high) = match (right_is_table, bound.low, bound.high) {
+        (true, _, _) => (0, 0),
+        (false, Some(low), Some(high)) => (low, high),
+        (false, _, _) => {
+            return Err(refuse(&format!(
+                "a join needs a bound on created between the two sides both ways, as in \
+                 `{right_alias}.created BETWEEN {left_alias}.created AND {left_alias}.created + INTERVAL '1 hour'` \
+                 (in ON{}): without one, every event would be kept for a partner that may still come",
+                if kind == JoinKind::Left { "" } else { " or WHERE" }
+            )));
+        }
     };
     Ok(JoinPlan {
         kind,
@@ -225,7 +215,7 @@ pub fn plan_join(query: &Query) -> Result<JoinPlan, SqlError> {
         row_filter: all_of(row_filter),
         low,
         high,
-        right_is_table: false,
+        right_is_table,
     })
 }
 

@@ -460,23 +460,10 @@ fn plan_condition(expr: &SqlExpr, previous: &mut Vec<Expr>) -> Result<Condition,
     })
 }
 
+/// The operators a `DEFINE` condition may use: the planner's, less text
+/// concatenation.
 fn condition_op(op: &sql::BinaryOperator) -> Option<BinaryOp> {
-    Some(match op {
-        sql::BinaryOperator::And => BinaryOp::And,
-        sql::BinaryOperator::Or => BinaryOp::Or,
-        sql::BinaryOperator::Eq => BinaryOp::Eq,
-        sql::BinaryOperator::NotEq => BinaryOp::NotEq,
-        sql::BinaryOperator::Lt => BinaryOp::Lt,
-        sql::BinaryOperator::LtEq => BinaryOp::LtEq,
-        sql::BinaryOperator::Gt => BinaryOp::Gt,
-        sql::BinaryOperator::GtEq => BinaryOp::GtEq,
-        sql::BinaryOperator::Plus => BinaryOp::Plus,
-        sql::BinaryOperator::Minus => BinaryOp::Minus,
-        sql::BinaryOperator::Multiply => BinaryOp::Multiply,
-        sql::BinaryOperator::Divide => BinaryOp::Divide,
-        sql::BinaryOperator::Modulo => BinaryOp::Modulo,
-        _ => return None,
-    })
+    crate::plan::binary_op(op).filter(|op| *op != BinaryOp::Concat)
 }
 
 /// One measure: `FIRST`, `LAST`, `COUNT`, `SUM`, `MIN`, `MAX`, `AVG` over
