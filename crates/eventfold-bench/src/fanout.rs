@@ -38,6 +38,7 @@ pub async fn run(target: Arc<Target>, subscribers: usize, duration: Duration) ->
         tasks.push(tokio::spawn(async move { receive(&mut deliveries, ready, total).await }));
     }
     wait_caught_up(caught_up).await?;
+    let started = Instant::now();
     let (sent, revision) = append_one_by_one(&target, &stream, duration).await?;
     let _ = total_sender.send(Some(revision));
     let mut from_append = Latencies::new();

@@ -66,6 +66,7 @@ pub async fn run(
     wait_caught_up(caught_up).await?;
 
     let lag_before = tokio::task::block_in_place(|| scrape_histogram(address_a, SEQUENCING_LAG))?;
+    let started = Instant::now();
     let (sent, revision) = append_one_by_one(&target, &stream, duration).await?;
     let _ = total_sender.send(Some(revision));
     let mut latencies = Vec::new();
