@@ -62,6 +62,9 @@ pub struct ContinuousStatus {
     pub events_read: u64,
     pub rows_written: u64,
     pub open_windows: usize,
+    /// Events left out as too late (a window on a data field past its
+    /// lateness).
+    pub late_events: u64,
     pub live: bool,
     /// Why the query stopped, if it failed.
     pub failure: Option<String>,
@@ -245,8 +248,10 @@ impl Runner {
                 }
                 let open = self.state.held();
                 let position = self.state.position();
+                let late_events = self.state.late_events();
                 self.update_status(|status| {
                     status.open_windows = open;
+                    status.late_events = late_events;
                     status.position = position;
                     status.live = live;
                 });
