@@ -1,19 +1,27 @@
 //! SQL: a windowed count per key over `--events` events, run ad hoc and as
 //! a continuous query catching up from the start, and a time-bounded join
 //! catching up, beside a plain `$all` read of the same events, timed in one
-//! run so that the rates read as shares of the read rate. In-process on the
+//! run so that the rates read as shares of the read rate; then, live, the
+//! latency from an append to the result event it produces (a window it
+//! closes) beside the latency to a plain `$all` subscriber. In-process on the
 //! `engine` target.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::bail;
-use eventfold_sql::{ContinuousOptions, QueryRequest, SqlLimits, start_continuous, start_query};
-use eventfold_store::EventStore;
+use eventfold_sql::{
+    ContinuousOptions, QueryRequest, SqlLimits, result_stream, start_continuous, start_continuous_after, start_query,
+};
+use eventfold_store::{
+    AppendRequest, EventStore, ExpectedRevision, ProposedEvent, StreamName, SubscribeFrom, SubscribeToAllRequest,
+    SubscribeToStreamRequest, SubscriptionItem,
+};
+use futures::StreamExt;
 use serde_json::{Value, json};
 
 use crate::append::fill;
-use crate::stats::rate;
+use crate::stats::{Latencies, rate};
 use crate::target::Target;
 
 /// A count and a sum per customer per minute: one JSON field as the key,
@@ -65,6 +73,8 @@ pub async fn run(target: Arc<Target>, events: u64) -> anyhow::Result<Value> {
     query.stop().await;
     let join = join_catch_up(&store, &target, head, read_elapsed).await?;
 
+    let live = live_latency(&store, &target.stream("live")).await?;
+
     let share = |elapsed: Duration| read_elapsed.as_secs_f64() / elapsed.as_secs_f64().max(f64::EPSILON);
     Ok(json!({
         "events": events,
@@ -82,6 +92,7 @@ pub async fn run(target: Arc<Target>, events: u64) -> anyhow::Result<Value> {
             "share_of_read_rate": share(continuous_elapsed),
         },
         "continuous_join_catch_up": join,
+        "continuous_live_latency": live,
     }))
 }
 
@@ -126,5 +137,90 @@ async fn join_catch_up(
         "rows": status.rows_written,
         "events_per_second": rate(status.events_read, elapsed),
         "share_of_read_rate": read_elapsed.as_secs_f64() / elapsed.as_secs_f64().max(f64::EPSILON),
+    }))
+}
+
+/// Appends measured for the live latency.
+const LIVE_SAMPLES: usize = 400;
+/// A live window's length, and the pause between appends: several appends
+/// fall in each window, and the first one past a window's end closes it,
+/// before the query's own idle checkpoint (at most one per clock tick) can.
+const LIVE_WINDOW_MILLISECONDS: u64 = 50;
+const LIVE_PAUSE: Duration = Duration::from_millis(10);
+/// How long the rows of the last windows may take to arrive.
+const LIVE_DRAIN: Duration = Duration::from_millis(500);
+
+/// From append to result event, live: a windowed count over one stream,
+/// started at the head, while one writer appends every few milliseconds.
+/// Each row carries the position of the event that closed its window; when
+/// that event is one of the appends, the time from that append's call to
+/// the row's arrival on a subscription to `$query-{name}` is measured,
+/// beside the time from each append's call to its arrival on a live `$all`
+/// subscription. Windows closed by other events (the query's own
+/// checkpoint on an idle tick) are counted apart.
+async fn live_latency(store: &Arc<dyn EventStore>, stream: &str) -> anyhow::Result<Value> {
+    let name = format!("bench-live-{}", stream.replace(['/', '$'], "-"));
+    let sql = format!(
+        "SELECT date_bin('{LIVE_WINDOW_MILLISECONDS} milliseconds', created) AS window, count(*) AS events \
+         FROM events WHERE stream = '{stream}' GROUP BY window"
+    );
+    let head = store.head_position();
+    let query = start_continuous_after(Arc::clone(store), &name, &sql, ContinuousOptions::default(), head).await?;
+    let mut all = store
+        .subscribe_to_all(SubscribeToAllRequest { from: SubscribeFrom::End, filter: None, checkpoint_interval: None })
+        .await?;
+    let results = StreamName::new(result_stream(&name))?;
+    let mut rows =
+        store.subscribe_to_stream(SubscribeToStreamRequest { stream: results, from: SubscribeFrom::End }).await?;
+    // Each row's producing position and when it arrived.
+    let arrivals = tokio::spawn(async move {
+        let mut arrived = Vec::new();
+        while let Ok(Some(item)) = tokio::time::timeout(LIVE_DRAIN, rows.next()).await {
+            if let SubscriptionItem::Event(row) = item? {
+                let metadata: Value = serde_json::from_slice(&row.metadata)?;
+                if let Some(produced) = metadata["$position"].as_u64() {
+                    arrived.push((produced, Instant::now()));
+                }
+            }
+        }
+        anyhow::Ok(arrived)
+    });
+    let stream_name = StreamName::new(stream)?;
+    let mut appended = std::collections::HashMap::new();
+    let mut to_subscriber = Latencies::new();
+    for sample in 0..LIVE_SAMPLES {
+        tokio::time::sleep(LIVE_PAUSE).await;
+        let started = Instant::now();
+        let event = ProposedEvent::json("OrderPlaced", crate::stats::event_body(sample as u64));
+        let outcome = store.append(AppendRequest::new(stream_name.clone(), ExpectedRevision::Any, vec![event])).await?;
+        let Some(position) = outcome.position.map(|position| position.0) else { bail!("an append wrote nothing") };
+        while let Some(item) = all.next().await {
+            if let SubscriptionItem::Event(event) = item?
+                && event.position.0 >= position
+            {
+                break;
+            }
+        }
+        to_subscriber.record(started.elapsed());
+        appended.insert(position, started);
+    }
+    let arrived = arrivals.await??;
+    if let Some(failure) = query.status().failure {
+        bail!("the live continuous query failed: {failure}");
+    }
+    query.stop().await;
+    let mut to_row = Latencies::new();
+    let mut closed_by_other_events = 0_u64;
+    for (produced, at) in arrived {
+        match appended.get(&produced) {
+            Some(started) => to_row.record(at.duration_since(*started)),
+            None => closed_by_other_events += 1,
+        }
+    }
+    Ok(json!({
+        "window_ms": LIVE_WINDOW_MILLISECONDS,
+        "append_to_result_event": to_row.to_json(),
+        "append_to_all_subscriber": to_subscriber.to_json(),
+        "windows_closed_by_other_events": closed_by_other_events,
     }))
 }

@@ -31,9 +31,30 @@ use crate::window;
 pub struct WindowShape {
     /// Which grouping key is the window's start.
     pub key_index: usize,
-    /// A window's length, in ticks.
+    /// A window's length, in ticks (a session window's gap).
     pub size: i64,
+    pub time: WindowTime,
 }
+
+/// What time a window is cut on, which decides when it is final.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WindowTime {
+    /// `created`, which follows the log order: a window is final once the
+    /// log passes its end (this module).
+    Created,
+    /// A timestamp field of the data (`json_time(data, 'at')`), in any
+    /// order: a window is shown once a later time is seen, and updated by
+    /// late events until it is `lateness` ticks older than the latest time
+    /// seen ([`crate::field_window`]).
+    Field { lateness: i64 },
+    /// `session(created, gap)`: a session per group that closes once the
+    /// log passes its last event by more than the gap ([`crate::session`]).
+    Session,
+}
+
+/// How long a window on a data field takes late events when the query
+/// does not say (`lateness(json_time(data, 'at'), '10 minutes')`).
+pub const FIELD_LATENESS_DEFAULT_TICKS: i64 = 3_600 * crate::value::TICKS_PER_SECOND;
 
 /// A query checked for continuous maintenance.
 #[derive(Clone, Debug)]
@@ -109,14 +130,15 @@ pub fn plan_continuous(sql: &str) -> Result<ContinuousPlan, SqlError> {
         .keys
         .iter()
         .enumerate()
-        .filter_map(|(key_index, key)| window_size(key).map(|size| WindowShape { key_index, size }))
+        .filter_map(|(key_index, key)| window_size(key).map(|(size, time)| WindowShape { key_index, size, time }))
         .collect();
     let window = match windows.as_slice() {
         [window] => *window,
         [] => {
             return Err(refuse(
                 "GROUP BY needs a window on created, date_bin('1 minute', created) or hop(created, slide, size), \
-                 so that its groups close",
+                 on a timestamp field, date_bin('1 minute', json_time(data, 'at')), or a session, \
+                 session(created, '30 minutes'), so that its groups close",
             ));
         }
         _ => return Err(refuse("one window per query")),
@@ -124,28 +146,83 @@ pub fn plan_continuous(sql: &str) -> Result<ContinuousPlan, SqlError> {
     Ok(ContinuousPlan { plan, window })
 }
 
-/// The window length of a key that is a window on `created` with a
-/// constant size.
-fn window_size(key: &Expr) -> Option<i64> {
+/// The window length of a key that is a window with a constant size, and
+/// the time it is cut on.
+fn window_size(key: &Expr) -> Option<(i64, WindowTime)> {
     let literal = |expr: &Expr| match expr {
         Expr::Literal(value) => Some(value.clone()),
         _ => None,
     };
     match key {
         Expr::Call { function: ScalarFunction::DateBin, arguments } => match arguments.as_slice() {
-            [size, Expr::Column(Column::Created)] => match literal(size)? {
-                Value::Interval(ticks) if ticks > 0 => Some(ticks),
-                Value::Text(text) => crate::functions::parse_interval(&text).ok().filter(|ticks| *ticks > 0),
-                _ => None,
-            },
-            _ => None,
-        },
-        Expr::Call { function: ScalarFunction::Hop, arguments } => match arguments.as_slice() {
-            [Expr::Column(Column::Created), slide, size] => {
-                hop_widths(literal(slide)?, literal(size)?).ok().map(|(_, size)| size)
+            [size, time] => {
+                let size = match literal(size)? {
+                    Value::Interval(ticks) if ticks > 0 => Some(ticks),
+                    Value::Text(text) => crate::functions::parse_interval(&text).ok().filter(|ticks| *ticks > 0),
+                    _ => None,
+                }?;
+                Some((size, window_time(time)?))
             }
             _ => None,
         },
+        Expr::Call { function: ScalarFunction::Hop, arguments } => match arguments.as_slice() {
+            [time, slide, size] => {
+                let (_, size) = hop_widths(literal(slide)?, literal(size)?).ok()?;
+                Some((size, window_time(time)?))
+            }
+            _ => None,
+        },
+        Expr::Call { function: ScalarFunction::Session, arguments } => match arguments.as_slice() {
+            [Expr::Column(Column::Created), gap] => {
+                let gap = match literal(gap)? {
+                    Value::Interval(ticks) => ticks,
+                    Value::Text(text) => crate::functions::parse_interval(&text).ok()?,
+                    _ => return None,
+                };
+                (gap > 0).then_some((gap, WindowTime::Session))
+            }
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// The time a window is cut on: `created`, or a typed timestamp of the
+/// data (`json_time(...)`, a cast to timestamp), optionally wrapped in
+/// `lateness(time, '10 minutes')`. A text field is not taken: a value that
+/// is not a timestamp would fail the query rather than leave one row out.
+fn window_time(time: &Expr) -> Option<WindowTime> {
+    let typed = |expr: &Expr| {
+        matches!(
+            expr,
+            Expr::Call { function: ScalarFunction::JsonTime, .. }
+                | Expr::Cast { to: crate::expr::CastType::Timestamp, .. }
+        )
+    };
+    match time {
+        Expr::Column(Column::Created) => Some(WindowTime::Created),
+        Expr::Call { function: ScalarFunction::Lateness, arguments } => match arguments.as_slice() {
+            [inner, Expr::Literal(lateness)] if typed(inner) => {
+                let lateness = match lateness {
+                    Value::Interval(ticks) => *ticks,
+                    Value::Text(text) => crate::functions::parse_interval(text).ok()?,
+                    _ => return None,
+                };
+                (lateness >= 0).then_some(WindowTime::Field { lateness })
+            }
+            _ => None,
+        },
+        expr if typed(expr) => Some(WindowTime::Field { lateness: FIELD_LATENESS_DEFAULT_TICKS }),
+        _ => None,
+    }
+}
+
+/// The expression a window key reads its time from (the data field of a
+/// window on one).
+pub(crate) fn window_time_expr(key: &Expr) -> Option<&Expr> {
+    match key {
+        Expr::Call { function: ScalarFunction::DateBin, arguments } => arguments.get(1),
+        Expr::Call { function: ScalarFunction::Hop | ScalarFunction::Session, arguments } => arguments.first(),
         _ => None,
     }
 }

@@ -27,6 +27,17 @@ pub enum ScalarFunction {
     /// puts each row in every window that holds it (see `window.rs`); as a
     /// value, it is the start of the latest of them.
     Hop,
+    /// `json_time(data, 'at')`: a timestamp field of the JSON, written as
+    /// ISO-8601 text or as epoch milliseconds; `NULL` when it is neither.
+    JsonTime,
+    /// `lateness(time, '1 hour')`: `time` itself. In a continuous query's
+    /// window on a data field it says how long a window stays open to late
+    /// events (see `field_window.rs`).
+    Lateness,
+    /// `session(created, '30 minutes')`: a session window, a `GROUP BY` key
+    /// of a continuous query only (see `session.rs`): a session has no
+    /// value one row can compute.
+    Session,
 }
 
 impl ScalarFunction {
@@ -46,6 +57,9 @@ impl ScalarFunction {
             "date_bin" => ScalarFunction::DateBin,
             "date_trunc" => ScalarFunction::DateTrunc,
             "hop" => ScalarFunction::Hop,
+            "json_time" => ScalarFunction::JsonTime,
+            "lateness" => ScalarFunction::Lateness,
+            "session" => ScalarFunction::Session,
             _ => return None,
         };
         Some(function)
@@ -60,7 +74,10 @@ impl ScalarFunction {
             | ScalarFunction::JsonBool
             | ScalarFunction::JsonGet
             | ScalarFunction::StartsWith
-            | ScalarFunction::DateTrunc => (2, 2),
+            | ScalarFunction::DateTrunc
+            | ScalarFunction::JsonTime
+            | ScalarFunction::Lateness
+            | ScalarFunction::Session => (2, 2),
             ScalarFunction::Lower | ScalarFunction::Upper | ScalarFunction::Length | ScalarFunction::Abs => (1, 1),
             ScalarFunction::Round => (1, 2),
             ScalarFunction::DateBin => (2, 3),
@@ -95,6 +112,20 @@ impl ScalarFunction {
             ScalarFunction::JsonGet => json(next(), next(), |document, path| {
                 json_path::json_text(document, path).map_or(Value::Null, Value::Text)
             }),
+            ScalarFunction::JsonTime => json(next(), next(), json_time),
+            ScalarFunction::Lateness => {
+                let at = next();
+                interval(next())?;
+                match at {
+                    Value::Timestamp(_) => Ok(at),
+                    other => {
+                        Err(SqlError::evaluation(format!("lateness takes a timestamp, not {}", other.type_name())))
+                    }
+                }
+            }
+            ScalarFunction::Session => Err(SqlError::evaluation(
+                "session(created, gap) is a GROUP BY key of a continuous query; an ad-hoc query cannot group by it",
+            )),
             ScalarFunction::Lower => Ok(Value::Text(text(next(), "lower")?.to_lowercase())),
             ScalarFunction::Upper => Ok(Value::Text(text(next(), "upper")?.to_uppercase())),
             ScalarFunction::Length => {
@@ -175,6 +206,21 @@ fn json(document: Value, path: Value, extract: impl Fn(&str, &str) -> Value) -> 
     match document {
         Value::Text(document) => Ok(extract(&document, &path)),
         other => Err(SqlError::evaluation(format!("a JSON document is text, not {}", other.type_name()))),
+    }
+}
+
+/// A timestamp field: ISO-8601 text, or a number of milliseconds since
+/// the Unix epoch. Anything else (and a missing field) is `NULL`, like the
+/// other extractors: one odd event must not fail a query.
+fn json_time(document: &str, path: &str) -> Value {
+    if let Some(milliseconds) = json_path::json_int(document, path) {
+        return milliseconds.checked_mul(TICKS_PER_MILLISECOND).map_or(Value::Null, Value::Timestamp);
+    }
+    match json_path::json_text(document, path) {
+        Some(quoted) if quoted.starts_with('"') => json_path::json_str(document, path)
+            .and_then(|text| parse_timestamp(&text).ok())
+            .map_or(Value::Null, Value::Timestamp),
+        _ => Value::Null,
     }
 }
 
@@ -285,6 +331,22 @@ mod tests {
         assert_eq!(hour, Value::Timestamp(parse_timestamp("2026-12-05T14:00:00Z").expect("parse")));
         assert!(ScalarFunction::DateBin.call(vec![text("0 minutes"), Value::Timestamp(at)]).is_err());
         assert!(ScalarFunction::DateTrunc.call(vec![text("fortnight"), Value::Timestamp(at)]).is_err());
+    }
+
+    #[test]
+    fn json_time_reads_iso_text_and_epoch_milliseconds() {
+        let document = text(r#"{"at":"2026-12-05T14:03:07.5Z","ms":1796479387500,"odd":"soon","flag":true}"#);
+        let call = |path: &str| ScalarFunction::JsonTime.call(vec![document.clone(), text(path)]).expect("json_time");
+        let expected = parse_timestamp("2026-12-05T14:03:07.5Z").expect("parse");
+        assert_eq!(call("at"), Value::Timestamp(expected));
+        assert_eq!(call("ms"), Value::Timestamp(1_796_479_387_500 * TICKS_PER_MILLISECOND));
+        assert_eq!(call("odd"), Value::Null);
+        assert_eq!(call("flag"), Value::Null);
+        assert_eq!(call("missing"), Value::Null);
+        let late = ScalarFunction::Lateness.call(vec![Value::Timestamp(expected), text("1 hour")]).expect("lateness");
+        assert_eq!(late, Value::Timestamp(expected));
+        assert!(ScalarFunction::Lateness.call(vec![Value::Timestamp(expected), text("a while")]).is_err());
+        assert!(ScalarFunction::Session.call(vec![Value::Timestamp(expected), text("1 hour")]).is_err());
     }
 
     #[test]

@@ -9,8 +9,10 @@ use eventfold_store::RecordedEvent;
 use serde_json::{Map, Value as JsonValue};
 use sqlparser::ast::{Query, SetExpr, TableFactor};
 
-use crate::continuous::{ClosedRow, ContinuousState, plan_continuous as plan_windowed};
+use crate::continuous::{ClosedRow, ContinuousPlan, ContinuousState, WindowTime, plan_continuous as plan_windowed};
 use crate::error::SqlError;
+use crate::field_window::FieldWindowState;
+use crate::session::SessionState;
 use crate::statement;
 use crate::value::{Value, format_timestamp};
 
@@ -42,6 +44,12 @@ pub trait MaintainedQuery: Send {
     /// How many entries the state holds (open windows, buffered rows,
     /// partial matches): what the state limit bounds.
     fn held(&self) -> usize;
+
+    /// Events left out because they came after the state they belonged to
+    /// was dropped (a window on a data field past its lateness).
+    fn late_events(&self) -> u64 {
+        0
+    }
 
     /// The state as a checkpoint's data.
     fn to_json(&self) -> JsonValue;
@@ -78,10 +86,20 @@ pub fn plan_maintained(sql: &str, state_max: usize) -> Result<Box<dyn Maintained
         statement::Parsed::Explain(_) => return Err(SqlError::refused_continuous("EXPLAIN is not a query to run")),
     };
     match kind_of(&query) {
-        Kind::WindowedAggregate => Ok(Box::new(ContinuousState::new(plan_windowed(sql)?, state_max))),
+        Kind::WindowedAggregate => windowed(plan_windowed(sql)?, state_max),
         Kind::Join => Ok(Box::new(crate::join::JoinState::new(crate::join::plan_join(&query)?, state_max))),
         Kind::Pattern => Ok(Box::new(crate::pattern::plan_continuous(sql, state_max)?)),
     }
+}
+
+/// The state of a windowed aggregate, by the time its window is cut on.
+fn windowed(plan: ContinuousPlan, state_max: usize) -> Result<Box<dyn MaintainedQuery>, SqlError> {
+    let unexpected = || SqlError::refused_continuous("the window does not fit its kind");
+    Ok(match plan.window.time {
+        WindowTime::Created => Box::new(ContinuousState::new(plan, state_max)),
+        WindowTime::Field { .. } => Box::new(FieldWindowState::new(plan, state_max).ok_or_else(unexpected)?),
+        WindowTime::Session => Box::new(SessionState::new(plan, state_max).ok_or_else(unexpected)?),
+    })
 }
 
 impl MaintainedQuery for ContinuousState {

@@ -2,7 +2,9 @@
 //! `$query-{name}` exactly the rows the same query answers ad hoc over the
 //! same events, each window once: with tumbling and hopping windows, with
 //! windows closed by later events and by the clock on an idle log, and
-//! across a stop and restart in the middle of the run.
+//! across a stop and restart in the middle of the run; and an idle query
+//! writes nothing (its own rows and checkpoints, read back from `$all`,
+//! call for no further checkpoint).
 
 mod support;
 use support::open_store;
@@ -170,5 +172,23 @@ async fn queries_that_cannot_be_maintained_are_refused_and_write_nothing() {
         store.read_stream(ReadStreamRequest::forwards(checkpoint)).await.err(),
         Some(ReadError::StreamNotFound { .. })
     ));
+    engine.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_idle_query_stops_writing_once_it_has_saved_what_it_read() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (engine, store) = open_store(&dir).await;
+    let query = start_continuous(Arc::clone(&store), "idle", TUMBLING, options()).await.expect("start");
+    append_batch(&store, 0).await;
+    settle(&store, "idle", TUMBLING).await;
+    // Long enough for many clock ticks and checkpoint periods.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let head = store.head_position();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(store.head_position(), head, "an idle query appends nothing: the log's head stays");
+    let status = query.status();
+    assert!(status.live && status.failure.is_none(), "{status:?}");
+    query.stop().await;
     engine.shutdown().await;
 }

@@ -36,10 +36,14 @@ pub struct QueryInfo {
     /// Rows written to `$query-{name}` by this run of the task.
     pub rows_written: u64,
     pub open_windows: usize,
+    /// Events left out as too late for their window (see `lateness`).
+    pub late_events: u64,
     pub result_stream: String,
 }
 
-/// The rows of the windows closed so far, oldest first.
+/// The rows of the windows closed so far, oldest first; of the rows that
+/// share a `$key` (a window on a data field updated by late events), only
+/// the latest.
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct QueryResult {

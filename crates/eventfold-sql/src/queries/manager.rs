@@ -176,7 +176,8 @@ impl ContinuousQueries {
     }
 
     /// The rows of the windows closed so far, read from `$query-{name}`:
-    /// the latest `limit` (capped by the options), oldest first.
+    /// the latest `limit` (capped by the options), oldest first. A row
+    /// whose `$key` a later row repeats is superseded by it and left out.
     pub async fn result(&self, name: &str, limit: Option<u64>) -> Result<QueryResult, QueriesError> {
         let inner = self.inner()?;
         let columns = {
@@ -186,17 +187,22 @@ impl ContinuousQueries {
         };
         let limit = limit.unwrap_or(inner.options.result_rows_max).min(inner.options.result_rows_max);
         let stream = StreamName::new(result_stream(name)).map_err(QueriesError::storage)?;
-        let request = ReadStreamRequest {
-            stream,
-            from: RevisionFrom::End,
-            direction: Direction::Backwards,
-            max_count: limit.saturating_add(1),
-        };
+        let request =
+            ReadStreamRequest { stream, from: RevisionFrom::End, direction: Direction::Backwards, max_count: u64::MAX };
         let mut rows = Vec::new();
+        let mut superseded = std::collections::HashSet::new();
         match inner.store.read_stream(request).await {
             Ok(mut events) => {
-                while let Some(event) = events.next().await {
+                // Newest first: the first row of a key is its latest.
+                while rows.len() as u64 <= limit
+                    && let Some(event) = events.next().await
+                {
                     let event = event.map_err(QueriesError::storage)?;
+                    if let Some(key) = row_key(&event.metadata)
+                        && !superseded.insert(key)
+                    {
+                        continue;
+                    }
                     let row = serde_json::from_slice(&event.data).map_err(QueriesError::storage)?;
                     rows.push(row);
                 }
@@ -247,6 +253,13 @@ impl ContinuousQueries {
             stop_run(std::mem::replace(&mut entry.run, Run::NotStarted("the node stopped".into()))).await;
         }
     }
+}
+
+/// The `$key` of a result row event: the window and group a row of a
+/// window on a data field stands for, shared by its updates.
+fn row_key(metadata: &[u8]) -> Option<String> {
+    let metadata: serde_json::Value = serde_json::from_slice(metadata).ok()?;
+    metadata.get("$key")?.as_str().map(str::to_owned)
 }
 
 fn not_found(name: &str) -> QueriesError {
@@ -325,6 +338,7 @@ fn describe(store: &dyn EventStore, entry: &Entry) -> QueryInfo {
         events_per_second,
         rows_written: status.rows_written,
         open_windows: status.open_windows,
+        late_events: status.late_events,
         result_stream: result_stream(&entry.definition.name),
     }
 }

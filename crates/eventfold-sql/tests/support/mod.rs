@@ -3,6 +3,8 @@
 
 #![allow(dead_code, reason = "each test file uses a different part")]
 
+pub mod oracle;
+
 use std::sync::Arc;
 use std::time::Duration;
 
