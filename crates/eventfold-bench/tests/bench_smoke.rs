@@ -210,6 +210,12 @@ fn projections_run_in_process_and_through_the_server_beside_a_read() {
         for query in ["counting", "partitioned"] {
             assert!(result[query]["events_per_second"].as_f64().is_some_and(|rate| rate > 0.0), "{report}");
             assert!(result[query]["share_of_read_rate"].as_f64().is_some_and(|share| share > 0.0), "{report}");
+            for ceiling in ["share_of_js_plain_loop", "share_of_js_dispatch"] {
+                assert!(result[query][ceiling].as_f64().is_some_and(|share| share > 0.0), "{report}");
+            }
+            for figure in ["plain_loop_events_per_second", "dispatch_events_per_second"] {
+                assert!(result["js_alone"][query][figure].as_f64().is_some_and(|rate| rate > 0.0), "{report}");
+            }
         }
         assert!(result["read_all"]["events_per_second"].as_f64().is_some_and(|rate| rate > 0.0), "{report}");
     }

@@ -220,100 +220,103 @@
     }
   }
 
-  // One event as handlers see it. Its fields are read from the array of
-  // values the host made for it (in the order of `eventFields`), through
-  // accessors on the prototype: an event costs one property, not fifteen,
-  // which is most of what a simple handler costs. A handler may still
-  // assign a field: the value becomes the event's own. `data`, `body` and
-  // the metadata parse on first use, so a handler that ignores them costs
-  // no parsing.
-  var VALUES = Symbol("values");
-  var eventFields = [
-    "streamId",
-    "sequenceNumber",
-    "eventType",
-    "eventId",
-    "bodyRaw",
-    "metadataRaw",
-    "linkMetadataRaw",
-    "isJson",
-    "created",
-    "category",
-    "partition",
-  ];
-  var PARTITION = eventFields.indexOf("partition");
-  function ProjectionEvent(values) {
-    this[VALUES] = values;
-  }
+  // One event as handlers see it. Its plain fields are its own, enumerable
+  // and writable, set in the order the reference server sets them
+  // (`ProjectionEvent` below), so that
+  // `Object.keys(e)`, `{...e}` and `for...in` list them. `data`/`body`,
+  // `metadata` and `linkMetadata` parse on first read, through accessors
+  // on the shared prototype, and then become the event's own fields, as
+  // the reference server's do: a handler that ignores them costs no
+  // parsing. The host hands a batch's values over flat, `EVENT_VALUES` per
+  // event in this order: streamId, sequenceNumber, eventType, eventId,
+  // bodyRaw, metadataRaw, linkMetadataRaw, isJson, created, category.
+  var EVENT_VALUES = 10;
+  var EventPrototype = {};
   function ownValue(object, name, value) {
     Object.defineProperty(object, name, { value: value, writable: true, enumerable: true, configurable: true });
   }
-  eventFields.forEach(function (name, index) {
-    Object.defineProperty(ProjectionEvent.prototype, name, {
+  function lazyField(name, compute) {
+    Object.defineProperty(EventPrototype, name, {
       get: function () {
-        var value = this[VALUES][index];
-        // Null, not undefined, for an event read directly (no link), and
-        // "" for the partition until it is known.
-        return value === undefined ? (index === PARTITION ? "" : null) : value;
+        var value = compute(this);
+        ownValue(this, name, value);
+        return value;
       },
       set: function (value) {
         ownValue(this, name, value);
       },
       enumerable: true,
+      configurable: true,
     });
+  }
+  function parsedBody(event) {
+    return event.isJson ? parseOrNull(event.bodyRaw) : null;
+  }
+  // `data` and `body` are one parsed object: whichever is read first
+  // parses, the other then shares it.
+  lazyField("data", function (event) {
+    var body = parsedBody(event);
+    ownValue(event, "body", body);
+    return body;
   });
-  Object.defineProperty(ProjectionEvent.prototype, "data", {
-    get: function () {
-      if (this._data === undefined) {
-        this._data = this.isJson ? parseOrNull(this.bodyRaw) : null;
-      }
-      return this._data;
-    },
+  lazyField("body", function (event) {
+    var body = parsedBody(event);
+    ownValue(event, "data", body);
+    return body;
   });
-  Object.defineProperty(ProjectionEvent.prototype, "body", {
-    get: function () {
-      return this.data;
-    },
+  lazyField("metadata", function (event) {
+    return parseOrNull(event.metadataRaw);
   });
-  Object.defineProperty(ProjectionEvent.prototype, "metadata", {
-    get: function () {
-      if (this._metadata === undefined) {
-        this._metadata = parseOrNull(this.metadataRaw);
-      }
-      return this._metadata;
-    },
-  });
-  Object.defineProperty(ProjectionEvent.prototype, "linkMetadata", {
-    get: function () {
-      if (this._linkMetadata === undefined) {
-        this._linkMetadata = parseOrNull(this.linkMetadataRaw);
-      }
-      return this._linkMetadata;
-    },
+  lazyField("linkMetadata", function (event) {
+    return parseOrNull(event.linkMetadataRaw);
   });
 
+  // The event whose values start at `base`. Made by a constructor whose
+  // prototype is set once, every event shares one chain of shapes; an
+  // object that got its prototype after it was made (`__proto__` in a
+  // literal) would have a shape of its own, made again property by
+  // property.
+  function ProjectionEvent(values, base) {
+    this.partition = "";
+    this.bodyRaw = values[base + 4];
+    this.metadataRaw = values[base + 5];
+    this.streamId = values[base];
+    this.eventId = values[base + 3];
+    this.eventType = values[base + 2];
+    this.linkMetadataRaw = values[base + 6];
+    this.isJson = values[base + 7];
+    this.category = values[base + 9];
+    this.sequenceNumber = values[base + 1];
+    this.created = values[base + 8];
+  }
+  ProjectionEvent.prototype = EventPrototype;
+
   // Storing or logging the whole event (`s.events.push(e)`) writes its
-  // parsed fields too, as the reference server's event object does: the
-  // getters above live on the prototype, which JSON.stringify skips.
-  ProjectionEvent.prototype.toJSON = function () {
-    return {
-      isJson: this.isJson,
-      data: this.data,
-      body: this.body,
-      bodyRaw: this.bodyRaw,
-      sequenceNumber: this.sequenceNumber,
-      metadataRaw: this.metadataRaw,
-      linkMetadataRaw: this.linkMetadataRaw,
-      partition: this.partition,
-      category: this.category,
-      eventType: this.eventType,
-      streamId: this.streamId,
-      eventId: this.eventId,
-      created: this.created,
-      metadata: this.metadata,
-      linkMetadata: this.linkMetadata,
-    };
-  };
+  // parsed fields too, as the reference server's event object does.
+  Object.defineProperty(EventPrototype, "toJSON", {
+    value: function () {
+      return {
+        isJson: this.isJson,
+        data: this.data,
+        body: this.body,
+        bodyRaw: this.bodyRaw,
+        sequenceNumber: this.sequenceNumber,
+        metadataRaw: this.metadataRaw,
+        linkMetadataRaw: this.linkMetadataRaw,
+        partition: this.partition,
+        category: this.category,
+        eventType: this.eventType,
+        streamId: this.streamId,
+        eventId: this.eventId,
+        created: this.created,
+        metadata: this.metadata,
+        linkMetadata: this.linkMetadata,
+      };
+    },
+    writable: true,
+    enumerable: false,
+    configurable: true,
+  });
 
   function initialState() {
     if (handlers && typeof handlers.$init === "function") {
@@ -367,44 +370,14 @@
     return "";
   }
 
-  // Handles one event, given its values; answers its partition, or null
-  // when the event was not for this projection (no handler, no partition).
-  function handleOne(values) {
-    var event = new ProjectionEvent(values);
-    var eventType = values[2];
-    var bodyRaw = values[4];
-    if (values[7] && (bodyRaw === "" || bodyRaw === null)) {
-      return null;
-    }
-    current = event;
-    var partition = partitionOf(event);
-    if (partition === null) {
-      current = null;
-      return null;
-    }
-    values[PARTITION] = partition;
-    var fresh = !states.has(partition);
-    if (fresh) {
-      states.set(partition, initialState());
-      dirty.add(partition);
-    }
-    if (!definition.when) {
-      states.set(partition, event.data);
-      dirty.add(partition);
-      current = null;
-      return partition;
-    }
-    if (fresh && typeof handlers.$created === "function") {
-      call(handlers.$created, partition, event);
-    }
+  // The handler for events of `eventType`: its own, else `$any`, else
+  // none.
+  function handlerFor(eventType) {
     var handler = handlers[eventType];
     if (typeof handler === "function" && eventType.charAt(0) !== "$") {
-      call(handler, partition, event);
-    } else if (typeof handlers.$any === "function") {
-      call(handlers.$any, partition, event);
+      return handler;
     }
-    current = null;
-    return partition;
+    return typeof handlers.$any === "function" ? handlers.$any : null;
   }
 
   // Read before any query runs: a query that replaces `Date.now` cannot
@@ -412,38 +385,120 @@
   var now = Date.now;
   var eventInProgress = 0;
 
-  // Handles the events of a batch (each an array of values) in order.
-  // Before an event, when `renewEveryMs` have passed since the last
-  // renewal, `renew` (the host's) arms the per-event deadline again, so
-  // that no event is cut short by the time the events before it took.
-  // Answers how many events were handled and the partitions they fell in,
-  // each once, in the order first met.
-  function handleBatch(events, renew, renewEveryMs) {
+  // Handles the events of a batch in order, given their values
+  // (`EVENT_VALUES` each, flat). Before an event, when `renewEveryMs` have
+  // passed since the last renewal, `renew` (the host's) arms the per-event
+  // deadline again, so that no event is cut short by the time the events
+  // before it took. Answers how many events were handled and the
+  // partitions they fell in, each once, in the order first met.
+  //
+  // Neighbouring events mostly share their partition and type: the
+  // partition's state, whether it is marked changed and the type's handler
+  // are looked up again only when they change. Nothing outside this call
+  // touches them while it runs.
+  function handleBatch(values, renew, renewEveryMs) {
+    var count = values.length / EVENT_VALUES;
     var handled = 0;
     var partitions = [];
     var seen = new Set();
+    var partitioned = definition.partitioned;
+    var biState = definition.options.biState;
+    var created = definition.when && typeof handlers.$created === "function" ? handlers.$created : null;
+    var partition = null;
+    var state;
+    var marked = false;
+    var lastType = null;
+    var handler = null;
     // Read before renewing: the host's deadline then never starts before
     // the time this side counts from.
     var renewed = now();
     renew();
-    for (var index = 0; index < events.length; index++) {
+    for (var index = 0; index < count; index++) {
       eventInProgress = index;
       var at = now();
       if (at - renewed >= renewEveryMs) {
         renewed = at;
         renew();
       }
-      var partition = handleOne(events[index]);
-      if (partition === null) {
+      var base = index * EVENT_VALUES;
+      var bodyRaw = values[base + 4];
+      var isJson = values[base + 7];
+      if (isJson && (bodyRaw === "" || bodyRaw === null)) {
         continue;
       }
-      handled++;
-      if (!seen.has(partition)) {
-        seen.add(partition);
-        partitions.push(partition);
+      var event = new ProjectionEvent(values, base);
+      current = event;
+      var key = partitioned ? partitionOf(event) : "";
+      if (key === null) {
+        current = null;
+        continue;
       }
+      event.partition = key;
+      var fresh = false;
+      if (key !== partition) {
+        partition = key;
+        marked = false;
+        if (!seen.has(key)) {
+          seen.add(key);
+          partitions.push(key);
+        }
+        fresh = !states.has(key);
+        if (fresh) {
+          states.set(key, initialState());
+          dirty.add(key);
+          marked = true;
+        }
+        state = states.get(key);
+      }
+      handled++;
+      if (!definition.when) {
+        state = event.data;
+        states.set(key, state);
+      } else {
+        if (fresh && created !== null) {
+          state = run(created, key, state, event, biState);
+        }
+        var eventType = values[base + 2];
+        if (eventType !== lastType) {
+          lastType = eventType;
+          handler = handlerFor(eventType);
+        }
+        if (handler === null) {
+          current = null;
+          continue;
+        }
+        if (biState) {
+          call(handler, key, event);
+          state = states.get(key);
+        } else {
+          var next = handler(state, event);
+          if (next !== undefined) {
+            state = next;
+            states.set(key, next);
+          }
+        }
+      }
+      if (!marked) {
+        dirty.add(key);
+        marked = true;
+      }
+      current = null;
     }
     return [handled, partitions];
+  }
+
+  // Runs one handler on a partition's state; answers the state after it.
+  function run(handler, partition, state, event, biState) {
+    if (biState) {
+      call(handler, partition, event);
+      return states.get(partition);
+    }
+    var next = handler(state, event);
+    if (next === undefined) {
+      return state;
+    }
+    states.set(partition, next);
+    return next;
   }
 
   function handleDeleted(partition, isSoftDelete) {
@@ -526,6 +581,35 @@
     return fromAll().when({ $any: fn });
   };
   global.on_any = global.on_event;
+  // What a query throws that is not an Error (`throw null`, a number, a
+  // plain object) is rethrown as a string that shows it, so the host
+  // never mistakes it for the engine's own failure: QuickJS throws null
+  // only when it cannot even allocate the error saying it is out of
+  // memory. A string thrown stays as it was.
+  function shown(thrown) {
+    if (thrown instanceof Error || typeof thrown === "string") {
+      return thrown;
+    }
+    if (thrown === undefined || typeof thrown === "function" || typeof thrown === "symbol") {
+      return String(thrown);
+    }
+    try {
+      var text = JSON.stringify(thrown);
+      return text === undefined ? String(thrown) : text;
+    } catch (error) {
+      return Object.prototype.toString.call(thrown);
+    }
+  }
+  function guarded(fn) {
+    return function () {
+      try {
+        return fn.apply(null, arguments);
+      } catch (thrown) {
+        throw shown(thrown);
+      }
+    };
+  }
+
   Object.defineProperty(global, "__eventfold", {
     value: {
       definition: function () {
@@ -534,16 +618,19 @@
       setEmitEnabled: function (enabled) {
         emitEnabled = enabled;
       },
-      handleBatch: handleBatch,
+      handleBatch: guarded(handleBatch),
       eventInProgress: function () {
         return eventInProgress;
       },
-      handleDeleted: handleDeleted,
-      takeChanges: takeChanges,
-      loadState: loadState,
-      loadShared: loadShared,
-      stateOf: stateOf,
-      resultOf: resultOfPartition,
+      handleDeleted: guarded(handleDeleted),
+      takeChanges: guarded(takeChanges),
+      loadState: guarded(loadState),
+      loadShared: guarded(loadShared),
+      stateOf: guarded(stateOf),
+      resultOf: guarded(resultOfPartition),
+      // For measuring the engine alone (`runtime::ceiling`).
+      handlerFor: handlerFor,
+      initialState: initialState,
     },
     enumerable: false,
   });

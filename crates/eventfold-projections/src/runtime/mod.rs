@@ -2,6 +2,7 @@
 //! processor does not know which engine runs queries. [`quickjs`] is the
 //! engine eventfold ships.
 
+pub mod ceiling;
 mod error;
 mod limits;
 mod quickjs;

@@ -18,6 +18,10 @@ use crate::definition::QueryDefinition;
 
 const PRELUDE: &str = include_str!("../js/prelude.js");
 const QUERY_FILE: &str = "query.js";
+/// How QuickJS's own out-of-memory error reads once described; a query
+/// that throws an error of its own saying so is not taken for it, since
+/// its error is an `Error`, not an `InternalError`.
+const ENGINE_OUT_OF_MEMORY: &str = "InternalError: out of memory";
 
 /// Compiles `query`: runs it once to learn its definition and checks that.
 /// A syntax error names its line and column.
@@ -27,11 +31,11 @@ pub fn compile(query: &str, limits: RuntimeLimits) -> Result<Box<dyn QueryRuntim
     Ok(Box::new(runtime))
 }
 
-struct QuickJs {
+pub(super) struct QuickJs {
     // Dropped before the runtime: a context holds on to it.
-    context: Context,
+    pub(super) context: Context,
     _runtime: Runtime,
-    definition: QueryDefinition,
+    pub(super) definition: QueryDefinition,
     limits: RuntimeLimits,
     clock: Arc<Deadline>,
 }
@@ -90,7 +94,7 @@ impl Deadline {
 }
 
 impl QuickJs {
-    fn new(query: &str, limits: RuntimeLimits) -> Result<Self, QueryError> {
+    pub(super) fn new(query: &str, limits: RuntimeLimits) -> Result<Self, QueryError> {
         let internal = |error: rquickjs::Error| QueryError::Definition(error.to_string());
         let runtime = Runtime::new().map_err(internal)?;
         runtime.set_memory_limit(limits.memory_bytes);
@@ -134,16 +138,21 @@ impl QuickJs {
         self.clock.arm(self.limits.event_deadline);
         let outcome = self.context.with(|ctx| match call(&ctx).catch(&ctx) {
             Ok(value) => Ok(value),
-            Err(caught) => Err(describe(caught)),
+            // The prelude rethrows whatever a query throws that is not an
+            // Error as a string: a bare null comes from QuickJS alone, when
+            // it cannot even allocate the error saying it is out of memory.
+            Err(CaughtError::Value(value)) if value.is_null() => Err(None),
+            Err(CaughtError::Error(rquickjs::Error::Allocation)) => Err(None),
+            Err(caught) => Err(Some(describe(caught))),
         });
         self.clock.disarm();
         outcome.map_err(|message| {
             if self.clock.expired.load(Ordering::Relaxed) {
-                RuntimeError::DeadlineExceeded(self.limits.event_deadline)
-            } else if message.contains("out of memory") || message.contains("Allocation") {
-                RuntimeError::OutOfMemory(self.limits.memory_bytes)
-            } else {
-                RuntimeError::Threw(message)
+                return RuntimeError::DeadlineExceeded(self.limits.event_deadline);
+            }
+            match message {
+                Some(message) if message != ENGINE_OUT_OF_MEMORY => RuntimeError::Threw(message),
+                _ => RuntimeError::OutOfMemory(self.limits.memory_bytes),
             }
         })
     }
@@ -273,10 +282,9 @@ impl RawEffect {
     }
 }
 
-/// The batch as an array holding, for each event, the array of its values
-/// in the order of the prelude's `eventFields`: one call into the engine
-/// for the whole batch instead of one per event. Each event has an array
-/// of its own, so that a state keeping an event keeps only that event.
+/// The batch as one flat array of values, in the order of the prelude's
+/// `EVENT_VALUES`, which makes each event's object from them: one call into
+/// the engine for the whole batch, and no array of its own per event.
 fn event_values<'js>(ctx: &Ctx<'js>, events: &[SourceEvent<'_>]) -> rquickjs::Result<Array<'js>> {
     let batch = Array::new(ctx.clone())?;
     // Neighbouring events mostly share their stream, type, creation time
@@ -287,7 +295,8 @@ fn event_values<'js>(ctx: &Ctx<'js>, events: &[SourceEvent<'_>]) -> rquickjs::Re
     let mut metadata = Repeated::default();
     let mut created = Repeated::default();
     let null = Value::new_null(ctx.clone());
-    for (index, event) in events.iter().enumerate() {
+    let mut at = 0;
+    for event in events {
         let link_metadata = match event.link_metadata.as_deref() {
             Some(text) => rquickjs::String::from_str(ctx.clone(), text)?.into_value(),
             None => null.clone(),
@@ -304,11 +313,10 @@ fn event_values<'js>(ctx: &Ctx<'js>, events: &[SourceEvent<'_>]) -> rquickjs::Re
             created.value(ctx, &event.created)?,
             categories.value(ctx, event.category())?,
         ];
-        let own = Array::new(ctx.clone())?;
-        for (at, value) in values.into_iter().enumerate() {
-            own.set(at, value)?;
+        for value in values {
+            batch.set(at, value)?;
+            at += 1;
         }
-        batch.set(index, own)?;
     }
     Ok(batch)
 }
@@ -406,13 +414,15 @@ fn describe(caught: CaughtError<'_>) -> String {
                 .unwrap_or_else(|| "Error".into());
             format!("{name}: {message}")
         }
-        // QuickJS throws null when it cannot even allocate the error that
-        // says it is out of memory.
-        CaughtError::Value(value) if value.is_null() => "out of memory".into(),
-        CaughtError::Value(value) => value
-            .as_string()
-            .and_then(|text| text.to_string().ok())
-            .unwrap_or_else(|| format!("a {} was thrown", value.type_name())),
+        // A string thrown is the message; anything else is named by what
+        // it is (while a query defines itself, the prelude does not yet
+        // stand between its throws and the host).
+        CaughtError::Value(value) => match value.as_string().and_then(|text| text.to_string().ok()) {
+            Some(text) => text,
+            None if value.is_null() => "null".into(),
+            None if value.is_undefined() => "undefined".into(),
+            None => format!("a {} was thrown", value.type_name()),
+        },
         CaughtError::Error(error) => error.to_string(),
     }
 }

@@ -369,3 +369,87 @@ fn a_handler_may_assign_the_event_fields_and_enumerate_them() {
         assert!(names.contains(&field), "{field} is not enumerated: {names:?}");
     }
 }
+
+#[test]
+fn an_event_object_lists_its_fields_as_its_own() {
+    let mut query = runtime(
+        "fromAll().when({ $any: function (s, e) { var inherited = []; for (var name in e) { inherited.push(name); } \
+           var keys = Object.keys(e); var copy = { ...e }; var text = JSON.parse(JSON.stringify(e)); \
+           var body = e.body; \
+           return { keys: keys, inherited: inherited, copy: copy, text: text, keysAfterRead: Object.keys(e), \
+             copyAfterRead: { ...e }, sameBody: body === e.data }; } })",
+    );
+    let mut source = event("order-7", 3, "placed", r#"{"k":"v"}"#);
+    source.metadata = r#"{"m":1}"#.into();
+    query.handle(&source).expect("handled");
+    let state: serde_json::Value = serde_json::from_str(&query.state("").expect("state").expect("some")).expect("json");
+    let own = [
+        "partition",
+        "bodyRaw",
+        "metadataRaw",
+        "streamId",
+        "eventId",
+        "eventType",
+        "linkMetadataRaw",
+        "isJson",
+        "category",
+        "sequenceNumber",
+        "created",
+    ];
+    assert_eq!(state["keys"], serde_json::json!(own));
+    let copy = &state["copy"];
+    assert_eq!(copy["streamId"], "order-7");
+    assert_eq!(copy["sequenceNumber"], 3);
+    assert_eq!(copy["eventType"], "placed");
+    assert_eq!(copy["bodyRaw"], r#"{"k":"v"}"#);
+    assert_eq!(copy["metadataRaw"], r#"{"m":1}"#);
+    assert_eq!(copy["category"], "order");
+    assert_eq!(copy.get("linkMetadataRaw"), Some(&serde_json::Value::Null));
+    // `for...in` also meets the parsed fields, still unparsed on the
+    // shared prototype; nothing of the engine's own shows.
+    let inherited: Vec<&str> =
+        state["inherited"].as_array().expect("names").iter().filter_map(|name| name.as_str()).collect();
+    for field in own.iter().chain(&["data", "body", "metadata", "linkMetadata"]) {
+        assert!(inherited.contains(field), "{field} is not enumerated: {inherited:?}");
+    }
+    assert_eq!(inherited.len(), own.len() + 4, "{inherited:?}");
+    assert_eq!(state["text"]["data"], serde_json::json!({ "k": "v" }));
+    assert_eq!(state["text"]["metadata"], serde_json::json!({ "m": 1 }));
+    assert_eq!(state["text"]["streamId"], "order-7");
+    // Once read, the body is the event's own, as the reference server's.
+    let after: Vec<&str> =
+        state["keysAfterRead"].as_array().expect("keys").iter().filter_map(|name| name.as_str()).collect();
+    assert!(after.contains(&"body") && after.contains(&"data"), "{after:?}");
+    assert_eq!(state["copyAfterRead"]["body"], serde_json::json!({ "k": "v" }));
+    assert_eq!(state["sameBody"], true);
+}
+
+#[test]
+fn a_thrown_value_that_is_not_an_error_is_named_never_out_of_memory() {
+    for (thrown, reason) in [
+        ("null", "null"),
+        ("undefined", "undefined"),
+        ("42", "42"),
+        ("{ code: 7 }", r#"{"code":7}"#),
+        ("'plain text'", "plain text"),
+        ("new Error('out of memory')", "Error: out of memory"),
+    ] {
+        let mut query = runtime(&format!("fromAll().when({{ $any: function (s, e) {{ throw {thrown}; }} }})"));
+        let error = query.handle(&event("a-1", 0, "x", "{}")).expect_err("faults");
+        assert_eq!(error, RuntimeError::Threw(reason.into()), "throw {thrown}");
+    }
+    // Outside the handlers too: a partition function, a transform.
+    let mut query = runtime("fromAll().partitionBy(function (e) { throw null; }).when({ $any: function (s, e) {} })");
+    let error = query.handle(&event("a-1", 0, "x", "{}")).expect_err("faults");
+    assert_eq!(error, RuntimeError::Threw("null".into()));
+    let mut query =
+        runtime("fromAll().when({ $any: function (s, e) {} }).transformBy(function (s) { throw undefined; })");
+    query.handle(&event("a-1", 0, "x", "{}")).expect("handled");
+    assert_eq!(query.take_changes().expect_err("faults"), RuntimeError::Threw("undefined".into()));
+}
+
+#[test]
+fn a_query_that_throws_null_while_defining_itself_says_so() {
+    let error = compile("throw null;", RuntimeLimits::default()).err().expect("refused");
+    assert_eq!(error, QueryError::Definition("null".into()));
+}
