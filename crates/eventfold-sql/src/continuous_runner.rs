@@ -15,20 +15,19 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use eventfold_store::{
-    AppendRequest, CurrentRevision, Direction, EventId, EventStore, ExpectedRevision, ProposedEvent, ReadError,
-    ReadStreamRequest, RevisionFrom, StreamName, SubscribeFrom, SubscribeToAllRequest, SubscriptionItem, Timestamp,
+    AppendRequest, CurrentRevision, EventId, EventStore, ExpectedRevision, ProposedEvent, StreamName, SubscribeFrom,
+    SubscribeToAllRequest, SubscriptionItem, Timestamp,
 };
 use futures::{FutureExt, StreamExt};
 use serde_json::{Map, json};
 
+use crate::checkpoint;
 use crate::error::SqlError;
 use crate::maintained::{MaintainedQuery, ResultRow, plan_maintained};
 use crate::value::Value;
 
 /// The type of a result row event in `$query-{name}`.
 pub const RESULT_EVENT_TYPE: &str = "QueryResult";
-/// The type of a checkpoint event in `$query-{name}-checkpoint`.
-pub const CHECKPOINT_EVENT_TYPE: &str = "$QueryCheckpoint";
 
 #[derive(Clone, Copy, Debug)]
 pub struct ContinuousOptions {
@@ -133,9 +132,10 @@ pub async fn start_continuous_after(
     let mut state = plan_maintained(sql, options.groups_max)?;
     let results = stream_name(&result_stream(name))?;
     let checkpoints = stream_name(&checkpoint_stream(name))?;
-    if let Some(checkpoint) = last_event(&store, &checkpoints).await? {
-        let data: serde_json::Value = serde_json::from_slice(&checkpoint)
-            .map_err(|error| SqlError::plan(format!("the checkpoint of `{name}` is not JSON: {error}")))?;
+    let loaded = checkpoint::load(store.as_ref(), &checkpoints)
+        .await
+        .map_err(|error| SqlError::plan(format!("the checkpoint of `{name}`: {error}")))?;
+    if let Some(data) = loaded {
         state
             .restore(&data)
             .ok_or_else(|| SqlError::plan(format!("the checkpoint of `{name}` belongs to another definition")))?;
@@ -170,24 +170,10 @@ pub async fn start_continuous_after(
         columns: Vec::new(),
         pending: Vec::new(),
         unsaved_events: 0,
+        retention_written: false,
     };
     let task = tokio::spawn(runner.run(subscription, stopped));
     Ok(ContinuousQuery { status, stop, task })
-}
-
-async fn last_event(store: &Arc<dyn EventStore>, stream: &StreamName) -> Result<Option<Bytes>, SqlError> {
-    let request = ReadStreamRequest {
-        stream: stream.clone(),
-        from: RevisionFrom::End,
-        direction: Direction::Backwards,
-        max_count: 1,
-    };
-    let mut events = match store.read_stream(request).await {
-        Ok(events) => events,
-        Err(ReadError::StreamNotFound { .. }) => return Ok(None),
-        Err(error) => return Err(error.into()),
-    };
-    Ok(events.next().await.transpose()?.map(|event| event.data))
 }
 
 struct Runner {
@@ -204,6 +190,8 @@ struct Runner {
     pending: Vec<(ResultRow, RowOrigin)>,
     /// Events applied since the last commit.
     unsaved_events: u64,
+    /// Whether this start has set the checkpoint stream's retention.
+    retention_written: bool,
 }
 
 /// A commit covers at most this many rows, or this many events: bounds
@@ -326,8 +314,13 @@ impl Runner {
             let events = rows.into_iter().map(|(row, origin)| self.row_event(row, origin)).collect();
             requests.push(AppendRequest::new(self.results.clone(), self.next_revision, events));
         }
-        let checkpoint = ProposedEvent::json(CHECKPOINT_EVENT_TYPE, self.state.to_json().to_string());
+        let checkpoint = checkpoint::prepare(self.store.as_ref(), &self.checkpoints, self.state.to_json().to_string())
+            .await
+            .map_err(|error| SqlError::evaluation(format!("the checkpoint of `{}`: {error}", self.name)))?;
         requests.push(AppendRequest::new(self.checkpoints.clone(), ExpectedRevision::Any, vec![checkpoint]));
+        if !self.retention_written {
+            requests.push(checkpoint::retention(&self.checkpoints)?);
+        }
         let outcomes = self
             .store
             .append_transaction(requests)
@@ -339,6 +332,7 @@ impl Runner {
             self.next_revision = ExpectedRevision::Exact(revision);
         }
         self.unsaved_events = 0;
+        self.retention_written = true;
         self.update_status(|status| status.rows_written += written);
         Ok(())
     }

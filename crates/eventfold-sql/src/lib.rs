@@ -15,6 +15,7 @@
 //! a timeout; dropping the stream stops the task.
 
 mod aggregate;
+mod checkpoint;
 mod continuous;
 mod continuous_runner;
 mod dialect;

@@ -192,3 +192,57 @@ async fn an_idle_query_stops_writing_once_it_has_saved_what_it_read() {
     query.stop().await;
     engine.shutdown().await;
 }
+
+/// Open groups enough for a state of several hundred kilobytes.
+const MANY_GROUPS: u64 = 6_000;
+
+#[tokio::test]
+async fn a_state_larger_than_one_append_is_checkpointed_in_parts_and_restored() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (engine, store) = open_store(&dir).await;
+    for chunk in 0..MANY_GROUPS / 1_000 {
+        let requests = (0..1_000)
+            .map(|index| {
+                let stream = StreamName::new(format!("device-{}", chunk * 1_000 + index)).expect("name");
+                let event = ProposedEvent::json("Reading", r#"{"t":20}"#);
+                AppendRequest::new(stream, ExpectedRevision::Any, vec![event])
+            })
+            .collect();
+        store.append_transaction(requests).await.expect("append");
+    }
+    let head = store.head_position().map(|position| position.0);
+    // An hour's window stays open: every group is state.
+    let sql = "SELECT date_bin('1 hour', created) AS hour, stream, count(*) AS readings FROM category('device') \
+               GROUP BY hour, stream";
+    let query = start_continuous(Arc::clone(&store), "devices", sql, options()).await.expect("start");
+    let started = Instant::now();
+    let checkpoints = StreamName::new("$query-devices-checkpoint").expect("name");
+    let parts = loop {
+        let status = query.status();
+        assert!(status.failure.is_none(), "{status:?}");
+        let types: Vec<String> = match store.read_stream(ReadStreamRequest::forwards(checkpoints.clone())).await {
+            Ok(events) => events.map(|event| event.expect("a checkpoint event").event_type).collect().await,
+            Err(_) => Vec::new(),
+        };
+        let parts = types.iter().filter(|event_type| *event_type == "$QueryCheckpointPart").count();
+        if status.position >= head && parts > 1 {
+            break parts;
+        }
+        assert!(started.elapsed() < WAIT, "caught up and checkpointed in parts: {status:?}, {types:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(parts > 1, "the state took several parts");
+    let before = query.status();
+    assert_eq!(before.open_windows, MANY_GROUPS as usize);
+    query.stop().await;
+
+    let query = start_continuous(Arc::clone(&store), "devices", sql, options()).await.expect("restart");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let after = query.status();
+    assert!(after.failure.is_none(), "{after:?}");
+    assert_eq!(after.open_windows, MANY_GROUPS as usize, "every group came back from the parts");
+    assert!(after.events_read < MANY_GROUPS, "resumed from the checkpoint, not the start: {after:?}");
+    assert!(result_rows(&store, "devices").await.is_empty(), "no window has closed");
+    query.stop().await;
+    engine.shutdown().await;
+}
