@@ -70,12 +70,19 @@ pub async fn prepare(store: &dyn EventStore, stream: &StreamName, state: String)
     Ok(ProposedEvent::json(CHECKPOINT_EVENT_TYPE, manifest.to_string()))
 }
 
-/// The stream's `$maxCount`, appended once per start with the first
-/// checkpoint.
-pub fn retention(stream: &StreamName) -> Result<AppendRequest, SqlError> {
+/// The stream's metadata with its `$maxCount` set, appended once per start
+/// with the first checkpoint; what else the metadata holds (the truncation
+/// a delete of an earlier query of the same name left) is kept.
+pub async fn retention(store: &dyn EventStore, stream: &StreamName) -> Result<AppendRequest, SqlError> {
     let metadata = StreamName::new(metadata_stream_of(stream.as_str()))
         .map_err(|error| SqlError::evaluation(format!("the checkpoint's metadata stream: {error}")))?;
-    let document = json!({ "$maxCount": KEPT_EVENTS }).to_string().into_bytes();
+    let current = read(store, &metadata, RevisionFrom::End, Direction::Backwards, 1).await?;
+    let mut document = current
+        .first()
+        .and_then(|(_, data)| serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(data).ok())
+        .unwrap_or_default();
+    document.insert("$maxCount".to_owned(), json!(KEPT_EVENTS));
+    let document = serde_json::Value::Object(document).to_string().into_bytes();
     Ok(AppendRequest::new(metadata, ExpectedRevision::Any, vec![metadata_event(document)]))
 }
 

@@ -319,7 +319,7 @@ impl Runner {
             .map_err(|error| SqlError::evaluation(format!("the checkpoint of `{}`: {error}", self.name)))?;
         requests.push(AppendRequest::new(self.checkpoints.clone(), ExpectedRevision::Any, vec![checkpoint]));
         if !self.retention_written {
-            requests.push(checkpoint::retention(&self.checkpoints)?);
+            requests.push(checkpoint::retention(self.store.as_ref(), &self.checkpoints).await?);
         }
         let outcomes = self
             .store
