@@ -3,7 +3,8 @@
 //! batch) beside a plain client loop doing the same inserts and checkpoint
 //! upserts in the same batches, both into one throwaway PostgreSQL; then
 //! the end-to-end lag of single appends (append → row visible). Then the
-//! same for a Redis connector (`connector_redis.rs`), under `redis`.
+//! same for a Redis connector (`connector_redis.rs`), under `redis`, and a
+//! Kafka connector (`connector_kafka.rs`), under `kafka`.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -69,6 +70,7 @@ pub async fn run(target: Arc<Target>, events: u64) -> anyhow::Result<Value> {
     connectors.shutdown().await;
     // The same events again, into Redis; the probes above add to them.
     let redis = crate::connector_redis::run(&store, events + LAG_SAMPLES).await?;
+    let kafka = crate::connector_kafka::run(&store).await?;
 
     let connector_rate = rate(events, connector_elapsed);
     let plain_rate = rate(events, plain);
@@ -80,6 +82,7 @@ pub async fn run(target: Arc<Target>, events: u64) -> anyhow::Result<Value> {
         "connector_share_of_plain_rate": quotient(Some(connector_rate), Some(plain_rate)),
         "append_to_visible": lag,
         "redis": redis,
+        "kafka": kafka,
     }))
 }
 

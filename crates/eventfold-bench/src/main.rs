@@ -14,6 +14,7 @@ mod catchup;
 mod child_server;
 mod compare;
 mod connector;
+mod connector_kafka;
 mod connector_redis;
 mod contended;
 mod fanout;

@@ -73,6 +73,7 @@ enum Command {
 }
 
 fn main() -> anyhow::Result<()> {
+    eventfold_server::tls::install_process_default();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("EVENTFOLD_LOG")

@@ -71,6 +71,10 @@ fn create_args<'a>(server: &'a str, pg_url: &'a str) -> Vec<String> {
 }
 
 fn runtime() -> tokio::runtime::Runtime {
+    // As the binary does: the test's own NATS and Redis clients take
+    // rustls's process default, which it cannot pick with both providers
+    // linked.
+    eventfold_server::tls::install_process_default();
     tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime")
 }
 

@@ -141,6 +141,6 @@ mod tests {
         assert_eq!((dispatched.events, dispatched.handled), (7, 7));
         let error = dispatch("fromAll().when({ $any: function (s, e) { throw null; } })", &sample, 1)
             .expect_err("the handler throws");
-        assert_eq!(error.to_string(), "null");
+        assert!(error.to_string().starts_with("null"), "{error}");
     }
 }

@@ -22,6 +22,8 @@ const QUERY_FILE: &str = "query.js";
 /// that throws an error of its own saying so is not taken for it, since
 /// its error is an `Error`, not an `InternalError`.
 const ENGINE_OUT_OF_MEMORY: &str = "InternalError: out of memory";
+/// How the prelude names a thrown null.
+const THROWN_NULL: &str = "null";
 
 /// Compiles `query`: runs it once to learn its definition and checks that.
 /// A syntax error names its line and column.
@@ -151,6 +153,13 @@ impl QuickJs {
                 return RuntimeError::DeadlineExceeded(self.limits.event_deadline);
             }
             match message {
+                // QuickJS throws a bare null when it cannot allocate even
+                // its out-of-memory error, and the prelude names a null it
+                // catches as a query's `throw null`: the two read alike.
+                Some(message) if message == THROWN_NULL => RuntimeError::Threw(format!(
+                    "null (thrown by the query, or by the engine out of its {} bytes of memory)",
+                    self.limits.memory_bytes
+                )),
                 Some(message) if message != ENGINE_OUT_OF_MEMORY => RuntimeError::Threw(message),
                 _ => RuntimeError::OutOfMemory(self.limits.memory_bytes),
             }

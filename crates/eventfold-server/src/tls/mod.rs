@@ -66,6 +66,15 @@ pub(crate) fn crypto_provider() -> rustls::crypto::CryptoProvider {
     rustls::crypto::ring::default_provider()
 }
 
+/// Makes [`crypto_provider`] the process's default, for the clients that
+/// take rustls's default rather than naming one (the NATS and Redis
+/// connector sinks' clients): with a second provider linked, rustls cannot
+/// pick one by itself and those clients would panic. A default already
+/// installed stays.
+pub fn install_process_default() {
+    let _ = crypto_provider().install_default();
+}
+
 /// The certificate every handshake presents, whatever name the client asks
 /// for (a node has one identity).
 #[derive(Debug)]
