@@ -370,18 +370,7 @@ impl ContinuousState {
         let grouping = self.plan.plan.grouping.as_ref()?;
         let mut groups = HashMap::new();
         for group in checkpoint.get("groups")?.as_array()? {
-            let keys =
-                group.get("keys")?.as_array()?.iter().map(Value::from_tagged_json).collect::<Option<Vec<_>>>()?;
-            let states = group.get("accumulators")?.as_array()?;
-            if keys.len() != grouping.keys.len() || states.len() != grouping.aggregates.len() {
-                return None;
-            }
-            let accumulators = grouping
-                .aggregates
-                .iter()
-                .zip(states)
-                .map(|(call, state)| Accumulator::from_json(call.function, state))
-                .collect::<Option<Vec<_>>>()?;
+            let (keys, accumulators) = restore_group(group, grouping)?;
             let window_end = group.get("windowEnd")?.as_i64()?;
             groups.insert(keys.iter().map(KeyValue::from).collect(), Group { keys, accumulators, window_end });
         }
@@ -391,6 +380,27 @@ impl ContinuousState {
         self.late_events = checkpoint.get("lateEvents")?.as_u64()?;
         Some(())
     }
+}
+
+/// One group's keys and accumulator states as a checkpoint holds them
+/// (`keys` tagged values, `accumulators` states); `None` when they do not
+/// fit `grouping` (a checkpoint of another definition).
+pub(crate) fn restore_group(
+    entry: &serde_json::Value,
+    grouping: &crate::plan::Grouping,
+) -> Option<(Vec<Value>, Vec<Accumulator>)> {
+    let keys = entry.get("keys")?.as_array()?.iter().map(Value::from_tagged_json).collect::<Option<Vec<_>>>()?;
+    let states = entry.get("accumulators")?.as_array()?;
+    if keys.len() != grouping.keys.len() || states.len() != grouping.aggregates.len() {
+        return None;
+    }
+    let accumulators = grouping
+        .aggregates
+        .iter()
+        .zip(states)
+        .map(|(call, state)| Accumulator::from_json(call.function, state))
+        .collect::<Option<Vec<_>>>()?;
+    Some((keys, accumulators))
 }
 
 #[cfg(test)]

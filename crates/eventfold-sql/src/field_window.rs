@@ -28,7 +28,7 @@ use eventfold_store::RecordedEvent;
 use serde_json::{Map, Value as JsonValue};
 
 use crate::aggregate::{Accumulator, KeyValue};
-use crate::continuous::{ContinuousPlan, WindowTime, window_time_expr};
+use crate::continuous::{ContinuousPlan, WindowTime, restore_group, window_time_expr};
 use crate::error::SqlError;
 use crate::expr::{Expr, Row};
 use crate::maintained::{MaintainedQuery, ResultRow};
@@ -256,18 +256,7 @@ impl MaintainedQuery for FieldWindowState {
         let mut windows = HashMap::new();
         let mut by_end: BTreeMap<i64, Vec<Vec<KeyValue>>> = BTreeMap::new();
         for window in checkpoint.get("windows")?.as_array()? {
-            let keys =
-                window.get("keys")?.as_array()?.iter().map(Value::from_tagged_json).collect::<Option<Vec<_>>>()?;
-            let states = window.get("accumulators")?.as_array()?;
-            if keys.len() != grouping.keys.len() || states.len() != grouping.aggregates.len() {
-                return None;
-            }
-            let accumulators = grouping
-                .aggregates
-                .iter()
-                .zip(states)
-                .map(|(call, state)| Accumulator::from_json(call.function, state))
-                .collect::<Option<Vec<_>>>()?;
+            let (keys, accumulators) = restore_group(window, grouping)?;
             let end = window.get("windowEnd")?.as_i64()?;
             let shown = window.get("shown")?.as_bool()?;
             let hashed: Vec<KeyValue> = keys.iter().map(KeyValue::from).collect();

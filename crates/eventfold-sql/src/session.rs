@@ -16,7 +16,7 @@ use eventfold_store::RecordedEvent;
 use serde_json::{Map, Value as JsonValue};
 
 use crate::aggregate::{Accumulator, KeyValue};
-use crate::continuous::{ContinuousPlan, WindowTime};
+use crate::continuous::{ContinuousPlan, WindowTime, restore_group};
 use crate::error::SqlError;
 use crate::expr::Row;
 use crate::maintained::{MaintainedQuery, ResultRow};
@@ -211,18 +211,7 @@ impl MaintainedQuery for SessionState {
         let mut sessions = HashMap::new();
         let mut by_close: BTreeMap<i64, Vec<Vec<KeyValue>>> = BTreeMap::new();
         for session in checkpoint.get("sessions")?.as_array()? {
-            let keys =
-                session.get("keys")?.as_array()?.iter().map(Value::from_tagged_json).collect::<Option<Vec<_>>>()?;
-            let states = session.get("accumulators")?.as_array()?;
-            if keys.len() != grouping.keys.len() || states.len() != grouping.aggregates.len() {
-                return None;
-            }
-            let accumulators = grouping
-                .aggregates
-                .iter()
-                .zip(states)
-                .map(|(call, state)| Accumulator::from_json(call.function, state))
-                .collect::<Option<Vec<_>>>()?;
+            let (keys, accumulators) = restore_group(session, grouping)?;
             let last = session.get("last")?.as_i64()?;
             let hashed: Vec<KeyValue> = keys
                 .iter()

@@ -59,6 +59,7 @@ async fn continuous_queries_are_created_listed_shown_reset_and_deleted() {
     assert_eq!(shown.json()["state"], "running", "{}", shown.json());
     assert_eq!(shown.json()["sql"], PER_WINDOW);
     assert!(shown.json()["position"].is_string(), "positions are decimal strings: {}", shown.json());
+    assert_eq!(shown.json()["lateEvents"], 0, "windows on created have no late events: {}", shown.json());
 
     // From the head: what was appended before it no longer counts.
     let head = api.get("/api/v1/queries/per-window").await.json()["position"].clone();

@@ -95,6 +95,9 @@ pub struct QueryBody {
     events_read: u64,
     events_per_second: f64,
     open_windows: usize,
+    /// Events left out as later than their window's lateness (windows on
+    /// a data field).
+    late_events: u64,
     /// The stream its rows are appended to, `$query-{name}`.
     result_stream: String,
 }
@@ -119,6 +122,7 @@ impl From<QueryInfo> for QueryBody {
             events_read: info.events_read,
             events_per_second: if info.events_per_second.is_finite() { info.events_per_second } else { 0.0 },
             open_windows: info.open_windows,
+            late_events: info.late_events,
             result_stream: info.result_stream,
         }
     }
