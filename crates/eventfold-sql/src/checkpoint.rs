@@ -126,6 +126,54 @@ async fn read(
     events.into_iter().map(|event| event.map(|event| (event.event_type, event.data)).map_err(SqlError::from)).collect()
 }
 
+/// A checkpoint that also carries rows not yet written: when one commit's
+/// rows are more than one append may hold, they go in several appends,
+/// each with a checkpoint holding the state and the rows still to write,
+/// so that a crash between two of them neither loses nor repeats a row.
+pub fn with_unwritten_rows(state: serde_json::Value, unwritten: &[ProposedEvent]) -> serde_json::Value {
+    let rows: Vec<serde_json::Value> = unwritten
+        .iter()
+        .map(|event| {
+            json!({
+                "id": event.id.0.to_string(),
+                "data": String::from_utf8_lossy(&event.data),
+                "metadata": String::from_utf8_lossy(&event.metadata),
+            })
+        })
+        .collect();
+    json!({ "$state": state, "$unwrittenRows": rows })
+}
+
+/// A loaded checkpoint's state, and the rows it carries still to write
+/// (see [`with_unwritten_rows`]), as the events to append first.
+pub fn split_unwritten(
+    checkpoint: serde_json::Value,
+    event_type: &str,
+) -> Result<(serde_json::Value, Vec<ProposedEvent>), SqlError> {
+    let serde_json::Value::Object(mut fields) = checkpoint else { return Ok((checkpoint, Vec::new())) };
+    let (Some(state), Some(rows)) = (fields.remove("$state"), fields.remove("$unwrittenRows")) else {
+        return Ok((serde_json::Value::Object(fields), Vec::new()));
+    };
+    let wrong = || SqlError::plan("the checkpoint's unwritten rows are malformed");
+    let rows = rows.as_array().ok_or_else(wrong)?;
+    let events = rows
+        .iter()
+        .map(|row| {
+            let id = row["id"].as_str().and_then(|id| uuid::Uuid::parse_str(id).ok()).ok_or_else(wrong)?;
+            let data = row["data"].as_str().ok_or_else(wrong)?;
+            let metadata = row["metadata"].as_str().ok_or_else(wrong)?;
+            Ok(ProposedEvent {
+                id: EventId(id),
+                event_type: event_type.to_owned(),
+                content_type: ContentType::Json,
+                data: Bytes::copy_from_slice(data.as_bytes()),
+                metadata: Bytes::copy_from_slice(metadata.as_bytes()),
+            })
+        })
+        .collect::<Result<Vec<_>, SqlError>>()?;
+    Ok((state, events))
+}
+
 /// `text` cut into pieces of at most `bytes` bytes, at character boundaries.
 fn split(text: &str, bytes: usize) -> Vec<&str> {
     let mut parts = Vec::new();
@@ -153,5 +201,20 @@ mod tests {
         assert!(parts.iter().all(|part| part.len() <= 7 && !part.is_empty()));
         assert_eq!(parts.concat(), text);
         assert_eq!(split("", 7), Vec::<&str>::new());
+    }
+
+    #[test]
+    fn unwritten_rows_travel_with_the_state_and_come_back_as_they_were() {
+        let row = ProposedEvent::json("QueryResult", r#"{"n":1}"#);
+        let row = ProposedEvent { metadata: Bytes::from_static(br#"{"$position":7}"#), ..row };
+        let state = json!({ "position": 7, "groups": [] });
+        let carried = with_unwritten_rows(state.clone(), std::slice::from_ref(&row));
+        let (restored, rows) = split_unwritten(carried, "QueryResult").expect("splits");
+        assert_eq!(restored, state);
+        assert_eq!(rows.len(), 1);
+        assert_eq!((rows[0].id, &rows[0].data, &rows[0].metadata), (row.id, &row.data, &row.metadata));
+        let (plain, none) = split_unwritten(state.clone(), "QueryResult").expect("a plain state");
+        assert_eq!((plain, none.len()), (state, 0));
+        assert!(split_unwritten(json!({ "$state": {}, "$unwrittenRows": [{ "id": 3 }] }), "QueryResult").is_err());
     }
 }

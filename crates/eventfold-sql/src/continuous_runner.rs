@@ -135,7 +135,10 @@ pub async fn start_continuous_after(
     let loaded = checkpoint::load(store.as_ref(), &checkpoints)
         .await
         .map_err(|error| SqlError::plan(format!("the checkpoint of `{name}`: {error}")))?;
+    let mut carried = Vec::new();
     if let Some(data) = loaded {
+        let (data, unwritten) = checkpoint::split_unwritten(data, RESULT_EVENT_TYPE)?;
+        carried = unwritten;
         state
             .restore(&data)
             .ok_or_else(|| SqlError::plan(format!("the checkpoint of `{name}` belongs to another definition")))?;
@@ -169,6 +172,7 @@ pub async fn start_continuous_after(
         status: Arc::clone(&status),
         columns: Vec::new(),
         pending: Vec::new(),
+        carried,
         unsaved_events: 0,
         retention_written: false,
     };
@@ -188,6 +192,8 @@ struct Runner {
     columns: Vec<String>,
     /// Rows produced since the last commit, in order.
     pending: Vec<(ResultRow, RowOrigin)>,
+    /// Rows a checkpoint carried unwritten: written before any other.
+    carried: Vec<ProposedEvent>,
     /// Events applied since the last commit.
     unsaved_events: u64,
     /// Whether this start has set the checkpoint stream's retention.
@@ -211,6 +217,9 @@ impl Runner {
         let mut tick = tokio::time::interval(self.options.clock_tick);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let outcome: Result<(), SqlError> = async {
+            if !self.carried.is_empty() {
+                self.commit().await?;
+            }
             loop {
                 tokio::select! {
                     _ = stopped.changed() => return Ok(()),
@@ -305,16 +314,33 @@ impl Runner {
     }
 
     /// Appends the pending rows and the checkpoint of the state after
-    /// them, all or nothing.
+    /// them, all or nothing; rows more than one append may hold go in
+    /// several, each with a checkpoint that carries the rows still to
+    /// write (written first on the next start if a crash comes between).
     async fn commit(&mut self) -> Result<(), SqlError> {
         let rows = std::mem::take(&mut self.pending);
+        let mut events = std::mem::take(&mut self.carried);
+        events.extend(rows.into_iter().map(|(row, origin)| self.row_event(row, origin)));
+        let state = self.state.to_json();
+        loop {
+            let rest = events.split_off(rows_fitting(&events));
+            let chunk = std::mem::replace(&mut events, rest);
+            let checkpoint_data =
+                if events.is_empty() { state.clone() } else { checkpoint::with_unwritten_rows(state.clone(), &events) };
+            self.commit_chunk(chunk, checkpoint_data).await?;
+            if events.is_empty() {
+                return Ok(());
+            }
+        }
+    }
+
+    async fn commit_chunk(&mut self, rows: Vec<ProposedEvent>, state: serde_json::Value) -> Result<(), SqlError> {
         let written = rows.len() as u64;
         let mut requests = Vec::new();
         if !rows.is_empty() {
-            let events = rows.into_iter().map(|(row, origin)| self.row_event(row, origin)).collect();
-            requests.push(AppendRequest::new(self.results.clone(), self.next_revision, events));
+            requests.push(AppendRequest::new(self.results.clone(), self.next_revision, rows));
         }
-        let checkpoint = checkpoint::prepare(self.store.as_ref(), &self.checkpoints, self.state.to_json().to_string())
+        let checkpoint = checkpoint::prepare(self.store.as_ref(), &self.checkpoints, state.to_string())
             .await
             .map_err(|error| SqlError::evaluation(format!("the checkpoint of `{}`: {error}", self.name)))?;
         requests.push(AppendRequest::new(self.checkpoints.clone(), ExpectedRevision::Any, vec![checkpoint]));
@@ -364,6 +390,23 @@ impl Runner {
             metadata: Bytes::from(serde_json::Value::Object(metadata).to_string()),
         }
     }
+}
+
+/// The rows of one append: at most this many bytes of them, leaving the
+/// checkpoint (in parts when large) room within the maximum append size.
+const ROW_BYTES_PER_APPEND: usize = 512 * 1024;
+
+/// How many of `events`, from the first, one append takes: at least one.
+fn rows_fitting(events: &[ProposedEvent]) -> usize {
+    let mut bytes = 0_usize;
+    let fitting = events
+        .iter()
+        .take_while(|event| {
+            bytes = bytes.saturating_add(event.size_bytes());
+            bytes <= ROW_BYTES_PER_APPEND
+        })
+        .count();
+    fitting.max(1).min(events.len())
 }
 
 /// What produced a row.

@@ -246,3 +246,40 @@ async fn a_state_larger_than_one_append_is_checkpointed_in_parts_and_restored() 
     query.stop().await;
     engine.shutdown().await;
 }
+
+#[tokio::test]
+async fn rows_more_than_one_append_holds_are_written_in_several_each_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (engine, store) = open_store(&dir).await;
+    let pad = "p".repeat(700);
+    for chunk in 0..5_u64 {
+        let requests = (0..1_000)
+            .map(|index| {
+                let stream = StreamName::new(format!("fat-{}", chunk * 1_000 + index)).expect("name");
+                let event = ProposedEvent::json("Padded", serde_json::json!({ "pad": pad }).to_string());
+                AppendRequest::new(stream, ExpectedRevision::Any, vec![event])
+            })
+            .collect();
+        store.append_transaction(requests).await.expect("append");
+    }
+    // 5,000 rows of over 700 bytes close in at most a few windows: each
+    // closing writes more than 1 MiB of rows.
+    let sql = "SELECT date_bin('1 second', created) AS second, stream, max(json_str(data, 'pad')) AS pad \
+               FROM category('fat') GROUP BY second, stream";
+    let query = start_continuous(Arc::clone(&store), "fat", sql, options()).await.expect("start");
+    let started = Instant::now();
+    let rows = loop {
+        let status = query.status();
+        assert!(status.failure.is_none(), "{status:?}");
+        let rows = result_rows(&store, "fat").await;
+        if rows.len() >= 5_000 || started.elapsed() > WAIT {
+            break rows;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let streams: std::collections::BTreeSet<String> =
+        rows.iter().map(|row| row["stream"].as_str().expect("a stream").to_owned()).collect();
+    assert_eq!((rows.len(), streams.len()), (5_000, 5_000), "each group's row once");
+    query.stop().await;
+    engine.shutdown().await;
+}
