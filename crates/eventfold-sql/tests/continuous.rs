@@ -13,9 +13,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use eventfold_sql::{
-    ContinuousOptions, QueryRequest, RESULT_EVENT_TYPE, SqlLimits, Value, result_stream, start_continuous, start_query,
-};
+use eventfold_sql::{ContinuousOptions, RESULT_EVENT_TYPE, Value, result_stream, start_continuous};
 use eventfold_store::{
     AppendRequest, EventStore, ExpectedRevision, ProposedEvent, ReadError, ReadStreamRequest, StreamName,
 };
@@ -60,12 +58,7 @@ async fn result_rows(store: &Arc<dyn EventStore>, name: &str) -> Vec<serde_json:
 
 /// The same query answered ad hoc, each row as the object a result event holds.
 async fn batch_rows(store: &Arc<dyn EventStore>, sql: &str) -> Vec<serde_json::Value> {
-    let answer = start_query(Arc::clone(store), QueryRequest::new(sql), &SqlLimits::default())
-        .await
-        .expect("start")
-        .collect()
-        .await
-        .expect("answer");
+    let answer = support::adhoc_answer(store, sql).await;
     answer
         .rows
         .iter()

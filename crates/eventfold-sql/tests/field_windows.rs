@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use eventfold_sql::{ContinuousQueries, QueriesOptions, QueryRequest, SqlLimits, Value, result_stream, start_query};
+use eventfold_sql::{ContinuousQueries, QueriesOptions, Value, result_stream};
 use eventfold_store::{AppendRequest, EventStore, ExpectedRevision, ProposedEvent, ReadStreamRequest, StreamName};
 use futures::StreamExt;
 
@@ -85,12 +85,7 @@ fn comparable(rows: impl IntoIterator<Item = serde_json::Value>) -> Vec<String> 
 /// minutes the latest order time among them has passed.
 async fn batch_through(store: &Arc<dyn EventStore>, through: u64, frontier_ms: i64) -> Vec<String> {
     let sql = per_minute("1 hour", &format!("WHERE position <= {through}"));
-    let answer = start_query(Arc::clone(store), QueryRequest::new(sql), &SqlLimits::default())
-        .await
-        .expect("start")
-        .collect()
-        .await
-        .expect("answer");
+    let answer = support::adhoc_answer(store, sql).await;
     let rows = answer.rows.iter().filter_map(|row| {
         let Some(Value::Timestamp(start)) = row.first() else { return None };
         (start / 10_000 + 60_000 <= frontier_ms).then(|| {

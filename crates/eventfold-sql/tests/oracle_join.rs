@@ -13,10 +13,7 @@ mod support;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use eventfold_sql::{
-    ContinuousOptions, ContinuousQuery, QueryRequest, SqlLimits, Value, format_timestamp, result_stream,
-    start_continuous, start_query,
-};
+use eventfold_sql::{ContinuousOptions, ContinuousQuery, Value, format_timestamp, result_stream, start_continuous};
 use eventfold_store::{
     AllFrom, AppendRequest, Direction, EventStore, ExpectedRevision, ProposedEvent, ReadAllRequest, ReadError,
     ReadStreamRequest, StreamName,
@@ -115,12 +112,7 @@ async fn result_rows(store: &Arc<dyn EventStore>, name: &str) -> Vec<Json> {
 }
 
 async fn adhoc_rows(store: &Arc<dyn EventStore>, sql: &str) -> Vec<Json> {
-    let answer = start_query(Arc::clone(store), QueryRequest::new(sql), &SqlLimits::default())
-        .await
-        .expect("start")
-        .collect()
-        .await
-        .expect("answer");
+    let answer = support::adhoc_answer(store, sql).await;
     let rows = answer
         .rows
         .iter()

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use eventfold_engine::{Engine, EngineConfig};
-use eventfold_sql::ContinuousOptions;
+use eventfold_sql::{ContinuousOptions, QueryAnswer, QueryRequest, SqlLimits, start_query};
 use eventfold_store::EventStore;
 
 /// The engine on `dir`, and the same engine as the store trait.
@@ -31,4 +31,14 @@ pub fn quick_continuous_options() -> ContinuousOptions {
         idle_close_grace: Duration::from_millis(100),
         groups_max: 10_000,
     }
+}
+
+/// `sql` answered ad hoc over `store`, whole, under the default limits.
+pub async fn adhoc_answer(store: &Arc<dyn EventStore>, sql: impl Into<String>) -> QueryAnswer {
+    start_query(Arc::clone(store), QueryRequest::new(sql), &SqlLimits::default())
+        .await
+        .expect("start")
+        .collect()
+        .await
+        .expect("answer")
 }
