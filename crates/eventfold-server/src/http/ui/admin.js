@@ -1,6 +1,7 @@
 // Scavenges: start one, follow its progress, stop it; the last one's figures.
 import { h, formatTime } from "./dom.js";
 import { ApiError, getJson, send } from "./api.js";
+import { poller } from "./poll.js";
 
 const REFRESH_MS = 1000;
 
@@ -13,8 +14,6 @@ export function admin(main) {
   main.append(h("h1", {}, "Admin"), h("h2", {}, "Scavenge"),
     h("p", { class: "muted" }, "A scavenge removes deleted and expired events from the log and gives the space back."),
     h("div", { class: "toolbar" }, start, stop), result, progress, figures);
-  let timer = null;
-  let stopped = false;
 
   async function act(method, path, done) {
     try {
@@ -25,14 +24,13 @@ export function admin(main) {
       result.className = "error";
       result.textContent = error.message;
     }
-    clearTimeout(timer);
-    refresh();
+    polling.now();
   }
 
   async function refresh() {
     try {
       const status = await getJson("/api/v1/scavenges/last");
-      if (stopped) return;
+      if (polling.stopped) return;
       const running = status.state === "running";
       start.disabled = running;
       stop.disabled = !running;
@@ -52,7 +50,7 @@ export function admin(main) {
       if (status.error) shown.push(["Error", status.error]);
       figures.replaceChildren(...shown.map(([name, value]) => h("div", { class: "card" }, h("dt", {}, name), h("dd", {}, String(value)))));
     } catch (error) {
-      if (stopped) return;
+      if (polling.stopped) return;
       if (error instanceof ApiError && error.status === 404) {
         figures.replaceChildren(h("p", { class: "muted" }, "No scavenge has run since the server started."));
       } else {
@@ -60,11 +58,8 @@ export function admin(main) {
         result.textContent = `Could not read the scavenge status: ${error.message}`;
       }
     }
-    if (!stopped) timer = setTimeout(refresh, REFRESH_MS);
   }
-  refresh();
-  return () => {
-    stopped = true;
-    clearTimeout(timer);
-  };
+  const polling = poller(refresh, REFRESH_MS);
+  polling.now();
+  return () => polling.stop();
 }

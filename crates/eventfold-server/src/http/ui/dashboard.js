@@ -2,6 +2,7 @@
 // difference of `/metrics` counters between two samples.
 import { h } from "./dom.js";
 import { getJson, getText } from "./api.js";
+import { poller } from "./poll.js";
 
 const REFRESH_MS = 2000;
 
@@ -63,15 +64,13 @@ export function dashboard(main) {
       groups)),
   );
   let previous = null;
-  let timer = null;
-  let stopped = false;
 
   async function refresh() {
     try {
       const [stats, info, metrics, list] = await Promise.all([
         getJson("/stats"), getJson("/info"), getText("/metrics"), getJson("/api/v1/subscriptions"),
       ]);
-      if (stopped) return;
+      if (polling.stopped) return;
       const now = performance.now();
       // A counter appears with its first event: absent means none yet.
       const written = counter(metrics, "kurrentdb_io_events_total", 'activity="written"') ?? 0;
@@ -100,15 +99,12 @@ export function dashboard(main) {
       previous = { at: now, written, read };
       problem.hidden = true;
     } catch (error) {
-      if (stopped) return;
+      if (polling.stopped) return;
       problem.textContent = `Could not reach the server: ${error.message}`;
       problem.hidden = false;
     }
-    if (!stopped) timer = setTimeout(refresh, REFRESH_MS);
   }
-  refresh();
-  return () => {
-    stopped = true;
-    clearTimeout(timer);
-  };
+  const polling = poller(refresh, REFRESH_MS);
+  polling.now();
+  return () => polling.stop();
 }

@@ -29,6 +29,7 @@ const ASSETS: &[Asset] = &[
     Asset { name: "api.js", content_type: JS, body: include_str!("api.js") },
     Asset { name: "live-worker.js", content_type: JS, body: include_str!("live-worker.js") },
     Asset { name: "dom.js", content_type: JS, body: include_str!("dom.js") },
+    Asset { name: "poll.js", content_type: JS, body: include_str!("poll.js") },
     Asset { name: "json.js", content_type: JS, body: include_str!("json.js") },
     Asset { name: "dashboard.js", content_type: JS, body: include_str!("dashboard.js") },
     Asset { name: "streams.js", content_type: JS, body: include_str!("streams.js") },

@@ -6,6 +6,7 @@ import { h, streamLink, uid } from "./dom.js";
 import { ApiError, getJson, send, query } from "./api.js";
 import { codeEditor, showQueryError } from "./editor.js";
 import { jsonView } from "./json.js";
+import { poller } from "./poll.js";
 import { offNotice, projectionPath, projectionsOff } from "./projections.js";
 
 const REFRESH_MS = 2000;
@@ -40,8 +41,6 @@ export function projection(main, name) {
   const partitions = h("div", { id: "partitions" });
   const rootResult = h("div", { id: "projection-result-json" });
   const emitted = h("ul", { id: "emitted-streams" });
-  let timer = null;
-  let stopped = false;
   let loadedQuery = false;
 
   async function act(method, target, done) {
@@ -53,8 +52,7 @@ export function projection(main, name) {
       result.className = "error";
       result.textContent = error.message;
     }
-    clearTimeout(timer);
-    refresh();
+    polling.now();
   }
 
   const position = h("input", { name: "position", inputmode: "numeric", autocomplete: "off" });
@@ -79,6 +77,7 @@ export function projection(main, name) {
       h("label", { class: "check" }, deleteState, "Also delete its state stream"),
       h("label", { class: "check" }, deleteCheckpoint, "Also delete its checkpoints")],
     "Delete", async () => {
+      await polling.stop();
       try {
         await send("DELETE", `${path}${query({
           deleteEmittedStreams: deleteEmitted.checked, deleteStateStream: deleteState.checked, deleteCheckpointStream: deleteCheckpoint.checked,
@@ -87,6 +86,7 @@ export function projection(main, name) {
       } catch (error) {
         result.className = "error";
         result.textContent = `Not deleted: ${error.message}`;
+        polling.resume();
       }
     });
 
@@ -103,8 +103,7 @@ export function projection(main, name) {
       if (error instanceof ApiError && error.body.code === "invalid-query") showQueryError(editor, error);
       else editor.setError(`Not saved: ${error.message}`);
     }
-    clearTimeout(timer);
-    refresh();
+    polling.now();
   });
 
   main.append(
@@ -161,13 +160,15 @@ export function projection(main, name) {
       const [list, root, streams] = await Promise.all([
         getJson(`${path}/partitions`), getJson(`${path}/state`), getJson(`${path}/emitted-streams`),
       ]);
-      if (stopped) return;
+      if (polling.stopped) return;
       showDetail(detail);
       showState(list, root, streams);
     } catch (error) {
-      if (stopped) return;
+      if (polling.stopped) return;
       if (projectionsOff(error)) {
         main.replaceChildren(h("h1", {}, "Projection ", name), offNotice());
+        // Nothing left to refresh; not awaited, as this run is what it waits for.
+        polling.stop();
         return;
       }
       result.className = "error";
@@ -175,11 +176,8 @@ export function projection(main, name) {
         ? `No projection named ${name}.`
         : `Could not read the projection: ${error.message}`;
     }
-    if (!stopped) timer = setTimeout(refresh, REFRESH_MS);
   }
-  refresh();
-  return () => {
-    stopped = true;
-    clearTimeout(timer);
-  };
+  const polling = poller(refresh, REFRESH_MS);
+  polling.now();
+  return () => polling.stop();
 }

@@ -3,6 +3,7 @@
 import { h, field } from "./dom.js";
 import { ApiError, getJson, send } from "./api.js";
 import { codeEditor, showQueryError } from "./editor.js";
+import { poller } from "./poll.js";
 
 const REFRESH_MS = 2000;
 
@@ -82,21 +83,20 @@ export function projections(main) {
     body));
   const form = createForm((name) => { location.hash = `#/projection/${encodeURIComponent(name)}`; });
   main.append(h("h1", {}, "Projections"), problem, table, form);
-  let timer = null;
-  let stopped = false;
 
   async function refresh() {
     try {
       // /info says whether they run; asking the list of a node without them
       // would only be refused.
       const info = await getJson("/info");
-      if (stopped) return;
+      if (polling.stopped) return;
       if (info.features && info.features.projections === false) {
         main.replaceChildren(h("h1", {}, "Projections"), offNotice());
+        polling.stop();
         return;
       }
       const list = await getJson("/api/v1/projections");
-      if (stopped) return;
+      if (polling.stopped) return;
       problem.hidden = true;
       body.replaceChildren(...(list.projections.length === 0
         ? [h("tr", {}, h("td", { colspan: 6, class: "muted" }, "No projections."))]
@@ -106,19 +106,17 @@ export function projections(main) {
           progressCell(projection), h("td", {}, projection.eventsPerSecond.toFixed(1)),
           h("td", {}, String(projection.eventsProcessedAfterRestart))))));
     } catch (error) {
-      if (stopped) return;
+      if (polling.stopped) return;
       if (projectionsOff(error)) {
         main.replaceChildren(h("h1", {}, "Projections"), offNotice());
+        polling.stop();
         return;
       }
       problem.textContent = `Could not list the projections: ${error.message}`;
       problem.hidden = false;
     }
-    if (!stopped) timer = setTimeout(refresh, REFRESH_MS);
   }
-  refresh();
-  return () => {
-    stopped = true;
-    clearTimeout(timer);
-  };
+  const polling = poller(refresh, REFRESH_MS);
+  polling.now();
+  return () => polling.stop();
 }

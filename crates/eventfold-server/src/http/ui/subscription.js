@@ -5,6 +5,7 @@
 import { h, field, uid } from "./dom.js";
 import { ApiError, getJson, readEvents, send, query, streamPath } from "./api.js";
 import { jsonView } from "./json.js";
+import { poller } from "./poll.js";
 
 const REFRESH_MS = 3000;
 const PARKED_SHOWN = 100;
@@ -98,8 +99,6 @@ export function subscription(main, stream, group) {
   const parked = h("div", { id: "parked-events" });
   const settingsForm = h("form", { id: "group-settings" });
   const stopAt = field("Stop at parked revision (empty: all)", h("input", { name: "stopAt", inputmode: "numeric", autocomplete: "off" }));
-  let timer = null;
-  let stopped = false;
   let parkedStream = null;
 
   function say(ok, text) {
@@ -126,8 +125,7 @@ export function subscription(main, stream, group) {
     } catch (error) {
       say(false, error.message);
     }
-    clearTimeout(timer);
-    refresh();
+    polling.now();
   }
 
   const truncate = confirmDialog(`Discard the parked events of ${group}?`,
@@ -136,11 +134,13 @@ export function subscription(main, stream, group) {
   const remove = confirmDialog(`Delete the group ${group} on ${stream}?`,
     h("p", {}, "Its consumers are dropped; its checkpoint and parked events are deleted."), "Delete",
     async () => {
+      await polling.stop();
       try {
         await send("DELETE", path);
         location.hash = "#/subscriptions";
       } catch (error) {
         say(false, `Not deleted: ${error.message}`);
+        polling.resume();
       }
     });
 
@@ -184,7 +184,7 @@ export function subscription(main, stream, group) {
   async function refresh() {
     try {
       const info = await getJson(path);
-      if (stopped) return;
+      if (polling.stopped) return;
       const shown = [["Status", info.status], ["Strategy", info.consumerStrategy], ["Last checkpoint", info.lastCheckpointed ?? "–"],
         ["Last known", info.lastKnown ?? "–"], ["In flight", info.inFlight], ["Parked", info.parkedCount], ["Items/s", info.averagePerSecond.toFixed(1)]];
       cards.replaceChildren(...shown.map(([title, value]) => h("div", { class: "card" }, h("dt", {}, title), h("dd", {}, String(value)))));
@@ -195,11 +195,11 @@ export function subscription(main, stream, group) {
           h("td", {}, connection.averageItemsPerSecond.toFixed(1))))));
       await showParked(info.parkedCount);
     } catch (error) {
-      if (stopped) return;
+      if (polling.stopped) return;
       say(false, error instanceof ApiError && error.status === 404 ? `No group ${group} on ${stream}.` : `Could not read the group: ${error.message}`);
     }
-    if (!stopped) timer = setTimeout(refresh, REFRESH_MS);
   }
+  const polling = poller(refresh, REFRESH_MS);
 
   main.append(
     h("h1", {}, "Group ", group, " on ", stream),
@@ -216,11 +216,8 @@ export function subscription(main, stream, group) {
     settingsForm,
     h("div", { class: "toolbar" }, h("button", { type: "button", class: "danger", onclick: remove.open }, "Delete group…")),
     remove.dialog);
-  loadSettings().catch((error) => say(false, `Could not read the settings: ${error.message}`)).then(() => refresh());
-  return () => {
-    stopped = true;
-    clearTimeout(timer);
-  };
+  loadSettings().catch((error) => say(false, `Could not read the settings: ${error.message}`)).then(() => polling.now());
+  return () => polling.stop();
 }
 
 /** A `$all` group's filter, shown but not edited: it is fixed when the group

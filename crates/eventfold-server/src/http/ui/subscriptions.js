@@ -4,6 +4,7 @@ import { h, field } from "./dom.js";
 import { getJson, send } from "./api.js";
 import { lag } from "./dashboard.js";
 import { groupLink, groupPath, settingsControls } from "./subscription.js";
+import { poller } from "./poll.js";
 
 const REFRESH_MS = 3000;
 
@@ -52,8 +53,6 @@ export function subscriptions(main) {
     h("div", { class: "scroll" }, h("table", { id: "subscriptions" },
       h("thead", {}, h("tr", {}, ["Stream", "Group", "Status", "Lag", "In flight", "Parked", "Consumers", "Items/s", ""].map((name) => h("th", { scope: "col" }, name)))),
       body)));
-  let timer = null;
-  let stopped = false;
 
   async function replay(group) {
     try {
@@ -70,7 +69,7 @@ export function subscriptions(main) {
   async function refresh() {
     try {
       const list = await getJson("/api/v1/subscriptions");
-      if (stopped) return;
+      if (polling.stopped) return;
       body.replaceChildren(...(list.subscriptions.length === 0
         ? [h("tr", {}, h("td", { colspan: 9, class: "muted" }, "No persistent subscriptions."))]
         : list.subscriptions.map((group) => h("tr", {},
@@ -85,15 +84,12 @@ export function subscriptions(main) {
             onclick: () => replay(group),
           }, "Replay parked"))))));
     } catch (error) {
-      if (stopped) return;
+      if (polling.stopped) return;
       result.className = "error";
       result.textContent = `Could not list the subscriptions: ${error.message}`;
     }
-    if (!stopped) timer = setTimeout(refresh, REFRESH_MS);
   }
-  refresh();
-  return () => {
-    stopped = true;
-    clearTimeout(timer);
-  };
+  const polling = poller(refresh, REFRESH_MS);
+  polling.now();
+  return () => polling.stop();
 }
