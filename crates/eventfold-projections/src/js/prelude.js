@@ -220,17 +220,16 @@
     }
   }
 
-  // One event as handlers see it. Its plain fields are its own, enumerable
-  // and writable, set in the order the reference server sets them
-  // (`ProjectionEvent` below), so that
-  // `Object.keys(e)`, `{...e}` and `for...in` list them. `data`/`body`,
-  // `metadata` and `linkMetadata` parse on first read, through accessors
-  // on the shared prototype, and then become the event's own fields, as
-  // the reference server's do: a handler that ignores them costs no
-  // parsing. The host hands a batch's values over flat, `EVENT_VALUES` per
-  // event in this order: streamId, sequenceNumber, eventType, eventId,
-  // bodyRaw, metadataRaw, linkMetadataRaw, isJson, created, category.
-  var EVENT_VALUES = 10;
+  // One event as handlers see it. Its plain fields (`EVENT_FIELDS`) are
+  // its own, enumerable and writable, set in the order the reference
+  // server sets them, so that `Object.keys(e)`, `{...e}` and `for...in`
+  // list them. `data`/`body`, `metadata` and `linkMetadata` parse on first
+  // read, through accessors on the shared prototype, and then become the
+  // event's own fields, as the reference server's do: a handler that
+  // ignores them costs no parsing. The host makes each event's object on
+  // `EventPrototype` (runtime/events.rs), its fields set in this order.
+  var EVENT_FIELDS = ["partition", "bodyRaw", "metadataRaw", "streamId", "eventId", "eventType", "linkMetadataRaw",
+    "isJson", "category", "sequenceNumber", "created"];
   var EventPrototype = {};
   function ownValue(object, name, value) {
     Object.defineProperty(object, name, { value: value, writable: true, enumerable: true, configurable: true });
@@ -271,25 +270,7 @@
     return parseOrNull(event.linkMetadataRaw);
   });
 
-  // The event whose values start at `base`. Made by a constructor whose
-  // prototype is set once, every event shares one chain of shapes; an
-  // object that got its prototype after it was made (`__proto__` in a
-  // literal) would have a shape of its own, made again property by
-  // property.
-  function ProjectionEvent(values, base) {
-    this.partition = "";
-    this.bodyRaw = values[base + 4];
-    this.metadataRaw = values[base + 5];
-    this.streamId = values[base];
-    this.eventId = values[base + 3];
-    this.eventType = values[base + 2];
-    this.linkMetadataRaw = values[base + 6];
-    this.isJson = values[base + 7];
-    this.category = values[base + 9];
-    this.sequenceNumber = values[base + 1];
-    this.created = values[base + 8];
-  }
-  ProjectionEvent.prototype = EventPrototype;
+
 
   // Storing or logging the whole event (`s.events.push(e)`) writes its
   // parsed fields too, as the reference server's event object does.
@@ -317,6 +298,24 @@
     enumerable: false,
     configurable: true,
   });
+
+  // QuickJS shares an object's shape (its property names and their
+  // order) between objects, but keeps only the shapes some object holds:
+  // each event would make and free again every shape on its way to the
+  // last, a field at a time. An object held at each step keeps them all
+  // (held by the host's API below: a variable no function uses is gone
+  // once the prelude has run).
+  var EVENT_SHAPE_STEPS = (function () {
+    var steps = [];
+    for (var count = 0; count <= EVENT_FIELDS.length; count++) {
+      var step = Object.create(EventPrototype);
+      for (var field = 0; field < count; field++) {
+        step[EVENT_FIELDS[field]] = null;
+      }
+      steps.push(step);
+    }
+    return steps;
+  })();
 
   function initialState() {
     if (handlers && typeof handlers.$init === "function") {
@@ -385,8 +384,9 @@
   var now = Date.now;
   var eventInProgress = 0;
 
-  // Handles the events of a batch in order, given their values
-  // (`EVENT_VALUES` each, flat). Before an event, when `renewEveryMs` have
+  // Handles the events of a batch in order, as the host made them (`null`
+  // for an event handlers never see: a JSON event with an empty body).
+  // Before an event, when `renewEveryMs` have
   // passed since the last renewal, `renew` (the host's) arms the per-event
   // deadline again, so that no event is cut short by the time the events
   // before it took. Answers how many events were handled and the
@@ -396,14 +396,15 @@
   // partition's state, whether it is marked changed and the type's handler
   // are looked up again only when they change. Nothing outside this call
   // touches them while it runs.
-  function handleBatch(values, renew, renewEveryMs) {
-    var count = values.length / EVENT_VALUES;
+  function handleBatch(events, renew, renewEveryMs) {
+    var count = events.length;
     var handled = 0;
     var partitions = [];
     var seen = new Set();
     var partitioned = definition.partitioned;
     var biState = definition.options.biState;
-    var created = definition.when && typeof handlers.$created === "function" ? handlers.$created : null;
+    var when = definition.when;
+    var created = when && typeof handlers.$created === "function" ? handlers.$created : null;
     var partition = null;
     var state;
     var marked = false;
@@ -420,20 +421,20 @@
         renewed = at;
         renew();
       }
-      var base = index * EVENT_VALUES;
-      var bodyRaw = values[base + 4];
-      var isJson = values[base + 7];
-      if (isJson && (bodyRaw === "" || bodyRaw === null)) {
+      var event = events[index];
+      if (event === null) {
         continue;
       }
-      var event = new ProjectionEvent(values, base);
+      var eventType = event.eventType;
       current = event;
       var key = partitioned ? partitionOf(event) : "";
       if (key === null) {
         current = null;
         continue;
       }
-      event.partition = key;
+      if (partitioned) {
+        event.partition = key;
+      }
       var fresh = false;
       if (key !== partition) {
         partition = key;
@@ -451,14 +452,13 @@
         state = states.get(key);
       }
       handled++;
-      if (!definition.when) {
+      if (!when) {
         state = event.data;
         states.set(key, state);
       } else {
         if (fresh && created !== null) {
           state = run(created, key, state, event, biState);
         }
-        var eventType = values[base + 2];
         if (eventType !== lastType) {
           lastType = eventType;
           handler = handlerFor(eventType);
@@ -630,6 +630,11 @@
       resultOf: guarded(resultOfPartition),
       // For measuring the engine alone (`runtime::ceiling`).
       handlerFor: handlerFor,
+      // The events' prototype, their fields' order and the shapes they
+      // take (runtime/events.rs).
+      eventPrototype: EventPrototype,
+      eventFields: EVENT_FIELDS,
+      eventShapeSteps: EVENT_SHAPE_STEPS,
       initialState: initialState,
     },
     enumerable: false,

@@ -4,6 +4,7 @@
 
 pub mod ceiling;
 mod error;
+mod events;
 mod limits;
 mod quickjs;
 

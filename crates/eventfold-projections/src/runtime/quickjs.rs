@@ -10,6 +10,7 @@ use rquickjs::context::EvalOptions;
 use rquickjs::{Array, CatchResultExt, CaughtError, Context, Ctx, Function, Object, Runtime, Value};
 use serde::Deserialize;
 
+use super::events::event_objects;
 use super::{
     BatchFault, Changes, Effect, HandledBatch, PartitionChange, QueryError, QueryRuntime, RuntimeError, RuntimeLimits,
     SourceEvent,
@@ -189,10 +190,12 @@ impl QueryRuntime for QuickJs {
         let renewal = Renewal::of(self.limits.event_deadline);
         let armed_for = self.limits.event_deadline + renewal.slack;
         let outcome = self.guarded(|ctx| {
-            let values = event_values(ctx, events)?;
+            let api: Object<'_> = ctx.globals().get("__eventfold")?;
+            let prototype: Object<'_> = api.get("eventPrototype")?;
+            let events = event_objects(ctx, &prototype, events)?;
             let renew = Function::new(ctx.clone(), move || clock.arm(armed_for))?;
             let every = renewal.every.as_millis() as f64;
-            let answer: Array<'_> = host(ctx, "handleBatch")?.call((values, renew, every))?;
+            let answer: Array<'_> = api.get::<_, Function<'_>>("handleBatch")?.call((events, renew, every))?;
             Ok(HandledBatch { handled: answer.get(0)?, partitions: answer.get(1)? })
         });
         outcome.map_err(|error| {
@@ -288,65 +291,6 @@ impl RawEffect {
             }
             RawEffect::Log { message } => Effect::Log(message.unwrap_or_default()),
         }
-    }
-}
-
-/// The batch as one flat array of values, in the order of the prelude's
-/// `EVENT_VALUES`, which makes each event's object from them: one call into
-/// the engine for the whole batch, and no array of its own per event.
-fn event_values<'js>(ctx: &Ctx<'js>, events: &[SourceEvent<'_>]) -> rquickjs::Result<Array<'js>> {
-    let batch = Array::new(ctx.clone())?;
-    // Neighbouring events mostly share their stream, type, creation time
-    // and (empty) metadata: those strings are made once and shared.
-    let mut streams = Repeated::default();
-    let mut categories = Repeated::default();
-    let mut types = Repeated::default();
-    let mut metadata = Repeated::default();
-    let mut created = Repeated::default();
-    let null = Value::new_null(ctx.clone());
-    let mut at = 0;
-    for event in events {
-        let link_metadata = match event.link_metadata.as_deref() {
-            Some(text) => rquickjs::String::from_str(ctx.clone(), text)?.into_value(),
-            None => null.clone(),
-        };
-        let values = [
-            streams.value(ctx, &event.stream)?,
-            Value::new_number(ctx.clone(), event.revision as f64),
-            types.value(ctx, &event.event_type)?,
-            rquickjs::String::from_str(ctx.clone(), &event.event_id)?.into_value(),
-            rquickjs::String::from_str(ctx.clone(), &event.data)?.into_value(),
-            metadata.value(ctx, &event.metadata)?,
-            link_metadata,
-            Value::new_bool(ctx.clone(), event.is_json),
-            created.value(ctx, &event.created)?,
-            categories.value(ctx, event.category())?,
-        ];
-        for value in values {
-            batch.set(at, value)?;
-            at += 1;
-        }
-    }
-    Ok(batch)
-}
-
-/// The JavaScript string of the last text asked for, made again only when
-/// the text changes.
-#[derive(Default)]
-struct Repeated<'a, 'js> {
-    last: Option<(&'a str, Value<'js>)>,
-}
-
-impl<'a, 'js> Repeated<'a, 'js> {
-    fn value(&mut self, ctx: &Ctx<'js>, text: &'a str) -> rquickjs::Result<Value<'js>> {
-        if let Some((last, value)) = &self.last
-            && *last == text
-        {
-            return Ok(value.clone());
-        }
-        let value = rquickjs::String::from_str(ctx.clone(), text)?.into_value();
-        self.last = Some((text, value.clone()));
-        Ok(value)
     }
 }
 
