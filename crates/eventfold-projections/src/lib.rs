@@ -16,6 +16,7 @@
 
 mod checkpoint;
 mod commit;
+mod commits;
 mod definition;
 mod error;
 mod manager;

@@ -6,12 +6,16 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use eventfold_store::{EventStore, Position, RecordedEvent, SubscribeFrom, SubscribeToAllRequest, SubscriptionItem};
+use eventfold_store::{
+    EventStore, Position, RecordedEvent, SubscribeFrom, SubscribeToAllRequest, SubscriptionError, SubscriptionItem,
+};
 use futures::StreamExt;
+use futures::stream::BoxStream;
 use tokio::sync::watch;
 
 use crate::checkpoint::{self, Checkpoint};
-use crate::commit::{self, Committed, Pending, Settings};
+use crate::commit::{Committed, Pending};
+use crate::commits::{Commits, Committer};
 use crate::mode::Mode;
 use crate::names::ProjectionStreams;
 use crate::processor::{Batch, Fault, Processor};
@@ -99,7 +103,7 @@ impl Runner {
             Err(error) => return Outcome::Faulted(format!("the query could not be compiled: {error}")),
         };
         let definition = runtime.definition().clone();
-        let mut access = RunAsAccess::new(&self.store, self.record.run_as.as_ref());
+        let access = RunAsAccess::new(&self.store, self.record.run_as.as_ref());
         if let Err(reason) = access.check_sources(&definition).await {
             return Outcome::Faulted(reason);
         }
@@ -128,14 +132,14 @@ impl Runner {
             let result = processor.runtime().result(partition).ok().flatten();
             self.states.publish(partition.clone(), PartitionState { state, result });
         }
-        let mut committed = Committed {
+        let committed = Committed {
             checkpoint_revision: loaded.revision,
             position: loaded.position,
             tracked_streams: loaded.emitted_streams.clone(),
             ..Committed::default()
         };
-        let mut root_state = loaded.states.get("").cloned();
-        let mut shared = loaded.shared.clone();
+        let root_state = loaded.states.get("").cloned();
+        let shared = loaded.shared.clone();
         self.status.update(|live| {
             live.status = Status::Running;
             live.position = resume;
@@ -150,13 +154,37 @@ impl Runner {
             Err(error) => return Outcome::Faulted(format!("the projection cannot read the log: {error}")),
         };
         let mut items = read_ahead(subscription.ready_chunks(BATCH_EVENTS).boxed());
-        let settings = Settings {
-            streams: &streams,
-            definition: &definition,
+        let mut commits = Commits::new(Committer {
+            store: Arc::clone(&self.store),
+            status: self.status.clone(),
+            streams,
+            definition,
             epoch: self.record.epoch,
             version: self.record.version,
             track_emitted_streams: self.record.track_emitted_streams,
-        };
+            committed,
+            access,
+        });
+        let outcome = self.follow(&mut items, &mut commits, processor, root_state, shared, stop).await;
+        // Nothing is left writing once the projection says it stopped.
+        match (commits.settle().await, outcome) {
+            (Err(error), Outcome::Stopped(_) | Outcome::Completed) => Outcome::Faulted(error),
+            (_, outcome) => outcome,
+        }
+    }
+
+    /// Runs the events read into the engine and commits what they did, the
+    /// next commit started while the engine goes on, until stopped.
+    async fn follow(
+        &self,
+        items: &mut BoxStream<'static, Vec<Result<SubscriptionItem, SubscriptionError>>>,
+        commits: &mut Commits,
+        processor: Processor,
+        mut root_state: Option<String>,
+        mut shared: Option<String>,
+        stop: &mut watch::Receiver<Option<StopMode>>,
+    ) -> Outcome {
+        let mode = self.record.mode;
         let mut pending = Pending::default();
         let mut last_commit = Instant::now();
         let mut processor = Some(processor);
@@ -169,16 +197,24 @@ impl Runner {
                     if how == StopMode::Checkpoint && mode.checkpoints() && !pending.is_empty() {
                         pending.root_state = root_state.clone();
                         pending.shared = shared.clone();
-                        if let Err(error) = self.commit(&settings, &mut committed, pending, &mut access).await {
+                        if let Err(error) = commits.write(pending).await {
                             return Outcome::Faulted(error);
                         }
                     }
                     return Outcome::Stopped(how);
                 }
+                // A commit that failed faults the projection at once, even
+                // when no event comes after it.
+                written = commits.finished() => {
+                    if let Err(error) = written {
+                        return Outcome::Faulted(error);
+                    }
+                    continue;
+                }
                 () = commit_due, if mode.checkpoints() && !pending.is_empty() => {
                     pending.root_state = root_state.clone();
                     pending.shared = shared.clone();
-                    if let Err(error) = self.commit(&settings, &mut committed, std::mem::take(&mut pending), &mut access).await {
+                    if let Err(error) = commits.start(std::mem::take(&mut pending)).await {
                         return Outcome::Faulted(error);
                     }
                     last_commit = Instant::now();
@@ -229,9 +265,7 @@ impl Runner {
             if mode.checkpoints() && over && !pending.is_empty() {
                 pending.root_state = root_state.clone();
                 pending.shared = shared.clone();
-                if let Err(error) =
-                    self.commit(&settings, &mut committed, std::mem::take(&mut pending), &mut access).await
-                {
+                if let Err(error) = commits.start(std::mem::take(&mut pending)).await {
                     return Outcome::Faulted(error);
                 }
                 last_commit = Instant::now();
@@ -240,25 +274,6 @@ impl Runner {
                 return Outcome::Completed;
             }
         }
-    }
-
-    /// Writes `pending` with its checkpoint, once the user the projection
-    /// runs as may write every stream it emits or links to.
-    async fn commit(
-        &self,
-        settings: &Settings<'_>,
-        committed: &mut Committed,
-        pending: Pending,
-        access: &mut RunAsAccess,
-    ) -> Result<(), String> {
-        access.check_effects(&pending.effects).await?;
-        let position = pending.position;
-        commit::commit(self.store.as_ref(), settings, committed, pending).await.map_err(|error| error.to_string())?;
-        self.status.update(|live| {
-            live.last_checkpoint = position.or(live.last_checkpoint);
-            live.buffered = 0;
-        });
-        Ok(())
     }
 
     /// Adds a processed batch to what the next checkpoint writes, and
