@@ -61,7 +61,8 @@ impl Processor {
         let mut batch = Batch::default();
         let mut run = Vec::with_capacity(events.len());
         let mut created = CreatedText::default();
-        for event in events {
+        let ids = IdTexts::of(events);
+        for (index, event) in events.iter().enumerate() {
             batch.last_position = Some(event.position);
             let definition = self.runtime.definition();
             if event.event_type == TOMBSTONE_EVENT_TYPE {
@@ -80,7 +81,7 @@ impl Processor {
             if !definition.selects(event.stream.as_str(), &event.event_type) {
                 continue;
             }
-            run.push(source_event_with(event, &mut created));
+            run.push(source_event_with(event, Cow::Borrowed(ids.get(index)), &mut created));
         }
         self.handle_run(&mut run, &mut batch)?;
         batch.changes = self.runtime.take_changes()?;
@@ -129,21 +130,46 @@ impl From<RuntimeError> for Fault {
 
 /// A log event as the query's handlers see it.
 pub fn source_event(event: &RecordedEvent) -> SourceEvent<'_> {
-    source_event_with(event, &mut CreatedText::default())
+    let id = event.id.0.hyphenated().to_string();
+    source_event_with(event, Cow::Owned(id), &mut CreatedText::default())
 }
 
-fn source_event_with<'a>(event: &'a RecordedEvent, created: &mut CreatedText) -> SourceEvent<'a> {
-    let mut id = [0_u8; uuid::fmt::Hyphenated::LENGTH];
+fn source_event_with<'a>(event: &'a RecordedEvent, id: Cow<'a, str>, created: &mut CreatedText) -> SourceEvent<'a> {
     SourceEvent {
         stream: Cow::Borrowed(event.stream.as_str()),
         revision: event.revision,
         event_type: Cow::Borrowed(&event.event_type),
-        event_id: Cow::Owned(event.id.0.hyphenated().encode_lower(&mut id).to_owned()),
+        event_id: id,
         data: text_of(&event.data),
         metadata: text_of(&event.metadata),
         link_metadata: None,
         is_json: event.content_type == ContentType::Json,
         created: created.of(event.created.ticks()),
+    }
+}
+
+/// A batch's event ids as text, made into one string rather than one
+/// allocation an event.
+struct IdTexts {
+    text: String,
+}
+
+impl IdTexts {
+    const LENGTH: usize = uuid::fmt::Hyphenated::LENGTH;
+
+    fn of(events: &[RecordedEvent]) -> Self {
+        let mut text = String::with_capacity(events.len() * Self::LENGTH);
+        let mut buffer = [0_u8; Self::LENGTH];
+        for event in events {
+            text.push_str(event.id.0.hyphenated().encode_lower(&mut buffer));
+        }
+        Self { text }
+    }
+
+    /// The id of the event at `index` of the batch.
+    fn get(&self, index: usize) -> &str {
+        let start = index * Self::LENGTH;
+        self.text.get(start..start + Self::LENGTH).unwrap_or_default()
     }
 }
 
@@ -173,5 +199,40 @@ impl CreatedText {
                 text
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+    use eventfold_store::{EventId, StreamName, Timestamp};
+
+    use super::*;
+    use crate::runtime::{RuntimeLimits, compile};
+
+    fn recorded(revision: u64, id: u128) -> RecordedEvent {
+        RecordedEvent {
+            stream: StreamName::new("order-1").expect("a stream name"),
+            revision,
+            position: Position(revision),
+            id: EventId(uuid::Uuid::from_u128(id)),
+            event_type: "Placed".into(),
+            content_type: ContentType::Json,
+            created: Timestamp(0),
+            data: Bytes::from_static(b"{}"),
+            metadata: Bytes::new(),
+        }
+    }
+
+    #[test]
+    fn each_event_of_a_batch_carries_its_own_id() {
+        let query = "fromAll().when({ $init: function () { return { ids: [] }; }, \
+            $any: function (s, e) { s.ids.push(e.eventId); } })";
+        let mut processor = Processor::new(compile(query, RuntimeLimits::default()).expect("compiles"));
+        let events = [recorded(0, 1), recorded(1, 0xabc), recorded(2, u128::MAX)];
+        let batch = processor.process(&events).expect("processed");
+        let state = batch.changes.partitions[0].state.clone().expect("a state");
+        let expected: Vec<String> = events.iter().map(|event| event.id.0.hyphenated().to_string()).collect();
+        assert_eq!(state, serde_json::json!({ "ids": expected }).to_string());
     }
 }

@@ -240,15 +240,18 @@ impl Runner {
                     return Outcome::Faulted("the projection lost its engine".into());
                 };
                 let started = Instant::now();
-                let (engine, processed) = match tokio::task::spawn_blocking(move || {
+                // The events come back to be freed here, not on the engine's
+                // thread, which has the handlers to run.
+                let (engine, processed, events) = match tokio::task::spawn_blocking(move || {
                     let processed = engine.process(&events);
-                    (engine, processed)
+                    (engine, processed, events)
                 })
                 .await
                 {
                     Ok(done) => done,
                     Err(error) => return Outcome::Faulted(format!("the projection's engine stopped: {error}")),
                 };
+                drop(events);
                 let elapsed = started.elapsed();
                 let partitions = engine.partitions();
                 processor = Some(engine);
