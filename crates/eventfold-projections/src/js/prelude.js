@@ -213,10 +213,50 @@
     if (text === null || text === undefined || text === "") {
       return null;
     }
+    var value;
     try {
-      return JSON.parse(text);
+      value = JSON.parse(text);
     } catch (error) {
       return null;
+    }
+    if (++parsedSinceKept >= PARSES_PER_KEPT_SHAPE) {
+      keepShapes(value);
+    }
+    return value;
+  }
+
+  // Bodies of one event type mostly share their fields, but QuickJS frees
+  // a shape no object holds (see `EVENT_SHAPE_STEPS` below), so parsing
+  // each body would make every shape on the way to its last again. Every
+  // `PARSES_PER_KEPT_SHAPE` parses, the shapes of the body just parsed are
+  // held (an object at each step), the last `KEPT_BODY_SHAPES` bodies' at
+  // most: what is parsed most is the likeliest to be held.
+  var PARSES_PER_KEPT_SHAPE = 1024;
+  var KEPT_BODY_SHAPES = 16;
+  var MAX_KEPT_FIELDS = 64;
+  var parsedSinceKept = PARSES_PER_KEPT_SHAPE - 1;
+  var keptBodyShapes = [];
+  function keepShapes(value) {
+    parsedSinceKept = 0;
+    if (value === null || typeof value !== "object" || Array.isArray(value)) {
+      return;
+    }
+    var fields = Object.keys(value);
+    // An assignment to `__proto__` would set the prototype, not a field.
+    if (fields.length > MAX_KEPT_FIELDS || fields.indexOf("__proto__") >= 0) {
+      return;
+    }
+    var steps = [];
+    for (var count = 1; count <= fields.length; count++) {
+      var step = {};
+      for (var field = 0; field < count; field++) {
+        step[fields[field]] = null;
+      }
+      steps.push(step);
+    }
+    keptBodyShapes.push(steps);
+    if (keptBodyShapes.length > KEPT_BODY_SHAPES) {
+      keptBodyShapes.shift();
     }
   }
 
@@ -231,8 +271,13 @@
   var EVENT_FIELDS = ["partition", "bodyRaw", "metadataRaw", "streamId", "eventId", "eventType", "linkMetadataRaw",
     "isJson", "category", "sequenceNumber", "created"];
   var EventPrototype = {};
+  // One descriptor for every own field made: a literal a call would be an
+  // object made, field by field, each time a body is read.
+  var OWN_VALUE = { value: null, writable: true, enumerable: true, configurable: true };
   function ownValue(object, name, value) {
-    Object.defineProperty(object, name, { value: value, writable: true, enumerable: true, configurable: true });
+    OWN_VALUE.value = value;
+    Object.defineProperty(object, name, OWN_VALUE);
+    OWN_VALUE.value = null;
   }
   function lazyField(name, compute) {
     Object.defineProperty(EventPrototype, name, {
@@ -305,14 +350,20 @@
   // last, a field at a time. An object held at each step keeps them all
   // (held by the host's API below: a variable no function uses is gone
   // once the prelude has run).
+  // Reading `data` first makes `body` then `data` the event's own (and
+  // reading `body` first the other way round): those steps are held too.
   var EVENT_SHAPE_STEPS = (function () {
     var steps = [];
-    for (var count = 0; count <= EVENT_FIELDS.length; count++) {
-      var step = Object.create(EventPrototype);
-      for (var field = 0; field < count; field++) {
-        step[EVENT_FIELDS[field]] = null;
+    var orders = [EVENT_FIELDS.concat(["body", "data"]), EVENT_FIELDS.concat(["data", "body"])];
+    for (var order = 0; order < orders.length; order++) {
+      var fields = orders[order];
+      for (var count = order === 0 ? 0 : EVENT_FIELDS.length + 1; count <= fields.length; count++) {
+        var step = Object.create(EventPrototype);
+        for (var field = 0; field < count; field++) {
+          ownValue(step, fields[field], null);
+        }
+        steps.push(step);
       }
-      steps.push(step);
     }
     return steps;
   })();

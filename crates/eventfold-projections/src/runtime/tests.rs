@@ -464,3 +464,26 @@ fn a_query_that_throws_null_while_defining_itself_says_so() {
     let error = compile("throw null;", RuntimeLimits::default()).err().expect("refused");
     assert_eq!(error, QueryError::Definition("null".into()));
 }
+
+#[test]
+fn bodies_of_every_shape_parse_as_they_are_whatever_shapes_are_kept() {
+    let mut query = runtime("fromAll().when({ $any: function (s, e) { return { seen: e.data }; } })");
+    let many_fields: String =
+        format!("{{{}}}", (0..100).map(|index| format!("\"f{index}\":{index}")).collect::<Vec<_>>().join(","));
+    let bodies = [
+        r#"{"__proto__":{"x":1},"a":2}"#.to_owned(),
+        many_fields,
+        r#"[1,{"b":2}]"#.to_owned(),
+        r#""text""#.to_owned(),
+        r#"{"a":1,"b":{"c":[true,null]}}"#.to_owned(),
+    ];
+    // More than one round of the parses between two kept shapes.
+    for round in 0..3000_u64 {
+        let body = &bodies[(round % bodies.len() as u64) as usize];
+        query.handle(&event("a-1", round, "T", body)).expect("handled");
+        let state: serde_json::Value =
+            serde_json::from_str(&query.state("").expect("state").expect("a state")).expect("JSON");
+        let expected: serde_json::Value = serde_json::from_str(body).expect("JSON");
+        assert_eq!(state["seen"], expected, "round {round}");
+    }
+}
