@@ -69,6 +69,13 @@ def browser() -> Iterator[object]:
             instance.close()
 
 
+def console_error(message) -> str:
+    """A console error with where it comes from: for a failed request, the
+    address the browser asked for (its text alone does not say)."""
+    url = (message.location or {}).get("url")
+    return f"{message.text} ({url})" if url else message.text
+
+
 class Page:
     """A browser page on the server, with what its console reported."""
 
@@ -78,7 +85,7 @@ class Page:
         self.page.set_default_timeout(WAIT_MS)
         self.base = f"http://{server.address}"
         self.errors: list[str] = []
-        self.page.on("console", lambda message: message.type == "error" and self.errors.append(message.text))
+        self.page.on("console", lambda message: message.type == "error" and self.errors.append(console_error(message)))
         self.page.on("pageerror", lambda error: self.errors.append(str(error)))
 
     def open(self, hash_route: str):

@@ -24,6 +24,7 @@ mod read;
 mod scavenges;
 mod streams;
 mod subscription_details;
+mod subscription_parked;
 mod subscriptions;
 
 use std::sync::OnceLock;
@@ -71,6 +72,7 @@ fn documented() -> OpenApiRouter<Node> {
         .routes(routes!(subscriptions::replay_parked))
         .routes(routes!(subscription_details::settings))
         .routes(routes!(subscription_details::truncate_parked))
+        .routes(routes!(subscription_parked::parked))
         .routes(routes!(scavenges::start))
         .routes(routes!(scavenges::last))
         .routes(routes!(scavenges::current, scavenges::stop_current))

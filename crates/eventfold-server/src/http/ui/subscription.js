@@ -1,9 +1,9 @@
 // One persistent subscription group: its settings (edited in place), its
-// connected consumers, its parked events (read from its parked stream,
+// connected consumers, its parked events (the group's `parked` route,
 // replayed or discarded up to a stop-at revision), and its deletion behind
 // a confirmation.
 import { h, field, uid } from "./dom.js";
-import { ApiError, getJson, readEvents, send, query, streamPath } from "./api.js";
+import { ApiError, getJson, send, query } from "./api.js";
 import { jsonView } from "./json.js";
 import { poller } from "./poll.js";
 
@@ -99,7 +99,6 @@ export function subscription(main, stream, group) {
   const parked = h("div", { id: "parked-events" });
   const settingsForm = h("form", { id: "group-settings" });
   const stopAt = field("Stop at parked revision (empty: all)", h("input", { name: "stopAt", inputmode: "numeric", autocomplete: "off" }));
-  let parkedStream = null;
 
   function say(ok, text) {
     result.className = ok ? "ok" : "error";
@@ -146,7 +145,6 @@ export function subscription(main, stream, group) {
 
   async function loadSettings() {
     const values = await getJson(`${path}/settings`);
-    parkedStream = values.parkedStream;
     const controls = settingsControls(values);
     settingsForm.replaceChildren(h("fieldset", {}, h("legend", {}, "Settings"), filterLine(values.filter),
       h("div", { class: "settings" }, controls.elements),
@@ -165,13 +163,15 @@ export function subscription(main, stream, group) {
   }
 
   async function showParked(count) {
-    if (!parkedStream || count === 0) {
+    if (count === 0) {
       parked.replaceChildren(h("p", { class: "muted" }, "No parked events."));
       return;
     }
     // Parked entries are links to the events: resolved, each shows the
-    // event it parks, and the link's revision is what stop-at counts.
-    const events = await readEvents(`${streamPath(parkedStream)}${query({ limit: PARKED_SHOWN, resolveLinks: true })}`);
+    // event it parks, and the link's revision is what stop-at counts. The
+    // group's own route answers none, not 404, when a replay or a discard
+    // has just emptied them.
+    const { events } = await getJson(`${path}/parked${query({ limit: PARKED_SHOWN })}`);
     parked.replaceChildren(...events.map((event) => {
       const revision = event.link ? event.link.revision : event.revision;
       return h("details", { class: "event", "data-revision": revision },
