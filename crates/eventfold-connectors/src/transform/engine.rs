@@ -1,18 +1,19 @@
-//! The transform's JavaScript engine: QuickJS through `rquickjs`, one
-//! runtime per connector, its heap capped and every call under a deadline
-//! that the interrupt handler enforces (the limits projections run under).
+//! The transform's JavaScript engine: one `eventfold-js` runtime per
+//! connector, its heap capped and every call under a deadline that the
+//! interrupt handler enforces, as projections' queries run.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use eventfold_js::BoundedRuntime;
 use rquickjs::context::EvalOptions;
-use rquickjs::{CatchResultExt, CaughtError, Context, Ctx, Function, Runtime, Value};
+use rquickjs::{CatchResultExt, CaughtError, Ctx, Function, Value};
 
 use super::TransformLimits;
 
 /// The global the prepared transform is kept under.
 const ENTRY: &str = "__eventfold_transform";
+/// A transform's stack: it handles one event, with no need to recurse deep.
+const STACK_BYTES: usize = 512 * 1024;
 /// How long compiling may run (the code's top level runs once).
 const COMPILE_DEADLINE: Duration = Duration::from_secs(1);
 
@@ -47,10 +48,7 @@ pub(super) struct Input<'a> {
 }
 
 pub(super) struct Engine {
-    // Dropped before the runtime: a context holds on to it.
-    context: Context,
-    _runtime: Runtime,
-    clock: Arc<Deadline>,
+    js: BoundedRuntime,
     limits: TransformLimits,
 }
 
@@ -58,32 +56,24 @@ impl Engine {
     /// Compiles `code`: a function (`function (e) {...}`, `e => ...`) or a
     /// function body that sees the event as `e`.
     pub fn compile(code: &str, limits: TransformLimits) -> Result<Self, String> {
-        let runtime = Runtime::new().map_err(|error| error.to_string())?;
-        runtime.set_memory_limit(limits.memory_bytes);
-        runtime.set_max_stack_size(512 * 1024);
-        let clock = Arc::new(Deadline {
-            origin: Instant::now(),
-            at_nanos: AtomicU64::new(u64::MAX),
-            expired: AtomicBool::new(false),
-        });
-        let watched = Arc::clone(&clock);
-        runtime.set_interrupt_handler(Some(Box::new(move || watched.passed())));
-        let context = Context::full(&runtime).map_err(|error| error.to_string())?;
-        clock.arm(COMPILE_DEADLINE);
-        let prepared = context.with(|ctx| prepare(&ctx, code));
-        clock.disarm();
-        if clock.expired.load(Ordering::Relaxed) {
+        let js = BoundedRuntime::new(limits.memory_bytes, STACK_BYTES).map_err(|error| error.to_string())?;
+        let deadline = js.deadline();
+        deadline.arm(COMPILE_DEADLINE);
+        let prepared = js.context().with(|ctx| prepare(&ctx, code));
+        deadline.disarm();
+        if deadline.expired() {
             return Err("the transform ran too long while it was compiled".into());
         }
         prepared?;
-        Ok(Self { context, _runtime: runtime, clock, limits })
+        Ok(Self { js, limits })
     }
 
     /// Runs the transform for one event: `None` drops it, else the stream,
     /// the event type and the data as JSON.
     pub fn call(&mut self, input: &Input<'_>) -> Result<Option<(String, String, String)>, String> {
-        self.clock.arm(self.limits.deadline);
-        let outcome = self.context.with(|ctx| {
+        let deadline = self.js.deadline();
+        deadline.arm(self.limits.deadline);
+        let outcome = self.js.context().with(|ctx| {
             let entry: Function<'_> = ctx.globals().get(ENTRY).catch(&ctx).map_err(describe)?;
             let arguments = (
                 input.stream,
@@ -96,9 +86,9 @@ impl Engine {
             );
             entry.call::<_, Option<Vec<String>>>(arguments).catch(&ctx).map_err(describe)
         });
-        self.clock.disarm();
+        deadline.disarm();
         let answer = outcome.map_err(|message| {
-            if self.clock.expired.load(Ordering::Relaxed) {
+            if deadline.expired() {
                 format!(
                     "the transform ran longer than the {} ms allowed for one event",
                     self.limits.deadline.as_millis()
@@ -177,38 +167,5 @@ fn describe(caught: CaughtError<'_>) -> String {
             .and_then(|text| text.to_string().ok())
             .unwrap_or_else(|| format!("a {} was thrown", value.type_name())),
         CaughtError::Error(error) => error.to_string(),
-    }
-}
-
-/// The deadline of the call in progress, read by the interrupt handler.
-struct Deadline {
-    origin: Instant,
-    /// Nanoseconds after `origin`; `u64::MAX` while no call runs.
-    at_nanos: AtomicU64,
-    expired: AtomicBool,
-}
-
-impl Deadline {
-    fn arm(&self, within: Duration) {
-        let at = self.origin.elapsed().saturating_add(within);
-        self.expired.store(false, Ordering::Relaxed);
-        self.at_nanos.store(u64::try_from(at.as_nanos()).unwrap_or(u64::MAX), Ordering::Relaxed);
-    }
-
-    fn disarm(&self) {
-        self.at_nanos.store(u64::MAX, Ordering::Relaxed);
-    }
-
-    fn passed(&self) -> bool {
-        let at = self.at_nanos.load(Ordering::Relaxed);
-        if at == u64::MAX {
-            return false;
-        }
-        let now = u64::try_from(self.origin.elapsed().as_nanos()).unwrap_or(u64::MAX);
-        let passed = now >= at;
-        if passed {
-            self.expired.store(true, Ordering::Relaxed);
-        }
-        passed
     }
 }

@@ -232,8 +232,8 @@
   // held (an object at each step), the last `KEPT_BODY_SHAPES` bodies' at
   // most: what is parsed most is the likeliest to be held.
   var PARSES_PER_KEPT_SHAPE = 1024;
-  var KEPT_BODY_SHAPES = 16;
-  var MAX_KEPT_FIELDS = 64;
+  var KEPT_BODY_SHAPES = 8;
+  var MAX_KEPT_FIELDS = 32;
   var parsedSinceKept = PARSES_PER_KEPT_SHAPE - 1;
   var keptBodyShapes = [];
   function keepShapes(value) {

@@ -62,7 +62,7 @@ pub fn plain_loop(query: &str, event_type: &str, body: &str, events: usize) -> R
     let engine = QuickJs::new(query, RuntimeLimits::default())?;
     engine.definition.validate()?;
     let failed = |error: rquickjs::CaughtError<'_>| QueryError::Definition(error.to_string());
-    engine.context.with(|ctx| {
+    engine.context().with(|ctx| {
         let make: Function<'_> = ctx.eval(PLAIN_LOOP).catch(&ctx).map_err(failed)?;
         let run: Function<'_> = make.call((event_type, body, SAMPLE_EVENTS)).catch(&ctx).map_err(failed)?;
         let started = Instant::now();

@@ -136,7 +136,7 @@ mod tests {
     fn the_host_sets_the_fields_in_the_order_the_prelude_keeps_shapes_for() {
         let engine = QuickJs::new("fromAll().when({ $any: function (s, e) { return s; } })", RuntimeLimits::default())
             .expect("compiles");
-        let fields: Vec<String> = engine.context.with(|ctx| {
+        let fields: Vec<String> = engine.context().with(|ctx| {
             let api: Object<'_> = ctx.globals().get("__eventfold").expect("the prelude's API");
             api.get("eventFields").expect("its event fields")
         });

@@ -1,13 +1,13 @@
-//! QuickJS (through `rquickjs`) runs queries: one runtime and one context per
-//! projection, its heap capped, every call under a deadline enforced by the
-//! interrupt handler.
+//! QuickJS (through `rquickjs`) runs queries: one `eventfold-js` runtime
+//! per projection, its heap capped, every call under a deadline enforced by
+//! the interrupt handler.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use eventfold_js::BoundedRuntime;
 use rquickjs::context::EvalOptions;
-use rquickjs::{Array, CatchResultExt, CaughtError, Context, Ctx, Function, Object, Runtime, Value};
+use rquickjs::{Array, CatchResultExt, CaughtError, Context, Ctx, Function, Object, Value};
 use serde::Deserialize;
 
 use super::events::event_objects;
@@ -19,6 +19,9 @@ use crate::definition::QueryDefinition;
 
 const PRELUDE: &str = include_str!("../js/prelude.js");
 const QUERY_FILE: &str = "query.js";
+/// A query's stack: deep enough for recursive handlers, small enough that
+/// runaway recursion fails fast.
+const STACK_BYTES: usize = 1024 * 1024;
 /// How QuickJS's own out-of-memory error reads once described; a query
 /// that throws an error of its own saying so is not taken for it, since
 /// its error is an `Error`, not an `InternalError`.
@@ -35,12 +38,9 @@ pub fn compile(query: &str, limits: RuntimeLimits) -> Result<Box<dyn QueryRuntim
 }
 
 pub(super) struct QuickJs {
-    // Dropped before the runtime: a context holds on to it.
-    pub(super) context: Context,
-    _runtime: Runtime,
+    js: BoundedRuntime,
     pub(super) definition: QueryDefinition,
     limits: RuntimeLimits,
-    clock: Arc<Deadline>,
 }
 
 /// How a batch keeps every event under the per-event deadline without a
@@ -63,56 +63,18 @@ impl Renewal {
     }
 }
 
-/// The deadline of the call in progress, read by the interrupt handler.
-struct Deadline {
-    origin: Instant,
-    /// Nanoseconds after `origin`; `u64::MAX` while no call runs.
-    at_nanos: AtomicU64,
-    expired: AtomicBool,
-}
-
-impl Deadline {
-    fn arm(&self, within: Duration) {
-        let at = self.origin.elapsed().saturating_add(within);
-        self.expired.store(false, Ordering::Relaxed);
-        self.at_nanos.store(u64::try_from(at.as_nanos()).unwrap_or(u64::MAX), Ordering::Relaxed);
-    }
-
-    fn disarm(&self) {
-        self.at_nanos.store(u64::MAX, Ordering::Relaxed);
-    }
-
-    fn passed(&self) -> bool {
-        let at = self.at_nanos.load(Ordering::Relaxed);
-        if at == u64::MAX {
-            return false;
-        }
-        let now = u64::try_from(self.origin.elapsed().as_nanos()).unwrap_or(u64::MAX);
-        if now >= at {
-            self.expired.store(true, Ordering::Relaxed);
-            return true;
-        }
-        false
-    }
-}
-
 impl QuickJs {
+    pub(super) fn context(&self) -> &Context {
+        self.js.context()
+    }
+
     pub(super) fn new(query: &str, limits: RuntimeLimits) -> Result<Self, QueryError> {
         let internal = |error: rquickjs::Error| QueryError::Definition(error.to_string());
-        let runtime = Runtime::new().map_err(internal)?;
-        runtime.set_memory_limit(limits.memory_bytes);
-        runtime.set_max_stack_size(1024 * 1024);
-        let clock = Arc::new(Deadline {
-            origin: Instant::now(),
-            at_nanos: AtomicU64::new(u64::MAX),
-            expired: AtomicBool::new(false),
-        });
-        let watched = Arc::clone(&clock);
-        runtime.set_interrupt_handler(Some(Box::new(move || watched.passed())));
-        let context = Context::full(&runtime).map_err(internal)?;
-        let mut engine = QuickJs { context, _runtime: runtime, definition: QueryDefinition::default(), limits, clock };
-        engine.clock.arm(limits.event_deadline.max(Duration::from_secs(1)));
-        let defined = engine.context.with(|ctx| -> Result<String, QueryError> {
+        let js = BoundedRuntime::new(limits.memory_bytes, STACK_BYTES).map_err(internal)?;
+        let mut engine = QuickJs { js, definition: QueryDefinition::default(), limits };
+        let deadline = engine.js.deadline();
+        deadline.arm(limits.event_deadline.max(Duration::from_secs(1)));
+        let defined = engine.js.context().with(|ctx| -> Result<String, QueryError> {
             eval(&ctx, PRELUDE, "prelude.js").map_err(|error| QueryError::Definition(error.to_string()))?;
             match eval(&ctx, query, QUERY_FILE) {
                 Ok(()) => {}
@@ -126,8 +88,8 @@ impl QuickJs {
                 .map_err(|error| QueryError::Definition(error.to_string()))?;
             Ok(text)
         });
-        engine.clock.disarm();
-        if engine.clock.expired.load(Ordering::Relaxed) {
+        deadline.disarm();
+        if deadline.expired() {
             return Err(QueryError::Definition("the query ran too long while defining the projection".into()));
         }
         engine.definition =
@@ -138,8 +100,9 @@ impl QuickJs {
     /// Runs `call` under the per-event deadline and turns what QuickJS
     /// threw into the reason the projection faults with.
     fn guarded<T>(&self, call: impl for<'js> FnOnce(&Ctx<'js>) -> rquickjs::Result<T>) -> Result<T, RuntimeError> {
-        self.clock.arm(self.limits.event_deadline);
-        let outcome = self.context.with(|ctx| match call(&ctx).catch(&ctx) {
+        let deadline = self.js.deadline();
+        deadline.arm(self.limits.event_deadline);
+        let outcome = self.js.context().with(|ctx| match call(&ctx).catch(&ctx) {
             Ok(value) => Ok(value),
             // The prelude rethrows whatever a query throws that is not an
             // Error as a string: a bare null comes from QuickJS alone, when
@@ -148,9 +111,9 @@ impl QuickJs {
             Err(CaughtError::Error(rquickjs::Error::Allocation)) => Err(None),
             Err(caught) => Err(Some(describe(caught))),
         });
-        self.clock.disarm();
+        deadline.disarm();
         outcome.map_err(|message| {
-            if self.clock.expired.load(Ordering::Relaxed) {
+            if deadline.expired() {
                 return RuntimeError::DeadlineExceeded(self.limits.event_deadline);
             }
             match message {
@@ -186,7 +149,7 @@ impl QueryRuntime for QuickJs {
     }
 
     fn handle_batch(&mut self, events: &[SourceEvent<'_>]) -> Result<HandledBatch, BatchFault> {
-        let clock = Arc::clone(&self.clock);
+        let clock = Arc::clone(self.js.deadline());
         let renewal = Renewal::of(self.limits.event_deadline);
         let armed_for = self.limits.event_deadline + renewal.slack;
         let outcome = self.guarded(|ctx| {
