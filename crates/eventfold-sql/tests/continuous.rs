@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use eventfold_sql::{ContinuousOptions, RESULT_EVENT_TYPE, Value, result_stream, start_continuous};
+use eventfold_sql::{ContinuousOptions, Value, start_continuous};
 use eventfold_store::{
     AppendRequest, EventStore, ExpectedRevision, ProposedEvent, ReadError, ReadStreamRequest, StreamName,
 };
@@ -36,24 +36,6 @@ async fn append_batch(store: &Arc<dyn EventStore>, batch: u64) {
     let payment = ProposedEvent::json("PaymentTaken", r#"{"customer":{"id":"c-0"},"lines":100}"#);
     let stream = StreamName::new("payment-1").expect("name");
     store.append(AppendRequest::new(stream, ExpectedRevision::Any, vec![payment])).await.expect("append");
-}
-
-/// The rows in `$query-{name}`, as JSON objects.
-async fn result_rows(store: &Arc<dyn EventStore>, name: &str) -> Vec<serde_json::Value> {
-    let stream = StreamName::new(result_stream(name)).expect("name");
-    let events = match store.read_stream(ReadStreamRequest::forwards(stream)).await {
-        Ok(events) => events,
-        Err(ReadError::StreamNotFound { .. }) => return Vec::new(),
-        Err(error) => panic!("read the results: {error}"),
-    };
-    events
-        .map(|event| {
-            let event = event.expect("a result event");
-            assert_eq!(event.event_type, RESULT_EVENT_TYPE);
-            serde_json::from_slice(&event.data).expect("JSON data")
-        })
-        .collect()
-        .await
 }
 
 /// The same query answered ad hoc, each row as the object a result event holds.
@@ -95,7 +77,7 @@ async fn settle(store: &Arc<dyn EventStore>, name: &str, sql: &str) -> Vec<serde
     let expected = sorted(batch_rows(store, sql).await);
     let started = Instant::now();
     loop {
-        let written = result_rows(store, name).await;
+        let written = support::result_rows(store, name).await;
         if sorted(written.clone()) == expected || started.elapsed() > WAIT {
             assert_eq!(sorted(written.clone()), expected, "{name}: the results against the batch answer");
             return written;
@@ -159,7 +141,7 @@ async fn queries_that_cannot_be_maintained_are_refused_and_write_nothing() {
         assert!(start_continuous(Arc::clone(&store), "refused", sql, options()).await.is_err(), "{sql}");
     }
     assert!(start_continuous(Arc::clone(&store), "bad$name", TUMBLING, options()).await.is_err());
-    assert!(result_rows(&store, "refused").await.is_empty());
+    assert!(support::result_rows(&store, "refused").await.is_empty());
     let checkpoint = StreamName::new("$query-refused-checkpoint").expect("name");
     assert!(matches!(
         store.read_stream(ReadStreamRequest::forwards(checkpoint)).await.err(),
@@ -235,7 +217,7 @@ async fn a_state_larger_than_one_append_is_checkpointed_in_parts_and_restored() 
     assert!(after.failure.is_none(), "{after:?}");
     assert_eq!(after.open_windows, MANY_GROUPS as usize, "every group came back from the parts");
     assert!(after.events_read < MANY_GROUPS, "resumed from the checkpoint, not the start: {after:?}");
-    assert!(result_rows(&store, "devices").await.is_empty(), "no window has closed");
+    assert!(support::result_rows(&store, "devices").await.is_empty(), "no window has closed");
     query.stop().await;
     engine.shutdown().await;
 }
@@ -264,7 +246,7 @@ async fn rows_more_than_one_append_holds_are_written_in_several_each_once() {
     let rows = loop {
         let status = query.status();
         assert!(status.failure.is_none(), "{status:?}");
-        let rows = result_rows(&store, "fat").await;
+        let rows = support::result_rows(&store, "fat").await;
         if rows.len() >= 5_000 || started.elapsed() > WAIT {
             break rows;
         }

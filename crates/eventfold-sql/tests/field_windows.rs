@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use eventfold_sql::{ContinuousQueries, QueriesOptions, Value, result_stream};
+use eventfold_sql::{ContinuousQueries, QueriesOptions, Value};
 use eventfold_store::{AppendRequest, EventStore, ExpectedRevision, ProposedEvent, ReadStreamRequest, StreamName};
 use futures::StreamExt;
 
@@ -100,15 +100,9 @@ async fn batch_through(store: &Arc<dyn EventStore>, through: u64, frontier_ms: i
 /// The rows of `$query-{name}` produced at or before `through`, the
 /// latest per `$key`.
 async fn result_through(store: &Arc<dyn EventStore>, name: &str, through: u64) -> (Vec<String>, usize) {
-    let stream = StreamName::new(result_stream(name)).expect("name");
-    let events: Vec<_> = match store.read_stream(ReadStreamRequest::forwards(stream)).await {
-        Ok(events) => events.collect().await,
-        Err(_) => Vec::new(),
-    };
     let mut latest = BTreeMap::new();
     let mut updates = 0;
-    for event in events {
-        let event = event.expect("a result event");
+    for event in support::result_events(store, name).await {
         let metadata: serde_json::Value = serde_json::from_slice(&event.metadata).expect("metadata");
         if metadata["$position"].as_u64().expect("$position") > through {
             continue;

@@ -15,8 +15,7 @@ use std::time::{Duration, Instant};
 
 use eventfold_sql::{ContinuousOptions, ContinuousQuery, Value, format_timestamp, result_stream, start_continuous};
 use eventfold_store::{
-    AllFrom, AppendRequest, Direction, EventStore, ExpectedRevision, ProposedEvent, ReadAllRequest, ReadError,
-    ReadStreamRequest, StreamName,
+    AllFrom, AppendRequest, Direction, EventStore, ExpectedRevision, ProposedEvent, ReadAllRequest, StreamName,
 };
 use eventfold_testkit::pg_server::PgServer;
 use futures::StreamExt;
@@ -101,14 +100,7 @@ fn sorted(mut rows: Vec<Json>) -> Vec<Json> {
 }
 
 async fn result_rows(store: &Arc<dyn EventStore>, name: &str) -> Vec<Json> {
-    let stream = StreamName::new(result_stream(name)).expect("name");
-    let events = match store.read_stream(ReadStreamRequest::forwards(stream)).await {
-        Ok(events) => events,
-        Err(ReadError::StreamNotFound { .. }) => return Vec::new(),
-        Err(error) => panic!("read the results: {error}"),
-    };
-    let rows = events.map(|event| serde_json::from_slice(&event.expect("a result").data).expect("JSON")).collect();
-    sorted(rows.await)
+    sorted(support::result_rows(store, name).await)
 }
 
 async fn adhoc_rows(store: &Arc<dyn EventStore>, sql: &str) -> Vec<Json> {

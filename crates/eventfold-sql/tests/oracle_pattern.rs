@@ -12,12 +12,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use eventfold_sql::{
-    MaintainedQuery, QueryRequest, SqlLimits, Value, plan_maintained, result_stream, start_continuous, start_query,
-};
+use eventfold_sql::{MaintainedQuery, QueryRequest, SqlLimits, Value, plan_maintained, start_continuous, start_query};
 use eventfold_store::{
-    AppendRequest, ContentType, EventId, EventStore, ExpectedRevision, Position, ProposedEvent, ReadError,
-    ReadStreamRequest, RecordedEvent, StreamName, Timestamp,
+    AppendRequest, ContentType, EventId, EventStore, ExpectedRevision, Position, ProposedEvent, ReadStreamRequest,
+    RecordedEvent, StreamName, Timestamp,
 };
 use futures::StreamExt;
 
@@ -339,16 +337,6 @@ async fn append(store: &Arc<dyn EventStore>, stream: &str, event_type: &str) {
     store.append(AppendRequest::new(stream, ExpectedRevision::Any, vec![event])).await.expect("append");
 }
 
-async fn result_rows(store: &Arc<dyn EventStore>, name: &str) -> Vec<serde_json::Value> {
-    let stream = StreamName::new(result_stream(name)).expect("name");
-    let events = match store.read_stream(ReadStreamRequest::forwards(stream)).await {
-        Ok(events) => events,
-        Err(ReadError::StreamNotFound { .. }) => return Vec::new(),
-        Err(error) => panic!("read the results: {error}"),
-    };
-    events.map(|event| serde_json::from_slice(&event.expect("a result").data).expect("JSON")).collect().await
-}
-
 #[tokio::test]
 async fn ad_hoc_and_continuous_answers_agree_over_the_engine() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -392,7 +380,7 @@ async fn ad_hoc_and_continuous_answers_agree_over_the_engine() {
     assert_eq!(failures, expected, "{ad_hoc:?}");
     let started = Instant::now();
     loop {
-        let written = result_rows(&store, "payments").await;
+        let written = support::result_rows(&store, "payments").await;
         if sorted(written.clone()) == sorted(ad_hoc.clone()) || started.elapsed() > Duration::from_secs(20) {
             assert_eq!(sorted(written), sorted(ad_hoc), "continuous against ad hoc");
             break;
@@ -422,7 +410,7 @@ async fn when_nothing_follows_a_greedy_run_its_time_bound_makes_the_match_final(
     let expected = vec![serde_json::json!({"stream": "account-1", "failures": 4})];
     let started = Instant::now();
     loop {
-        let written = result_rows(&store, "runs").await;
+        let written = support::result_rows(&store, "runs").await;
         if written == expected || started.elapsed() > Duration::from_secs(20) {
             assert_eq!(written, expected);
             break;
@@ -485,7 +473,7 @@ async fn a_partial_match_survives_a_stop_and_restart() {
     let query = start_continuous(Arc::clone(&store), "resumed", PAYMENTS, options).await.expect("restart");
     let started = Instant::now();
     loop {
-        let written = result_rows(&store, "resumed").await;
+        let written = support::result_rows(&store, "resumed").await;
         if !written.is_empty() || started.elapsed() > Duration::from_secs(20) {
             assert_eq!(written.len(), 1, "{written:?}");
             assert_eq!(written[0]["failures"], 3, "{written:?}");
@@ -494,7 +482,7 @@ async fn a_partial_match_survives_a_stop_and_restart() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     tokio::time::sleep(Duration::from_millis(200)).await;
-    assert_eq!(result_rows(&store, "resumed").await.len(), 1, "the match is written once");
+    assert_eq!(support::result_rows(&store, "resumed").await.len(), 1, "the match is written once");
     query.stop().await;
     engine.shutdown().await;
 }

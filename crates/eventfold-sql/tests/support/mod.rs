@@ -9,8 +9,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use eventfold_engine::{Engine, EngineConfig};
-use eventfold_sql::{ContinuousOptions, QueryAnswer, QueryRequest, SqlLimits, start_query};
-use eventfold_store::EventStore;
+use eventfold_sql::{
+    ContinuousOptions, QueryAnswer, QueryRequest, RESULT_EVENT_TYPE, SqlLimits, result_stream, start_query,
+};
+use eventfold_store::{EventStore, ReadError, ReadStreamRequest, RecordedEvent, StreamName};
+use futures::StreamExt;
 
 /// The engine on `dir`, and the same engine as the store trait.
 pub async fn open_store(dir: &tempfile::TempDir) -> (Engine, Arc<dyn EventStore>) {
@@ -41,4 +44,27 @@ pub async fn adhoc_answer(store: &Arc<dyn EventStore>, sql: impl Into<String>) -
         .collect()
         .await
         .expect("answer")
+}
+
+/// The result events of the continuous query `name` (`$query-{name}`), in
+/// order; none before its first.
+pub async fn result_events(store: &Arc<dyn EventStore>, name: &str) -> Vec<RecordedEvent> {
+    let stream = StreamName::new(result_stream(name)).expect("name");
+    let events = match store.read_stream(ReadStreamRequest::forwards(stream)).await {
+        Ok(events) => events,
+        Err(ReadError::StreamNotFound { .. }) => return Vec::new(),
+        Err(error) => panic!("read the results: {error}"),
+    };
+    let events: Vec<RecordedEvent> = events.map(|event| event.expect("a result event")).collect().await;
+    assert!(events.iter().all(|event| event.event_type == RESULT_EVENT_TYPE), "only result events");
+    events
+}
+
+/// The rows of the continuous query `name`, each its result event's data.
+pub async fn result_rows(store: &Arc<dyn EventStore>, name: &str) -> Vec<serde_json::Value> {
+    result_events(store, name)
+        .await
+        .iter()
+        .map(|event| serde_json::from_slice(&event.data).expect("a row as JSON"))
+        .collect()
 }
