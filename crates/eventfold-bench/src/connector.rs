@@ -47,7 +47,6 @@ pub async fn run(target: Arc<Target>, events: u64) -> anyhow::Result<Value> {
 
     let plain = plain_loop(&store, &mut connect(&pg).await?).await?;
 
-    let connectors = Connectors::start(Arc::clone(&store), ConnectorsOptions::default()).await;
     let settings = json!({
         "instanceTypeName": "postgres-sink",
         "connectionString": pg.url("bench"),
@@ -56,34 +55,64 @@ pub async fn run(target: Arc<Target>, events: u64) -> anyhow::Result<Value> {
         "batching:batchSize": BATCH,
         "batching:batchTimeoutMs": 10,
     });
-    let started = Instant::now();
-    connectors
-        .create("bench", None, settings.as_object().context("settings")?)
-        .await
-        .context("creating the connector")?;
-    wait_for_rows(&client, events, started).await?;
-    let connector_elapsed = started.elapsed();
+    let connector = BenchConnector::create(&store, "bench", &settings).await?;
+    wait_for_rows(&client, events, connector.started).await?;
+    let connector_elapsed = connector.started.elapsed();
 
     let lag = lag(&store, &client, events).await?;
-    // Gone before the next measurement opens the subsystem again.
-    connectors.delete("bench").await.context("deleting the connector")?;
-    connectors.shutdown().await;
+    connector.remove().await?;
     // The same events again, into Redis; the probes above add to them.
     let redis = crate::connector_redis::run(&store, events + LAG_SAMPLES).await?;
     let kafka = crate::connector_kafka::run(&store).await?;
 
-    let connector_rate = rate(events, connector_elapsed);
+    let mut figures = figures(events, plain, connector_elapsed, lag);
+    figures["redis"] = redis;
+    figures["kafka"] = kafka;
+    Ok(figures)
+}
+
+/// A sink's connector as the bench runs it: the subsystem started on the
+/// store, the connector created, and when its creation began (what its
+/// delivery is timed from).
+pub(crate) struct BenchConnector {
+    connectors: Connectors,
+    name: &'static str,
+    pub started: Instant,
+}
+
+impl BenchConnector {
+    pub async fn create(store: &Arc<dyn EventStore>, name: &'static str, settings: &Value) -> anyhow::Result<Self> {
+        let connectors = Connectors::start(Arc::clone(store), ConnectorsOptions::default()).await;
+        let started = Instant::now();
+        connectors
+            .create(name, None, settings.as_object().context("settings")?)
+            .await
+            .context("creating the connector")?;
+        Ok(Self { connectors, name, started })
+    }
+
+    /// Deletes the connector and stops the subsystem: gone before the next
+    /// measurement starts it again.
+    pub async fn remove(self) -> anyhow::Result<()> {
+        self.connectors.delete(self.name).await.context("deleting the connector")?;
+        self.connectors.shutdown().await;
+        Ok(())
+    }
+}
+
+/// What every sink reports: the connector's delivery of `events` beside the
+/// plain loop's, and the lag of single appends.
+pub(crate) fn figures(events: u64, plain: Duration, connector: Duration, lag: Value) -> Value {
+    let connector_rate = rate(events, connector);
     let plain_rate = rate(events, plain);
-    Ok(json!({
+    json!({
         "events": events,
         "batch": BATCH,
-        "connector": { "seconds": connector_elapsed.as_secs_f64(), "events_per_second": connector_rate },
+        "connector": { "seconds": connector.as_secs_f64(), "events_per_second": connector_rate },
         "plain_loop": { "seconds": plain.as_secs_f64(), "events_per_second": plain_rate },
         "connector_share_of_plain_rate": quotient(Some(connector_rate), Some(plain_rate)),
         "append_to_visible": lag,
-        "redis": redis,
-        "kafka": kafka,
-    }))
+    })
 }
 
 async fn connect(pg: &PgServer) -> anyhow::Result<tokio_postgres::Client> {

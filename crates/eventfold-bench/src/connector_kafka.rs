@@ -11,15 +11,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use eventfold_connectors::{Connectors, ConnectorsOptions};
 use eventfold_store::{AppendRequest, EventStore, ExpectedRevision, ProposedEvent, StreamName};
 use eventfold_testkit::kafka_broker::KafkaBroker;
 use rskafka::client::partition::{Compression, PartitionClient, UnknownTopicHandling};
 use rskafka::record::Record;
 use serde_json::{Value, json};
 
-use crate::connector::{BATCH, order_batches};
-use crate::stats::{Latencies, event_body, quotient, rate};
+use crate::connector::{BATCH, BenchConnector, figures, order_batches};
+use crate::stats::{Latencies, event_body};
 
 const LAG_SAMPLES: u64 = 200;
 /// Longest wait for the connector to deliver what was filled.
@@ -45,7 +44,6 @@ pub async fn run(store: &Arc<dyn EventStore>) -> anyhow::Result<Value> {
 
     let (plain, events) = plain_loop(store, &plain_partition).await?;
 
-    let connectors = Connectors::start(Arc::clone(store), ConnectorsOptions::default()).await;
     let settings = json!({
         "instanceTypeName": "kafka-sink",
         "bootstrapServers": broker.address(),
@@ -58,28 +56,14 @@ pub async fn run(store: &Arc<dyn EventStore>) -> anyhow::Result<Value> {
         "batching:batchSize": BATCH,
         "batching:batchTimeoutMs": 10,
     });
-    let started = Instant::now();
-    connectors
-        .create("bench-kafka", None, settings.as_object().context("settings")?)
-        .await
-        .context("creating the connector")?;
+    let connector = BenchConnector::create(store, "bench-kafka", &settings).await?;
     let mut counter = RecordCounter::new();
-    wait_for_records(&mut counter, &connector_partition, events, started).await?;
-    let connector_elapsed = started.elapsed();
+    wait_for_records(&mut counter, &connector_partition, events, connector.started).await?;
+    let connector_elapsed = connector.started.elapsed();
     let lag = lag(store, &mut counter, &connector_partition).await?;
-    connectors.delete("bench-kafka").await.context("deleting the connector")?;
-    connectors.shutdown().await;
+    connector.remove().await?;
 
-    let connector_rate = rate(events, connector_elapsed);
-    let plain_rate = rate(events, plain);
-    Ok(json!({
-        "events": events,
-        "batch": BATCH,
-        "connector": { "seconds": connector_elapsed.as_secs_f64(), "events_per_second": connector_rate },
-        "plain_loop": { "seconds": plain.as_secs_f64(), "events_per_second": plain_rate },
-        "connector_share_of_plain_rate": quotient(Some(connector_rate), Some(plain_rate)),
-        "append_to_visible": lag,
-    }))
+    Ok(figures(events, plain, connector_elapsed, lag))
 }
 
 async fn bounded<T, E>(call: impl Future<Output = Result<T, E>>, what: &str) -> anyhow::Result<T>

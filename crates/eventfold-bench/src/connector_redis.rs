@@ -9,15 +9,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use eventfold_connectors::{Connectors, ConnectorsOptions};
 use eventfold_store::{AppendRequest, EventStore, ExpectedRevision, ProposedEvent, StreamName};
 use eventfold_testkit::child_server;
 use eventfold_testkit::redis_server::RedisServer;
 use redis::aio::MultiplexedConnection;
 use serde_json::{Value, json};
 
-use crate::connector::{BATCH, order_batches};
-use crate::stats::{Latencies, event_body, quotient, rate};
+use crate::connector::{BATCH, BenchConnector, figures, order_batches};
+use crate::stats::{Latencies, event_body};
 
 const LAG_SAMPLES: u64 = 200;
 /// Longest wait for the connector to deliver what was filled.
@@ -38,7 +37,6 @@ pub async fn run(store: &Arc<dyn EventStore>, events: u64) -> anyhow::Result<Val
 
     let plain = plain_loop(store, &mut connection.clone()).await?;
 
-    let connectors = Connectors::start(Arc::clone(store), ConnectorsOptions::default()).await;
     let settings = json!({
         "instanceTypeName": "redis-sink",
         "url": redis.url(),
@@ -51,28 +49,13 @@ pub async fn run(store: &Arc<dyn EventStore>, events: u64) -> anyhow::Result<Val
         "batching:batchSize": BATCH,
         "batching:batchTimeoutMs": 10,
     });
-    let started = Instant::now();
-    connectors
-        .create("bench-redis", None, settings.as_object().context("settings")?)
-        .await
-        .context("creating the connector")?;
-    wait_for_entries(&mut connection, events, started).await?;
-    let connector_elapsed = started.elapsed();
+    let connector = BenchConnector::create(store, "bench-redis", &settings).await?;
+    wait_for_entries(&mut connection, events, connector.started).await?;
+    let connector_elapsed = connector.started.elapsed();
     let lag = lag(store, &mut connection).await?;
-    // Gone before the next measurement opens the subsystem again.
-    connectors.delete("bench-redis").await.context("deleting the connector")?;
-    connectors.shutdown().await;
+    connector.remove().await?;
 
-    let connector_rate = rate(events, connector_elapsed);
-    let plain_rate = rate(events, plain);
-    Ok(json!({
-        "events": events,
-        "batch": BATCH,
-        "connector": { "seconds": connector_elapsed.as_secs_f64(), "events_per_second": connector_rate },
-        "plain_loop": { "seconds": plain.as_secs_f64(), "events_per_second": plain_rate },
-        "connector_share_of_plain_rate": quotient(Some(connector_rate), Some(plain_rate)),
-        "append_to_visible": lag,
-    }))
+    Ok(figures(events, plain, connector_elapsed, lag))
 }
 
 /// What an application would write by hand: read `$all`, and per batch
