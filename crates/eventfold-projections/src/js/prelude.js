@@ -315,8 +315,6 @@
     return parseOrNull(event.linkMetadataRaw);
   });
 
-
-
   // Storing or logging the whole event (`s.events.push(e)`) writes its
   // parsed fields too, as the reference server's event object does.
   Object.defineProperty(EventPrototype, "toJSON", {
@@ -349,9 +347,9 @@
   // each event would make and free again every shape on its way to the
   // last, a field at a time. An object held at each step keeps them all
   // (held by the host's API below: a variable no function uses is gone
-  // once the prelude has run).
-  // Reading `data` first makes `body` then `data` the event's own (and
-  // reading `body` first the other way round): those steps are held too.
+  // once the prelude has run). Reading `data` first makes `body` then
+  // `data` the event's own (and reading `body` first the other way round):
+  // those steps are held too.
   var EVENT_SHAPE_STEPS = (function () {
     var steps = [];
     var orders = [EVENT_FIELDS.concat(["body", "data"]), EVENT_FIELDS.concat(["data", "body"])];
@@ -437,11 +435,11 @@
 
   // Handles the events of a batch in order, as the host made them (`null`
   // for an event handlers never see: a JSON event with an empty body).
-  // Before an event, when `renewEveryMs` have
-  // passed since the last renewal, `renew` (the host's) arms the per-event
-  // deadline again, so that no event is cut short by the time the events
-  // before it took. Answers how many events were handled and the
-  // partitions they fell in, each once, in the order first met.
+  // Before an event, when `renewEveryMs` have passed since the last
+  // renewal, `renew` (the host's) arms the per-event deadline again, so
+  // that no event is cut short by the time the events before it took.
+  // Answers how many events were handled and the partitions they fell in,
+  // each once, in the order first met.
   //
   // Neighbouring events mostly share their partition and type: the
   // partition's state, whether it is marked changed and the type's handler
