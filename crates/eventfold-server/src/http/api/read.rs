@@ -167,7 +167,8 @@ pub fn line(event: &EventBody) -> Bytes {
     Bytes::from(line)
 }
 
-async fn resolved(store: &Arc<dyn EventStore>, event: RecordedEvent, resolve_links: bool) -> EventBody {
+/// `event` as the API shows it, read through its link when `resolve_links`.
+pub(super) async fn resolved(store: &Arc<dyn EventStore>, event: RecordedEvent, resolve_links: bool) -> EventBody {
     if resolve_links {
         EventBody::from(&ResolvedEvent::resolve(store.as_ref(), event).await)
     } else {

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use axum::Json;
-use eventfold_store::{ReadError, ReadStreamRequest, ResolvedEvent};
+use eventfold_store::{ReadError, ReadStreamRequest};
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -16,6 +16,7 @@ use super::error::{ApiError, ErrorBody};
 use super::events::EventBody;
 use super::extract::{ApiPath, ApiQuery};
 use super::params;
+use super::read::resolved;
 use super::subscriptions::{GroupPath, group_error, key};
 use crate::http::caller::Caller;
 
@@ -65,7 +66,7 @@ pub async fn parked(
     let mut events = Vec::new();
     while let Some(entry) = entries.next().await {
         match entry {
-            Ok(entry) => events.push(EventBody::from(&ResolvedEvent::resolve(store.as_ref(), entry).await)),
+            Ok(entry) => events.push(resolved(&store, entry, true).await),
             // Truncated while it was read: what was read is the answer.
             Err(ReadError::StreamNotFound { .. }) => break,
             Err(error) => return Err(error.into()),
