@@ -4,6 +4,10 @@
 //! interrupt handler enforces, so code that loops or grows stops with a
 //! reason instead of holding a thread or the process's memory.
 
+mod objects;
+
+pub use objects::{Field, ObjectBatch};
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
