@@ -43,6 +43,23 @@ impl Pending {
     pub fn has_writes(&self) -> bool {
         self.effects.iter().any(|effect| !matches!(effect, Effect::Log(_)))
     }
+
+    /// What is pending, with the states as they stand, to be committed;
+    /// `self` is left empty for what comes next.
+    pub fn seal(&mut self, standing: &StandingStates) -> Pending {
+        let mut sealed = std::mem::take(self);
+        sealed.root_state = standing.root.clone();
+        sealed.shared = standing.shared.clone();
+        sealed
+    }
+}
+
+/// The root partition's state and the shared state as they are now, which
+/// every checkpoint carries.
+#[derive(Debug, Default, Clone)]
+pub struct StandingStates {
+    pub root: Option<String>,
+    pub shared: Option<String>,
 }
 
 /// What a projection's commits need to remember between batches.

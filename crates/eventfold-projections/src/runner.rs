@@ -14,7 +14,7 @@ use futures::stream::BoxStream;
 use tokio::sync::watch;
 
 use crate::checkpoint::{self, Checkpoint};
-use crate::commit::{Committed, Pending};
+use crate::commit::{Committed, Pending, StandingStates};
 use crate::commits::{Commits, Committer};
 use crate::mode::Mode;
 use crate::names::ProjectionStreams;
@@ -138,8 +138,7 @@ impl Runner {
             tracked_streams: loaded.emitted_streams.clone(),
             ..Committed::default()
         };
-        let root_state = loaded.states.get("").cloned();
-        let shared = loaded.shared.clone();
+        let standing = StandingStates { root: loaded.states.get("").cloned(), shared: loaded.shared.clone() };
         self.status.update(|live| {
             live.status = Status::Running;
             live.position = resume;
@@ -165,7 +164,7 @@ impl Runner {
             committed,
             access,
         });
-        let outcome = self.follow(&mut items, &mut commits, processor, root_state, shared, stop).await;
+        let outcome = self.follow(&mut items, &mut commits, processor, standing, stop).await;
         // Nothing is left writing once the projection says it stopped.
         match (commits.settle().await, outcome) {
             (Err(error), Outcome::Stopped(_) | Outcome::Completed) => Outcome::Faulted(error),
@@ -180,8 +179,7 @@ impl Runner {
         items: &mut BoxStream<'static, Vec<Result<SubscriptionItem, SubscriptionError>>>,
         commits: &mut Commits,
         processor: Processor,
-        mut root_state: Option<String>,
-        mut shared: Option<String>,
+        mut standing: StandingStates,
         stop: &mut watch::Receiver<Option<StopMode>>,
     ) -> Outcome {
         let mode = self.record.mode;
@@ -194,12 +192,12 @@ impl Runner {
                 biased;
                 _ = stop.changed() => {
                     let how = (*stop.borrow()).unwrap_or(StopMode::Checkpoint);
-                    if how == StopMode::Checkpoint && mode.checkpoints() && !pending.is_empty() {
-                        pending.root_state = root_state.clone();
-                        pending.shared = shared.clone();
-                        if let Err(error) = commits.write(pending).await {
-                            return Outcome::Faulted(error);
-                        }
+                    if how == StopMode::Checkpoint
+                        && mode.checkpoints()
+                        && !pending.is_empty()
+                        && let Err(error) = commits.write(pending.seal(&standing)).await
+                    {
+                        return Outcome::Faulted(error);
                     }
                     return Outcome::Stopped(how);
                 }
@@ -212,9 +210,7 @@ impl Runner {
                     continue;
                 }
                 () = commit_due, if mode.checkpoints() && !pending.is_empty() => {
-                    pending.root_state = root_state.clone();
-                    pending.shared = shared.clone();
-                    if let Err(error) = commits.start(std::mem::take(&mut pending)).await {
+                    if let Err(error) = commits.start(pending.seal(&standing)).await {
                         return Outcome::Faulted(error);
                     }
                     last_commit = Instant::now();
@@ -259,16 +255,14 @@ impl Runner {
                     Ok(batch) => batch,
                     Err(error) => return Outcome::Faulted(fault_reason(&error)),
                 };
-                self.absorb(batch, &mut pending, &mut root_state, &mut shared, elapsed, partitions);
+                self.absorb(batch, &mut pending, &mut standing, elapsed, partitions);
             }
             let over = pending.has_writes()
                 || pending.events >= self.policy.after_events
                 || pending.bytes >= self.policy.max_bytes
                 || last_commit.elapsed() >= self.policy.after;
             if mode.checkpoints() && over && !pending.is_empty() {
-                pending.root_state = root_state.clone();
-                pending.shared = shared.clone();
-                if let Err(error) = commits.start(std::mem::take(&mut pending)).await {
+                if let Err(error) = commits.start(pending.seal(&standing)).await {
                     return Outcome::Faulted(error);
                 }
                 last_commit = Instant::now();
@@ -285,14 +279,13 @@ impl Runner {
         &self,
         batch: Batch,
         pending: &mut Pending,
-        root_state: &mut Option<String>,
-        shared: &mut Option<String>,
+        standing: &mut StandingStates,
         elapsed: Duration,
         partitions: usize,
     ) {
         for change in batch.changes.partitions {
             if change.partition.is_empty() {
-                root_state.clone_from(&change.state);
+                standing.root.clone_from(&change.state);
             }
             pending.bytes += change.state.as_ref().map_or(0, String::len) * 2;
             self.states.publish(
@@ -302,7 +295,7 @@ impl Runner {
             pending.changed.insert(change.partition.clone(), change);
         }
         if batch.changes.shared.is_some() {
-            shared.clone_from(&batch.changes.shared);
+            standing.shared.clone_from(&batch.changes.shared);
         }
         for effect in batch.changes.effects {
             match effect {
