@@ -24,11 +24,11 @@ use support::{kill_under_appends, start};
 
 const STREAMS: usize = 5;
 
-fn eventfold(args: &[&str]) -> std::process::Output {
+fn eventfold<S: AsRef<std::ffi::OsStr> + std::fmt::Debug>(args: &[S]) -> std::process::Output {
     eventfold_within(args, Duration::from_secs(60))
 }
 
-fn ok(args: &[&str]) -> serde_json::Value {
+fn ok<S: AsRef<std::ffi::OsStr> + std::fmt::Debug>(args: &[S]) -> serde_json::Value {
     let output = eventfold(args);
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     assert!(output.status.success(), "{args:?}: {stdout} {}", String::from_utf8_lossy(&output.stderr));
@@ -43,32 +43,34 @@ async fn target(pg: &PgServer) -> tokio_postgres::Client {
     client
 }
 
-fn create_args<'a>(server: &'a str, pg_url: &'a str) -> Vec<String> {
-    [
-        "connector",
-        "create",
-        "orders",
-        "--server",
-        server,
-        "--name",
-        "Orders to PostgreSQL",
-        "--set",
-        "instanceTypeName=postgres-sink",
-        "--set",
-        &format!("connectionString={pg_url}"),
-        "--set",
-        "statements:Placed=INSERT INTO orders (stream, revision, n) VALUES ($1, $2, $3)",
-        "--set",
-        "parameters:Placed=stream, revision, /n",
-        "--set",
-        "batching:batchSize=100",
-        "--set",
-        "resilience:maxDelayMs=200",
-    ]
-    .iter()
-    .map(|text| (*text).to_owned())
-    .collect()
+/// The pace the `kill -9` tests' connectors deliver at: small batches,
+/// retries soon after a restart.
+const KILL_TEST_PACE: [&str; 2] = ["batching:batchSize=100", "resilience:maxDelayMs=200"];
+
+/// `eventfold connector create orders --server {server}`, each of
+/// `settings` after a `--set`.
+fn create_orders(server: &str, settings: &[&str]) -> Vec<String> {
+    let mut args: Vec<String> = ["connector", "create", "orders", "--server", server].map(str::to_owned).into();
+    for setting in settings {
+        args.extend(["--set".to_owned(), (*setting).to_owned()]);
+    }
+    args
 }
+
+/// The PostgreSQL connector `orders`, writing each `Placed` event with
+/// `statement` and `parameters`.
+fn create_postgres(server: &str, pg_url: &str, statement: &str, parameters: &str) -> Vec<String> {
+    let connection = format!("connectionString={pg_url}");
+    let statement = format!("statements:Placed={statement}");
+    let parameters = format!("parameters:Placed={parameters}");
+    let settings = ["instanceTypeName=postgres-sink", &connection, &statement, &parameters];
+    let mut args = create_orders(server, &[&settings[..], &KILL_TEST_PACE].concat());
+    args.extend(["--name".to_owned(), "Orders to PostgreSQL".to_owned()]);
+    args
+}
+
+const ORDERS_INSERT: &str = "INSERT INTO orders (stream, revision, n) VALUES ($1, $2, $3)";
+const ORDERS_PARAMETERS: &str = "stream, revision, /n";
 
 fn runtime() -> tokio::runtime::Runtime {
     // As the binary does: the test's own NATS and Redis clients take
@@ -92,17 +94,11 @@ fn connector_commands_manage_a_running_server() {
     let server = start(dir.path());
     let url = format!("http://{}", server.address);
 
-    let mut missing_table = create_args(&url, &pg.url("shop"));
-    missing_table[8 + 4] = "statements:Placed=INSERT INTO nowhere (n) VALUES ($1)".into();
-    missing_table[8 + 6] = "parameters:Placed=/n".into();
-    let args: Vec<&str> = missing_table.iter().map(String::as_str).collect();
-    let output = eventfold(&args);
+    let output = eventfold(&create_postgres(&url, &pg.url("shop"), "INSERT INTO nowhere (n) VALUES ($1)", "/n"));
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("nowhere"), "{}", String::from_utf8_lossy(&output.stderr));
 
-    let args = create_args(&url, &pg.url("shop"));
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let created = ok(&args);
+    let created = ok(&create_postgres(&url, &pg.url("shop"), ORDERS_INSERT, ORDERS_PARAMETERS));
     assert_eq!(created["state"], "running", "{created}");
     assert_eq!(created["name"], "Orders to PostgreSQL");
 
@@ -138,9 +134,7 @@ fn a_postgresql_connector_is_exactly_once_across_kill_9() {
     // Appends go on until the kill cuts them off.
     let create = |round: u64, url: &str| {
         if round == 0 {
-            let args = create_args(url, &pg.url("shop"));
-            let args: Vec<&str> = args.iter().map(String::as_str).collect();
-            ok(&args);
+            ok(&create_postgres(url, &pg.url("shop"), ORDERS_INSERT, ORDERS_PARAMETERS));
         }
     };
     kill_under_appends(&runtime, dir.path(), create, |url| append_rounds_owned(url, 1000));
@@ -176,27 +170,9 @@ fn a_redis_connector_is_exactly_once_across_kill_9() {
     let create = |round: u64, url: &str| {
         if round == 0 {
             let redis_url = format!("url={}", redis.url());
-            ok(&[
-                "connector",
-                "create",
-                "orders",
-                "--server",
-                url,
-                "--set",
-                "instanceTypeName=redis-sink",
-                "--set",
-                &redis_url,
-                "--set",
-                "command=XADD",
-                "--set",
-                "key=orders:{stream}",
-                "--set",
-                "value={/n}",
-                "--set",
-                "batching:batchSize=100",
-                "--set",
-                "resilience:maxDelayMs=200",
-            ]);
+            let settings =
+                ["instanceTypeName=redis-sink", &redis_url, "command=XADD", "key=orders:{stream}", "value={/n}"];
+            ok(&create_orders(url, &[&settings[..], &KILL_TEST_PACE].concat()));
         }
     };
     kill_under_appends(&runtime, dir.path(), create, |url| append_rounds_owned(url, 1000));
@@ -264,27 +240,9 @@ fn a_kafka_connector_is_at_least_once_across_kill_9() {
     let create = |round: u64, url: &str| {
         if round == 0 {
             let servers = format!("bootstrapServers={}", broker.address());
-            ok(&[
-                "connector",
-                "create",
-                "orders",
-                "--server",
-                url,
-                "--set",
-                "instanceTypeName=kafka-sink",
-                "--set",
-                &servers,
-                "--set",
-                "topic=orders",
-                "--set",
-                "value={/n}",
-                "--set",
-                "requestTimeoutMs=5000",
-                "--set",
-                "batching:batchSize=100",
-                "--set",
-                "resilience:maxDelayMs=200",
-            ]);
+            let settings =
+                ["instanceTypeName=kafka-sink", &servers, "topic=orders", "value={/n}", "requestTimeoutMs=5000"];
+            ok(&create_orders(url, &[&settings[..], &KILL_TEST_PACE].concat()));
         }
     };
     kill_under_appends(&runtime, dir.path(), create, |url| append_rounds_owned(url, 1000));
@@ -360,10 +318,8 @@ fn a_nats_connector_delivers_over_tls_with_a_certificate_from_eventfold_certs() 
     let url = format!("http://{}", server.address);
     let nats_url = format!("url={}", nats.url());
     let create = |extra: &[&str]| {
-        let mut args = vec!["connector", "create", "orders", "--server", &url, "--set", "instanceTypeName=nats-sink"];
-        args.extend(["--set", &nats_url, "--set", "subject=orders.{stream}", "--set", "requestTimeoutMs=3000"]);
-        args.extend(extra);
-        eventfold(&args)
+        let settings = ["instanceTypeName=nats-sink", &nats_url, "subject=orders.{stream}", "requestTimeoutMs=3000"];
+        eventfold(&create_orders(&url, &[&settings[..], extra].concat()))
     };
     created_once_its_ca_is_trusted(create, &ca_certificate);
 
@@ -382,7 +338,7 @@ fn a_nats_connector_delivers_over_tls_with_a_certificate_from_eventfold_certs() 
     }
 }
 
-/// `create` (with extra `--set` arguments) is refused while the sink's
+/// `create` (with extra settings) is refused while the sink's
 /// certificate is issued by a CA the system does not trust, storing
 /// nothing, and succeeds once the connector names that CA.
 fn created_once_its_ca_is_trusted(create: impl Fn(&[&str]) -> std::process::Output, ca_certificate: &str) {
@@ -391,7 +347,7 @@ fn created_once_its_ca_is_trusted(create: impl Fn(&[&str]) -> std::process::Outp
     assert!(!refused.status.success(), "a certificate no trusted CA issued is refused");
     assert!(reason.contains("certificate") || reason.contains("tls"), "refused for its certificate: {reason}");
     let trusted = format!("tls:trustedRootCertificatesPath={ca_certificate}");
-    let created = create(&["--set", &trusted]);
+    let created = create(&[&trusted]);
     assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
 }
 
@@ -407,11 +363,15 @@ fn a_redis_connector_delivers_over_tls_with_a_certificate_from_eventfold_certs()
     let server = start(dir.path());
     let url = format!("http://{}", server.address);
     let create = |extra: &[&str]| {
-        let mut args = vec!["connector", "create", "orders", "--server", &url, "--set", "instanceTypeName=redis-sink"];
-        args.extend(["--set", &redis_url, "--set", "command=XADD", "--set", "key=orders:{stream}"]);
-        args.extend(["--set", "value={/n}", "--set", "requestTimeoutMs=3000"]);
-        args.extend(extra);
-        eventfold(&args)
+        let settings = [
+            "instanceTypeName=redis-sink",
+            &redis_url,
+            "command=XADD",
+            "key=orders:{stream}",
+            "value={/n}",
+            "requestTimeoutMs=3000",
+        ];
+        eventfold(&create_orders(&url, &[&settings[..], extra].concat()))
     };
     created_once_its_ca_is_trusted(create, &ca_certificate);
 
