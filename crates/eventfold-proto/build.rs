@@ -13,6 +13,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "proto/operations.proto",
         "proto/projections.proto",
         "proto/users.proto",
+        "proto/v2streams.proto",
+        "proto/v2errors.proto",
     ];
     for file in files {
         println!("cargo:rerun-if-changed={file}");

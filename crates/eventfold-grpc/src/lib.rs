@@ -13,6 +13,7 @@ mod persistent;
 mod projections;
 mod server_features;
 mod streams;
+mod streams_v2;
 mod users;
 
 use eventfold_node::Node;
@@ -23,6 +24,7 @@ use eventfold_proto::event_store::client::projections::projections_server::Proje
 use eventfold_proto::event_store::client::server_features::server_features_server::ServerFeaturesServer;
 use eventfold_proto::event_store::client::streams::streams_server::StreamsServer;
 use eventfold_proto::event_store::client::users::users_server::UsersServer;
+use eventfold_proto::kurrentdb::protocol::v2::streams::streams_service_server::StreamsServiceServer;
 
 /// All gRPC services of `node`, ready to be merged into the one HTTP router.
 /// Every client call reaches the node's client store behind the access check
@@ -37,7 +39,10 @@ pub fn routes(node: &Node) -> tonic::service::Routes {
     let message_bytes_max = max_append_bytes.saturating_mul(2).max(16 * 1024 * 1024);
     let streams = StreamsServer::new(streams::StreamsService::new(node.clone(), max_append_bytes))
         .max_decoding_message_size(message_bytes_max);
+    let streams_v2 = StreamsServiceServer::new(streams_v2::StreamsV2Service::new(node.clone(), max_append_bytes))
+        .max_decoding_message_size(message_bytes_max);
     tonic::service::Routes::new(streams)
+        .add_service(streams_v2)
         .add_service(ServerFeaturesServer::new(server_features::ServerFeaturesService::new(
             node.facts().protocol_version,
         )))

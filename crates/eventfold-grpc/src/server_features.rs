@@ -10,6 +10,9 @@ const SUPPORTED: &[(&str, &str, &[&str])] = &[
     ("event_store.client.streams.streams", "batchappend", &[]),
     ("event_store.client.streams.streams", "delete", &[]),
     ("event_store.client.streams.streams", "tombstone", &[]),
+    // Clients check it before `multiStreamAppend`; AppendRecords is not
+    // served, so it is left out.
+    ("kurrentdb.protocol.v2.streams.streamsservice", "appendsession", &[]),
     ("event_store.client.server_features.serverfeatures", "getsupportedmethods", &[]),
     ("event_store.client.gossip.gossip", "read", &[]),
     // Clients look for "all" before they use groups on $all, and need the

@@ -39,3 +39,17 @@ pub mod event_store {
         }
     }
 }
+
+pub mod kurrentdb {
+    pub mod protocol {
+        pub mod v2 {
+            pub mod streams {
+                tonic::include_proto!("kurrentdb.protocol.v2.streams");
+
+                pub mod errors {
+                    tonic::include_proto!("kurrentdb.protocol.v2.streams.errors");
+                }
+            }
+        }
+    }
+}
