@@ -45,6 +45,8 @@ const METHODS: &[&str] = &[
     "/event_store.client.operations.Operations/SetNodePriority",
     "/event_store.client.server_features.ServerFeatures/GetSupportedMethods",
     "/event_store.client.gossip.Gossip/Read",
+    "/kurrentdb.protocol.v2.streams.StreamsService/AppendSession",
+    "/kurrentdb.protocol.v2.streams.StreamsService/AppendRecords",
 ];
 
 /// Requests per method; the seed makes a failure reproducible.
@@ -228,6 +230,24 @@ fn seeds(method: &str) -> Vec<Bytes> {
                     stream_identifier: stream(),
                     expected_stream_revision: Some(tombstone_req::options::ExpectedStreamRevision::Any(Empty {})),
                 }),
+            }
+            .encode_to_vec()
+        })],
+        "AppendSession" => vec![encode(&|| {
+            use eventfold_proto::kurrentdb::protocol::v2::streams::{
+                AppendRecord, AppendRequest, SchemaFormat, SchemaInfo,
+            };
+            let property = prost_types::Value { kind: Some(prost_types::value::Kind::StringValue("web".into())) };
+            AppendRequest {
+                stream: "hostile-v2".into(),
+                records: vec![AppendRecord {
+                    record_id: Some("3f1c6d2e-8a5b-4c1d-9e7f-0a1b2c3d4e5f".into()),
+                    properties: [("source".to_owned(), property)].into_iter().collect(),
+                    schema: Some(SchemaInfo { format: SchemaFormat::Json as i32, name: "Hostile".into(), id: None }),
+                    data: br#"{"a":1}"#.to_vec().into(),
+                    stream: String::new(),
+                }],
+                expected_revision: Some(-2),
             }
             .encode_to_vec()
         })],
