@@ -94,6 +94,9 @@ fn grpc_status(headers: &HeaderMap) -> Option<u8> {
 /// KurrentDB's activity names for the client protocol's stream methods;
 /// other methods are counted but not timed, as in KurrentDB.
 fn activity(path: &str) -> Option<&'static str> {
+    if path == "/kurrentdb.protocol.v2.streams.StreamsService/AppendSession" {
+        return Some("append");
+    }
     match path.strip_prefix("/event_store.client.streams.Streams/")? {
         "Read" => Some("read"),
         "Append" | "BatchAppend" => Some("append"),
@@ -248,6 +251,7 @@ mod tests {
         assert_eq!(activity(&method("BatchAppend")), Some("append"));
         assert_eq!(activity(&method("Delete")), Some("delete"));
         assert_eq!(activity(&method("Tombstone")), Some("tombstone"));
+        assert_eq!(activity("/kurrentdb.protocol.v2.streams.StreamsService/AppendSession"), Some("append"));
         assert_eq!(activity("/event_store.client.gossip.Gossip/Read"), None);
     }
 }
