@@ -140,3 +140,18 @@ def test_a_stream_named_twice_a_tombstoned_stream_and_an_oversized_session_are_r
     for stream in (twice, bystander, big):
         with pytest.raises(api.NotFound):
             client.get_stream(stream, timeout=10)
+
+
+def test_a_stream_the_caller_may_not_write_refuses_the_whole_session(api: ClientApi, client: Any) -> None:
+    # eventfold's own state streams are read-only to clients (test_access.py).
+    allowed = unique("multi-allowed")
+    with pytest.raises(api.AccessDenied):
+        client.multi_append_to_stream(
+            [
+                new_events(allowed, api.StreamState.ANY, json_events(api, 1)),
+                new_events("$persistentsubscription-config", api.StreamState.ANY, json_events(api, 1)),
+            ],
+            timeout=10,
+        )
+    with pytest.raises(api.NotFound):
+        client.get_stream(allowed, timeout=10)
