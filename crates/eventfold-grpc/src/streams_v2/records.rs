@@ -32,14 +32,15 @@ pub fn proposed_event(record: AppendRecord) -> Result<ProposedEvent, Status> {
     let metadata = if record.properties.is_empty() {
         Bytes::new()
     } else {
-        let object: serde_json::Map<String, serde_json::Value> = record
-            .properties
-            .into_iter()
-            .map(|(key, value)| json_value(value).map(|value| (key, value)))
-            .collect::<Result<_, _>>()?;
-        Bytes::from(serde_json::Value::Object(object).to_string())
+        Bytes::from(serde_json::Value::Object(json_object(record.properties)?).to_string())
     };
     Ok(ProposedEvent { id, event_type: schema.name, content_type, data: record.data, metadata })
+}
+
+fn json_object(
+    fields: impl IntoIterator<Item = (String, prost_types::Value)>,
+) -> Result<serde_json::Map<String, serde_json::Value>, Status> {
+    fields.into_iter().map(|(key, value)| json_value(value).map(|value| (key, value))).collect()
 }
 
 fn json_value(value: prost_types::Value) -> Result<serde_json::Value, Status> {
@@ -50,13 +51,7 @@ fn json_value(value: prost_types::Value) -> Result<serde_json::Value, Status> {
         Some(Kind::NumberValue(number)) => serde_json::Number::from_f64(number)
             .map(serde_json::Value::Number)
             .ok_or_else(|| Status::invalid_argument(format!("a record property is {number}, not a JSON number")))?,
-        Some(Kind::StructValue(fields)) => serde_json::Value::Object(
-            fields
-                .fields
-                .into_iter()
-                .map(|(key, value)| json_value(value).map(|value| (key, value)))
-                .collect::<Result<_, _>>()?,
-        ),
+        Some(Kind::StructValue(object)) => serde_json::Value::Object(json_object(object.fields)?),
         Some(Kind::ListValue(list)) => {
             serde_json::Value::Array(list.values.into_iter().map(json_value).collect::<Result<_, _>>()?)
         }
