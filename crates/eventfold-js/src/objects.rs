@@ -5,11 +5,11 @@
 //! through `Object::set`, each field costs a duplicated and freed field
 //! name, a duplicated and freed context around every value made, and a walk
 //! up the prototype chain looking for a setter; at about half a million
-//! objects of eleven fields a second those were a tenth of a projection's
-//! time. Here the names are made once, values are made and handed over
-//! without a wrapper, and each field is defined on the new object, which
-//! looks at no prototype. What QuickJS does with them is the same: the
-//! objects take the same shapes, in the same order of fields.
+//! objects of eleven fields a second, going without them made a counting
+//! projection 1.15–1.29× faster. Here the names are made once, values are
+//! made and handed over without a wrapper, and each field is defined on the
+//! new object, which looks at no prototype. What QuickJS does with them is
+//! the same: the objects take the same shapes, in the same order of fields.
 #![allow(unsafe_code)]
 
 use std::ffi::c_int;
