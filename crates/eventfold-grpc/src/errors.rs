@@ -29,26 +29,9 @@ pub fn stream_deleted(stream: &StreamName) -> Status {
     )
 }
 
-/// EventStoreDB's numbering: -1 no stream, -2 any, -4 stream exists.
-pub fn expected_version_number(expected: ExpectedRevision) -> i64 {
-    match expected {
-        ExpectedRevision::Any => -2,
-        ExpectedRevision::NoStream => -1,
-        ExpectedRevision::StreamExists => -4,
-        ExpectedRevision::Exact(revision) => revision as i64,
-    }
-}
-
-pub fn current_version_number(current: CurrentRevision) -> i64 {
-    match current {
-        CurrentRevision::NoStream => -1,
-        CurrentRevision::Current(revision) => revision as i64,
-    }
-}
-
 pub fn wrong_expected_version(stream: &StreamName, expected: ExpectedRevision, actual: CurrentRevision) -> Status {
-    let expected = expected_version_number(expected);
-    let actual = current_version_number(actual);
+    let expected = expected.event_number();
+    let actual = actual.event_number();
     with_trailers(
         Code::FailedPrecondition,
         format!(

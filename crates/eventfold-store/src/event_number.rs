@@ -32,6 +32,18 @@ impl ExpectedRevision {
             }
         }
     }
+
+    /// The expectation as a KurrentDB expected version number. A revision
+    /// past `i64::MAX` cannot be written and is reported as the largest
+    /// number.
+    pub fn event_number(self) -> i64 {
+        match self {
+            ExpectedRevision::Any => EXPECTED_ANY,
+            ExpectedRevision::NoStream => EXPECTED_NO_STREAM,
+            ExpectedRevision::StreamExists => EXPECTED_STREAM_EXISTS,
+            ExpectedRevision::Exact(revision) => i64::try_from(revision).unwrap_or(i64::MAX),
+        }
+    }
 }
 
 impl CurrentRevision {
@@ -59,6 +71,10 @@ mod tests {
         assert_eq!(ExpectedRevision::from_event_number(41), Ok(ExpectedRevision::Exact(41)));
         for invalid in [-3, -5, i64::MIN] {
             assert_eq!(ExpectedRevision::from_event_number(invalid), Err(InvalidExpectedVersion(invalid)));
+        }
+        for number in [-2, -1, -4, 0, 41] {
+            let expected = ExpectedRevision::from_event_number(number).expect("an expectation");
+            assert_eq!(expected.event_number(), number, "{expected:?} is written back as it was read");
         }
     }
 

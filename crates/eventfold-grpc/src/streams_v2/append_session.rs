@@ -11,7 +11,6 @@ use tonic::{Status, Streaming};
 
 use super::errors;
 use super::records::{expected_revision, proposed_event};
-use crate::errors::current_version_number;
 
 pub async fn append_session(
     store: &dyn EventStore,
@@ -48,7 +47,7 @@ pub async fn append_session(
         .zip(&outcomes)
         .map(|(stream, outcome)| AppendResponse {
             stream: stream.to_string(),
-            stream_revision: current_version_number(outcome.current_revision),
+            stream_revision: outcome.current_revision.event_number(),
             position: outcome.position.map(|position| position.0 as i64),
         })
         .collect();

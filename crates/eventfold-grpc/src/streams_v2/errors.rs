@@ -12,12 +12,10 @@ use eventfold_store::{AppendError, StreamName};
 use prost::Message;
 use tonic::{Code, Status};
 
-use crate::errors::{current_version_number, expected_version_number};
-
 pub fn append(error: &AppendError) -> Status {
     match error {
         AppendError::WrongExpectedVersion { stream, expected, actual } => {
-            let (expected, actual) = (expected_version_number(*expected), current_version_number(*actual));
+            let (expected, actual) = (expected.event_number(), actual.event_number());
             detailed(
                 Code::FailedPrecondition,
                 format!(

@@ -58,16 +58,15 @@ fn json_value(value: prost_types::Value) -> Result<serde_json::Value, Status> {
     })
 }
 
-/// The protocol's expected revision: a revision, or -1 (no stream), -2
-/// (any), -4 (the stream exists); absent means any.
+/// The protocol's expected revision, numbered as KurrentDB numbers
+/// expected versions (-1 no stream, -2 any, -4 the stream exists, or a
+/// revision); absent means any.
 pub fn expected_revision(revision: Option<i64>) -> Result<ExpectedRevision, Status> {
     match revision {
-        None | Some(-2) => Ok(ExpectedRevision::Any),
-        Some(-1) => Ok(ExpectedRevision::NoStream),
-        Some(-4) => Ok(ExpectedRevision::StreamExists),
-        Some(revision) => u64::try_from(revision).map(ExpectedRevision::Exact).map_err(|_| {
-            Status::invalid_argument(format!("expected revision {revision} is neither a revision nor -1, -2 or -4"))
-        }),
+        None => Ok(ExpectedRevision::Any),
+        Some(number) => {
+            ExpectedRevision::from_event_number(number).map_err(|error| Status::invalid_argument(error.to_string()))
+        }
     }
 }
 

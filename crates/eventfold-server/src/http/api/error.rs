@@ -5,7 +5,7 @@
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use eventfold_store::{AppendError, CurrentRevision, ReadError, StorageError, StorageErrorKind, SubscriptionError};
+use eventfold_store::{AppendError, ReadError, StorageError, StorageErrorKind, SubscriptionError};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -84,10 +84,7 @@ impl From<AppendError> for ApiError {
         match error {
             AppendError::WrongExpectedVersion { actual, .. } => {
                 let mut refused = ApiError::new(StatusCode::CONFLICT, "wrong-expected-revision", message);
-                refused.body.current_revision = Some(match actual {
-                    CurrentRevision::NoStream => -1,
-                    CurrentRevision::Current(revision) => i64::try_from(revision).unwrap_or(i64::MAX),
-                });
+                refused.body.current_revision = Some(actual.event_number());
                 refused
             }
             AppendError::StreamDeleted { .. } => ApiError::new(StatusCode::GONE, "stream-deleted", message),
