@@ -9,6 +9,21 @@ use eventfold_store::{
 use tonic::metadata::{MetadataMap, MetadataValue};
 use tonic::{Code, Status};
 
+/// A `google.rpc.Status` with `detail`, a message of the protobuf type
+/// `type_name`, packed in an `Any`, as clients unpack it.
+pub fn packed_status(
+    code: i32,
+    message: String,
+    type_name: &str,
+    detail: Vec<u8>,
+) -> eventfold_proto::google::rpc::Status {
+    eventfold_proto::google::rpc::Status {
+        code,
+        message,
+        details: Some(prost_types::Any { type_url: format!("type.googleapis.com/{type_name}"), value: detail }),
+    }
+}
+
 /// A status with trailers. A value a header cannot carry (a control
 /// character) is left out rather than failing the answer.
 pub fn with_trailers(code: Code, message: String, trailers: &[(&'static str, String)]) -> Status {

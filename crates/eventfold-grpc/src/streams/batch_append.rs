@@ -299,11 +299,7 @@ fn append_error_status(error: &AppendError) -> rpc::Status {
 }
 
 fn detailed(code: rpc::Code, message: String, type_name: &str, value: Vec<u8>) -> rpc::Status {
-    rpc::Status {
-        code: code as i32,
-        message,
-        details: Some(prost_types::Any { type_url: format!("type.googleapis.com/{type_name}"), value }),
-    }
+    errors::packed_status(code as i32, message, type_name, value)
 }
 
 fn bad_request(message: String) -> rpc::Status {

@@ -3,7 +3,6 @@
 //! trailer, whose code and message equal the call's (the Python client
 //! checks that), and clients choose their exception by the detail's type.
 
-use eventfold_proto::google::rpc;
 use eventfold_proto::kurrentdb::protocol::v2::streams::errors::{
     AppendTransactionSizeExceededErrorDetails, StreamAlreadyInAppendSessionErrorDetails,
     StreamRevisionConflictErrorDetails, StreamTombstonedErrorDetails,
@@ -11,6 +10,8 @@ use eventfold_proto::kurrentdb::protocol::v2::streams::errors::{
 use eventfold_store::{AppendError, StreamName};
 use prost::Message;
 use tonic::{Code, Status};
+
+use crate::errors::packed_status;
 
 pub fn append(error: &AppendError) -> Status {
     match error {
@@ -60,19 +61,17 @@ pub fn stream_already_in_session(stream: &StreamName) -> Status {
     )
 }
 
-/// `detail`, of the errors package's message `name`, packed.
+/// The call's status, with `detail` (the errors package's message `name`)
+/// packed in the `google.rpc.Status` of its details.
 fn detailed(code: Code, message: String, name: &str, detail: &impl Message) -> Status {
-    let type_url = format!("type.googleapis.com/kurrentdb.protocol.v2.streams.errors.{name}");
-    let status = rpc::Status {
-        code: code as i32,
-        message: message.clone(),
-        details: Some(prost_types::Any { type_url, value: detail.encode_to_vec() }),
-    };
+    let type_name = format!("kurrentdb.protocol.v2.streams.errors.{name}");
+    let status = packed_status(code as i32, message.clone(), &type_name, detail.encode_to_vec());
     Status::with_details(code, message, status.encode_to_vec().into())
 }
 
 #[cfg(test)]
 mod tests {
+    use eventfold_proto::google::rpc;
     use eventfold_store::{CurrentRevision, ExpectedRevision};
 
     use super::*;
